@@ -1,0 +1,215 @@
+/**
+ * Actors: what a user writes. An actor handles one input at a time (a message or a timer it set)
+ * and reaches the world only through its `ActorContext`: sends and replies, timers, and the
+ * supervisor's clock, randomness and ids. That is what lets the same actor run in the simulator,
+ * over UDP, as a replica that replays its primary's values, and under `trace replay`.
+ *
+ * Two ways to write one:
+ * - `defineActor({ kind, initial, handle })`: a reducer `(state, input, ctx) => state`.
+ * - `fromMachine(kind, machine)`: an xstate v5 machine made with `setup({ types })`. Message
+ *   bodies are its events; actions reach the context with `actorContext()`.
+ */
+import type { ActorId, Address, Envelope, EnvelopeHeader, MessageId, NodeId } from '@steadfast/wire';
+import { createActor, type AnyStateMachine, type EventObject } from 'xstate';
+import type { Clock, TimerHandle } from './clock.js';
+
+export type ActorInput<Body = unknown> =
+  | { readonly type: 'message'; readonly envelope: Envelope<Body> }
+  | { readonly type: 'timer'; readonly name: string; readonly payload: unknown };
+
+export interface SendOptions {
+  readonly header?: EnvelopeHeader;
+}
+
+export interface RequestOptions extends SendOptions {
+  /** A synchronous request: the sender waits for the reply before processing anything else. */
+  readonly sync?: boolean;
+}
+
+export interface ActorContext {
+  readonly self: Address;
+  readonly actor: ActorId;
+  readonly node: NodeId;
+  /** The envelope being handled, or undefined while handling a timer or starting. */
+  readonly current: Envelope | undefined;
+  /** Supervised clock (ms). */
+  now(): number;
+  /** Supervised randomness in [0, 1). */
+  random(): number;
+  /** Supervised unique id (nanoid). */
+  id(): string;
+  /** Any other nondeterministic call, taken once on the primary and replayed elsewhere. */
+  call<T>(name: string, fn: () => T): T;
+  /** Sends a one-way message. */
+  send(target: Address, body: unknown, options?: SendOptions): MessageId;
+  /** Sends a request (asynchronous unless `sync`); the reply arrives as a message. */
+  request(target: Address, body: unknown, options?: RequestOptions): MessageId;
+  /** Replies to `to` (default: the request being handled). Throws if there is no request to answer. */
+  reply(body: unknown, options?: SendOptions & { readonly to?: Envelope }): MessageId;
+  /** Sets (or resets) the named timer; it fires as a `timer` input carrying `payload`. */
+  setTimer(name: string, delayMs: number, payload?: unknown): void;
+  cancelTimer(name: string): void;
+}
+
+/** A running actor, as the router sees it. */
+export interface ActorInstance {
+  handle(input: ActorInput): void;
+  /** The actor's state, for hashing and inspection: plain data. */
+  state(): unknown;
+  stop(): void;
+}
+
+export interface ActorBehavior {
+  /** A stable name, recorded in traces so `trace replay` can rebuild the actor from a registry. */
+  readonly kind: string;
+  start(ctx: ActorContext, input: unknown): ActorInstance;
+}
+
+/** Behaviors by kind, for `trace replay` and for spawning actors named in configuration. */
+export type ActorRegistry = ReadonlyMap<string, ActorBehavior>;
+
+export function actorRegistry(behaviors: readonly ActorBehavior[]): ActorRegistry {
+  const registry = new Map<string, ActorBehavior>();
+  for (const behavior of behaviors) {
+    if (registry.has(behavior.kind)) throw new Error(`two actor behaviors share the kind '${behavior.kind}'`);
+    registry.set(behavior.kind, behavior);
+  }
+  return registry;
+}
+
+let currentContext: ActorContext | undefined;
+
+/**
+ * The context of the actor whose input is being handled right now. Machine actions call this to
+ * send, reply or read the supervised clock. Throws outside an actor's step: reaching for the
+ * clock from elsewhere would escape the supervisor.
+ */
+export function actorContext(): ActorContext {
+  if (currentContext === undefined) {
+    throw new Error('actorContext() called outside an actor step: effects must happen while handling an input');
+  }
+  return currentContext;
+}
+
+/** Runs `step` with `ctx` as the ambient actor context (re-entrancy safe). */
+export function withActorContext<T>(ctx: ActorContext, step: () => T): T {
+  const previous = currentContext;
+  currentContext = ctx;
+  try {
+    return step();
+  } finally {
+    currentContext = previous;
+  }
+}
+
+export interface ReducerDefinition<State, Body> {
+  readonly kind: string;
+  initial(ctx: ActorContext, input: unknown): State;
+  handle(state: State, input: ActorInput<Body>, ctx: ActorContext): State;
+}
+
+/** An actor from a reducer: the simplest way to write one. */
+export function defineActor<State, Body = unknown>(definition: ReducerDefinition<State, Body>): ActorBehavior {
+  return {
+    kind: definition.kind,
+    start(ctx, input) {
+      let state = withActorContext(ctx, () => definition.initial(ctx, input));
+      return {
+        handle(actorInput) {
+          state = withActorContext(ctx, () => definition.handle(state, actorInput as ActorInput<Body>, ctx));
+        },
+        state: () => state,
+        stop() {},
+      };
+    },
+  };
+}
+
+export class ActorFailedError extends Error {
+  override readonly name = 'ActorFailedError';
+}
+
+export interface MachineOptions {
+  /** Turns an input into the machine's event. Default: a message's body (which must have a string
+   *  `type`), or a timer's payload if it has one, else `{ type: timerName }`. */
+  readonly toEvent?: (input: ActorInput) => EventObject;
+  /** Clock for xstate's own delayed transitions (`after`). Prefer `ctx.setTimer`: those are traced. */
+  readonly clock?: Clock;
+}
+
+function hasType(value: unknown): value is EventObject {
+  return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
+}
+
+export function defaultToEvent(input: ActorInput): EventObject {
+  if (input.type === 'timer') return hasType(input.payload) ? input.payload : { type: input.name };
+  const body = input.envelope.body;
+  if (!hasType(body)) {
+    throw new ActorFailedError(`message body has no string 'type', so it is no machine event: ${JSON.stringify(body)}`);
+  }
+  return body;
+}
+
+/**
+ * An actor from an xstate v5 machine. The machine runs as an ordinary xstate actor; each input
+ * is sent to it synchronously inside the actor context, so its actions can call `actorContext()`.
+ * An action that throws stops the actor with an `ActorFailedError` instead of crashing the node.
+ */
+export function fromMachine(kind: string, machine: AnyStateMachine, options: MachineOptions = {}): ActorBehavior {
+  const toEvent = options.toEvent ?? defaultToEvent;
+  return {
+    kind,
+    start(ctx, input) {
+      let failure: unknown;
+      const clock = options.clock;
+      const pending = new Map<unknown, TimerHandle>();
+      const xstateClock =
+        clock === undefined
+          ? undefined
+          : {
+              setTimeout: (callback: () => void, delayMs: number) => {
+                const token = {};
+                pending.set(token, clock.setTimer(delayMs, () => withActorContext(ctx, callback)));
+                return token;
+              },
+              clearTimeout: (token: unknown) => {
+                const handle = pending.get(token);
+                if (handle !== undefined) clock.clearTimer(handle);
+                pending.delete(token);
+              },
+            };
+      const actor = createActor(machine, {
+        input,
+        ...(xstateClock === undefined ? {} : { clock: xstateClock }),
+      });
+      actor.subscribe({
+        error: (error) => {
+          failure = error;
+        },
+      });
+      withActorContext(ctx, () => actor.start());
+      const check = () => {
+        if (failure !== undefined) {
+          const message = failure instanceof Error ? failure.message : String(failure);
+          throw new ActorFailedError(`actor ${ctx.self} (${kind}) failed: ${message}`);
+        }
+      };
+      check();
+      return {
+        handle(actorInput) {
+          check();
+          const event = toEvent(actorInput);
+          withActorContext(ctx, () => actor.send(event));
+          check();
+        },
+        state() {
+          const snapshot = actor.getSnapshot() as { value: unknown; context: unknown };
+          return { value: snapshot.value, context: snapshot.context };
+        },
+        stop() {
+          actor.stop();
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,172 @@
+/**
+ * Clocks. All time in Steadfast comes through a `Clock`, so the simulator can drive it.
+ *
+ * `RealClock` reads the wall clock and uses Node timers; `SimulatedClock` keeps virtual time and a
+ * queue of timers that fire only when the host steps it, in due-time order, ties broken by the
+ * order the timers were set. That makes every simulated run a pure function of its inputs.
+ */
+
+export interface TimerHandle {
+  readonly timerId: number;
+}
+
+export interface Clock {
+  /** Milliseconds. Real: since the epoch. Simulated: virtual time since the run began. */
+  now(): number;
+  /** Calls `callback` once, `delayMs` (>= 0) from now. */
+  setTimer(delayMs: number, callback: () => void): TimerHandle;
+  /** Cancels a pending timer; a fired or unknown handle is ignored. */
+  clearTimer(handle: TimerHandle): void;
+}
+
+export class RealClock implements Clock {
+  private nextTimerId = 1;
+  private readonly pending = new Map<number, ReturnType<typeof setTimeout>>();
+
+  now(): number {
+    return Date.now();
+  }
+
+  setTimer(delayMs: number, callback: () => void): TimerHandle {
+    const timerId = this.nextTimerId++;
+    const timeout = setTimeout(() => {
+      this.pending.delete(timerId);
+      callback();
+    }, Math.max(0, delayMs));
+    this.pending.set(timerId, timeout);
+    return { timerId };
+  }
+
+  clearTimer(handle: TimerHandle): void {
+    const timeout = this.pending.get(handle.timerId);
+    if (timeout === undefined) return;
+    clearTimeout(timeout);
+    this.pending.delete(handle.timerId);
+  }
+
+  /** Cancels every pending timer, so a closed node leaves nothing behind to keep the process alive. */
+  clearAll(): void {
+    for (const timeout of this.pending.values()) clearTimeout(timeout);
+    this.pending.clear();
+  }
+}
+
+interface ScheduledTimer {
+  readonly timerId: number;
+  readonly dueAt: number;
+  readonly callback: () => void;
+}
+
+/**
+ * Virtual time. Nothing happens until the host calls `step()`, `runUntil()` or `runUntilIdle()`.
+ * Timers due at the same instant fire in the order they were set (FIFO), which keeps runs
+ * deterministic without any tie-breaking randomness.
+ */
+export class SimulatedClock implements Clock {
+  private currentMs: number;
+  private nextTimerId = 1;
+  // A binary min-heap on (dueAt, timerId); cancelled timers are skipped lazily when popped.
+  private readonly heap: ScheduledTimer[] = [];
+  private readonly cancelled = new Set<number>();
+
+  constructor(startMs = 0) {
+    this.currentMs = startMs;
+  }
+
+  now(): number {
+    return this.currentMs;
+  }
+
+  setTimer(delayMs: number, callback: () => void): TimerHandle {
+    if (!(delayMs >= 0) || !Number.isFinite(delayMs)) {
+      throw new RangeError(`timer delay must be a finite number >= 0, got ${delayMs}`);
+    }
+    const timer: ScheduledTimer = { timerId: this.nextTimerId++, dueAt: this.currentMs + delayMs, callback };
+    this.push(timer);
+    return { timerId: timer.timerId };
+  }
+
+  clearTimer(handle: TimerHandle): void {
+    this.cancelled.add(handle.timerId);
+  }
+
+  /** Time of the next pending timer, or undefined when none is pending. */
+  nextDueAt(): number | undefined {
+    this.dropCancelledTop();
+    return this.heap[0]?.dueAt;
+  }
+
+  pendingCount(): number {
+    return this.heap.length - this.cancelled.size;
+  }
+
+  /** Fires the earliest pending timer, advancing time to it. Returns false when none is pending. */
+  step(): boolean {
+    this.dropCancelledTop();
+    const timer = this.pop();
+    if (timer === undefined) return false;
+    this.currentMs = Math.max(this.currentMs, timer.dueAt);
+    timer.callback();
+    return true;
+  }
+
+  /** Fires every timer due up to `timeMs` (inclusive), then sets the time to `timeMs`. */
+  runUntil(timeMs: number): number {
+    let fired = 0;
+    for (;;) {
+      const dueAt = this.nextDueAt();
+      if (dueAt === undefined || dueAt > timeMs) break;
+      this.step();
+      fired++;
+    }
+    this.currentMs = Math.max(this.currentMs, timeMs);
+    return fired;
+  }
+
+  /** Moves time forward by `deltaMs`, firing what falls due. */
+  advance(deltaMs: number): number {
+    return this.runUntil(this.currentMs + deltaMs);
+  }
+
+  private dropCancelledTop(): void {
+    while (this.heap.length > 0 && this.cancelled.has(this.heap[0]!.timerId)) {
+      this.cancelled.delete(this.pop()!.timerId);
+    }
+  }
+
+  private before(a: ScheduledTimer, b: ScheduledTimer): boolean {
+    return a.dueAt < b.dueAt || (a.dueAt === b.dueAt && a.timerId < b.timerId);
+  }
+
+  private push(timer: ScheduledTimer): void {
+    const heap = this.heap;
+    heap.push(timer);
+    let index = heap.length - 1;
+    while (index > 0) {
+      const parent = (index - 1) >> 1;
+      if (!this.before(heap[index]!, heap[parent]!)) break;
+      [heap[index], heap[parent]] = [heap[parent]!, heap[index]!];
+      index = parent;
+    }
+  }
+
+  private pop(): ScheduledTimer | undefined {
+    const heap = this.heap;
+    const top = heap[0];
+    const last = heap.pop();
+    if (top === undefined || last === undefined || heap.length === 0) return top;
+    heap[0] = last;
+    let index = 0;
+    for (;;) {
+      const left = index * 2 + 1;
+      const right = left + 1;
+      let smallest = index;
+      if (left < heap.length && this.before(heap[left]!, heap[smallest]!)) smallest = left;
+      if (right < heap.length && this.before(heap[right]!, heap[smallest]!)) smallest = right;
+      if (smallest === index) break;
+      [heap[index], heap[smallest]] = [heap[smallest]!, heap[index]!];
+      index = smallest;
+    }
+    return top;
+  }
+}

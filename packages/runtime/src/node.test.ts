@@ -1,0 +1,135 @@
+import { address, createCodec, nodeId } from '@steadfast/wire';
+import { describe, expect, it } from 'vitest';
+import { SimulatedClock } from './clock.js';
+import { entropyFrom } from './entropy.js';
+import { MemoryNetwork } from './memory-transport.js';
+import { Node } from './node.js';
+import { MemoryTrace } from './trace.js';
+import { counterActor, pingActor, relayActor } from './test-actors.test-support.js';
+
+const key = new Uint8Array(32).fill(9);
+const codec = () => createCodec({ keys: new Map([[1, key]]), activeKeyId: 1 });
+
+function seeded(seed: number) {
+  let state = seed;
+  return entropyFrom(() => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state / 2147483648;
+  });
+}
+
+describe('Node', () => {
+  it('delivers a request to a local actor and resolves the reply (request/reply round trip)', async () => {
+    const node = new Node({ id: 'n1', incarnation: 1, clock: new SimulatedClock(), entropy: seeded(1) });
+    const counter = node.spawn('counter', counterActor);
+    const reply = await node.request(counter, { type: 'inc', by: 5 });
+    expect(reply.kind).toBe('async-reply');
+    expect(reply.body).toEqual({ type: 'total', total: 5 });
+    expect(node.actorState('counter')).toMatchObject({ total: 5 });
+  });
+
+  it('runs an xstate machine actor: replies from actions, runtime timers fire through the clock', async () => {
+    const clock = new SimulatedClock();
+    // Drains run as zero-delay timers, as in the simulator, so virtual time drives everything.
+    const node = new Node({ id: 'n1', incarnation: 1, clock, scheduleDrain: (drain) => clock.setTimer(0, drain) });
+    const ping = node.spawn('ping', pingActor);
+    const replyPromise = node.request(ping, { type: 'ping', text: 'hello' });
+    clock.advance(0);
+    const reply = await replyPromise;
+    expect(reply.body).toEqual({ type: 'pong', text: 'hello', pings: 1 });
+    clock.advance(120);
+    expect(node.actorState('ping')).toMatchObject({ context: { pings: 1, ticks: 2 } });
+  });
+
+  it('gives message ids that never repeat across restarts (incarnation grows)', () => {
+    const first = new Node({ id: 'n1', incarnation: 1, clock: new SimulatedClock() });
+    const second = new Node({ id: 'n1', incarnation: 2, clock: new SimulatedClock() });
+    const a = first.nextMessageId();
+    const b = second.nextMessageId();
+    expect(a.sequence).toBe(b.sequence);
+    expect(a).not.toEqual(b);
+  });
+
+  it('turns a full mailbox into a counted drop, never silent growth', () => {
+    const node = new Node({
+      id: 'n1',
+      incarnation: 1,
+      clock: new SimulatedClock(),
+      mailboxCapacity: 2,
+      scheduleDrain: () => {},
+    });
+    const counter = node.spawn('counter', counterActor);
+    for (let index = 0; index < 5; index++) node.tell(counter, { type: 'inc' });
+    expect(node.counters().dropped['mailbox-full']).toBe(3);
+    expect(node.drain()).toBe(2);
+  });
+
+  it('stops a failing actor without crashing the node, and counts messages to it as unknown-actor', async () => {
+    const node = new Node({ id: 'n1', incarnation: 1, clock: new SimulatedClock() });
+    const ping = node.spawn('ping', pingActor);
+    node.tell(ping, { notAnEvent: true });
+    await Promise.resolve();
+    expect(node.hasActor('ping')).toBe(false);
+    node.tell(ping, { type: 'ping', text: 'x' });
+    expect(node.counters().dropped['unknown-actor']).toBe(1);
+  });
+
+  it('routes between nodes over a transport, signed and checked, with a relay in the middle', async () => {
+    const network = new MemoryNetwork();
+    const peers = { a: 'a', b: 'b' };
+    const a = new Node({ id: 'a', incarnation: 1, clock: new SimulatedClock(), transport: network.attach('a'), codec: codec(), peers });
+    const b = new Node({ id: 'b', incarnation: 1, clock: new SimulatedClock(), transport: network.attach('b'), codec: codec(), peers });
+    b.spawn('counter', counterActor);
+    const relay = a.spawn('relay', relayActor);
+    const first = await a.request(relay, { type: 'inc', counterNode: 'b' });
+    const second = await a.request(relay, { type: 'inc', counterNode: 'b' });
+    expect(first.body).toEqual({ type: 'total', total: 1 });
+    expect(second.body).toEqual({ type: 'total', total: 2 });
+    expect(a.counters().sentRemote).toBeGreaterThanOrEqual(2);
+    expect(b.counters().receivedRemote).toBeGreaterThanOrEqual(2);
+  });
+
+  it('drops and counts frames signed with another key, and frames addressed to another node', async () => {
+    const network = new MemoryNetwork();
+    const other = createCodec({ keys: new Map([[1, new Uint8Array(32).fill(1)]]), activeKeyId: 1 });
+    const victim = new Node({ id: 'v', incarnation: 1, clock: new SimulatedClock(), transport: network.attach('v'), codec: codec() });
+    victim.spawn('counter', counterActor);
+    const intruder = network.attach('x');
+    const envelope = {
+      kind: 'one-way' as const,
+      id: { origin: nodeId('x'), incarnation: 1, sequence: 1 },
+      source: address('x', 'a'),
+      target: address('v', 'counter'),
+      body: { type: 'inc' },
+    };
+    const badKey = other.encode(envelope);
+    const wrongNode = codec().encode({ ...envelope, target: address('w', 'counter') });
+    if (!badKey.ok || !wrongNode.ok) throw new Error('encode failed');
+    intruder.send('v', badKey.frame);
+    intruder.send('v', wrongNode.frame);
+    intruder.send('v', new Uint8Array([1, 2, 3]));
+    await new Promise((resolve) => setImmediate(resolve));
+    const dropped = victim.counters().dropped;
+    expect(dropped['bad-mac']).toBe(1);
+    expect(dropped['wrong-node']).toBe(1);
+    expect(dropped.malformed).toBe(1);
+    expect(victim.actorState('counter')).toMatchObject({ total: 0 });
+  });
+
+  it('records sends, deliveries, supervised values and state hashes in its trace', async () => {
+    const trace = new MemoryTrace();
+    const node = new Node({ id: 'n1', incarnation: 1, clock: new SimulatedClock(), trace, entropy: seeded(3) });
+    const counter = node.spawn('counter', counterActor);
+    await node.request(counter, { type: 'inc' });
+    const types = trace.events.map((event) => event.type);
+    expect(types).toEqual(['spawn', 'state', 'send', 'deliver', 'supervised', 'supervised', 'send', 'state']);
+  });
+
+  it('rejects bad configuration with clear errors', () => {
+    expect(() => new Node({ id: 'bad/id', incarnation: 1, clock: new SimulatedClock() })).toThrow(/invalid node id/);
+    expect(() => new Node({ id: 'n', incarnation: -1, clock: new SimulatedClock() })).toThrow(/incarnation/);
+    expect(
+      () => new Node({ id: 'n', incarnation: 1, clock: new SimulatedClock(), transport: new MemoryNetwork().attach('n') }),
+    ).toThrow(/codec/);
+  });
+});

@@ -1,0 +1,93 @@
+/**
+ * Identities of nodes, actors and messages.
+ *
+ * Ids are branded strings so that a node id can never be passed where an actor id is expected.
+ * A `MessageId` names its origin node, that node's incarnation and a sequence number: a node
+ * that restarts takes a higher incarnation (see `@steadfast/runtime` `Node`), so ids stay unique
+ * across restarts without any coordination.
+ */
+
+declare const brand: unique symbol;
+/** A nominal type: `T` tagged with `Name` so structurally equal ids do not mix. */
+export type Brand<T, Name extends string> = T & { readonly [brand]: Name };
+
+/** The name of a node (a process, or a simulated process). Non-empty, no `/` or `:`. */
+export type NodeId = Brand<string, 'NodeId'>;
+/** The name of an actor, unique within its node. Non-empty, no `/`. */
+export type ActorId = Brand<string, 'ActorId'>;
+/** Where a message goes: `node/actor`. */
+export type Address = Brand<string, 'Address'>;
+
+const nodeIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
+const actorIdPattern = /^[A-Za-z0-9._:@-]{1,128}$/;
+
+/** Thrown for a malformed id: a programmer error, since ids come from configuration and code. */
+export class InvalidIdError extends Error {
+  override readonly name = 'InvalidIdError';
+}
+
+export function nodeId(value: string): NodeId {
+  if (!nodeIdPattern.test(value)) {
+    throw new InvalidIdError(`invalid node id ${JSON.stringify(value)}: use 1-64 of [A-Za-z0-9._-]`);
+  }
+  return value as NodeId;
+}
+
+export function actorId(value: string): ActorId {
+  if (!actorIdPattern.test(value)) {
+    throw new InvalidIdError(`invalid actor id ${JSON.stringify(value)}: use 1-128 of [A-Za-z0-9._:@-]`);
+  }
+  return value as ActorId;
+}
+
+export function address(node: NodeId | string, actor: ActorId | string): Address {
+  return `${nodeId(node)}/${actorId(actor)}` as Address;
+}
+
+export function isAddress(value: unknown): value is Address {
+  if (typeof value !== 'string') return false;
+  const slash = value.indexOf('/');
+  if (slash <= 0) return false;
+  return nodeIdPattern.test(value.slice(0, slash)) && actorIdPattern.test(value.slice(slash + 1));
+}
+
+/** Splits an address into its node and actor; throws `InvalidIdError` on a malformed one. */
+export function parseAddress(value: string): { node: NodeId; actor: ActorId } {
+  const slash = value.indexOf('/');
+  if (slash <= 0) throw new InvalidIdError(`invalid address ${JSON.stringify(value)}: expected node/actor`);
+  return { node: nodeId(value.slice(0, slash)), actor: actorId(value.slice(slash + 1)) };
+}
+
+export function addressNode(value: Address): NodeId {
+  return value.slice(0, value.indexOf('/')) as NodeId;
+}
+
+export function addressActor(value: Address): ActorId {
+  return value.slice(value.indexOf('/') + 1) as ActorId;
+}
+
+/**
+ * A message's identity: unique across the cluster and across restarts, because a node's
+ * incarnation grows each time it starts and its sequence grows with each message it sends.
+ */
+export interface MessageId {
+  readonly origin: NodeId;
+  readonly incarnation: number;
+  readonly sequence: number;
+}
+
+/** A compact string form of a `MessageId`, for maps and logs: `origin:incarnation:sequence`. */
+export function messageKey(id: MessageId): string {
+  return `${id.origin}:${id.incarnation}:${id.sequence}`;
+}
+
+export function sameMessageId(a: MessageId, b: MessageId): boolean {
+  return a.origin === b.origin && a.incarnation === b.incarnation && a.sequence === b.sequence;
+}
+
+/** Orders ids by origin, then incarnation, then sequence: a total order for deterministic iteration. */
+export function compareMessageIds(a: MessageId, b: MessageId): number {
+  if (a.origin !== b.origin) return a.origin < b.origin ? -1 : 1;
+  if (a.incarnation !== b.incarnation) return a.incarnation - b.incarnation;
+  return a.sequence - b.sequence;
+}
