@@ -9,3 +9,4 @@ export * from './trace.js';
 export * from './transport.js';
 export * from './trace-file.js';
 export * from './replay.js';
+export * from './memory-transport.js';
