@@ -10,7 +10,7 @@
  *   bodies are its events; actions reach the context with `actorContext()`.
  */
 import type { ActorId, Address, Envelope, EnvelopeHeader, MessageId, NodeId } from '@steadfast/wire';
-import { createActor, type AnyStateMachine, type EventObject } from 'xstate';
+import { createActor, type AnyStateMachine, type EventObject, type Snapshot } from 'xstate';
 import type { Clock, TimerHandle } from './clock.js';
 
 export type ActorInput<Body = unknown> =
@@ -49,6 +49,12 @@ export interface ActorContext {
   /** Sets (or resets) the named timer; it fires as a `timer` input carrying `payload`. */
   setTimer(name: string, delayMs: number, payload?: unknown): void;
   cancelTimer(name: string): void;
+  /**
+   * Saves the actor's state when this step ends. Host contract: persist, then send — the
+   * messages this step sent leave only once the state is durable, so no peer ever sees an effect
+   * of a state a crash could lose. On restart the host passes the saved state back to `start`.
+   */
+  persist(): void;
 }
 
 /** A running actor, as the router sees it. */
@@ -56,13 +62,16 @@ export interface ActorInstance {
   handle(input: ActorInput): void;
   /** The actor's state, for hashing and inspection: plain data. */
   state(): unknown;
+  /** What `persist()` saves and `start(ctx, input, restored)` takes back. */
+  persisted(): unknown;
   stop(): void;
 }
 
 export interface ActorBehavior {
   /** A stable name, recorded in traces so `trace replay` can rebuild the actor from a registry. */
   readonly kind: string;
-  start(ctx: ActorContext, input: unknown): ActorInstance;
+  /** Starts the actor; `restored` is the state it last persisted, when it restarts after a crash. */
+  start(ctx: ActorContext, input: unknown, restored?: unknown): ActorInstance;
 }
 
 /** Behaviors by kind, for `trace replay` and for spawning actors named in configuration. */
@@ -86,7 +95,9 @@ let currentContext: ActorContext | undefined;
  */
 export function actorContext(): ActorContext {
   if (currentContext === undefined) {
-    throw new Error('actorContext() called outside an actor step: effects must happen while handling an input');
+    throw new Error(
+      'actorContext() called outside an actor step: effects must happen while handling an input',
+    );
   }
   return currentContext;
 }
@@ -106,19 +117,29 @@ export interface ReducerDefinition<State, Body> {
   readonly kind: string;
   initial(ctx: ActorContext, input: unknown): State;
   handle(state: State, input: ActorInput<Body>, ctx: ActorContext): State;
+  /** Turns a persisted state back into a live one (default: use it as is). */
+  restore?(persisted: unknown, ctx: ActorContext, input: unknown): State;
 }
 
 /** An actor from a reducer: the simplest way to write one. */
-export function defineActor<State, Body = unknown>(definition: ReducerDefinition<State, Body>): ActorBehavior {
+export function defineActor<State, Body = unknown>(
+  definition: ReducerDefinition<State, Body>,
+): ActorBehavior {
   return {
     kind: definition.kind,
-    start(ctx, input) {
-      let state = withActorContext(ctx, () => definition.initial(ctx, input));
+    start(ctx, input, restored) {
+      let state = withActorContext(ctx, () => {
+        if (restored === undefined) return definition.initial(ctx, input);
+        return definition.restore === undefined
+          ? (restored as State)
+          : definition.restore(restored, ctx, input);
+      });
       return {
         handle(actorInput) {
           state = withActorContext(ctx, () => definition.handle(state, actorInput as ActorInput<Body>, ctx));
         },
         state: () => state,
+        persisted: () => state,
         stop() {},
       };
     },
@@ -138,14 +159,18 @@ export interface MachineOptions {
 }
 
 function hasType(value: unknown): value is EventObject {
-  return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
+  return (
+    typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string'
+  );
 }
 
 export function defaultToEvent(input: ActorInput): EventObject {
   if (input.type === 'timer') return hasType(input.payload) ? input.payload : { type: input.name };
   const body = input.envelope.body;
   if (!hasType(body)) {
-    throw new ActorFailedError(`message body has no string 'type', so it is no machine event: ${JSON.stringify(body)}`);
+    throw new ActorFailedError(
+      `message body has no string 'type', so it is no machine event: ${JSON.stringify(body)}`,
+    );
   }
   return body;
 }
@@ -155,11 +180,15 @@ export function defaultToEvent(input: ActorInput): EventObject {
  * is sent to it synchronously inside the actor context, so its actions can call `actorContext()`.
  * An action that throws stops the actor with an `ActorFailedError` instead of crashing the node.
  */
-export function fromMachine(kind: string, machine: AnyStateMachine, options: MachineOptions = {}): ActorBehavior {
+export function fromMachine(
+  kind: string,
+  machine: AnyStateMachine,
+  options: MachineOptions = {},
+): ActorBehavior {
   const toEvent = options.toEvent ?? defaultToEvent;
   return {
     kind,
-    start(ctx, input) {
+    start(ctx, input, restored) {
       let failure: unknown;
       const clock = options.clock;
       const pending = new Map<unknown, TimerHandle>();
@@ -169,7 +198,10 @@ export function fromMachine(kind: string, machine: AnyStateMachine, options: Mac
           : {
               setTimeout: (callback: () => void, delayMs: number) => {
                 const token = {};
-                pending.set(token, clock.setTimer(delayMs, () => withActorContext(ctx, callback)));
+                pending.set(
+                  token,
+                  clock.setTimer(delayMs, () => withActorContext(ctx, callback)),
+                );
                 return token;
               },
               clearTimeout: (token: unknown) => {
@@ -180,6 +212,7 @@ export function fromMachine(kind: string, machine: AnyStateMachine, options: Mac
             };
       const actor = createActor(machine, {
         input,
+        ...(restored === undefined ? {} : { snapshot: restored as Snapshot<unknown> }),
         ...(xstateClock === undefined ? {} : { clock: xstateClock }),
       });
       actor.subscribe({
@@ -206,6 +239,7 @@ export function fromMachine(kind: string, machine: AnyStateMachine, options: Mac
           const snapshot = actor.getSnapshot() as { value: unknown; context: unknown };
           return { value: snapshot.value, context: snapshot.context };
         },
+        persisted: () => actor.getPersistedSnapshot(),
         stop() {
           actor.stop();
         },

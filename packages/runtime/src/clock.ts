@@ -29,10 +29,13 @@ export class RealClock implements Clock {
 
   setTimer(delayMs: number, callback: () => void): TimerHandle {
     const timerId = this.nextTimerId++;
-    const timeout = setTimeout(() => {
-      this.pending.delete(timerId);
-      callback();
-    }, Math.max(0, delayMs));
+    const timeout = setTimeout(
+      () => {
+        this.pending.delete(timerId);
+        callback();
+      },
+      Math.max(0, delayMs),
+    );
     this.pending.set(timerId, timeout);
     return { timerId };
   }

@@ -7,7 +7,11 @@ import type { ActorContext, RequestOptions, SendOptions } from './actor.js';
 import type { Supervisor } from './supervisor.js';
 
 /** An envelope before the runtime gives it an id. */
-export type OutgoingEnvelope = Envelope extends infer E ? (E extends Envelope ? Omit<E, 'id'> : never) : never;
+export type OutgoingEnvelope = Envelope extends infer E
+  ? E extends Envelope
+    ? Omit<E, 'id'>
+    : never
+  : never;
 
 export interface ContextParts {
   readonly self: Address;
@@ -18,6 +22,7 @@ export interface ContextParts {
   readonly emit: (envelope: OutgoingEnvelope) => MessageId;
   readonly setTimer: (name: string, delayMs: number, payload: unknown) => void;
   readonly cancelTimer: (name: string) => void;
+  readonly persist: () => void;
 }
 
 function withHeader<T extends object>(envelope: T, header: EnvelopeHeader | undefined): T {
@@ -51,7 +56,10 @@ export function createActorContext(parts: ContextParts): ActorContext {
       }
       const kind = request.kind === 'sync-request' ? 'sync-reply' : 'async-reply';
       return parts.emit(
-        withHeader({ kind, source: self, target: request.source, inReplyTo: request.id, body }, options?.header),
+        withHeader(
+          { kind, source: self, target: request.source, inReplyTo: request.id, body },
+          options?.header,
+        ),
       );
     },
     setTimer(name: string, delayMs: number, payload?: unknown) {
@@ -61,5 +69,6 @@ export function createActorContext(parts: ContextParts): ActorContext {
       parts.setTimer(name, delayMs, payload);
     },
     cancelTimer: (name: string) => parts.cancelTimer(name),
+    persist: () => parts.persist(),
   };
 }

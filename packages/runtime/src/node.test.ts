@@ -31,7 +31,12 @@ describe('Node', () => {
   it('runs an xstate machine actor: replies from actions, runtime timers fire through the clock', async () => {
     const clock = new SimulatedClock();
     // Drains run as zero-delay timers, as in the simulator, so virtual time drives everything.
-    const node = new Node({ id: 'n1', incarnation: 1, clock, scheduleDrain: (drain) => clock.setTimer(0, drain) });
+    const node = new Node({
+      id: 'n1',
+      incarnation: 1,
+      clock,
+      scheduleDrain: (drain) => clock.setTimer(0, drain),
+    });
     const ping = node.spawn('ping', pingActor);
     const replyPromise = node.request(ping, { type: 'ping', text: 'hello' });
     clock.advance(0);
@@ -77,8 +82,22 @@ describe('Node', () => {
   it('routes between nodes over a transport, signed and checked, with a relay in the middle', async () => {
     const network = new MemoryNetwork();
     const peers = { a: 'a', b: 'b' };
-    const a = new Node({ id: 'a', incarnation: 1, clock: new SimulatedClock(), transport: network.attach('a'), codec: codec(), peers });
-    const b = new Node({ id: 'b', incarnation: 1, clock: new SimulatedClock(), transport: network.attach('b'), codec: codec(), peers });
+    const a = new Node({
+      id: 'a',
+      incarnation: 1,
+      clock: new SimulatedClock(),
+      transport: network.attach('a'),
+      codec: codec(),
+      peers,
+    });
+    const b = new Node({
+      id: 'b',
+      incarnation: 1,
+      clock: new SimulatedClock(),
+      transport: network.attach('b'),
+      codec: codec(),
+      peers,
+    });
     b.spawn('counter', counterActor);
     const relay = a.spawn('relay', relayActor);
     const first = await a.request(relay, { type: 'inc', counterNode: 'b' });
@@ -92,7 +111,13 @@ describe('Node', () => {
   it('drops and counts frames signed with another key, and frames addressed to another node', async () => {
     const network = new MemoryNetwork();
     const other = createCodec({ keys: new Map([[1, new Uint8Array(32).fill(1)]]), activeKeyId: 1 });
-    const victim = new Node({ id: 'v', incarnation: 1, clock: new SimulatedClock(), transport: network.attach('v'), codec: codec() });
+    const victim = new Node({
+      id: 'v',
+      incarnation: 1,
+      clock: new SimulatedClock(),
+      transport: network.attach('v'),
+      codec: codec(),
+    });
     victim.spawn('counter', counterActor);
     const intruder = network.attach('x');
     const envelope = {
@@ -118,7 +143,13 @@ describe('Node', () => {
 
   it('records sends, deliveries, supervised values and state hashes in its trace', async () => {
     const trace = new MemoryTrace();
-    const node = new Node({ id: 'n1', incarnation: 1, clock: new SimulatedClock(), trace, entropy: seeded(3) });
+    const node = new Node({
+      id: 'n1',
+      incarnation: 1,
+      clock: new SimulatedClock(),
+      trace,
+      entropy: seeded(3),
+    });
     const counter = node.spawn('counter', counterActor);
     await node.request(counter, { type: 'inc' });
     const types = trace.events.map((event) => event.type);
@@ -126,10 +157,18 @@ describe('Node', () => {
   });
 
   it('rejects bad configuration with clear errors', () => {
-    expect(() => new Node({ id: 'bad/id', incarnation: 1, clock: new SimulatedClock() })).toThrow(/invalid node id/);
+    expect(() => new Node({ id: 'bad/id', incarnation: 1, clock: new SimulatedClock() })).toThrow(
+      /invalid node id/,
+    );
     expect(() => new Node({ id: 'n', incarnation: -1, clock: new SimulatedClock() })).toThrow(/incarnation/);
     expect(
-      () => new Node({ id: 'n', incarnation: 1, clock: new SimulatedClock(), transport: new MemoryNetwork().attach('n') }),
+      () =>
+        new Node({
+          id: 'n',
+          incarnation: 1,
+          clock: new SimulatedClock(),
+          transport: new MemoryNetwork().attach('n'),
+        }),
     ).toThrow(/codec/);
   });
 });

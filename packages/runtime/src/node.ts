@@ -46,7 +46,8 @@ export type NodeDropReason =
   | 'encode-failed'
   | 'mailbox-full'
   | 'unknown-actor'
-  | 'late-reply';
+  | 'late-reply'
+  | 'persist-failed';
 
 export interface NodeCounters {
   /** Envelopes sent to other nodes (frames handed to the transport). */
@@ -86,6 +87,16 @@ export interface NodeOptions {
   readonly scheduleDrain?: (drain: () => void) => void;
   /** Supervisor mode of new actors: `live` (default) or `record` (replication drains the log). */
   readonly supervisorMode?: SupervisorMode;
+  /** Where `ctx.persist()` saves actor state. Without one, `persist()` is a configuration error. */
+  readonly actorStore?: ActorStateStore;
+}
+
+/**
+ * Durable actor state. `save` returns once the state is durable: synchronously (the simulator's
+ * disk) or with a promise (LMDB). The node sends nothing the step produced before that.
+ */
+export interface ActorStateStore {
+  save(actor: ActorId, state: unknown): void | Promise<void>;
 }
 
 interface HostedActor {
@@ -136,6 +147,7 @@ function emptyDrops(): Record<NodeDropReason, number> {
     'mailbox-full': 0,
     'unknown-actor': 0,
     'late-reply': 0,
+    'persist-failed': 0,
   };
 }
 
@@ -155,6 +167,12 @@ export class Node {
   private readonly hashStates: boolean;
   private readonly clientAddress: Address;
   private nextSequence = 1;
+  /** Sends of the step being handled, held until the step ends (and its state is durable). */
+  private stepOutbox: Envelope[] | undefined;
+  private persistRequested = false;
+  /** Sends waiting behind an asynchronous save, in order; undefined when nothing waits. */
+  private outboxTail: Promise<void> | undefined;
+  private outboxWaiting = 0;
   private drainScheduled = false;
   private closed = false;
   private counts = { sentRemote: 0, sentLocal: 0, receivedRemote: 0 };
@@ -195,18 +213,29 @@ export class Node {
     this.knownEndpoints.add(endpoint);
   }
 
-  /** Starts an actor on this node; returns its address. */
-  spawn(name: string, behavior: ActorBehavior, input?: unknown): Address {
+  /**
+   * Starts an actor on this node; returns its address. `restored` is the state the actor last
+   * persisted (the host loads it from its store before a restart).
+   */
+  spawn(name: string, behavior: ActorBehavior, input?: unknown, restored?: unknown): Address {
     this.assertOpen();
     const id = toActorId(name);
-    if (id === CLIENT_ACTOR || this.actors.has(id)) throw new Error(`actor ${name} already exists on node ${this.id}`);
+    if (id === CLIENT_ACTOR || this.actors.has(id))
+      throw new Error(`actor ${name} already exists on node ${this.id}`);
     const address = makeAddress(this.id, id);
     const supervisor = new Supervisor(
       { clock: this.clock, entropy: this.entropy },
       this.options.supervisorMode ?? 'live',
       this.trace === undefined
         ? undefined
-        : (value) => this.trace?.record({ type: 'supervised', at: this.clock.now(), node: this.id, actor: id, ...value }),
+        : (value) =>
+            this.trace?.record({
+              type: 'supervised',
+              at: this.clock.now(),
+              node: this.id,
+              actor: id,
+              ...value,
+            }),
     );
     const hosted: HostedActor = {
       id,
@@ -219,7 +248,14 @@ export class Node {
     };
     this.actors.set(id, hosted);
     this.router.register(id, (actorInput) => this.step(hosted, actorInput));
-    this.trace?.record({ type: 'spawn', at: this.clock.now(), node: this.id, actor: id, kind: behavior.kind, input });
+    this.trace?.record({
+      type: 'spawn',
+      at: this.clock.now(),
+      node: this.id,
+      actor: id,
+      kind: behavior.kind,
+      input,
+    });
     const context = createActorContext({
       self: address,
       actor: id,
@@ -229,14 +265,16 @@ export class Node {
       emit: (envelope) => this.emit(envelope, id),
       setTimer: (timerName, delayMs, payload) => this.setActorTimer(hosted, timerName, delayMs, payload),
       cancelTimer: (timerName) => this.cancelActorTimer(hosted, timerName),
+      persist: () => this.requestPersist(hosted),
     });
     try {
-      hosted.instance = behavior.start(context, input);
+      this.runStep(hosted, () => {
+        hosted.instance = behavior.start(context, input, restored);
+      });
     } catch (error) {
       this.onActorFailed(id, error);
       throw error;
     }
-    this.recordState(hosted);
     return address;
   }
 
@@ -295,7 +333,13 @@ export class Node {
       body,
     };
     return new Promise<Envelope>((resolve, reject) => {
-      const pending: PendingRequest = { envelope, resolve, reject, timer: undefined, attemptsLeft: attemptsMax };
+      const pending: PendingRequest = {
+        envelope,
+        resolve,
+        reject,
+        timer: undefined,
+        attemptsLeft: attemptsMax,
+      };
       this.pendingRequests.set(messageKey(envelope.id), pending);
       const attempt = () => {
         if (pending.attemptsLeft <= 0) {
@@ -344,7 +388,11 @@ export class Node {
       return;
     }
     this.counts.receivedRemote++;
-    if (this.options.learnPeers !== false && envelope.id.origin !== this.id && !this.peers.has(envelope.id.origin)) {
+    if (
+      this.options.learnPeers !== false &&
+      envelope.id.origin !== this.id &&
+      !this.peers.has(envelope.id.origin)
+    ) {
       this.setPeer(envelope.id.origin, source);
     }
     this.deliverLocal(envelope);
@@ -395,6 +443,15 @@ export class Node {
     if (this.closed) return;
     const event = { type: 'send', at: this.clock.now(), node: this.id, envelope } as const;
     this.trace?.record(sender === undefined ? event : { ...event, actor: sender });
+    if (sender !== undefined && this.stepOutbox !== undefined) {
+      this.stepOutbox.push(envelope);
+      return;
+    }
+    this.transmit(envelope);
+  }
+
+  private transmit(envelope: Envelope): void {
+    if (this.closed) return;
     const targetNode = addressNode(envelope.target);
     if (targetNode === this.id) {
       this.counts.sentLocal++;
@@ -422,7 +479,8 @@ export class Node {
       return;
     }
     const result = this.router.enqueue(actor, { type: 'message', envelope });
-    if (!result.ok) this.drop(result.error.reason, `envelope ${messageKey(envelope.id)} for ${envelope.target}`, actor);
+    if (!result.ok)
+      this.drop(result.error.reason, `envelope ${messageKey(envelope.id)} for ${envelope.target}`, actor);
   }
 
   private onClientReply(envelope: Envelope): void {
@@ -447,7 +505,13 @@ export class Node {
     if (instance === undefined) return;
     const at = this.clock.now();
     if (actorInput.type === 'message') {
-      this.trace?.record({ type: 'deliver', at, node: this.id, actor: hosted.id, envelope: actorInput.envelope });
+      this.trace?.record({
+        type: 'deliver',
+        at,
+        node: this.id,
+        actor: hosted.id,
+        envelope: actorInput.envelope,
+      });
       hosted.current = actorInput.envelope;
     } else {
       hosted.timers.delete(actorInput.name);
@@ -462,11 +526,76 @@ export class Node {
       hosted.current = undefined;
     }
     try {
-      instance.handle(actorInput);
+      this.runStep(hosted, () => instance.handle(actorInput));
     } finally {
       hosted.current = undefined;
     }
+  }
+
+  /** Runs one actor step with its sends held, then persists (if asked) and releases the sends. */
+  private runStep(hosted: HostedActor, body: () => void): void {
+    this.stepOutbox = [];
+    this.persistRequested = false;
+    let sends: Envelope[];
+    try {
+      body();
+    } finally {
+      sends = this.stepOutbox;
+      this.stepOutbox = undefined;
+    }
     this.recordState(hosted);
+    let saved: Promise<void> | undefined;
+    if (this.persistRequested && hosted.instance !== undefined) {
+      this.persistRequested = false;
+      const store = this.options.actorStore;
+      if (store === undefined)
+        throw new Error(`actor ${hosted.address} called persist() but node ${this.id} has no actorStore`);
+      // A store that saves synchronously (the simulator's disk) returns nothing: durable already.
+      saved = store.save(hosted.id, hosted.instance.persisted()) ?? undefined;
+    }
+    if (saved === undefined && this.outboxTail === undefined) {
+      for (const envelope of sends) this.transmit(envelope);
+      return;
+    }
+    this.holdSends(hosted, saved, sends);
+  }
+
+  private holdSends(hosted: HostedActor, saved: Promise<void> | undefined, sends: Envelope[]): void {
+    this.outboxWaiting++;
+    const previous = this.outboxTail ?? Promise.resolve();
+    const tail = previous
+      .then(() => saved)
+      .then(
+        () => {
+          for (const envelope of sends) this.transmit(envelope);
+        },
+        (error: unknown) => {
+          // The state did not become durable: its effects must not leave, and the in-memory
+          // state is ahead of the disk, so the actor stops; a restart resumes from the disk.
+          this.drop(
+            'persist-failed',
+            `${hosted.address}: ${String(error)}; ${sends.length} sends withheld`,
+            hosted.id,
+          );
+          if (this.actors.get(hosted.id) === hosted) this.stopActor(hosted.id, 'persist failed');
+        },
+      )
+      .finally(() => {
+        this.outboxWaiting--;
+        if (this.outboxTail === tail && this.outboxWaiting === 0) this.outboxTail = undefined;
+      });
+    this.outboxTail = tail;
+  }
+
+  private requestPersist(hosted: HostedActor): void {
+    if (this.stepOutbox === undefined)
+      throw new Error(`actor ${hosted.address} called persist() outside a step`);
+    this.persistRequested = true;
+  }
+
+  /** Resolves once every send held behind a save has left (tests and clean shutdown use it). */
+  async flushed(): Promise<void> {
+    while (this.outboxTail !== undefined) await this.outboxTail;
   }
 
   private recordState(hosted: HostedActor): void {
@@ -499,7 +628,12 @@ export class Node {
 
   private onActorFailed(actor: ActorId, error: unknown): void {
     const message = error instanceof Error ? error.message : String(error);
-    this.trace?.record({ type: 'note', at: this.clock.now(), node: this.id, text: `actor ${actor} failed: ${message}` });
+    this.trace?.record({
+      type: 'note',
+      at: this.clock.now(),
+      node: this.id,
+      text: `actor ${actor} failed: ${message}`,
+    });
     this.stopActor(actor, `failed: ${message}`);
   }
 

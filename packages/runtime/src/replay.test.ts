@@ -37,7 +37,9 @@ describe('trace replay', () => {
     expect(report.divergences).toBe(0);
     expect(report.firstDivergence).toBeNull();
     // 2 spawns, 10 deliveries and the ping actor's timer tick at 50 ms of virtual time.
-    const recordedSteps = file.events.filter((event) => ['spawn', 'deliver', 'timer'].includes(event.type)).length;
+    const recordedSteps = file.events.filter((event) =>
+      ['spawn', 'deliver', 'timer'].includes(event.type),
+    ).length;
     expect(recordedSteps).toBe(13);
     expect(report.steps).toBe(recordedSteps);
   });
@@ -85,7 +87,9 @@ describe('trace file', () => {
     const bytes = new Uint8Array(await recordRun());
     bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
     expect(() => decodeTrace(bytes)).toThrow(/corrupt|truncated/);
-    expect(() => decodeTrace(new TextEncoder().encode('{"hello": "world"}'))).toThrow(/not a Steadfast trace/);
+    expect(() => decodeTrace(new TextEncoder().encode('{"hello": "world"}'))).toThrow(
+      /not a Steadfast trace/,
+    );
     const future = new Uint8Array(bytes);
     future[9] = 99;
     expect(() => decodeTrace(future)).toThrow(/version 99 is not supported/);

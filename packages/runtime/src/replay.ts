@@ -30,13 +30,7 @@ import { Supervisor, type SupervisedValue } from './supervisor.js';
 import type { TraceEvent } from './trace.js';
 
 export type DivergenceKind =
-  | 'send'
-  | 'missing-send'
-  | 'extra-send'
-  | 'state'
-  | 'supervised'
-  | 'failure'
-  | 'unknown-kind';
+  'send' | 'missing-send' | 'extra-send' | 'state' | 'supervised' | 'failure' | 'unknown-kind';
 
 export interface Divergence {
   /** Index (0-based) of the recorded event where replay and recording part. */
@@ -107,7 +101,8 @@ function collectSteps(events: readonly TraceEvent[], onlyNode: string | undefine
         return;
       }
       case 'send':
-        if (event.actor !== undefined) lastStep.get(actorKey(event.node, event.actor))?.sends.push({ index, event });
+        if (event.actor !== undefined)
+          lastStep.get(actorKey(event.node, event.actor))?.sends.push({ index, event });
         return;
       case 'supervised': {
         const value: SupervisedValue =
@@ -138,11 +133,14 @@ function describeSend(envelope: Envelope | OutgoingEnvelope): string {
 }
 
 function sameSend(expected: Envelope, actual: OutgoingEnvelope): boolean {
-  if (expected.kind !== actual.kind || expected.target !== actual.target || expected.source !== actual.source) return false;
+  if (expected.kind !== actual.kind || expected.target !== actual.target || expected.source !== actual.source)
+    return false;
   const expectedReply = 'inReplyTo' in expected ? messageKey(expected.inReplyTo) : '';
   const actualReply = 'inReplyTo' in actual ? messageKey(actual.inReplyTo) : '';
   if (expectedReply !== actualReply) return false;
-  return stableHash([expected.body, expected.header ?? null]) === stableHash([actual.body, actual.header ?? null]);
+  return (
+    stableHash([expected.body, expected.header ?? null]) === stableHash([actual.body, actual.header ?? null])
+  );
 }
 
 export function replayTrace(events: readonly TraceEvent[], options: ReplayOptions): ReplayReport {
@@ -186,7 +184,13 @@ export function replayTrace(events: readonly TraceEvent[], options: ReplayOption
       if (event.type === 'spawn') {
         const behavior = options.registry.get(event.kind);
         if (behavior === undefined) {
-          diverge({ eventIndex: step.index, ...where, kind: 'unknown-kind', expected: event.kind, actual: 'no such kind in the registry' });
+          diverge({
+            eventIndex: step.index,
+            ...where,
+            kind: 'unknown-kind',
+            expected: event.kind,
+            actual: 'no such kind in the registry',
+          });
           actors.delete(key);
           continue;
         }
@@ -199,10 +203,17 @@ export function replayTrace(events: readonly TraceEvent[], options: ReplayOption
           emit: (outgoing: OutgoingEnvelope) => {
             actor.captured.push(outgoing);
             const id = actor.expectedIds[actor.captured.length - 1];
-            return id ?? { origin: addressNode(outgoing.source), incarnation: -1, sequence: ++actor.synthesizedSequence };
+            return (
+              id ?? {
+                origin: addressNode(outgoing.source),
+                incarnation: -1,
+                sequence: ++actor.synthesizedSequence,
+              }
+            );
           },
           setTimer: () => {},
           cancelTimer: () => {},
+          persist: () => {},
         });
         actor.instance = behavior.start(context, event.input);
       } else if (actor.instance !== undefined) {
@@ -251,14 +262,32 @@ function compareStep(
     const actual = actor.captured[position];
     if (expected !== undefined && actual !== undefined) {
       if (!sameSend(expected.event.envelope, actual)) {
-        diverge({ eventIndex: expected.index, ...where, kind: 'send', expected: describeSend(expected.event.envelope), actual: describeSend(actual) });
+        diverge({
+          eventIndex: expected.index,
+          ...where,
+          kind: 'send',
+          expected: describeSend(expected.event.envelope),
+          actual: describeSend(actual),
+        });
         return;
       }
     } else if (expected !== undefined) {
-      diverge({ eventIndex: expected.index, ...where, kind: 'missing-send', expected: describeSend(expected.event.envelope), actual: 'no message sent' });
+      diverge({
+        eventIndex: expected.index,
+        ...where,
+        kind: 'missing-send',
+        expected: describeSend(expected.event.envelope),
+        actual: 'no message sent',
+      });
       return;
     } else if (actual !== undefined) {
-      diverge({ eventIndex: step.index, ...where, kind: 'extra-send', expected: 'no further message', actual: describeSend(actual) });
+      diverge({
+        eventIndex: step.index,
+        ...where,
+        kind: 'extra-send',
+        expected: 'no further message',
+        actual: describeSend(actual),
+      });
       return;
     }
   }
@@ -279,7 +308,13 @@ function compareStep(
   if (step.state !== undefined && actor.instance !== undefined) {
     const actualHash = stableHash(actor.instance.state());
     if (actualHash !== step.state.hash) {
-      diverge({ eventIndex: step.state.index, ...where, kind: 'state', expected: step.state.hash, actual: actualHash });
+      diverge({
+        eventIndex: step.state.index,
+        ...where,
+        kind: 'state',
+        expected: step.state.hash,
+        actual: actualHash,
+      });
     }
   }
 }

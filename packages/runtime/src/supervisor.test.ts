@@ -25,7 +25,10 @@ describe('Supervisor', () => {
     const backup = new Supervisor({ clock: new SimulatedClock(), entropy: entropyFrom(() => 0) }, 'replay');
     backup.feed([{ kind: 'now', value: 1 }]);
     expect(() => backup.random()).toThrow(SupervisorReplayError);
-    const exhausted = new Supervisor({ clock: new SimulatedClock(), entropy: entropyFrom(() => 0) }, 'replay');
+    const exhausted = new Supervisor(
+      { clock: new SimulatedClock(), entropy: entropyFrom(() => 0) },
+      'replay',
+    );
     expect(() => exhausted.now()).toThrow(/no more values/);
   });
 

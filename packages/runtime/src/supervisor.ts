@@ -123,7 +123,9 @@ export class Supervisor {
     const record: SupervisedValue = name === undefined ? { kind, value } : { kind, name, value };
     if (this.mode === 'record') {
       if (this.recorded.length >= SUPERVISOR_LOG_MAX) {
-        throw new Error(`supervisor log holds ${SUPERVISOR_LOG_MAX} undrained values: drainRecorded() is never called`);
+        throw new Error(
+          `supervisor log holds ${SUPERVISOR_LOG_MAX} undrained values: drainRecorded() is never called`,
+        );
       }
       this.recorded.push(record);
     }

@@ -12,13 +12,18 @@ export const counterActor: ActorBehavior = defineActor<{ total: number; lastAt: 
     const body = input.envelope.body as { type: string; by?: number };
     if (body.type !== 'inc') return state;
     const next = { total: state.total + (body.by ?? 1), lastAt: ctx.now(), lastId: ctx.id() };
-    if (input.envelope.kind === 'async-request' || input.envelope.kind === 'sync-request') ctx.reply({ type: 'total', total: next.total });
+    if (input.envelope.kind === 'async-request' || input.envelope.kind === 'sync-request')
+      ctx.reply({ type: 'total', total: next.total });
     return next;
   },
 });
 
 /** Same contract, but adds twice: the "deliberately changed actor" replay must catch. */
-export const changedCounterActor: ActorBehavior = defineActor<{ total: number; lastAt: number; lastId: string }>({
+export const changedCounterActor: ActorBehavior = defineActor<{
+  total: number;
+  lastAt: number;
+  lastId: string;
+}>({
   kind: 'test.counter',
   initial: () => ({ total: 0, lastAt: 0, lastId: '' }),
   handle(state, input, ctx) {
@@ -26,7 +31,8 @@ export const changedCounterActor: ActorBehavior = defineActor<{ total: number; l
     const body = input.envelope.body as { type: string; by?: number };
     if (body.type !== 'inc') return state;
     const next = { total: state.total + 2 * (body.by ?? 1), lastAt: ctx.now(), lastId: ctx.id() };
-    if (input.envelope.kind === 'async-request' || input.envelope.kind === 'sync-request') ctx.reply({ type: 'total', total: next.total });
+    if (input.envelope.kind === 'async-request' || input.envelope.kind === 'sync-request')
+      ctx.reply({ type: 'total', total: next.total });
     return next;
   },
 });
@@ -49,7 +55,10 @@ export const pingMachine = setup({
   entry: 'armTimer',
   on: {
     ping: {
-      actions: [assign({ pings: ({ context }) => context.pings + 1, lastText: ({ event }) => event.text }), 'answer'],
+      actions: [
+        assign({ pings: ({ context }) => context.pings + 1, lastText: ({ event }) => event.text }),
+        'answer',
+      ],
     },
     tick: { actions: [assign({ ticks: ({ context }) => context.ticks + 1 }), 'armTimer'] },
   },
@@ -58,22 +67,37 @@ export const pingMachine = setup({
 export const pingActor = fromMachine('test.ping', pingMachine);
 
 /** Forwards each `inc` it gets to a counter on another node and relays the reply to its client. */
-export const relayActor: ActorBehavior = defineActor<{ forwarded: number; waiting: Record<string, unknown> }>({
-  kind: 'test.relay',
-  initial: () => ({ forwarded: 0, waiting: {} }),
+export const relayActor: ActorBehavior = defineActor<{ forwarded: number; waiting: Record<string, unknown> }>(
+  {
+    kind: 'test.relay',
+    initial: () => ({ forwarded: 0, waiting: {} }),
+    handle(state, input, ctx) {
+      if (input.type !== 'message') return state;
+      const envelope = input.envelope;
+      if (envelope.kind === 'async-reply') {
+        const key = `${envelope.inReplyTo.sequence}`;
+        const request = state.waiting[key];
+        if (request === undefined) return state;
+        ctx.reply(envelope.body, { to: request as never });
+        const { [key]: _removed, ...waiting } = state.waiting;
+        return { ...state, waiting };
+      }
+      const body = envelope.body as { type: string; counterNode: string };
+      const id = ctx.request(address(body.counterNode, 'counter'), { type: 'inc' });
+      return { forwarded: state.forwarded + 1, waiting: { ...state.waiting, [`${id.sequence}`]: envelope } };
+    },
+  },
+);
+
+/** A counter that persists after every increment (for the persist-then-send contract). */
+export const durableCounterActor: ActorBehavior = defineActor<{ total: number }>({
+  kind: 'test.durable-counter',
+  initial: () => ({ total: 0 }),
   handle(state, input, ctx) {
-    if (input.type !== 'message') return state;
-    const envelope = input.envelope;
-    if (envelope.kind === 'async-reply') {
-      const key = `${envelope.inReplyTo.sequence}`;
-      const request = state.waiting[key];
-      if (request === undefined) return state;
-      ctx.reply(envelope.body, { to: request as never });
-      const { [key]: _removed, ...waiting } = state.waiting;
-      return { ...state, waiting };
-    }
-    const body = envelope.body as { type: string; counterNode: string };
-    const id = ctx.request(address(body.counterNode, 'counter'), { type: 'inc' });
-    return { forwarded: state.forwarded + 1, waiting: { ...state.waiting, [`${id.sequence}`]: envelope } };
+    if (input.type !== 'message' || input.envelope.kind !== 'async-request') return state;
+    const next = { total: state.total + 1 };
+    ctx.reply({ type: 'total', total: next.total });
+    ctx.persist();
+    return next;
   },
 });

@@ -34,7 +34,8 @@ export interface TraceFile {
   readonly events: TraceEvent[];
 }
 
-export type TraceFileErrorCode = 'not-a-trace' | 'unsupported-version' | 'truncated' | 'corrupt' | 'unreadable';
+export type TraceFileErrorCode =
+  'not-a-trace' | 'unsupported-version' | 'truncated' | 'corrupt' | 'unreadable';
 
 export class TraceFileError extends Error {
   override readonly name = 'TraceFileError';
@@ -82,7 +83,10 @@ export function traceHeader(meta: Readonly<Record<string, unknown>>): TraceHeade
 }
 
 /** Encodes a whole trace. The same events give the same bytes. */
-export function encodeTrace(meta: Readonly<Record<string, unknown>>, events: readonly TraceEvent[]): Uint8Array {
+export function encodeTrace(
+  meta: Readonly<Record<string, unknown>>,
+  events: readonly TraceEvent[],
+): Uint8Array {
   const chunks = [preamble(), encodeRecord(traceHeader(meta))];
   for (const event of events) chunks.push(encodeRecord(event));
   chunks.push(encodeRecord({ type: 'end', events: events.length }));
@@ -97,7 +101,10 @@ export function traceHash(bytes: Uint8Array): string {
 /** Decodes a trace; throws `TraceFileError` saying what is wrong and where. */
 export function decodeTrace(bytes: Uint8Array): TraceFile {
   if (bytes.length < 10 || new TextDecoder().decode(bytes.subarray(0, 8)) !== TRACE_MAGIC) {
-    throw new TraceFileError('not-a-trace', `not a Steadfast trace: the file does not start with "${TRACE_MAGIC}"`);
+    throw new TraceFileError(
+      'not-a-trace',
+      `not a Steadfast trace: the file does not start with "${TRACE_MAGIC}"`,
+    );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint16(8);
@@ -119,7 +126,10 @@ export function decodeTrace(bytes: Uint8Array): TraceFile {
     const length = view.getUint32(offset);
     const checksum = view.getUint32(offset + 4);
     if (length > TRACE_RECORD_BYTES_MAX) {
-      throw new TraceFileError('corrupt', `trace is corrupt: record ${recordIndex} at byte ${offset} claims ${length} bytes`);
+      throw new TraceFileError(
+        'corrupt',
+        `trace is corrupt: record ${recordIndex} at byte ${offset} claims ${length} bytes`,
+      );
     }
     if (offset + 8 + length > bytes.length) {
       throw new TraceFileError(
@@ -129,13 +139,19 @@ export function decodeTrace(bytes: Uint8Array): TraceFile {
     }
     const body = bytes.subarray(offset + 8, offset + 8 + length);
     if (crc32(body) !== checksum) {
-      throw new TraceFileError('corrupt', `trace is corrupt: record ${recordIndex} at byte ${offset} fails its CRC check`);
+      throw new TraceFileError(
+        'corrupt',
+        `trace is corrupt: record ${recordIndex} at byte ${offset} fails its CRC check`,
+      );
     }
     let value: unknown;
     try {
       value = packr.unpack(body);
     } catch (error) {
-      throw new TraceFileError('corrupt', `trace is corrupt: record ${recordIndex} at byte ${offset} does not decode (${String(error)})`);
+      throw new TraceFileError(
+        'corrupt',
+        `trace is corrupt: record ${recordIndex} at byte ${offset} does not decode (${String(error)})`,
+      );
     }
     offset += 8 + length;
     recordIndex++;
@@ -159,7 +175,10 @@ export function decodeTrace(bytes: Uint8Array): TraceFile {
         );
       }
       if (offset !== bytes.length) {
-        throw new TraceFileError('corrupt', `trace is corrupt: ${bytes.length - offset} bytes follow the end record`);
+        throw new TraceFileError(
+          'corrupt',
+          `trace is corrupt: ${bytes.length - offset} bytes follow the end record`,
+        );
       }
       return { header: header as TraceHeader, events };
     }

@@ -19,9 +19,27 @@ export type TraceEvent =
       readonly kind: string;
       readonly input: unknown;
     }
-  | { readonly type: 'stop'; readonly at: number; readonly node: NodeId; readonly actor: ActorId; readonly reason: string }
-  | { readonly type: 'send'; readonly at: number; readonly node: NodeId; readonly actor?: ActorId; readonly envelope: Envelope }
-  | { readonly type: 'deliver'; readonly at: number; readonly node: NodeId; readonly actor: ActorId; readonly envelope: Envelope }
+  | {
+      readonly type: 'stop';
+      readonly at: number;
+      readonly node: NodeId;
+      readonly actor: ActorId;
+      readonly reason: string;
+    }
+  | {
+      readonly type: 'send';
+      readonly at: number;
+      readonly node: NodeId;
+      readonly actor?: ActorId;
+      readonly envelope: Envelope;
+    }
+  | {
+      readonly type: 'deliver';
+      readonly at: number;
+      readonly node: NodeId;
+      readonly actor: ActorId;
+      readonly envelope: Envelope;
+    }
   | {
       readonly type: 'timer';
       readonly at: number;
@@ -39,7 +57,13 @@ export type TraceEvent =
       readonly name?: string;
       readonly value: unknown;
     }
-  | { readonly type: 'state'; readonly at: number; readonly node: NodeId; readonly actor: ActorId; readonly hash: string }
+  | {
+      readonly type: 'state';
+      readonly at: number;
+      readonly node: NodeId;
+      readonly actor: ActorId;
+      readonly hash: string;
+    }
   | {
       readonly type: 'drop';
       readonly at: number;

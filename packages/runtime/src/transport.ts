@@ -36,6 +36,10 @@ export interface Transport {
   close(): Promise<void>;
 }
 
-export function emptyTransportCounters(): { sent: number; received: number; dropped: Record<TransportDropReason, number> } {
+export function emptyTransportCounters(): {
+  sent: number;
+  received: number;
+  dropped: Record<TransportDropReason, number>;
+} {
   return { sent: 0, received: 0, dropped: { oversize: 0, 'unknown-peer': 0, 'send-failed': 0, closed: 0 } };
 }

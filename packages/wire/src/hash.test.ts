@@ -1,0 +1,172 @@
+/**
+ * Tests of stable hashing: equal values give equal bytes and hashes whatever their insertion order,
+ * different values give different hashes, and the hash of a value never changes between releases
+ * (traces written today must compare with traces written later).
+ */
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
+import { Packr } from 'msgpackr';
+import { describe, expect, it } from 'vitest';
+import { stableEncode, stableHash } from './hash.js';
+
+/** Rebuilds a JSON-like value with every object's keys inserted in the order `order` gives. */
+function reorder(value: unknown, order: (keys: string[]) => string[]): unknown {
+  if (Array.isArray(value)) return value.map((item) => reorder(item, order));
+  if (typeof value !== 'object' || value === null) return value;
+  // fromEntries defines own properties, so a "__proto__" key stays a key instead of setting the prototype.
+  return Object.fromEntries(
+    order(Object.keys(value)).map((key) => [key, reorder((value as Record<string, unknown>)[key], order)]),
+  );
+}
+
+/** The dumb model of equality for JSON values: JSON text with sorted keys (which also equates -0 and 0). */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) =>
+    typeof item === 'object' && item !== null && !Array.isArray(item)
+      ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : item,
+  );
+}
+
+describe('stableEncode', () => {
+  it('writes objects as msgpack maps with sorted keys (invariant: canonical bytes)', () => {
+    // fixmap of 2: "a" -> 2, "b" -> 1
+    expect([...stableEncode({ b: 1, a: 2 })]).toEqual([0x82, 0xa1, 0x61, 0x02, 0xa1, 0x62, 0x01]);
+  });
+
+  it('sorts integer-like keys as strings too (invariant: canonical bytes, not JS property order)', () => {
+    const bytes = stableEncode({ b: 0, 10: 0, 2: 0 });
+    expect(new Packr({ useRecords: false }).unpack(bytes)).toEqual({ 10: 0, 2: 0, b: 0 });
+    expect([...bytes.subarray(0, 4)]).toEqual([0x83, 0xa2, 0x31, 0x30]); // first key is "10"
+  });
+
+  it('returns a plain Uint8Array that owns its bytes (invariant: later encodings cannot change it)', () => {
+    const first = stableEncode({ a: 'x' });
+    const copy = [...first];
+    stableEncode({ a: 'y'.repeat(10_000) });
+    expect(first.constructor).toBe(Uint8Array);
+    expect([...first]).toEqual(copy);
+  });
+
+  it('throws TypeError for functions, symbols and cycles (invariant: no unstable encodings)', () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(() => stableEncode({ f: () => 1 })).toThrow(TypeError);
+    expect(() => stableEncode([Symbol('s')])).toThrow(TypeError);
+    expect(() => stableEncode(cyclic)).toThrow(/cyclic/);
+    expect(() => stableEncode(new Map([['m', cyclic]]))).toThrow(/cyclic/);
+  });
+
+  it('accepts a value shared by two branches, which is not a cycle (invariant: only cycles throw)', () => {
+    const shared = { n: 1 };
+    expect(stableHash({ a: shared, b: [shared] })).toBe(stableHash({ a: { n: 1 }, b: [{ n: 1 }] }));
+  });
+});
+
+describe('stableHash', () => {
+  it('is the first 32 hex characters of the SHA-256 of stableEncode (invariant: documented format)', () => {
+    const value = { counter: 3, log: ['a', 'b'] };
+    const expected = createHash('sha256').update(stableEncode(value)).digest('hex').slice(0, 32);
+    expect(stableHash(value)).toBe(expected);
+    expect(stableHash(value)).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it('gives the same hash as in earlier releases (invariant: hashes in stored traces stay comparable)', () => {
+    // Golden values, computed outside this code as sha256 of the hand-written canonical bytes
+    // 82 a1 61 93 01 02 81 a1 63 c0 a1 62 01 and 92 92 02 d4 73 00 92 01 03 92 a1 78 01.
+    // If they change, traces recorded before the change no longer replay cleanly.
+    expect(stableHash({ b: 1, a: [1, 2, { c: null }] })).toBe('9d47ef122af6f6371d90692f213701ef');
+    expect(
+      stableHash(
+        new Map<unknown, unknown>([
+          ['x', 1],
+          [2, new Set([3, 1])],
+        ]),
+      ),
+    ).toBe('30cfdd683530183e88118ce40a79ad94');
+  });
+
+  it('ignores insertion order of objects, maps and sets (invariant: equal state, equal hash)', () => {
+    const left = {
+      z: new Map<unknown, unknown>([
+        ['k', 1],
+        [7, 'seven'],
+        [true, [1]],
+      ]),
+      a: new Set(['x', 'y', 1]),
+    };
+    const right = {
+      a: new Set([1, 'y', 'x']),
+      z: new Map<unknown, unknown>([
+        [true, [1]],
+        [7, 'seven'],
+        ['k', 1],
+      ]),
+    };
+    expect(stableHash(left)).toBe(stableHash(right));
+    expect([...stableEncode(left)]).toEqual([...stableEncode(right)]);
+  });
+
+  it('hashes typed arrays by their bytes, whatever msgpackr encoded before (invariant: equal state, equal hash)', () => {
+    const first = stableHash({ samples: new Float32Array([1.5, -2]), counts: new Uint16Array([258]) });
+    stableEncode('x'.repeat(5_000)); // leaves other bytes in msgpackr's shared buffer
+    expect(stableHash({ counts: new Uint16Array([258]), samples: new Float32Array([1.5, -2]) })).toBe(first);
+    expect(stableHash({ samples: new Float32Array([1.5, -3]), counts: new Uint16Array([258]) })).not.toBe(
+      first,
+    );
+  });
+
+  it('hashes a Buffer like a Uint8Array with the same bytes (invariant: bytes read back from disk hash alike)', () => {
+    const bytes = Uint8Array.of(1, 2, 3, 4);
+    expect(stableHash({ bytes: Buffer.from(bytes) })).toBe(stableHash({ bytes }));
+    expect(stableHash({ bytes: bytes.subarray(1, 3) })).toBe(stableHash({ bytes: Uint8Array.of(2, 3) }));
+  });
+
+  it.each([
+    ['a set and the array of its members', new Set([1, 2]), [1, 2]],
+    ['an other value for a key', { a: 1 }, { a: 2 }],
+    ['a number and its string', { a: 1 }, { a: '1' }],
+    ['swapped values', { a: 1, b: 2 }, { a: 2, b: 1 }],
+    ['array order', [1, 2], [2, 1]],
+    ['a missing key', { a: 1, b: 2 }, { a: 1 }],
+    ['null and absent', { a: null }, {}],
+    ['maps with other values', new Map([['k', 1]]), new Map([['k', 2]])],
+    ['sets with other members', new Set([1, 2]), new Set([1, 3])],
+    ['dates', new Date(0), new Date(1)],
+    ['bytes', Uint8Array.of(1), Uint8Array.of(2)],
+  ])('differs for %s (invariant: different state, different hash)', (_name, left, right) => {
+    expect(stableHash(left)).not.toBe(stableHash(right));
+  });
+
+  it('is independent of key insertion order, for any JSON value (invariant: equal state, equal hash)', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.integer(), (value, seed) => {
+        // A permutation drawn from the seed, applied at every level of the value.
+        const shuffle = (keys: string[]) =>
+          keys
+            .map((key, index) => ({ key, rank: Math.imul(index + 1, seed | 1) ^ seed }))
+            .sort((a, b) => a.rank - b.rank)
+            .map(({ key }) => key);
+        expect(stableHash(reorder(value, shuffle))).toBe(stableHash(value));
+        expect(stableHash(reorder(value, (keys) => [...keys].reverse()))).toBe(stableHash(value));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('differs exactly when the values differ, for any two JSON values (invariant: hash equality is value equality)', () => {
+    const pair = fc.oneof(
+      fc.tuple(fc.jsonValue({ maxDepth: 3 }), fc.jsonValue({ maxDepth: 3 })),
+      // Small values, so that equal pairs are drawn often enough to check that side too.
+      fc.tuple(fc.jsonValue({ maxDepth: 1 }), fc.jsonValue({ maxDepth: 1 })),
+      fc.jsonValue({ maxDepth: 3 }).map((value) => [value, structuredClone(value)] as const),
+    );
+    fc.assert(
+      fc.property(pair, ([left, right]) => {
+        const sameModel = canonicalJson(left) === canonicalJson(right);
+        expect(stableHash(left) === stableHash(right)).toBe(sameModel);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

@@ -1,0 +1,105 @@
+/**
+ * Stable hashing of plain data, for the actor state hashes written into traces.
+ *
+ * Two runs that reach equal states must write equal hashes, whatever order they built their objects,
+ * maps and sets in; otherwise trace replay would report divergences that are not there. So values
+ * are first put into a canonical form and only then encoded as msgpack:
+ * - an object's own enumerable string keys are sorted (by UTF-16 code units), recursively;
+ * - a `Map` becomes an array of `[key, value]` entries sorted by the canonical bytes of the key
+ *   (then of the value, for keys whose bytes tie);
+ * - a `Set` keeps its tag but lists its members sorted by their canonical bytes;
+ * - a `Uint8Array` (a `Buffer` included) is written as msgpack binary;
+ * - arrays keep their order; primitives, bigints, `Date`, other typed arrays, `ArrayBuffer` and
+ *   `DataView` are encoded as msgpackr encodes them (typed arrays as their bytes plus a type code).
+ * As a consequence a `Map` hashes like the sorted array of its `[key, value]` entries: a state hash
+ * tells contents apart, not those two container classes. Any other object (a class instance, an
+ * `Error`) hashes like the plain object of its own enumerable string keys.
+ * Functions, symbols and cyclic values have no stable encoding and throw `TypeError`
+ * (state given to `stableHash` is data: passing anything else is a programmer error).
+ */
+import { createHash } from 'node:crypto';
+import { Packr } from 'msgpackr';
+
+/** Hex characters kept from the SHA-256 digest: 128 bits, ample to tell states apart in a trace. */
+export const STABLE_HASH_HEX_CHARS = 32;
+
+// Records and shared structures would make the bytes depend on what was encoded before.
+// `moreTypes` writes typed arrays as their bytes with a type code and sets as a tagged array; without
+// it msgpackr 2.1.3 writes a Float32Array's elements truncated to bytes plus stale bytes of its
+// shared buffer, so equal arrays could hash differently.
+const packr = new Packr({ useRecords: false, structuredClone: false, moreTypes: true });
+
+/** Canonical msgpack bytes of `value`: equal values give equal bytes regardless of insertion order. */
+export function stableEncode(value: unknown): Uint8Array {
+  // Copied out because msgpackr hands back a view into a larger shared buffer; the copy owns only its bytes.
+  return Uint8Array.from(packr.pack(canonical(value, new Set())));
+}
+
+/** The first 32 hex characters of the SHA-256 of `stableEncode(value)`. */
+export function stableHash(value: unknown): string {
+  return createHash('sha256').update(stableEncode(value)).digest('hex').slice(0, STABLE_HASH_HEX_CHARS);
+}
+
+/**
+ * The canonical form of `value`. Objects become `Map`s with sorted keys, because msgpackr writes a
+ * Map's entries in insertion order, whereas a plain object would list integer-like keys first.
+ * `ancestors` holds the containers on the path from the root, to detect cycles; a value shared by
+ * two branches (not a cycle) is simply encoded twice.
+ */
+function canonical(value: unknown, ancestors: Set<object>): unknown {
+  if (typeof value === 'function') throw new TypeError('stableEncode: a function has no stable encoding');
+  if (typeof value === 'symbol') throw new TypeError('stableEncode: a symbol has no stable encoding');
+  if (typeof value !== 'object' || value === null) return value;
+  // Bytes are bytes: a Uint8Array read back from disk as a Buffer must hash as it did before, so
+  // both are written as msgpack binary (msgpackr would tag a plain Uint8Array as a typed array).
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  if (value instanceof Date || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return value;
+  if (ancestors.has(value)) throw new TypeError('stableEncode: a cyclic value has no stable encoding');
+  ancestors.add(value);
+  try {
+    return canonicalContainer(value, ancestors);
+  } finally {
+    ancestors.delete(value);
+  }
+}
+
+function canonicalContainer(value: object, ancestors: Set<object>): unknown {
+  if (Array.isArray(value)) return value.map((item: unknown) => canonical(item, ancestors));
+  if (value instanceof Map) {
+    const entries = [...value].map(([key, item]: [unknown, unknown]) => {
+      const canonicalKey = canonical(key, ancestors);
+      const canonicalItem = canonical(item, ancestors);
+      return {
+        entry: [canonicalKey, canonicalItem],
+        keyBytes: packr.pack(canonicalKey),
+        itemBytes: packr.pack(canonicalItem),
+      };
+    });
+    entries.sort((a, b) => compareBytes(a.keyBytes, b.keyBytes) || compareBytes(a.itemBytes, b.itemBytes));
+    return entries.map(({ entry }) => entry);
+  }
+  if (value instanceof Set) {
+    const items = [...value].map((item: unknown) => {
+      const canonicalItem = canonical(item, ancestors);
+      return { item: canonicalItem, bytes: packr.pack(canonicalItem) };
+    });
+    items.sort((a, b) => compareBytes(a.bytes, b.bytes));
+    // msgpackr writes a Set's members in insertion order, after a tag that sets it apart from an array.
+    return new Set(items.map(({ item }) => item));
+  }
+  const sorted = new Map<string, unknown>();
+  for (const key of Object.keys(value).sort()) {
+    sorted.set(key, canonical((value as Record<string, unknown>)[key], ancestors));
+  }
+  return sorted;
+}
+
+/** Lexicographic order of byte strings, shorter first on a common prefix. */
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const length = Math.min(a.length, b.length);
+  for (let index = 0; index < length; index++) {
+    const difference = a[index]! - b[index]!;
+    if (difference !== 0) return difference;
+  }
+  return a.length - b.length;
+}

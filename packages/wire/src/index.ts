@@ -1,0 +1,4 @@
+export * from './ids.js';
+export * from './envelope.js';
+export * from './codec.js';
+export * from './hash.js';
