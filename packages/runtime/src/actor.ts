@@ -150,6 +150,15 @@ export class ActorFailedError extends Error {
   override readonly name = 'ActorFailedError';
 }
 
+/**
+ * Thrown by an actor for an input it refuses (a body that is no event of its machine, an
+ * xstate-internal event type). The node counts it as a `rejected-input` drop and the actor goes
+ * on: a peer must not be able to stop an actor by sending it garbage.
+ */
+export class RejectedInputError extends Error {
+  override readonly name = 'RejectedInputError';
+}
+
 export interface MachineOptions {
   /** Turns an input into the machine's event. Default: a message's body (which must have a string
    *  `type`), or a timer's payload if it has one, else `{ type: timerName }`. */
@@ -168,9 +177,11 @@ export function defaultToEvent(input: ActorInput): EventObject {
   if (input.type === 'timer') return hasType(input.payload) ? input.payload : { type: input.name };
   const body = input.envelope.body;
   if (!hasType(body)) {
-    throw new ActorFailedError(
-      `message body has no string 'type', so it is no machine event: ${JSON.stringify(body)}`,
-    );
+    throw new RejectedInputError(`message body has no string 'type', so it is no machine event`);
+  }
+  // xstate reserves `xstate.*` events (`xstate.stop` stops the actor): never from the network.
+  if (body.type.startsWith('xstate.')) {
+    throw new RejectedInputError(`message body has the reserved event type '${body.type}'`);
   }
   return body;
 }

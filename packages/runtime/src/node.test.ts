@@ -69,13 +69,26 @@ describe('Node', () => {
     expect(node.drain()).toBe(2);
   });
 
-  it('stops a failing actor without crashing the node, and counts messages to it as unknown-actor', async () => {
+  it('refuses a body that is no machine event (or xstate.stop) as a counted drop; the actor goes on', async () => {
     const node = new Node({ id: 'n1', incarnation: 1, clock: new SimulatedClock() });
     const ping = node.spawn('ping', pingActor);
     node.tell(ping, { notAnEvent: true });
+    node.tell(ping, { type: 'xstate.stop' });
     await Promise.resolve();
-    expect(node.hasActor('ping')).toBe(false);
-    node.tell(ping, { type: 'ping', text: 'x' });
+    expect(node.counters().dropped['rejected-input']).toBe(2);
+    const reply = await node.request(ping, { type: 'ping', text: 'still here' });
+    expect(reply.body).toMatchObject({ type: 'pong', text: 'still here' });
+  });
+
+  it('stops an actor whose handler throws, without crashing the node; later messages count as unknown-actor', async () => {
+    const node = new Node({ id: 'n1', incarnation: 1, clock: new SimulatedClock() });
+    const counter = node.spawn('counter', counterActor);
+    // The test counter replies to requests only; a one-way `inc` with a reply-less ctx.reply would
+    // be fine, so provoke a programmer error instead: reply() outside a request.
+    node.tell(counter, { type: 'inc', forceReply: true });
+    await Promise.resolve();
+    expect(node.hasActor('counter')).toBe(false);
+    node.tell(counter, { type: 'inc' });
     expect(node.counters().dropped['unknown-actor']).toBe(1);
   });
 

@@ -24,7 +24,7 @@ import {
   type MessageId,
   type NodeId,
 } from '@steadfast/wire';
-import type { ActorBehavior, ActorInput, ActorInstance } from './actor.js';
+import { RejectedInputError, type ActorBehavior, type ActorInput, type ActorInstance } from './actor.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { createActorContext, type OutgoingEnvelope } from './context.js';
 import { realEntropy, type Entropy } from './entropy.js';
@@ -47,7 +47,8 @@ export type NodeDropReason =
   | 'mailbox-full'
   | 'unknown-actor'
   | 'late-reply'
-  | 'persist-failed';
+  | 'persist-failed'
+  | 'rejected-input';
 
 export interface NodeCounters {
   /** Envelopes sent to other nodes (frames handed to the transport). */
@@ -148,6 +149,7 @@ function emptyDrops(): Record<NodeDropReason, number> {
     'unknown-actor': 0,
     'late-reply': 0,
     'persist-failed': 0,
+    'rejected-input': 0,
   };
 }
 
@@ -169,6 +171,7 @@ export class Node {
   private nextSequence = 1;
   /** Sends of the step being handled, held until the step ends (and its state is durable). */
   private stepOutbox: Envelope[] | undefined;
+  private inStep = false;
   private persistRequested = false;
   /** Sends waiting behind an asynchronous save, in order; undefined when nothing waits. */
   private outboxTail: Promise<void> | undefined;
@@ -441,10 +444,12 @@ export class Node {
 
   private route(envelope: Envelope, sender: ActorId | undefined): void {
     if (this.closed) return;
-    const event = { type: 'send', at: this.clock.now(), node: this.id, envelope } as const;
-    this.trace?.record(sender === undefined ? event : { ...event, actor: sender });
-    if (sender !== undefined && this.stepOutbox !== undefined) {
-      this.stepOutbox.push(envelope);
+    if (this.trace !== undefined) {
+      const event = { type: 'send', at: this.clock.now(), node: this.id, envelope } as const;
+      this.trace.record(sender === undefined ? event : { ...event, actor: sender });
+    }
+    if (sender !== undefined && this.inStep) {
+      (this.stepOutbox ??= []).push(envelope);
       return;
     }
     this.transmit(envelope);
@@ -503,7 +508,8 @@ export class Node {
   private step(hosted: HostedActor, actorInput: ActorInput): void {
     const instance = hosted.instance;
     if (instance === undefined) return;
-    const at = this.clock.now();
+    // Read the clock only when tracing: it is a system call on a real node.
+    const at = this.trace === undefined ? 0 : this.clock.now();
     if (actorInput.type === 'message') {
       this.trace?.record({
         type: 'deliver',
@@ -527,6 +533,9 @@ export class Node {
     }
     try {
       this.runStep(hosted, () => instance.handle(actorInput));
+    } catch (error) {
+      if (!(error instanceof RejectedInputError)) throw error;
+      this.drop('rejected-input', `${hosted.address}: ${error.message}`, hosted.id);
     } finally {
       hosted.current = undefined;
     }
@@ -534,14 +543,17 @@ export class Node {
 
   /** Runs one actor step with its sends held, then persists (if asked) and releases the sends. */
   private runStep(hosted: HostedActor, body: () => void): void {
-    this.stepOutbox = [];
+    // The outbox array is created only by a step that sends.
+    this.stepOutbox = undefined;
+    this.inStep = true;
     this.persistRequested = false;
-    let sends: Envelope[];
+    let sends: Envelope[] | undefined;
     try {
       body();
     } finally {
-      sends = this.stepOutbox;
+      sends = this.stepOutbox as Envelope[] | undefined; // set by route() during body()
       this.stepOutbox = undefined;
+      this.inStep = false;
     }
     this.recordState(hosted);
     let saved: Promise<void> | undefined;
@@ -554,10 +566,10 @@ export class Node {
       saved = store.save(hosted.id, hosted.instance.persisted()) ?? undefined;
     }
     if (saved === undefined && this.outboxTail === undefined) {
-      for (const envelope of sends) this.transmit(envelope);
+      if (sends !== undefined) for (const envelope of sends) this.transmit(envelope);
       return;
     }
-    this.holdSends(hosted, saved, sends);
+    this.holdSends(hosted, saved, sends ?? []);
   }
 
   private holdSends(hosted: HostedActor, saved: Promise<void> | undefined, sends: Envelope[]): void {
@@ -588,8 +600,7 @@ export class Node {
   }
 
   private requestPersist(hosted: HostedActor): void {
-    if (this.stepOutbox === undefined)
-      throw new Error(`actor ${hosted.address} called persist() outside a step`);
+    if (!this.inStep) throw new Error(`actor ${hosted.address} called persist() outside a step`);
     this.persistRequested = true;
   }
 

@@ -9,8 +9,9 @@ export const counterActor: ActorBehavior = defineActor<{ total: number; lastAt: 
   initial: () => ({ total: 0, lastAt: 0, lastId: '' }),
   handle(state, input, ctx) {
     if (input.type !== 'message') return state;
-    const body = input.envelope.body as { type: string; by?: number };
+    const body = input.envelope.body as { type: string; by?: number; forceReply?: boolean };
     if (body.type !== 'inc') return state;
+    if (body.forceReply === true) ctx.reply({ type: 'total', total: state.total }); // throws on a one-way
     const next = { total: state.total + (body.by ?? 1), lastAt: ctx.now(), lastId: ctx.id() };
     if (input.envelope.kind === 'async-request' || input.envelope.kind === 'sync-request')
       ctx.reply({ type: 'total', total: next.total });

@@ -1,0 +1,283 @@
+/**
+ * The `account` actor: one bank account as an xstate v5 machine.
+ *
+ * It holds a balance in whole cents and answers `deposit`, `withdraw` and `balance` requests. Each
+ * deposit or withdrawal names an `operationId`; the account remembers the reply it gave for the
+ * last `appliedOperationsMax` operation ids (10 000 by default), so a retransmitted or retried
+ * operation gets the first reply again and changes nothing. That is what lets the transfer
+ * coordinator, and any client, retry freely. An id reused for a different operation (other kind
+ * or amount) is refused as `operation-conflict` rather than silently answered with another
+ * operation's reply. Ids older than the bound are forgotten: a retry arriving after 10 000 later
+ * operations on the same account would be applied again, so clients must retry well within that.
+ *
+ * All effects go through the runtime: replies through `actorContext().reply`, the time stamp of
+ * each applied operation through `actorContext().now()` (the supervised clock, so a backup replica
+ * or `trace replay` stamps the same time). The decision itself is the pure `applyOperation`.
+ */
+import { actorContext, fromMachine, type ActorBehavior, type ActorInput } from '@steadfast/runtime';
+import { isRequest } from '@steadfast/wire';
+import { enqueueActions, setup } from 'xstate';
+import {
+  checkOperation,
+  describe,
+  type AccountReply,
+  type BalanceLimitReply,
+  type DepositedReply,
+  type DepositRequest,
+  type InsufficientFundsReply,
+  type OperationConflictReply,
+  type WithdrawnReply,
+  type WithdrawRequest,
+} from './messages.js';
+
+export const ACCOUNT_KIND = 'account';
+export const APPLIED_OPERATIONS_MAX_DEFAULT = 10_000;
+
+export interface AccountInput {
+  readonly owner: string;
+  /** Opening balance; default 0. */
+  readonly balanceCents?: number;
+  /** How many operation ids to remember for idempotence; default 10 000. */
+  readonly appliedOperationsMax?: number;
+  /**
+   * Persist the state after each change (`ctx.persist()`), so the account survives a crash of its
+   * node: replies leave only once the new balance is durable. Needs a node with an `actorStore`.
+   */
+  readonly durable?: boolean;
+}
+
+/** The reply an operation got, kept so that the same operation id gets the same reply again. */
+export type OperationReply = DepositedReply | WithdrawnReply | InsufficientFundsReply | BalanceLimitReply;
+
+export interface AppliedOperation {
+  readonly type: 'deposit' | 'withdraw';
+  readonly amountCents: number;
+  readonly reply: OperationReply;
+}
+
+export interface AccountContext {
+  readonly owner: string;
+  readonly balanceCents: number;
+  /** Operation id → what was done and answered. Own properties only: look up with `Object.hasOwn`. */
+  readonly appliedOperations: Readonly<Record<string, AppliedOperation>>;
+  /** The keys of `appliedOperations`, oldest first: the oldest is forgotten past the bound. */
+  readonly appliedOrder: readonly string[];
+  readonly appliedOperationsMax: number;
+  readonly durable: boolean;
+  /** Deposits and withdrawals ever decided (refusals for short funds included), beyond the bound too. */
+  readonly historyLength: number;
+}
+
+/** What the machine receives: the requests, plus `invalid` for any body that is not one. */
+export type AccountEvent = DepositRequest | WithdrawRequest | { readonly type: 'balance' } | InvalidEvent;
+
+export interface InvalidEvent {
+  readonly type: 'invalid';
+  readonly detail: string;
+}
+
+export function initialAccount(input: AccountInput): AccountContext {
+  const balanceCents = input.balanceCents ?? 0;
+  const appliedOperationsMax = input.appliedOperationsMax ?? APPLIED_OPERATIONS_MAX_DEFAULT;
+  // Opening an account comes from code or configuration, so a bad input is a programmer error.
+  if (typeof input.owner !== 'string' || input.owner.length === 0) {
+    throw new TypeError(`account owner must be a non-empty string, got ${describe(input.owner)}`);
+  }
+  if (!Number.isSafeInteger(balanceCents) || balanceCents < 0) {
+    throw new RangeError(`opening balanceCents must be a non-negative safe integer, got ${balanceCents}`);
+  }
+  if (!Number.isSafeInteger(appliedOperationsMax) || appliedOperationsMax < 1) {
+    throw new RangeError(`appliedOperationsMax must be a positive integer, got ${appliedOperationsMax}`);
+  }
+  return {
+    owner: input.owner,
+    balanceCents,
+    appliedOperations: {},
+    appliedOrder: [],
+    appliedOperationsMax,
+    durable: input.durable === true,
+    historyLength: 0,
+  };
+}
+
+export interface OperationResult {
+  readonly account: AccountContext;
+  readonly reply: AccountReply;
+}
+
+/**
+ * Decides a deposit or withdrawal. Pure: `now` is called only when the operation is new, so a
+ * duplicate neither reads the clock nor changes anything (the returned account is the same object).
+ */
+export function applyOperation(
+  account: AccountContext,
+  request: DepositRequest | WithdrawRequest,
+  now: () => number,
+): OperationResult {
+  const { operationId, amountCents } = request;
+  if (Object.hasOwn(account.appliedOperations, operationId)) {
+    const applied = account.appliedOperations[operationId]!;
+    if (applied.type !== request.type || applied.amountCents !== amountCents) {
+      const conflict: OperationConflictReply = { ok: false, type: 'operation-conflict', operationId };
+      return { account, reply: conflict };
+    }
+    return { account, reply: applied.reply };
+  }
+  const atMs = now();
+  const reply = decide(account.balanceCents, request, atMs);
+  const balanceCents = reply.ok ? reply.balanceCents : account.balanceCents;
+  return { account: remember(account, balanceCents, { type: request.type, amountCents, reply }), reply };
+}
+
+function decide(
+  balanceCents: number,
+  request: DepositRequest | WithdrawRequest,
+  atMs: number,
+): OperationReply {
+  const { operationId, amountCents } = request;
+  if (request.type === 'withdraw') {
+    if (amountCents > balanceCents) {
+      return { ok: false, type: 'insufficient-funds', operationId, amountCents, balanceCents, atMs };
+    }
+    return {
+      ok: true,
+      type: 'withdrawn',
+      operationId,
+      amountCents,
+      balanceCents: balanceCents - amountCents,
+      atMs,
+    };
+  }
+  if (amountCents > Number.MAX_SAFE_INTEGER - balanceCents) {
+    return { ok: false, type: 'balance-limit', operationId, amountCents, balanceCents, atMs };
+  }
+  return {
+    ok: true,
+    type: 'deposited',
+    operationId,
+    amountCents,
+    balanceCents: balanceCents + amountCents,
+    atMs,
+  };
+}
+
+/** Records an operation's outcome, forgetting the oldest past the bound (copy on write: states are values). */
+function remember(account: AccountContext, balanceCents: number, applied: AppliedOperation): AccountContext {
+  const operationId = applied.reply.operationId;
+  const appliedOperations: Record<string, AppliedOperation> = {
+    ...account.appliedOperations,
+    [operationId]: applied,
+  };
+  let appliedOrder = [...account.appliedOrder, operationId];
+  while (appliedOrder.length > account.appliedOperationsMax) {
+    delete appliedOperations[appliedOrder[0]!];
+    appliedOrder = appliedOrder.slice(1);
+  }
+  return {
+    ...account,
+    balanceCents,
+    appliedOperations,
+    appliedOrder,
+    historyLength: account.historyLength + 1,
+  };
+}
+
+export function balanceOf(account: AccountContext): AccountReply {
+  return { ok: true, type: 'balance', owner: account.owner, balanceCents: account.balanceCents };
+}
+
+/** Replies when the input is a request; a one-way message expects no answer, so gets none. */
+function replyToCurrentRequest(body: AccountReply): void {
+  const ctx = actorContext();
+  const current = ctx.current;
+  if (current !== undefined && isRequest(current)) ctx.reply(body);
+}
+
+export const accountMachine = setup({
+  types: {
+    context: {} as AccountContext,
+    events: {} as AccountEvent,
+    input: {} as AccountInput,
+  },
+  actions: {
+    reply: (_, params: { body: AccountReply }) => replyToCurrentRequest(params.body),
+    persist: () => actorContext().persist(),
+  },
+}).createMachine({
+  id: 'account',
+  context: ({ input }) => initialAccount(input),
+  on: {
+    deposit: {
+      actions: enqueueActions(({ context, event, enqueue }) => {
+        const checked = checkOperation(event);
+        if (!checked.ok) {
+          enqueue({
+            type: 'reply',
+            params: { body: { ok: false, type: 'invalid-request', detail: checked.detail } },
+          });
+          return;
+        }
+        const result = applyOperation(context, checked.value, () => actorContext().now());
+        if (result.account !== context) {
+          enqueue.assign(result.account);
+          // Persist before the reply: the runtime holds this step's sends until the state is durable.
+          if (context.durable) enqueue('persist');
+        }
+        enqueue({ type: 'reply', params: { body: result.reply } });
+      }),
+    },
+    withdraw: {
+      actions: enqueueActions(({ context, event, enqueue }) => {
+        const checked = checkOperation(event);
+        if (!checked.ok) {
+          enqueue({
+            type: 'reply',
+            params: { body: { ok: false, type: 'invalid-request', detail: checked.detail } },
+          });
+          return;
+        }
+        const result = applyOperation(context, checked.value, () => actorContext().now());
+        if (result.account !== context) {
+          enqueue.assign(result.account);
+          // Persist before the reply: the runtime holds this step's sends until the state is durable.
+          if (context.durable) enqueue('persist');
+        }
+        enqueue({ type: 'reply', params: { body: result.reply } });
+      }),
+    },
+    balance: {
+      actions: { type: 'reply', params: ({ context }) => ({ body: balanceOf(context) }) },
+    },
+    invalid: {
+      actions: {
+        type: 'reply',
+        params: ({ event }) => ({ body: { ok: false, type: 'invalid-request', detail: event.detail } }),
+      },
+    },
+  },
+});
+
+const ACCOUNT_REQUEST_TYPES: ReadonlySet<string> = new Set(['deposit', 'withdraw', 'balance']);
+
+/**
+ * Turns an input into an account event. Only the three request types reach the machine: anything
+ * else becomes `invalid` and gets an `invalid-request` reply. Without this filter a malformed body
+ * would stop the actor (the runtime's default refuses bodies without a `type`), and a body typed
+ * `xstate.stop` would reach xstate's own stop handling.
+ */
+export function accountEvent(input: ActorInput): AccountEvent {
+  if (input.type === 'timer')
+    return { type: 'invalid', detail: `account sets no timers, got '${input.name}'` };
+  const body = input.envelope.body;
+  const type = typeof body === 'object' && body !== null ? (body as { type?: unknown }).type : undefined;
+  if (typeof type !== 'string' || !ACCOUNT_REQUEST_TYPES.has(type)) {
+    return {
+      type: 'invalid',
+      detail: `not an account request (deposit, withdraw, balance): ${describe(body)}`,
+    };
+  }
+  return body as AccountEvent;
+}
+
+/** The `account` behavior: spawn it with an `AccountInput`. */
+export const account: ActorBehavior = fromMachine(ACCOUNT_KIND, accountMachine, { toEvent: accountEvent });

@@ -1,0 +1,303 @@
+/**
+ * The bank as a whole: the registry of its behaviors (so `steadfast trace replay` can rebuild the
+ * actors of a recorded run), a deployment over any number of nodes, a random workload, and the
+ * invariants a run must keep. The invariants are pure functions over actor states, as read with
+ * `node.actorState(name)`, returning one message per violation (an empty list means all is well),
+ * so a test, the simulator or a live inspector can check them after every step.
+ */
+import { actorRegistry, type ActorRegistry, type Node } from '@steadfast/runtime';
+import { address, addressActor, addressNode, type Address } from '@steadfast/wire';
+import { account, type AccountContext, type AccountInput } from './account.js';
+import {
+  inTransitCents,
+  transferCoordinator,
+  type CoordinatorInput,
+  type CoordinatorState,
+} from './coordinator.js';
+import type { BalanceRequest, TransferRequest } from './messages.js';
+
+/** Every behavior of the bank, by kind. */
+export const bankRegistry: ActorRegistry = actorRegistry([account, transferCoordinator]);
+
+/** The name of the coordinator on each node. */
+export const COORDINATOR_NAME = 'transfer-coordinator';
+
+export function accountName(index: number): string {
+  return `account-${index}`;
+}
+
+export interface BankOptions {
+  /** Number of accounts, spread round-robin over the nodes. */
+  readonly accounts: number;
+  /** Opening balance of each account. */
+  readonly initialCents: number;
+  readonly coordinator?: CoordinatorInput;
+  readonly appliedOperationsMax?: number;
+  /** Accounts and coordinators persist their state after each change (the nodes need an `actorStore`). */
+  readonly durable?: boolean;
+}
+
+export interface BankDeployment {
+  readonly accounts: readonly Address[];
+  readonly coordinators: readonly Address[];
+  /** Money in the bank: what the balances must add up to once no transfer is in flight. */
+  readonly totalCents: number;
+}
+
+/**
+ * Spawns `account-0` … on the nodes in turn (account i on node i mod n) and one coordinator per
+ * node. Throws for impossible options (a programmer error: deployments come from code).
+ */
+export function deployBank(nodes: readonly Node[], options: BankOptions): BankDeployment {
+  const { accounts: accountCount, initialCents } = options;
+  if (nodes.length === 0) throw new RangeError('deployBank needs at least one node');
+  if (!Number.isSafeInteger(accountCount) || accountCount < 1) {
+    throw new RangeError(`accounts must be a positive integer, got ${accountCount}`);
+  }
+  const totalCents = accountCount * initialCents;
+  if (!Number.isSafeInteger(initialCents) || initialCents < 0 || !Number.isSafeInteger(totalCents)) {
+    throw new RangeError(
+      `initialCents must be a non-negative integer with a safe total, got ${initialCents}`,
+    );
+  }
+  const accounts: Address[] = [];
+  for (let index = 0; index < accountCount; index++) {
+    const node = nodes[index % nodes.length]!;
+    const input: AccountInput = {
+      owner: `owner-${index}`,
+      balanceCents: initialCents,
+      ...(options.appliedOperationsMax === undefined
+        ? {}
+        : { appliedOperationsMax: options.appliedOperationsMax }),
+      ...(options.durable === true ? { durable: true } : {}),
+    };
+    accounts.push(node.spawn(accountName(index), account, input));
+  }
+  const coordinatorInput: CoordinatorInput = {
+    ...options.coordinator,
+    ...(options.durable === true ? { durable: true } : {}),
+  };
+  const coordinators = nodes.map((node) =>
+    node.spawn(COORDINATOR_NAME, transferCoordinator, coordinatorInput),
+  );
+  return { accounts, coordinators, totalCents };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workload
+
+export type BankWorkItem =
+  | { readonly kind: 'transfer'; readonly target: Address; readonly body: TransferRequest }
+  | { readonly kind: 'balance'; readonly target: Address; readonly body: BalanceRequest }
+  /** A request the bank must refuse with an `invalid-request` reply (and survive). */
+  | { readonly kind: 'bad'; readonly target: Address; readonly body: unknown };
+
+export interface BankWorkloadOptions {
+  /** Largest transfer; default half an account's opening balance, so some transfers find short funds. */
+  readonly transferCentsMax?: number;
+}
+
+function pick<T>(random: () => number, items: readonly T[]): T {
+  const index = Math.min(items.length - 1, Math.floor(random() * items.length));
+  return items[index]!;
+}
+
+function token(random: () => number): string {
+  return Math.floor(random() * 36 ** 8)
+    .toString(36)
+    .padStart(8, '0');
+}
+
+/** Bodies that must be refused: each exercises one validation path of the coordinator or an account. */
+function badRequest(random: () => number, deployment: BankDeployment): BankWorkItem {
+  const coordinator = pick(random, deployment.coordinators);
+  const [from, to] = [deployment.accounts[0]!, deployment.accounts[1]!];
+  const target = pick(random, deployment.accounts);
+  const cases: readonly BankWorkItem[] = [
+    { kind: 'bad', target: coordinator, body: { type: 'transfer', from, to, amountCents: -5 } },
+    { kind: 'bad', target: coordinator, body: { type: 'transfer', from, to, amountCents: 1.5 } },
+    { kind: 'bad', target: coordinator, body: { type: 'transfer', from, to: from, amountCents: 1 } },
+    {
+      kind: 'bad',
+      target: coordinator,
+      body: { type: 'transfer', from: 'not an address', to, amountCents: 1 },
+    },
+    {
+      kind: 'bad',
+      target: coordinator,
+      body: { type: 'transfer', from, to, amountCents: 1, transferId: '' },
+    },
+    { kind: 'bad', target: coordinator, body: { type: 'steal' } },
+    { kind: 'bad', target: coordinator, body: 'transfer everything' },
+    { kind: 'bad', target, body: { type: 'withdraw', operationId: 'bad-0', amountCents: 0 } },
+    { kind: 'bad', target, body: { type: 'deposit', operationId: 'bad-1', amountCents: 2.5 } },
+    { kind: 'bad', target, body: { type: 'deposit', operationId: '', amountCents: 1 } },
+    { kind: 'bad', target, body: { type: 'deposit', amountCents: 1 } },
+    { kind: 'bad', target, body: { type: 'xstate.stop' } },
+    { kind: 'bad', target, body: 42 },
+  ];
+  return pick(random, cases);
+}
+
+/**
+ * An endless stream of requests for a deployed bank, drawn with `random` (a float in [0, 1), for
+ * instance a seeded PRNG, so a workload is replayable): about 85 % transfers between two distinct
+ * accounts through a random coordinator (a third of them with a client-chosen transfer id), 10 %
+ * balance queries, 5 % bad requests. Take as many as you need. No request deposits or withdraws
+ * directly, so the bank's total stays what `deployBank` put in.
+ */
+export function* bankWorkload(
+  random: () => number,
+  deployment: BankDeployment,
+  options: BankWorkloadOptions = {},
+): Generator<BankWorkItem, never, undefined> {
+  if (deployment.accounts.length < 2) throw new RangeError('a bank workload needs at least two accounts');
+  const perAccountCents = Math.floor(deployment.totalCents / deployment.accounts.length);
+  const transferCentsMax = options.transferCentsMax ?? Math.max(1, Math.floor(perAccountCents / 2));
+  for (let index = 0; ; index++) {
+    const draw = random();
+    if (draw < 0.85) {
+      const from = pick(random, deployment.accounts);
+      const others = deployment.accounts.filter((candidate) => candidate !== from);
+      const to = pick(random, others);
+      const amountCents = 1 + Math.floor(random() * transferCentsMax);
+      const body: TransferRequest =
+        random() < 1 / 3
+          ? { type: 'transfer', transferId: `w${index}-${token(random)}`, from, to, amountCents }
+          : { type: 'transfer', from, to, amountCents };
+      yield { kind: 'transfer', target: pick(random, deployment.coordinators), body };
+    } else if (draw < 0.95) {
+      yield { kind: 'balance', target: pick(random, deployment.accounts), body: { type: 'balance' } };
+    } else {
+      yield badRequest(random, deployment);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Invariants
+
+export interface ActorStateAt<State = unknown> {
+  readonly address: Address;
+  /** What `node.actorState(name)` returned: undefined when the actor is not running. */
+  readonly state: State;
+}
+
+export interface BankStates {
+  readonly totalCents: number;
+  readonly accounts: readonly ActorStateAt[];
+  readonly coordinators: readonly ActorStateAt[];
+}
+
+/** Reads every bank actor's state from the nodes hosting them. */
+export function collectBankStates(nodes: readonly Node[], deployment: BankDeployment): BankStates {
+  const stateOf = (at: Address): ActorStateAt => {
+    const node = nodes.find((candidate) => candidate.id === addressNode(at));
+    return { address: at, state: node?.actorState(addressActor(at)) };
+  };
+  return {
+    totalCents: deployment.totalCents,
+    accounts: deployment.accounts.map(stateOf),
+    coordinators: deployment.coordinators.map(stateOf),
+  };
+}
+
+/** The account context inside a machine actor's state (`{ value, context }`), or a reason there is none. */
+function accountContextOf(state: unknown): AccountContext | string {
+  if (typeof state !== 'object' || state === null) return 'is not running (stopped or failed)';
+  const context = (state as { context?: unknown }).context as Partial<AccountContext> | undefined;
+  if (typeof context?.balanceCents !== 'number') return 'has no account state';
+  return context as AccountContext;
+}
+
+function coordinatorStateOf(state: unknown): CoordinatorState | string {
+  if (typeof state !== 'object' || state === null) return 'is not running (stopped or failed)';
+  if (typeof (state as Partial<CoordinatorState>).active !== 'object') return 'has no coordinator state';
+  return state as CoordinatorState;
+}
+
+export const bankInvariants = {
+  /**
+   * Money is neither created nor lost. Each unfinished transfer has taken at most its amount out
+   * of the balances and not yet put it back, so at every moment
+   *   total − (sum of unfinished transfer amounts) ≤ sum of balances ≤ total,
+   * which is exact equality once no transfer is in flight (or in doubt).
+   */
+  conservation(states: BankStates): string[] {
+    const violations: string[] = [];
+    let balancesCents = 0;
+    for (const { address: at, state } of states.accounts) {
+      const context = accountContextOf(state);
+      if (typeof context === 'string') violations.push(`account ${at} ${context}`);
+      else balancesCents += context.balanceCents;
+    }
+    let unfinishedCents = 0;
+    let unfinished = 0;
+    for (const { address: at, state } of states.coordinators) {
+      const coordinator = coordinatorStateOf(state);
+      if (typeof coordinator === 'string') {
+        violations.push(`coordinator ${at} ${coordinator}`);
+        continue;
+      }
+      for (const transfer of Object.values(coordinator.active)) {
+        unfinishedCents += transfer.amountCents;
+        unfinished++;
+      }
+    }
+    if (balancesCents > states.totalCents) {
+      violations.push(
+        `balances add up to ${balancesCents} cents, more than the ${states.totalCents} the bank holds`,
+      );
+    }
+    if (balancesCents < states.totalCents - unfinishedCents) {
+      violations.push(
+        `balances add up to ${balancesCents} cents: ${states.totalCents - balancesCents} missing, ` +
+          `but only ${unfinishedCents} cents are in ${unfinished} unfinished transfers`,
+      );
+    }
+    return violations;
+  },
+
+  /** No account ever goes below zero, and balances stay whole cents. */
+  noNegativeBalance(states: BankStates): string[] {
+    const violations: string[] = [];
+    for (const { address: at, state } of states.accounts) {
+      const context = accountContextOf(state);
+      if (typeof context === 'string') violations.push(`account ${at} ${context}`);
+      else if (!Number.isSafeInteger(context.balanceCents) || context.balanceCents < 0) {
+        violations.push(`account ${at} has balance ${context.balanceCents} cents`);
+      }
+    }
+    return violations;
+  },
+
+  /** Both invariants. */
+  all(states: BankStates): string[] {
+    return [...bankInvariants.conservation(states), ...bankInvariants.noNegativeBalance(states)];
+  },
+};
+
+/** Transfers still unfinished (in flight or in doubt) across the coordinators. */
+export function unfinishedTransfers(states: BankStates): number {
+  let total = 0;
+  for (const { state } of states.coordinators) {
+    const coordinator = coordinatorStateOf(state);
+    if (typeof coordinator !== 'string') total += Object.keys(coordinator.active).length;
+  }
+  return total;
+}
+
+/** Money withdrawn by a coordinator and not yet deposited, across the coordinators. */
+export function moneyInTransitCents(states: BankStates): number {
+  let total = 0;
+  for (const { state } of states.coordinators) {
+    const coordinator = coordinatorStateOf(state);
+    if (typeof coordinator !== 'string') total += inTransitCents(coordinator);
+  }
+  return total;
+}
+
+/** The address of the coordinator on a node. */
+export function coordinatorOn(node: Node | string): Address {
+  return address(typeof node === 'string' ? node : node.id, COORDINATOR_NAME);
+}

@@ -1,0 +1,245 @@
+/**
+ * The bank's messages: what clients send to accounts and to the transfer coordinator, and what
+ * they get back. Every request is a discriminated union member with a `type` literal; every reply
+ * carries `ok` and a `type`, so a client can switch on it exhaustively. Refusals (bad input, short
+ * funds, a full coordinator) are replies, never crashes: the actors validate each body they receive,
+ * because a body arrived over the network and its TypeScript type is only a promise.
+ */
+import { isAddress, type Address } from '@steadfast/wire';
+
+/** Longest operation or transfer id accepted, so a client cannot make an actor's tables grow without bound. */
+export const OPERATION_ID_CHARS_MAX = 128;
+
+// ---------------------------------------------------------------------------------------------
+// Account
+
+export interface DepositRequest {
+  readonly type: 'deposit';
+  /** Chosen by the client; applying the same id twice applies it once (see `account.ts`). */
+  readonly operationId: string;
+  readonly amountCents: number;
+}
+
+export interface WithdrawRequest {
+  readonly type: 'withdraw';
+  readonly operationId: string;
+  readonly amountCents: number;
+}
+
+export interface BalanceRequest {
+  readonly type: 'balance';
+}
+
+export type AccountRequest = DepositRequest | WithdrawRequest | BalanceRequest;
+
+export interface DepositedReply {
+  readonly ok: true;
+  readonly type: 'deposited';
+  readonly operationId: string;
+  readonly amountCents: number;
+  readonly balanceCents: number;
+  /** When the account applied it: the supervised clock, so a replica or a replay stamps the same time. */
+  readonly atMs: number;
+}
+
+export interface WithdrawnReply {
+  readonly ok: true;
+  readonly type: 'withdrawn';
+  readonly operationId: string;
+  readonly amountCents: number;
+  readonly balanceCents: number;
+  readonly atMs: number;
+}
+
+export interface BalanceReply {
+  readonly ok: true;
+  readonly type: 'balance';
+  readonly owner: string;
+  readonly balanceCents: number;
+}
+
+export interface InsufficientFundsReply {
+  readonly ok: false;
+  readonly type: 'insufficient-funds';
+  readonly operationId: string;
+  readonly amountCents: number;
+  readonly balanceCents: number;
+  readonly atMs: number;
+}
+
+/** A deposit that would take the balance past `Number.MAX_SAFE_INTEGER` cents. */
+export interface BalanceLimitReply {
+  readonly ok: false;
+  readonly type: 'balance-limit';
+  readonly operationId: string;
+  readonly amountCents: number;
+  readonly balanceCents: number;
+  readonly atMs: number;
+}
+
+/** The operation id was already used for a different operation (another kind or amount). */
+export interface OperationConflictReply {
+  readonly ok: false;
+  readonly type: 'operation-conflict';
+  readonly operationId: string;
+}
+
+export interface InvalidRequestReply {
+  readonly ok: false;
+  readonly type: 'invalid-request';
+  readonly detail: string;
+}
+
+export type AccountFailure =
+  InsufficientFundsReply | BalanceLimitReply | OperationConflictReply | InvalidRequestReply;
+export type AccountReply = DepositedReply | WithdrawnReply | BalanceReply | AccountFailure;
+
+// ---------------------------------------------------------------------------------------------
+// Transfer coordinator
+
+export interface TransferRequest {
+  readonly type: 'transfer';
+  /** Optional: the coordinator draws one with `ctx.id()` when absent. Must be unique per transfer. */
+  readonly transferId?: string;
+  readonly from: Address;
+  readonly to: Address;
+  readonly amountCents: number;
+}
+
+export type TransferPhase = 'withdrawing' | 'depositing' | 'refunding';
+
+export interface TransferredReply {
+  readonly ok: true;
+  readonly type: 'transferred';
+  readonly transferId: string;
+  readonly amountCents: number;
+}
+
+/** `from` held less than the amount: nothing moved. */
+export interface TransferInsufficientFundsReply {
+  readonly ok: false;
+  readonly type: 'insufficient-funds';
+  readonly transferId: string;
+  readonly balanceCents: number;
+}
+
+/** `from` refused the withdrawal for another reason: nothing moved. */
+export interface WithdrawRefusedReply {
+  readonly ok: false;
+  readonly type: 'withdraw-refused';
+  readonly transferId: string;
+  readonly reason: AccountFailure['type'];
+}
+
+/** `to` refused the deposit, so the coordinator put the money back into `from`. */
+export interface RefundedReply {
+  readonly ok: false;
+  readonly type: 'refunded';
+  readonly transferId: string;
+  readonly reason: AccountFailure['type'];
+}
+
+/**
+ * An account stopped answering and the coordinator used up its retries: the step may or may not
+ * have been applied. The transfer stays in the coordinator's table; sending the same transfer
+ * (same `transferId`) again resumes it, which is safe because every step is idempotent.
+ */
+export interface InDoubtReply {
+  readonly ok: false;
+  readonly type: 'in-doubt';
+  readonly transferId: string;
+  readonly phase: TransferPhase;
+}
+
+/** The coordinator already holds `transfersInFlightMax` unfinished transfers. */
+export interface BusyReply {
+  readonly ok: false;
+  readonly type: 'busy';
+  readonly transfersInFlightMax: number;
+}
+
+/** The transfer id is known with other parameters (another source, target or amount). */
+export interface TransferConflictReply {
+  readonly ok: false;
+  readonly type: 'transfer-conflict';
+  readonly transferId: string;
+}
+
+export type TransferOutcome =
+  TransferredReply | TransferInsufficientFundsReply | WithdrawRefusedReply | RefundedReply | InDoubtReply;
+
+export type TransferReply = TransferOutcome | BusyReply | TransferConflictReply | InvalidRequestReply;
+
+// ---------------------------------------------------------------------------------------------
+// Validation: each returns the typed request, or a reason it is not one.
+
+export type Checked<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly detail: string };
+
+function fail(detail: string): { ok: false; detail: string } {
+  return { ok: false, detail };
+}
+
+/** Amounts are whole, positive, safe-integer cents: no floats, so sums are exact. */
+export function checkAmountCents(value: unknown): string | undefined {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
+    return `amountCents must be a safe integer, got ${describe(value)}`;
+  }
+  if (value <= 0) return `amountCents must be positive, got ${value}`;
+  return undefined;
+}
+
+export function checkOperationId(value: unknown, field = 'operationId'): string | undefined {
+  if (typeof value !== 'string' || value.length === 0 || value.length > OPERATION_ID_CHARS_MAX) {
+    return `${field} must be a string of 1 to ${OPERATION_ID_CHARS_MAX} characters, got ${describe(value)}`;
+  }
+  return undefined;
+}
+
+export function checkOperation(body: {
+  readonly type: 'deposit' | 'withdraw';
+  readonly operationId?: unknown;
+  readonly amountCents?: unknown;
+}): Checked<DepositRequest | WithdrawRequest> {
+  const problem = checkOperationId(body.operationId) ?? checkAmountCents(body.amountCents);
+  if (problem !== undefined) return fail(`${body.type}: ${problem}`);
+  return {
+    ok: true,
+    value: {
+      type: body.type,
+      operationId: body.operationId as string,
+      amountCents: body.amountCents as number,
+    },
+  };
+}
+
+export function checkTransfer(body: unknown): Checked<TransferRequest> {
+  if (typeof body !== 'object' || body === null)
+    return fail(`transfer: body must be an object, got ${describe(body)}`);
+  const { transferId, from, to, amountCents } = body as Record<string, unknown>;
+  if (transferId !== undefined) {
+    const problem = checkOperationId(transferId, 'transferId');
+    if (problem !== undefined) return fail(`transfer: ${problem}`);
+  }
+  if (!isAddress(from)) return fail(`transfer: from must be an address (node/actor), got ${describe(from)}`);
+  if (!isAddress(to)) return fail(`transfer: to must be an address (node/actor), got ${describe(to)}`);
+  if (from === to) return fail(`transfer: from and to are the same account ${from}`);
+  const problem = checkAmountCents(amountCents);
+  if (problem !== undefined) return fail(`transfer: ${problem}`);
+  const request: TransferRequest = { type: 'transfer', from, to, amountCents: amountCents as number };
+  return {
+    ok: true,
+    value: transferId === undefined ? request : { ...request, transferId: transferId as string },
+  };
+}
+
+/** A short, safe rendering of an untrusted value for an error message. */
+export function describe(value: unknown): string {
+  let text: string;
+  try {
+    text = typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
+  } catch {
+    text = String(value);
+  }
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
