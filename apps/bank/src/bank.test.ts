@@ -136,7 +136,7 @@ function balancesNow(bank: Cluster): Map<Address, number> {
 }
 
 describe('deployBank and bankRegistry', () => {
-  it('spreads accounts round-robin over the nodes, puts one coordinator on each and knows both kinds', () => {
+  it('spreads accounts round-robin over the nodes, puts one coordinator on each and knows every kind', () => {
     const bank = cluster({ accounts: 5, initialCents: 100 });
     expect(bank.deployment.accounts).toEqual([
       'n0/account-0',
@@ -151,7 +151,7 @@ describe('deployBank and bankRegistry', () => {
       'n2/transfer-coordinator',
     ]);
     expect(bank.deployment.totalCents).toBe(500);
-    expect([...bankRegistry.keys()].sort()).toEqual(['account', 'transfer-coordinator']);
+    expect([...bankRegistry.keys()].sort()).toEqual(['account', 'bank-client', 'transfer-coordinator']);
     expect(invariantViolations(bank)).toEqual([]);
     expect(() => deployBank([], { accounts: 1, initialCents: 1 })).toThrow(RangeError);
   });

@@ -14,10 +14,66 @@ import {
   type CoordinatorInput,
   type CoordinatorState,
 } from './coordinator.js';
+import { bankClient, CLIENT_KIND, type BankClientInput } from './client.js';
 import type { BalanceRequest, TransferRequest } from './messages.js';
+import { ACCOUNT_KIND } from './account.js';
+import { COORDINATOR_KIND } from './coordinator.js';
 
 /** Every behavior of the bank, by kind. */
-export const bankRegistry: ActorRegistry = actorRegistry([account, transferCoordinator]);
+export const bankRegistry: ActorRegistry = actorRegistry([account, transferCoordinator, bankClient]);
+
+/** An actor to start: what a node process or a simulated node spawns from configuration. */
+export interface BankActorSpec {
+  readonly name: string;
+  readonly kind: string;
+  readonly input: unknown;
+}
+
+/**
+ * The bank's layout over named nodes, for hosts that start each node separately (node processes,
+ * simulated nodes): account i on node i mod n, a coordinator on every node, and optionally a
+ * client per node issuing `clientTransfers` transfers. `deployBank` is the same layout for nodes
+ * in one process.
+ */
+export function bankActorSpecs(
+  nodeId: string,
+  nodeIds: readonly string[],
+  options: BankOptions & { readonly client?: Omit<BankClientInput, 'accounts' | 'coordinators'> },
+): BankActorSpec[] {
+  const index = nodeIds.indexOf(nodeId);
+  if (index < 0) throw new RangeError(`node ${nodeId} is not one of ${nodeIds.join(', ')}`);
+  const durable = options.durable === true ? { durable: true } : {};
+  const specs: BankActorSpec[] = [
+    { name: COORDINATOR_NAME, kind: COORDINATOR_KIND, input: { ...options.coordinator, ...durable } },
+  ];
+  for (let account = index; account < options.accounts; account += nodeIds.length) {
+    const input: AccountInput = {
+      owner: `owner-${account}`,
+      balanceCents: options.initialCents,
+      ...(options.appliedOperationsMax === undefined
+        ? {}
+        : { appliedOperationsMax: options.appliedOperationsMax }),
+      ...durable,
+    };
+    specs.push({ name: accountName(account), kind: ACCOUNT_KIND, input });
+  }
+  if (options.client !== undefined) {
+    const client: BankClientInput = {
+      ...options.client,
+      accounts: bankAccountAddresses(nodeIds, options.accounts),
+      coordinators: nodeIds.map((id) => address(id, COORDINATOR_NAME)),
+    };
+    specs.push({ name: 'client', kind: CLIENT_KIND, input: client });
+  }
+  return specs;
+}
+
+/** The addresses of the accounts in `bankActorSpecs`' layout. */
+export function bankAccountAddresses(nodeIds: readonly string[], accounts: number): Address[] {
+  return Array.from({ length: accounts }, (_, index) =>
+    address(nodeIds[index % nodeIds.length]!, accountName(index)),
+  );
+}
 
 /** The name of the coordinator on each node. */
 export const COORDINATOR_NAME = 'transfer-coordinator';

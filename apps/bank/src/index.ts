@@ -6,3 +6,5 @@ export * from './messages.js';
 export * from './account.js';
 export * from './coordinator.js';
 export * from './bank.js';
+export * from './client.js';
+export * from './simulation.js';

@@ -258,6 +258,7 @@ export class Node {
       actor: id,
       kind: behavior.kind,
       input,
+      ...(restored === undefined ? {} : { restored }),
     });
     const context = createActorContext({
       self: address,

@@ -215,7 +215,7 @@ export function replayTrace(events: readonly TraceEvent[], options: ReplayOption
           cancelTimer: () => {},
           persist: () => {},
         });
-        actor.instance = behavior.start(context, event.input);
+        actor.instance = behavior.start(context, event.input, event.restored);
       } else if (actor.instance !== undefined) {
         const input: ActorInput =
           event.type === 'deliver'

@@ -18,6 +18,8 @@ export type TraceEvent =
       readonly actor: ActorId;
       readonly kind: string;
       readonly input: unknown;
+      /** The persisted state the actor was restarted from, when it was. */
+      readonly restored?: unknown;
     }
   | {
       readonly type: 'stop';

@@ -271,6 +271,11 @@ export class Simulation {
     return this.slot(id).store;
   }
 
+  /** What the node's actors last persisted, by actor name; kept across crashes. */
+  actorDiskOf(id: string): ReadonlyMap<string, unknown> {
+    return this.slot(id).actorDisk;
+  }
+
   /** A PRNG stream for the workload, derived from the seed and `label`. */
   random(label: string): Prng {
     return this.prng.fork(`workload:${label}`);

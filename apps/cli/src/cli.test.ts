@@ -1,0 +1,132 @@
+// End-to-end tests of the `steadfast` command: each runs the real CLI in a child process.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+const tsx = import.meta.resolve('tsx');
+const workDir = mkdtempSync(join(tmpdir(), 'steadfast-cli-test-'));
+afterAll(() => rmSync(workDir, { recursive: true, force: true }));
+
+interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function steadfast(args: string[], timeoutMs = 120_000): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', tsx, main, ...args],
+      { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** The `--json` contract: the last line of stdout is exactly one JSON object. */
+function lastJson(run: Run): Record<string, unknown> {
+  const lines = run.stdout.trimEnd().split('\n');
+  return JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
+}
+
+describe('steadfast CLI', () => {
+  it('prints help for every command and rejects unknown commands and flags with usage errors', async () => {
+    const top = await steadfast(['--help']);
+    expect(top.code).toBe(0);
+    for (const command of ['demo', 'sim', 'trace show', 'trace replay', 'node']) {
+      expect(top.stdout).toContain(command);
+      const help = await steadfast([...command.split(' '), '--help']);
+      expect(help.code).toBe(0);
+      expect(help.stdout).toMatch(/^usage: steadfast/);
+    }
+    const unknown = await steadfast(['frobnicate']);
+    expect(unknown.code).toBe(2);
+    const badFlag = await steadfast(['sim', '--seed', 'x']);
+    expect(badFlag.code).toBe(2);
+    expect(badFlag.stderr).toContain('--seed must be an integer');
+    const badFault = await steadfast(['sim', '--seed', '1', '--faults', 'meteor']);
+    expect(badFault.code).toBe(2);
+    expect(badFault.stderr).toContain('meteor');
+  });
+
+  it('sim: the same seed gives the same trace hash, another seed another; the trace replays with 0 divergences', async () => {
+    const traceFile = join(workDir, 'seed-11.trace');
+    const [first, again, other] = await Promise.all([
+      steadfast(['sim', '--seed', '11', '--json', '--trace', traceFile]),
+      steadfast(['sim', '--seed', '11', '--json']),
+      steadfast(['sim', '--seed', '12', '--json']),
+    ]);
+    for (const run of [first, again, other]) expect(run.code).toBe(0);
+    const [a, b, c] = [lastJson(first), lastJson(again), lastJson(other)];
+    for (const key of [
+      'seed',
+      'nodes',
+      'steps',
+      'events',
+      'traceHash',
+      'violations',
+      'simulatedMs',
+      'wallMs',
+    ]) {
+      expect(a).toHaveProperty(key);
+    }
+    expect(a.violations).toEqual([]);
+    expect(a.traceHash).toBe(b.traceHash);
+    expect(a.traceHash).not.toBe(c.traceHash);
+
+    const replay = await steadfast(['trace', 'replay', traceFile, '--json']);
+    expect(replay.code).toBe(0);
+    const report = lastJson(replay);
+    expect(report.divergences).toBe(0);
+    expect(report.firstDivergence).toBeNull();
+    expect(report.events as number).toBeGreaterThan(1000);
+
+    const show = await steadfast(['trace', 'show', traceFile, '--limit', '5']);
+    expect(show.code).toBe(0);
+    expect(show.stdout.split('\n').filter((line) => /spawn|state/.test(line)).length).toBeGreaterThanOrEqual(
+      4,
+    );
+  });
+
+  it('trace: a truncated or corrupt file is a one-line error and exit status 2, never a stack trace', async () => {
+    const traceFile = join(workDir, 'seed-5.trace');
+    expect((await steadfast(['sim', '--seed', '5', '--faults', 'none', '--trace', traceFile])).code).toBe(0);
+    const bytes = readFileSync(traceFile);
+    const truncated = join(workDir, 'truncated.trace');
+    writeFileSync(truncated, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    const corrupt = join(workDir, 'corrupt.trace');
+    const flipped = Buffer.from(bytes);
+    flipped[Math.floor(flipped.length / 3)]! ^= 0x55;
+    writeFileSync(corrupt, flipped);
+    for (const [file, pattern] of [
+      [truncated, /truncated/],
+      [corrupt, /corrupt|truncated/],
+      [join(workDir, 'missing.trace'), /cannot read/],
+    ] as const) {
+      for (const command of [
+        ['trace', 'replay'],
+        ['trace', 'show'],
+      ]) {
+        const run = await steadfast([...command, file]);
+        expect(run.code).toBe(2);
+        expect(run.stderr).toMatch(pattern);
+        expect(run.stderr).not.toMatch(/\n\s+at /);
+      }
+    }
+  });
+
+  it('demo: a cluster of 3 real node processes over loopback UDP answers every request and conserves money', async () => {
+    const run = await steadfast(['demo', '--requests', '80', '--concurrency', '8', '--json']);
+    expect(run.code).toBe(0);
+    const summary = lastJson(run);
+    expect(summary).toMatchObject({ nodes: 3, requests: 80, replies: 80, lost: 0, conserved: true });
+  });
+});

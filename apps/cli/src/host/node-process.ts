@@ -1,0 +1,122 @@
+/**
+ * `steadfast node`: one process hosting one Steadfast node on UDP. Started by a parent over IPC
+ * (the demo, benchmarks and end-to-end tests do this), it binds a UDP port, learns its peers,
+ * spawns its actors from the app registry and serves until told to stop or killed.
+ */
+import { bankRegistry } from '@steadfast/example-bank';
+import { UdpTransport } from '@steadfast/net';
+import {
+  Node,
+  RealClock,
+  TraceFileWriter,
+  type ActorRegistry,
+  type ActorStateStore,
+} from '@steadfast/runtime';
+import { openLmdbStore, type Store } from '@steadfast/store';
+import { createCodec } from '@steadfast/wire';
+import type { ChildMessage, NodeProcessConfig, ParentMessage } from './protocol.js';
+
+export function codecFromHex(keyHex: string) {
+  if (!/^([0-9a-fA-F]{2}){16,64}$/.test(keyHex)) {
+    throw new Error('the cluster key must be 16 to 64 bytes of hex');
+  }
+  return createCodec({ keys: new Map([[1, Uint8Array.from(Buffer.from(keyHex, 'hex'))]]), activeKeyId: 1 });
+}
+
+function tell(message: ChildMessage): void {
+  // The parent may be gone already (it killed us, or it exited): nothing to tell then.
+  if (process.connected) process.send?.(message);
+}
+
+export async function runNodeProcess(registry: ActorRegistry = bankRegistry): Promise<number> {
+  if (process.send === undefined) {
+    process.stderr.write(
+      'steadfast node: must be started by a parent process with an IPC channel (see docs/cli.md)\n',
+    );
+    return 2;
+  }
+  let node: Node | undefined;
+  let trace: TraceFileWriter | undefined;
+  let clock: RealClock | undefined;
+  let config: NodeProcessConfig | undefined;
+  let store: Store | undefined;
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = async (code: number) => {
+      if (stopping) return;
+      stopping = true;
+      await node?.flushed();
+      await node?.close();
+      clock?.clearAll();
+      await store?.close();
+      trace?.close();
+      tell({ type: 'stopped', counters: node?.counters() });
+      process.off('message', onMessage);
+      if (process.connected) process.disconnect?.();
+      resolve(code);
+    };
+    const onMessage = (raw: unknown) => {
+      const message = raw as ParentMessage;
+      void (async () => {
+        try {
+          switch (message.type) {
+            case 'configure': {
+              config = message.config;
+              const transport = await UdpTransport.bind({ host: config.host, port: config.port });
+              clock = new RealClock();
+              let actorStore: ActorStateStore | undefined;
+              if (config.dataDir !== undefined) {
+                store = await openLmdbStore({ path: config.dataDir });
+                const table = store.table('actors');
+                actorStore = { save: (actor, state) => table.put(actor, state) };
+              }
+              if (config.traceFile !== undefined) {
+                trace = new TraceFileWriter(config.traceFile, {
+                  node: config.id,
+                  incarnation: config.incarnation,
+                  app: 'bank',
+                });
+              }
+              node = new Node({
+                id: config.id,
+                incarnation: config.incarnation,
+                clock,
+                transport,
+                codec: codecFromHex(config.keyHex),
+                ...(trace === undefined ? {} : { trace }),
+                ...(actorStore === undefined ? {} : { actorStore }),
+              });
+              tell({ type: 'bound', endpoint: transport.endpoint });
+              return;
+            }
+            case 'peers': {
+              if (node === undefined || config === undefined) throw new Error('peers before configure');
+              for (const [peer, endpoint] of Object.entries(message.peers)) {
+                if (peer !== node.id) node.setPeer(peer, endpoint);
+              }
+              const actors = store?.table('actors');
+              for (const actor of config.actors) {
+                const behavior = registry.get(actor.kind);
+                if (behavior === undefined) throw new Error(`unknown actor kind ${actor.kind}`);
+                // A restarted node resumes each actor from the state it last persisted.
+                const restored = await actors?.get(actor.name);
+                node.spawn(actor.name, behavior, actor.input, restored);
+              }
+              tell({ type: 'ready' });
+              return;
+            }
+            case 'stop':
+              await stop(0);
+              return;
+          }
+        } catch (error) {
+          tell({ type: 'error', message: (error as Error).message });
+          await stop(1);
+        }
+      })();
+    };
+    process.on('message', onMessage);
+    // A parent that dies takes its children with it: no orphaned nodes left bound to ports.
+    process.on('disconnect', () => void stop(0));
+  });
+}

@@ -1,0 +1,38 @@
+/**
+ * The control protocol between a parent (the demo, a benchmark, an end-to-end test) and a node
+ * process it forked (`steadfast node`), over Node's IPC channel. Data traffic never uses it:
+ * actors talk over UDP only.
+ */
+
+export interface ActorSpec {
+  readonly name: string;
+  /** A kind from the app's actor registry (the example bank's by default). */
+  readonly kind: string;
+  readonly input?: unknown;
+}
+
+export interface NodeProcessConfig {
+  readonly id: string;
+  readonly incarnation: number;
+  readonly host: string;
+  /** 0 picks a free port; the child reports the one it got. */
+  readonly port: number;
+  /** The cluster key, hex (at least 16 bytes). */
+  readonly keyHex: string;
+  readonly actors: readonly ActorSpec[];
+  /** Write this node's trace here (closed on a clean stop; left truncated by a crash). */
+  readonly traceFile?: string;
+  /** Keep the actors' persisted state in an LMDB store in this directory (kept across restarts). */
+  readonly dataDir?: string;
+}
+
+export type ParentMessage =
+  | { readonly type: 'configure'; readonly config: NodeProcessConfig }
+  | { readonly type: 'peers'; readonly peers: Readonly<Record<string, string>> }
+  | { readonly type: 'stop' };
+
+export type ChildMessage =
+  | { readonly type: 'bound'; readonly endpoint: string }
+  | { readonly type: 'ready' }
+  | { readonly type: 'stopped'; readonly counters: unknown }
+  | { readonly type: 'error'; readonly message: string };
