@@ -1,0 +1,2 @@
+export * from './membership/index.js';
+export * from './multicast/index.js';
