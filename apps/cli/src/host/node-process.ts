@@ -23,6 +23,19 @@ export function codecFromHex(keyHex: string) {
   return createCodec({ keys: new Map([[1, Uint8Array.from(Buffer.from(keyHex, 'hex'))]]), activeKeyId: 1 });
 }
 
+/**
+ * The incarnation of this start: one more than the last start recorded in the node's store (and
+ * at least `floor`), saved durably before the node sends anything, so message ids
+ * (origin, incarnation, sequence) never repeat across restarts.
+ */
+export async function nextIncarnation(store: Store, floor: number): Promise<number> {
+  const meta = store.table('node');
+  const last = await meta.get('incarnation');
+  const next = Math.max(floor, typeof last === 'number' ? last + 1 : 1);
+  await meta.put('incarnation', next);
+  return next;
+}
+
 function tell(message: ChildMessage): void {
   // The parent may be gone already (it killed us, or it exited): nothing to tell then.
   if (process.connected) process.send?.(message);
@@ -65,21 +78,23 @@ export async function runNodeProcess(registry: ActorRegistry = bankRegistry): Pr
               const transport = await UdpTransport.bind({ host: config.host, port: config.port });
               clock = new RealClock();
               let actorStore: ActorStateStore | undefined;
+              let incarnation = config.incarnation;
               if (config.dataDir !== undefined) {
                 store = await openLmdbStore({ path: config.dataDir });
+                incarnation = await nextIncarnation(store, config.incarnation);
                 const table = store.table('actors');
                 actorStore = { save: (actor, state) => table.put(actor, state) };
               }
               if (config.traceFile !== undefined) {
                 trace = new TraceFileWriter(config.traceFile, {
                   node: config.id,
-                  incarnation: config.incarnation,
+                  incarnation,
                   app: 'bank',
                 });
               }
               node = new Node({
                 id: config.id,
-                incarnation: config.incarnation,
+                incarnation,
                 clock,
                 transport,
                 codec: codecFromHex(config.keyHex),
