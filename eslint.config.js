@@ -12,10 +12,11 @@ const layers = {
   net: ['wire', 'runtime'],
   sim: ['wire', 'runtime', 'store'],
   group: ['wire', 'runtime', 'store'],
+  replication: ['wire', 'runtime', 'group'],
 };
 const allPackages = Object.keys(layers);
 /** Tests may also import the simulator (it is a test tool, below nothing in production code). */
-const testOnly = { group: ['sim'] };
+const testOnly = { group: ['sim'], replication: ['sim', 'store'] };
 
 const boundaryRules = Object.entries(layers).flatMap(([name, allowed]) => [
   boundaryRule(name, allowed, [`packages/${name}/src/**/*.ts`], ['**/*.test.ts', '**/testing/**']),
