@@ -75,7 +75,7 @@ export const demoCommand: CommandSpec = {
       peers: cluster.peers,
     });
     for (const [nodeId, endpoint] of Object.entries(cluster.peers)) {
-      say(`  ${nodeId} pid ${cluster.pids[nodeId]} at ${endpoint}`);
+      say(`  ${nodeId} pid ${cluster.pid(nodeId)} at ${endpoint}`);
     }
     const accounts = bankAccountAddresses(nodeIds, accountCount);
     const latenciesMs: number[] = [];

@@ -3,7 +3,7 @@
  * (the demo, benchmarks and end-to-end tests do this), it binds a UDP port, learns its peers,
  * spawns its actors from the app registry and serves until told to stop or killed.
  */
-import { bankRegistry } from '@steadfast/example-bank';
+import { appRegistries } from './apps.js';
 import { UdpTransport } from '@steadfast/net';
 import {
   Node,
@@ -41,7 +41,9 @@ function tell(message: ChildMessage): void {
   if (process.connected) process.send?.(message);
 }
 
-export async function runNodeProcess(registry: ActorRegistry = bankRegistry): Promise<number> {
+export async function runNodeProcess(
+  registries: Readonly<Record<string, ActorRegistry>> = appRegistries,
+): Promise<number> {
   if (process.send === undefined) {
     process.stderr.write(
       'steadfast node: must be started by a parent process with an IPC channel (see docs/cli.md)\n',
@@ -89,7 +91,7 @@ export async function runNodeProcess(registry: ActorRegistry = bankRegistry): Pr
                 trace = new TraceFileWriter(config.traceFile, {
                   node: config.id,
                   incarnation,
-                  app: 'bank',
+                  app: config.app ?? 'bank',
                 });
               }
               node = new Node({
@@ -110,6 +112,8 @@ export async function runNodeProcess(registry: ActorRegistry = bankRegistry): Pr
                 if (peer !== node.id) node.setPeer(peer, endpoint);
               }
               const actors = store?.table('actors');
+              const registry = registries[config.app ?? 'bank'];
+              if (registry === undefined) throw new Error(`unknown app '${config.app}'`);
               for (const actor of config.actors) {
                 const behavior = registry.get(actor.kind);
                 if (behavior === undefined) throw new Error(`unknown actor kind ${actor.kind}`);
@@ -120,6 +124,13 @@ export async function runNodeProcess(registry: ActorRegistry = bankRegistry): Pr
               tell({ type: 'ready' });
               return;
             }
+            case 'inspect':
+              tell({
+                type: 'inspected',
+                requestId: message.requestId,
+                state: node?.actorState(message.actor),
+              });
+              return;
             case 'stop':
               await stop(0);
               return;

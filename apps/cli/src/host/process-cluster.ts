@@ -1,7 +1,9 @@
 /**
  * Starts a cluster of `steadfast node` processes on loopback UDP and controls them over IPC:
- * the demo, the benchmarks and the end-to-end tests share it. Every child is killed when the
- * cluster stops or the parent exits, so no test leaves processes or ports behind.
+ * the demos, the benchmarks and the end-to-end tests share it. A node can be killed (SIGKILL: a
+ * crash, no goodbye) and restarted on the same address with the same data directory, so it
+ * resumes its persisted actors under a new incarnation. Every child is killed when the cluster
+ * stops or the parent exits, so no run leaves processes or ports behind.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -15,6 +17,8 @@ const tsxLoader = import.meta.resolve('tsx');
 export interface ProcessClusterOptions {
   readonly nodeIds: readonly string[];
   readonly actorsFor: (nodeId: string, index: number) => readonly ActorSpec[];
+  /** Which actor registry the nodes spawn from (see host/apps.ts). Default `bank`. */
+  readonly app?: string;
   readonly keyHex?: string;
   readonly host?: string;
   readonly traceFileFor?: (nodeId: string) => string | undefined;
@@ -26,32 +30,46 @@ export interface ProcessClusterOptions {
 
 export interface ProcessCluster {
   readonly keyHex: string;
-  /** Node id → `host:port`. */
+  /** Node id → `host:port`; a restarted node keeps its address. */
   readonly peers: Readonly<Record<string, string>>;
-  readonly pids: Readonly<Record<string, number>>;
+  pid(nodeId: string): number | undefined;
+  isAlive(nodeId: string): boolean;
   /** SIGKILLs a node's process: a crash, with no goodbye. */
   kill(nodeId: string): void;
+  /** Starts a killed node again on its old address and data directory; resolves when it is ready. */
+  restart(nodeId: string): Promise<void>;
+  /** The state of an actor on a live node, read over IPC (for checks at the end of a run). */
+  inspect(nodeId: string, actor: string): Promise<unknown>;
   /** Asks every live node to stop cleanly (traces closed), then kills any that do not. */
   stop(): Promise<Record<string, unknown>>;
 }
 
-interface Child {
+interface NodeSlot {
   readonly id: string;
-  readonly process: ChildProcess;
+  readonly index: number;
+  process: ChildProcess | undefined;
   alive: boolean;
+  endpoint: string | undefined;
 }
 
-function waitFor(child: Child, type: ChildMessage['type'], timeoutMs: number): Promise<ChildMessage> {
+function waitFor(
+  slot: NodeSlot,
+  accept: (message: ChildMessage) => boolean,
+  what: string,
+  timeoutMs: number,
+): Promise<ChildMessage> {
+  const child = slot.process;
+  if (child === undefined) return Promise.reject(new Error(`node ${slot.id} is not running`));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       cleanup();
-      reject(new Error(`node ${child.id} did not answer '${type}' within ${timeoutMs} ms`));
+      reject(new Error(`node ${slot.id} did not answer '${what}' within ${timeoutMs} ms`));
     }, timeoutMs);
     const onMessage = (message: ChildMessage) => {
       if (message.type === 'error') {
         cleanup();
-        reject(new Error(`node ${child.id}: ${message.message}`));
-      } else if (message.type === type) {
+        reject(new Error(`node ${slot.id}: ${message.message}`));
+      } else if (accept(message)) {
         cleanup();
         resolve(message);
       }
@@ -59,99 +77,148 @@ function waitFor(child: Child, type: ChildMessage['type'], timeoutMs: number): P
     const onExit = (code: number | null, signal: string | null) => {
       cleanup();
       reject(
-        new Error(`node ${child.id} exited (code ${code}, signal ${signal}) while waiting for '${type}'`),
+        new Error(`node ${slot.id} exited (code ${code}, signal ${signal}) while waiting for '${what}'`),
       );
     };
     const cleanup = () => {
       clearTimeout(timer);
-      child.process.off('message', onMessage);
-      child.process.off('exit', onExit);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
     };
-    child.process.on('message', onMessage);
-    child.process.on('exit', onExit);
+    child.on('message', onMessage);
+    child.on('exit', onExit);
   });
+}
+
+function send(slot: NodeSlot, message: ParentMessage): void {
+  if (slot.process?.connected === true) slot.process.send(message);
 }
 
 export async function startProcessCluster(options: ProcessClusterOptions): Promise<ProcessCluster> {
   const keyHex = options.keyHex ?? randomBytes(32).toString('hex');
   const host = options.host ?? '127.0.0.1';
   const startTimeoutMs = options.startTimeoutMs ?? 30_000;
-  const children: Child[] = options.nodeIds.map((id) => {
+  const slots: NodeSlot[] = options.nodeIds.map((id, index) => ({
+    id,
+    index,
+    process: undefined,
+    alive: false,
+    endpoint: undefined,
+  }));
+  const peers: Record<string, string> = {};
+  let inspections = 0;
+
+  const spawnChild = (slot: NodeSlot) => {
     const child = fork(mainScript, ['node'], {
       execArgv: ['--import', tsxLoader],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'advanced',
     });
-    const entry: Child = { id, process: child, alive: true };
+    slot.process = child;
+    slot.alive = true;
     child.on('exit', () => {
-      entry.alive = false;
+      if (slot.process === child) slot.alive = false;
     });
-    return entry;
-  });
+  };
+
+  const configure = async (slot: NodeSlot) => {
+    const traceFile = options.traceFileFor?.(slot.id);
+    const port =
+      slot.endpoint === undefined ? 0 : Number(slot.endpoint.slice(slot.endpoint.lastIndexOf(':') + 1));
+    const config: NodeProcessConfig = {
+      id: slot.id,
+      incarnation: 1,
+      host,
+      port,
+      keyHex,
+      app: options.app ?? 'bank',
+      actors: options.actorsFor(slot.id, slot.index),
+      ...(traceFile === undefined ? {} : { traceFile }),
+      ...(options.dataDir === undefined ? {} : { dataDir: join(options.dataDir, slot.id) }),
+    };
+    const bound = waitFor(slot, (message) => message.type === 'bound', 'bound', startTimeoutMs);
+    send(slot, { type: 'configure', config });
+    const message = await bound;
+    if (message.type === 'bound') {
+      slot.endpoint = message.endpoint;
+      peers[slot.id] = message.endpoint;
+    }
+  };
+
+  const start = async (slot: NodeSlot) => {
+    const ready = waitFor(slot, (message) => message.type === 'ready', 'ready', startTimeoutMs);
+    send(slot, { type: 'peers', peers });
+    await ready;
+  };
+
   const killAll = () => {
-    for (const child of children) if (child.alive) child.process.kill('SIGKILL');
+    for (const slot of slots) if (slot.alive) slot.process?.kill('SIGKILL');
   };
   process.once('exit', killAll);
+  const find = (nodeId: string): NodeSlot => {
+    const slot = slots.find((candidate) => candidate.id === nodeId);
+    if (slot === undefined) throw new Error(`no node ${nodeId} in this cluster`);
+    return slot;
+  };
+
   try {
-    const peers: Record<string, string> = {};
-    await Promise.all(
-      children.map(async (child, index) => {
-        const traceFile = options.traceFileFor?.(child.id);
-        const config: NodeProcessConfig = {
-          id: child.id,
-          incarnation: 1,
-          host,
-          port: 0,
-          keyHex,
-          actors: options.actorsFor(child.id, index),
-          ...(traceFile === undefined ? {} : { traceFile }),
-          ...(options.dataDir === undefined ? {} : { dataDir: join(options.dataDir, child.id) }),
-        };
-        const bound = waitFor(child, 'bound', startTimeoutMs);
-        child.process.send({ type: 'configure', config } satisfies ParentMessage);
-        const message = await bound;
-        if (message.type === 'bound') peers[child.id] = message.endpoint;
-      }),
-    );
-    await Promise.all(
-      children.map(async (child) => {
-        const ready = waitFor(child, 'ready', startTimeoutMs);
-        child.process.send({ type: 'peers', peers } satisfies ParentMessage);
-        await ready;
-      }),
-    );
-    return {
-      keyHex,
-      peers,
-      pids: Object.fromEntries(children.map((child) => [child.id, child.process.pid ?? -1])),
-      kill(nodeId) {
-        const child = children.find((candidate) => candidate.id === nodeId);
-        if (child?.alive === true) child.process.kill('SIGKILL');
-      },
-      async stop() {
-        const counters: Record<string, unknown> = {};
-        await Promise.all(
-          children.map(async (child) => {
-            if (!child.alive) return;
-            try {
-              const stopped = waitFor(child, 'stopped', 5_000);
-              child.process.send({ type: 'stop' } satisfies ParentMessage);
-              const message = await stopped;
-              if (message.type === 'stopped') counters[child.id] = message.counters;
-            } catch {
-              // A child that cannot stop cleanly is killed below; its counters are lost, nothing else.
-            }
-          }),
-        );
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        killAll();
-        process.off('exit', killAll);
-        return counters;
-      },
-    };
+    for (const slot of slots) spawnChild(slot);
+    await Promise.all(slots.map(configure));
+    await Promise.all(slots.map(start));
   } catch (error) {
     killAll();
     process.off('exit', killAll);
     throw error;
   }
+
+  return {
+    keyHex,
+    peers,
+    pid: (nodeId) => find(nodeId).process?.pid,
+    isAlive: (nodeId) => find(nodeId).alive,
+    kill(nodeId) {
+      const slot = find(nodeId);
+      if (slot.alive) slot.process?.kill('SIGKILL');
+    },
+    async restart(nodeId) {
+      const slot = find(nodeId);
+      if (slot.alive) throw new Error(`node ${nodeId} is running; kill it first`);
+      spawnChild(slot);
+      await configure(slot);
+      await start(slot);
+    },
+    async inspect(nodeId, actor) {
+      const slot = find(nodeId);
+      const requestId = ++inspections;
+      const answer = waitFor(
+        slot,
+        (message) => message.type === 'inspected' && message.requestId === requestId,
+        'inspect',
+        5_000,
+      );
+      send(slot, { type: 'inspect', requestId, actor });
+      const message = await answer;
+      return message.type === 'inspected' ? message.state : undefined;
+    },
+    async stop() {
+      const counters: Record<string, unknown> = {};
+      await Promise.all(
+        slots.map(async (slot) => {
+          if (!slot.alive) return;
+          try {
+            const stopped = waitFor(slot, (message) => message.type === 'stopped', 'stopped', 5_000);
+            send(slot, { type: 'stop' });
+            const message = await stopped;
+            if (message.type === 'stopped') counters[slot.id] = message.counters;
+          } catch {
+            // A child that cannot stop cleanly is killed below; its counters are lost, nothing else.
+          }
+        }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      killAll();
+      process.off('exit', killAll);
+      return counters;
+    },
+  };
 }

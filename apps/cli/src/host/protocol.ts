@@ -19,6 +19,8 @@ export interface NodeProcessConfig {
   readonly port: number;
   /** The cluster key, hex (at least 16 bytes). */
   readonly keyHex: string;
+  /** Which registry the actor kinds come from (host/apps.ts): `bank` by default. */
+  readonly app?: string;
   readonly actors: readonly ActorSpec[];
   /** Write this node's trace here (closed on a clean stop; left truncated by a crash). */
   readonly traceFile?: string;
@@ -29,10 +31,12 @@ export interface NodeProcessConfig {
 export type ParentMessage =
   | { readonly type: 'configure'; readonly config: NodeProcessConfig }
   | { readonly type: 'peers'; readonly peers: Readonly<Record<string, string>> }
+  | { readonly type: 'inspect'; readonly requestId: number; readonly actor: string }
   | { readonly type: 'stop' };
 
 export type ChildMessage =
   | { readonly type: 'bound'; readonly endpoint: string }
   | { readonly type: 'ready' }
   | { readonly type: 'stopped'; readonly counters: unknown }
+  | { readonly type: 'inspected'; readonly requestId: number; readonly state: unknown }
   | { readonly type: 'error'; readonly message: string };

@@ -1,0 +1,10 @@
+/**
+ * The actor registries a node process can spawn from, by app name. A cluster's configuration
+ * names the app; each actor spec names a kind in its registry.
+ */
+import { bankRegistry } from '@steadfast/example-bank';
+import type { ActorRegistry } from '@steadfast/runtime';
+
+export const appRegistries: Readonly<Record<string, ActorRegistry>> = {
+  bank: bankRegistry,
+};
