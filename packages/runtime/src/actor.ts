@@ -11,7 +11,6 @@
  */
 import type { ActorId, Address, Envelope, EnvelopeHeader, MessageId, NodeId } from '@steadfast/wire';
 import { createActor, type AnyStateMachine, type EventObject, type Snapshot } from 'xstate';
-import type { Clock, TimerHandle } from './clock.js';
 
 export type ActorInput<Body = unknown> =
   | { readonly type: 'message'; readonly envelope: Envelope<Body> }
@@ -159,12 +158,13 @@ export class RejectedInputError extends Error {
   override readonly name = 'RejectedInputError';
 }
 
+/** Timer names under which a machine actor's xstate `after` delays run. */
+export const DELAYED_TIMER_PREFIX = 'xstate.after#';
+
 export interface MachineOptions {
   /** Turns an input into the machine's event. Default: a message's body (which must have a string
    *  `type`), or a timer's payload if it has one, else `{ type: timerName }`. */
   readonly toEvent?: (input: ActorInput) => EventObject;
-  /** Clock for xstate's own delayed transitions (`after`). Prefer `ctx.setTimer`: those are traced. */
-  readonly clock?: Clock;
 }
 
 function hasType(value: unknown): value is EventObject {
@@ -201,30 +201,27 @@ export function fromMachine(
     kind,
     start(ctx, input, restored) {
       let failure: unknown;
-      const clock = options.clock;
-      const pending = new Map<unknown, TimerHandle>();
-      const xstateClock =
-        clock === undefined
-          ? undefined
-          : {
-              setTimeout: (callback: () => void, delayMs: number) => {
-                const token = {};
-                pending.set(
-                  token,
-                  clock.setTimer(delayMs, () => withActorContext(ctx, callback)),
-                );
-                return token;
-              },
-              clearTimeout: (token: unknown) => {
-                const handle = pending.get(token);
-                if (handle !== undefined) clock.clearTimer(handle);
-                pending.delete(token);
-              },
-            };
+      // xstate's own delayed transitions (`after`) run on the actor's runtime timers: each delay
+      // becomes a named timer input (`xstate.after#<n>`, numbered per instance, so a replay names
+      // them alike), traced and handled inside an actor step like any other input.
+      let nextDelayNumber = 0;
+      const delayedCallbacks = new Map<string, () => void>();
+      const xstateClock = {
+        setTimeout: (callback: () => void, delayMs: number) => {
+          const name = `${DELAYED_TIMER_PREFIX}${++nextDelayNumber}`;
+          delayedCallbacks.set(name, callback);
+          ctx.setTimer(name, delayMs);
+          return name;
+        },
+        clearTimeout: (name: unknown) => {
+          if (typeof name !== 'string' || !delayedCallbacks.delete(name)) return;
+          ctx.cancelTimer(name);
+        },
+      };
       const actor = createActor(machine, {
         input,
         ...(restored === undefined ? {} : { snapshot: restored as Snapshot<unknown> }),
-        ...(xstateClock === undefined ? {} : { clock: xstateClock }),
+        clock: xstateClock,
       });
       actor.subscribe({
         error: (error) => {
@@ -242,6 +239,13 @@ export function fromMachine(
       return {
         handle(actorInput) {
           check();
+          const delayed = actorInput.type === 'timer' ? delayedCallbacks.get(actorInput.name) : undefined;
+          if (delayed !== undefined && actorInput.type === 'timer') {
+            delayedCallbacks.delete(actorInput.name);
+            withActorContext(ctx, delayed);
+            check();
+            return;
+          }
           const event = toEvent(actorInput);
           withActorContext(ctx, () => actor.send(event));
           check();

@@ -185,3 +185,31 @@ describe('Node', () => {
     ).toThrow(/codec/);
   });
 });
+
+describe('xstate delayed transitions', () => {
+  it('run on the node clock as traced timer inputs, so virtual time drives them and replay re-drives them', async () => {
+    const { delayedActor } = await import('./test-actors.test-support.js');
+    const { replayTrace } = await import('./replay.js');
+    const { actorRegistry } = await import('./actor.js');
+    const clock = new SimulatedClock();
+    const trace = new MemoryTrace();
+    const node = new Node({
+      id: 'n1',
+      incarnation: 1,
+      clock,
+      trace,
+      scheduleDrain: (drain) => clock.setTimer(0, drain),
+    });
+    const delayed = node.spawn('delayed', delayedActor);
+    node.tell(delayed, { type: 'arm' });
+    clock.advance(99);
+    expect(node.actorState('delayed')).toMatchObject({ value: 'armed' });
+    clock.advance(2);
+    expect(node.actorState('delayed')).toMatchObject({ value: 'fired' });
+    const timers = trace.events.filter((event) => event.type === 'timer');
+    expect(timers).toHaveLength(1);
+    expect(timers[0]).toMatchObject({ name: 'xstate.after#1', at: 100 });
+    const report = replayTrace(trace.events, { registry: actorRegistry([delayedActor]) });
+    expect(report.divergences).toBe(0);
+  });
+});

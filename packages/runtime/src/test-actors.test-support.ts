@@ -102,3 +102,23 @@ export const durableCounterActor: ActorBehavior = defineActor<{ total: number }>
     return next;
   },
 });
+
+/** A machine with an xstate `after` delay: it must run on the runtime's timers, not real ones. */
+export const delayedMachine = setup({
+  types: { context: {} as { state: string }, events: {} as { type: 'arm' } | { type: 'ask' } },
+  actions: { answer: ({ context }) => actorContext().reply({ type: 'status', state: context.state }) },
+}).createMachine({
+  id: 'delayed',
+  initial: 'idle',
+  context: { state: 'idle' },
+  states: {
+    idle: { on: { arm: 'armed', ask: { actions: 'answer' } } },
+    armed: {
+      after: { 100: { target: 'fired', actions: assign({ state: 'fired' }) } },
+      on: { ask: { actions: 'answer' } },
+    },
+    fired: { on: { ask: { actions: 'answer' } } },
+  },
+});
+
+export const delayedActor = fromMachine('test.delayed', delayedMachine);
