@@ -1,1 +1,27 @@
-export {};
+/**
+ * Reliable multicast connections between two groups (seed 001, claims 36 and 37): the pure
+ * endpoint role, its wire format inside runtime envelopes, and a thin actor around it.
+ * docs/group-multicast.md describes the protocol, the host contract and the view interface.
+ */
+export * from './types.js';
+export {
+  attachPiggyback,
+  bufferedMessages,
+  createEndpoint,
+  fireTimer,
+  installView,
+  isMulticastKind,
+  knownView,
+  multicast,
+  needsSync,
+  receivePacket,
+  step,
+  streamKey,
+  takeEffects,
+  type EndpointState,
+  type PeerState,
+  type StepResult,
+  type StreamState,
+} from './endpoint.js';
+export * from './wire-format.js';
+export * from './actor.js';

@@ -1,0 +1,315 @@
+// Unit tests of the pure connection endpoint (seed 001, claims 36, 37, 58-62, 65), driven by hand
+// through a cluster of pure endpoints: every packet and timer is an explicit step of the test.
+import { nodeId } from '@steadfast/wire';
+import { describe, expect, it } from 'vitest';
+import {
+  bufferedMessages,
+  createEndpoint,
+  installView,
+  multicast,
+  needsSync,
+  receivePacket,
+  step,
+  streamKey,
+  takeEffects,
+} from './endpoint.js';
+import { PureCluster } from './pure-cluster.test-support.js';
+import type { Packet } from './types.js';
+import { packetFromEnvelope, packetToEnvelope } from './wire-format.js';
+
+const n = nodeId;
+
+/** A connection between a group of 3 and a group of 2, established (every member admitted). */
+function threeAndTwo(views: 'own' | 'both' = 'both', windowMax = 8) {
+  const cluster = new PureCluster({
+    groups: { A: ['a1', 'a2', 'a3'], B: ['b1', 'b2'] },
+    views,
+    settings: { windowMax },
+  });
+  cluster.settle();
+  for (const state of cluster.endpoints.values()) expect(state.admitted).toBe(true);
+  return cluster;
+}
+
+describe('multicast endpoint: delivery (claim 36)', () => {
+  it('delivers a message to every replica of both groups, the sender included, exactly once', () => {
+    const cluster = threeAndTwo();
+    const result = cluster.multicast(n('a1'), { op: 1 }, 'async-request');
+    expect(result).toEqual({ ok: true, id: { origin: 'a1', incarnation: 1, sequence: 1 } });
+    // One packet per other member: a sender fans out to both groups itself.
+    expect(cluster.inFlight.map((flight) => flight.target).sort()).toEqual(['a2', 'a3', 'b1', 'b2']);
+    cluster.settle();
+    for (const node of ['a1', 'a2', 'a3', 'b1', 'b2']) {
+      const delivered = cluster.delivered.get(n(node))!;
+      expect(delivered, node).toHaveLength(1);
+      expect(delivered[0]).toMatchObject({ kind: 'async-request', payload: { op: 1 }, group: 'A' });
+    }
+  });
+
+  it('keeps each sender order and drops duplicates by id when packets are duplicated and reordered', () => {
+    const cluster = threeAndTwo();
+    for (let op = 1; op <= 5; op++) cluster.multicast(n('b2'), op);
+    // Deliver the packets newest first, each twice.
+    const copies = [...cluster.inFlight].reverse();
+    cluster.inFlight.length = 0;
+    cluster.inFlight.push(...copies, ...copies);
+    cluster.settle();
+    for (const node of ['a1', 'a2', 'a3', 'b1', 'b2'])
+      expect(cluster.deliveredFrom(n(node), 'b2:1'), node).toEqual([1, 2, 3, 4, 5]);
+    expect(cluster.endpoints.get(n('a1'))!.counters.duplicates).toBeGreaterThan(0);
+  });
+
+  it('detects a gap, NACKs it and delivers in order after the retransmission', () => {
+    const cluster = threeAndTwo();
+    cluster.multicast(n('a1'), 'first');
+    cluster.multicast(n('a1'), 'second');
+    // Lose the first message on its way to b1.
+    const lost = cluster.inFlight.findIndex(
+      (flight) => flight.target === 'b1' && flight.packet.data[0]?.id.sequence === 1,
+    );
+    cluster.drop(lost);
+    const second = cluster.inFlight.findIndex((flight) => flight.target === 'b1');
+    cluster.deliver(second);
+    expect(cluster.deliveredFrom(n('b1'), 'a1:1')).toEqual([]);
+    const b1 = cluster.endpoints.get(n('b1'))!;
+    expect(b1.counters.nacksSent).toBe(1);
+    cluster.settle();
+    expect(cluster.deliveredFrom(n('b1'), 'a1:1')).toEqual(['first', 'second']);
+    expect(cluster.endpoints.get(n('a1'))!.counters.retransmissions).toBeGreaterThanOrEqual(1);
+  });
+
+  it('finds a lost tail (the last message lost) through the sync exchange', () => {
+    const cluster = threeAndTwo();
+    cluster.multicast(n('a1'), 'only');
+    cluster.drop(cluster.inFlight.findIndex((flight) => flight.target === 'b2'));
+    cluster.settle();
+    expect(cluster.deliveredFrom(n('b2'), 'a1:1')).toEqual(['only']);
+  });
+});
+
+describe('multicast endpoint: stability, garbage collection and flow control', () => {
+  it('drains every retransmission buffer once all members acknowledged (GC of stable messages)', () => {
+    const cluster = threeAndTwo();
+    cluster.multicast(n('a1'), 1);
+    cluster.multicast(n('b1'), 2);
+    expect(bufferedMessages(cluster.endpoints.get(n('a1'))!)).toBeGreaterThan(0);
+    cluster.settle();
+    for (const [node, state] of cluster.endpoints) {
+      expect(bufferedMessages(state), node).toBe(0);
+      expect(needsSync(state), node).toBe(false);
+      expect(state.streams['a1:1']).toMatchObject({ delivered: 1, stable: 1 });
+    }
+  });
+
+  it('answers window-full once windowMax messages are unstable, and accepts more once they are acknowledged', () => {
+    const cluster = threeAndTwo('both', 4);
+    for (let op = 1; op <= 4; op++) expect(cluster.multicast(n('a2'), op).ok).toBe(true);
+    const full = cluster.multicast(n('a2'), 5);
+    expect(full).toEqual({ ok: false, error: { type: 'window-full', unstable: 4, windowMax: 4 } });
+    expect(cluster.endpoints.get(n('a2'))!.counters.windowFull).toBe(1);
+    cluster.settle();
+    expect(cluster.multicast(n('a2'), 5).ok).toBe(true);
+    cluster.settle();
+    expect(cluster.deliveredFrom(n('b1'), 'a2:1')).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('stays blocked by a crashed member until a view without it is installed', () => {
+    const cluster = threeAndTwo('both', 2);
+    cluster.crash(n('b2'));
+    cluster.multicast(n('a1'), 1);
+    cluster.multicast(n('a1'), 2);
+    cluster.run(500);
+    expect(cluster.multicast(n('a1'), 3).ok).toBe(false);
+    cluster.changeView('B', ['b1']);
+    cluster.settle();
+    expect(cluster.multicast(n('a1'), 3).ok).toBe(true);
+    cluster.settle();
+    expect(cluster.deliveredFrom(n('b1'), 'a1:1')).toEqual([1, 2, 3]);
+  });
+
+  it('piggybacks acknowledgements on data going the same way instead of sending them alone', () => {
+    const cluster = threeAndTwo();
+    const controlBefore = cluster.endpoints.get(n('b1'))!.counters.controlPackets;
+    cluster.multicast(n('a1'), 'request');
+    const toB1 = cluster.inFlight.findIndex((flight) => flight.target === 'b1');
+    cluster.deliver(toB1);
+    const b1 = cluster.endpoints.get(n('b1'))!;
+    expect(b1.owed).toHaveProperty('a1');
+    cluster.multicast(n('b1'), 'reply');
+    // The reply's packet to a1 carries b1's acknowledgement; nothing is owed to a1 any more.
+    const reply = cluster.inFlight.find((flight) => flight.source === 'b1' && flight.target === 'a1')!;
+    expect(reply.packet.control.acks['a1:1']).toBe(1);
+    expect(b1.owed).not.toHaveProperty('a1');
+    expect(b1.counters.controlPackets).toBe(controlBefore);
+  });
+});
+
+describe('multicast endpoint: views and peers (claims 37, 65)', () => {
+  it('learns the other group from a contact: the sender never names its members (claim 37)', () => {
+    const cluster = threeAndTwo('own');
+    cluster.multicast(n('a3'), 'hello');
+    cluster.settle();
+    const a3 = cluster.endpoints.get(n('a3'))!;
+    expect(a3.views['B']?.members).toEqual(['b1', 'b2']);
+    for (const node of ['a1', 'a2', 'a3', 'b1', 'b2'])
+      expect(cluster.deliveredFrom(n(node), 'a3:1'), node).toEqual(['hello']);
+  });
+
+  it('re-sends a crashed sender message from a peer that has it to one that lacks it (claim 65)', () => {
+    const cluster = threeAndTwo();
+    cluster.multicast(n('b1'), 'last words');
+    // Only a2 receives it before b1 crashes.
+    const kept = cluster.inFlight.filter((flight) => flight.target === 'a2');
+    cluster.inFlight.length = 0;
+    cluster.inFlight.push(...kept);
+    cluster.crash(n('b1'));
+    cluster.run(500);
+    cluster.changeView('B', ['b2']);
+    cluster.settle();
+    for (const node of ['a1', 'a2', 'a3', 'b2'])
+      expect(cluster.deliveredFrom(n(node), 'b1:1'), node).toEqual(['last words']);
+    expect(cluster.endpoints.get(n('a2'))!.counters.retransmissions).toBeGreaterThan(0);
+    for (const [node, state] of cluster.endpoints) expect(bufferedMessages(state), node).toBe(0);
+  });
+
+  it('starts a restarted member (a new incarnation) from the stable point and fences its old incarnation', () => {
+    const cluster = threeAndTwo();
+    cluster.multicast(n('a1'), 1);
+    cluster.settle();
+    const oldPacket = cluster.inFlight.length;
+    expect(oldPacket).toBe(0);
+    // b2@1 sends a message and crashes; its packet to a1 is delayed past the restart.
+    cluster.multicast(n('b2'), 'old');
+    const delayed = cluster.inFlight.filter((flight) => flight.target === 'a1');
+    cluster.inFlight.splice(
+      0,
+      cluster.inFlight.length,
+      ...cluster.inFlight.filter((flight) => flight.target !== 'a1'),
+    );
+    cluster.settle();
+    cluster.crash(n('b2'));
+    cluster.start(n('b2'), 'B', 2);
+    cluster.multicast(n('a1'), 2);
+    cluster.settle();
+    // The new incarnation skipped what was stable before it came (message 1) and got message 2.
+    expect(cluster.deliveredFrom(n('b2'), 'a1:1')).toEqual([2]);
+    const a1 = cluster.endpoints.get(n('a1'))!;
+    const fencedBefore = a1.counters.fenced;
+    for (const flight of delayed) receivePacket(a1, structuredClone(flight.packet));
+    expect(a1.counters.fenced).toBe(fencedBefore + delayed.length);
+    // The old incarnation's message reached a1 anyway, relayed by peers: once, in order.
+    expect(cluster.deliveredFrom(n('a1'), 'b2:1')).toEqual(['old']);
+    cluster.settle();
+    for (const [node, state] of cluster.endpoints) {
+      expect(state.streams['b2:1'], node).toBeUndefined();
+      expect(bufferedMessages(state), node).toBe(0);
+    }
+  });
+
+  it('delivers a message to a member added by a new view, from the stable point on', () => {
+    const cluster = new PureCluster({ groups: { A: ['a1', 'a2'], B: ['b1'] }, views: 'both' });
+    cluster.multicast(n('a1'), 'before');
+    cluster.settle();
+    cluster.start(n('b9'), 'B', 1);
+    cluster.changeView('B', ['b1', 'b9']);
+    cluster.multicast(n('a1'), 'after');
+    cluster.settle();
+    expect(cluster.deliveredFrom(n('b9'), 'a1:1')).toEqual(['after']);
+    expect(cluster.deliveredFrom(n('b1'), 'a1:1')).toEqual(['before', 'after']);
+  });
+
+  it('refuses to multicast while this replica is in no view of its group', () => {
+    const state = createEndpoint({
+      connection: 'c',
+      groups: ['A', 'B'],
+      group: 'A',
+      self: n('a1'),
+      incarnation: 1,
+    });
+    expect(multicast(state, 1, { kind: 'one-way' })).toEqual({
+      ok: false,
+      error: { type: 'not-member', group: 'A' },
+    });
+    installView(state, { group: 'A', epoch: 1, members: [n('a2')], primary: n('a2') });
+    expect(multicast(state, 1, { kind: 'one-way' })).toMatchObject({ ok: false });
+    expect(() => installView(state, { group: 'C', epoch: 1, members: [n('a2')], primary: n('a2') })).toThrow(
+      /not on this connection/,
+    );
+  });
+});
+
+describe('multicast endpoint: piggyback and null messages (claims 58-62)', () => {
+  it('carries attached data on the next message, which delivers it to every replica', () => {
+    const cluster = threeAndTwo();
+    cluster.attachPiggyback(n('a1'), 'order', ['m1', 'm2']);
+    cluster.multicast(n('a1'), 'reply', 'async-reply');
+    cluster.settle();
+    for (const node of ['a2', 'b1']) {
+      const message = cluster.delivered.get(n(node))!.find((delivered) => delivered.kind === 'async-reply');
+      expect(message?.piggyback, node).toEqual({ order: ['m1', 'm2'] });
+    }
+    const a1 = cluster.endpoints.get(n('a1'))!;
+    expect(a1.counters).toMatchObject({ dataMessages: 1, nullMessages: 0 });
+    expect(cluster.timers.get(n('a1'))!.has('null-message')).toBe(false);
+  });
+
+  it('sends a null message when nothing is multicast within the bound, and counts it apart', () => {
+    const cluster = threeAndTwo();
+    const a1 = cluster.endpoints.get(n('a1'))!;
+    cluster.attachPiggyback(n('a1'), 'order', 'o1');
+    cluster.attachPiggyback(n('a1'), 'order', 'o1+o2');
+    cluster.settle();
+    for (const node of ['a2', 'a3', 'b1', 'b2']) {
+      const nulls = cluster.delivered.get(n(node))!.filter((message) => message.kind === 'null');
+      expect(
+        nulls.map((message) => message.piggyback),
+        node,
+      ).toEqual([{ order: 'o1+o2' }]);
+    }
+    expect(a1.counters).toMatchObject({ dataMessages: 0, nullMessages: 1 });
+  });
+});
+
+describe('multicast endpoint: step and wire format', () => {
+  it('dispatches inputs through step and returns the multicast result with its effects', () => {
+    const state = createEndpoint({
+      connection: 'c',
+      groups: ['A', 'B'],
+      group: 'A',
+      self: n('a1'),
+      incarnation: 3,
+    });
+    step(state, {
+      type: 'view-installed',
+      view: { group: 'A', epoch: 1, members: [n('a1')], primary: n('a1') },
+    });
+    const outcome = step(state, { type: 'multicast', kind: 'one-way', payload: 'x' });
+    expect(outcome.result).toEqual({ ok: true, id: { origin: 'a1', incarnation: 3, sequence: 1 } });
+    expect(outcome.effects.map((effect) => effect.type)).toContain('deliver');
+    expect(streamKey({ origin: n('a1'), incarnation: 3 })).toBe('a1:3');
+    expect(takeEffects(state)).toEqual([]);
+  });
+
+  it('round-trips a packet through the envelope body and header, and rejects malformed ones', () => {
+    const cluster = threeAndTwo();
+    cluster.multicast(n('a1'), { deep: [1, 2] });
+    const packet = cluster.inFlight[0]!.packet;
+    const { body, header } = packetToEnvelope(packet);
+    expect(packetFromEnvelope(structuredClone(body), structuredClone(header))).toEqual(packet);
+    expect(packetFromEnvelope(body, {})).toBeUndefined();
+    expect(packetFromEnvelope({ ...body, incarnation: -1 }, header)).toBeUndefined();
+    const badData = { ...body, data: [{ ...packet.data[0], kind: 'shout' }] };
+    expect(packetFromEnvelope(badData, header)).toBeUndefined();
+  });
+
+  it('counts a packet for another connection as misrouted and ignores it', () => {
+    const cluster = threeAndTwo();
+    cluster.multicast(n('a1'), 1);
+    const flight = cluster.inFlight[0]!;
+    const wrong: Packet = { ...flight.packet, connection: 'X<->Y' };
+    const target = cluster.endpoints.get(flight.target)!;
+    receivePacket(target, wrong);
+    expect(target.counters.misrouted).toBe(1);
+    expect(target.counters.delivered).toBe(0);
+  });
+});

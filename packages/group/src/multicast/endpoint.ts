@@ -1,0 +1,886 @@
+/**
+ * The connection endpoint: the pure role that every replica of both groups runs for one multicast
+ * connection (seed 001, claim 36). Every message multicast on the connection by a replica of
+ * either group is delivered to every replica of both groups, in its sender's order, exactly once;
+ * the sender names the connection, never the other group's members (claim 37).
+ *
+ * How (docs/group-multicast.md has the whole story):
+ * - Each sender incarnation has a stream of sequence numbers on the connection. A receiver
+ *   delivers a stream in order, keeps early messages (up to the window) and drops duplicates.
+ * - Every packet carries control data: the sender's acknowledgements (highest sequence delivered
+ *   per stream), its stable points, its view epochs. A receiver that learns that a peer has more
+ *   of a stream than it has asks that peer (NACK); any replica that delivered a message keeps it
+ *   until it is stable, so it can be fetched from a peer when its sender is gone (claim 65).
+ * - A message is stable once every member of both current views acknowledged it; stable messages
+ *   are dropped from retransmission buffers. A sender may have at most `windowMax` unstable
+ *   messages (flow control: `window-full`), so every buffer is bounded by the window.
+ * - Acknowledgements and NACKs ride on data packets; they go alone only after `ackDelayMs` with no
+ *   data to the same peer. While anything is unstable, missing or unknown, a sync every
+ *   `syncIntervalMs` asks every member for its control data, which is how lost tails are found.
+ * - The layer above attaches data to the next message (`attachPiggyback`); if none is multicast
+ *   within `nullMessageDelayMs`, a null message carries it (claims 58-62).
+ *
+ * Host contract (raft's `Ready` in miniature): feed inputs with `step` (or the functions it
+ * dispatches to), then carry out the returned effects in order: `send` the packets, hand
+ * `deliver`ed messages to the layer above, set and cancel the named timers and feed them back as
+ * `timer` inputs. The role never reads a clock, draws randomness or does I/O.
+ *
+ * State is plain data (records and arrays, no classes), so it can sit inside an actor's state,
+ * be hashed and cloned. It is updated in place: copying retransmission buffers on every message
+ * would cost O(window) per event on the hot path. A caller that needs an immutable snapshot
+ * clones it (`structuredClone`).
+ */
+import { assertNever, nodeId, type MessageId, type NodeId } from '@steadfast/wire';
+import {
+  CONNECTION_DEFAULTS,
+  zeroCounters,
+  type ConnectionConfig,
+  type ConnectionSettings,
+  type Control,
+  type DataMessage,
+  type EndpointCounters,
+  type EndpointEffect,
+  type EndpointInput,
+  type EndpointTimer,
+  type GroupView,
+  type MessageKind,
+  type MulticastKind,
+  type MulticastResult,
+  type Packet,
+} from './types.js';
+
+/** What this endpoint holds of one sender incarnation's stream. */
+export interface StreamState {
+  readonly origin: NodeId;
+  readonly incarnation: number;
+  /** Highest sequence delivered here; every lower one was delivered (or was stable before we joined). */
+  delivered: number;
+  /** Highest sequence known delivered at every member of both current views. */
+  stable: number;
+  /** Delivered, not yet stable messages, by sequence: (stable, delivered], kept for retransmission. */
+  buffer: Record<string, DataMessage>;
+  /** Messages received ahead of a gap, by sequence: (delivered + 1, delivered + windowMax]. */
+  pending: Record<string, DataMessage>;
+  /** Sequence of the first message delivered here (0: none yet); later skips would be holes. */
+  firstDelivered: number;
+  /** Sync round and delivered point of the last NACK, so a gap is asked for once per round. */
+  nackRound: number;
+  nackDelivered: number;
+}
+
+/** What this endpoint knows of another node. */
+export interface PeerState {
+  /** Highest incarnation seen: packets from lower ones are fenced. */
+  incarnation: number;
+  /** Its acknowledgements, merged by maximum (control data may arrive out of order). */
+  acks: Record<string, number>;
+  /** View epochs it said it knows: views it lacks ride on the next packet to it. */
+  epochs: Record<string, number>;
+}
+
+export interface EndpointState {
+  readonly settings: ConnectionSettings;
+  readonly connection: string;
+  /** The connection's groups, without repetition. */
+  readonly groups: readonly string[];
+  readonly group: string;
+  readonly self: NodeId;
+  readonly incarnation: number;
+  readonly contacts: readonly NodeId[];
+  views: Record<string, GroupView>;
+  /**
+   * Whether every member of both views counts this incarnation in its stability. Until then this
+   * replica starts no stream and delivers nothing but its own messages; `admissionStable` collects
+   * the stable points that members which count it report, and the streams start there.
+   */
+  admitted: boolean;
+  countedBy: Record<string, true>;
+  admissionStable: Record<string, number>;
+  /** Last sequence this endpoint multicast. */
+  sequence: number;
+  streams: Record<string, StreamState>;
+  /** Streams of fenced incarnations, retired once every member had all of them: final sequence. */
+  retired: Record<string, number>;
+  retiredOrder: string[];
+  peers: Record<string, PeerState>;
+  /** Nodes owed a control packet (acks, NACKs, views, a sync answer). */
+  owed: Record<string, true>;
+  /** Nodes that asked for a sync answer: the next packet to each carries complete vectors. */
+  answersOwed: Record<string, true>;
+  nacksOwed: Record<string, Record<string, [number, number]>>;
+  /** Retired streams a peer still mentions: tell it our final acknowledgement so it can retire them too. */
+  mentionsOwed: Record<string, Record<string, number>>;
+  piggyback: Record<string, unknown> | null;
+  timers: Record<EndpointTimer, boolean>;
+  syncRound: number;
+  counters: EndpointCounters;
+  outbox: EndpointEffect[];
+}
+
+export interface StepResult {
+  readonly effects: EndpointEffect[];
+  /** Set for a `multicast` input. */
+  readonly result?: MulticastResult;
+}
+
+const multicastKinds: ReadonlySet<string> = new Set<MulticastKind>([
+  'sync-request',
+  'sync-reply',
+  'async-request',
+  'async-reply',
+  'one-way',
+]);
+
+export function isMulticastKind(value: unknown): value is MulticastKind {
+  return typeof value === 'string' && multicastKinds.has(value);
+}
+
+/** A stream's name: `origin:incarnation` (node ids hold no `:`). */
+export function streamKey(id: { readonly origin: NodeId; readonly incarnation: number }): string {
+  return `${id.origin}:${id.incarnation}`;
+}
+
+function parseStreamKey(key: string): { origin: NodeId; incarnation: number } | undefined {
+  const colon = key.lastIndexOf(':');
+  if (colon <= 0) return undefined;
+  const incarnation = Number(key.slice(colon + 1));
+  if (!Number.isSafeInteger(incarnation) || incarnation < 0) return undefined;
+  try {
+    return { origin: nodeId(key.slice(0, colon)), incarnation };
+  } catch {
+    return undefined;
+  }
+}
+
+function positiveInteger(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new RangeError(`${name} must be a positive integer, got ${value}`);
+}
+
+function nonNegative(name: string, value: number): void {
+  if (!(value >= 0) || !Number.isFinite(value))
+    throw new RangeError(`${name} must be a finite number >= 0, got ${value}`);
+}
+
+export function createEndpoint(config: ConnectionConfig): EndpointState {
+  const settings: ConnectionSettings = {
+    windowMax: config.windowMax ?? CONNECTION_DEFAULTS.windowMax,
+    ackDelayMs: config.ackDelayMs ?? CONNECTION_DEFAULTS.ackDelayMs,
+    syncIntervalMs: config.syncIntervalMs ?? CONNECTION_DEFAULTS.syncIntervalMs,
+    nullMessageDelayMs: config.nullMessageDelayMs ?? CONNECTION_DEFAULTS.nullMessageDelayMs,
+    retransmitBatchMax: config.retransmitBatchMax ?? CONNECTION_DEFAULTS.retransmitBatchMax,
+    retiredStreamsMax: config.retiredStreamsMax ?? CONNECTION_DEFAULTS.retiredStreamsMax,
+  };
+  positiveInteger('windowMax', settings.windowMax);
+  positiveInteger('retransmitBatchMax', settings.retransmitBatchMax);
+  positiveInteger('retiredStreamsMax', settings.retiredStreamsMax);
+  nonNegative('ackDelayMs', settings.ackDelayMs);
+  nonNegative('nullMessageDelayMs', settings.nullMessageDelayMs);
+  positiveInteger('syncIntervalMs', settings.syncIntervalMs);
+  positiveInteger('incarnation', config.incarnation);
+  if (config.connection.length === 0) throw new RangeError('a connection needs a name');
+  if (!config.groups.includes(config.group))
+    throw new RangeError(
+      `group '${config.group}' is not one of the connection's groups ${config.groups.join(', ')}`,
+    );
+  const self = nodeId(config.self);
+  const state: EndpointState = {
+    settings,
+    connection: config.connection,
+    groups: [...new Set(config.groups)],
+    group: config.group,
+    self,
+    incarnation: config.incarnation,
+    contacts: (config.contacts ?? []).map((contact) => nodeId(contact)).filter((contact) => contact !== self),
+    views: {},
+    admitted: false,
+    countedBy: {},
+    admissionStable: {},
+    sequence: 0,
+    streams: {},
+    retired: {},
+    retiredOrder: [],
+    peers: {},
+    owed: {},
+    answersOwed: {},
+    nacksOwed: {},
+    mentionsOwed: {},
+    piggyback: null,
+    timers: { flush: false, sync: false, 'null-message': false },
+    syncRound: 0,
+    counters: zeroCounters(),
+    outbox: [],
+  };
+  state.streams[ownKey(state)] = newStream(self, config.incarnation, 0);
+  return state;
+}
+
+/** Feeds one input and returns the effects to carry out, in order. */
+export function step(state: EndpointState, input: EndpointInput): StepResult {
+  switch (input.type) {
+    case 'multicast': {
+      const result = multicast(state, input.payload, { kind: input.kind });
+      return { effects: takeEffects(state), result };
+    }
+    case 'attach-piggyback':
+      attachPiggyback(state, input.key, input.data);
+      return { effects: takeEffects(state) };
+    case 'view-installed':
+      installView(state, input.view);
+      return { effects: takeEffects(state) };
+    case 'packet':
+      receivePacket(state, input.packet);
+      return { effects: takeEffects(state) };
+    case 'timer':
+      fireTimer(state, input.name);
+      return { effects: takeEffects(state) };
+    default:
+      return assertNever(input, 'endpoint input');
+  }
+}
+
+/** Drains the effects produced since the last call. */
+export function takeEffects(state: EndpointState): EndpointEffect[] {
+  const effects = state.outbox;
+  state.outbox = [];
+  return effects;
+}
+
+/**
+ * Multicasts `payload` to every member of both groups (itself included: it is delivered here at
+ * once). Any piggyback data attached since the last message rides on it. Returns the message's
+ * id, or `window-full` while `windowMax` of this sender's messages are unstable, or `not-member`
+ * while this replica is in no installed view of its own group.
+ */
+export function multicast(
+  state: EndpointState,
+  payload: unknown,
+  options: { readonly kind: MulticastKind },
+): MulticastResult {
+  if (!isMulticastKind(options.kind)) throw new TypeError(`unknown message kind '${String(options.kind)}'`);
+  const result = multicastMessage(state, options.kind, payload);
+  settle(state);
+  return result;
+}
+
+/**
+ * Attaches `data` under `key` to the next message this endpoint multicasts (a later attach with
+ * the same key replaces it: the layer above batches, for example, several order announcements
+ * into one value). If nothing is multicast within `nullMessageDelayMs`, a null message carries it.
+ */
+export function attachPiggyback(state: EndpointState, key: string, data: unknown): void {
+  state.piggyback = { ...state.piggyback, [key]: data };
+  settle(state);
+}
+
+/** Installs a view of either group (from membership, or a test script). Older epochs are ignored. */
+export function installView(state: EndpointState, view: GroupView): void {
+  const problem = viewProblem(state, view);
+  if (problem !== undefined) throw new RangeError(`bad view: ${problem}`);
+  adoptView(state, view);
+  settle(state);
+}
+
+export function receivePacket(state: EndpointState, packet: Packet): void {
+  if (packet.connection !== state.connection) {
+    state.counters.misrouted++;
+    return;
+  }
+  if (packet.from === state.self && packet.incarnation >= state.incarnation) {
+    state.counters.misrouted++;
+    return;
+  }
+  const peer = peerOf(state, packet.from, packet.incarnation);
+  if (peer === undefined) {
+    state.counters.fenced++;
+    return;
+  }
+  const control = packet.control;
+  for (const view of control.views) if (viewProblem(state, view) === undefined) adoptView(state, view);
+  for (const [group, epoch] of Object.entries(control.epochs)) {
+    if (epoch > (peer.epochs[group] ?? 0)) peer.epochs[group] = epoch;
+  }
+  for (const group of state.groups) {
+    const view = state.views[group];
+    if (view !== undefined && (peer.epochs[group] ?? 0) < view.epoch) owe(state, packet.from);
+  }
+  // Only a member that counts this incarnation may move its start or stable points past what it
+  // delivered: another may still count a predecessor's acknowledgements.
+  const counted = control.counted === state.incarnation;
+  if (counted && control.answer) state.countedBy[packet.from] = true;
+  for (const [key, stable] of Object.entries(control.stable)) {
+    if (retiredAt(state, packet.from, key, stable)) continue;
+    if (counted && !state.admitted) {
+      state.admissionStable[key] = Math.max(state.admissionStable[key] ?? 0, stable);
+      continue;
+    }
+    const stream = state.streams[key] ?? (counted ? ensureStream(state, key, stable) : undefined);
+    if (stream !== undefined) raiseStable(state, stream, stable, counted);
+  }
+  for (const message of packet.data) acceptData(state, message, packet.from, counted);
+  for (const [key, ack] of Object.entries(control.acks)) {
+    if (retiredAt(state, packet.from, key, ack) || !(ack > 0)) continue;
+    if (ack > (peer.acks[key] ?? 0)) peer.acks[key] = ack;
+    const stream =
+      state.streams[key] ?? (counted && state.admitted ? ensureStream(state, key, 0) : undefined);
+    if (stream !== undefined && ack > stream.delivered) requestMissing(state, key, stream, packet.from);
+  }
+  for (const [key, range] of Object.entries(control.nacks)) retransmit(state, packet.from, key, range);
+  if (control.syncRequest) {
+    owe(state, packet.from);
+    state.answersOwed[packet.from] = true;
+  }
+  settle(state);
+}
+
+export function fireTimer(state: EndpointState, name: EndpointTimer): void {
+  state.timers[name] = false;
+  switch (name) {
+    case 'flush':
+      for (const target of Object.keys(state.owed)) sendPacket(state, target as NodeId, [], false);
+      break;
+    case 'sync':
+      onSync(state);
+      break;
+    case 'null-message':
+      onNullMessageDue(state);
+      break;
+    default:
+      assertNever(name, 'timer');
+  }
+  settle(state);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queries
+
+/** The view of `group` this endpoint knows, if any. */
+export function knownView(state: EndpointState, group: string): GroupView | undefined {
+  return state.views[group];
+}
+
+/** Messages held in retransmission buffers and early-arrival buffers, over all streams. */
+export function bufferedMessages(state: EndpointState): number {
+  let count = 0;
+  for (const stream of Object.values(state.streams))
+    count += Object.keys(stream.buffer).length + Object.keys(stream.pending).length;
+  return count;
+}
+
+/** True while this endpoint still has something to make stable, fetch or learn. */
+export function needsSync(state: EndpointState): boolean {
+  const members = stabilityMembers(state);
+  if (members === undefined || !state.admitted) return true;
+  for (const [key, stream] of Object.entries(state.streams)) {
+    if (hasEntries(stream.pending)) return true;
+    // A member behind us (the stream is unstable, or a new member has not heard of it yet) or
+    // ahead of us (we lack messages it has): either way the control data must flow.
+    if (members.some((member) => ackOf(state, member, key) !== stream.delivered)) return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sending
+
+function ownKey(state: EndpointState): string {
+  return `${state.self}:${state.incarnation}`;
+}
+
+function multicastMessage(state: EndpointState, kind: MessageKind, payload: unknown): MulticastResult {
+  const own = state.views[state.group];
+  if (own === undefined || !own.members.includes(state.self))
+    return { ok: false, error: { type: 'not-member', group: state.group } };
+  const stream = state.streams[ownKey(state)];
+  if (stream === undefined) throw new Error('the endpoint lost its own stream');
+  const unstable = stream.delivered - stream.stable;
+  if (unstable >= state.settings.windowMax) {
+    state.counters.windowFull++;
+    return { ok: false, error: { type: 'window-full', unstable, windowMax: state.settings.windowMax } };
+  }
+  const id: MessageId = { origin: state.self, incarnation: state.incarnation, sequence: ++state.sequence };
+  const message: DataMessage = {
+    id,
+    group: state.group,
+    kind,
+    payload: kind === 'null' ? null : payload,
+    piggyback: state.piggyback,
+    stableAtSend: stream.stable,
+  };
+  if (state.piggyback !== null) {
+    state.piggyback = null;
+    if (state.timers['null-message']) {
+      state.timers['null-message'] = false;
+      state.outbox.push({ type: 'cancel-timer', name: 'null-message' });
+    }
+  }
+  deliverMessage(state, stream, message);
+  for (const target of targets(state)) sendPacket(state, target, [message], false);
+  if (kind === 'null') state.counters.nullMessages++;
+  else state.counters.dataMessages++;
+  return { ok: true, id };
+}
+
+/** Every node a multicast goes to: members of both views, or the contacts while the other view is unknown. */
+function targets(state: EndpointState): NodeId[] {
+  const result = new Set<NodeId>();
+  let unknown = false;
+  for (const group of state.groups) {
+    const view = state.views[group];
+    if (view === undefined) unknown = true;
+    else for (const member of view.members) result.add(member);
+  }
+  if (unknown) for (const contact of state.contacts) result.add(contact);
+  result.delete(state.self);
+  return [...result];
+}
+
+/** Members whose acknowledgements make a message stable; undefined while a view is unknown. */
+function stabilityMembers(state: EndpointState): NodeId[] | undefined {
+  const result = new Set<NodeId>();
+  for (const group of state.groups) {
+    const view = state.views[group];
+    if (view === undefined) return undefined;
+    for (const member of view.members) result.add(member);
+  }
+  return [...result];
+}
+
+function sendPacket(state: EndpointState, target: NodeId, data: DataMessage[], syncRequest: boolean): void {
+  const packet: Packet = {
+    connection: state.connection,
+    from: state.self,
+    incarnation: state.incarnation,
+    group: state.group,
+    data,
+    control: controlFor(state, target, syncRequest),
+  };
+  state.outbox.push({ type: 'send', target, packet });
+  state.counters.packetsSent++;
+  if (data.length === 0) state.counters.controlPackets++;
+}
+
+/** The control data for `target`; whatever was owed to it goes with this packet. */
+function controlFor(state: EndpointState, target: NodeId, syncRequest: boolean): Control {
+  const acks: Record<string, number> = {};
+  const stable: Record<string, number> = {};
+  for (const [key, stream] of Object.entries(state.streams)) {
+    if (stream.delivered > 0) acks[key] = stream.delivered;
+    if (stream.stable > 0) stable[key] = stream.stable;
+  }
+  const answer = state.answersOwed[target] === true;
+  if (answer) {
+    for (const [key, final] of Object.entries(state.retired)) {
+      acks[key] = final;
+      stable[key] = final;
+    }
+  }
+  const mentions = state.mentionsOwed[target];
+  if (mentions !== undefined) {
+    for (const [key, final] of Object.entries(mentions)) {
+      acks[key] = final;
+      stable[key] = final;
+    }
+  }
+  const epochs: Record<string, number> = {};
+  const views: GroupView[] = [];
+  const peer = state.peers[target];
+  for (const group of state.groups) {
+    const view = state.views[group];
+    if (view === undefined) continue;
+    epochs[group] = view.epoch;
+    if ((peer?.epochs[group] ?? 0) < view.epoch) views.push(view);
+  }
+  const nacks = state.nacksOwed[target] ?? {};
+  const counted =
+    peer !== undefined && stabilityMembers(state)?.includes(target) === true ? peer.incarnation : 0;
+  delete state.owed[target];
+  delete state.answersOwed[target];
+  delete state.nacksOwed[target];
+  delete state.mentionsOwed[target];
+  return { epochs, acks, stable, nacks, views, syncRequest, counted, answer };
+}
+
+function owe(state: EndpointState, target: NodeId): void {
+  if (target !== state.self) state.owed[target] = true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Receiving
+
+/** The peer record for a packet's sender, or undefined if its incarnation is fenced. */
+function peerOf(state: EndpointState, from: NodeId, incarnation: number): PeerState | undefined {
+  if (from === state.self) return undefined;
+  const peer = state.peers[from];
+  if (peer !== undefined && incarnation < peer.incarnation) return undefined;
+  if (peer !== undefined && incarnation === peer.incarnation) return peer;
+  // A new incarnation is a new member: what its predecessor acknowledged no longer counts.
+  const fresh: PeerState = { incarnation, acks: {}, epochs: {} };
+  state.peers[from] = fresh;
+  return fresh;
+}
+
+function viewProblem(state: EndpointState, view: GroupView): string | undefined {
+  if (typeof view !== 'object' || view === null) return 'not an object';
+  if (!state.groups.includes(view.group)) return `group '${String(view.group)}' is not on this connection`;
+  if (!Number.isSafeInteger(view.epoch) || view.epoch < 1)
+    return `epoch ${String(view.epoch)} is not a positive integer`;
+  if (!Array.isArray(view.members) || view.members.length === 0) return 'no members';
+  if (new Set(view.members).size !== view.members.length) return 'members repeat';
+  for (const member of view.members) {
+    try {
+      nodeId(member);
+    } catch {
+      return `member ${JSON.stringify(member)} is no node id`;
+    }
+  }
+  if (!view.members.includes(view.primary)) return 'the primary is not a member';
+  return undefined;
+}
+
+function adoptView(state: EndpointState, view: GroupView): void {
+  const current = state.views[view.group];
+  if (current !== undefined && current.epoch >= view.epoch) return;
+  state.views[view.group] = {
+    group: view.group,
+    epoch: view.epoch,
+    members: [...view.members],
+    primary: view.primary,
+  };
+  state.counters.views++;
+}
+
+function newStream(origin: NodeId, incarnation: number, startAt: number): StreamState {
+  return {
+    origin,
+    incarnation,
+    delivered: startAt,
+    stable: startAt,
+    buffer: {},
+    pending: {},
+    firstDelivered: 0,
+    nackRound: -1,
+    nackDelivered: -1,
+  };
+}
+
+/**
+ * The stream named `key`, created if new. A new stream starts at the stable point it was learned
+ * with: a member that acknowledged nothing of it cannot be counted in that stable point, so it
+ * joined after those messages were stable, and a new member starts from the stable point.
+ */
+function ensureStream(state: EndpointState, key: string, startAt: number): StreamState | undefined {
+  const existing = state.streams[key];
+  if (existing !== undefined) return existing;
+  const parsed = parseStreamKey(key);
+  if (parsed === undefined || !Number.isSafeInteger(startAt) || startAt < 0) return undefined;
+  // Only another incarnation's streams can be new here: this incarnation's own stream always exists.
+  if (parsed.origin === state.self && parsed.incarnation >= state.incarnation) return undefined;
+  const stream = newStream(parsed.origin, parsed.incarnation, startAt);
+  if (startAt > 0) state.counters.skippedToStable += startAt;
+  state.streams[key] = stream;
+  return stream;
+}
+
+/**
+ * Whether `key` is retired here with everything up to `sequence`. A retired stream that a peer
+ * shows more of is revived: retirement trusts acknowledgements that may have been stale, and a
+ * peer ahead of us would otherwise wait for us forever.
+ */
+function retiredAt(state: EndpointState, from: NodeId, key: string, sequence: number): boolean {
+  const final = state.retired[key];
+  if (final === undefined) return false;
+  if (sequence <= final) return mentionRetired(state, from, key);
+  const parsed = parseStreamKey(key);
+  if (parsed === undefined) return true;
+  delete state.retired[key];
+  state.retiredOrder = state.retiredOrder.filter((retired) => retired !== key);
+  const stream = newStream(parsed.origin, parsed.incarnation, final);
+  // It delivered up to `final` before: a later skip past a stable point would be a hole.
+  stream.firstDelivered = final;
+  state.streams[key] = stream;
+  state.counters.revivedStreams++;
+  return false;
+}
+
+/**
+ * A peer mentioned a stream retired here: our final acknowledgement goes with the next packet to
+ * it. Not at once: a peer that still needs it is syncing and so asks for a packet anyway, while
+ * answering every mention would let two endpoints echo one retired stream back and forth forever.
+ */
+function mentionRetired(state: EndpointState, from: NodeId, key: string): boolean {
+  const final = state.retired[key];
+  if (final === undefined) return false;
+  (state.mentionsOwed[from] ??= {})[key] = final;
+  return true;
+}
+
+function acceptData(state: EndpointState, message: DataMessage, from: NodeId, counted: boolean): void {
+  const key = streamKey(message.id);
+  if (retiredAt(state, from, key, message.id.sequence)) {
+    state.counters.duplicates++;
+    return;
+  }
+  const own = message.id.origin === state.self && message.id.incarnation >= state.incarnation;
+  if (own) {
+    // This incarnation's own messages, echoed back by a peer.
+    state.counters.duplicates++;
+    return;
+  }
+  const stream = state.streams[key] ?? (counted && state.admitted ? ensureStream(state, key, 0) : undefined);
+  if (stream === undefined) {
+    // Where this stream starts here is not known yet: the message will be fetched again.
+    state.counters.unadmitted++;
+    owe(state, from);
+    return;
+  }
+  // The origin's stable point only collects garbage here; it may predate this replica's admission.
+  raiseStable(state, stream, message.stableAtSend, false);
+  const sequence = message.id.sequence;
+  if (sequence <= stream.delivered) {
+    state.counters.duplicates++;
+    return;
+  }
+  if (sequence > stream.delivered + state.settings.windowMax) {
+    state.counters.beyondWindow++;
+    requestMissing(state, key, stream, from);
+    return;
+  }
+  if (sequence === stream.delivered + 1) {
+    deliverMessage(state, stream, message);
+    drainPending(state, stream);
+    // The origin needs acknowledgements for its window; everyone else learns them by sync.
+    if (stream.origin !== state.self && stream.incarnation === state.peers[stream.origin]?.incarnation)
+      owe(state, stream.origin);
+    return;
+  }
+  if (stream.pending[sequence] !== undefined) {
+    state.counters.duplicates++;
+    return;
+  }
+  stream.pending[sequence] = message;
+  // Whoever sent sequence n has delivered (or sent) everything of the stream before it.
+  requestMissing(state, key, stream, from);
+}
+
+function deliverMessage(state: EndpointState, stream: StreamState, message: DataMessage): void {
+  stream.delivered = message.id.sequence;
+  if (stream.firstDelivered === 0) stream.firstDelivered = message.id.sequence;
+  stream.buffer[message.id.sequence] = message;
+  state.counters.delivered++;
+  state.outbox.push({
+    type: 'deliver',
+    message: {
+      connection: state.connection,
+      id: message.id,
+      group: message.group,
+      kind: message.kind,
+      payload: message.payload,
+      piggyback: message.piggyback,
+    },
+  });
+}
+
+function drainPending(state: EndpointState, stream: StreamState): void {
+  for (;;) {
+    const next = stream.pending[stream.delivered + 1];
+    if (next === undefined) return;
+    delete stream.pending[stream.delivered + 1];
+    deliverMessage(state, stream, next);
+  }
+}
+
+/**
+ * Raises a stream's stable point and drops what it makes useless. A stable point beyond what was
+ * delivered here means the stream was stable before this member joined: it skips to that point.
+ */
+function raiseStable(
+  state: EndpointState,
+  stream: StreamState,
+  claimed: number,
+  mayPassDelivered: boolean,
+): void {
+  const stable = mayPassDelivered ? claimed : Math.min(claimed, stream.delivered);
+  if (!(stable > stream.stable) || !Number.isSafeInteger(stable)) return;
+  const own = stream.origin === state.self && stream.incarnation === state.incarnation;
+  // No peer can have acknowledged what this sender has not sent: ignore a claim that says so.
+  if (own && stable > stream.delivered) return;
+  stream.stable = stable;
+  dropUpTo(stream.buffer, stable);
+  if (stable > stream.delivered) {
+    state.counters.skippedToStable += stable - stream.delivered;
+    if (stream.firstDelivered > 0) state.counters.holes++;
+    stream.delivered = stable;
+    dropUpTo(stream.pending, stable);
+    drainPending(state, stream);
+  }
+}
+
+function dropUpTo(messages: Record<string, DataMessage>, sequenceMax: number): void {
+  // Integer-like keys iterate in ascending order, so the loop stops at the first one kept.
+  for (const key of Object.keys(messages)) {
+    if (Number(key) > sequenceMax) return;
+    delete messages[key];
+  }
+}
+
+/** Asks `holder` for the messages after this stream's delivered point, once per sync round or progress. */
+function requestMissing(state: EndpointState, key: string, stream: StreamState, holder: NodeId): void {
+  if (holder === state.self) return;
+  if (stream.nackRound === state.syncRound && stream.nackDelivered === stream.delivered) return;
+  stream.nackRound = state.syncRound;
+  stream.nackDelivered = stream.delivered;
+  (state.nacksOwed[holder] ??= {})[key] = [stream.delivered + 1, stream.delivered + state.settings.windowMax];
+  owe(state, holder);
+  state.counters.nacksSent++;
+}
+
+/** Answers a NACK from the retransmission buffer, whoever the origin was (claim 65). */
+function retransmit(
+  state: EndpointState,
+  requester: NodeId,
+  key: string,
+  range: readonly [number, number],
+): void {
+  const stream = state.streams[key];
+  if (stream === undefined) {
+    if (mentionRetired(state, requester, key)) owe(state, requester);
+    return;
+  }
+  const [first, last] = range;
+  const data: DataMessage[] = [];
+  const from = Math.max(first, stream.stable + 1);
+  const to = Math.min(last, stream.delivered);
+  for (let sequence = from; sequence <= to && data.length < state.settings.retransmitBatchMax; sequence++) {
+    const message = stream.buffer[sequence];
+    if (message !== undefined) data.push(message);
+  }
+  if (data.length === 0) {
+    // Nothing to give: our stable point (in the control data) lets the requester skip, if that is why.
+    owe(state, requester);
+    return;
+  }
+  state.counters.retransmissions += data.length;
+  sendPacket(state, requester, data, false);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timers and bookkeeping after every input
+
+function onSync(state: EndpointState): void {
+  state.syncRound++;
+  if (!needsSync(state)) return;
+  const members = stabilityMembers(state) ?? [];
+  for (const [key, stream] of Object.entries(state.streams)) {
+    const holders = members.filter(
+      (member) => member !== state.self && ackOf(state, member, key) > stream.delivered,
+    );
+    if (holders.length > 0) {
+      // Rotate among the holders, so one unreachable holder does not stall the fetch.
+      requestMissing(state, key, stream, holders[state.syncRound % holders.length]!);
+    } else if (hasEntries(stream.pending) && stream.origin !== state.self) {
+      requestMissing(state, key, stream, stream.origin);
+    }
+  }
+  for (const target of targets(state)) sendPacket(state, target, [], true);
+}
+
+function onNullMessageDue(state: EndpointState): void {
+  if (state.piggyback === null) return;
+  const result = multicastMessage(state, 'null', null);
+  if (!result.ok) {
+    // Try again later; the data stays attached and goes on the first message that can leave.
+    state.timers['null-message'] = true;
+    state.outbox.push({ type: 'set-timer', name: 'null-message', delayMs: state.settings.syncIntervalMs });
+  }
+}
+
+function ackOf(state: EndpointState, member: NodeId, key: string): number {
+  if (member === state.self) return state.streams[key]?.delivered ?? 0;
+  return state.peers[member]?.acks[key] ?? 0;
+}
+
+function hasEntries(record: Record<string, unknown>): boolean {
+  for (const key in record) if (Object.hasOwn(record, key)) return true;
+  return false;
+}
+
+/** Stability, retirement, abandoned early arrivals, timers: run after every input. */
+function settle(state: EndpointState): void {
+  const members = stabilityMembers(state);
+  if (members !== undefined && !state.admitted) admitIfCounted(state, members);
+  if (members !== undefined) {
+    for (const [key, stream] of Object.entries(state.streams)) {
+      let stable = stream.delivered;
+      for (const member of members) stable = Math.min(stable, ackOf(state, member, key));
+      raiseStable(state, stream, stable, false);
+      tidyDeparted(state, members, key, stream);
+    }
+  }
+  armTimers(state);
+}
+
+/** Admission: once every member counts this incarnation, streams start at the stable points they reported. */
+function admitIfCounted(state: EndpointState, members: readonly NodeId[]): void {
+  if (!members.every((member) => member === state.self || state.countedBy[member] === true)) return;
+  state.admitted = true;
+  for (const [key, stable] of Object.entries(state.admissionStable)) {
+    const stream = ensureStream(state, key, stable);
+    if (stream !== undefined) raiseStable(state, stream, stable, true);
+  }
+  state.admissionStable = {};
+}
+
+/**
+ * A departed sender (fenced by a newer incarnation, or in no current view) sends nothing more.
+ * Once every member has exactly what this endpoint has of its stream, early arrivals past a gap
+ * can never be completed (nobody holds the gap), so they are dropped; and a fenced incarnation's
+ * stream is retired, keeping only its final sequence so stale mentions are recognised.
+ */
+function tidyDeparted(
+  state: EndpointState,
+  members: readonly NodeId[],
+  key: string,
+  stream: StreamState,
+): void {
+  const fenced =
+    stream.origin === state.self
+      ? stream.incarnation < state.incarnation
+      : (state.peers[stream.origin]?.incarnation ?? 0) > stream.incarnation;
+  const departed = fenced || !members.includes(stream.origin);
+  if (!departed || stream.stable !== stream.delivered) return;
+  if (members.some((member) => ackOf(state, member, key) !== stream.delivered)) return;
+  if (hasEntries(stream.pending)) {
+    state.counters.abandoned += Object.keys(stream.pending).length;
+    stream.pending = {};
+  }
+  if (!fenced) return;
+  delete state.streams[key];
+  for (const peer of Object.values(state.peers)) delete peer.acks[key];
+  state.retired[key] = stream.delivered;
+  state.retiredOrder.push(key);
+  if (state.retiredOrder.length > state.settings.retiredStreamsMax) {
+    const oldest = state.retiredOrder.shift()!;
+    delete state.retired[oldest];
+  }
+  state.counters.retiredStreams++;
+}
+
+function armTimers(state: EndpointState): void {
+  if (!state.timers.flush && hasEntries(state.owed)) {
+    state.timers.flush = true;
+    state.outbox.push({ type: 'set-timer', name: 'flush', delayMs: state.settings.ackDelayMs });
+  }
+  if (!state.timers.sync && needsSync(state)) {
+    state.timers.sync = true;
+    state.outbox.push({ type: 'set-timer', name: 'sync', delayMs: state.settings.syncIntervalMs });
+  }
+  if (!state.timers['null-message'] && state.piggyback !== null) {
+    state.timers['null-message'] = true;
+    state.outbox.push({
+      type: 'set-timer',
+      name: 'null-message',
+      delayMs: state.settings.nullMessageDelayMs,
+    });
+  }
+}

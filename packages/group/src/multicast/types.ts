@@ -1,0 +1,229 @@
+/**
+ * Types of the multicast connection (seed 001, claims 36 and 37): the small view interface this
+ * layer needs from membership, the connection's configuration, what travels on the wire, and the
+ * inputs and effects of the pure endpoint role.
+ */
+import type { EnvelopeKind, MessageId, NodeId } from '@steadfast/wire';
+
+/**
+ * All the multicast layer knows of a group's membership. The membership layer's views are adapted
+ * to it: a group name, an epoch that grows with each installed view, the members, and the primary.
+ * A member that is removed from a view must come back as a new incarnation (the membership layer
+ * fences the old one): the endpoint treats an unknown incarnation as a new member that starts from
+ * the connection's stable point.
+ */
+export interface GroupView {
+  readonly group: string;
+  /** A positive integer; a view with a higher epoch replaces one with a lower epoch. */
+  readonly epoch: number;
+  readonly members: readonly NodeId[];
+  /** Not used by the connection itself; carried so the layer above sees one view type. */
+  readonly primary: NodeId;
+}
+
+/** The five message kinds of the order-announcement protocol (claim 38), plus null messages. */
+export type MulticastKind = EnvelopeKind;
+export type MessageKind = MulticastKind | 'null';
+
+/** Data that the layer above piggybacks on the next message (claims 58-62), by key. */
+export type Piggyback = Readonly<Record<string, unknown>>;
+
+export interface ConnectionSettings {
+  /** Unsent messages of this sender that are not yet stable, at most. Past it `multicast` says `window-full`. */
+  readonly windowMax: number;
+  /** How long owed acknowledgements and NACKs wait for an outgoing data packet to ride on. */
+  readonly ackDelayMs: number;
+  /** Period of the anti-entropy exchange while anything is unstable, missing or unknown. */
+  readonly syncIntervalMs: number;
+  /** How long attached piggyback data waits for a message before a null message carries it. */
+  readonly nullMessageDelayMs: number;
+  /** Data messages in one retransmission packet, at most. */
+  readonly retransmitBatchMax: number;
+  /** Streams of fenced incarnations remembered after retirement (so stale mentions are ignored). */
+  readonly retiredStreamsMax: number;
+}
+
+export const CONNECTION_DEFAULTS: ConnectionSettings = {
+  windowMax: 128,
+  ackDelayMs: 5,
+  syncIntervalMs: 50,
+  nullMessageDelayMs: 5,
+  retransmitBatchMax: 16,
+  retiredStreamsMax: 256,
+};
+
+export interface ConnectionConfig extends Partial<ConnectionSettings> {
+  /** The connection's name, the same at every endpoint of it (for example `'A<->B'`). */
+  readonly connection: string;
+  /** The two groups it joins; both may be the same group (a connection inside one group). */
+  readonly groups: readonly [string, string];
+  /** This replica's group: one of `groups`. */
+  readonly group: string;
+  readonly self: NodeId;
+  /** This replica's incarnation: ids stay unique across restarts because it grows. */
+  readonly incarnation: number;
+  /**
+   * Any nodes believed to belong to the other group, used only until its view is known (a
+   * directory entry, say). The sender never names members: it learns the other group's view from
+   * these contacts or from the other group's messages (claim 37).
+   */
+  readonly contacts?: readonly NodeId[];
+}
+
+/** One message of a sender's stream on a connection, as it travels (and is retransmitted). */
+export interface DataMessage {
+  /** Origin node, its incarnation and the per-connection sequence number. */
+  readonly id: MessageId;
+  /** The sender's group. */
+  readonly group: string;
+  readonly kind: MessageKind;
+  readonly payload: unknown;
+  readonly piggyback: Piggyback | null;
+  /** The sender's stable point of its own stream when it sent this: receivers may drop older copies. */
+  readonly stableAtSend: number;
+}
+
+/**
+ * Protocol data that rides on every packet, data or not: the sender's acknowledgements (the
+ * highest sequence delivered per stream), its stable points, the view epochs it knows, views the
+ * receiver lacks, NACKs addressed to the receiver, and whether the receiver should answer.
+ * Streams are named by `streamKey`: `origin:incarnation`.
+ */
+export interface Control {
+  readonly epochs: Readonly<Record<string, number>>;
+  readonly acks: Readonly<Record<string, number>>;
+  readonly stable: Readonly<Record<string, number>>;
+  /** Stream → inclusive range of sequences the receiver is asked to retransmit. */
+  readonly nacks: Readonly<Record<string, readonly [number, number]>>;
+  readonly views: readonly GroupView[];
+  readonly syncRequest: boolean;
+  /**
+   * The receiver's incarnation that the sender counts in its stability (0: none). A replica
+   * delivers nothing until every member counts its incarnation ("admission"): before that, a
+   * member may still count its predecessor's acknowledgements and make stable, and collect,
+   * messages the new incarnation never got.
+   */
+  readonly counted: number;
+  /**
+   * This packet answers the receiver's sync request, so its vectors are complete: they include the
+   * final points of streams retired here. Admission waits for one such answer from every member.
+   */
+  readonly answer: boolean;
+}
+
+/** What one endpoint sends another: zero or more data messages and the control data. */
+export interface Packet {
+  readonly connection: string;
+  readonly from: NodeId;
+  readonly incarnation: number;
+  readonly group: string;
+  readonly data: readonly DataMessage[];
+  readonly control: Control;
+}
+
+/** What the `deliver` hook receives: once per message per replica, in each sender's order. */
+export interface DeliveredMessage {
+  readonly connection: string;
+  readonly id: MessageId;
+  readonly group: string;
+  /** `'null'` for a null message, which exists only to carry piggyback data. */
+  readonly kind: MessageKind;
+  readonly payload: unknown;
+  readonly piggyback: Piggyback | null;
+}
+
+export type EndpointTimer = 'flush' | 'sync' | 'null-message';
+
+export type EndpointEffect =
+  | { readonly type: 'send'; readonly target: NodeId; readonly packet: Packet }
+  | { readonly type: 'deliver'; readonly message: DeliveredMessage }
+  | { readonly type: 'set-timer'; readonly name: EndpointTimer; readonly delayMs: number }
+  | { readonly type: 'cancel-timer'; readonly name: EndpointTimer };
+
+export type EndpointInput =
+  | {
+      readonly type: 'multicast';
+      readonly kind: MulticastKind;
+      readonly payload: unknown;
+    }
+  | { readonly type: 'attach-piggyback'; readonly key: string; readonly data: unknown }
+  | { readonly type: 'view-installed'; readonly view: GroupView }
+  | { readonly type: 'packet'; readonly packet: Packet }
+  | { readonly type: 'timer'; readonly name: EndpointTimer };
+
+/** Operating errors of `multicast`: values, never exceptions. */
+export type MulticastError =
+  | {
+      readonly type: 'window-full';
+      /** Messages of this sender not yet stable. */
+      readonly unstable: number;
+      readonly windowMax: number;
+    }
+  | { readonly type: 'not-member'; readonly group: string };
+
+export type MulticastResult =
+  { readonly ok: true; readonly id: MessageId } | { readonly ok: false; readonly error: MulticastError };
+
+export interface EndpointCounters {
+  /** Application messages this endpoint multicast. */
+  dataMessages: number;
+  /** Null messages: multicast only to carry piggyback data nothing else was there to carry. */
+  nullMessages: number;
+  /** Packets sent, all kinds, one per target. */
+  packetsSent: number;
+  /** Packets that carried no data message (acknowledgements, NACKs, views, sync). */
+  controlPackets: number;
+  /** Data messages re-sent in answer to a NACK (by the origin or by a peer). */
+  retransmissions: number;
+  delivered: number;
+  /** Data messages received again (by id) and dropped. */
+  duplicates: number;
+  /** Data messages too far ahead of the delivered point to buffer: dropped, fetched again later. */
+  beyondWindow: number;
+  nacksSent: number;
+  /** Packets from an incarnation older than one already seen from the same node. */
+  fenced: number;
+  /** Packets that name another connection or came from this very endpoint. */
+  misrouted: number;
+  /** Views installed (locally or learned from peers). */
+  views: number;
+  windowFull: number;
+  /** Sequences passed over because they were stable before this member joined. */
+  skippedToStable: number;
+  /**
+   * Skips past a stable point after this replica had already delivered some of the stream: a hole
+   * in its history. The admission rule exists so that this stays 0; the simulation checks it.
+   */
+  holes: number;
+  /** Data messages of streams not yet started here, dropped before admission (fetched again later). */
+  unadmitted: number;
+  /** Out-of-order messages of departed senders dropped because no member has what precedes them. */
+  abandoned: number;
+  retiredStreams: number;
+  /** Retired streams brought back because a peer had more of them. */
+  revivedStreams: number;
+}
+
+export function zeroCounters(): EndpointCounters {
+  return {
+    dataMessages: 0,
+    nullMessages: 0,
+    packetsSent: 0,
+    controlPackets: 0,
+    retransmissions: 0,
+    delivered: 0,
+    duplicates: 0,
+    beyondWindow: 0,
+    nacksSent: 0,
+    fenced: 0,
+    misrouted: 0,
+    views: 0,
+    windowFull: 0,
+    skippedToStable: 0,
+    holes: 0,
+    unadmitted: 0,
+    abandoned: 0,
+    retiredStreams: 0,
+    revivedStreams: 0,
+  };
+}
