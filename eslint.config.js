@@ -19,11 +19,20 @@ const allPackages = Object.keys(layers);
 const testOnly = { group: ['sim'], replication: ['sim', 'store'] };
 
 const boundaryRules = Object.entries(layers).flatMap(([name, allowed]) => [
-  boundaryRule(name, allowed, [`packages/${name}/src/**/*.ts`], ['**/*.test.ts', '**/testing/**']),
+  boundaryRule(
+    name,
+    allowed,
+    [`packages/${name}/src/**/*.ts`],
+    ['**/*.test.ts', '**/testing/**', '**/testing.ts'],
+  ),
   boundaryRule(
     name,
     [...allowed, ...(testOnly[name] ?? [])],
-    [`packages/${name}/src/**/*.test.ts`, `packages/${name}/src/**/testing/**`],
+    [
+      `packages/${name}/src/**/*.test.ts`,
+      `packages/${name}/src/**/testing/**`,
+      `packages/${name}/src/testing.ts`,
+    ],
     [],
   ),
 ]);

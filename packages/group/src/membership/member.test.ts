@@ -1,0 +1,318 @@
+// Unit tests of the group member's handlers, driven as a pure function: feed one input, look at
+// the effects it asked for (sends, replies, timers, persist) and at the next state. References are
+// to Viewstamped Replication Revisited (Liskov and Cowling 2012), section numbers in the titles.
+import type { ActorContext, ActorInput } from '@steadfast/runtime';
+import { address, nodeId, type Address, type Envelope, type NodeId } from '@steadfast/wire';
+import { describe, expect, it } from 'vitest';
+import { groupMemberCore, type MemberEvent } from './member.js';
+import type { BroadcastReply, PeerMessage } from './messages.js';
+import { GROUP_DEFAULTS, groupSettings } from './settings.js';
+import type { MemberState } from './state.js';
+
+const members = ['n1', 'n2', 'n3'];
+
+interface Effects {
+  sends: { target: Address; body: unknown }[];
+  replies: { to: Envelope; body: BroadcastReply }[];
+  timers: string[];
+  persisted: number;
+}
+
+function harness(self: string, settings = {}) {
+  const events: MemberEvent[] = [];
+  const core = groupMemberCore({
+    group: 'g',
+    members,
+    application: { initial: () => [] as unknown[], apply: (state, op) => [...state, op] },
+    settings,
+    observer: (event) => events.push(event),
+  });
+  let effects: Effects = { sends: [], replies: [], timers: [], persisted: 0 };
+  let sequence = 0;
+  const ctx: ActorContext = {
+    self: address(self, 'group.g'),
+    actor: 'group.g' as ActorContext['actor'],
+    node: nodeId(self),
+    current: undefined,
+    now: () => 0,
+    random: () => 0.5,
+    id: () => `nonce-${++sequence}`,
+    call: (_name, fn) => fn(),
+    send(target, body) {
+      effects.sends.push({ target, body });
+      return { origin: nodeId(self), incarnation: 1, sequence: ++sequence };
+    },
+    request(target, body) {
+      effects.sends.push({ target, body });
+      return { origin: nodeId(self), incarnation: 1, sequence: ++sequence };
+    },
+    reply(body, options) {
+      effects.replies.push({ to: options!.to!, body: body as BroadcastReply });
+      return { origin: nodeId(self), incarnation: 1, sequence: ++sequence };
+    },
+    setTimer: (name) => void effects.timers.push(name),
+    cancelTimer: () => undefined,
+    persist: () => void effects.persisted++,
+  };
+  let state = core.initial(ctx);
+  const take = () => {
+    const taken = effects;
+    effects = { sends: [], replies: [], timers: [], persisted: 0 };
+    return taken;
+  };
+  take();
+  const step = (input: ActorInput) => {
+    state = core.handle(state, input, ctx);
+    return take();
+  };
+  return {
+    events,
+    get state(): MemberState {
+      return state;
+    },
+    set state(next: MemberState) {
+      state = next;
+    },
+    /** A message from member `from` (incarnation 1 unless said otherwise). */
+    peer(from: string, body: PeerMessage, incarnation = 1) {
+      return step({ type: 'message', envelope: envelope('one-way', from, 'group.g', incarnation, body) });
+    },
+    client(body: unknown) {
+      const request = envelope('async-request', 'c1', 'client', 1, body);
+      return { request, effects: step({ type: 'message', envelope: request }) };
+    },
+    tick() {
+      return step({ type: 'timer', name: 'tick', payload: undefined });
+    },
+  };
+
+  function envelope(
+    kind: 'one-way' | 'async-request',
+    from: string,
+    actor: string,
+    incarnation: number,
+    body: unknown,
+  ): Envelope {
+    return {
+      kind,
+      id: { origin: nodeId(from), incarnation, sequence: ++sequence },
+      source: address(from, actor),
+      target: address(self, 'group.g'),
+      body,
+    } as Envelope;
+  }
+}
+
+const to = (node: string) => address(node, 'group.g');
+const broadcast = (requestNumber: number, op: unknown = { n: requestNumber }) => ({
+  type: 'broadcast',
+  op,
+  clientId: 'c1',
+  requestNumber,
+});
+
+describe('group settings', () => {
+  it('fills defaults and rejects a bad setting by name (bounds are validated)', () => {
+    expect(groupSettings()).toEqual(GROUP_DEFAULTS);
+    expect(() => groupSettings({ heartbeatIntervalMs: 0 })).toThrow(/heartbeatIntervalMs/);
+    expect(() => groupSettings({ suspicionTimeoutMs: 40 })).toThrow(/twice heartbeatIntervalMs/);
+    expect(() => groupSettings({ preparesInFlightMax: 64 })).toThrow(/entriesPerMessageMax/);
+    expect(() => groupSettings({ opBytesMax: 4_096 })).toThrow(/one frame/);
+  });
+});
+
+describe('normal operation (VR 4.1)', () => {
+  it('the primary persists, prepares to every backup, commits at a majority and answers the client once', () => {
+    const primary = harness('n1');
+    const { request, effects } = primary.client(broadcast(1));
+    expect(effects.persisted).toBe(1);
+    expect(effects.replies).toEqual([]);
+    expect(effects.sends).toEqual([
+      {
+        target: to('n2'),
+        body: {
+          type: 'prepare',
+          epoch: 0,
+          entry: { opNumber: 1, clientId: 'c1', requestNumber: 1, op: { n: 1 } },
+          commitNumber: 0,
+        },
+      },
+      {
+        target: to('n3'),
+        body: {
+          type: 'prepare',
+          epoch: 0,
+          entry: { opNumber: 1, clientId: 'c1', requestNumber: 1, op: { n: 1 } },
+          commitNumber: 0,
+        },
+      },
+    ]);
+    const committed = primary.peer('n2', { type: 'prepare-ok', epoch: 0, opNumber: 1 });
+    expect(committed.replies).toEqual([
+      { to: request, body: { type: 'broadcast-committed', clientId: 'c1', requestNumber: 1, opNumber: 1 } },
+    ]);
+    expect(primary.state.commitNumber).toBe(1);
+    expect(primary.state.appState).toEqual([{ n: 1 }]);
+    expect(primary.events.filter((event) => event.type === 'deliver')).toHaveLength(1);
+    // The third member's late prepare-ok commits nothing new and answers nobody again.
+    expect(primary.peer('n3', { type: 'prepare-ok', epoch: 0, opNumber: 1 }).replies).toEqual([]);
+  });
+
+  it('integrity: a retried request is answered from the client table, not ordered twice', () => {
+    const primary = harness('n1');
+    primary.client(broadcast(1));
+    primary.peer('n2', { type: 'prepare-ok', epoch: 0, opNumber: 1 });
+    const { effects } = primary.client(broadcast(1));
+    expect(effects.sends).toEqual([]);
+    expect(effects.replies.map((reply) => reply.body)).toEqual([
+      { type: 'broadcast-committed', clientId: 'c1', requestNumber: 1, opNumber: 1 },
+    ]);
+    // A retry while the op is still being prepared waits for the same op instead.
+    const second = primary.client(broadcast(2));
+    const retry = primary.client(broadcast(2));
+    expect(second.effects.sends).toHaveLength(2);
+    expect(retry.effects.sends).toEqual([]);
+    const done = primary.peer('n3', { type: 'prepare-ok', epoch: 0, opNumber: 2 });
+    expect(done.replies.map((reply) => reply.to)).toEqual([second.request, retry.request]);
+  });
+
+  it('a backup refuses a broadcast with not-primary and names the primary', () => {
+    const backup = harness('n2');
+    const { effects } = backup.client(broadcast(1));
+    expect(effects.replies.map((reply) => reply.body)).toEqual([
+      { type: 'not-primary', clientId: 'c1', requestNumber: 1, epoch: 0, primary: 'n1' },
+    ]);
+  });
+
+  it('bounds: an op over opBytesMax is refused, and so is one past preparesInFlightMax (busy)', () => {
+    const primary = harness('n1', { preparesInFlightMax: 2 });
+    expect(primary.client(broadcast(1, 'x'.repeat(600))).effects.replies[0]!.body.type).toBe(
+      'invalid-broadcast',
+    );
+    primary.client({ ...broadcast(1), clientId: 'a' });
+    primary.client({ ...broadcast(1), clientId: 'b' });
+    expect(primary.client({ ...broadcast(1), clientId: 'c' }).effects.replies[0]!.body).toEqual({
+      type: 'busy',
+      clientId: 'c',
+      requestNumber: 1,
+      reason: 'prepares-in-flight',
+    });
+  });
+
+  it('a backup appends in order, persists before its prepare-ok, and asks for state on a gap', () => {
+    const backup = harness('n2');
+    const entry = (opNumber: number) => ({ opNumber, clientId: 'c1', requestNumber: opNumber, op: opNumber });
+    const first = backup.peer('n1', { type: 'prepare', epoch: 0, entry: entry(1), commitNumber: 0 });
+    expect(first.persisted).toBe(1);
+    expect(first.sends).toEqual([{ target: to('n1'), body: { type: 'prepare-ok', epoch: 0, opNumber: 1 } }]);
+    const gap = backup.peer('n1', { type: 'prepare', epoch: 0, entry: entry(3), commitNumber: 1 });
+    expect(gap.sends).toEqual([{ target: to('n1'), body: { type: 'get-state', epoch: 0, fromOp: 1 } }]);
+    expect(backup.state.opNumber).toBe(1);
+    expect(backup.state.commitNumber).toBe(1);
+  });
+
+  it('a malformed message is counted and dropped, never thrown on', () => {
+    const backup = harness('n2');
+    const { effects } = backup.client({ type: 'prepare', epoch: -1 });
+    expect(effects.replies[0]!.body.type).toBe('invalid-broadcast');
+    expect(backup.state.counters.invalid).toBe(1);
+  });
+});
+
+describe('failure detector and incarnations', () => {
+  it('a backup suspects a silent primary after suspicionTimeoutMs, and any message from it resets the count', () => {
+    const backup = harness('n2');
+    const ticks = GROUP_DEFAULTS.suspicionTimeoutMs / GROUP_DEFAULTS.heartbeatIntervalMs;
+    for (let tick = 1; tick < ticks; tick++) expect(backup.tick().sends).toEqual([]);
+    backup.peer('n1', { type: 'commit', epoch: 0, commitNumber: 0, opNumber: 0 });
+    for (let tick = 1; tick < ticks; tick++) backup.tick();
+    expect(backup.state.status).toBe('normal');
+    const suspected = backup.tick();
+    expect(backup.state.status).toBe('view-change');
+    expect(backup.state.epoch).toBe(1);
+    expect(suspected.sends.map((send) => send.body)).toContainEqual({ type: 'start-view-change', epoch: 1 });
+  });
+
+  it('an idle primary sends heartbeats, but not on a tick after it prepared something (busy link)', () => {
+    const primary = harness('n1');
+    expect(primary.tick().sends.map((send) => (send.body as PeerMessage).type)).toEqual(['commit', 'commit']);
+    primary.client(broadcast(1));
+    expect(primary.tick().sends).toEqual([]);
+  });
+
+  it('fencing: once a newer incarnation of a member is seen, messages of the older one are dropped', () => {
+    const primary = harness('n1');
+    primary.client(broadcast(1));
+    primary.peer('n2', { type: 'commit', epoch: 0, commitNumber: 0, opNumber: 0 }, 2);
+    const old = primary.peer('n2', { type: 'prepare-ok', epoch: 0, opNumber: 1 }, 1);
+    expect(old.replies).toEqual([]);
+    expect(primary.state.commitNumber).toBe(0);
+    expect(primary.state.counters.fenced).toBe(1);
+  });
+
+  it('no-quorum: a primary that hears from no majority refuses writes instead of splitting the brain', () => {
+    const primary = harness('n1');
+    for (let tick = 0; tick < 5; tick++) primary.tick();
+    expect(primary.client(broadcast(1)).effects.replies[0]!.body).toEqual({
+      type: 'no-quorum',
+      clientId: 'c1',
+      requestNumber: 1,
+      epoch: 0,
+    });
+  });
+});
+
+describe('view change (VR 4.2)', () => {
+  it('the next member by rank collects a majority of do-view-changes, keeps the best log and starts the view', () => {
+    const next = harness('n2');
+    const entry = { opNumber: 1, clientId: 'c1', requestNumber: 1, op: 'kept' };
+    next.peer('n3', { type: 'start-view-change', epoch: 1 });
+    expect(next.state.status).toBe('view-change');
+    // n2 has nothing; n3's log holds op 1, prepared in epoch 0 and not known to be committed.
+    const started = next.peer('n3', {
+      type: 'do-view-change',
+      epoch: 1,
+      lastNormalEpoch: 0,
+      opNumber: 1,
+      commitNumber: 0,
+      entries: [entry],
+    });
+    expect(next.state.status).toBe('normal');
+    expect(next.state.epoch).toBe(1);
+    expect(next.state.log).toEqual([entry]);
+    expect(started.sends).toContainEqual({
+      target: to('n3'),
+      body: { type: 'start-view', epoch: 1, opNumber: 1, commitNumber: 0, entries: [entry] },
+    });
+    expect(next.events.at(-1)).toEqual({
+      type: 'view-installed',
+      node: 'n2',
+      epoch: 1,
+      primary: 'n2',
+      members: ['n2', 'n3', 'n1'] as NodeId[],
+    });
+    // The op commits in the new view once n3 acknowledges it there.
+    next.peer('n3', { type: 'prepare-ok', epoch: 1, opNumber: 1 });
+    expect(next.state.commitNumber).toBe(1);
+  });
+
+  it('a member that is not the new primary sends its log to it once a majority agrees to change', () => {
+    const backup = harness('n3');
+    const sent = backup.peer('n2', { type: 'start-view-change', epoch: 1 });
+    expect(sent.sends).toContainEqual({
+      target: to('n2'),
+      body: {
+        type: 'do-view-change',
+        epoch: 1,
+        lastNormalEpoch: 0,
+        opNumber: 0,
+        commitNumber: 0,
+        entries: [],
+      },
+    });
+    expect(sent.persisted).toBe(1);
+    // A stale start-view-change of an older epoch changes nothing.
+    backup.peer('n1', { type: 'start-view-change', epoch: 0 });
+    expect(backup.state.epoch).toBe(1);
+  });
+});

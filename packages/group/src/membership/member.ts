@@ -1,0 +1,1095 @@
+/**
+ * The group member: one actor per node per group (named `group.<name>`), which runs the failure
+ * detector, installs views and orders broadcasts — Viewstamped Replication Revisited (Liskov and
+ * Cowling 2012) adapted to the Steadfast runtime.
+ *
+ * - Normal status: the primary (the sequencer) gives each client op the next op number, persists
+ *   it and sends `prepare` to the backups; a backup appends in order, persists, and answers a
+ *   cumulative `prepare-ok`; the primary commits an op once a majority (itself included) holds it,
+ *   applies it to the application and answers the client. Backups learn the commit point from the
+ *   next prepare or, on an idle link, from the primary's `commit` heartbeat.
+ * - Failure detector: any message from a member is evidence that it lives; a backup that hears
+ *   nothing from its primary for `suspicionTimeoutMs` starts a view change.
+ * - View change: start-view-change to all; with a majority agreeing, do-view-change (carrying the
+ *   uncommitted log suffix) to the primary of the new epoch, which takes the best log, fetches the
+ *   committed entries it lacks, and sends start-view. The primary of epoch `e` is
+ *   `configuration[e mod n]`: after a primary fails, the next member by rank takes over.
+ * - Recovery: a restarted member (a new incarnation) resumes from its persisted state but takes no
+ *   part until a majority, the current primary included, has told it the current epoch (VR's
+ *   recovery with a nonce). Messages of its old incarnation are fenced off by every peer.
+ * - State transfer: a member that misses entries asks for the suffix (`get-state`); when the log
+ *   was truncated past that point it gets the application snapshot instead.
+ *
+ * Host contract: every step that changes the durable part of the state calls `ctx.persist()`, so
+ * the runtime saves it before the step's messages leave (persist, then send): a prepare-ok or a
+ * do-view-change never promises more than the disk holds.
+ *
+ * Why a reducer and not an xstate machine: the three statuses are the `status` field and each
+ * handler switches on it, but most of the state (the log, the acks, the votes) is data that every
+ * status shares, and messages must be matched against it (epoch, op number, nonce) before any
+ * transition; a statechart would hold all of it in its context and guard every transition with
+ * the same comparisons, with little left for the chart itself to say.
+ */
+import { defineActor, type ActorBehavior, type ActorContext, type ActorInput } from '@steadfast/runtime';
+import { address, assertNever, nodeId, type Address, type Envelope, type NodeId } from '@steadfast/wire';
+import {
+  jsonSize,
+  parseMemberMessage,
+  type Broadcast,
+  type BroadcastReply,
+  type ClientRecord,
+  type Commit,
+  type DoViewChange,
+  type GetState,
+  type GroupSnapshot,
+  type LogEntry,
+  type NewState,
+  type PeerMessage,
+  type Prepare,
+  type PrepareOk,
+  type Recovery,
+  type RecoveryResponse,
+  type StartView,
+  type StartViewChange,
+} from './messages.js';
+import { groupSettings, ticksFor, type GroupSettings } from './settings.js';
+import {
+  count,
+  durableChanged,
+  entriesBetween,
+  entryAt,
+  isPrimary,
+  lookup,
+  majorityOf,
+  peersOf,
+  pendingKey,
+  primaryOf,
+  truncateToCommit,
+  transferEnd,
+  viewOf,
+  zeroCounters,
+  type Transfer,
+  type MemberState,
+  type PendingRequest,
+} from './state.js';
+
+/** The application the group orders ops for: a reducer over committed ops. State must be plain data. */
+export interface GroupApplication<AppState = unknown> {
+  initial(): AppState;
+  apply(state: AppState, op: unknown, meta: DeliveryMeta): AppState;
+}
+
+export interface DeliveryMeta {
+  readonly opNumber: number;
+  readonly clientId: string;
+  readonly requestNumber: number;
+}
+
+/**
+ * What a member reports to an observer (tests, the simulator's invariants, tools). The observer
+ * only watches: it is called synchronously inside the step and must not feed anything back.
+ */
+export type MemberEvent =
+  | ({ readonly type: 'deliver'; readonly node: NodeId; readonly op: unknown } & DeliveryMeta)
+  | { readonly type: 'snapshot-installed'; readonly node: NodeId; readonly opNumber: number }
+  | {
+      readonly type: 'view-installed';
+      readonly node: NodeId;
+      readonly epoch: number;
+      readonly primary: NodeId;
+      readonly members: readonly NodeId[];
+    }
+  | { readonly type: 'restored'; readonly node: NodeId; readonly commitNumber: number };
+
+export interface GroupMemberOptions<AppState = unknown> {
+  /** The group's name; the member actor is spawned as `group.<group>` on each member node. */
+  readonly group: string;
+  /** Member node ids in rank order: the same list on every member. */
+  readonly members: readonly string[];
+  readonly application: GroupApplication<AppState>;
+  readonly settings?: Partial<GroupSettings>;
+  readonly observer?: (event: MemberEvent) => void;
+}
+
+export const GROUP_MEMBER_KIND = 'group-member';
+
+/** The actor name of a group's member on every node. */
+export function memberActorName(group: string): string {
+  return `group.${group}`;
+}
+
+export function memberAddress(group: string, node: string): Address {
+  return address(node, memberActorName(group));
+}
+
+const TICK = 'tick';
+const waitersPerRequestMax = 4;
+const clientIdLengthMax = 128;
+
+interface Env {
+  readonly settings: GroupSettings;
+  readonly application: GroupApplication;
+  readonly observer: (event: MemberEvent) => void;
+  readonly actorName: string;
+  readonly suspicionTicks: number;
+  readonly viewChangeTicks: number;
+  readonly recoveryTicks: number;
+  readonly fetchTicks: number;
+}
+
+/** Builds the member behavior and the pure functions behind it (exported for unit tests). */
+export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>) {
+  const settings = groupSettings(options.settings);
+  const configuration = options.members.map((member) => nodeId(member));
+  if (configuration.length === 0) throw new RangeError('a group needs at least one member');
+  if (new Set(configuration).size !== configuration.length)
+    throw new RangeError(`group members repeat: ${options.members.join(', ')}`);
+  const env: Env = {
+    settings,
+    application: options.application as GroupApplication,
+    observer: options.observer ?? (() => undefined),
+    actorName: memberActorName(options.group),
+    suspicionTicks: ticksFor(settings.suspicionTimeoutMs, settings),
+    viewChangeTicks: ticksFor(settings.viewChangeTimeoutMs, settings),
+    recoveryTicks: ticksFor(settings.recoveryTimeoutMs, settings),
+    fetchTicks: ticksFor(settings.fetchRetryMs, settings),
+  };
+
+  function initial(ctx: ActorContext): MemberState {
+    const self = ctx.node;
+    if (!configuration.includes(self))
+      throw new RangeError(`node ${self} is not a member of group ${options.group}`);
+    ctx.setTimer(TICK, settings.heartbeatIntervalMs);
+    const state: MemberState = {
+      group: options.group,
+      self,
+      configuration,
+      epoch: 0,
+      status: 'normal',
+      lastNormalEpoch: 0,
+      opNumber: 0,
+      commitNumber: 0,
+      logStart: 0,
+      log: [],
+      appState: env.application.initial(),
+      clients: {},
+      incarnations: {},
+      silentTicks: {},
+      acks: {},
+      sentSinceTick: false,
+      statusTicks: 0,
+      viewChange: null,
+      recovery: null,
+      fetch: null,
+      transfer: null,
+      pending: {},
+      counters: zeroCounters,
+    };
+    const view = viewOf(configuration, 0);
+    env.observer({
+      type: 'view-installed',
+      node: self,
+      epoch: 0,
+      primary: view.primary,
+      members: view.members,
+    });
+    return state;
+  }
+
+  /** A restart: resume from the disk, then recover (learn the current view) before taking part. */
+  function restore(persisted: unknown, ctx: ActorContext): MemberState {
+    const saved = persisted as MemberState;
+    ctx.setTimer(TICK, settings.heartbeatIntervalMs);
+    const state: MemberState = {
+      ...saved,
+      incarnations: {},
+      silentTicks: {},
+      acks: {},
+      sentSinceTick: false,
+      statusTicks: 0,
+      viewChange: null,
+      recovery: null,
+      fetch: null,
+      transfer: null,
+      pending: {},
+    };
+    env.observer({ type: 'restored', node: state.self, commitNumber: state.commitNumber });
+    if (configuration.length === 1) return installNormal(state, state.epoch, ctx);
+    const nonce = ctx.id();
+    broadcastToPeers(state, { type: 'recovery', nonce } satisfies Recovery, ctx);
+    return count({ ...state, status: 'recovering', recovery: { nonce, responses: {} } }, 'recoveries');
+  }
+
+  function handle(state: MemberState, input: ActorInput, ctx: ActorContext): MemberState {
+    const next =
+      input.type === 'timer' ? onTimer(state, input.name, ctx) : onMessage(state, input.envelope, ctx);
+    // Persist, then send: the runtime holds this step's messages until the state is durable.
+    if (durableChanged(state, next)) ctx.persist();
+    return next;
+  }
+
+  function onTimer(state: MemberState, name: string, ctx: ActorContext): MemberState {
+    if (name !== TICK) return state;
+    return onTick(state, ctx);
+  }
+
+  function onMessage(state: MemberState, envelope: Envelope, ctx: ActorContext): MemberState {
+    const message = parseMemberMessage(envelope.body);
+    if (message === undefined) {
+      if (envelope.kind === 'async-request' || envelope.kind === 'sync-request')
+        reply(envelope, { type: 'invalid-broadcast', detail: 'not a group message' }, ctx);
+      return count(state, 'invalid');
+    }
+    if (message.type === 'broadcast') return onBroadcast(state, message, envelope, ctx);
+    const from = envelope.id.origin;
+    if (from === state.self || !state.configuration.includes(from)) return count(state, 'invalid');
+    const known = lookup(state.incarnations, from) ?? 0;
+    if (envelope.id.incarnation < known) return count(state, 'fenced');
+    let next = state;
+    if (envelope.id.incarnation > known) next = onNewIncarnation(next, from, envelope.id.incarnation);
+    next = { ...next, silentTicks: { ...next.silentTicks, [from]: 0 } };
+    return onPeerMessage(next, message, from, ctx);
+  }
+
+  function onPeerMessage(
+    state: MemberState,
+    message: PeerMessage,
+    from: NodeId,
+    ctx: ActorContext,
+  ): MemberState {
+    switch (message.type) {
+      case 'prepare':
+        return onPrepare(state, message, from, ctx);
+      case 'prepare-ok':
+        return onPrepareOk(state, message, from, ctx);
+      case 'commit':
+        return onCommit(state, message, from, ctx);
+      case 'start-view-change':
+        return onStartViewChange(state, message, from, ctx);
+      case 'do-view-change':
+        return onDoViewChange(state, message, from, ctx);
+      case 'start-view':
+        return onStartView(state, message, from, ctx);
+      case 'recovery':
+        return onRecovery(state, message, from, ctx);
+      case 'recovery-response':
+        return onRecoveryResponse(state, message, from, ctx);
+      case 'get-state':
+        return onGetState(state, message, from, ctx);
+      case 'new-state':
+        return onNewState(state, message, from, ctx);
+      default:
+        return assertNever(message, 'group message');
+    }
+  }
+
+  /**
+   * A member restarted: what its old incarnation acknowledged no longer counts (its log may have
+   * been cut back to the committed prefix during recovery), so the primary forgets its acks.
+   */
+  function onNewIncarnation(state: MemberState, member: NodeId, incarnation: number): MemberState {
+    const acks = { ...state.acks };
+    delete acks[member];
+    return { ...state, incarnations: { ...state.incarnations, [member]: incarnation }, acks };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Sends.
+
+  function sendTo(state: MemberState, target: NodeId, body: PeerMessage, ctx: ActorContext): void {
+    ctx.send(address(target, env.actorName), body);
+  }
+
+  function broadcastToPeers(state: MemberState, body: PeerMessage, ctx: ActorContext): void {
+    for (const peer of peersOf(state)) sendTo(state, peer, body, ctx);
+  }
+
+  function reply(envelope: Envelope, body: BroadcastReply, ctx: ActorContext): void {
+    ctx.reply(body, { to: envelope });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The tick: heartbeats, suspicion, timeouts and retries, all counted in ticks of one timer.
+
+  function onTick(state: MemberState, ctx: ActorContext): MemberState {
+    ctx.setTimer(TICK, settings.heartbeatIntervalMs);
+    const silentTicks: Record<string, number> = {};
+    for (const peer of peersOf(state)) silentTicks[peer] = (lookup(state.silentTicks, peer) ?? 0) + 1;
+    let next: MemberState = { ...state, silentTicks, statusTicks: state.statusTicks + 1 };
+    next = retryFetch(next, ctx);
+    switch (next.status) {
+      case 'normal':
+        return isPrimary(next) ? tickPrimary(next, ctx) : tickBackup(next, ctx);
+      case 'view-change':
+        return tickViewChange(next, ctx);
+      case 'recovering':
+        return tickRecovering(next, ctx);
+      default:
+        return assertNever(next.status, 'member status');
+    }
+  }
+
+  function tickPrimary(state: MemberState, ctx: ActorContext): MemberState {
+    let next = state;
+    if (!state.sentSinceTick && state.configuration.length > 1) {
+      broadcastToPeers(state, commitMessage(state), ctx);
+      next = count(next, 'heartbeats');
+    }
+    next = { ...next, sentSinceTick: false };
+    // A request not committed within the suspicion timeout: the primary has lost its majority (or
+    // the network is very lossy). Tell the client; a retry with the same request number is safe.
+    const pending: Record<string, PendingRequest> = {};
+    let noQuorum = 0;
+    for (const [key, request] of Object.entries(next.pending)) {
+      if (request.ticks + 1 < env.suspicionTicks) {
+        pending[key] = { ...request, ticks: request.ticks + 1 };
+        continue;
+      }
+      noQuorum++;
+      for (const waiter of request.waiters) reply(waiter, noQuorumReply(next, request), ctx);
+    }
+    return count({ ...next, pending }, 'noQuorum', noQuorum);
+  }
+
+  function tickBackup(state: MemberState, ctx: ActorContext): MemberState {
+    const primary = primaryOf(state.configuration, state.epoch);
+    if ((lookup(state.silentTicks, primary) ?? 0) < env.suspicionTicks) return state;
+    return startViewChange(state, state.epoch + 1, ctx);
+  }
+
+  function tickViewChange(state: MemberState, ctx: ActorContext): MemberState {
+    // The candidate did not start the view in time (it is down, or cut off): try the next by rank.
+    if (state.statusTicks >= env.viewChangeTicks) return startViewChange(state, state.epoch + 1, ctx);
+    // Messages may be lost: say it again, once per tick.
+    if (state.transfer?.purpose === 'adopt') return state;
+    broadcastToPeers(state, { type: 'start-view-change', epoch: state.epoch }, ctx);
+    const progress = state.viewChange;
+    const primary = primaryOf(state.configuration, state.epoch);
+    if (progress?.doViewChangeSent === true && primary !== state.self)
+      sendTo(state, primary, doViewChangeMessage(state), ctx);
+    return state;
+  }
+
+  function tickRecovering(state: MemberState, ctx: ActorContext): MemberState {
+    // Nobody answered in time (a majority is down or recovering too): the persisted log is safe to
+    // vote with, so start a view change instead of waiting forever.
+    if (state.statusTicks >= env.recoveryTicks) return startViewChange(state, state.epoch + 1, ctx);
+    if (state.recovery !== null)
+      broadcastToPeers(state, { type: 'recovery', nonce: state.recovery.nonce }, ctx);
+    return state;
+  }
+
+  function retryFetch(state: MemberState, ctx: ActorContext): MemberState {
+    if (state.fetch === null) return state;
+    if (state.fetch.ticks + 1 < env.fetchTicks)
+      return { ...state, fetch: { ...state.fetch, ticks: state.fetch.ticks + 1 } };
+    if (state.transfer !== null) return fetchTransfer(state, ctx);
+    return requestState(state, state.fetch.from, ctx, true);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Normal status: broadcast, prepare, prepare-ok, commit.
+
+  function onBroadcast(
+    state: MemberState,
+    message: Broadcast,
+    envelope: Envelope,
+    ctx: ActorContext,
+  ): MemberState {
+    if (envelope.kind !== 'async-request' && envelope.kind !== 'sync-request') return count(state, 'invalid');
+    const { clientId, requestNumber } = message;
+    if (!isPrimary(state)) {
+      const primary = state.status === 'normal' ? primaryOf(state.configuration, state.epoch) : null;
+      reply(envelope, { type: 'not-primary', clientId, requestNumber, epoch: state.epoch, primary }, ctx);
+      return count(state, 'notPrimary');
+    }
+    const size = jsonSize(message.op);
+    if (
+      size === undefined ||
+      size > settings.opBytesMax ||
+      clientId.length > clientIdLengthMax ||
+      requestNumber < 1
+    ) {
+      const detail =
+        size === undefined || size > settings.opBytesMax
+          ? `op has no JSON form or is over opBytesMax (${settings.opBytesMax})`
+          : `clientId over ${clientIdLengthMax} characters or requestNumber below 1`;
+      reply(envelope, { type: 'invalid-broadcast', detail }, ctx);
+      return count(state, 'invalid');
+    }
+    const known = lookup(state.clients, clientId);
+    if (known !== undefined && requestNumber < known.requestNumber) {
+      reply(
+        envelope,
+        {
+          type: 'invalid-broadcast',
+          detail: `request ${requestNumber} is older than ${known.requestNumber}`,
+        },
+        ctx,
+      );
+      return count(state, 'stale');
+    }
+    if (known !== undefined && requestNumber === known.requestNumber) {
+      reply(
+        envelope,
+        { type: 'broadcast-committed', clientId, requestNumber, opNumber: known.opNumber },
+        ctx,
+      );
+      return state;
+    }
+    const key = pendingKey(clientId, requestNumber);
+    const waiting = lookup(state.pending, key);
+    const prepared = entriesBetween(state, state.commitNumber, state.opNumber).find(
+      (entry) => entry.clientId === clientId && entry.requestNumber === requestNumber,
+    );
+    if (prepared !== undefined) return addWaiter(state, key, waiting, prepared.opNumber, message, envelope);
+    if (heardFromMajority(state) === false) {
+      reply(envelope, { type: 'no-quorum', clientId, requestNumber, epoch: state.epoch }, ctx);
+      return count(state, 'noQuorum');
+    }
+    if (state.opNumber - state.commitNumber >= settings.preparesInFlightMax) {
+      reply(envelope, { type: 'busy', clientId, requestNumber, reason: 'prepares-in-flight' }, ctx);
+      return count(state, 'busy');
+    }
+    if (Object.keys(state.pending).length >= settings.pendingRequestsMax) {
+      reply(envelope, { type: 'busy', clientId, requestNumber, reason: 'pending-requests' }, ctx);
+      return count(state, 'busy');
+    }
+    const entry: LogEntry = { opNumber: state.opNumber + 1, clientId, requestNumber, op: message.op };
+    const appended: MemberState = {
+      ...state,
+      log: [...state.log, entry],
+      opNumber: entry.opNumber,
+      sentSinceTick: true,
+      pending: {
+        ...state.pending,
+        [key]: { clientId, requestNumber, opNumber: entry.opNumber, waiters: [envelope], ticks: 0 },
+      },
+    };
+    broadcastToPeers(
+      appended,
+      { type: 'prepare', epoch: state.epoch, entry, commitNumber: state.commitNumber },
+      ctx,
+    );
+    return commitAsPrimary(appended, ctx);
+  }
+
+  function addWaiter(
+    state: MemberState,
+    key: string,
+    waiting: PendingRequest | undefined,
+    opNumber: number,
+    message: Broadcast,
+    envelope: Envelope,
+  ): MemberState {
+    if (waiting !== undefined && waiting.waiters.length >= waitersPerRequestMax) return state;
+    if (waiting === undefined && Object.keys(state.pending).length >= settings.pendingRequestsMax)
+      return state;
+    const request: PendingRequest =
+      waiting === undefined
+        ? {
+            clientId: message.clientId,
+            requestNumber: message.requestNumber,
+            opNumber,
+            waiters: [envelope],
+            ticks: 0,
+          }
+        : { ...waiting, waiters: [...waiting.waiters, envelope] };
+    return { ...state, pending: { ...state.pending, [key]: request } };
+  }
+
+  function heardFromMajority(state: MemberState): boolean {
+    const heard = peersOf(state).filter(
+      (peer) => (lookup(state.silentTicks, peer) ?? 0) < env.suspicionTicks,
+    );
+    return heard.length + 1 >= majorityOf(state.configuration);
+  }
+
+  function onPrepare(state: MemberState, message: Prepare, from: NodeId, ctx: ActorContext): MemberState {
+    if (!(state.status === 'normal' && message.epoch === state.epoch))
+      return joinInstalledView(state, message.epoch, from, message.entry.opNumber, ctx);
+    let next = state;
+    const { entry } = message;
+    if (entry.opNumber === next.opNumber + 1) {
+      next = { ...next, log: [...next.log, entry], opNumber: entry.opNumber };
+      sendTo(next, from, { type: 'prepare-ok', epoch: next.epoch, opNumber: next.opNumber }, ctx);
+    } else if (entry.opNumber <= next.opNumber) {
+      // A duplicate: our prepare-ok may have been lost, so say it again.
+      sendTo(next, from, { type: 'prepare-ok', epoch: next.epoch, opNumber: next.opNumber }, ctx);
+    } else {
+      next = requestState(next, from, ctx, false);
+    }
+    return commitTo(next, Math.min(message.commitNumber, next.opNumber), ctx);
+  }
+
+  function onCommit(state: MemberState, message: Commit, from: NodeId, ctx: ActorContext): MemberState {
+    if (!(state.status === 'normal' && message.epoch === state.epoch))
+      return joinInstalledView(state, message.epoch, from, message.opNumber, ctx);
+    let next = state;
+    if (message.opNumber > next.opNumber) next = requestState(next, from, ctx, false);
+    // Answer every heartbeat with a cumulative prepare-ok: it re-sends an ack that may have been
+    // lost, and on an idle link it is how the primary knows a majority still hears it.
+    sendTo(next, from, { type: 'prepare-ok', epoch: next.epoch, opNumber: next.opNumber }, ctx);
+    return commitTo(next, Math.min(message.commitNumber, next.opNumber), ctx);
+  }
+
+  /**
+   * A prepare or commit for an epoch we are not normal in. From the primary of a newer epoch (or of
+   * the epoch we are changing to), it means the view was installed without our hearing the
+   * start-view: adopt that view's log from its primary. Anything else is stale.
+   */
+  function joinInstalledView(
+    state: MemberState,
+    epoch: number,
+    from: NodeId,
+    targetOp: number,
+    ctx: ActorContext,
+  ): MemberState {
+    if (state.status === 'recovering' || epoch < state.epoch) return count(state, 'stale');
+    if (from !== primaryOf(state.configuration, epoch)) return count(state, 'invalid');
+    return adopt(state, epoch, from, targetOp, ctx);
+  }
+
+  function onPrepareOk(state: MemberState, message: PrepareOk, from: NodeId, ctx: ActorContext): MemberState {
+    if (!isPrimary(state) || message.epoch !== state.epoch) return count(state, 'stale');
+    const held = Math.min(message.opNumber, state.opNumber);
+    if (held <= (lookup(state.acks, from) ?? 0)) return state;
+    return commitAsPrimary({ ...state, acks: { ...state.acks, [from]: held } }, ctx);
+  }
+
+  /** Commits up to the highest op a majority (the primary included) holds. */
+  function commitAsPrimary(state: MemberState, ctx: ActorContext): MemberState {
+    const held = [state.opNumber, ...peersOf(state).map((peer) => lookup(state.acks, peer) ?? 0)].sort(
+      (a, b) => b - a,
+    );
+    const quorumHolds = held[majorityOf(state.configuration) - 1] ?? 0;
+    return quorumHolds > state.commitNumber ? commitTo(state, quorumHolds, ctx) : state;
+  }
+
+  /** Applies entries `commitNumber + 1 .. target` in order, answers their clients, trims the log. */
+  function commitTo(state: MemberState, target: number, ctx: ActorContext): MemberState {
+    if (target <= state.commitNumber) return state;
+    let { appState, clients } = state;
+    let pending = state.pending;
+    let commitNumber = state.commitNumber;
+    for (let opNumber = state.commitNumber + 1; opNumber <= target; opNumber++) {
+      const entry = entryAt(state, opNumber);
+      if (entry === undefined) break;
+      const meta: DeliveryMeta = { opNumber, clientId: entry.clientId, requestNumber: entry.requestNumber };
+      appState = env.application.apply(appState, entry.op, meta);
+      clients = remember(clients, entry);
+      commitNumber = opNumber;
+      env.observer({ type: 'deliver', node: state.self, op: entry.op, ...meta });
+      const key = pendingKey(entry.clientId, entry.requestNumber);
+      const request = lookup(pending, key);
+      if (request !== undefined) {
+        for (const waiter of request.waiters)
+          reply(
+            waiter,
+            {
+              type: 'broadcast-committed',
+              clientId: entry.clientId,
+              requestNumber: entry.requestNumber,
+              opNumber,
+            },
+            ctx,
+          );
+        const rest = { ...pending };
+        delete rest[key];
+        pending = rest;
+      }
+    }
+    const committed = count(
+      { ...state, appState, clients, commitNumber, pending },
+      'committed',
+      commitNumber - state.commitNumber,
+    );
+    return trimLog(committed);
+  }
+
+  /** Records a committed request in the client table, forgetting the least recent client past the bound. */
+  function remember(
+    clients: Readonly<Record<string, ClientRecord>>,
+    entry: LogEntry,
+  ): Record<string, ClientRecord> {
+    const known = lookup(clients, entry.clientId);
+    const next: Record<string, ClientRecord> = { ...clients };
+    if (known === undefined || entry.requestNumber > known.requestNumber)
+      next[entry.clientId] = { requestNumber: entry.requestNumber, opNumber: entry.opNumber };
+    const ids = Object.keys(next);
+    if (ids.length <= settings.clientsMax) return next;
+    let oldest = ids[0]!;
+    for (const id of ids) if (next[id]!.opNumber < next[oldest]!.opNumber) oldest = id;
+    delete next[oldest];
+    return next;
+  }
+
+  /** Keeps between `snapshotEveryOps` and twice as many committed entries for lagging members. */
+  function trimLog(state: MemberState): MemberState {
+    if (state.commitNumber - state.logStart < 2 * settings.snapshotEveryOps) return state;
+    const logStart = state.commitNumber - settings.snapshotEveryOps;
+    return { ...state, log: state.log.slice(logStart - state.logStart), logStart };
+  }
+
+  function commitMessage(state: MemberState): Commit {
+    return { type: 'commit', epoch: state.epoch, commitNumber: state.commitNumber, opNumber: state.opNumber };
+  }
+
+  function noQuorumReply(state: MemberState, request: PendingRequest): BroadcastReply {
+    return {
+      type: 'no-quorum',
+      clientId: request.clientId,
+      requestNumber: request.requestNumber,
+      epoch: state.epoch,
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // View change.
+
+  /** Leaves the current status for a view change to `epoch`: clients waiting here are told to go elsewhere. */
+  function enterViewChange(state: MemberState, epoch: number, ctx: ActorContext): MemberState {
+    for (const request of Object.values(state.pending))
+      for (const waiter of request.waiters) {
+        const { clientId, requestNumber } = request;
+        reply(waiter, { type: 'not-primary', clientId, requestNumber, epoch, primary: null }, ctx);
+      }
+    return {
+      ...state,
+      status: 'view-change',
+      epoch,
+      statusTicks: 0,
+      viewChange: { startViewChangeFrom: [], doViewChanges: {}, doViewChangeSent: false },
+      recovery: null,
+      fetch: null,
+      transfer: null,
+      pending: {},
+      acks: {},
+    };
+  }
+
+  function startViewChange(state: MemberState, epoch: number, ctx: ActorContext): MemberState {
+    const next = count(enterViewChange(state, epoch, ctx), 'viewChangesStarted');
+    broadcastToPeers(next, { type: 'start-view-change', epoch } satisfies StartViewChange, ctx);
+    return sendDoViewChangeIfAgreed(next, ctx);
+  }
+
+  /** A start-view-change (or do-view-change) for `epoch` from `from`: join, then count the vote. */
+  function joinViewChange(
+    state: MemberState,
+    epoch: number,
+    from: NodeId,
+    ctx: ActorContext,
+  ): MemberState | undefined {
+    let next = state;
+    if (epoch > state.epoch || (epoch === state.epoch && state.status === 'recovering'))
+      next = startViewChange(state, epoch, ctx);
+    if (next.status !== 'view-change' || epoch !== next.epoch || next.viewChange === null) return undefined;
+    const voters = next.viewChange.startViewChangeFrom;
+    if (voters.includes(from)) return next;
+    return { ...next, viewChange: { ...next.viewChange, startViewChangeFrom: [...voters, from] } };
+  }
+
+  function onStartViewChange(
+    state: MemberState,
+    message: StartViewChange,
+    from: NodeId,
+    ctx: ActorContext,
+  ): MemberState {
+    const joined = joinViewChange(state, message.epoch, from, ctx);
+    return joined === undefined ? count(state, 'stale') : sendDoViewChangeIfAgreed(joined, ctx);
+  }
+
+  function doViewChangeMessage(state: MemberState): DoViewChange {
+    return {
+      type: 'do-view-change',
+      epoch: state.epoch,
+      lastNormalEpoch: state.lastNormalEpoch,
+      opNumber: state.opNumber,
+      commitNumber: state.commitNumber,
+      entries: entriesBetween(state, state.commitNumber, state.opNumber),
+    };
+  }
+
+  /** With a majority (itself included) agreeing to change, a member sends its log to the new primary. */
+  function sendDoViewChangeIfAgreed(state: MemberState, ctx: ActorContext): MemberState {
+    const progress = state.viewChange;
+    if (progress === null || progress.doViewChangeSent) return state;
+    if (progress.startViewChangeFrom.length + 1 < majorityOf(state.configuration)) return state;
+    const message = doViewChangeMessage(state);
+    const primary = primaryOf(state.configuration, state.epoch);
+    const sent = { ...progress, doViewChangeSent: true };
+    if (primary !== state.self) {
+      sendTo(state, primary, message, ctx);
+      return { ...state, viewChange: sent };
+    }
+    const own = { ...sent, doViewChanges: { ...sent.doViewChanges, [state.self]: message } };
+    return startViewIfReady({ ...state, viewChange: own }, ctx);
+  }
+
+  function onDoViewChange(
+    state: MemberState,
+    message: DoViewChange,
+    from: NodeId,
+    ctx: ActorContext,
+  ): MemberState {
+    const joined = joinViewChange(state, message.epoch, from, ctx);
+    if (joined === undefined || joined.viewChange === null) return count(state, 'stale');
+    const voted = sendDoViewChangeIfAgreed(joined, ctx);
+    if (voted.viewChange === null || primaryOf(voted.configuration, voted.epoch) !== voted.self) return voted;
+    const progress = {
+      ...voted.viewChange,
+      doViewChanges: { ...voted.viewChange.doViewChanges, [from]: message },
+    };
+    return startViewIfReady({ ...voted, viewChange: progress }, ctx);
+  }
+
+  /** The do-view-change with the most up-to-date log: latest normal epoch, then longest log. */
+  function bestLog(progress: NonNullable<MemberState['viewChange']>): [NodeId, DoViewChange] | undefined {
+    let best: [NodeId, DoViewChange] | undefined;
+    for (const [member, candidate] of Object.entries(progress.doViewChanges).sort(([a], [b]) =>
+      a < b ? -1 : 1,
+    )) {
+      if (
+        best === undefined ||
+        candidate.lastNormalEpoch > best[1].lastNormalEpoch ||
+        (candidate.lastNormalEpoch === best[1].lastNormalEpoch && candidate.opNumber > best[1].opNumber)
+      )
+        best = [member as NodeId, candidate];
+    }
+    return best;
+  }
+
+  /**
+   * The new primary, with do-view-changes from a majority (its own included), adopts the best log.
+   * The messages carry only uncommitted suffixes, so when the best log's committed prefix reaches
+   * past ours, we first fetch those committed entries (or a snapshot) from its sender.
+   */
+  function startViewIfReady(state: MemberState, ctx: ActorContext): MemberState {
+    const progress = state.viewChange;
+    if (progress === null) return state;
+    if (lookup(progress.doViewChanges, state.self) === undefined) return state;
+    if (Object.keys(progress.doViewChanges).length < majorityOf(state.configuration)) return state;
+    const best = bestLog(progress);
+    if (best === undefined) return state;
+    const [bestMember, bestMessage] = best;
+    const transfer = state.transfer?.purpose === 'catch-up' ? state.transfer : null;
+    const committedUpTo = transfer === null ? state.commitNumber : transferEnd(state, transfer);
+    if (bestMessage.commitNumber > committedUpTo) {
+      if (transfer !== null && transfer.from === bestMember) return state;
+      const target = {
+        purpose: 'catch-up',
+        from: bestMember,
+        epoch: state.epoch,
+        targetOp: bestMessage.commitNumber,
+      } as const;
+      return beginTransfer(state, target, ctx);
+    }
+    // The view is ours: now, and only now, the uncommitted suffix of our own log may go.
+    let base = transfer === null ? truncateToCommit(state) : applyTransfer(state, transfer);
+    base = commitTo(base, base.opNumber, ctx);
+    const commitNumber = Math.max(
+      ...Object.values(progress.doViewChanges).map((message) => message.commitNumber),
+    );
+    const suffix = bestMessage.entries.filter((entry) => entry.opNumber > base.commitNumber);
+    const adopted: MemberState = {
+      ...base,
+      log: [...base.log, ...suffix],
+      opNumber: base.opNumber + suffix.length,
+    };
+    const installed = commitTo(installNormal(adopted, state.epoch, ctx), commitNumber, ctx);
+    broadcastToPeers(
+      installed,
+      {
+        type: 'start-view',
+        epoch: installed.epoch,
+        opNumber: installed.opNumber,
+        commitNumber: installed.commitNumber,
+        entries: entriesBetween(installed, installed.commitNumber, installed.opNumber),
+      },
+      ctx,
+    );
+    return commitAsPrimary({ ...installed, sentSinceTick: true }, ctx);
+  }
+
+  /** Enters normal status in `epoch` (as primary or backup) and reports the view. */
+  function installNormal(state: MemberState, epoch: number, ctx: ActorContext): MemberState {
+    void ctx;
+    const view = viewOf(state.configuration, epoch);
+    env.observer({
+      type: 'view-installed',
+      node: state.self,
+      epoch,
+      primary: view.primary,
+      members: view.members,
+    });
+    return count(
+      {
+        ...state,
+        status: 'normal',
+        epoch,
+        lastNormalEpoch: epoch,
+        statusTicks: 0,
+        viewChange: null,
+        recovery: null,
+        fetch: null,
+        transfer: null,
+        acks: {},
+        silentTicks: { ...state.silentTicks, [view.primary]: 0 },
+      },
+      'viewsInstalled',
+    );
+  }
+
+  function onStartView(state: MemberState, message: StartView, from: NodeId, ctx: ActorContext): MemberState {
+    if (message.epoch < state.epoch || (message.epoch === state.epoch && state.status === 'normal'))
+      return count(state, 'stale');
+    if (from !== primaryOf(state.configuration, message.epoch)) return count(state, 'invalid');
+    // Our committed prefix agrees with every log, and the message carries the new log past the new
+    // primary's commit point. If ours is behind that point, this message cannot complete our log:
+    // fetch the view's log whole (keeping ours intact meanwhile).
+    const lastGiven = message.entries.at(-1)?.opNumber ?? message.commitNumber;
+    if (message.commitNumber > state.commitNumber || lastGiven < message.opNumber)
+      return adopt(state, message.epoch, from, message.opNumber, ctx);
+    const base = truncateToCommit(state);
+    const suffix = message.entries.filter((entry) => entry.opNumber > state.commitNumber);
+    const adopted: MemberState = {
+      ...base,
+      log: [...base.log, ...suffix],
+      opNumber: base.opNumber + suffix.length,
+    };
+    const installed = installNormal(adopted, message.epoch, ctx);
+    const next = commitTo(installed, Math.min(message.commitNumber, adopted.opNumber), ctx);
+    sendTo(next, from, { type: 'prepare-ok', epoch: next.epoch, opNumber: next.opNumber }, ctx);
+    return next;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Recovery.
+
+  function onRecovery(state: MemberState, message: Recovery, from: NodeId, ctx: ActorContext): MemberState {
+    if (state.status !== 'normal') return state;
+    const response: RecoveryResponse = {
+      type: 'recovery-response',
+      nonce: message.nonce,
+      epoch: state.epoch,
+      opNumber: state.opNumber,
+      commitNumber: state.commitNumber,
+      primary: isPrimary(state),
+    };
+    sendTo(state, from, response, ctx);
+    return state;
+  }
+
+  function onRecoveryResponse(
+    state: MemberState,
+    message: RecoveryResponse,
+    from: NodeId,
+    ctx: ActorContext,
+  ): MemberState {
+    if (state.status !== 'recovering' || state.recovery === null || message.nonce !== state.recovery.nonce)
+      return count(state, 'stale');
+    const recovery = { ...state.recovery, responses: { ...state.recovery.responses, [from]: message } };
+    const next: MemberState = { ...state, recovery };
+    const responses = Object.values(recovery.responses);
+    if (responses.length + 1 < majorityOf(state.configuration)) return next;
+    const latest = Math.max(...responses.map((response) => response.epoch));
+    const primary = primaryOf(state.configuration, latest);
+    // We were the primary of the latest view and lost our volatile state: hand over at once.
+    if (primary === state.self || latest < state.epoch)
+      return startViewChange(next, Math.max(latest, state.epoch) + 1, ctx);
+    const answer = lookup(recovery.responses, primary);
+    if (answer === undefined || !answer.primary || answer.epoch !== latest) return next;
+    // In the same epoch our log is a prefix of the primary's. After a view change we missed, it may
+    // not be: adopt the current view's log whole.
+    if (!(latest === state.epoch && state.lastNormalEpoch === state.epoch))
+      return adopt(next, latest, primary, answer.opNumber, ctx);
+    let recovered = installNormal(next, latest, ctx);
+    recovered = commitTo(recovered, Math.min(answer.commitNumber, recovered.opNumber), ctx);
+    sendTo(recovered, primary, { type: 'prepare-ok', epoch: latest, opNumber: recovered.opNumber }, ctx);
+    if (answer.opNumber > recovered.opNumber) recovered = requestState(recovered, primary, ctx, false);
+    return recovered;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // State transfer.
+
+  /** Asks `from` for what follows our log; `force` resends even when a request is outstanding. */
+  function requestState(state: MemberState, from: NodeId, ctx: ActorContext, force: boolean): MemberState {
+    if (!force && state.fetch !== null && state.fetch.from === from) return state;
+    sendTo(
+      state,
+      from,
+      { type: 'get-state', epoch: state.epoch, fromOp: state.opNumber } satisfies GetState,
+      ctx,
+    );
+    return count({ ...state, fetch: { from, ticks: 0 } }, 'fetches');
+  }
+
+  function onGetState(state: MemberState, message: GetState, from: NodeId, ctx: ActorContext): MemberState {
+    if (state.status === 'recovering') return state;
+    // Only the primary of the asker's epoch vouches for uncommitted entries; anyone for committed ones.
+    const fromPrimary = isPrimary(state) && message.epoch === state.epoch;
+    const limit = fromPrimary ? state.opNumber : state.commitNumber;
+    let snapshot: GroupSnapshot | undefined;
+    let after = message.fromOp;
+    let next = state;
+    if (message.fromOp < state.logStart) {
+      snapshot = { opNumber: state.commitNumber, appState: state.appState, clients: state.clients };
+      const size = jsonSize(snapshot);
+      if (size === undefined || size > settings.snapshotBytesMax) return count(state, 'snapshotsTooLarge');
+      after = state.commitNumber;
+      next = count(next, 'snapshotsSent');
+    }
+    const entries = entriesBetween(state, after, Math.min(limit, after + settings.entriesPerMessageMax));
+    const response: NewState = {
+      type: 'new-state',
+      epoch: state.epoch,
+      fromPrimary,
+      opNumber: state.opNumber,
+      commitNumber: state.commitNumber,
+      ...(snapshot === undefined ? {} : { snapshot }),
+      entries,
+    };
+    sendTo(state, from, response, ctx);
+    return next;
+  }
+
+  function onNewState(state: MemberState, message: NewState, from: NodeId, ctx: ActorContext): MemberState {
+    if (state.fetch === null || state.fetch.from !== from) return count(state, 'stale');
+    if (state.transfer !== null && state.transfer.from === from) return onTransferState(state, message, ctx);
+    if (state.status === 'normal' && message.fromPrimary && message.epoch === state.epoch)
+      return catchUpAsBackup(state, message, from, ctx);
+    return count(state, 'stale');
+  }
+
+  /** Starts fetching a log to replace ours (see `Transfer`). */
+  function beginTransfer(
+    state: MemberState,
+    target: Pick<Transfer, 'purpose' | 'from' | 'epoch' | 'targetOp'>,
+    ctx: ActorContext,
+  ): MemberState {
+    return fetchTransfer({ ...state, transfer: { ...target, snapshot: null, entries: [] } }, ctx);
+  }
+
+  function fetchTransfer(state: MemberState, ctx: ActorContext): MemberState {
+    const transfer = state.transfer;
+    if (transfer === null) return state;
+    const fromOp = transferEnd(state, transfer);
+    sendTo(state, transfer.from, { type: 'get-state', epoch: transfer.epoch, fromOp }, ctx);
+    return count({ ...state, fetch: { from: transfer.from, ticks: 0 } }, 'fetches');
+  }
+
+  function onTransferState(state: MemberState, message: NewState, ctx: ActorContext): MemberState {
+    const transfer = state.transfer;
+    if (transfer === null) return state;
+    // Adopting a view takes the log of that view's primary only; a catch-up takes committed entries only.
+    if (transfer.purpose === 'adopt' && !(message.fromPrimary && message.epoch === transfer.epoch))
+      return count(state, 'stale');
+    let held: Transfer = transfer;
+    if (message.snapshot !== undefined && message.snapshot.opNumber > transferEnd(state, held))
+      held = { ...held, snapshot: message.snapshot, entries: [] };
+    const end = transferEnd(state, held);
+    const limit = transfer.purpose === 'catch-up' ? message.commitNumber : message.opNumber;
+    const fresh = message.entries.filter((entry) => entry.opNumber > end && entry.opNumber <= limit);
+    if (fresh.length > 0 && fresh[0]!.opNumber === end + 1)
+      held = { ...held, entries: [...held.entries, ...fresh] };
+    // Progress restarts the view-change timeout: a long transfer is not a stuck view change.
+    const progressed = transferEnd(state, held) > transferEnd(state, transfer);
+    const next: MemberState = {
+      ...state,
+      fetch: null,
+      transfer: held,
+      statusTicks: progressed ? 0 : state.statusTicks,
+    };
+    if (transferEnd(next, held) < held.targetOp) return fetchTransfer(next, ctx);
+    if (held.purpose === 'catch-up') return startViewIfReady(next, ctx);
+    const adopted = applyTransfer(next, held);
+    let installed = installNormal(adopted, held.epoch, ctx);
+    installed = commitTo(installed, Math.min(message.commitNumber, installed.opNumber), ctx);
+    sendTo(
+      installed,
+      held.from,
+      { type: 'prepare-ok', epoch: installed.epoch, opNumber: installed.opNumber },
+      ctx,
+    );
+    return installed;
+  }
+
+  /** Replaces everything past our commit point with a complete transfer. */
+  function applyTransfer(state: MemberState, transfer: Transfer): MemberState {
+    let base = truncateToCommit({ ...state, transfer: null, fetch: null });
+    if (transfer.snapshot !== null) base = installSnapshot(base, transfer.snapshot);
+    return appendConsecutive(base, transfer.entries, Number.MAX_SAFE_INTEGER);
+  }
+
+  /**
+   * Joins the installed view `epoch` of primary `from`: fetches its log up to `targetOp` and swaps
+   * it in whole. Until then the member is in view-change status for `epoch` with its old log.
+   */
+  function adopt(
+    state: MemberState,
+    epoch: number,
+    from: NodeId,
+    targetOp: number,
+    ctx: ActorContext,
+  ): MemberState {
+    if (state.transfer?.purpose === 'adopt' && state.transfer.epoch === epoch) return state;
+    const entered = enterViewChange(state, epoch, ctx);
+    return beginTransfer(entered, { purpose: 'adopt', from, epoch, targetOp }, ctx);
+  }
+
+  function installSnapshot(state: MemberState, snapshot: GroupSnapshot): MemberState {
+    if (snapshot.opNumber <= state.commitNumber) return state;
+    // Entries past the snapshot are a prefix of the sender's log: keep them.
+    const kept = state.log.filter((entry) => entry.opNumber > snapshot.opNumber);
+    env.observer({ type: 'snapshot-installed', node: state.self, opNumber: snapshot.opNumber });
+    return count(
+      {
+        ...state,
+        appState: snapshot.appState,
+        clients: snapshot.clients,
+        commitNumber: snapshot.opNumber,
+        logStart: snapshot.opNumber,
+        log: kept,
+        opNumber: Math.max(state.opNumber, snapshot.opNumber),
+      },
+      'snapshotsInstalled',
+    );
+  }
+
+  function appendConsecutive(state: MemberState, entries: readonly LogEntry[], upTo: number): MemberState {
+    const fresh = entries.filter((entry) => entry.opNumber > state.opNumber && entry.opNumber <= upTo);
+    if (fresh.length === 0 || fresh[0]!.opNumber !== state.opNumber + 1) return state;
+    return { ...state, log: [...state.log, ...fresh], opNumber: fresh[fresh.length - 1]!.opNumber };
+  }
+
+  function catchUpAsBackup(
+    state: MemberState,
+    message: NewState,
+    from: NodeId,
+    ctx: ActorContext,
+  ): MemberState {
+    let next = message.snapshot === undefined ? state : installSnapshot(state, message.snapshot);
+    next = appendConsecutive(next, message.entries, message.opNumber);
+    next = commitTo({ ...next, fetch: null }, Math.min(message.commitNumber, next.opNumber), ctx);
+    sendTo(next, from, { type: 'prepare-ok', epoch: next.epoch, opNumber: next.opNumber }, ctx);
+    return next.opNumber < message.opNumber ? requestState(next, from, ctx, true) : next;
+  }
+
+  return { initial, restore, handle, settings, configuration };
+}
+
+/**
+ * The group member behavior. Spawn it on every member node as `memberActorName(group)`, with no
+ * input; after a restart pass the state it last persisted as `restored`.
+ */
+export function groupMember<AppState>(options: GroupMemberOptions<AppState>): ActorBehavior {
+  const core = groupMemberCore(options);
+  return defineActor<MemberState>({
+    kind: GROUP_MEMBER_KIND,
+    initial: (ctx) => core.initial(ctx),
+    handle: (state, input, ctx) => core.handle(state, input, ctx),
+    restore: (persisted, ctx) => core.restore(persisted, ctx),
+  });
+}

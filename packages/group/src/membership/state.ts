@@ -1,0 +1,206 @@
+/**
+ * The state of a group member and the small pure helpers over it: the configuration's ranks and
+ * quorums, the log window, the client table. Plain data throughout: the runtime hashes it into
+ * traces and `ctx.persist()` saves it. The durable part (epoch, status, log, commit point,
+ * application state, client table) is what a restart resumes from; the rest is volatile and reset
+ * on restore.
+ */
+import type { Envelope, NodeId } from '@steadfast/wire';
+import type { ClientRecord, DoViewChange, GroupSnapshot, LogEntry, RecoveryResponse } from './messages.js';
+
+export type MemberStatus = 'normal' | 'view-change' | 'recovering';
+
+/** A view: its epoch, the members in rank order for this epoch, and the primary (rank 0). */
+export interface View {
+  readonly epoch: number;
+  readonly members: readonly NodeId[];
+  readonly primary: NodeId;
+}
+
+export interface ViewChangeProgress {
+  /** Members whose start-view-change (or do-view-change) for this epoch arrived. */
+  readonly startViewChangeFrom: readonly NodeId[];
+  /** At the new primary: the do-view-change messages received, its own included. */
+  readonly doViewChanges: Readonly<Record<string, DoViewChange>>;
+  readonly doViewChangeSent: boolean;
+}
+
+/**
+ * A log being fetched to replace ours, held aside until it is complete so that the log is only
+ * ever replaced whole (VR's rule: a member's log is always some primary's log, never a mix). Until
+ * then the member's own log stays intact: if the transfer fails, the next view change may need an
+ * entry only it holds.
+ * - `catch-up`: the new primary fetches committed entries (or a snapshot) from the best log's sender.
+ * - `adopt`: a member joining an installed view fetches that view's log from its primary.
+ */
+export interface Transfer {
+  readonly purpose: 'catch-up' | 'adopt';
+  readonly from: NodeId;
+  readonly epoch: number;
+  /** Complete once it holds state up to this op. */
+  readonly targetOp: number;
+  readonly snapshot: GroupSnapshot | null;
+  /** Entries after the snapshot (or after our own commit point), consecutive. */
+  readonly entries: readonly LogEntry[];
+}
+
+/** The op number up to which a transfer holds state. */
+export function transferEnd(state: MemberState, transfer: Transfer): number {
+  return Math.max(state.commitNumber, transfer.snapshot?.opNumber ?? 0) + transfer.entries.length;
+}
+
+export interface RecoveryProgress {
+  readonly nonce: string;
+  readonly responses: Readonly<Record<string, RecoveryResponse>>;
+}
+
+/** A client request waiting for its op to commit, at the primary. */
+export interface PendingRequest {
+  readonly clientId: string;
+  readonly requestNumber: number;
+  readonly opNumber: number;
+  readonly waiters: readonly Envelope[];
+  readonly ticks: number;
+}
+
+export interface MemberCounters {
+  readonly fenced: number;
+  readonly stale: number;
+  readonly invalid: number;
+  readonly heartbeats: number;
+  readonly viewChangesStarted: number;
+  readonly viewsInstalled: number;
+  readonly recoveries: number;
+  readonly fetches: number;
+  readonly snapshotsSent: number;
+  readonly snapshotsInstalled: number;
+  readonly snapshotsTooLarge: number;
+  readonly notPrimary: number;
+  readonly noQuorum: number;
+  readonly busy: number;
+  readonly committed: number;
+}
+
+export interface MemberState {
+  readonly group: string;
+  readonly self: NodeId;
+  /** Every member, in rank order; the primary of epoch `e` is `configuration[e mod n]`. */
+  readonly configuration: readonly NodeId[];
+  // Durable.
+  readonly epoch: number;
+  readonly status: MemberStatus;
+  /** The latest epoch in which this member was in normal status (VR's latest normal view). */
+  readonly lastNormalEpoch: number;
+  readonly opNumber: number;
+  readonly commitNumber: number;
+  /** The log holds entries `logStart + 1 .. opNumber`; earlier ones live only in `appState`. */
+  readonly logStart: number;
+  readonly log: readonly LogEntry[];
+  /** The application state after op `commitNumber`: the snapshot state transfer sends. */
+  readonly appState: unknown;
+  readonly clients: Readonly<Record<string, ClientRecord>>;
+  // Volatile.
+  /** The highest incarnation seen per member: messages from an older one are fenced off. */
+  readonly incarnations: Readonly<Record<string, number>>;
+  /** Ticks since the last message from each member (the failure detector). */
+  readonly silentTicks: Readonly<Record<string, number>>;
+  /** At the primary: how far each backup holds this epoch's log (cumulative prepare-oks). */
+  readonly acks: Readonly<Record<string, number>>;
+  /** At the primary: whether anything went to the backups since the last tick (else: heartbeat). */
+  readonly sentSinceTick: boolean;
+  /** Ticks since the current status began (view-change and recovery timeouts). */
+  readonly statusTicks: number;
+  readonly viewChange: ViewChangeProgress | null;
+  readonly recovery: RecoveryProgress | null;
+  /** An outstanding state-transfer request. */
+  readonly fetch: { readonly from: NodeId; readonly ticks: number } | null;
+  readonly transfer: Transfer | null;
+  readonly pending: Readonly<Record<string, PendingRequest>>;
+  readonly counters: MemberCounters;
+}
+
+export const zeroCounters: MemberCounters = {
+  fenced: 0,
+  stale: 0,
+  invalid: 0,
+  heartbeats: 0,
+  viewChangesStarted: 0,
+  viewsInstalled: 0,
+  recoveries: 0,
+  fetches: 0,
+  snapshotsSent: 0,
+  snapshotsInstalled: 0,
+  snapshotsTooLarge: 0,
+  notPrimary: 0,
+  noQuorum: 0,
+  busy: 0,
+  committed: 0,
+};
+
+export function lookup<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
+export function count(state: MemberState, name: keyof MemberCounters, by = 1): MemberState {
+  return { ...state, counters: { ...state.counters, [name]: state.counters[name] + by } };
+}
+
+export function primaryOf(configuration: readonly NodeId[], epoch: number): NodeId {
+  return configuration[epoch % configuration.length]!;
+}
+
+/** The view of `epoch`: the configuration rotated so that its primary has rank 0. */
+export function viewOf(configuration: readonly NodeId[], epoch: number): View {
+  const shift = epoch % configuration.length;
+  const members = [...configuration.slice(shift), ...configuration.slice(0, shift)];
+  return { epoch, members, primary: members[0]! };
+}
+
+export function majorityOf(configuration: readonly NodeId[]): number {
+  return Math.floor(configuration.length / 2) + 1;
+}
+
+export function peersOf(state: MemberState): NodeId[] {
+  return state.configuration.filter((member) => member !== state.self);
+}
+
+export function isPrimary(state: MemberState): boolean {
+  return state.status === 'normal' && primaryOf(state.configuration, state.epoch) === state.self;
+}
+
+export function entryAt(state: MemberState, opNumber: number): LogEntry | undefined {
+  return state.log[opNumber - state.logStart - 1];
+}
+
+/** Entries `from + 1 .. to` that the log still holds (none below `logStart`). */
+export function entriesBetween(state: MemberState, from: number, to: number): LogEntry[] {
+  const start = Math.max(from, state.logStart) - state.logStart;
+  const end = Math.min(to, state.opNumber) - state.logStart;
+  return end > start ? state.log.slice(start, end) : [];
+}
+
+/** The log cut back to its committed prefix (the uncommitted suffix may be from a dead epoch). */
+export function truncateToCommit(state: MemberState): MemberState {
+  return {
+    ...state,
+    log: state.log.slice(0, state.commitNumber - state.logStart),
+    opNumber: state.commitNumber,
+  };
+}
+
+/** The fields a restart resumes from: when none changed, a step needs no `persist()`. */
+export function durableChanged(before: MemberState, after: MemberState): boolean {
+  return (
+    before.epoch !== after.epoch ||
+    before.status !== after.status ||
+    before.lastNormalEpoch !== after.lastNormalEpoch ||
+    before.opNumber !== after.opNumber ||
+    before.commitNumber !== after.commitNumber ||
+    before.log !== after.log ||
+    before.appState !== after.appState
+  );
+}
+
+export function pendingKey(clientId: string, requestNumber: number): string {
+  return JSON.stringify([clientId, requestNumber]);
+}

@@ -1,0 +1,495 @@
+/**
+ * The group under the simulator: a cluster of members with a client on each member node, an
+ * observer that checks the safety invariants of atomic broadcast as events happen, the liveness
+ * checks run after the heal, and `runGroupSimulation`, which the CLI's `steadfast sim group` and
+ * the tests call once per seed.
+ *
+ * Invariants (checked after every event; the first violation stops the run):
+ * - agreement on order: no two deliveries, at any members, put different ops at one op number;
+ * - no duplicates: one (client id, request number) is delivered at one op number only, and each
+ *   member incarnation delivers op numbers consecutively (never one twice);
+ * - integrity: every delivered op was submitted by a client, with that content;
+ * - acknowledged means ordered: the op number a client was told its op committed at holds that op;
+ * - at most one primary per epoch: every member that installs epoch `e` agrees on its primary, and
+ *   no two members ever act as primary of the same epoch.
+ * Liveness (after the heal): every member is up, in normal status in the same epoch, and has
+ * delivered every op a client was told committed; every client's ops were all answered.
+ */
+import { defineActor, type ActorBehavior, type Node } from '@steadfast/runtime';
+import {
+  ALL_FAULTS,
+  defaultNodeIds,
+  formatFaults,
+  Simulation,
+  type FaultKind,
+  type FaultSchedule,
+  type Invariant,
+  type NemesisOptions,
+  type SetupContext,
+  type SimulationPhase,
+  type SimulationResult,
+} from '@steadfast/sim';
+import { nodeId, type NodeId } from '@steadfast/wire';
+import {
+  groupMember,
+  memberActorName,
+  memberAddress,
+  type GroupApplication,
+  type MemberEvent,
+} from '../member.js';
+import type { BroadcastReply } from '../messages.js';
+import type { GroupSettings } from '../settings.js';
+import type { MemberState } from '../state.js';
+
+/** One view installation, as observed. */
+export interface ObservedView {
+  readonly atMs: number;
+  readonly node: NodeId;
+  readonly epoch: number;
+  readonly primary: NodeId;
+}
+
+/** One delivery, as observed. */
+export interface ObservedDelivery {
+  readonly atMs: number;
+  readonly node: NodeId;
+  readonly opNumber: number;
+  readonly key: string;
+}
+
+function opKey(clientId: string, requestNumber: number): string {
+  return `${clientId}#${requestNumber}`;
+}
+
+/**
+ * Watches members and clients and checks the safety invariants as events arrive. Violations are
+ * queued and handed to the simulation by `groupInvariants` after the event.
+ */
+export class GroupRecorder {
+  readonly views: ObservedView[] = [];
+  readonly deliveries: ObservedDelivery[] = [];
+  /** Keep every delivery in `deliveries` (scenario tests); off in bulk runs to save memory. */
+  private readonly keepDeliveries: boolean;
+  private readonly order = new Map<number, string>();
+  private readonly deliveredAt = new Map<string, number>();
+  private readonly submitted = new Map<string, string>();
+  private readonly acknowledged = new Map<string, number>();
+  private readonly deliveredUpTo = new Map<string, number>();
+  private readonly primaries = new Map<number, NodeId>();
+  private readonly pendingViolations: string[] = [];
+  deliveriesTotal = 0;
+  acknowledgedMax = 0;
+  failures = 0;
+
+  constructor(
+    private readonly now: () => number,
+    options: { readonly keepDeliveries?: boolean } = {},
+  ) {
+    this.keepDeliveries = options.keepDeliveries ?? false;
+  }
+
+  /** The member observer. */
+  observe = (event: MemberEvent): void => {
+    switch (event.type) {
+      case 'deliver':
+        return this.onDeliver(
+          event.node,
+          event.opNumber,
+          opKey(event.clientId, event.requestNumber),
+          event.op,
+        );
+      case 'snapshot-installed':
+        this.deliveredUpTo.set(event.node, Math.max(this.deliveredUpTo.get(event.node) ?? 0, event.opNumber));
+        return;
+      case 'restored':
+        // A new incarnation resumes from its disk: it delivers again from its persisted commit point.
+        this.deliveredUpTo.set(event.node, event.commitNumber);
+        return;
+      case 'view-installed':
+        return this.onView(event.node, event.epoch, event.primary);
+    }
+  };
+
+  submit(clientId: string, requestNumber: number, op: unknown): void {
+    this.submitted.set(opKey(clientId, requestNumber), JSON.stringify(op));
+  }
+
+  acknowledge(clientId: string, requestNumber: number, opNumber: number): void {
+    const key = opKey(clientId, requestNumber);
+    const earlier = this.acknowledged.get(key);
+    if (earlier !== undefined && earlier !== opNumber)
+      this.violation(`${key} was acknowledged at op ${earlier} and at op ${opNumber}`);
+    this.acknowledged.set(key, opNumber);
+    this.acknowledgedMax = Math.max(this.acknowledgedMax, opNumber);
+    const there = this.order.get(opNumber);
+    if (there !== undefined && there !== key)
+      this.violation(`${key} was acknowledged at op ${opNumber}, which holds ${there}`);
+  }
+
+  fail(): void {
+    this.failures++;
+  }
+
+  deliveredUpToOf(node: string): number {
+    return this.deliveredUpTo.get(node) ?? 0;
+  }
+
+  /** Hands over the violations seen since the last call. */
+  takeViolations(): string[] {
+    return this.pendingViolations.splice(0);
+  }
+
+  private violation(message: string): void {
+    this.pendingViolations.push(message);
+  }
+
+  private onDeliver(node: NodeId, opNumber: number, key: string, op: unknown): void {
+    this.deliveriesTotal++;
+    if (this.keepDeliveries) this.deliveries.push({ atMs: this.now(), node, opNumber, key });
+    const previous = this.deliveredUpTo.get(node) ?? 0;
+    if (opNumber !== previous + 1)
+      this.violation(`${node} delivered op ${opNumber} after op ${previous} (a repeat or a gap)`);
+    this.deliveredUpTo.set(node, Math.max(previous, opNumber));
+    const there = this.order.get(opNumber);
+    if (there === undefined) this.order.set(opNumber, key);
+    else if (there !== key)
+      this.violation(`agreement: ${node} delivered ${key} at op ${opNumber}, others ${there}`);
+    const at = this.deliveredAt.get(key);
+    if (at === undefined) this.deliveredAt.set(key, opNumber);
+    else if (at !== opNumber) this.violation(`duplicate: ${key} delivered at op ${at} and at op ${opNumber}`);
+    const content = this.submitted.get(key);
+    if (content === undefined)
+      this.violation(`integrity: ${node} delivered ${key}, which no client submitted`);
+    else if (content !== JSON.stringify(op)) this.violation(`integrity: ${key} delivered with other content`);
+    const acknowledgedAt = this.acknowledged.get(key);
+    if (acknowledgedAt !== undefined && acknowledgedAt !== opNumber)
+      this.violation(`${key} was acknowledged at op ${acknowledgedAt} but delivered at op ${opNumber}`);
+  }
+
+  private onView(node: NodeId, epoch: number, primary: NodeId): void {
+    this.views.push({ atMs: this.now(), node, epoch, primary });
+    const known = this.primaries.get(epoch);
+    if (known === undefined) this.primaries.set(epoch, primary);
+    else if (known !== primary)
+      this.violation(`two primaries in epoch ${epoch}: ${known} and ${primary} (seen by ${node})`);
+  }
+
+  /** Epochs installed with a primary (view changes = this minus the initial view). */
+  epochsInstalled(): number {
+    return this.primaries.size;
+  }
+}
+
+/** The safety invariants of the group, for `Simulation`'s `invariants`. */
+export function groupInvariants(recorder: GroupRecorder): Invariant {
+  return () => recorder.takeViolations();
+}
+
+/** The liveness checks, for `Simulation`'s `liveness` (run once after the heal phase). */
+export function groupLiveness(
+  recorder: GroupRecorder,
+  group: string,
+  options: { readonly clients: boolean },
+): Invariant {
+  return (simulation) => {
+    const violations: string[] = [];
+    const name = memberActorName(group);
+    const epochs = new Set<number>();
+    for (const id of simulation.nodeIds) {
+      const node = simulation.node(id);
+      const state = node?.actorState(name) as MemberState | undefined;
+      if (node === undefined || state === undefined) {
+        violations.push(`member ${id} is not running after the heal`);
+        continue;
+      }
+      if (state.status !== 'normal')
+        violations.push(`member ${id} is in ${state.status} status after the heal`);
+      epochs.add(state.epoch);
+      if (recorder.deliveredUpToOf(id) < recorder.acknowledgedMax)
+        violations.push(
+          `member ${id} delivered up to op ${recorder.deliveredUpToOf(id)}, but op ${recorder.acknowledgedMax} was acknowledged`,
+        );
+      if (!options.clients) continue;
+      const client = node.actorState(CLIENT_ACTOR_NAME) as ClientState | undefined;
+      if (client === undefined) violations.push(`no client on ${id}`);
+      else if (client.done < client.opsTotal)
+        violations.push(
+          `client ${client.clientId} on ${id} has ${client.done}/${client.opsTotal} ops answered`,
+        );
+    }
+    if (epochs.size > 1) violations.push(`members ended in different epochs: ${[...epochs].join(', ')}`);
+    return violations;
+  };
+}
+
+// -----------------------------------------------------------------------------------------------
+// The workload: a client per member node submitting ops one at a time, retrying with the same
+// request number (so the member's client table keeps each op to one delivery).
+
+export const CLIENT_ACTOR_NAME = 'group-client';
+
+export interface ClientInput {
+  readonly group: string;
+  readonly members: readonly string[];
+  readonly opsTotal: number;
+  readonly thinkMs: number;
+  readonly retryMs: number;
+}
+
+export interface ClientState {
+  readonly clientId: string;
+  readonly opsTotal: number;
+  /** Ops answered (committed, or refused as invalid). */
+  readonly done: number;
+  /** Index into `members` of the member the next attempt goes to. */
+  readonly target: number;
+  readonly attempts: number;
+}
+
+/** A client: its ops are `{ client, n }`; every submission and acknowledgement goes to the recorder. */
+export function groupClient(recorder: GroupRecorder): ActorBehavior {
+  return defineActor<ClientState & { readonly input: ClientInput }>({
+    kind: 'group-client',
+    initial(ctx, raw) {
+      const input = raw as ClientInput;
+      ctx.setTimer('send', input.thinkMs);
+      const clientId = `${ctx.node}.${ctx.id().slice(0, 8)}`;
+      return { clientId, opsTotal: input.opsTotal, done: 0, target: 0, attempts: 0, input };
+    },
+    handle(state, input, ctx) {
+      const { members, group, retryMs, thinkMs } = state.input;
+      const send = (next: typeof state) => {
+        if (next.done >= next.opsTotal) return next;
+        const requestNumber = next.done + 1;
+        const op = { client: next.clientId, n: requestNumber };
+        if (next.attempts === 0) recorder.submit(next.clientId, requestNumber, op);
+        ctx.request(memberAddress(group, members[next.target]!), {
+          type: 'broadcast',
+          op,
+          clientId: next.clientId,
+          requestNumber,
+        });
+        ctx.setTimer('retry', retryMs);
+        return { ...next, attempts: next.attempts + 1 };
+      };
+      if (input.type === 'timer') {
+        if (input.name === 'send') return send(state);
+        if (input.name === 'retry') return send({ ...state, target: (state.target + 1) % members.length });
+        return state;
+      }
+      const body = input.envelope.body as BroadcastReply;
+      if (body.type === 'invalid-broadcast') {
+        recorder.fail();
+        ctx.cancelTimer('retry');
+        ctx.setTimer('send', thinkMs);
+        return { ...state, done: state.done + 1, attempts: 0 };
+      }
+      if (body.clientId !== state.clientId || body.requestNumber !== state.done + 1) return state;
+      switch (body.type) {
+        case 'broadcast-committed':
+          recorder.acknowledge(body.clientId, body.requestNumber, body.opNumber);
+          ctx.cancelTimer('retry');
+          ctx.setTimer('send', thinkMs);
+          return { ...state, done: state.done + 1, attempts: 0 };
+        case 'not-primary': {
+          const hinted = body.primary === null ? -1 : members.indexOf(body.primary);
+          ctx.setTimer('send', hinted >= 0 ? 1 : retryMs / 4);
+          return { ...state, target: hinted >= 0 ? hinted : (state.target + 1) % members.length };
+        }
+        case 'no-quorum':
+        case 'busy':
+          ctx.setTimer('send', retryMs / 4);
+          return state;
+        default:
+          return state;
+      }
+    },
+  });
+}
+
+/** The application of the simulated group: a count and a rolling digest of the ops delivered. */
+export const digestApplication: GroupApplication<{ readonly count: number; readonly digest: number }> = {
+  initial: () => ({ count: 0, digest: 0 }),
+  apply(state, op, meta) {
+    const text = `${JSON.stringify(op)}@${meta.opNumber}`;
+    let digest = state.digest;
+    for (let index = 0; index < text.length; index++)
+      digest = (Math.imul(digest, 31) + text.charCodeAt(index)) >>> 0;
+    return { count: state.count + 1, digest };
+  },
+};
+
+export interface GroupClusterOptions {
+  readonly group?: string;
+  readonly members: readonly string[];
+  readonly settings?: Partial<GroupSettings>;
+  /** Run a client on every member node (default true). */
+  readonly clients?: boolean;
+  readonly opsPerClient?: number;
+  readonly thinkMs?: number;
+  readonly retryMs?: number;
+  readonly keepDeliveries?: boolean;
+}
+
+export interface GroupCluster {
+  readonly group: string;
+  readonly recorder: GroupRecorder;
+  readonly setup: (node: Node, context: SetupContext) => void;
+  readonly invariants: readonly Invariant[];
+  readonly liveness: readonly Invariant[];
+  /** Binds the recorder's clock to the simulation (call once it exists). */
+  bind(simulation: Simulation): void;
+}
+
+/** The setup, recorder and checks of a simulated group; `Simulation` takes the rest. */
+export function groupCluster(options: GroupClusterOptions): GroupCluster {
+  const group = options.group ?? 'g';
+  let clockOf: (() => number) | undefined;
+  const recorder = new GroupRecorder(() => clockOf?.() ?? 0, {
+    keepDeliveries: options.keepDeliveries ?? false,
+  });
+  const member = groupMember({
+    group,
+    members: options.members,
+    application: digestApplication,
+    ...(options.settings === undefined ? {} : { settings: options.settings }),
+    observer: recorder.observe,
+  });
+  const client = groupClient(recorder);
+  const clients = options.clients ?? true;
+  const clientInput: ClientInput = {
+    group,
+    members: options.members,
+    opsTotal: options.opsPerClient ?? 40,
+    thinkMs: options.thinkMs ?? 15,
+    retryMs: options.retryMs ?? 100,
+  };
+  const setup = (node: Node, context: SetupContext): void => {
+    const name = memberActorName(group);
+    node.spawn(name, member, undefined, context.restart ? context.actorDisk.get(name) : undefined);
+    if (clients) node.spawn(CLIENT_ACTOR_NAME, client, clientInput);
+  };
+  return {
+    group,
+    recorder,
+    setup,
+    invariants: [groupInvariants(recorder)],
+    liveness: [groupLiveness(recorder, group, { clients })],
+    bind(simulation) {
+      clockOf = () => simulation.now();
+    },
+  };
+}
+
+// -----------------------------------------------------------------------------------------------
+// One seed.
+
+export interface GroupSimulationOptions {
+  readonly seed: number;
+  /** Fault kinds for the nemesis. Default: all of them. */
+  readonly faults?: readonly FaultKind[];
+  /** Member count (named n1..nK) or the member ids. Default 3. */
+  readonly members?: number | readonly string[];
+  readonly safetyMs?: number;
+  readonly livenessMs?: number;
+  readonly opsPerClient?: number;
+  readonly settings?: Partial<GroupSettings>;
+  readonly schedule?: FaultSchedule;
+  readonly nemesis?: NemesisOptions;
+  readonly eventsMax?: number;
+  /** Record the runtime trace (default false: bulk runs are faster without it). */
+  readonly trace?: boolean;
+  readonly wallClock?: () => number;
+}
+
+export interface GroupViolation {
+  readonly seed: number;
+  readonly atMs: number;
+  readonly phase: SimulationPhase;
+  readonly message: string;
+  readonly replayCommand: string;
+}
+
+export interface GroupSimulationResult {
+  readonly seed: number;
+  readonly ok: boolean;
+  readonly violations: readonly GroupViolation[];
+  /** Deliveries by all members (every member delivers each op). */
+  readonly deliveries: number;
+  /** Epochs installed after the first. */
+  readonly viewChanges: number;
+  readonly events: number;
+  readonly simulatedMs: number;
+  readonly wallMs?: number;
+  readonly replayCommand: string;
+  readonly simulation: SimulationResult;
+}
+
+/** The command that replays one seed of `steadfast sim group`. */
+export function groupReplayCommand(seed: number, faults: readonly FaultKind[], members: number): string {
+  const words = [
+    'pnpm',
+    'steadfast',
+    'sim',
+    'group',
+    '--seeds',
+    '1',
+    '--from',
+    String(seed),
+    '--faults',
+    formatFaults(faults),
+  ];
+  if (members !== 3) words.push('--members', String(members));
+  return words.join(' ');
+}
+
+/** Runs one seed of the group workload under the nemesis: safety phase, heal, liveness phase. */
+export async function runGroupSimulation(options: GroupSimulationOptions): Promise<GroupSimulationResult> {
+  const members =
+    typeof options.members === 'object'
+      ? options.members.map((id) => nodeId(id))
+      : defaultNodeIds(options.members ?? 3);
+  const faults = options.faults ?? ALL_FAULTS;
+  const cluster = groupCluster({
+    members,
+    ...(options.settings === undefined ? {} : { settings: options.settings }),
+    ...(options.opsPerClient === undefined ? {} : { opsPerClient: options.opsPerClient }),
+  });
+  const simulation = new Simulation({
+    seed: options.seed,
+    nodes: members,
+    setup: cluster.setup,
+    faults,
+    safetyMs: options.safetyMs ?? 2_000,
+    livenessMs: options.livenessMs ?? 2_000,
+    invariants: cluster.invariants,
+    liveness: cluster.liveness,
+    trace: options.trace ?? false,
+    hashStates: false,
+    ...(options.schedule === undefined ? {} : { schedule: options.schedule }),
+    ...(options.nemesis === undefined ? {} : { nemesis: options.nemesis }),
+    ...(options.eventsMax === undefined ? {} : { eventsMax: options.eventsMax }),
+    ...(options.wallClock === undefined ? {} : { wallClock: options.wallClock }),
+  });
+  cluster.bind(simulation);
+  const result = await simulation.run();
+  const replay = groupReplayCommand(options.seed, faults, members.length);
+  return {
+    seed: options.seed,
+    ok: result.ok,
+    violations: result.violations.map((violation) => ({
+      seed: options.seed,
+      atMs: violation.atMs,
+      phase: violation.phase,
+      message: violation.message,
+      replayCommand: replay,
+    })),
+    deliveries: cluster.recorder.deliveriesTotal,
+    viewChanges: Math.max(0, cluster.recorder.epochsInstalled() - 1),
+    events: result.events,
+    simulatedMs: result.simulatedMs,
+    ...(result.wallMs === undefined ? {} : { wallMs: result.wallMs }),
+    replayCommand: replay,
+    simulation: result,
+  };
+}
