@@ -41,7 +41,16 @@ describe('steadfast CLI', () => {
   it('prints help for every command and rejects unknown commands and flags with usage errors', async () => {
     const top = await steadfast(['--help']);
     expect(top.code).toBe(0);
-    for (const command of ['demo', 'sim', 'trace show', 'trace replay', 'node']) {
+    for (const command of [
+      'demo',
+      'sim',
+      'sim group',
+      'trace show',
+      'trace replay',
+      'bench failover',
+      'bench broadcast',
+      'node',
+    ]) {
       expect(top.stdout).toContain(command);
       const help = await steadfast([...command.split(' '), '--help']);
       expect(help.code).toBe(0);
@@ -94,6 +103,16 @@ describe('steadfast CLI', () => {
     expect(show.stdout.split('\n').filter((line) => /spawn|state/.test(line)).length).toBeGreaterThanOrEqual(
       4,
     );
+  });
+
+  it('sim group: runs seeds of the group workload and prints the summary object', async () => {
+    const run = await steadfast(['sim', 'group', '--seeds', '5', '--from', '40', '--json']);
+    expect(run.code).toBe(0);
+    const summary = lastJson(run);
+    expect(summary).toMatchObject({ runs: 5, violations: [] });
+    expect(summary.deliveries as number).toBeGreaterThan(100);
+    expect(summary).toHaveProperty('viewChanges');
+    expect(summary).toHaveProperty('wallMs');
   });
 
   it('trace: a truncated or corrupt file is a one-line error and exit status 2, never a stack trace', async () => {

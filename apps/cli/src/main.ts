@@ -5,6 +5,7 @@
  */
 import { helpText, parseCommandArgs, UsageError, type CommandSpec } from './cli-kit.js';
 import { demoCommand } from './commands/demo.js';
+import { benchBroadcastCommand, benchFailoverCommand, simGroupCommand } from './commands/group.js';
 import { simCommand } from './commands/sim.js';
 import { traceReplayCommand, traceShowCommand } from './commands/trace.js';
 import { runNodeProcess } from './host/node-process.js';
@@ -21,8 +22,11 @@ const nodeCommand: CommandSpec = {
 const commands: readonly CommandSpec[] = [
   demoCommand,
   simCommand,
+  simGroupCommand,
   traceShowCommand,
   traceReplayCommand,
+  benchFailoverCommand,
+  benchBroadcastCommand,
   nodeCommand,
 ];
 

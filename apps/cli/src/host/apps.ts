@@ -3,8 +3,10 @@
  * names the app; each actor spec names a kind in its registry.
  */
 import { bankRegistry } from '@steadfast/example-bank';
-import type { ActorRegistry } from '@steadfast/runtime';
+import { actorRegistry, type ActorRegistry } from '@steadfast/runtime';
+import { ledgerMember } from '../group-app.js';
 
 export const appRegistries: Readonly<Record<string, ActorRegistry>> = {
   bank: bankRegistry,
+  group: actorRegistry([ledgerMember]),
 };

@@ -1,0 +1,343 @@
+/**
+ * Group-layer commands: `sim group` (many seeds of the membership + atomic broadcast workload in
+ * the simulator), `bench failover` (SIGKILL the primary of a 3-process group under load) and
+ * `bench broadcast` (atomic-broadcast throughput and latency over UDP next to a bare UDP ping-pong).
+ */
+import { runGroupSimulation } from '@steadfast/group/testing';
+import { ALL_FAULTS, parseFaults, UnknownFaultError, type FaultKind } from '@steadfast/sim';
+import { createSocket } from 'node:dgram';
+import {
+  humanOutput,
+  integerFlag,
+  printJson,
+  stringFlag,
+  UsageError,
+  type CommandSpec,
+  type ParsedArgs,
+} from '../cli-kit.js';
+import { GroupClient, type SubmitOutcome } from '../group-app.js';
+import {
+  GROUP_NAME,
+  ledgerOf,
+  startGroupProcessCluster,
+  type GroupProcessCluster,
+} from '../group-cluster.js';
+
+function faultsFlag(args: ParsedArgs): FaultKind[] {
+  try {
+    return parseFaults(stringFlag(args, 'faults') ?? 'all');
+  } catch (error) {
+    if (error instanceof UnknownFaultError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+function percentile(sorted: readonly number[], fraction: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))]!;
+}
+
+const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+export const simGroupCommand: CommandSpec = {
+  name: 'sim group',
+  summary: 'Run many seeds of the group workload (views, atomic broadcast) under the nemesis.',
+  usage: 'steadfast sim group --seeds N [--from S] [--faults LIST] [--members K] [--json]',
+  details:
+    `Seeds S … S+N−1 (default S = 1). Faults: ${ALL_FAULTS.join(', ')} (default all).\n` +
+    'After every event: agreement on order, no duplicate, no op that was never submitted, every\n' +
+    'acknowledged op at its number, at most one primary per epoch. After the heal: every member\n' +
+    'delivers every acknowledged op. Each violation names its seed and the command that replays it.',
+  options: {
+    seeds: { type: 'string', description: 'how many seeds to run (required)' },
+    from: { type: 'string', description: 'first seed (default 1)' },
+    faults: { type: 'string', description: 'comma-separated fault kinds (default all)' },
+    members: { type: 'string', description: 'group size (default 3)' },
+    json: { type: 'boolean', description: 'print {"runs","violations","deliveries","viewChanges","wallMs"}' },
+  },
+  async run(args) {
+    const json = args.values.json === true;
+    const say = humanOutput(json);
+    if (args.values.seeds === undefined) throw new UsageError('--seeds is required');
+    const seeds = integerFlag(args, 'seeds', 1, 1, 1_000_000);
+    const from = integerFlag(args, 'from', 1, 0, 2 ** 32 - 1);
+    const members = integerFlag(args, 'members', 3, 1, 9);
+    const faults = faultsFlag(args);
+    const started = performance.now();
+    const violations: Array<{ seed: number; message: string; replay: string }> = [];
+    let deliveries = 0;
+    let viewChanges = 0;
+    let lastProgress = started;
+    for (let seed = from; seed < from + seeds; seed++) {
+      const result = await runGroupSimulation({ seed, faults, members });
+      deliveries += result.deliveries;
+      viewChanges += result.viewChanges;
+      for (const violation of result.violations) {
+        violations.push({ seed, message: violation.message, replay: result.replayCommand });
+        say(`seed ${seed}: VIOLATION ${violation.message}\n  replay: ${result.replayCommand}`);
+      }
+      if (performance.now() - lastProgress > 1_000) {
+        lastProgress = performance.now();
+        say(`  ${seed - from + 1}/${seeds} seeds, ${violations.length} violations`);
+      }
+    }
+    const wallMs = Math.round(performance.now() - started);
+    say(
+      `${seeds} runs, ${violations.length} violations, ${deliveries} deliveries, ${viewChanges} view changes, ${wallMs} ms`,
+    );
+    if (json) printJson({ runs: seeds, violations, deliveries, viewChanges, wallMs });
+    return violations.length === 0 ? 0 : 1;
+  },
+};
+
+/** Submitters that keep the group busy; each records what was acknowledged. */
+function startLoad(
+  group: GroupProcessCluster,
+  submitters: number,
+  onCommitted: (outcome: SubmitOutcome, clientId: string) => void,
+) {
+  let running = true;
+  const acknowledged = new Map<string, number>();
+  const loops = Array.from({ length: submitters }, async (_, index) => {
+    const clientId = `load-${index}`;
+    const client = new GroupClient(group.client, GROUP_NAME, group.members, clientId);
+    let submitted = 0;
+    while (running) {
+      const outcome = await client.submit({ n: submitted++, from: clientId });
+      if (outcome === undefined) continue;
+      acknowledged.set(clientId, submitted);
+      onCommitted(outcome, clientId);
+    }
+  });
+  return {
+    acknowledged,
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
+}
+
+async function waitUntil<T>(
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/**
+ * Every acknowledged op is in every live member's state; returns how many are missing. Backups
+ * learn the last commits from the primary's next heartbeat, so first wait (bounded) until every
+ * live member is in normal status at the same commit number.
+ */
+async function lostAcknowledged(
+  group: GroupProcessCluster,
+  acknowledged: ReadonlyMap<string, number>,
+): Promise<number> {
+  const deadline = performance.now() + 5_000;
+  while (performance.now() < deadline) {
+    const states = await Promise.all(group.members.map((nodeId) => group.memberState(nodeId)));
+    const live = states.filter((state) => state !== undefined);
+    const settled =
+      live.length > 0 &&
+      live.every((state) => state.status === 'normal' && state.commitNumber === live[0]!.commitNumber);
+    if (settled) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  let lost = 0;
+  for (const nodeId of group.members) {
+    const ledger = ledgerOf(await group.memberState(nodeId));
+    if (ledger === undefined) continue;
+    for (const [clientId, count] of acknowledged) {
+      lost += Math.max(0, count - (ledger.highestRequest[clientId] ?? 0));
+    }
+  }
+  return lost;
+}
+
+export const benchFailoverCommand: CommandSpec = {
+  name: 'bench failover',
+  summary: 'SIGKILL the primary of a 3-process group under load, N times; time until the new primary orders.',
+  usage: 'steadfast bench failover [--trials N] [--json]',
+  details:
+    'Time is measured from the kill to the first op acknowledged by another member (the new primary).\n' +
+    'After each trial the killed node restarts (new incarnation, state from its LMDB store) and rejoins.\n' +
+    'lostAcknowledged counts ops acknowledged to a client but missing from a member at the end;\n' +
+    'falseSuspicions counts view changes beyond one per kill.',
+  options: {
+    trials: { type: 'string', description: 'kills (default 10)' },
+    json: {
+      type: 'boolean',
+      description: 'print {"trials","p50Ms","p99Ms","maxMs","lostAcknowledged","falseSuspicions"}',
+    },
+  },
+  async run(args) {
+    const json = args.values.json === true;
+    const say = humanOutput(json);
+    const trials = integerFlag(args, 'trials', 10, 1, 1000);
+    say('starting a group of 3 node processes on loopback UDP…');
+    const group = await startGroupProcessCluster(3);
+    const failoverMs: number[] = [];
+    try {
+      let killedAt: number | undefined;
+      let killed: string | undefined;
+      let firstAfterKill: ((ms: number) => void) | undefined;
+      const load = startLoad(group, 4, (outcome) => {
+        if (killedAt !== undefined && outcome.orderedBy !== killed && firstAfterKill !== undefined) {
+          const resolve = firstAfterKill;
+          firstAfterKill = undefined;
+          resolve(performance.now() - killedAt);
+        }
+      });
+      const initial = await waitUntil(() => group.primary(), 10_000, 'a primary');
+      for (let trial = 1; trial <= trials; trial++) {
+        const primary = await waitUntil(() => group.primary(), 10_000, 'a primary');
+        await new Promise((resolve) => setTimeout(resolve, 200)); // run under load for a moment
+        const measured = new Promise<number>((resolve) => {
+          firstAfterKill = resolve;
+        });
+        killed = primary.node;
+        killedAt = performance.now();
+        group.cluster.kill(primary.node);
+        const ms = await Promise.race([
+          measured,
+          new Promise<number>((_, reject) =>
+            setTimeout(() => reject(new Error('no new primary within 10 s')), 10_000),
+          ),
+        ]);
+        failoverMs.push(ms);
+        say(
+          `  trial ${trial}: killed ${primary.node} (epoch ${primary.epoch}); the new primary ordered after ${round(ms)} ms`,
+        );
+        killedAt = undefined;
+        await group.cluster.restart(primary.node);
+        await waitUntil(
+          async () => ((await group.memberState(primary.node))?.status === 'normal' ? true : undefined),
+          10_000,
+          `${primary.node} to rejoin`,
+        );
+      }
+      await load.stop();
+      const lost = await lostAcknowledged(group, load.acknowledged);
+      const final = await waitUntil(() => group.primary(), 10_000, 'a primary');
+      const falseSuspicions = Math.max(0, final.epoch - initial.epoch - trials);
+      const sorted = [...failoverMs].sort((a, b) => a - b);
+      const summary = {
+        trials,
+        p50Ms: round(percentile(sorted, 0.5)),
+        p99Ms: round(percentile(sorted, 0.99)),
+        maxMs: round(sorted[sorted.length - 1] ?? 0),
+        lostAcknowledged: lost,
+        falseSuspicions,
+      };
+      say(
+        `failover p50 ${summary.p50Ms} ms, p99 ${summary.p99Ms} ms, max ${summary.maxMs} ms; lost acknowledged ${lost}; false suspicions ${falseSuspicions}`,
+      );
+      if (json) printJson(summary);
+      return lost === 0 ? 0 : 1;
+    } finally {
+      await group.close();
+    }
+  },
+};
+
+async function pingPong(requests: number): Promise<{ opsPerSec: number; p50Us: number; p99Us: number }> {
+  const server = createSocket('udp4');
+  const client = createSocket('udp4');
+  await new Promise<void>((resolve) => server.bind(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => client.bind(0, '127.0.0.1', resolve));
+  server.on('message', (message, remote) => server.send(message, remote.port, remote.address));
+  const port = server.address().port;
+  const samples: number[] = [];
+  let waiting: (() => void) | undefined;
+  client.on('message', () => waiting?.());
+  const started = performance.now();
+  for (let index = 0; index < requests; index++) {
+    const sent = performance.now();
+    await new Promise<void>((resolve) => {
+      const resend = setInterval(() => client.send(Buffer.from([index & 0xff]), port, '127.0.0.1'), 200);
+      waiting = () => {
+        clearInterval(resend);
+        resolve();
+      };
+      client.send(Buffer.from([index & 0xff]), port, '127.0.0.1');
+    });
+    samples.push((performance.now() - sent) * 1000);
+  }
+  const elapsedMs = performance.now() - started;
+  await Promise.all([
+    new Promise((resolve) => server.close(() => resolve(undefined))),
+    new Promise((resolve) => client.close(() => resolve(undefined))),
+  ]);
+  samples.sort((a, b) => a - b);
+  return {
+    opsPerSec: Math.round((requests / elapsedMs) * 1000),
+    p50Us: round(percentile(samples, 0.5)),
+    p99Us: round(percentile(samples, 0.99)),
+  };
+}
+
+export const benchBroadcastCommand: CommandSpec = {
+  name: 'bench broadcast',
+  summary: 'Atomic-broadcast throughput and latency on 3 processes over UDP, beside a bare UDP ping-pong.',
+  usage: 'steadfast bench broadcast [--seconds S] [--concurrency C] [--json]',
+  options: {
+    seconds: { type: 'string', description: 'how long to load the group (default 5)' },
+    concurrency: { type: 'string', description: 'clients with one op outstanding each (default 16)' },
+    json: {
+      type: 'boolean',
+      description: 'print {"broadcast": {"opsPerSec","p50Us","p99Us"}, "pingPong": {...}}',
+    },
+  },
+  async run(args) {
+    const json = args.values.json === true;
+    const say = humanOutput(json);
+    const seconds = integerFlag(args, 'seconds', 5, 1, 600);
+    const concurrency = integerFlag(args, 'concurrency', 16, 1, 256);
+    say('bare UDP ping-pong…');
+    const ping = await pingPong(3_000);
+    say(`  ${ping.opsPerSec} round trips/s, p50 ${ping.p50Us} µs, p99 ${ping.p99Us} µs`);
+    say(`atomic broadcast: 3 node processes, ${concurrency} clients, ${seconds} s…`);
+    const group = await startGroupProcessCluster(3);
+    try {
+      await waitUntil(() => group.primary(), 10_000, 'a primary');
+      const latenciesUs: number[] = [];
+      let committed = 0;
+      const load = startLoad(group, concurrency, (outcome) => {
+        committed++;
+        latenciesUs.push(outcome.latencyMs * 1000);
+      });
+      await new Promise((resolve) => setTimeout(resolve, 500)); // warm-up
+      const baseline = committed;
+      latenciesUs.length = 0;
+      const started = performance.now();
+      await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+      const elapsedMs = performance.now() - started;
+      const measured = committed - baseline;
+      const samples = [...latenciesUs].sort((a, b) => a - b);
+      await load.stop();
+      const lost = await lostAcknowledged(group, load.acknowledged);
+      const broadcast = {
+        opsPerSec: Math.round((measured / elapsedMs) * 1000),
+        p50Us: round(percentile(samples, 0.5)),
+        p99Us: round(percentile(samples, 0.99)),
+        concurrency,
+        lostAcknowledged: lost,
+      };
+      say(
+        `  ${broadcast.opsPerSec} ops/s, p50 ${broadcast.p50Us} µs, p99 ${broadcast.p99Us} µs, lost acknowledged ${lost}`,
+      );
+      if (json) printJson({ broadcast, pingPong: ping });
+      return lost === 0 ? 0 : 1;
+    } finally {
+      await group.close();
+    }
+  },
+};
