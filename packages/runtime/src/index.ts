@@ -10,3 +10,4 @@ export * from './transport.js';
 export * from './trace-file.js';
 export * from './replay.js';
 export * from './memory-transport.js';
+export * from './actor-store.js';

@@ -6,6 +6,7 @@
 import { appRegistries } from './apps.js';
 import { UdpTransport } from '@steadfast/net';
 import {
+  coalescingActorStore,
   Node,
   RealClock,
   TraceFileWriter,
@@ -85,7 +86,8 @@ export async function runNodeProcess(
                 store = await openLmdbStore({ path: config.dataDir });
                 incarnation = await nextIncarnation(store, config.incarnation);
                 const table = store.table('actors');
-                actorStore = { save: (actor, state) => table.put(actor, state) };
+                // Saves of one actor queued behind a running write are folded into the newest one.
+                actorStore = coalescingActorStore((actor, state) => table.put(actor, state));
               }
               if (config.traceFile !== undefined) {
                 trace = new TraceFileWriter(config.traceFile, {
