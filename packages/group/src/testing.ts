@@ -7,6 +7,8 @@ export {
   digestApplication,
   groupClient,
   groupCluster,
+  groupOperator,
+  OPERATOR_ACTOR_NAME,
   groupInvariants,
   groupLiveness,
   GroupRecorder,
@@ -17,6 +19,9 @@ export {
   type GroupSimulationOptions,
   type GroupSimulationResult,
   type GroupViolation,
+  type MembershipChangeRequest,
+  type OperatorInput,
+  type OperatorState,
   type ObservedDelivery,
   type ObservedView,
 } from './membership/testing/simulation.js';

@@ -10,6 +10,8 @@ import { GROUP_DEFAULTS, groupSettings } from './settings.js';
 import type { MemberState } from './state.js';
 
 const members = ['n1', 'n2', 'n3'];
+/** The configuration the group was spawned with (version 0). */
+const initialConfiguration = { version: 0, members: members.map((member) => nodeId(member)) };
 
 interface Effects {
   sends: { target: Address; body: unknown }[];
@@ -18,7 +20,7 @@ interface Effects {
   persisted: number;
 }
 
-function harness(self: string, settings = {}) {
+function harness(self: string, settings = {}, options: { readonly notify?: string } = {}) {
   const events: MemberEvent[] = [];
   const core = groupMemberCore({
     group: 'g',
@@ -26,6 +28,7 @@ function harness(self: string, settings = {}) {
     application: { initial: () => [] as unknown[], apply: (state, op) => [...state, op] },
     settings,
     observer: (event) => events.push(event),
+    ...options,
   });
   let effects: Effects = { sends: [], replies: [], timers: [], persisted: 0 };
   let sequence = 0;
@@ -80,6 +83,14 @@ function harness(self: string, settings = {}) {
     client(body: unknown) {
       const request = envelope('async-request', 'c1', 'client', 1, body);
       return { request, effects: step({ type: 'message', envelope: request }) };
+    },
+    /** A one-way message from a local actor on this member's node. */
+    local(body: unknown) {
+      return step({ type: 'message', envelope: envelope('one-way', self, 'replica', 1, body) });
+    },
+    /** A one-way message from another node's actor that is not a member. */
+    remote(from: string, body: unknown) {
+      return step({ type: 'message', envelope: envelope('one-way', from, 'replica', 1, body) });
     },
     tick() {
       return step({ type: 'timer', name: 'tick', payload: undefined });
@@ -230,7 +241,11 @@ describe('failure detector and incarnations', () => {
     const suspected = backup.tick();
     expect(backup.state.status).toBe('view-change');
     expect(backup.state.epoch).toBe(1);
-    expect(suspected.sends.map((send) => send.body)).toContainEqual({ type: 'start-view-change', epoch: 1 });
+    expect(suspected.sends.map((send) => send.body)).toContainEqual({
+      type: 'start-view-change',
+      epoch: 1,
+      configuration: initialConfiguration,
+    });
   });
 
   it('an idle primary sends heartbeats, but not on a tick after it prepared something (busy link)', () => {
@@ -266,7 +281,7 @@ describe('view change (VR 4.2)', () => {
   it('the next member by rank collects a majority of do-view-changes, keeps the best log and starts the view', () => {
     const next = harness('n2');
     const entry = { opNumber: 1, clientId: 'c1', requestNumber: 1, op: 'kept' };
-    next.peer('n3', { type: 'start-view-change', epoch: 1 });
+    next.peer('n3', { type: 'start-view-change', epoch: 1, configuration: initialConfiguration });
     expect(next.state.status).toBe('view-change');
     // n2 has nothing; n3's log holds op 1, prepared in epoch 0 and not known to be committed.
     const started = next.peer('n3', {
@@ -275,6 +290,7 @@ describe('view change (VR 4.2)', () => {
       lastNormalEpoch: 0,
       opNumber: 1,
       commitNumber: 0,
+      configuration: initialConfiguration,
       entries: [entry],
     });
     expect(next.state.status).toBe('normal');
@@ -282,7 +298,14 @@ describe('view change (VR 4.2)', () => {
     expect(next.state.log).toEqual([entry]);
     expect(started.sends).toContainEqual({
       target: to('n3'),
-      body: { type: 'start-view', epoch: 1, opNumber: 1, commitNumber: 0, entries: [entry] },
+      body: {
+        type: 'start-view',
+        epoch: 1,
+        opNumber: 1,
+        commitNumber: 0,
+        configuration: initialConfiguration,
+        entries: [entry],
+      },
     });
     expect(next.events.at(-1)).toEqual({
       type: 'view-installed',
@@ -290,6 +313,7 @@ describe('view change (VR 4.2)', () => {
       epoch: 1,
       primary: 'n2',
       members: ['n2', 'n3', 'n1'] as NodeId[],
+      configurationVersion: 0,
     });
     // The op commits in the new view once n3 acknowledges it there.
     next.peer('n3', { type: 'prepare-ok', epoch: 1, opNumber: 1 });
@@ -298,7 +322,11 @@ describe('view change (VR 4.2)', () => {
 
   it('a member that is not the new primary sends its log to it once a majority agrees to change', () => {
     const backup = harness('n3');
-    const sent = backup.peer('n2', { type: 'start-view-change', epoch: 1 });
+    const sent = backup.peer('n2', {
+      type: 'start-view-change',
+      epoch: 1,
+      configuration: initialConfiguration,
+    });
     expect(sent.sends).toContainEqual({
       target: to('n2'),
       body: {
@@ -307,12 +335,254 @@ describe('view change (VR 4.2)', () => {
         lastNormalEpoch: 0,
         opNumber: 0,
         commitNumber: 0,
+        configuration: initialConfiguration,
         entries: [],
       },
     });
     expect(sent.persisted).toBe(1);
     // A stale start-view-change of an older epoch changes nothing.
-    backup.peer('n1', { type: 'start-view-change', epoch: 0 });
+    backup.peer('n1', { type: 'start-view-change', epoch: 0, configuration: initialConfiguration });
     expect(backup.state.epoch).toBe(1);
+  });
+});
+
+describe('reconfiguration: joins and leaves through the log', () => {
+  const v1 = { version: 1, members: ['n1', 'n2', 'n3', 'n4'].map((member) => nodeId(member)) };
+  const bodies = (effects: Effects) => effects.sends.map((send) => send.body as PeerMessage);
+
+  it('join: the primary orders the change like an op, answers committed at commit, then starts the next epoch in the new configuration', () => {
+    const primary = harness('n1');
+    const { request, effects } = primary.client({ type: 'join', node: 'n4' });
+    expect(effects.persisted).toBe(1);
+    expect(bodies(effects)).toEqual([
+      {
+        type: 'prepare',
+        epoch: 0,
+        entry: {
+          opNumber: 1,
+          clientId: '#membership',
+          requestNumber: 0,
+          op: null,
+          change: { type: 'join', node: 'n4' },
+        },
+        commitNumber: 0,
+      },
+      {
+        type: 'prepare',
+        epoch: 0,
+        entry: {
+          opNumber: 1,
+          clientId: '#membership',
+          requestNumber: 0,
+          op: null,
+          change: { type: 'join', node: 'n4' },
+        },
+        commitNumber: 0,
+      },
+    ]);
+    // Not in effect yet: the epoch's configuration is still the initial one.
+    expect(primary.state.configuration).toEqual(['n1', 'n2', 'n3']);
+    const committed = primary.peer('n2', { type: 'prepare-ok', epoch: 0, opNumber: 1 });
+    expect(committed.replies).toEqual([
+      {
+        to: request,
+        body: { type: 'membership-committed', change: 'join', node: 'n4', opNumber: 1, members: v1.members },
+      },
+    ]);
+    // The application never sees a membership change.
+    expect(primary.state.appState).toEqual([]);
+    // It takes effect at the next epoch: a view change in the new configuration, n4 included.
+    expect(primary.state.status).toBe('view-change');
+    expect(primary.state.epoch).toBe(1);
+    expect(primary.state.configuration).toEqual(v1.members);
+    expect(committed.sends.filter((send) => (send.body as PeerMessage).type === 'start-view-change')).toEqual(
+      ['n2', 'n3', 'n4'].map((node) => ({
+        target: to(node),
+        body: { type: 'start-view-change', epoch: 1, configuration: v1 },
+      })),
+    );
+    expect(primary.events).toContainEqual({
+      type: 'reconfigured',
+      node: 'n1',
+      opNumber: 1,
+      change: { type: 'join', node: 'n4' },
+      members: v1.members,
+    });
+  });
+
+  it('typed refusals: not-primary at a backup, invalid node id, busy while another change is uncommitted, committed when already in effect', () => {
+    const backup = harness('n2');
+    expect(backup.client({ type: 'leave', node: 'n3' }).effects.replies[0]!.body).toEqual({
+      type: 'not-primary',
+      change: 'leave',
+      node: 'n3',
+      epoch: 0,
+      primary: 'n1',
+    });
+    const primary = harness('n1');
+    expect(primary.client({ type: 'join', node: 'bad id!' }).effects.replies[0]!.body.type).toBe(
+      'invalid-membership',
+    );
+    expect(primary.client({ type: 'join', node: 'n2' }).effects.replies[0]!.body).toEqual({
+      type: 'membership-committed',
+      change: 'join',
+      node: 'n2',
+      opNumber: 0,
+      members: ['n1', 'n2', 'n3'],
+    });
+    primary.client({ type: 'join', node: 'n4' });
+    expect(primary.client({ type: 'leave', node: 'n3' }).effects.replies[0]!.body).toEqual({
+      type: 'busy',
+      change: 'leave',
+      node: 'n3',
+      reason: 'reconfiguration-in-progress',
+    });
+    // The same change again waits for the same commit instead of ordering it twice.
+    const retry = primary.client({ type: 'join', node: 'n4' });
+    expect(retry.effects.replies).toEqual([]);
+    expect(retry.effects.sends).toEqual([]);
+    expect(primary.state.opNumber).toBe(1);
+  });
+
+  it('a spare starts outside, comes in on hearing a configuration that includes it, and votes in it', () => {
+    const spare = harness('n4');
+    expect(spare.state.status).toBe('outside');
+    expect(spare.events).toEqual([]);
+    // A message from the old configuration is not for it: it says what it knows and stays out.
+    const ignored = spare.peer('n1', { type: 'commit', epoch: 0, commitNumber: 0, opNumber: 0 });
+    expect(spare.state.status).toBe('outside');
+    expect(bodies(ignored)).toEqual([{ type: 'new-configuration', configuration: initialConfiguration }]);
+    const voted = spare.peer('n1', { type: 'start-view-change', epoch: 1, configuration: v1 });
+    expect(spare.state.status).toBe('view-change');
+    expect(spare.state.configuration).toEqual(v1.members);
+    // With n1's vote and its own, 2 of 4 is no majority yet; a third vote sends its (empty) log
+    // to the new primary, configuration[1 mod 4] = n2.
+    expect(bodies(voted).map((body) => body.type)).toEqual([
+      'start-view-change',
+      'start-view-change',
+      'start-view-change',
+    ]);
+    const sent = spare.peer('n3', { type: 'start-view-change', epoch: 1, configuration: v1 });
+    expect(sent.sends).toContainEqual({
+      target: to('n2'),
+      body: {
+        type: 'do-view-change',
+        epoch: 1,
+        lastNormalEpoch: 0,
+        opNumber: 0,
+        commitNumber: 0,
+        configuration: v1,
+        entries: [],
+      },
+    });
+    // Persist, then send: its vote's configuration was saved in the step that joined the view change.
+    expect(voted.persisted).toBe(1);
+  });
+
+  it('one vote per (epoch, configuration): a vote in an older configuration is not counted, and the voter is told', () => {
+    const member = harness('n3');
+    member.peer('n4', { type: 'start-view-change', epoch: 1, configuration: v1 });
+    expect(member.state.configurationVersion).toBe(1);
+    const old = member.peer('n1', {
+      type: 'start-view-change',
+      epoch: 1,
+      configuration: initialConfiguration,
+    });
+    expect(member.state.viewChange!.startViewChangeFrom).toEqual(['n4']);
+    expect(old.sends).toEqual([{ target: to('n1'), body: { type: 'new-configuration', configuration: v1 } }]);
+  });
+
+  it('a member switches to a newer configuration it hears of before its do-view-change is sent', () => {
+    const member = harness('n3');
+    member.tick();
+    member.peer('n2', { type: 'start-view-change', epoch: 1, configuration: initialConfiguration });
+    // Majority of 3 reached: the do-view-change went out in the initial configuration; n3 stays in it.
+    expect(member.state.viewChange!.doViewChangeSent).toBe(true);
+    member.peer('n4', { type: 'start-view-change', epoch: 1, configuration: v1 });
+    expect(member.state.configurationVersion).toBe(0);
+    expect(member.state.known).toEqual(v1);
+    // A member that suspected the primary on its own has only its own vote: it may still switch.
+    const suspecting = harness('n3');
+    for (let tick = 0; tick < 5; tick++) suspecting.tick();
+    expect(suspecting.state.status).toBe('view-change');
+    expect(suspecting.state.viewChange!.doViewChangeSent).toBe(false);
+    const switched = suspecting.peer('n1', { type: 'start-view-change', epoch: 1, configuration: v1 });
+    expect(suspecting.state.configurationVersion).toBe(1);
+    expect(suspecting.state.viewChange!.startViewChangeFrom).toEqual(['n1']);
+    expect(bodies(switched)).toContainEqual({ type: 'start-view-change', epoch: 1, configuration: v1 });
+  });
+
+  it('a backup that commits its own leave goes outside, and then answers every message with the new configuration', () => {
+    const backup = harness('n3');
+    const leave = {
+      opNumber: 1,
+      clientId: '#membership',
+      requestNumber: 0,
+      op: null,
+      change: { type: 'leave', node: nodeId('n3') },
+    } as const;
+    backup.peer('n1', { type: 'prepare', epoch: 0, entry: leave, commitNumber: 0 });
+    backup.peer('n1', { type: 'commit', epoch: 0, commitNumber: 1, opNumber: 1 });
+    expect(backup.state.status).toBe('outside');
+    expect(backup.events).toContainEqual({ type: 'left', node: 'n3', version: 1 });
+    const answered = backup.peer('n2', {
+      type: 'start-view-change',
+      epoch: 1,
+      configuration: initialConfiguration,
+    });
+    expect(answered.sends).toEqual([
+      {
+        target: to('n2'),
+        body: { type: 'new-configuration', configuration: { version: 1, members: ['n1', 'n2'] } },
+      },
+    ]);
+    expect(backup.state.status).toBe('outside');
+  });
+
+  it('a member drops messages from a node outside its configuration, telling it so', () => {
+    const primary = harness('n1');
+    const effects = primary.peer('n9', { type: 'prepare-ok', epoch: 0, opNumber: 1 });
+    expect(effects.sends).toEqual([
+      { target: to('n9'), body: { type: 'new-configuration', configuration: initialConfiguration } },
+    ]);
+    expect(primary.state.acks).toEqual({});
+  });
+
+  it('notify: the local actor hears each installed view as group-view', () => {
+    const next = harness('n2', {}, { notify: 'replica' });
+    next.peer('n3', { type: 'start-view-change', epoch: 1, configuration: initialConfiguration });
+    const installed = next.peer('n3', {
+      type: 'do-view-change',
+      epoch: 1,
+      lastNormalEpoch: 0,
+      opNumber: 0,
+      commitNumber: 0,
+      configuration: initialConfiguration,
+      entries: [],
+    });
+    expect(installed.sends).toContainEqual({
+      target: address('n2', 'replica'),
+      body: {
+        type: 'group-view',
+        group: 'g',
+        view: { epoch: 1, members: ['n2', 'n3', 'n1'], primary: 'n2' },
+      },
+    });
+  });
+
+  it('remove-member: only from a local actor; the primary proposes the leave, a backup forwards it to the primary', () => {
+    const primary = harness('n1');
+    expect(primary.remote('n2', { type: 'remove-member', node: 'n3', reason: 'diverged' }).sends).toEqual([]);
+    expect(primary.state.counters.invalid).toBe(1);
+    const proposed = primary.local({ type: 'remove-member', node: 'n3', reason: 'diverged' });
+    expect(bodies(proposed).map((body) => body.type === 'prepare' && body.entry.change)).toEqual([
+      { type: 'leave', node: 'n3' },
+      { type: 'leave', node: 'n3' },
+    ]);
+    const backup = harness('n2');
+    const forwarded = backup.local({ type: 'remove-member', node: 'n3', reason: 'diverged' });
+    expect(forwarded.sends).toEqual([{ target: to('n1'), body: { type: 'leave', node: 'n3' } }]);
+    // Retried on each tick until the node is out of the configuration.
+    expect(backup.tick().sends).toContainEqual({ target: to('n1'), body: { type: 'leave', node: 'n3' } });
   });
 });

@@ -19,6 +19,13 @@
  *   recovery with a nonce). Messages of its old incarnation are fenced off by every peer.
  * - State transfer: a member that misses entries asks for the suffix (`get-state`); when the log
  *   was truncated past that point it gets the application snapshot instead.
+ * - Reconfiguration: an operator's `join`/`leave` becomes a log entry; once committed it yields the
+ *   next configuration (one member changed at a time, so old and new majorities intersect), which
+ *   takes effect at the next epoch: the primary starts a view change in it. A view change votes in
+ *   the newest committed configuration a member knows, and each member sends one do-view-change
+ *   per epoch, so two configurations can never both install the same epoch. A node that joins
+ *   starts `outside` with an empty log, enters when it hears of a configuration that includes it,
+ *   and adopts the view's log by state transfer; a member that leaves goes `outside`.
  *
  * Host contract: every step that changes the durable part of the state calls `ctx.persist()`, so
  * the runtime saves it before the step's messages leave (persist, then send): a prepare-ok or a
@@ -33,12 +40,20 @@
 import { defineActor, type ActorBehavior, type ActorContext, type ActorInput } from '@steadfast/runtime';
 import { address, assertNever, nodeId, type Address, type Envelope, type NodeId } from '@steadfast/wire';
 import {
+  isNodeId,
   jsonSize,
+  MEMBERSHIP_CLIENT_ID,
   parseMemberMessage,
   type Broadcast,
   type BroadcastReply,
   type ClientRecord,
   type Commit,
+  type Configuration,
+  type GroupViewNotice,
+  type MembershipChange,
+  type MembershipReply,
+  type MembershipRequest,
+  type RemoveMember,
   type DoViewChange,
   type GetState,
   type GroupSnapshot,
@@ -54,8 +69,12 @@ import {
 } from './messages.js';
 import { groupSettings, ticksFor, type GroupSettings } from './settings.js';
 import {
+  applyChange,
   count,
   durableChanged,
+  epochConfiguration,
+  newer,
+  uncommittedChange,
   entriesBetween,
   entryAt,
   isPrimary,
@@ -98,17 +117,36 @@ export type MemberEvent =
       readonly epoch: number;
       readonly primary: NodeId;
       readonly members: readonly NodeId[];
+      /** The version of the view's configuration (the op number of the change behind it). */
+      readonly configurationVersion: number;
     }
+  | {
+      /** A committed membership change, delivered in log order like an op. */
+      readonly type: 'reconfigured';
+      readonly node: NodeId;
+      readonly opNumber: number;
+      readonly change: MembershipChange;
+      readonly members: readonly NodeId[];
+    }
+  | { readonly type: 'left'; readonly node: NodeId; readonly version: number }
   | { readonly type: 'restored'; readonly node: NodeId; readonly commitNumber: number };
 
 export interface GroupMemberOptions<AppState = unknown> {
   /** The group's name; the member actor is spawned as `group.<group>` on each member node. */
   readonly group: string;
-  /** Member node ids in rank order: the same list on every member. */
+  /**
+   * The initial configuration, member node ids in rank order: the same list on every node. A node
+   * not in it starts `outside` (a spare) and takes part once a committed `join` adds it.
+   */
   readonly members: readonly string[];
   readonly application: GroupApplication<AppState>;
   readonly settings?: Partial<GroupSettings>;
   readonly observer?: (event: MemberEvent) => void;
+  /**
+   * A local actor name: each time the member installs a view it sends that actor, on its own node,
+   * `{ type: 'group-view', group, view: { epoch, members, primary } }` (a `GroupViewNotice`).
+   */
+  readonly notify?: string;
 }
 
 export const GROUP_MEMBER_KIND = 'group-member';
@@ -157,15 +195,17 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
 
   function initial(ctx: ActorContext): MemberState {
     const self = ctx.node;
-    if (!configuration.includes(self))
-      throw new RangeError(`node ${self} is not a member of group ${options.group}`);
     ctx.setTimer(TICK, settings.heartbeatIntervalMs);
+    const initialConfiguration: Configuration = { version: 0, members: configuration };
     const state: MemberState = {
       group: options.group,
       self,
       configuration,
+      configurationVersion: 0,
+      logConfiguration: initialConfiguration,
+      known: initialConfiguration,
       epoch: 0,
-      status: 'normal',
+      status: configuration.includes(self) ? 'normal' : 'outside',
       lastNormalEpoch: 0,
       opNumber: 0,
       commitNumber: 0,
@@ -183,17 +223,28 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
       fetch: null,
       transfer: null,
       pending: {},
+      reconfiguration: null,
+      removals: [],
       counters: zeroCounters,
     };
-    const view = viewOf(configuration, 0);
+    if (state.status === 'normal') reportView(state, ctx);
+    return state;
+  }
+
+  /** Tells the observer and the local `notify` actor about the view the member just installed. */
+  function reportView(state: MemberState, ctx: ActorContext): void {
+    const view = viewOf(state.configuration, state.epoch);
     env.observer({
       type: 'view-installed',
-      node: self,
-      epoch: 0,
+      node: state.self,
+      epoch: state.epoch,
       primary: view.primary,
       members: view.members,
+      configurationVersion: state.configurationVersion,
     });
-    return state;
+    if (options.notify === undefined) return;
+    const notice: GroupViewNotice = { type: 'group-view', group: options.group, view };
+    ctx.send(address(state.self, options.notify), notice);
   }
 
   /** A restart: resume from the disk, then recover (learn the current view) before taking part. */
@@ -212,17 +263,22 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
       fetch: null,
       transfer: null,
       pending: {},
+      reconfiguration: null,
+      removals: [],
     };
     env.observer({ type: 'restored', node: state.self, commitNumber: state.commitNumber });
-    if (configuration.length === 1) return installNormal(state, state.epoch, ctx);
+    if (state.status === 'outside') return state;
+    if (state.configuration.length === 1)
+      return installNormal(state, state.epoch, epochConfiguration(state), ctx);
     const nonce = ctx.id();
     broadcastToPeers(state, { type: 'recovery', nonce } satisfies Recovery, ctx);
     return count({ ...state, status: 'recovering', recovery: { nonce, responses: {} } }, 'recoveries');
   }
 
   function handle(state: MemberState, input: ActorInput, ctx: ActorContext): MemberState {
-    const next =
+    const stepped =
       input.type === 'timer' ? onTimer(state, input.name, ctx) : onMessage(state, input.envelope, ctx);
+    const next = followConfiguration(stepped, ctx);
     // Persist, then send: the runtime holds this step's messages until the state is durable.
     if (durableChanged(state, next)) ctx.persist();
     return next;
@@ -240,15 +296,95 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
         reply(envelope, { type: 'invalid-broadcast', detail: 'not a group message' }, ctx);
       return count(state, 'invalid');
     }
-    if (message.type === 'broadcast') return onBroadcast(state, message, envelope, ctx);
+    switch (message.type) {
+      case 'broadcast':
+        return onBroadcast(state, message, envelope, ctx);
+      case 'join':
+      case 'leave':
+        return onMembershipRequest(state, message, envelope, ctx);
+      case 'remove-member':
+        return onRemoveMember(state, message, envelope, ctx);
+      default:
+        break;
+    }
     const from = envelope.id.origin;
-    if (from === state.self || !state.configuration.includes(from)) return count(state, 'invalid');
+    if (from === state.self) return count(state, 'invalid');
     const known = lookup(state.incarnations, from) ?? 0;
     if (envelope.id.incarnation < known) return count(state, 'fenced');
-    let next = state;
+    // Configurations travel on view-change and state-transfer messages: learn a newer one first.
+    let next = 'configuration' in message ? learnConfiguration(state, message.configuration) : state;
+    if (message.type === 'new-configuration') {
+      // A notice from a node behind us (say, a spare answering our heartbeat): tell it what we know.
+      if (message.configuration.version >= next.known.version) return next;
+      sendTo(next, from, { type: 'new-configuration', configuration: next.known }, ctx);
+      return count(next, 'notices');
+    }
+    if (next.status === 'outside' || !isAccepted(next, message, from)) {
+      // The sender may not know that it (or we) left: tell it what we know, once per message.
+      sendTo(next, from, { type: 'new-configuration', configuration: next.known }, ctx);
+      return count(next, 'notices');
+    }
     if (envelope.id.incarnation > known) next = onNewIncarnation(next, from, envelope.id.incarnation);
     next = { ...next, silentTicks: { ...next.silentTicks, [from]: 0 } };
     return onPeerMessage(next, message, from, ctx);
+  }
+
+  /**
+   * Members of the epoch's or of the newest known configuration are heard. So is the primary of a
+   * newer view we do not know the configuration of (its prepare or heartbeat): the state transfer
+   * that follows only takes that view's log from a sender that says it is its primary.
+   */
+  function isAccepted(state: MemberState, message: PeerMessage, from: NodeId): boolean {
+    if (state.configuration.includes(from) || state.known.members.includes(from)) return true;
+    if (message.type !== 'prepare' && message.type !== 'commit') return false;
+    return message.epoch > state.epoch || (message.epoch === state.epoch && state.status !== 'normal');
+  }
+
+  /**
+   * Records a configuration newer than any we knew (every configuration that travels was committed
+   * somewhere). A member outside that finds itself in it comes in, in view-change status, and
+   * takes part from the next view-change or view message on.
+   */
+  function learnConfiguration(state: MemberState, configuration: Configuration): MemberState {
+    if (configuration.version <= state.known.version) return state;
+    const learned: MemberState = { ...state, known: configuration };
+    if (state.status !== 'outside' || !configuration.members.includes(state.self)) return learned;
+    return {
+      ...learned,
+      status: 'view-change',
+      configuration: configuration.members,
+      configurationVersion: configuration.version,
+      statusTicks: 0,
+      viewChange: { startViewChangeFrom: [], doViewChanges: {}, doViewChangeSent: false },
+    };
+  }
+
+  /**
+   * After every step: a configuration newer than the epoch's takes effect at the next epoch (the
+   * primary starts that view change); a member not in the newest one goes outside (a primary that
+   * leaves first hands over by starting the view change in the new configuration).
+   */
+  function followConfiguration(state: MemberState, ctx: ActorContext): MemberState {
+    if (state.status === 'outside') return state;
+    if (state.known.members.includes(state.self)) {
+      if (isPrimary(state) && state.known.version > state.configurationVersion)
+        return startViewChange(state, state.epoch + 1, ctx);
+      return state;
+    }
+    const handedOver = isPrimary(state) ? startViewChange(state, state.epoch + 1, ctx) : state;
+    env.observer({ type: 'left', node: state.self, version: state.known.version });
+    return {
+      ...handedOver,
+      status: 'outside',
+      viewChange: null,
+      recovery: null,
+      fetch: null,
+      transfer: null,
+      pending: {},
+      reconfiguration: null,
+      removals: [],
+      acks: {},
+    };
   }
 
   function onPeerMessage(
@@ -278,6 +414,8 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
         return onGetState(state, message, from, ctx);
       case 'new-state':
         return onNewState(state, message, from, ctx);
+      case 'new-configuration':
+        return state;
       default:
         return assertNever(message, 'group message');
     }
@@ -304,7 +442,7 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
     for (const peer of peersOf(state)) sendTo(state, peer, body, ctx);
   }
 
-  function reply(envelope: Envelope, body: BroadcastReply, ctx: ActorContext): void {
+  function reply(envelope: Envelope, body: BroadcastReply | MembershipReply, ctx: ActorContext): void {
     ctx.reply(body, { to: envelope });
   }
 
@@ -317,6 +455,7 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
     for (const peer of peersOf(state)) silentTicks[peer] = (lookup(state.silentTicks, peer) ?? 0) + 1;
     let next: MemberState = { ...state, silentTicks, statusTicks: state.statusTicks + 1 };
     next = retryFetch(next, ctx);
+    next = submitRemovals(next, ctx);
     switch (next.status) {
       case 'normal':
         return isPrimary(next) ? tickPrimary(next, ctx) : tickBackup(next, ctx);
@@ -324,6 +463,8 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
         return tickViewChange(next, ctx);
       case 'recovering':
         return tickRecovering(next, ctx);
+      case 'outside':
+        return next;
       default:
         return assertNever(next.status, 'member status');
     }
@@ -348,7 +489,18 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
       noQuorum++;
       for (const waiter of request.waiters) reply(waiter, noQuorumReply(next, request), ctx);
     }
-    return count({ ...next, pending }, 'noQuorum', noQuorum);
+    return count({ ...next, pending, reconfiguration: tickReconfiguration(next, ctx) }, 'noQuorum', noQuorum);
+  }
+
+  /** The operators waiting for a change are told `no-quorum` after as long as a client would be. */
+  function tickReconfiguration(state: MemberState, ctx: ActorContext): MemberState['reconfiguration'] {
+    const waiting = state.reconfiguration;
+    if (waiting === null || waiting.waiters.length === 0) return waiting;
+    if (waiting.ticks + 1 < env.suspicionTicks) return { ...waiting, ticks: waiting.ticks + 1 };
+    const { type: change, node } = waiting.change;
+    for (const waiter of waiting.waiters)
+      reply(waiter, { type: 'no-quorum', change, node, epoch: state.epoch }, ctx);
+    return { ...waiting, waiters: [], ticks: 0 };
   }
 
   function tickBackup(state: MemberState, ctx: ActorContext): MemberState {
@@ -362,7 +514,7 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
     if (state.statusTicks >= env.viewChangeTicks) return startViewChange(state, state.epoch + 1, ctx);
     // Messages may be lost: say it again, once per tick.
     if (state.transfer?.purpose === 'adopt') return state;
-    broadcastToPeers(state, { type: 'start-view-change', epoch: state.epoch }, ctx);
+    broadcastToPeers(state, startViewChangeMessage(state, state.epoch), ctx);
     const progress = state.viewChange;
     const primary = primaryOf(state.configuration, state.epoch);
     if (progress?.doViewChangeSent === true && primary !== state.self)
@@ -398,6 +550,10 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
   ): MemberState {
     if (envelope.kind !== 'async-request' && envelope.kind !== 'sync-request') return count(state, 'invalid');
     const { clientId, requestNumber } = message;
+    if (clientId === MEMBERSHIP_CLIENT_ID) {
+      reply(envelope, { type: 'invalid-broadcast', detail: `client id ${clientId} is reserved` }, ctx);
+      return count(state, 'invalid');
+    }
     if (!isPrimary(state)) {
       const primary = state.status === 'normal' ? primaryOf(state.configuration, state.epoch) : null;
       reply(envelope, { type: 'not-primary', clientId, requestNumber, epoch: state.epoch, primary }, ctx);
@@ -546,7 +702,8 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
     ctx: ActorContext,
   ): MemberState {
     if (state.status === 'recovering' || epoch < state.epoch) return count(state, 'stale');
-    if (from !== primaryOf(state.configuration, epoch)) return count(state, 'invalid');
+    // Only the primary of an installed view sends prepares and heartbeats, but in a configuration
+    // we may not know yet: the transfer that follows checks that the sender is that view's primary.
     return adopt(state, epoch, from, targetOp, ctx);
   }
 
@@ -572,9 +729,15 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
     let { appState, clients } = state;
     let pending = state.pending;
     let commitNumber = state.commitNumber;
+    let reconfigured = state;
     for (let opNumber = state.commitNumber + 1; opNumber <= target; opNumber++) {
       const entry = entryAt(state, opNumber);
       if (entry === undefined) break;
+      if (entry.change !== undefined) {
+        reconfigured = commitChange(reconfigured, entry.change, opNumber, ctx);
+        commitNumber = opNumber;
+        continue;
+      }
       const meta: DeliveryMeta = { opNumber, clientId: entry.clientId, requestNumber: entry.requestNumber };
       appState = env.application.apply(appState, entry.op, meta);
       clients = remember(clients, entry);
@@ -600,11 +763,45 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
       }
     }
     const committed = count(
-      { ...state, appState, clients, commitNumber, pending },
+      { ...reconfigured, appState, clients, commitNumber, pending },
       'committed',
       commitNumber - state.commitNumber,
     );
     return trimLog(committed);
+  }
+
+  /** A membership change commits: the next configuration (it takes effect at the next epoch). */
+  function commitChange(
+    state: MemberState,
+    change: MembershipChange,
+    opNumber: number,
+    ctx: ActorContext,
+  ): MemberState {
+    const logConfiguration = applyChange(state.logConfiguration, change, opNumber);
+    env.observer({
+      type: 'reconfigured',
+      node: state.self,
+      opNumber,
+      change,
+      members: logConfiguration.members,
+    });
+    const waiting = state.reconfiguration;
+    let reconfiguration = waiting;
+    if (waiting !== null && waiting.opNumber === opNumber) {
+      const answer: MembershipReply = {
+        type: 'membership-committed',
+        change: change.type,
+        node: change.node,
+        opNumber,
+        members: logConfiguration.members,
+      };
+      for (const waiter of waiting.waiters) reply(waiter, answer, ctx);
+      reconfiguration = null;
+    }
+    return count(
+      { ...state, logConfiguration, known: newer(state.known, logConfiguration), reconfiguration },
+      'reconfigurations',
+    );
   }
 
   /** Records a committed request in the client table, forgetting the least recent client past the bound. */
@@ -635,6 +832,157 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
     return { type: 'commit', epoch: state.epoch, commitNumber: state.commitNumber, opNumber: state.opNumber };
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // Reconfiguration: joins and leaves through the log, one at a time.
+
+  function onMembershipRequest(
+    state: MemberState,
+    message: MembershipRequest,
+    envelope: Envelope,
+    ctx: ActorContext,
+  ): MemberState {
+    const isRequest = envelope.kind === 'async-request' || envelope.kind === 'sync-request';
+    const answer = (body: MembershipReply) => {
+      if (isRequest) reply(envelope, body, ctx);
+    };
+    if (!isNodeId(message.node)) {
+      answer({ type: 'invalid-membership', detail: `invalid node id ${JSON.stringify(message.node)}` });
+      return count(state, 'invalid');
+    }
+    const change: MembershipChange = { type: message.type, node: nodeId(message.node) };
+    const { type, node } = change;
+    if (!isPrimary(state)) {
+      const primary = state.status === 'normal' ? primaryOf(state.configuration, state.epoch) : null;
+      answer({ type: 'not-primary', change: type, node, epoch: state.epoch, primary });
+      return count(state, 'notPrimary');
+    }
+    const refusal = proposeRefusal(state, change);
+    if (refusal !== undefined) {
+      answer(refusal);
+      return refusal.type === 'busy' ? count(state, 'busy') : state;
+    }
+    const waiting = state.reconfiguration;
+    if (waiting !== null && sameChange(waiting.change, change)) {
+      if (!isRequest || waiting.waiters.length >= waitersPerRequestMax) return state;
+      return { ...state, reconfiguration: { ...waiting, waiters: [...waiting.waiters, envelope] } };
+    }
+    const pendingChange = uncommittedChange(state);
+    if (pendingChange !== undefined) {
+      // A change from an earlier view, still uncommitted: once it commits, ask again.
+      answer({ type: 'busy', change: type, node, reason: 'reconfiguration-in-progress' });
+      return count(state, 'busy');
+    }
+    if (!heardFromMajority(state)) {
+      answer({ type: 'no-quorum', change: type, node, epoch: state.epoch });
+      return count(state, 'noQuorum');
+    }
+    return appendChange(state, change, isRequest ? [envelope] : [], ctx);
+  }
+
+  /**
+   * Why a change cannot be proposed now, as the reply to give (undefined: it can). A change that
+   * is already in effect is answered as committed, so an operator's retry is harmless.
+   */
+  function proposeRefusal(state: MemberState, change: MembershipChange): MembershipReply | undefined {
+    const { type, node } = change;
+    const waiting = state.reconfiguration;
+    if (waiting !== null && !sameChange(waiting.change, change))
+      return { type: 'busy', change: type, node, reason: 'reconfiguration-in-progress' };
+    if (waiting !== null || uncommittedChange(state) !== undefined) return undefined;
+    const committed = state.logConfiguration;
+    const isMember = committed.members.includes(node);
+    if ((type === 'join') === isMember)
+      return {
+        type: 'membership-committed',
+        change: type,
+        node,
+        opNumber: committed.version,
+        members: committed.members,
+      };
+    if (type === 'leave' && committed.members.length === 1)
+      return { type: 'invalid-membership', detail: `cannot remove ${node}, the last member` };
+    // One change at a time: the previous one must have taken effect (its epoch installed) first,
+    // so that every configuration differs from the one it is proposed in by one member.
+    if (
+      state.known.version !== state.configurationVersion ||
+      committed.version !== state.configurationVersion
+    )
+      return { type: 'busy', change: type, node, reason: 'reconfiguration-in-progress' };
+    if (state.opNumber - state.commitNumber >= settings.preparesInFlightMax)
+      return { type: 'busy', change: type, node, reason: 'prepares-in-flight' };
+    return undefined;
+  }
+
+  function sameChange(a: MembershipChange, b: MembershipChange): boolean {
+    return a.type === b.type && a.node === b.node;
+  }
+
+  /** Orders a change like any op: next op number, persist, prepare to the backups. */
+  function appendChange(
+    state: MemberState,
+    change: MembershipChange,
+    waiters: readonly Envelope[],
+    ctx: ActorContext,
+  ): MemberState {
+    const entry: LogEntry = {
+      opNumber: state.opNumber + 1,
+      clientId: MEMBERSHIP_CLIENT_ID,
+      requestNumber: 0,
+      op: null,
+      change,
+    };
+    const appended: MemberState = {
+      ...state,
+      log: [...state.log, entry],
+      opNumber: entry.opNumber,
+      sentSinceTick: true,
+      reconfiguration: { opNumber: entry.opNumber, change, waiters, ticks: 0 },
+    };
+    broadcastToPeers(
+      appended,
+      { type: 'prepare', epoch: state.epoch, entry, commitNumber: state.commitNumber },
+      ctx,
+    );
+    return commitAsPrimary(appended, ctx);
+  }
+
+  /**
+   * A local actor (the replication layer) reports a diverged replica: remember it, and submit a
+   * `leave` for it now and on every tick until it is out of the configuration.
+   */
+  function onRemoveMember(
+    state: MemberState,
+    message: RemoveMember,
+    envelope: Envelope,
+    ctx: ActorContext,
+  ): MemberState {
+    if (envelope.id.origin !== state.self || !isNodeId(message.node)) return count(state, 'invalid');
+    const node = nodeId(message.node);
+    if (!state.known.members.includes(node) || state.removals.includes(node)) return state;
+    // Bounded: only members can be queued, each once.
+    return submitRemovals({ ...state, removals: [...state.removals, node] }, ctx);
+  }
+
+  /** The primary proposes the first queued removal; a backup forwards them to the primary. */
+  function submitRemovals(state: MemberState, ctx: ActorContext): MemberState {
+    const removals = state.removals.filter((node) => state.known.members.includes(node));
+    const next = removals.length === state.removals.length ? state : { ...state, removals };
+    const first = removals[0];
+    if (first === undefined || next.status !== 'normal') return next;
+    const change: MembershipChange = { type: 'leave', node: first };
+    if (!isPrimary(next)) {
+      for (const node of removals)
+        ctx.send(address(primaryOf(next.configuration, next.epoch), env.actorName), {
+          type: 'leave',
+          node,
+        } satisfies MembershipRequest);
+      return next;
+    }
+    if (next.reconfiguration !== null || proposeRefusal(next, change) !== undefined) return next;
+    if (uncommittedChange(next) !== undefined || !heardFromMajority(next)) return next;
+    return appendChange(next, change, [], ctx);
+  }
+
   function noQuorumReply(state: MemberState, request: PendingRequest): BroadcastReply {
     return {
       type: 'no-quorum',
@@ -647,17 +995,26 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
   // ---------------------------------------------------------------------------------------------
   // View change.
 
-  /** Leaves the current status for a view change to `epoch`: clients waiting here are told to go elsewhere. */
+  /**
+   * Leaves the current status for a view change to `epoch`, voting in the newest configuration it
+   * knows: clients (and operators) waiting here are told to go elsewhere.
+   */
   function enterViewChange(state: MemberState, epoch: number, ctx: ActorContext): MemberState {
     for (const request of Object.values(state.pending))
       for (const waiter of request.waiters) {
         const { clientId, requestNumber } = request;
         reply(waiter, { type: 'not-primary', clientId, requestNumber, epoch, primary: null }, ctx);
       }
+    const { type: change, node } = state.reconfiguration?.change ?? { type: 'join', node: state.self };
+    for (const waiter of state.reconfiguration?.waiters ?? [])
+      reply(waiter, { type: 'not-primary', change, node, epoch, primary: null }, ctx);
     return {
       ...state,
       status: 'view-change',
       epoch,
+      configuration: state.known.members,
+      configurationVersion: state.known.version,
+      reconfiguration: null,
       statusTicks: 0,
       viewChange: { startViewChangeFrom: [], doViewChanges: {}, doViewChangeSent: false },
       recovery: null,
@@ -670,21 +1027,44 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
 
   function startViewChange(state: MemberState, epoch: number, ctx: ActorContext): MemberState {
     const next = count(enterViewChange(state, epoch, ctx), 'viewChangesStarted');
-    broadcastToPeers(next, { type: 'start-view-change', epoch } satisfies StartViewChange, ctx);
+    broadcastToPeers(next, startViewChangeMessage(next, epoch), ctx);
     return sendDoViewChangeIfAgreed(next, ctx);
   }
 
-  /** A start-view-change (or do-view-change) for `epoch` from `from`: join, then count the vote. */
+  function startViewChangeMessage(state: MemberState, epoch: number): StartViewChange {
+    return { type: 'start-view-change', epoch, configuration: epochConfiguration(state) };
+  }
+
+  /**
+   * A start-view-change (or do-view-change) for `epoch` in `configuration` from `from`: join, then
+   * count the vote if it is for the same configuration as ours. Before our own do-view-change went
+   * out we may still switch to a newer configuration (learned from this very message).
+   */
   function joinViewChange(
     state: MemberState,
     epoch: number,
+    configuration: Configuration,
     from: NodeId,
     ctx: ActorContext,
   ): MemberState | undefined {
     let next = state;
     if (epoch > state.epoch || (epoch === state.epoch && state.status === 'recovering'))
       next = startViewChange(state, epoch, ctx);
+    else if (
+      epoch === state.epoch &&
+      state.status === 'view-change' &&
+      state.viewChange?.doViewChangeSent === false &&
+      state.known.version > state.configurationVersion
+    )
+      next = startViewChange(state, epoch, ctx);
     if (next.status !== 'view-change' || epoch !== next.epoch || next.viewChange === null) return undefined;
+    if (configuration.version !== next.configurationVersion || !next.configuration.includes(from)) {
+      if (configuration.version < next.known.version) {
+        sendTo(next, from, { type: 'new-configuration', configuration: next.known }, ctx);
+        return count(next, 'notices');
+      }
+      return next;
+    }
     const voters = next.viewChange.startViewChangeFrom;
     if (voters.includes(from)) return next;
     return { ...next, viewChange: { ...next.viewChange, startViewChangeFrom: [...voters, from] } };
@@ -696,7 +1076,7 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
     from: NodeId,
     ctx: ActorContext,
   ): MemberState {
-    const joined = joinViewChange(state, message.epoch, from, ctx);
+    const joined = joinViewChange(state, message.epoch, message.configuration, from, ctx);
     return joined === undefined ? count(state, 'stale') : sendDoViewChangeIfAgreed(joined, ctx);
   }
 
@@ -707,6 +1087,7 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
       lastNormalEpoch: state.lastNormalEpoch,
       opNumber: state.opNumber,
       commitNumber: state.commitNumber,
+      configuration: epochConfiguration(state),
       entries: entriesBetween(state, state.commitNumber, state.opNumber),
     };
   }
@@ -715,6 +1096,8 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
   function sendDoViewChangeIfAgreed(state: MemberState, ctx: ActorContext): MemberState {
     const progress = state.viewChange;
     if (progress === null || progress.doViewChangeSent) return state;
+    // A primary that is leaving starts the view change in the new configuration but has no vote.
+    if (!state.configuration.includes(state.self)) return state;
     if (progress.startViewChangeFrom.length + 1 < majorityOf(state.configuration)) return state;
     const message = doViewChangeMessage(state);
     const primary = primaryOf(state.configuration, state.epoch);
@@ -733,10 +1116,13 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
     from: NodeId,
     ctx: ActorContext,
   ): MemberState {
-    const joined = joinViewChange(state, message.epoch, from, ctx);
+    const joined = joinViewChange(state, message.epoch, message.configuration, from, ctx);
     if (joined === undefined || joined.viewChange === null) return count(state, 'stale');
     const voted = sendDoViewChangeIfAgreed(joined, ctx);
     if (voted.viewChange === null || primaryOf(voted.configuration, voted.epoch) !== voted.self) return voted;
+    // Only votes for our configuration count toward the majority.
+    if (message.configuration.version !== voted.configurationVersion || !voted.configuration.includes(from))
+      return voted;
     const progress = {
       ...voted.viewChange,
       doViewChanges: { ...voted.viewChange.doViewChanges, [from]: message },
@@ -797,7 +1183,11 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
       log: [...base.log, ...suffix],
       opNumber: base.opNumber + suffix.length,
     };
-    const installed = commitTo(installNormal(adopted, state.epoch, ctx), commitNumber, ctx);
+    const installed = commitTo(
+      installNormal(adopted, state.epoch, epochConfiguration(state), ctx),
+      commitNumber,
+      ctx,
+    );
     broadcastToPeers(
       installed,
       {
@@ -805,6 +1195,7 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
         epoch: installed.epoch,
         opNumber: installed.opNumber,
         commitNumber: installed.commitNumber,
+        configuration: epochConfiguration(installed),
         entries: entriesBetween(installed, installed.commitNumber, installed.opNumber),
       },
       ctx,
@@ -812,22 +1203,22 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
     return commitAsPrimary({ ...installed, sentSinceTick: true }, ctx);
   }
 
-  /** Enters normal status in `epoch` (as primary or backup) and reports the view. */
-  function installNormal(state: MemberState, epoch: number, ctx: ActorContext): MemberState {
-    void ctx;
-    const view = viewOf(state.configuration, epoch);
-    env.observer({
-      type: 'view-installed',
-      node: state.self,
-      epoch,
-      primary: view.primary,
-      members: view.members,
-    });
-    return count(
+  /** Enters normal status in `epoch` of `configuration` (as primary or backup) and reports the view. */
+  function installNormal(
+    state: MemberState,
+    epoch: number,
+    configuration: Configuration,
+    ctx: ActorContext,
+  ): MemberState {
+    const view = viewOf(configuration.members, epoch);
+    const installed = count(
       {
         ...state,
         status: 'normal',
         epoch,
+        configuration: configuration.members,
+        configurationVersion: configuration.version,
+        known: newer(state.known, configuration),
         lastNormalEpoch: epoch,
         statusTicks: 0,
         viewChange: null,
@@ -839,12 +1230,19 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
       },
       'viewsInstalled',
     );
+    reportView(installed, ctx);
+    return installed;
   }
 
   function onStartView(state: MemberState, message: StartView, from: NodeId, ctx: ActorContext): MemberState {
     if (message.epoch < state.epoch || (message.epoch === state.epoch && state.status === 'normal'))
       return count(state, 'stale');
-    if (from !== primaryOf(state.configuration, message.epoch)) return count(state, 'invalid');
+    const { configuration } = message;
+    if (
+      from !== primaryOf(configuration.members, message.epoch) ||
+      !configuration.members.includes(state.self)
+    )
+      return count(state, 'invalid');
     // Our committed prefix agrees with every log, and the message carries the new log past the new
     // primary's commit point. If ours is behind that point, this message cannot complete our log:
     // fetch the view's log whole (keeping ours intact meanwhile).
@@ -858,7 +1256,7 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
       log: [...base.log, ...suffix],
       opNumber: base.opNumber + suffix.length,
     };
-    const installed = installNormal(adopted, message.epoch, ctx);
+    const installed = installNormal(adopted, message.epoch, configuration, ctx);
     const next = commitTo(installed, Math.min(message.commitNumber, adopted.opNumber), ctx);
     sendTo(next, from, { type: 'prepare-ok', epoch: next.epoch, opNumber: next.opNumber }, ctx);
     return next;
@@ -876,6 +1274,7 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
       opNumber: state.opNumber,
       commitNumber: state.commitNumber,
       primary: isPrimary(state),
+      configuration: epochConfiguration(state),
     };
     sendTo(state, from, response, ctx);
     return state;
@@ -892,9 +1291,13 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
     const recovery = { ...state.recovery, responses: { ...state.recovery.responses, [from]: message } };
     const next: MemberState = { ...state, recovery };
     const responses = Object.values(recovery.responses);
-    if (responses.length + 1 < majorityOf(state.configuration)) return next;
     const latest = Math.max(...responses.map((response) => response.epoch));
-    const primary = primaryOf(state.configuration, latest);
+    // The latest epoch's configuration decides the majority and the primary (it may be newer than ours).
+    const latestConfiguration = responses.find((response) => response.epoch === latest)!.configuration;
+    const members = latestConfiguration.members;
+    const heard = Object.keys(recovery.responses).filter((member) => members.includes(member as NodeId));
+    if (heard.length + 1 < majorityOf(members) || !members.includes(state.self)) return next;
+    const primary = primaryOf(members, latest);
     // We were the primary of the latest view and lost our volatile state: hand over at once.
     if (primary === state.self || latest < state.epoch)
       return startViewChange(next, Math.max(latest, state.epoch) + 1, ctx);
@@ -904,7 +1307,7 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
     // not be: adopt the current view's log whole.
     if (!(latest === state.epoch && state.lastNormalEpoch === state.epoch))
       return adopt(next, latest, primary, answer.opNumber, ctx);
-    let recovered = installNormal(next, latest, ctx);
+    let recovered = installNormal(next, latest, latestConfiguration, ctx);
     recovered = commitTo(recovered, Math.min(answer.commitNumber, recovered.opNumber), ctx);
     sendTo(recovered, primary, { type: 'prepare-ok', epoch: latest, opNumber: recovered.opNumber }, ctx);
     if (answer.opNumber > recovered.opNumber) recovered = requestState(recovered, primary, ctx, false);
@@ -935,7 +1338,12 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
     let after = message.fromOp;
     let next = state;
     if (message.fromOp < state.logStart) {
-      snapshot = { opNumber: state.commitNumber, appState: state.appState, clients: state.clients };
+      snapshot = {
+        opNumber: state.commitNumber,
+        appState: state.appState,
+        clients: state.clients,
+        configuration: state.logConfiguration,
+      };
       const size = jsonSize(snapshot);
       if (size === undefined || size > settings.snapshotBytesMax) return count(state, 'snapshotsTooLarge');
       after = state.commitNumber;
@@ -948,6 +1356,7 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
       fromPrimary,
       opNumber: state.opNumber,
       commitNumber: state.commitNumber,
+      configuration: epochConfiguration(state),
       ...(snapshot === undefined ? {} : { snapshot }),
       entries,
     };
@@ -1005,7 +1414,7 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
     if (transferEnd(next, held) < held.targetOp) return fetchTransfer(next, ctx);
     if (held.purpose === 'catch-up') return startViewIfReady(next, ctx);
     const adopted = applyTransfer(next, held);
-    let installed = installNormal(adopted, held.epoch, ctx);
+    let installed = installNormal(adopted, held.epoch, message.configuration, ctx);
     installed = commitTo(installed, Math.min(message.commitNumber, installed.opNumber), ctx);
     sendTo(
       installed,
@@ -1049,6 +1458,8 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
         ...state,
         appState: snapshot.appState,
         clients: snapshot.clients,
+        logConfiguration: snapshot.configuration,
+        known: newer(state.known, snapshot.configuration),
         commitNumber: snapshot.opNumber,
         logStart: snapshot.opNumber,
         log: kept,

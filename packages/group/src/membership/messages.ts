@@ -4,18 +4,47 @@
  * reply is a `BroadcastReply`. Every message also carries its sender's incarnation, in the
  * envelope's `MessageId.incarnation`, which is how a restarted member's old messages are fenced off.
  *
+ * Reconfiguration (joins and leaves) goes through the same log: a `join`/`leave` request from an
+ * operator becomes a log entry carrying a `change`; once committed it yields a new `Configuration`,
+ * which every view-change message carries so that members vote for one (epoch, configuration)
+ * pair only.
+ *
  * Messages arrive from the network, so `parseMemberMessage` checks their shape and returns
  * `undefined` for anything else: a malformed message is counted and dropped, never thrown on.
  */
 import type { NodeId } from '@steadfast/wire';
 
-/** One ordered op: its position, the client that submitted it and the client's request number. */
+/** One membership change: a node joins the group or leaves it. */
+export interface MembershipChange {
+  readonly type: 'join' | 'leave';
+  readonly node: NodeId;
+}
+
+/**
+ * A configuration: the member nodes in rank order, and its version, the op number of the committed
+ * change that produced it (0 for the configuration the group was spawned with). Versions only grow
+ * along the log, so the higher version is always the newer configuration.
+ */
+export interface Configuration {
+  readonly version: number;
+  readonly members: readonly NodeId[];
+}
+
+/**
+ * One ordered op: its position, the client that submitted it and the client's request number. A
+ * membership change is an entry with `change` set (client id `MEMBERSHIP_CLIENT_ID`, request 0,
+ * op null): it changes the configuration instead of reaching the application.
+ */
 export interface LogEntry {
   readonly opNumber: number;
   readonly clientId: string;
   readonly requestNumber: number;
   readonly op: unknown;
+  readonly change?: MembershipChange;
 }
+
+/** The client id of membership-change entries (client requests may not use it). */
+export const MEMBERSHIP_CLIENT_ID = '#membership';
 
 /** What a client last had committed, for deduplication (VR's client table). */
 export interface ClientRecord {
@@ -28,6 +57,8 @@ export interface GroupSnapshot {
   readonly opNumber: number;
   readonly appState: unknown;
   readonly clients: Readonly<Record<string, ClientRecord>>;
+  /** The configuration committed as of `opNumber`. */
+  readonly configuration: Configuration;
 }
 
 export interface Prepare {
@@ -52,6 +83,8 @@ export interface Commit {
 export interface StartViewChange {
   readonly type: 'start-view-change';
   readonly epoch: number;
+  /** The configuration the sender votes in for `epoch`: its newest known committed one. */
+  readonly configuration: Configuration;
 }
 export interface DoViewChange {
   readonly type: 'do-view-change';
@@ -59,6 +92,7 @@ export interface DoViewChange {
   readonly lastNormalEpoch: number;
   readonly opNumber: number;
   readonly commitNumber: number;
+  readonly configuration: Configuration;
   /** The sender's entries after `commitNumber` (its uncommitted suffix). */
   readonly entries: readonly LogEntry[];
 }
@@ -67,6 +101,8 @@ export interface StartView {
   readonly epoch: number;
   readonly opNumber: number;
   readonly commitNumber: number;
+  /** The configuration of the new view. */
+  readonly configuration: Configuration;
   /** The new primary's entries after `commitNumber`. */
   readonly entries: readonly LogEntry[];
 }
@@ -81,6 +117,8 @@ export interface RecoveryResponse {
   readonly opNumber: number;
   readonly commitNumber: number;
   readonly primary: boolean;
+  /** The configuration of the responder's epoch. */
+  readonly configuration: Configuration;
 }
 /** State transfer: "send me what follows op `fromOp`". */
 export interface GetState {
@@ -95,10 +133,21 @@ export interface NewState {
   readonly fromPrimary: boolean;
   readonly opNumber: number;
   readonly commitNumber: number;
+  /** The configuration of the sender's epoch (a member adopting the view takes it). */
+  readonly configuration: Configuration;
   /** Present when `fromOp` was already truncated from the sender's log. */
   readonly snapshot?: GroupSnapshot;
   /** Consecutive entries after `fromOp` (or after the snapshot). */
   readonly entries: readonly LogEntry[];
+}
+
+/**
+ * "You are behind": the answer to a message from a node outside the receiver's configuration, or
+ * voting in an older one. A removed member learns this way that it left.
+ */
+export interface NewConfiguration {
+  readonly type: 'new-configuration';
+  readonly configuration: Configuration;
 }
 
 /** What members send each other. */
@@ -112,7 +161,8 @@ export type PeerMessage =
   | Recovery
   | RecoveryResponse
   | GetState
-  | NewState;
+  | NewState
+  | NewConfiguration;
 
 /** A client's request to order `op`. `clientId` + `requestNumber` identify it across retries. */
 export interface Broadcast {
@@ -122,7 +172,63 @@ export interface Broadcast {
   readonly requestNumber: number;
 }
 
-export type MemberMessage = PeerMessage | Broadcast;
+/**
+ * An operator's request to change the configuration, sent to any member (as a request, answered
+ * with a `MembershipReply`; a one-way one, which members use to forward a removal to the primary,
+ * gets no answer).
+ */
+export interface MembershipRequest {
+  readonly type: 'join' | 'leave';
+  readonly node: string;
+}
+
+/** From a local actor only (the replication layer): this node diverged, take it out (a `leave`). */
+export interface RemoveMember {
+  readonly type: 'remove-member';
+  readonly node: string;
+  readonly reason: string;
+}
+
+export type MemberMessage = PeerMessage | Broadcast | MembershipRequest | RemoveMember;
+
+export type MembershipReply =
+  | {
+      /** Committed at `opNumber` (or already in effect: then the version of the configuration that shows it). */
+      readonly type: 'membership-committed';
+      readonly change: 'join' | 'leave';
+      readonly node: string;
+      readonly opNumber: number;
+      /** The committed configuration after the change (it takes effect at the next epoch). */
+      readonly members: readonly NodeId[];
+    }
+  | {
+      readonly type: 'not-primary';
+      readonly change: 'join' | 'leave';
+      readonly node: string;
+      readonly epoch: number;
+      readonly primary: NodeId | null;
+    }
+  | {
+      readonly type: 'busy';
+      readonly change: 'join' | 'leave';
+      readonly node: string;
+      /** Another change is uncommitted or not yet in effect, or the log is full of prepares. */
+      readonly reason: 'reconfiguration-in-progress' | 'prepares-in-flight';
+    }
+  | {
+      readonly type: 'no-quorum';
+      readonly change: 'join' | 'leave';
+      readonly node: string;
+      readonly epoch: number;
+    }
+  | { readonly type: 'invalid-membership'; readonly detail: string };
+
+/** What a member tells its local `notify` actor each time it installs a view. */
+export interface GroupViewNotice {
+  readonly type: 'group-view';
+  readonly group: string;
+  readonly view: { readonly epoch: number; readonly members: readonly NodeId[]; readonly primary: NodeId };
+}
 
 export type BroadcastReply =
   | {
@@ -155,21 +261,31 @@ export type BroadcastReply =
 
 export type BroadcastError = Exclude<BroadcastReply, { type: 'broadcast-committed' }>;
 
-type Shape = Record<string, 'number' | 'string' | 'boolean' | 'entries' | 'entry' | 'snapshot?' | 'any'>;
+type Shape = Record<
+  string,
+  'number' | 'string' | 'boolean' | 'entries' | 'entry' | 'snapshot?' | 'configuration' | 'any'
+>;
 
 const shapes: Readonly<Record<MemberMessage['type'], Shape>> = {
   prepare: { epoch: 'number', entry: 'entry', commitNumber: 'number' },
   'prepare-ok': { epoch: 'number', opNumber: 'number' },
   commit: { epoch: 'number', commitNumber: 'number', opNumber: 'number' },
-  'start-view-change': { epoch: 'number' },
+  'start-view-change': { epoch: 'number', configuration: 'configuration' },
   'do-view-change': {
     epoch: 'number',
     lastNormalEpoch: 'number',
     opNumber: 'number',
     commitNumber: 'number',
+    configuration: 'configuration',
     entries: 'entries',
   },
-  'start-view': { epoch: 'number', opNumber: 'number', commitNumber: 'number', entries: 'entries' },
+  'start-view': {
+    epoch: 'number',
+    opNumber: 'number',
+    commitNumber: 'number',
+    configuration: 'configuration',
+    entries: 'entries',
+  },
   recovery: { nonce: 'string' },
   'recovery-response': {
     nonce: 'string',
@@ -177,6 +293,7 @@ const shapes: Readonly<Record<MemberMessage['type'], Shape>> = {
     opNumber: 'number',
     commitNumber: 'number',
     primary: 'boolean',
+    configuration: 'configuration',
   },
   'get-state': { epoch: 'number', fromOp: 'number' },
   'new-state': {
@@ -184,10 +301,15 @@ const shapes: Readonly<Record<MemberMessage['type'], Shape>> = {
     fromPrimary: 'boolean',
     opNumber: 'number',
     commitNumber: 'number',
+    configuration: 'configuration',
     snapshot: 'snapshot?',
     entries: 'entries',
   },
+  'new-configuration': { configuration: 'configuration' },
   broadcast: { op: 'any', clientId: 'string', requestNumber: 'number' },
+  join: { node: 'string' },
+  leave: { node: 'string' },
+  'remove-member': { node: 'string', reason: 'string' },
 };
 
 function isCount(value: unknown): value is number {
@@ -198,6 +320,24 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+const nodeIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** A node id as the wire spells it (checked here so a bad one is a dropped message, not a throw). */
+export function isNodeId(value: unknown): value is NodeId {
+  return typeof value === 'string' && nodeIdPattern.test(value);
+}
+
+function isChange(value: unknown): value is MembershipChange {
+  return isRecord(value) && (value.type === 'join' || value.type === 'leave') && isNodeId(value.node);
+}
+
+/** Members must be distinct node ids; a configuration is never empty. */
+export function isConfiguration(value: unknown): value is Configuration {
+  if (!isRecord(value) || !isCount(value.version) || !Array.isArray(value.members)) return false;
+  const members: unknown[] = value.members;
+  return members.length > 0 && members.every(isNodeId) && new Set(members).size === members.length;
+}
+
 export function isLogEntry(value: unknown): value is LogEntry {
   return (
     isRecord(value) &&
@@ -205,7 +345,8 @@ export function isLogEntry(value: unknown): value is LogEntry {
     value.opNumber > 0 &&
     typeof value.clientId === 'string' &&
     isCount(value.requestNumber) &&
-    'op' in value
+    'op' in value &&
+    (value.change === undefined || isChange(value.change))
   );
 }
 
@@ -216,7 +357,13 @@ function isEntries(value: unknown): value is LogEntry[] {
 }
 
 function isSnapshot(value: unknown): value is GroupSnapshot {
-  if (!isRecord(value) || !isCount(value.opNumber) || !isRecord(value.clients) || !('appState' in value))
+  if (
+    !isRecord(value) ||
+    !isCount(value.opNumber) ||
+    !isRecord(value.clients) ||
+    !('appState' in value) ||
+    !isConfiguration(value.configuration)
+  )
     return false;
   return Object.values(value.clients).every(
     (record) => isRecord(record) && isCount(record.requestNumber) && isCount(record.opNumber),
@@ -237,6 +384,8 @@ function fits(kind: Shape[string], value: unknown): boolean {
       return isLogEntry(value);
     case 'snapshot?':
       return value === undefined || isSnapshot(value);
+    case 'configuration':
+      return isConfiguration(value);
     case 'any':
       return true;
   }

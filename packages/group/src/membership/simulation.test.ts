@@ -138,8 +138,22 @@ describe('the invariant checkers catch each violation', () => {
     recorder.submit('a', 1, 1);
     recorder.acknowledge('a', 1, 3);
     recorder.observe(deliver(n1, 1, 'a', 1));
-    recorder.observe({ type: 'view-installed', node: n1, epoch: 4, primary: n1, members: [n1, n2] });
-    recorder.observe({ type: 'view-installed', node: n2, epoch: 4, primary: n2, members: [n2, n1] });
+    recorder.observe({
+      type: 'view-installed',
+      node: n1,
+      epoch: 4,
+      primary: n1,
+      members: [n1, n2],
+      configurationVersion: 0,
+    });
+    recorder.observe({
+      type: 'view-installed',
+      node: n2,
+      epoch: 4,
+      primary: n2,
+      members: [n2, n1],
+      configurationVersion: 0,
+    });
     expect(recorder.takeViolations()).toEqual([
       'a#1 was acknowledged at op 3 but delivered at op 1',
       'two primaries in epoch 4: n1 and n2 (seen by n2)',

@@ -6,9 +6,22 @@
  * on restore.
  */
 import type { Envelope, NodeId } from '@steadfast/wire';
-import type { ClientRecord, DoViewChange, GroupSnapshot, LogEntry, RecoveryResponse } from './messages.js';
+import type {
+  ClientRecord,
+  Configuration,
+  DoViewChange,
+  GroupSnapshot,
+  LogEntry,
+  MembershipChange,
+  RecoveryResponse,
+} from './messages.js';
 
-export type MemberStatus = 'normal' | 'view-change' | 'recovering';
+/**
+ * `outside`: the member is not in the newest configuration it knows (it left, was removed, or is
+ * a spare that has not been asked to join yet). It takes part in nothing until a newer
+ * configuration that includes it reaches it.
+ */
+export type MemberStatus = 'normal' | 'view-change' | 'recovering' | 'outside';
 
 /** A view: its epoch, the members in rank order for this epoch, and the primary (rank 0). */
 export interface View {
@@ -54,6 +67,14 @@ export interface RecoveryProgress {
   readonly responses: Readonly<Record<string, RecoveryResponse>>;
 }
 
+/** A membership change being committed, at the primary (one at a time), and who waits for it. */
+export interface PendingReconfiguration {
+  readonly opNumber: number;
+  readonly change: MembershipChange;
+  readonly waiters: readonly Envelope[];
+  readonly ticks: number;
+}
+
 /** A client request waiting for its op to commit, at the primary. */
 export interface PendingRequest {
   readonly clientId: string;
@@ -79,14 +100,28 @@ export interface MemberCounters {
   readonly noQuorum: number;
   readonly busy: number;
   readonly committed: number;
+  readonly reconfigurations: number;
+  readonly notices: number;
 }
 
 export interface MemberState {
   readonly group: string;
   readonly self: NodeId;
-  /** Every member, in rank order; the primary of epoch `e` is `configuration[e mod n]`. */
-  readonly configuration: readonly NodeId[];
   // Durable.
+  /**
+   * The configuration of the current epoch (during a view change: the one this member votes in),
+   * in rank order; the primary of epoch `e` is `configuration[e mod n]`.
+   */
+  readonly configuration: readonly NodeId[];
+  readonly configurationVersion: number;
+  /** The configuration after the committed prefix of the log (what the snapshot carries). */
+  readonly logConfiguration: Configuration;
+  /**
+   * The newest committed configuration this member knows of, from its log or from a message: it
+   * only ever grows, and a view change votes in it. When it is newer than the epoch's, the primary
+   * moves to the next epoch (the change takes effect there).
+   */
+  readonly known: Configuration;
   readonly epoch: number;
   readonly status: MemberStatus;
   /** The latest epoch in which this member was in normal status (VR's latest normal view). */
@@ -116,6 +151,9 @@ export interface MemberState {
   readonly fetch: { readonly from: NodeId; readonly ticks: number } | null;
   readonly transfer: Transfer | null;
   readonly pending: Readonly<Record<string, PendingRequest>>;
+  readonly reconfiguration: PendingReconfiguration | null;
+  /** Nodes a local actor asked to remove (`remove-member`), retried each tick until they are out. */
+  readonly removals: readonly NodeId[];
   readonly counters: MemberCounters;
 }
 
@@ -135,6 +173,8 @@ export const zeroCounters: MemberCounters = {
   noQuorum: 0,
   busy: 0,
   committed: 0,
+  reconfigurations: 0,
+  notices: 0,
 };
 
 export function lookup<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
@@ -158,6 +198,34 @@ export function viewOf(configuration: readonly NodeId[], epoch: number): View {
 
 export function majorityOf(configuration: readonly NodeId[]): number {
   return Math.floor(configuration.length / 2) + 1;
+}
+
+/** The configuration a committed change produces (applied to the one before it, at `opNumber`). */
+export function applyChange(
+  configuration: Configuration,
+  change: MembershipChange,
+  opNumber: number,
+): Configuration {
+  const others = configuration.members.filter((member) => member !== change.node);
+  const members = change.type === 'join' ? [...others, change.node] : others;
+  return { version: opNumber, members };
+}
+
+/** The newer of two configurations (versions grow along the log). */
+export function newer(a: Configuration, b: Configuration): Configuration {
+  return b.version > a.version ? b : a;
+}
+
+/** The configuration of the member's current epoch. */
+export function epochConfiguration(state: MemberState): Configuration {
+  return { version: state.configurationVersion, members: state.configuration };
+}
+
+/** An uncommitted membership change in the log, if any (there is at most one). */
+export function uncommittedChange(state: MemberState): LogEntry | undefined {
+  return entriesBetween(state, state.commitNumber, state.opNumber).find(
+    (entry) => entry.change !== undefined,
+  );
 }
 
 export function peersOf(state: MemberState): NodeId[] {
@@ -194,6 +262,10 @@ export function durableChanged(before: MemberState, after: MemberState): boolean
     before.epoch !== after.epoch ||
     before.status !== after.status ||
     before.lastNormalEpoch !== after.lastNormalEpoch ||
+    before.configuration !== after.configuration ||
+    before.configurationVersion !== after.configurationVersion ||
+    before.known !== after.known ||
+    before.logConfiguration !== after.logConfiguration ||
     before.opNumber !== after.opNumber ||
     before.commitNumber !== after.commitNumber ||
     before.log !== after.log ||

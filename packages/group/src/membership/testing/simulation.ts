@@ -11,9 +11,17 @@
  * - integrity: every delivered op was submitted by a client, with that content;
  * - acknowledged means ordered: the op number a client was told its op committed at holds that op;
  * - at most one primary per epoch: every member that installs epoch `e` agrees on its primary, and
- *   no two members ever act as primary of the same epoch.
- * Liveness (after the heal): every member is up, in normal status in the same epoch, and has
- * delivered every op a client was told committed; every client's ops were all answered.
+ *   no two members ever act as primary of the same epoch;
+ * - configurations change only by committed ops: every view is installed in the initial
+ *   configuration or in one a committed membership change produced (same version, same members),
+ *   every member agrees on the configuration each change produced, and a node never installs a
+ *   view in an older configuration than one it installed before;
+ * - membership changes are delivered in the log order like ops, and each was asked for.
+ * Liveness (after the heal): every member of the final configuration is up, in normal status in
+ * that configuration and in the same epoch, and has delivered every op a client was told
+ * committed; members with the same commit point hold the same application state (so a member
+ * that joined by state transfer holds the others' delivered prefix); every other node is outside;
+ * every client's ops and the operator's changes were all answered.
  */
 import { defineActor, type ActorBehavior, type Node } from '@steadfast/runtime';
 import {
@@ -37,7 +45,7 @@ import {
   type GroupApplication,
   type MemberEvent,
 } from '../member.js';
-import type { BroadcastReply } from '../messages.js';
+import type { BroadcastReply, MembershipReply } from '../messages.js';
 import type { GroupSettings } from '../settings.js';
 import type { MemberState } from '../state.js';
 
@@ -61,6 +69,14 @@ function opKey(clientId: string, requestNumber: number): string {
   return `${clientId}#${requestNumber}`;
 }
 
+function changeKey(type: 'join' | 'leave', node: string): string {
+  return `membership:${type}:${node}`;
+}
+
+function membersKey(members: readonly string[]): string {
+  return [...members].sort().join(',');
+}
+
 /**
  * Watches members and clients and checks the safety invariants as events arrive. Violations are
  * queued and handed to the simulation by `groupInvariants` after the event.
@@ -76,6 +92,11 @@ export class GroupRecorder {
   private readonly acknowledged = new Map<string, number>();
   private readonly deliveredUpTo = new Map<string, number>();
   private readonly primaries = new Map<number, NodeId>();
+  /** Configuration version -> its members (sorted), as committed; version 0 is the initial one. */
+  private readonly configurations = new Map<number, string>();
+  private readonly configurationMembers = new Map<number, readonly NodeId[]>();
+  private readonly requestedChanges = new Set<string>();
+  private readonly installedVersion = new Map<string, number>();
   private readonly pendingViolations: string[] = [];
   deliveriesTotal = 0;
   acknowledgedMax = 0;
@@ -83,9 +104,14 @@ export class GroupRecorder {
 
   constructor(
     private readonly now: () => number,
-    options: { readonly keepDeliveries?: boolean } = {},
+    options: { readonly keepDeliveries?: boolean; readonly members?: readonly string[] } = {},
   ) {
     this.keepDeliveries = options.keepDeliveries ?? false;
+    if (options.members !== undefined)
+      this.recordConfiguration(
+        0,
+        options.members.map((id) => nodeId(id)),
+      );
   }
 
   /** The member observer. */
@@ -106,9 +132,26 @@ export class GroupRecorder {
         this.deliveredUpTo.set(event.node, event.commitNumber);
         return;
       case 'view-installed':
+        this.onViewConfiguration(event.node, event.epoch, event.members, event.configurationVersion);
         return this.onView(event.node, event.epoch, event.primary);
+      case 'reconfigured':
+        return this.onReconfigured(event.node, event.opNumber, event.change, event.members);
+      case 'left':
+        return;
     }
   };
+
+  /** An operator asked for this change (integrity of membership changes). */
+  requestChange(type: 'join' | 'leave', node: string): void {
+    this.requestedChanges.add(changeKey(type, node));
+  }
+
+  /** The newest committed configuration seen (the one the group must end in). */
+  latestConfiguration(): { readonly version: number; readonly members: readonly NodeId[] } | undefined {
+    const version = Math.max(...this.configurationMembers.keys());
+    const members = this.configurationMembers.get(version);
+    return members === undefined ? undefined : { version, members };
+  }
 
   submit(clientId: string, requestNumber: number, op: unknown): void {
     this.submitted.set(opKey(clientId, requestNumber), JSON.stringify(op));
@@ -166,12 +209,71 @@ export class GroupRecorder {
       this.violation(`${key} was acknowledged at op ${acknowledgedAt} but delivered at op ${opNumber}`);
   }
 
+  private recordConfiguration(version: number, members: readonly NodeId[]): void {
+    const key = membersKey(members);
+    const known = this.configurations.get(version);
+    if (known === undefined) {
+      this.configurations.set(version, key);
+      this.configurationMembers.set(version, members);
+    } else if (known !== key)
+      this.violation(`configuration ${version} is [${known}] at one member and [${key}] at another`);
+  }
+
+  private onReconfigured(
+    node: NodeId,
+    opNumber: number,
+    change: { readonly type: 'join' | 'leave'; readonly node: string },
+    members: readonly NodeId[],
+  ): void {
+    const key = changeKey(change.type, change.node);
+    // Ordered like an op: agreement on the op number and consecutive delivery per incarnation.
+    this.deliveriesTotal++;
+    const previous = this.deliveredUpTo.get(node) ?? 0;
+    if (opNumber !== previous + 1)
+      this.violation(`${node} delivered op ${opNumber} after op ${previous} (a repeat or a gap)`);
+    this.deliveredUpTo.set(node, Math.max(previous, opNumber));
+    const there = this.order.get(opNumber);
+    if (there === undefined) this.order.set(opNumber, key);
+    else if (there !== key)
+      this.violation(`agreement: ${node} delivered ${key} at op ${opNumber}, others ${there}`);
+    if (!this.requestedChanges.has(key))
+      this.violation(`integrity: ${node} committed ${key}, which nobody asked for`);
+    this.recordConfiguration(opNumber, members);
+  }
+
+  private onViewConfiguration(
+    node: NodeId,
+    epoch: number,
+    members: readonly NodeId[],
+    version: number,
+  ): void {
+    if (version === 0 && !this.configurations.has(0)) this.recordConfiguration(0, members);
+    const committed = this.configurations.get(version);
+    if (committed === undefined)
+      this.violation(
+        `${node} installed epoch ${epoch} in configuration ${version}, which no committed op produced`,
+      );
+    else if (committed !== membersKey(members))
+      this.violation(
+        `${node} installed epoch ${epoch} with members [${membersKey(members)}], but configuration ${version} is [${committed}]`,
+      );
+    const before = this.installedVersion.get(node) ?? 0;
+    if (version < before)
+      this.violation(`${node} went back from configuration ${before} to ${version} (epoch ${epoch})`);
+    this.installedVersion.set(node, Math.max(before, version));
+  }
+
   private onView(node: NodeId, epoch: number, primary: NodeId): void {
     this.views.push({ atMs: this.now(), node, epoch, primary });
     const known = this.primaries.get(epoch);
     if (known === undefined) this.primaries.set(epoch, primary);
     else if (known !== primary)
       this.violation(`two primaries in epoch ${epoch}: ${known} and ${primary} (seen by ${node})`);
+  }
+
+  /** Membership changes committed (configurations after the initial one). */
+  changesCommitted(): number {
+    return Math.max(0, this.configurations.size - 1);
   }
 
   /** Epochs installed with a primary (view changes = this minus the initial view). */
@@ -195,6 +297,8 @@ export function groupLiveness(
     const violations: string[] = [];
     const name = memberActorName(group);
     const epochs = new Set<number>();
+    const final = recorder.latestConfiguration();
+    const appStates = new Map<number, string>();
     for (const id of simulation.nodeIds) {
       const node = simulation.node(id);
       const state = node?.actorState(name) as MemberState | undefined;
@@ -202,24 +306,48 @@ export function groupLiveness(
         violations.push(`member ${id} is not running after the heal`);
         continue;
       }
+      const isMember = final === undefined || final.members.includes(id as NodeId);
+      if (options.clients) violations.push(...clientLiveness(node, id));
+      if (!isMember) {
+        if (state.status !== 'outside')
+          violations.push(`${id} is not in configuration ${final?.version} but is in ${state.status} status`);
+        continue;
+      }
       if (state.status !== 'normal')
         violations.push(`member ${id} is in ${state.status} status after the heal`);
+      else if (final !== undefined && state.configurationVersion !== final.version)
+        violations.push(
+          `member ${id} is in configuration ${state.configurationVersion}, not ${final.version}`,
+        );
       epochs.add(state.epoch);
+      const digest = JSON.stringify(state.appState);
+      const same = appStates.get(state.commitNumber);
+      if (same === undefined) appStates.set(state.commitNumber, digest);
+      else if (same !== digest)
+        violations.push(`member ${id} holds another application state at op ${state.commitNumber}`);
       if (recorder.deliveredUpToOf(id) < recorder.acknowledgedMax)
         violations.push(
           `member ${id} delivered up to op ${recorder.deliveredUpToOf(id)}, but op ${recorder.acknowledgedMax} was acknowledged`,
-        );
-      if (!options.clients) continue;
-      const client = node.actorState(CLIENT_ACTOR_NAME) as ClientState | undefined;
-      if (client === undefined) violations.push(`no client on ${id}`);
-      else if (client.done < client.opsTotal)
-        violations.push(
-          `client ${client.clientId} on ${id} has ${client.done}/${client.opsTotal} ops answered`,
         );
     }
     if (epochs.size > 1) violations.push(`members ended in different epochs: ${[...epochs].join(', ')}`);
     return violations;
   };
+}
+
+/** Every client's ops, and the operator's changes if it runs on this node, were all answered. */
+function clientLiveness(node: Node, id: string): string[] {
+  const violations: string[] = [];
+  const client = node.actorState(CLIENT_ACTOR_NAME) as ClientState | undefined;
+  if (client === undefined) violations.push(`no client on ${id}`);
+  else if (client.done < client.opsTotal)
+    violations.push(`client ${client.clientId} on ${id} has ${client.done}/${client.opsTotal} ops answered`);
+  const operator = node.actorState(OPERATOR_ACTOR_NAME) as OperatorState | undefined;
+  if (operator !== undefined && operator.done < operator.input.changesTotal)
+    violations.push(
+      `the operator on ${id} has ${operator.done}/${operator.input.changesTotal} changes answered`,
+    );
+  return violations;
 }
 
 // -----------------------------------------------------------------------------------------------
@@ -307,6 +435,108 @@ export function groupClient(recorder: GroupRecorder): ActorBehavior {
   });
 }
 
+// -----------------------------------------------------------------------------------------------
+// The operator: asks for joins and leaves, one at a time, keeping between `membersMin` and all
+// nodes in the group; retries with the same request until it is answered.
+
+export const OPERATOR_ACTOR_NAME = 'group-operator';
+
+export interface OperatorInput {
+  readonly group: string;
+  /** Every node of the simulation (members and spares), in the order clients try them. */
+  readonly nodes: readonly string[];
+  /** The configuration the group was spawned with (the operator's first guess). */
+  readonly members: readonly string[];
+  readonly changesTotal: number;
+  /** Changes to ask for in this order (scenario tests); when absent, drawn at random. */
+  readonly script?: readonly MembershipChangeRequest[];
+  readonly everyMs: number;
+  readonly retryMs: number;
+  readonly membersMin: number;
+}
+
+export interface MembershipChangeRequest {
+  readonly type: 'join' | 'leave';
+  readonly node: string;
+}
+
+export interface OperatorState {
+  readonly input: OperatorInput;
+  /** The configuration as the last answer described it. */
+  readonly members: readonly string[];
+  readonly done: number;
+  readonly request: { readonly type: 'join' | 'leave'; readonly node: string } | null;
+  readonly target: number;
+}
+
+/** The operator; its requests go to the recorder, which checks that only asked-for changes commit. */
+export function groupOperator(recorder: GroupRecorder): ActorBehavior {
+  return defineActor<OperatorState>({
+    kind: 'group-operator',
+    initial(ctx, raw) {
+      const input = raw as OperatorInput;
+      ctx.setTimer('change', input.everyMs);
+      return { input, members: input.members, done: 0, request: null, target: 0 };
+    },
+    handle(state, input, ctx) {
+      const { nodes, group, retryMs, everyMs } = state.input;
+      const send = (next: OperatorState): OperatorState => {
+        if (next.request === null) return next;
+        ctx.request(memberAddress(group, nodes[next.target]!), next.request);
+        ctx.setTimer('retry', retryMs);
+        return next;
+      };
+      if (input.type === 'timer') {
+        if (input.name === 'retry') return send({ ...state, target: (state.target + 1) % nodes.length });
+        if (input.name !== 'change' || state.request !== null || state.done >= state.input.changesTotal)
+          return state;
+        const request = state.input.script?.[state.done] ?? pickChange(state, ctx.random());
+        recorder.requestChange(request.type, request.node);
+        return send({ ...state, request });
+      }
+      const body = input.envelope.body as MembershipReply;
+      const request = state.request;
+      if (request === null) return state;
+      if ('node' in body && (body.node !== request.node || body.change !== request.type)) return state;
+      switch (body.type) {
+        case 'membership-committed':
+        case 'invalid-membership': {
+          ctx.cancelTimer('retry');
+          ctx.setTimer('change', everyMs);
+          const members = body.type === 'membership-committed' ? body.members : state.members;
+          return { ...state, members, done: state.done + 1, request: null };
+        }
+        case 'not-primary': {
+          const hinted = body.primary === null ? -1 : nodes.indexOf(body.primary);
+          ctx.setTimer('retry', hinted >= 0 ? 1 : retryMs / 4);
+          return {
+            ...state,
+            target: hinted >= 0 ? (hinted - 1 + nodes.length) % nodes.length : state.target,
+          };
+        }
+        case 'busy':
+        case 'no-quorum':
+          ctx.setTimer('retry', retryMs / 4);
+          return { ...state, target: (state.target - 1 + nodes.length) % nodes.length };
+        default:
+          return state;
+      }
+    },
+  });
+}
+
+/** A join while the group is small, a leave while it holds every node, else either at random. */
+function pickChange(state: OperatorState, random: number): { type: 'join' | 'leave'; node: string } {
+  const { nodes, membersMin } = state.input;
+  const outside = nodes.filter((node) => !state.members.includes(node));
+  const join = outside.length > 0 && (state.members.length <= membersMin || random < 0.5);
+  const pool = join ? outside : state.members;
+  // The same draw picks the node: scale what is left of it over the pool.
+  const fraction = join ? random * 2 - Math.floor(random * 2) : random;
+  const node = pool[Math.min(pool.length - 1, Math.floor(fraction * pool.length))]!;
+  return { type: join ? 'join' : 'leave', node };
+}
+
 /** The application of the simulated group: a count and a rolling digest of the ops delivered. */
 export const digestApplication: GroupApplication<{ readonly count: number; readonly digest: number }> = {
   initial: () => ({ count: 0, digest: 0 }),
@@ -321,7 +551,17 @@ export const digestApplication: GroupApplication<{ readonly count: number; reado
 
 export interface GroupClusterOptions {
   readonly group?: string;
+  /** The initial configuration. */
   readonly members: readonly string[];
+  /** Nodes that run a member outside the group at first (they may be asked to join). */
+  readonly spares?: readonly string[];
+  /** Membership changes the operator (on the first member's node) asks for; default 0: no operator. */
+  readonly membershipChanges?: number;
+  /** The changes to ask for, in order (instead of random ones). */
+  readonly membershipScript?: readonly MembershipChangeRequest[];
+  readonly changeEveryMs?: number;
+  /** Passed to every member: the local actor told of each view. */
+  readonly notify?: string;
   readonly settings?: Partial<GroupSettings>;
   /** Run a client on every member node (default true). */
   readonly clients?: boolean;
@@ -347,19 +587,33 @@ export function groupCluster(options: GroupClusterOptions): GroupCluster {
   let clockOf: (() => number) | undefined;
   const recorder = new GroupRecorder(() => clockOf?.() ?? 0, {
     keepDeliveries: options.keepDeliveries ?? false,
+    members: options.members,
   });
   const member = groupMember({
     group,
     members: options.members,
     application: digestApplication,
     ...(options.settings === undefined ? {} : { settings: options.settings }),
+    ...(options.notify === undefined ? {} : { notify: options.notify }),
     observer: recorder.observe,
   });
   const client = groupClient(recorder);
+  const operator = groupOperator(recorder);
   const clients = options.clients ?? true;
+  const nodes = [...options.members, ...(options.spares ?? [])];
+  const operatorInput: OperatorInput = {
+    group,
+    nodes,
+    members: options.members,
+    changesTotal: options.membershipScript?.length ?? options.membershipChanges ?? 0,
+    ...(options.membershipScript === undefined ? {} : { script: options.membershipScript }),
+    everyMs: options.changeEveryMs ?? 200,
+    retryMs: options.retryMs ?? 100,
+    membersMin: Math.min(3, options.members.length),
+  };
   const clientInput: ClientInput = {
     group,
-    members: options.members,
+    members: nodes,
     opsTotal: options.opsPerClient ?? 40,
     thinkMs: options.thinkMs ?? 15,
     retryMs: options.retryMs ?? 100,
@@ -368,6 +622,8 @@ export function groupCluster(options: GroupClusterOptions): GroupCluster {
     const name = memberActorName(group);
     node.spawn(name, member, undefined, context.restart ? context.actorDisk.get(name) : undefined);
     if (clients) node.spawn(CLIENT_ACTOR_NAME, client, clientInput);
+    if (operatorInput.changesTotal > 0 && node.id === nodes[0])
+      node.spawn(OPERATOR_ACTOR_NAME, operator, operatorInput);
   };
   return {
     group,
@@ -390,6 +646,10 @@ export interface GroupSimulationOptions {
   readonly faults?: readonly FaultKind[];
   /** Member count (named n1..nK) or the member ids. Default 3. */
   readonly members?: number | readonly string[];
+  /** Spare nodes (named after the members: n4, n5 ...) that start outside the group. Default 0. */
+  readonly spares?: number;
+  /** Joins and leaves the operator asks for during the run. Default 0. */
+  readonly membershipChanges?: number;
   readonly safetyMs?: number;
   readonly livenessMs?: number;
   readonly opsPerClient?: number;
@@ -418,6 +678,8 @@ export interface GroupSimulationResult {
   readonly deliveries: number;
   /** Epochs installed after the first. */
   readonly viewChanges: number;
+  /** Membership changes committed. */
+  readonly changesCommitted: number;
   readonly events: number;
   readonly simulatedMs: number;
   readonly wallMs?: number;
@@ -426,7 +688,15 @@ export interface GroupSimulationResult {
 }
 
 /** The command that replays one seed of `steadfast sim group`. */
-export function groupReplayCommand(seed: number, faults: readonly FaultKind[], members: number): string {
+export function groupReplayCommand(
+  seed: number,
+  faults: readonly FaultKind[],
+  members: number,
+  membership: { readonly spares: number; readonly membershipChanges: number } = {
+    spares: 0,
+    membershipChanges: 0,
+  },
+): string {
   const words = [
     'pnpm',
     'steadfast',
@@ -440,6 +710,8 @@ export function groupReplayCommand(seed: number, faults: readonly FaultKind[], m
     formatFaults(faults),
   ];
   if (members !== 3) words.push('--members', String(members));
+  if (membership.membershipChanges > 0)
+    words.push('--spares', String(membership.spares), '--changes', String(membership.membershipChanges));
   return words.join(' ');
 }
 
@@ -449,15 +721,18 @@ export async function runGroupSimulation(options: GroupSimulationOptions): Promi
     typeof options.members === 'object'
       ? options.members.map((id) => nodeId(id))
       : defaultNodeIds(options.members ?? 3);
+  const spares = defaultNodeIds(members.length + (options.spares ?? 0)).slice(members.length);
   const faults = options.faults ?? ALL_FAULTS;
   const cluster = groupCluster({
     members,
+    spares,
+    membershipChanges: options.membershipChanges ?? 0,
     ...(options.settings === undefined ? {} : { settings: options.settings }),
     ...(options.opsPerClient === undefined ? {} : { opsPerClient: options.opsPerClient }),
   });
   const simulation = new Simulation({
     seed: options.seed,
-    nodes: members,
+    nodes: [...members, ...spares],
     setup: cluster.setup,
     faults,
     safetyMs: options.safetyMs ?? 2_000,
@@ -473,7 +748,10 @@ export async function runGroupSimulation(options: GroupSimulationOptions): Promi
   });
   cluster.bind(simulation);
   const result = await simulation.run();
-  const replay = groupReplayCommand(options.seed, faults, members.length);
+  const replay = groupReplayCommand(options.seed, faults, members.length, {
+    spares: spares.length,
+    membershipChanges: options.membershipChanges ?? 0,
+  });
   return {
     seed: options.seed,
     ok: result.ok,
@@ -486,6 +764,7 @@ export async function runGroupSimulation(options: GroupSimulationOptions): Promi
     })),
     deliveries: cluster.recorder.deliveriesTotal,
     viewChanges: Math.max(0, cluster.recorder.epochsInstalled() - 1),
+    changesCommitted: cluster.recorder.changesCommitted(),
     events: result.events,
     simulatedMs: result.simulatedMs,
     ...(result.wallMs === undefined ? {} : { wallMs: result.wallMs }),
