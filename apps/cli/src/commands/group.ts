@@ -42,17 +42,28 @@ const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 
 export const simGroupCommand: CommandSpec = {
   name: 'sim group',
   summary: 'Run many seeds of the group workload (views, atomic broadcast) under the nemesis.',
-  usage: 'steadfast sim group --seeds N [--from S] [--faults LIST] [--members K] [--json]',
+  usage:
+    'steadfast sim group --seeds N [--from S] [--faults LIST] [--members K] [--spares J --changes C] [--json]',
   details:
     `Seeds S … S+N−1 (default S = 1). Faults: ${ALL_FAULTS.join(', ')} (default all).\n` +
     'After every event: agreement on order, no duplicate, no op that was never submitted, every\n' +
     'acknowledged op at its number, at most one primary per epoch. After the heal: every member\n' +
-    'delivers every acknowledged op. Each violation names its seed and the command that replays it.',
+    'delivers every acknowledged op. With --changes, an operator asks for joins and leaves during the\n' +
+    'run: configurations change only by committed ops and joiners end with the same state.\n' +
+    'Each violation names its seed and the command that replays it.',
   options: {
     seeds: { type: 'string', description: 'how many seeds to run (required)' },
     from: { type: 'string', description: 'first seed (default 1)' },
     faults: { type: 'string', description: 'comma-separated fault kinds (default all)' },
     members: { type: 'string', description: 'group size (default 3)' },
+    spares: {
+      type: 'string',
+      description: 'extra nodes that start outside the group and may join (default 0)',
+    },
+    changes: {
+      type: 'string',
+      description: 'joins and leaves an operator asks for during each run (default 0)',
+    },
     json: { type: 'boolean', description: 'print {"runs","violations","deliveries","viewChanges","wallMs"}' },
   },
   async run(args) {
@@ -62,6 +73,10 @@ export const simGroupCommand: CommandSpec = {
     const seeds = integerFlag(args, 'seeds', 1, 1, 1_000_000);
     const from = integerFlag(args, 'from', 1, 0, 2 ** 32 - 1);
     const members = integerFlag(args, 'members', 3, 1, 9);
+    const spares = integerFlag(args, 'spares', 0, 0, 8);
+    const membershipChanges = integerFlag(args, 'changes', 0, 0, 100);
+    if (membershipChanges > 0 && spares === 0)
+      throw new UsageError('--changes needs --spares: joins need nodes to join');
     const faults = faultsFlag(args);
     const started = performance.now();
     const violations: Array<{ seed: number; message: string; replay: string }> = [];
@@ -69,7 +84,7 @@ export const simGroupCommand: CommandSpec = {
     let viewChanges = 0;
     let lastProgress = started;
     for (let seed = from; seed < from + seeds; seed++) {
-      const result = await runGroupSimulation({ seed, faults, members });
+      const result = await runGroupSimulation({ seed, faults, members, spares, membershipChanges });
       deliveries += result.deliveries;
       viewChanges += result.viewChanges;
       for (const violation of result.violations) {
