@@ -213,6 +213,16 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
       log: [],
       appState: env.application.initial(),
       clients: {},
+      ...volatileState(),
+      counters: zeroCounters,
+    };
+    if (state.status === 'normal') reportView(state, ctx);
+    return state;
+  }
+
+  /** The volatile part of a member's state: empty at a first start and again after a restart. */
+  function volatileState() {
+    return {
       incarnations: {},
       silentTicks: {},
       acks: {},
@@ -225,10 +235,7 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
       pending: {},
       reconfiguration: null,
       removals: [],
-      counters: zeroCounters,
-    };
-    if (state.status === 'normal') reportView(state, ctx);
-    return state;
+    } as const satisfies Partial<MemberState>;
   }
 
   /** Tells the observer and the local `notify` actor about the view the member just installed. */
@@ -253,18 +260,7 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
     ctx.setTimer(TICK, settings.heartbeatIntervalMs);
     const state: MemberState = {
       ...saved,
-      incarnations: {},
-      silentTicks: {},
-      acks: {},
-      sentSinceTick: false,
-      statusTicks: 0,
-      viewChange: null,
-      recovery: null,
-      fetch: null,
-      transfer: null,
-      pending: {},
-      reconfiguration: null,
-      removals: [],
+      ...volatileState(),
     };
     env.observer({ type: 'restored', node: state.self, commitNumber: state.commitNumber });
     if (state.status === 'outside') return state;
