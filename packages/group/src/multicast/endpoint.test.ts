@@ -5,7 +5,10 @@ import { describe, expect, it } from 'vitest';
 import {
   bufferedMessages,
   createEndpoint,
+  detachPiggyback,
   installView,
+  membersBehindEpoch,
+  missingFrom,
   multicast,
   needsSync,
   receivePacket,
@@ -172,6 +175,44 @@ describe('multicast endpoint: views and peers (claims 37, 65)', () => {
     for (const [node, state] of cluster.endpoints) expect(bufferedMessages(state), node).toBe(0);
   });
 
+  it('missingFrom names the streams a peer holds more of, and is empty once they are fetched (claim 65)', () => {
+    const cluster = threeAndTwo();
+    cluster.multicast(n('b1'), 'only at a2');
+    const kept = cluster.inFlight.filter((flight) => flight.target === 'a2');
+    cluster.inFlight.length = 0;
+    cluster.inFlight.push(...kept);
+    cluster.crash(n('b1'));
+    cluster.deliver(0);
+    const a1 = cluster.endpoints.get(n('a1'))!;
+    const a2 = cluster.endpoints.get(n('a2'))!;
+    expect(missingFrom(a2)).toEqual([]);
+    expect(missingFrom(a1)).toEqual([]);
+    // a2's sync carries its acknowledgements: once a1 reads them, it knows a2 holds more than it has.
+    cluster.fire(n('a2'), 'sync');
+    const toA1 = cluster.inFlight.findIndex((flight) => flight.source === 'a2' && flight.target === 'a1');
+    cluster.deliver(toA1);
+    expect(missingFrom(a1)).toEqual([
+      { stream: 'b1:1', delivered: 0, highest: 1, holders: ['a2'], waiting: 0 },
+    ]);
+    cluster.run(500);
+    cluster.changeView('B', ['b2']);
+    cluster.settle();
+    expect(missingFrom(a1)).toEqual([]);
+    expect(cluster.deliveredFrom(n('a1'), 'b1:1')).toEqual(['only at a2']);
+  });
+
+  it('membersBehindEpoch lists the members that have not yet reported a view, and empties as they learn it', () => {
+    const cluster = threeAndTwo();
+    const a1 = cluster.endpoints.get(n('a1'))!;
+    expect(membersBehindEpoch(a1, 'A', 1)).toEqual([]);
+    cluster.changeView('A', ['a1', 'a2', 'a3']);
+    const epoch = a1.views['A']!.epoch;
+    expect(membersBehindEpoch(a1, 'A', epoch).sort()).toEqual(['a2', 'a3', 'b1', 'b2']);
+    cluster.multicast(n('a1'), 'announce the view');
+    cluster.settle();
+    expect(membersBehindEpoch(a1, 'A', epoch)).toEqual([]);
+  });
+
   it('starts a restarted member (a new incarnation) from the stable point and fences its old incarnation', () => {
     const cluster = threeAndTwo();
     cluster.multicast(n('a1'), 1);
@@ -267,6 +308,36 @@ describe('multicast endpoint: piggyback and null messages (claims 58-62)', () =>
       ).toEqual([{ order: 'o1+o2' }]);
     }
     expect(a1.counters).toMatchObject({ dataMessages: 0, nullMessages: 1 });
+  });
+});
+
+describe('multicast endpoint: detaching piggyback data', () => {
+  it('withdraws attached data before any message carried it: no null message goes out', () => {
+    const cluster = threeAndTwo();
+    const a1 = cluster.endpoints.get(n('a1'))!;
+    cluster.attachPiggyback(n('a1'), 'order', 'stale');
+    expect(detachPiggyback(a1, 'order')).toBe('stale');
+    expect(detachPiggyback(a1, 'order')).toBeUndefined();
+    takeEffects(a1);
+    cluster.settle();
+    for (const node of ['a2', 'b1'])
+      expect(
+        cluster.delivered.get(n(node))!.filter((message) => message.kind === 'null'),
+        node,
+      ).toEqual([]);
+    expect(a1.counters.nullMessages).toBe(0);
+  });
+
+  it('keeps the other keys attached when one is detached', () => {
+    const cluster = threeAndTwo();
+    const a1 = cluster.endpoints.get(n('a1'))!;
+    cluster.attachPiggyback(n('a1'), 'order', 'o1');
+    cluster.attachPiggyback(n('a1'), 'relay', 'r1');
+    detachPiggyback(a1, 'order');
+    cluster.multicast(n('a1'), 'reply', 'async-reply');
+    cluster.settle();
+    const message = cluster.delivered.get(n('b1'))!.find((delivered) => delivered.kind === 'async-reply');
+    expect(message?.piggyback).toEqual({ relay: 'r1' });
   });
 });
 

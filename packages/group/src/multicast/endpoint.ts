@@ -273,6 +273,27 @@ export function attachPiggyback(state: EndpointState, key: string, data: unknown
   settle(state);
 }
 
+/**
+ * Withdraws the data attached under `key` before any message carried it (for example order
+ * announcements that became stale because another connection carried them, or because this
+ * replica stopped being primary). Returns the withdrawn data, or undefined if nothing was attached
+ * under `key`. The null-message timer is cancelled when nothing else stays attached.
+ */
+export function detachPiggyback(state: EndpointState, key: string): unknown {
+  const attached = state.piggyback;
+  if (attached === null || !Object.hasOwn(attached, key)) return undefined;
+  const data = attached[key];
+  const rest: Record<string, unknown> = {};
+  for (const [other, value] of Object.entries(attached)) if (other !== key) rest[other] = value;
+  state.piggyback = hasEntries(rest) ? rest : null;
+  if (state.piggyback === null && state.timers['null-message']) {
+    state.timers['null-message'] = false;
+    state.outbox.push({ type: 'cancel-timer', name: 'null-message' });
+  }
+  settle(state);
+  return data;
+}
+
 /** Installs a view of either group (from membership, or a test script). Older epochs are ignored. */
 export function installView(state: EndpointState, view: GroupView): void {
   const problem = viewProblem(state, view);
@@ -365,6 +386,62 @@ export function bufferedMessages(state: EndpointState): number {
   for (const stream of Object.values(state.streams))
     count += Object.keys(stream.buffer).length + Object.keys(stream.pending).length;
   return count;
+}
+
+/** A stream this endpoint has not fully received: what it delivered, and who holds more. */
+export interface MissingStream {
+  /** `origin:incarnation` (`streamKey`). */
+  readonly stream: string;
+  readonly delivered: number;
+  /** The highest sequence a member of either view acknowledged (at least `delivered`). */
+  readonly highest: number;
+  /** Members whose acknowledgements pass `delivered`: they can retransmit the rest. */
+  readonly holders: readonly NodeId[];
+  /** Messages received past a gap and waiting for it. */
+  readonly waiting: number;
+}
+
+/**
+ * The streams of which some member of either current view acknowledged more than this endpoint
+ * delivered, or that hold early arrivals past a gap: what a new primary still has to fetch from
+ * its own group or the peer group before it may decide the order (claims 65, 69). Empty when this
+ * endpoint has everything any member reported having. Only members of the current views count.
+ */
+export function missingFrom(state: EndpointState): MissingStream[] {
+  const members = stabilityMembers(state) ?? [];
+  const result: MissingStream[] = [];
+  for (const [key, stream] of Object.entries(state.streams)) {
+    let highest = stream.delivered;
+    const holders: NodeId[] = [];
+    for (const member of members) {
+      if (member === state.self) continue;
+      const ack = ackOf(state, member, key);
+      if (ack > stream.delivered) holders.push(member);
+      highest = Math.max(highest, ack);
+    }
+    const waiting = Object.keys(stream.pending).length;
+    if (holders.length > 0 || waiting > 0)
+      result.push({ stream: key, delivered: stream.delivered, highest, holders, waiting });
+  }
+  return result;
+}
+
+/**
+ * Members of either current view that have not yet told this endpoint they know the view of
+ * `group` with epoch `epoch` (or a later one): until they have, they may still accept messages of
+ * an older epoch. A new primary's flush waits for this to be empty on every connection.
+ */
+export function membersBehindEpoch(state: EndpointState, group: string, epoch: number): NodeId[] {
+  const members = stabilityMembers(state);
+  if (members === undefined) return [...state.contacts];
+  return members.filter(
+    (member) => member !== state.self && (state.peers[member]?.epochs[group] ?? 0) < epoch,
+  );
+}
+
+/** Whether every member of both views counts this incarnation, so streams start and deliver here. */
+export function isAdmitted(state: EndpointState): boolean {
+  return state.admitted;
 }
 
 /** True while this endpoint still has something to make stable, fetch or learn. */

@@ -1,0 +1,242 @@
+/**
+ * Golden scenarios, one per claim group of `primary-order-announcements.txt`. Each builds a small
+ * cluster with fixed one-millisecond links, lets the connections establish, drives a few requests
+ * and compares the multicasts it produced (`source->target kind group#channel order[...] relay G[...]`) with
+ * the exact expected trace. Only the lines of one link are kept, so each golden stays readable.
+ */
+import { defineActor } from '@steadfast/runtime';
+import { nodeId } from '@steadfast/wire';
+import { describe, expect, it } from 'vitest';
+import { priorityPolicy, receptionPolicy, type OrderingPolicy } from './policy.js';
+import { groupAddress } from './replica.js';
+import { ReplicationCluster, type ClusterGroup } from './simulation.js';
+import { client, front, ledger, type IssueCommand } from './workload.js';
+
+const WARM_UP_MS = 300;
+
+function cluster(groups: readonly ClusterGroup[]): ReplicationCluster {
+  const result = new ReplicationCluster({ seed: 1, trace: true, network: { latencyMs: [1, 1] }, groups });
+  result.start();
+  // The multicast layer admits a member once every member counts it: let that happen first.
+  result.runUntil(WARM_UP_MS);
+  result.trace.length = 0;
+  return result;
+}
+
+function issue(
+  target: ReplicationCluster,
+  clientNode: string,
+  key: string,
+  group: string,
+  priority = 0,
+): void {
+  const body: IssueCommand = { type: 'issue', key, target: group, priority, deadlineMs: 0 };
+  target.input(nodeId(clientNode), { type: 'external', body });
+}
+
+function link(trace: readonly string[], prefix: string): string[] {
+  return trace.filter((line) => line.split(' ')[1] === prefix).map((line) => line.replace(/^\d+ms /, ''));
+}
+
+const directGroups = (policy: OrderingPolicy = receptionPolicy): ClusterGroup[] => [
+  { group: 'C', members: ['c1'], behavior: client, style: 'semi-active', policy, peers: ['B'] },
+  { group: 'B', members: ['b1', 'b2', 'b3'], behavior: ledger, style: 'semi-active', policy, peers: ['C'] },
+];
+
+describe('golden scenarios', () => {
+  it('piggybacking (claims 42, 44, 62): the order of a request rides on its own reply, no extra message', () => {
+    const sim = cluster(directGroups());
+    issue(sim, 'c1', 'r1', 'B');
+    sim.runUntil(WARM_UP_MS + 50);
+    expect(link(sim.trace, 'b1->c1')).toEqual(['b1->c1 async-reply B#1 order[2]']);
+    expect(sim.role('b1').counters.nullMessages).toBe(1); // Only the start's, during warm-up.
+    expect(sim.role('b2').history()).toEqual(['start', 'C#1']);
+    expect(sim.role('b3').digest()).toBe(sim.role('b1').digest());
+  });
+
+  it('null message (claims 46, 53, 60): with no outgoing message, the announcement goes alone after the bound', () => {
+    // A sink processes one-way messages and sends nothing: only a null message can carry its order.
+    const sink = defineActor<{ seen: number; atMs: number }>({
+      kind: 'sink',
+      initial: () => ({ seen: 0, atMs: 0 }),
+      handle: (state, _input, ctx) => ({ seen: state.seen + 1, atMs: ctx.now() }),
+    });
+    const sender = defineActor<null>({
+      kind: 'sender',
+      initial: () => null,
+      handle: (state, input, ctx) => {
+        if (input.type === 'message') ctx.send(groupAddress('S'), { type: 'note' });
+        return state;
+      },
+    });
+    const sim = cluster([
+      {
+        group: 'C',
+        members: ['c1'],
+        behavior: sender,
+        style: 'semi-active',
+        policy: receptionPolicy,
+        peers: ['S'],
+      },
+      {
+        group: 'S',
+        members: ['s1', 's2'],
+        behavior: sink,
+        style: 'semi-active',
+        policy: receptionPolicy,
+        peers: ['C'],
+      },
+    ]);
+    sim.input(nodeId('c1'), { type: 'external', body: { type: 'go' } });
+    sim.runUntil(WARM_UP_MS + 50);
+    expect(link(sim.trace, 's1->s2')).toEqual(['s1->s2 null order[2]']);
+    expect(sim.role('s1').counters.nullMessages).toBe(2);
+    expect(sim.role('s2').actorState()).toEqual(sim.role('s1').actorState());
+  });
+
+  it('batching (claims 43, 45, 47): requests processed in one pass announce together on the first reply', () => {
+    const sim = cluster(directGroups());
+    for (const key of ['r1', 'r2', 'r3']) issue(sim, 'c1', key, 'B');
+    sim.runUntil(WARM_UP_MS + 50);
+    expect(link(sim.trace, 'b1->c1')).toEqual([
+      'b1->c1 async-reply B#1 order[2,3,4]',
+      'b1->c1 async-reply B#2',
+      'b1->c1 async-reply B#3',
+    ]);
+    expect(sim.role('b1').counters.entriesAnnounced).toBe(4);
+    expect(sim.role('b1').counters.nullMessages).toBe(1);
+  });
+
+  it('ordering policy (claims 5, 39): the primary processes the higher priority first and backups follow', () => {
+    const sim = cluster(directGroups(priorityPolicy()));
+    issue(sim, 'c1', 'low', 'B', 0);
+    issue(sim, 'c1', 'high', 'B', 3);
+    sim.runUntil(WARM_UP_MS + 50);
+    expect(sim.role('b1').history()).toEqual(['start', 'C#2', 'C#1']);
+    expect(sim.role('b3').history()).toEqual(['start', 'C#2', 'C#1']);
+  });
+
+  it('synchronous reply (claim 48): processed at once at the caller, ahead of a waiting higher-priority request', () => {
+    const policy = priorityPolicy();
+    const sim = cluster([
+      { group: 'C', members: ['c1'], behavior: client, style: 'semi-active', policy, peers: ['A'] },
+      {
+        group: 'A',
+        members: ['a1', 'a2'],
+        behavior: front({ ledgerGroup: 'B', sync: true }),
+        style: 'semi-active',
+        policy,
+        peers: ['C', 'B'],
+      },
+      { group: 'B', members: ['b1', 'b2'], behavior: ledger, style: 'semi-active', policy, peers: ['A'] },
+    ]);
+    issue(sim, 'c1', 'first', 'A', 0);
+    sim.runUntil(WARM_UP_MS + 1);
+    issue(sim, 'c1', 'urgent', 'A', 3);
+    sim.runUntil(WARM_UP_MS + 60);
+    // C#2 (urgent) arrived while A waited for B's reply to C#1's call: the reply (B#1) still went first.
+    expect(sim.role('a1').history()).toEqual(['start', 'C#1', 'B#1', 'C#2', 'B#2']);
+    expect(sim.role('a2').history()).toEqual(sim.role('a1').history());
+  });
+
+  it('multi-tier relay (claims 66, 67): the caller relays the announcements of the callee to its backups', () => {
+    const sim = cluster([
+      {
+        group: 'C',
+        members: ['c1'],
+        behavior: client,
+        style: 'semi-active',
+        policy: receptionPolicy,
+        peers: ['A'],
+      },
+      {
+        group: 'A',
+        members: ['a1', 'a2'],
+        behavior: front({ ledgerGroup: 'B', sync: false }),
+        style: 'semi-active',
+        policy: receptionPolicy,
+        peers: ['C', 'B'],
+      },
+      {
+        group: 'B',
+        members: ['b1', 'b2'],
+        behavior: ledger,
+        style: 'semi-active',
+        policy: receptionPolicy,
+        peers: ['A'],
+      },
+    ]);
+    issue(sim, 'c1', 'r1', 'A');
+    sim.runUntil(WARM_UP_MS + 30);
+    issue(sim, 'c1', 'r2', 'A');
+    sim.runUntil(WARM_UP_MS + 60);
+    expect(link(sim.trace, 'a1->b2')).toEqual([
+      // B's start (position 1) was announced on a null message during warm-up; r1's order (B[2])
+      // came on B's reply to A and goes on to B's backups with A's next request.
+      'a1->b2 async-request A#1 order[2] relay B[1]',
+      'a1->b2 async-request A#2 order[3,4] relay B[2]',
+    ]);
+    expect(sim.role('a1').counters.entriesRelayed).toBe(2);
+    expect(sim.role('b2').history()).toEqual(sim.role('b1').history());
+  });
+
+  it('failover retrieval from the peer group (claims 65, 69): the new primary gets the reply and the order of the old primary from the client', () => {
+    const sim = cluster(directGroups());
+    // The primary's messages reach the client only; then it crashes.
+    sim.block('b1', 'b2');
+    sim.block('b1', 'b3');
+    issue(sim, 'c1', 'r1', 'B');
+    sim.runUntil(WARM_UP_MS + 10);
+    expect(sim.role('c1').actorState()).toEqual({ issued: ['r1'], replies: { r1: [1] } });
+    expect(sim.role('b2').history()).toEqual(['start']);
+    sim.crash(nodeId('b1'));
+    sim.runUntil(WARM_UP_MS + 600);
+    expect(sim.role('b2').role).toBe('primary');
+    expect(sim.role('b2').history()).toEqual(['start', 'C#1']);
+    expect(sim.role('b3').history()).toEqual(['start', 'C#1']);
+    // The client kept the one reply: the new primary's copy of B#1 was dropped as a duplicate.
+    expect(sim.role('c1').actorState()).toEqual({ issued: ['r1'], replies: { r1: [1] } });
+    expect(sim.role('c1').endpoint('B')!.counters.retransmissions).toBeGreaterThan(0);
+  });
+
+  it('divergence: a backup whose state escaped the supervisor is reported at the position and removed', () => {
+    let escaped = 0; // State outside the supervisor: each replica counts its own calls.
+    const leaky = defineActor<{ n: number }>({
+      kind: 'leaky',
+      initial: () => ({ n: 0 }),
+      handle: (state, input, ctx) => {
+        if (input.type !== 'message') return state;
+        escaped++;
+        ctx.reply({ type: 'added', key: 'k', total: escaped });
+        return { n: state.n + escaped };
+      },
+    });
+    const sim = cluster([
+      {
+        group: 'C',
+        members: ['c1'],
+        behavior: client,
+        style: 'semi-active',
+        policy: receptionPolicy,
+        peers: ['B'],
+      },
+      {
+        group: 'B',
+        members: ['b1', 'b2', 'b3'],
+        behavior: leaky,
+        style: 'semi-active',
+        policy: receptionPolicy,
+        peers: ['C'],
+        settings: { digestEvery: 1 },
+      },
+    ]);
+    issue(sim, 'c1', 'r1', 'B');
+    sim.runUntil(WARM_UP_MS + 100);
+    expect(sim.diverged.map(({ replica, position }) => ({ replica, position }))).toEqual([
+      { replica: 'b2', position: 2 },
+      { replica: 'b3', position: 2 },
+    ]);
+    expect(sim.views.current('B')?.members).toEqual(['b1']);
+    expect(sim.role('b2').role).toBe('diverged');
+  });
+});

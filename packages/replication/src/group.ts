@@ -1,0 +1,255 @@
+/**
+ * Deploying an actor replicated is configuration, not a rewrite: `group(behavior, { replicas,
+ * style, policy })` wraps any `ActorBehavior` (a `defineActor` reducer or an xstate machine via
+ * `fromMachine`) into a replica actor that a node hosts like any other. The replica actor is the
+ * thin host of `ReplicaRole`: it feeds it the connection packets, view commands and timers it
+ * receives, and carries out the role's effects through its own context.
+ *
+ * Every replica of every group is an actor named `REPLICA_ACTOR_NAME` on its node, so the role
+ * deals in node ids only (as the multicast layer does).
+ */
+import {
+  actorRegistry,
+  type ActorBehavior,
+  type ActorContext,
+  type ActorInstance,
+  type ActorRegistry,
+  type Clock,
+} from '@steadfast/runtime';
+import { isPacketBody, packetFromEnvelope, packetToEnvelope, type GroupView } from '@steadfast/group';
+import { address, addressNode, assertNever, isAddress, type Address } from '@steadfast/wire';
+import { receptionPolicy, type OrderingPolicy } from './policy.js';
+import { ReplicaRole, type PeerGroupConfig } from './replica.js';
+import {
+  REPLICA_CONTROL_TYPES,
+  type ReplicaControl,
+  type ReplicaEffect,
+  type ReplicationSettings,
+  type ReplicationStyle,
+} from './types.js';
+import { client, front, ledger } from './workload.js';
+
+/** The actor name of every replica, on every node. */
+export const REPLICA_ACTOR_NAME = 'replica';
+
+export interface GroupOptions {
+  readonly replicas: number;
+  readonly style: ReplicationStyle;
+  /** The primary's ordering policy; default reception order. */
+  readonly policy?: OrderingPolicy;
+  readonly settings?: Partial<ReplicationSettings>;
+}
+
+/** A replicated deployment of one actor: what to spawn on each of `replicas` nodes. */
+export interface ReplicatedDeployment {
+  readonly behavior: ActorBehavior;
+  readonly replicas: number;
+  readonly style: ReplicationStyle;
+  readonly policy: OrderingPolicy;
+  readonly settings: Partial<ReplicationSettings>;
+  /** Spawn this on each replica node as `REPLICA_ACTOR_NAME`, with a `ReplicaActorInput`. */
+  readonly replicaBehavior: ActorBehavior;
+}
+
+/** The replica actor's start input: which group it belongs to and whom that group talks to. */
+export interface ReplicaActorInput {
+  readonly group: string;
+  /** This node's incarnation (grows on each start): the multicast streams are per incarnation. */
+  readonly incarnation: number;
+  readonly peers: readonly PeerGroupConfig[];
+  /** The actor's own start input, the same at every replica. */
+  readonly input?: unknown;
+  /** Where `diverged` and `promoted` notices go (membership, a monitor). */
+  readonly reportTo?: Address;
+  /**
+   * True when this node restarted (a new incarnation of a member of a running group): the replica
+   * asks the primary for a state transfer before it serves as a backup.
+   */
+  readonly joining?: boolean;
+}
+
+/**
+ * Commands the replica actor takes as message bodies. A host that runs membership elsewhere (a
+ * real node process) feeds views with `replicaViewCommand(view)`, sent to
+ * `address(node, REPLICA_ACTOR_NAME)` on every member, in epoch order.
+ */
+export type ReplicaCommand =
+  /** A view of this group or a peer group, from membership (or a script until it lands). */
+  | { readonly type: 'replica-view'; readonly view: GroupView }
+  /** An input from outside every replica group (a plain client); the primary processes it. */
+  | { readonly type: 'replica-external'; readonly body: unknown };
+
+/** The message that installs `view` at a replica actor (membership's view notification). */
+export function replicaViewCommand(view: GroupView): ReplicaCommand {
+  return { type: 'replica-view', view };
+}
+
+/** The message that gives a replica group's primary an input from outside every group. */
+export function replicaExternalCommand(body: unknown): ReplicaCommand {
+  return { type: 'replica-external', body };
+}
+
+function isReplicaControl(body: unknown): body is ReplicaControl {
+  return (
+    typeof body === 'object' &&
+    body !== null &&
+    (REPLICA_CONTROL_TYPES as readonly unknown[]).includes((body as { type?: unknown }).type)
+  );
+}
+
+/** What the replica actor sends to `reportTo`. */
+export type ReplicaNotice =
+  Extract<ReplicaEffect, { type: 'diverged' }> | Extract<ReplicaEffect, { type: 'promoted' }>;
+
+export function group(behavior: ActorBehavior, options: GroupOptions): ReplicatedDeployment {
+  if (!Number.isSafeInteger(options.replicas) || options.replicas < 1)
+    throw new RangeError(`replicas must be a positive integer, got ${options.replicas}`);
+  const policy = options.policy ?? receptionPolicy;
+  const settings = options.settings ?? {};
+  return {
+    behavior,
+    replicas: options.replicas,
+    style: options.style,
+    policy,
+    settings,
+    replicaBehavior: replicaActor(behavior, { style: options.style, policy, settings }),
+  };
+}
+
+/** A clock for the supervisor that only tells time: the role sets no timers through it. */
+function clockOf(ctx: ActorContext): Clock {
+  return {
+    now: () => ctx.now(),
+    setTimer: () => {
+      throw new Error('the replica supervisor reads the clock only');
+    },
+    clearTimer: () => {},
+  };
+}
+
+function isReplicaCommand(body: unknown): body is ReplicaCommand {
+  return (
+    typeof body === 'object' &&
+    body !== null &&
+    ((body as { type?: unknown }).type === 'replica-view' ||
+      (body as { type?: unknown }).type === 'replica-external')
+  );
+}
+
+/** The replica actor hosting `behavior`: kind `replica:<behavior.kind>`. */
+export function replicaActor(
+  behavior: ActorBehavior,
+  options: {
+    readonly style: ReplicationStyle;
+    readonly policy: OrderingPolicy;
+    readonly settings?: Partial<ReplicationSettings>;
+    /** Called with each role this behavior starts (test harnesses inspect the roles). */
+    readonly onRole?: (role: ReplicaRole, ctx: ActorContext) => void;
+  },
+): ActorBehavior {
+  return {
+    kind: `replica:${options.style}:${behavior.kind}`,
+    start(ctx, input): ActorInstance {
+      const config = input as ReplicaActorInput;
+      const role = new ReplicaRole(
+        {
+          group: config.group,
+          self: ctx.node,
+          incarnation: config.incarnation,
+          behavior,
+          input: config.input,
+          style: options.style,
+          policy: options.policy,
+          peers: config.peers,
+          joining: config.joining === true,
+          ...(options.settings === undefined ? {} : { settings: options.settings }),
+        },
+        // The node's own supervisor takes the real values; the role's supervisor records them.
+        { clock: clockOf(ctx), entropy: { random: () => ctx.random(), id: () => ctx.id() } },
+      );
+      options.onRole?.(role, ctx);
+      const apply = (effects: readonly ReplicaEffect[]) => {
+        for (const effect of effects) applyEffect(ctx, config, effect);
+      };
+      return {
+        handle(actorInput) {
+          if (actorInput.type === 'timer') {
+            apply(role.step({ type: 'timer', name: actorInput.name }));
+            return;
+          }
+          const envelope = actorInput.envelope;
+          if (isPacketBody(envelope.body)) {
+            const packet = packetFromEnvelope(envelope.body, envelope.header);
+            // A packet must come from the node it names: anything else is dropped.
+            if (packet === undefined || addressNode(envelope.source) !== packet.from) return;
+            apply(role.step({ type: 'packet', packet }));
+            return;
+          }
+          if (isReplicaControl(envelope.body)) {
+            apply(role.step({ type: 'control', from: addressNode(envelope.source), message: envelope.body }));
+            return;
+          }
+          if (!isReplicaCommand(envelope.body)) return;
+          const command = envelope.body;
+          apply(
+            role.step(
+              command.type === 'replica-view'
+                ? { type: 'view-installed', view: command.view }
+                : { type: 'external', body: command.body },
+            ),
+          );
+        },
+        state: () => ({ role: role.role, position: role.position, digest: role.digest() }),
+        // A replica that restarts joins as a new member: replication, not its disk, keeps the state.
+        persisted: () => undefined,
+        stop() {},
+      };
+    },
+  };
+}
+
+function applyEffect(ctx: ActorContext, config: ReplicaActorInput, effect: ReplicaEffect): void {
+  switch (effect.type) {
+    case 'send': {
+      const { body, header } = packetToEnvelope(effect.packet);
+      ctx.send(address(effect.target, REPLICA_ACTOR_NAME), body, { header });
+      return;
+    }
+    case 'control-send':
+      ctx.send(address(effect.target, REPLICA_ACTOR_NAME), effect.message);
+      return;
+    case 'set-timer':
+      ctx.setTimer(effect.name, effect.delayMs);
+      return;
+    case 'cancel-timer':
+      ctx.cancelTimer(effect.name);
+      return;
+    case 'external-send':
+      if (isAddress(effect.envelope.target)) ctx.send(effect.envelope.target, effect.envelope.body);
+      return;
+    case 'diverged':
+    case 'promoted':
+      if (config.reportTo !== undefined) ctx.send(config.reportTo, effect satisfies ReplicaNotice);
+      return;
+    default:
+      assertNever(effect, 'replica effect');
+  }
+}
+
+/**
+ * The replica actors of the example workload (both styles), so a node process can host them by
+ * kind: the CLI's demo and benchmark spawn these.
+ */
+export function replicationRegistry(extra: readonly ActorBehavior[] = []): ActorRegistry {
+  const behaviors: ActorBehavior[] = [];
+  for (const style of ['semi-active', 'passive'] as const) {
+    for (const behavior of [
+      ledger,
+      client,
+      front({ ledgerGroup: 'B', sync: true }),
+      front({ ledgerGroup: 'B', sync: false }),
+    ])
+      behaviors.push(replicaActor(behavior, { style, policy: receptionPolicy }));
+  }
+  return actorRegistry([...behaviors, ...extra]);
+}

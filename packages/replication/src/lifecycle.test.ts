@@ -1,0 +1,79 @@
+/**
+ * The replica lifecycle machine through xstate's pure `transition()`: each event gives the next
+ * state and the actions to carry out, nothing run. Invariants: a replica never becomes primary
+ * without a flush unless the group is new (nothing processed anywhere); a joining replica never
+ * serves before its state transfer; diverged and removed are final.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  initialLifecycle,
+  lifecycleState,
+  stepLifecycle,
+  type LifecycleEvent,
+  type LifecycleSnapshot,
+} from './lifecycle.js';
+
+const view = (primary: boolean, fresh = false, member = true): LifecycleEvent => ({
+  type: 'view',
+  member,
+  primary,
+  fresh,
+});
+
+function run(joining: boolean, events: readonly LifecycleEvent[]): { states: string[]; actions: string[][] } {
+  let snapshot: LifecycleSnapshot = initialLifecycle(joining).snapshot;
+  const states: string[] = [];
+  const actions: string[][] = [];
+  for (const event of events) {
+    const next = stepLifecycle(snapshot, event);
+    snapshot = next.snapshot;
+    states.push(lifecycleState(snapshot));
+    actions.push(next.actions);
+  }
+  return { states, actions };
+}
+
+describe('replica lifecycle (xstate transition)', () => {
+  it('the first primary of a new group starts at once; a backup promoted later flushes first', () => {
+    expect(run(false, [view(true, true)])).toEqual({ states: ['primary'], actions: [['becomePrimary']] });
+    expect(run(false, [view(false), view(true), { type: 'flushed' }])).toEqual({
+      states: ['backup', 'recovering', 'primary'],
+      actions: [[], ['startFlush'], ['becomePrimary']],
+    });
+  });
+
+  it('a flush interrupted by a later view is restarted for the new epoch, or abandoned if another is primary', () => {
+    expect(run(false, [view(false), view(true), view(true)]).actions).toEqual([
+      [],
+      ['startFlush'],
+      ['startFlush'],
+    ]);
+    expect(run(false, [view(false), view(true), view(false)])).toEqual({
+      states: ['backup', 'recovering', 'backup'],
+      actions: [[], ['startFlush'], ['abandonFlush']],
+    });
+  });
+
+  it('a joining replica asks for the state, refuses to be primary, and serves as a backup only after the transfer', () => {
+    const initial = initialLifecycle(true);
+    expect(lifecycleState(initial.snapshot)).toBe('joining');
+    expect(initial.actions).toEqual(['requestState']);
+    expect(run(true, [view(false), view(true), { type: 'state-transferred' }])).toEqual({
+      states: ['joining', 'joining', 'backup'],
+      actions: [[], ['refusePromotion'], []],
+    });
+  });
+
+  it('diverged and removed are final; a primary that leaves the view steps down', () => {
+    expect(run(false, [view(false), { type: 'diverged' }, view(true), { type: 'flushed' }]).states).toEqual([
+      'backup',
+      'diverged',
+      'diverged',
+      'diverged',
+    ]);
+    expect(run(false, [view(true, true), view(false, false, false), view(true)])).toEqual({
+      states: ['primary', 'removed', 'removed'],
+      actions: [['becomePrimary'], ['stepDown'], []],
+    });
+  });
+});

@@ -1,0 +1,156 @@
+/**
+ * The lifecycle of one replica as an xstate v5 machine: which role it plays (starting, joining,
+ * backup, recovering, primary, diverged, removed) and which transitions the views, the state
+ * transfer, the failover flush and divergence cause. The machine holds no tables: `ReplicaRole`
+ * keeps its heavy state (order, inputs, endpoints) in plain fields and consults this machine, through
+ * xstate's pure `transition()`, whenever an event could change the role. The actions the machine
+ * returns are data (their names): the role carries them out. docs/replication.md says why the
+ * tables stay outside the machine.
+ */
+import { initialTransition, setup, transition, type SnapshotFrom } from 'xstate';
+
+/** What a view says about this replica; `fresh` when nothing was processed or announced yet. */
+export type LifecycleEvent =
+  | { readonly type: 'view'; readonly member: boolean; readonly primary: boolean; readonly fresh: boolean }
+  /** A joining replica applied the primary's state transfer. */
+  | { readonly type: 'state-transferred' }
+  /** The failover flush concluded: the order up to the cut is decided. */
+  | { readonly type: 'flushed' }
+  | { readonly type: 'diverged' };
+
+/** Effects the role carries out, by name, in the order the transition lists them. */
+export type LifecycleAction =
+  'becomePrimary' | 'startFlush' | 'abandonFlush' | 'stepDown' | 'requestState' | 'refusePromotion';
+
+export const LIFECYCLE_ACTIONS: readonly LifecycleAction[] = [
+  'becomePrimary',
+  'startFlush',
+  'abandonFlush',
+  'stepDown',
+  'requestState',
+  'refusePromotion',
+];
+
+const noop = () => {};
+
+export const replicaLifecycle = setup({
+  types: {
+    context: {} as Record<string, never>,
+    events: {} as LifecycleEvent,
+    input: {} as { readonly joining: boolean },
+  },
+  guards: {
+    notMember: ({ event }) => event.type === 'view' && !event.member,
+    freshPrimary: ({ event }) => event.type === 'view' && event.primary && event.fresh,
+    primary: ({ event }) => event.type === 'view' && event.primary,
+  },
+  // Actions are carried out by the role: the machine only names them.
+  actions: {
+    becomePrimary: noop,
+    startFlush: noop,
+    abandonFlush: noop,
+    stepDown: noop,
+    requestState: noop,
+    refusePromotion: noop,
+  },
+}).createMachine({
+  id: 'replica',
+  context: {},
+  initial: 'starting',
+  states: {
+    /** Spawned, no view yet. A restarted node's replica goes to `joining` on its first view. */
+    starting: {
+      on: {
+        view: [
+          { guard: 'notMember', target: 'removed' },
+          { guard: 'freshPrimary', target: 'primary', actions: 'becomePrimary' },
+          { guard: 'primary', target: 'recovering', actions: 'startFlush' },
+          { target: 'backup' },
+        ],
+      },
+    },
+    /** A new incarnation: it waits for the primary's state transfer before it serves as a backup. */
+    joining: {
+      entry: 'requestState',
+      on: {
+        view: [
+          { guard: 'notMember', target: 'removed' },
+          // A replica without the state cannot order anything: membership must pick another.
+          { guard: 'primary', actions: 'refusePromotion' },
+        ],
+        'state-transferred': { target: 'backup' },
+        diverged: { target: 'diverged' },
+      },
+    },
+    backup: {
+      on: {
+        view: [
+          { guard: 'notMember', target: 'removed' },
+          { guard: 'primary', target: 'recovering', actions: 'startFlush' },
+        ],
+        diverged: { target: 'diverged' },
+      },
+    },
+    /** The new primary of a view: it flushes the old primary's epoch before it orders anything. */
+    recovering: {
+      on: {
+        view: [
+          { guard: 'notMember', target: 'removed', actions: 'abandonFlush' },
+          // A later view with this replica still primary: flush again, for the new epoch.
+          { guard: 'primary', target: 'recovering', reenter: true, actions: 'startFlush' },
+          { target: 'backup', actions: 'abandonFlush' },
+        ],
+        flushed: { target: 'primary', actions: 'becomePrimary' },
+        diverged: { target: 'diverged' },
+      },
+    },
+    primary: {
+      on: {
+        view: [
+          { guard: 'notMember', target: 'removed', actions: 'stepDown' },
+          { guard: 'primary' },
+          { target: 'backup', actions: 'stepDown' },
+        ],
+      },
+    },
+    /** Reported to membership with its position; never promoted. */
+    diverged: { type: 'final' },
+    /** Out of the group's view: a removed replica comes back only as a new incarnation. */
+    removed: { type: 'final' },
+  },
+});
+
+export type LifecycleSnapshot = SnapshotFrom<typeof replicaLifecycle>;
+export type LifecycleState =
+  'starting' | 'joining' | 'backup' | 'recovering' | 'primary' | 'diverged' | 'removed';
+
+/** The first snapshot: `starting`, or `joining` for a restarted (new) incarnation. */
+export function initialLifecycle(joining: boolean): {
+  snapshot: LifecycleSnapshot;
+  actions: LifecycleAction[];
+} {
+  const [snapshot, actions] = initialTransition(replicaLifecycle, { joining });
+  if (!joining) return { snapshot, actions: actionNames(actions) };
+  // A joining replica starts in `joining`: resolve that state directly (no event needed).
+  const joiningSnapshot = replicaLifecycle.resolveState({ value: 'joining', context: {} });
+  return { snapshot: joiningSnapshot, actions: ['requestState'] };
+}
+
+/** The pure step: the next snapshot and the actions to carry out, nothing run. */
+export function stepLifecycle(
+  snapshot: LifecycleSnapshot,
+  event: LifecycleEvent,
+): { snapshot: LifecycleSnapshot; actions: LifecycleAction[] } {
+  const [next, actions] = transition(replicaLifecycle, snapshot, event);
+  return { snapshot: next, actions: actionNames(actions) };
+}
+
+export function lifecycleState(snapshot: LifecycleSnapshot): LifecycleState {
+  return snapshot.value as LifecycleState;
+}
+
+function actionNames(actions: readonly { readonly type: string }[]): LifecycleAction[] {
+  return actions
+    .map((action) => action.type)
+    .filter((name): name is LifecycleAction => (LIFECYCLE_ACTIONS as readonly string[]).includes(name));
+}

@@ -1,0 +1,1702 @@
+/**
+ * The replica role (seed `primary-order-announcements.txt`, claims 33-69; `replica-supervisors.txt`):
+ * one replica of a replicated actor. It hosts the user's unchanged actor with its own `Supervisor`
+ * (record on the primary, replay on a backup) and takes part, through the group layer's pure
+ * multicast endpoints, in one connection per peer group. Which role it plays (starting, joining,
+ * backup, recovering, primary, diverged, removed) is the state of an xstate machine
+ * (`lifecycle.ts`) that this class consults through xstate's pure `transition()`; the tables stay
+ * in plain fields here.
+ *
+ * - The primary picks the next input with its `OrderingPolicy`, processes it at once (before any
+ *   announcement: claims 35, 55), and records the position with the supervised values it took.
+ *   Announcements ride on the next application message it multicasts on any connection (claims 42,
+ *   44, 62), several per message (43); if nothing leaves within `announceDelayMs`, a null message
+ *   carries them (46).
+ * - A synchronous reply is processed at once by every replica, primary and backups alike, with no
+ *   announcement (claim 48): its position follows from the request that waited for it, and the
+ *   values its handling takes are derived from data the reply itself carries (`derived`).
+ * - A semi-active backup processes in the announced order, feeding the primary's values to its
+ *   supervisor (which never calls the real source) and keeping its outputs instead of sending them.
+ *   A passive backup logs inputs and announcements and applies the primary's checkpoints.
+ * - Peer groups' announcements seen on their replies are relayed by the primary on its next message
+ *   to that group (claims 66-67).
+ * - Failover is a flush (virtual synchrony): the new primary collects from every member of its view
+ *   what each processed, holds announced, and the inputs of those positions; it waits until every
+ *   member of both groups on each connection knows its epoch (from then on they hold messages of
+ *   older epochs) and until no member holds a message it lacks (claims 65, 69); it then processes
+ *   what can be processed, and that position is the epoch's **cut**. Messages of an older epoch that
+ *   arrive later are accepted only up to the cut; the rest are dropped everywhere alike.
+ * - A restarted replica is a new incarnation: it joins, asks the primary for a state transfer
+ *   (checkpoint, unprocessed inputs, recent outputs) and only then serves as a backup.
+ * - Digests of the actor's state ride on announced positions; a backup that differs reports
+ *   `diverged` and never becomes primary.
+ *
+ * Host contract: feed inputs with `step`, then carry out the returned effects in order (send the
+ * packets and control messages, set and cancel the named timers and feed them back as `timer`
+ * inputs, report divergences to membership). The role reads no clock and does no I/O of its own:
+ * the primary's supervisor takes real values from the `sources` the host passes in.
+ */
+import {
+  ActorFailedError,
+  RejectedInputError,
+  Supervisor,
+  SupervisorReplayError,
+  createActorContext,
+  type ActorBehavior,
+  type ActorContext,
+  type ActorInput,
+  type ActorInstance,
+  type OutgoingEnvelope,
+  type SupervisorSources,
+} from '@steadfast/runtime';
+import {
+  createEndpoint,
+  detachPiggyback,
+  isAdmitted,
+  knownView,
+  membersBehindEpoch,
+  missingFrom,
+  step as endpointStep,
+  type DeliveredMessage,
+  type EndpointEffect,
+  type EndpointInput,
+  type EndpointState,
+  type EndpointTimer,
+  type GroupView,
+  type MulticastKind,
+  type MulticastResult,
+  takeEffects as endpointTake,
+} from '@steadfast/group';
+import {
+  actorId,
+  address,
+  addressActor,
+  addressNode,
+  assertNever,
+  messageKey,
+  nodeId,
+  stableHash,
+  type Address,
+  type Envelope,
+  type MessageId,
+  type NodeId,
+} from '@steadfast/wire';
+import {
+  initialLifecycle,
+  lifecycleState,
+  stepLifecycle,
+  type LifecycleAction,
+  type LifecycleEvent,
+  type LifecycleSnapshot,
+} from './lifecycle.js';
+import type { OrderingPolicy, QueuedInput } from './policy.js';
+import { SeededRandom } from './random.js';
+import { SequenceSet } from './sequence-set.js';
+import {
+  REPLICATION_DEFAULTS,
+  REPLICATION_PIGGYBACK_KEY,
+  zeroReplicaCounters,
+  type ApplicationPayload,
+  type Checkpoint,
+  type EpochBasis,
+  type InputCopy,
+  type KeptOutput,
+  type OrderEntry,
+  type OrderedInput,
+  type ReplicaBookkeeping,
+  type ReplicaControl,
+  type ReplicaCounters,
+  type ReplicaEffect,
+  type ReplicaInput,
+  type ReplicaRoleName,
+  type ReplicationPiggyback,
+  type ReplicationSettings,
+  type ReplicationStyle,
+} from './types.js';
+
+/** The actor name under which a replicated group is addressed: `group/replicated`. */
+export const GROUP_ACTOR = 'replicated';
+
+/** The address the user's actors use to reach a replicated group. */
+export function groupAddress(group: string): Address {
+  return address(group, GROUP_ACTOR);
+}
+
+/** The connection between two groups has one name at every endpoint of it. */
+export function connectionName(a: string, b: string): string {
+  return a < b ? `${a}<->${b}` : `${b}<->${a}`;
+}
+
+export interface PeerGroupConfig {
+  readonly group: string;
+  /** Nodes believed to be in that group, used until its view is learned (claim 37). */
+  readonly contacts: readonly NodeId[];
+}
+
+export interface ReplicaConfig {
+  readonly group: string;
+  readonly self: NodeId;
+  readonly incarnation: number;
+  readonly behavior: ActorBehavior;
+  /** The actor's `start` input, the same at every replica. */
+  readonly input?: unknown;
+  readonly style: ReplicationStyle;
+  readonly policy: OrderingPolicy;
+  readonly peers: readonly PeerGroupConfig[];
+  readonly settings?: Partial<ReplicationSettings>;
+  /**
+   * A restarted node's replica (a new incarnation of a member whose group already runs): it asks
+   * the primary for a state transfer before it serves. False for the replicas of a new group.
+   */
+  readonly joining?: boolean;
+}
+
+interface PendingInput {
+  readonly kind: MulticastKind;
+  readonly payload: ApplicationPayload;
+  readonly arrival: number;
+}
+
+/** What a member told the new primary in its flush reply. */
+interface FlushState {
+  readonly epoch: number;
+  readonly startedAtMs: number;
+  waitedMs: number;
+  readonly replies: Map<NodeId, number>;
+}
+
+const TIMER_PROCESS = 'rep:process';
+const TIMER_ANNOUNCE = 'rep:announce';
+const TIMER_RECOVERY = 'rep:recovery';
+const TIMER_STATE = 'rep:state';
+const TIMER_OUTPUTS = 'rep:outputs';
+const USER_TIMER_PREFIX = 'user:';
+const ENDPOINT_TIMER_PREFIX = 'mc:';
+/** Epoch bases kept per group: enough to judge a message delayed across a few failovers. */
+const BASES_MAX = 8;
+
+function inputKey(source: string, channel: number): string {
+  return `${source}#${channel}`;
+}
+
+function orderedKey(input: OrderedInput, position: number): string {
+  switch (input.type) {
+    case 'start':
+      return 'start';
+    case 'message':
+      return inputKey(input.source, input.channel);
+    case 'timer':
+      return `timer:${input.name}`;
+    case 'external':
+      return `external:${position}`;
+    default:
+      return assertNever(input, 'ordered input');
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isApplicationPayload(value: unknown): value is ApplicationPayload {
+  return (
+    isRecord(value) &&
+    value.type === 'rep-app' &&
+    typeof value.source === 'string' &&
+    typeof value.target === 'string' &&
+    typeof value.channel === 'number' &&
+    Number.isSafeInteger(value.channel) &&
+    value.channel >= 1 &&
+    typeof value.epoch === 'number' &&
+    typeof value.position === 'number' &&
+    isRecord(value.id)
+  );
+}
+
+function piggybackOf(message: DeliveredMessage): ReplicationPiggyback | undefined {
+  const data = message.piggyback?.[REPLICATION_PIGGYBACK_KEY];
+  return isRecord(data) ? (data as ReplicationPiggyback) : undefined;
+}
+
+function isEntry(value: unknown): value is OrderEntry {
+  return isRecord(value) && Number.isSafeInteger(value.position) && isRecord(value.input);
+}
+
+/**
+ * Whether a message of `epoch` at `position` belongs to the decided order, given the bases known
+ * of its group: undefined while no basis of a later epoch is known (hold it), else whether its
+ * position is within the cut of the first later epoch.
+ */
+export function judgeByBases(
+  bases: readonly EpochBasis[],
+  epoch: number,
+  position: number,
+): boolean | undefined {
+  let first: EpochBasis | undefined;
+  for (const basis of bases)
+    if (basis.epoch > epoch && (first === undefined || basis.epoch < first.epoch)) first = basis;
+  return first === undefined ? undefined : position <= first.cut;
+}
+
+/** Supervisor sources derived from a synchronous reply: the same at every replica that processes it. */
+function derivedSources(
+  derived: { readonly nowMs: number; readonly seed: number },
+  replyKey: string,
+): SupervisorSources {
+  const random = new SeededRandom(Math.abs(Math.floor(derived.seed)) % 2 ** 48);
+  let ids = 0;
+  return {
+    clock: {
+      now: () => derived.nowMs,
+      setTimer: () => {
+        throw new Error('derived sources read the clock only');
+      },
+      clearTimer: () => {},
+    },
+    entropy: { random: () => random.next(), id: () => `${replyKey}.${++ids}` },
+  };
+}
+
+export class ReplicaRole {
+  readonly group: string;
+  readonly self: NodeId;
+  readonly incarnation: number;
+  readonly style: ReplicationStyle;
+  readonly settings: ReplicationSettings;
+  readonly counters: ReplicaCounters = zeroReplicaCounters();
+
+  private lifecycle: LifecycleSnapshot;
+  private view: GroupView | undefined;
+  /** The highest epoch of this group a flush request named: older epochs are fenced from then on. */
+  private fenceEpoch = 0;
+  private readonly policy: OrderingPolicy;
+  private readonly behavior: ActorBehavior;
+  private readonly startInput: unknown;
+  private readonly endpoints = new Map<string, EndpointState>();
+  /** Peer group → connection name. */
+  private readonly connections = new Map<string, string>();
+  private readonly supervisor: Supervisor;
+  private readonly realSources: SupervisorSources;
+  private activeSources: SupervisorSources;
+  private readonly context: ActorContext;
+  private instance: ActorInstance | undefined;
+  private current: Envelope | undefined;
+  private effects: ReplicaEffect[] = [];
+  private nowMs = 0;
+
+  /** Last position processed here. */
+  private positionLast = 0;
+  /** The position being processed (outputs are stamped with it). */
+  private positionProcessing = 0;
+  private readonly historyKeys: string[] = [];
+  /** Position of the first key in `historyKeys`, minus one (a joiner starts from its checkpoint). */
+  private historyBase = 0;
+  /** Announced entries not yet processed (backups), by position. */
+  private readonly announced = new Map<number, OrderEntry>();
+  /** Announcements of an older epoch of this group, held until that epoch's basis is known. */
+  private heldOrders: { epoch: number; entries: readonly OrderEntry[] }[] = [];
+  /** Entries recently processed here, for (re-)announcement and flush replies. */
+  private readonly recent: OrderEntry[] = [];
+  /** Inputs of recently processed positions, for flush replies. */
+  private readonly recentInputs = new Map<string, InputCopy>();
+  /** Highest position seen on one of this replica's own messages, per connection and overall. */
+  private readonly confirmedOn = new Map<string, number>();
+  private announcedAnywhere = 0;
+  /** This group's epoch bases (where each epoch's order starts). */
+  private bases: EpochBasis[] = [];
+
+  /** Received inputs not yet processed, by `source#channel`. */
+  private readonly pool = new Map<string, PendingInput>();
+  /** Inputs of an older epoch of their group, held until that epoch's basis is known. */
+  private held: InputCopy[] = [];
+  /** Per peer group: the highest epoch known, and its epoch bases. */
+  private readonly peerEpochs = new Map<string, number>();
+  private readonly peerBases = new Map<string, EpochBasis[]>();
+  /** Inputs processed, per source group, by channel sequence (duplicate suppression). */
+  private processedBy = new Map<string, SequenceSet>();
+  private arrivals = 0;
+  private readonly served: Record<string, number> = {};
+  /** Timer and external inputs waiting at the primary, in arrival order. */
+  private readonly localQueue: OrderedInput[] = [];
+
+  private outputSequence = 0;
+  private channels: Record<string, number> = {};
+  private readonly pendingOutputs: KeptOutput[] = [];
+  /** Outputs produced here and not yet seen on the wire from this group, by group-level id. */
+  private readonly kept = new Map<string, KeptOutput>();
+  /** Outputs of this group seen on the wire before this replica produced them. */
+  private readonly observed = new Set<string>();
+  /** The primary's recent outputs, handed to a joining replica with the state transfer. */
+  private readonly recentOutputs: KeptOutput[] = [];
+  private outputsSinceCheckpoint: KeptOutput[] = [];
+  private userTimers: Record<string, { delayMs: number; payload: unknown }> = {};
+  private syncWait: string | null = null;
+  /** The position whose processing sent the synchronous request `syncWait` names. */
+  private syncWaitAt = 0;
+
+  private checkpoint: Checkpoint | undefined;
+  private pendingCheckpoint: Checkpoint | undefined;
+  private readonly peerEntries = new Map<string, Map<number, OrderEntry>>();
+  private readonly relayedUpTo = new Map<string, number>();
+  private flush: FlushState | undefined;
+  private stateRequestedAtMs = -1;
+
+  constructor(
+    private readonly config: ReplicaConfig,
+    sources: SupervisorSources,
+  ) {
+    nodeId(config.group); // Group names become the origin of group-level message ids.
+    this.group = config.group;
+    this.self = nodeId(config.self);
+    this.incarnation = config.incarnation;
+    this.style = config.style;
+    this.policy = config.policy;
+    this.behavior = config.behavior;
+    this.startInput = config.input;
+    this.settings = {
+      ...REPLICATION_DEFAULTS,
+      ...config.settings,
+      connection: { ...REPLICATION_DEFAULTS.connection, ...config.settings?.connection },
+    };
+    for (const name of ['announceBatchMax', 'processBatchMax', 'digestEvery', 'checkpointEvery'] as const) {
+      const value = this.settings[name];
+      if (!Number.isSafeInteger(value) || value < 1)
+        throw new RangeError(`${name} must be a positive integer`);
+    }
+    this.realSources = sources;
+    this.activeSources = sources;
+    // The supervisor reads whichever sources are active: the real ones, or those a synchronous
+    // reply carries (claim 48), so one supervisor serves both.
+    this.supervisor = new Supervisor(
+      {
+        clock: {
+          now: () => this.activeSources.clock.now(),
+          setTimer: (delayMs, callback) => this.activeSources.clock.setTimer(delayMs, callback),
+          clearTimer: (handle) => this.activeSources.clock.clearTimer(handle),
+        },
+        entropy: {
+          random: () => this.activeSources.entropy.random(),
+          id: () => this.activeSources.entropy.id(),
+        },
+      },
+      'replay',
+    );
+    this.context = createActorContext({
+      self: groupAddress(config.group),
+      actor: actorId(GROUP_ACTOR),
+      node: this.self,
+      supervisor: this.supervisor,
+      current: () => this.current,
+      emit: (envelope) => this.emit(envelope),
+      setTimer: (name, delayMs, payload) => this.setUserTimer(name, delayMs, payload),
+      cancelTimer: (name) => this.cancelUserTimer(name),
+      // Replication is what makes this actor's state survive a crash: there is nothing to save.
+      persist: () => {},
+    });
+    for (const peer of config.peers) {
+      if (peer.group === config.group) throw new RangeError(`group '${peer.group}' cannot be its own peer`);
+      const connection = connectionName(config.group, peer.group);
+      this.connections.set(peer.group, connection);
+      this.endpoints.set(
+        connection,
+        createEndpoint({
+          connection,
+          groups: [config.group, peer.group],
+          group: config.group,
+          self: this.self,
+          incarnation: config.incarnation,
+          contacts: peer.contacts,
+          ...this.settings.connection,
+        }),
+      );
+    }
+    const initial = initialLifecycle(config.joining === true);
+    this.lifecycle = initial.snapshot;
+    this.runLifecycleActions(initial.actions);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Queries
+
+  get role(): ReplicaRoleName {
+    return lifecycleState(this.lifecycle);
+  }
+
+  /** The lifecycle machine's snapshot (for inspection and the lifecycle's own tests). */
+  get lifecycleSnapshot(): LifecycleSnapshot {
+    return this.lifecycle;
+  }
+
+  get position(): number {
+    return this.positionLast;
+  }
+
+  get currentView(): GroupView | undefined {
+    return this.view;
+  }
+
+  /** Input keys in processing order (`start`, `source#channel`, `timer:name`, `external:position`). */
+  history(): readonly string[] {
+    return this.historyKeys;
+  }
+
+  /** The position before the first key of `history()` (0 unless history was cut or transferred). */
+  historyStart(): number {
+    return this.historyBase;
+  }
+
+  /** The user actor's state (plain data), or undefined before it started. */
+  actorState(): unknown {
+    return this.instance?.state();
+  }
+
+  /** Stable hash of the user actor's state: what digests compare. */
+  digest(): string {
+    return stableHash(this.instance?.state() ?? null);
+  }
+
+  /** True while the actor waits for the reply to a synchronous request it made. */
+  awaitingReply(): boolean {
+    return this.syncWait !== null;
+  }
+
+  /** This group's epoch bases known here. */
+  epochBases(): readonly EpochBasis[] {
+    return this.bases;
+  }
+
+  /**
+   * The highest position this replica could stand at if it took over now: its own position
+   * (semi-active), or its checkpoint followed by the contiguous logged positions whose inputs it
+   * holds (passive).
+   */
+  coverage(): number {
+    const role = this.role;
+    let position =
+      this.style === 'passive' && role !== 'primary' ? (this.checkpoint?.position ?? 0) : this.positionLast;
+    if (role === 'primary') return position;
+    if (this.style === 'passive' && this.checkpoint === undefined && this.positionLast > 0)
+      position = this.positionLast;
+    for (;;) {
+      const entry = this.announced.get(position + 1);
+      if (entry === undefined || !this.canProcess(entry)) return position;
+      position++;
+    }
+  }
+
+  endpoint(peerGroup: string): EndpointState | undefined {
+    const connection = this.connections.get(peerGroup);
+    return connection === undefined ? undefined : this.endpoints.get(connection);
+  }
+
+  /** Inputs received and not processed; outputs kept for failover; messages held by epoch fencing. */
+  backlog(): { inputs: number; announced: number; kept: number; held: number; outputs: number } {
+    return {
+      inputs: this.pool.size,
+      announced: this.announced.size,
+      kept: this.kept.size,
+      held: this.held.length + this.heldOrders.length,
+      outputs: this.pendingOutputs.length,
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Inputs
+
+  /** Feeds one input and returns the effects to carry out, in order. `nowMs` is the host's clock. */
+  step(input: ReplicaInput, nowMs?: number): ReplicaEffect[] {
+    if (nowMs !== undefined) this.nowMs = nowMs;
+    switch (input.type) {
+      case 'packet':
+        this.onPacket(input.packet.connection, { type: 'packet', packet: input.packet });
+        break;
+      case 'view-installed':
+        this.onView(input.view);
+        break;
+      case 'timer':
+        this.onTimer(input.name);
+        break;
+      case 'external':
+        this.onExternal(input.body);
+        break;
+      case 'control':
+        this.onControl(input.from, input.message);
+        break;
+      default:
+        assertNever(input, 'replica input');
+    }
+    const effects = this.effects;
+    this.effects = [];
+    return effects;
+  }
+
+  private onPacket(connection: string, input: EndpointInput): void {
+    if (!this.endpoints.has(connection)) return;
+    this.runEndpoint(connection, input);
+    this.afterInput();
+  }
+
+  private onExternal(body: unknown): void {
+    if (this.role !== 'primary') return;
+    this.localQueue.push({ type: 'external', body });
+    this.scheduleProcessing();
+  }
+
+  private onTimer(name: string): void {
+    if (name.startsWith(ENDPOINT_TIMER_PREFIX)) {
+      const rest = name.slice(ENDPOINT_TIMER_PREFIX.length);
+      const colon = rest.lastIndexOf(':');
+      const connection = rest.slice(0, colon);
+      const timer = rest.slice(colon + 1) as EndpointTimer;
+      if (this.endpoints.has(connection)) this.runEndpoint(connection, { type: 'timer', name: timer });
+      this.afterInput();
+      return;
+    }
+    if (name.startsWith(USER_TIMER_PREFIX)) {
+      const userName = name.slice(USER_TIMER_PREFIX.length);
+      const timer = this.userTimers[userName];
+      if (timer === undefined || this.role !== 'primary') return;
+      delete this.userTimers[userName];
+      this.localQueue.push({ type: 'timer', name: userName, payload: timer.payload });
+      this.scheduleProcessing();
+      return;
+    }
+    switch (name) {
+      case TIMER_PROCESS:
+        if (this.role === 'primary') this.runScheduling();
+        return;
+      case TIMER_ANNOUNCE:
+        this.onAnnounceDue();
+        return;
+      case TIMER_RECOVERY:
+        this.onFlushDue();
+        return;
+      case TIMER_STATE:
+        this.requestState();
+        return;
+      case TIMER_OUTPUTS:
+        if (this.role === 'primary') this.flushOutputs();
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onView(view: GroupView): void {
+    const connectionsOfGroup =
+      view.group === this.group
+        ? [...this.endpoints.keys()]
+        : [this.connections.get(view.group)].filter((c) => c !== undefined);
+    for (const connection of connectionsOfGroup)
+      this.runEndpoint(connection, { type: 'view-installed', view });
+    if (view.group !== this.group) {
+      this.afterInput();
+      return;
+    }
+    if (this.view !== undefined && view.epoch <= this.view.epoch) return;
+    const wasPrimary = this.role === 'primary';
+    this.view = view;
+    const fresh = this.positionLast === 0 && this.announced.size === 0 && this.heldOrders.length === 0;
+    this.lifecycleEvent({
+      type: 'view',
+      member: view.members.includes(this.self),
+      primary: view.primary === this.self,
+      fresh,
+    });
+    if (wasPrimary && this.role === 'primary') {
+      // Still primary in a new view (a member left or joined): everything processed so far is the
+      // order, so the new epoch starts after it. Receivers learn it on the next message.
+      this.addBasis({ epoch: view.epoch, cut: this.positionLast });
+      this.announceBases();
+    }
+    this.afterInput();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The lifecycle machine
+
+  private lifecycleEvent(event: LifecycleEvent): void {
+    const { snapshot, actions } = stepLifecycle(this.lifecycle, event);
+    this.lifecycle = snapshot;
+    this.runLifecycleActions(actions);
+  }
+
+  private runLifecycleActions(actions: readonly LifecycleAction[]): void {
+    for (const action of actions) {
+      switch (action) {
+        case 'becomePrimary':
+          this.becomePrimary();
+          break;
+        case 'startFlush':
+          this.startFlush();
+          break;
+        case 'abandonFlush':
+          this.flush = undefined;
+          break;
+        case 'stepDown':
+          this.stepDown();
+          break;
+        case 'requestState':
+          this.setTimer(TIMER_STATE, 0);
+          break;
+        case 'refusePromotion':
+          this.counters.refusedPromotions++;
+          break;
+        default:
+          assertNever(action, 'lifecycle action');
+      }
+    }
+  }
+
+  /** The highest epoch of this group known here: its view's, or one a flush request named. */
+  private currentEpoch(): number {
+    return Math.max(this.view?.epoch ?? 0, this.fenceEpoch);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Control messages between replicas of this group: flush and state transfer
+
+  private onControl(from: NodeId, message: ReplicaControl): void {
+    if (!isRecord(message) || message.group !== this.group) return;
+    switch (message.type) {
+      case 'rep-flush-request':
+        this.onFlushRequest(from, message.epoch, message.from);
+        break;
+      case 'rep-flush-reply':
+        this.onFlushReply(from, message);
+        break;
+      case 'rep-state-request':
+        this.onStateRequest(from, message.incarnation);
+        break;
+      case 'rep-state':
+        this.onState(message);
+        break;
+      default:
+        assertNever(message, 'replica control');
+    }
+    this.afterInput();
+  }
+
+  private sendControl(target: NodeId, message: ReplicaControl): void {
+    if (target !== this.self) this.effects.push({ type: 'control-send', target, message });
+  }
+
+  /** A member answers a new primary: it fences older epochs and tells what it has after `from`. */
+  private onFlushRequest(from: NodeId, epoch: number, after: number): void {
+    if (!Number.isSafeInteger(epoch) || epoch < this.currentEpoch()) return;
+    if (this.role === 'diverged' || this.role === 'removed') return;
+    this.fenceEpoch = Math.max(this.fenceEpoch, epoch);
+    const entries = new Map<number, OrderEntry>();
+    for (const entry of this.recent) if (entry.position > after) entries.set(entry.position, entry);
+    for (const [position, entry] of this.announced) if (position > after) entries.set(position, entry);
+    for (const held of this.heldOrders)
+      for (const entry of held.entries)
+        if (isEntry(entry) && entry.position > after && !entries.has(entry.position))
+          entries.set(entry.position, entry);
+    const sorted = [...entries.values()].sort((a, b) => a.position - b.position).slice(0, this.recentMax());
+    const inputs: InputCopy[] = [];
+    for (const entry of sorted) {
+      if (entry.input.type !== 'message') continue;
+      const key = inputKey(entry.input.source, entry.input.channel);
+      const pending = this.pool.get(key);
+      const copy =
+        pending === undefined ? this.recentInputs.get(key) : { kind: pending.kind, payload: pending.payload };
+      if (copy !== undefined) inputs.push(copy);
+    }
+    this.sendControl(from, {
+      type: 'rep-flush-reply',
+      group: this.group,
+      epoch,
+      position: this.positionLast,
+      entries: sorted,
+      inputs,
+    });
+  }
+
+  private startFlush(): void {
+    const epoch = this.view?.epoch ?? 0;
+    this.flush = { epoch, startedAtMs: this.nowMs, waitedMs: 0, replies: new Map() };
+    this.fenceEpoch = Math.max(this.fenceEpoch, epoch);
+    // Every member of both groups must learn the new epoch: a null message carries it now.
+    for (const connection of this.endpoints.keys())
+      this.runEndpoint(connection, {
+        type: 'attach-piggyback',
+        key: REPLICATION_PIGGYBACK_KEY,
+        data: { flush: { group: this.group, epoch } } satisfies ReplicationPiggyback,
+      });
+    this.askForFlush();
+    this.setTimer(TIMER_RECOVERY, this.settings.recoveryWaitMs);
+  }
+
+  private askForFlush(): void {
+    const flush = this.flush;
+    if (flush === undefined || this.view === undefined) return;
+    for (const member of this.view.members)
+      if (member !== this.self && !flush.replies.has(member))
+        this.sendControl(member, {
+          type: 'rep-flush-request',
+          group: this.group,
+          epoch: flush.epoch,
+          from: this.positionLast,
+        });
+  }
+
+  private onFlushReply(from: NodeId, message: Extract<ReplicaControl, { type: 'rep-flush-reply' }>): void {
+    const flush = this.flush;
+    if (flush === undefined || message.epoch !== flush.epoch || this.role !== 'recovering') return;
+    if (!Array.isArray(message.entries) || !Array.isArray(message.inputs)) return;
+    flush.replies.set(from, message.position);
+    for (const copy of message.inputs) if (isApplicationPayload(copy.payload)) this.insertInput(copy);
+    this.learnEntries(message.entries, true);
+    this.tryConcludeFlush();
+  }
+
+  private onFlushDue(): void {
+    if (this.role !== 'recovering' || this.flush === undefined) return;
+    this.flush.waitedMs += this.settings.recoveryWaitMs;
+    if (this.tryConcludeFlush()) return;
+    this.counters.recoveryExtensions++;
+    this.askForFlush();
+    this.setTimer(TIMER_RECOVERY, this.settings.recoveryWaitMs);
+  }
+
+  /** What still keeps the flush open, if anything (for the checks and for diagnosis). */
+  flushBlockers(): string[] {
+    const flush = this.flush;
+    if (flush === undefined || this.view === undefined) return [];
+    const blockers: string[] = [];
+    for (const member of this.view.members)
+      if (member !== this.self && !flush.replies.has(member)) blockers.push(`no reply from ${member}`);
+    for (const [connection, endpoint] of this.endpoints) {
+      for (const member of membersBehindEpoch(endpoint, this.group, flush.epoch))
+        blockers.push(`${member} on ${connection} does not know epoch ${flush.epoch}`);
+      for (const missing of missingFrom(endpoint))
+        blockers.push(
+          `${connection}: stream ${missing.stream} at ${missing.delivered} of ${missing.highest}`,
+        );
+    }
+    return blockers;
+  }
+
+  /** Concludes the flush once every member answered, knows the epoch, and nothing is left to fetch. */
+  private tryConcludeFlush(): boolean {
+    const flush = this.flush;
+    if (flush === undefined || this.role !== 'recovering') return false;
+    if (this.flushBlockers().length > 0) {
+      if (flush.waitedMs < this.settings.recoveryMaxMs) return false;
+      this.counters.flushTimeouts++;
+    }
+    if (this.style === 'passive') {
+      if (!this.takeOverFromCheckpoint()) return true;
+    } else this.followAnnouncements();
+    if (this.role !== 'recovering') return true;
+    this.flush = undefined;
+    this.lifecycleEvent({ type: 'flushed' });
+    return true;
+  }
+
+  /** A joining replica asks the primary of its view for the state, until it arrives. */
+  private requestState(): void {
+    if (this.role !== 'joining') return;
+    this.setTimer(TIMER_STATE, this.settings.recoveryWaitMs);
+    const view = this.view;
+    if (view === undefined || !view.members.includes(this.self) || view.primary === this.self) return;
+    // Only once every connection admitted this incarnation: from then on each message that is not
+    // in the transfer reaches it (docs/replication.md, state transfer).
+    for (const endpoint of this.endpoints.values()) if (!isAdmitted(endpoint)) return;
+    this.stateRequestedAtMs = this.nowMs;
+    this.sendControl(view.primary, {
+      type: 'rep-state-request',
+      group: this.group,
+      incarnation: this.incarnation,
+    });
+  }
+
+  private onStateRequest(from: NodeId, incarnation: number): void {
+    if (this.role !== 'primary' || this.view?.members.includes(from) !== true) return;
+    const peerEpochs: Record<string, number> = {};
+    for (const [group, epoch] of this.peerEpochs) peerEpochs[group] = epoch;
+    const peerBases: Record<string, readonly EpochBasis[]> = {};
+    for (const [group, bases] of this.peerBases) peerBases[group] = bases;
+    this.counters.stateTransfersSent++;
+    this.sendControl(from, {
+      type: 'rep-state',
+      group: this.group,
+      epoch: this.view.epoch,
+      incarnation,
+      checkpoint: this.snapshotCheckpoint([]),
+      inputs: [...this.pool.values()].map(({ kind, payload }) => ({ kind, payload })),
+      outputs: [...this.recentOutputs],
+      bases: this.bases,
+      peerEpochs,
+      peerBases,
+    });
+  }
+
+  /** A joining replica takes the primary's state and becomes a backup. */
+  private onState(message: Extract<ReplicaControl, { type: 'rep-state' }>): void {
+    if (this.role !== 'joining' || message.incarnation !== this.incarnation) return;
+    const checkpoint = message.checkpoint;
+    this.restoreFrom(checkpoint);
+    this.historyKeys.length = 0;
+    this.historyBase = checkpoint.position;
+    if (this.style === 'passive') this.checkpoint = checkpoint;
+    for (const copy of message.inputs) if (isApplicationPayload(copy.payload)) this.insertInput(copy);
+    for (const output of message.outputs) {
+      const key = messageKey(output.payload.id);
+      if (!this.observed.delete(key)) this.kept.set(key, output);
+    }
+    for (const basis of message.bases) this.addBasis(basis);
+    for (const [group, epoch] of Object.entries(message.peerEpochs))
+      this.peerEpochs.set(group, Math.max(this.peerEpochs.get(group) ?? 0, epoch));
+    for (const [group, bases] of Object.entries(message.peerBases))
+      for (const basis of bases) this.addPeerBasis(group, basis);
+    for (const position of [...this.announced.keys()])
+      if (position <= checkpoint.position) this.announced.delete(position);
+    this.counters.stateTransfersApplied++;
+    this.effects.push({ type: 'cancel-timer', name: TIMER_STATE });
+    this.lifecycleEvent({ type: 'state-transferred' });
+    this.releaseHeld();
+  }
+
+  /** Rebuilds the actor and the bookkeeping from a checkpoint (state transfer, passive takeover). */
+  private restoreFrom(checkpoint: Checkpoint): void {
+    this.current = undefined;
+    this.supervisor.setMode('replay');
+    this.supervisor.discardReplay();
+    this.instance = this.behavior.start(this.context, this.startInput, structuredClone(checkpoint.state));
+    this.positionLast = checkpoint.position;
+    const book = checkpoint.bookkeeping;
+    this.outputSequence = book.outputSequence;
+    this.channels = { ...book.channels };
+    this.userTimers = structuredClone(book.timers) as typeof this.userTimers;
+    this.syncWait = book.syncWait;
+    this.syncWaitAt = book.syncWaitAt ?? 0;
+    this.processedBy = new Map(
+      Object.entries(book.processed).map(([source, data]) => [source, SequenceSet.from(data)]),
+    );
+    for (const [key, pending] of this.pool)
+      if (this.processedSet(pending.payload.source).has(pending.payload.channel)) this.pool.delete(key);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The endpoints
+
+  private runEndpoint(connection: string, input: EndpointInput): MulticastResult | undefined {
+    const endpoint = this.endpoints.get(connection)!;
+    const { effects, result } = endpointStep(endpoint, input);
+    this.applyEndpointEffects(connection, effects);
+    return result;
+  }
+
+  private applyEndpointEffects(connection: string, effects: readonly EndpointEffect[]): void {
+    for (const effect of effects) {
+      switch (effect.type) {
+        case 'send':
+          this.effects.push({ type: 'send', target: effect.target, packet: effect.packet });
+          break;
+        case 'deliver':
+          this.onDelivered(connection, effect.message);
+          break;
+        case 'set-timer':
+          this.setTimer(`${ENDPOINT_TIMER_PREFIX}${connection}:${effect.name}`, effect.delayMs);
+          break;
+        case 'cancel-timer':
+          this.effects.push({
+            type: 'cancel-timer',
+            name: `${ENDPOINT_TIMER_PREFIX}${connection}:${effect.name}`,
+          });
+          break;
+        default:
+          assertNever(effect, 'endpoint effect');
+      }
+    }
+  }
+
+  private onDelivered(connection: string, message: DeliveredMessage): void {
+    const piggyback = piggybackOf(message);
+    const own = message.group === this.group;
+    if (piggyback !== undefined) this.onPiggyback(connection, message, piggyback, own);
+    if (message.kind === 'null' || !isApplicationPayload(message.payload)) return;
+    const payload = message.payload;
+    if (payload.source === this.group) this.onOutputSeen(payload);
+    else if (payload.target === this.group) this.onInput(connection, { kind: message.kind, payload });
+  }
+
+  private onPiggyback(
+    connection: string,
+    message: DeliveredMessage,
+    piggyback: ReplicationPiggyback,
+    own: boolean,
+  ): void {
+    const mine = own && message.id.origin === this.self;
+    const bases = piggyback.bases;
+    if (bases !== undefined && Array.isArray(bases.bases)) {
+      for (const basis of bases.bases) {
+        if (bases.group === this.group) this.addBasis(basis);
+        else if (this.connections.has(bases.group)) this.addPeerBasis(bases.group, basis);
+      }
+    }
+    const order = piggyback.order;
+    if (order !== undefined && Array.isArray(order.entries)) {
+      if (order.group === this.group) {
+        if (mine) this.confirmAnnounced(connection, order.entries, message.kind === 'null');
+        else this.onOrder(order.epoch, order.entries);
+      } else this.learnPeerEntries(order.group, order.entries);
+    }
+    const relay = piggyback.relay;
+    if (relay !== undefined && Array.isArray(relay.entries)) {
+      if (relay.group === this.group) this.onOrder(relay.epoch ?? 0, relay.entries);
+      else if (mine) this.confirmRelayed(relay.group, relay.entries);
+    }
+    const checkpoint = piggyback.checkpoint;
+    if (checkpoint !== undefined && own) {
+      if (mine) {
+        if (this.pendingCheckpoint?.position === checkpoint.position) this.pendingCheckpoint = undefined;
+      } else this.applyCheckpoint(checkpoint);
+    }
+    if (bases !== undefined) this.releaseHeld();
+  }
+
+  /** Announcements of this group: of the current epoch, learnt; of an older one, held until judged. */
+  private onOrder(epoch: number, entries: readonly OrderEntry[]): void {
+    if (this.role === 'recovering' || epoch >= this.currentEpoch()) {
+      this.learnEntries(entries, false);
+      return;
+    }
+    const verdict = judgeByBases(this.bases, epoch, 0);
+    if (verdict === undefined) {
+      this.heldOrders.push({ epoch, entries });
+      if (this.heldOrders.length > this.settings.inputsMax) this.heldOrders.shift();
+      return;
+    }
+    this.learnEntries(
+      entries.filter((entry) => isEntry(entry) && judgeByBases(this.bases, epoch, entry.position) === true),
+      false,
+    );
+  }
+
+  private addBasis(basis: EpochBasis): void {
+    if (!isRecord(basis) || !Number.isSafeInteger(basis.epoch) || !Number.isSafeInteger(basis.cut)) return;
+    if (this.bases.some((known) => known.epoch === basis.epoch)) return;
+    this.bases = [...this.bases, { epoch: basis.epoch, cut: basis.cut }]
+      .sort((a, b) => a.epoch - b.epoch)
+      .slice(-BASES_MAX);
+  }
+
+  private addPeerBasis(group: string, basis: EpochBasis): void {
+    if (!isRecord(basis) || !Number.isSafeInteger(basis.epoch) || !Number.isSafeInteger(basis.cut)) return;
+    const known = this.peerBases.get(group) ?? [];
+    if (known.some((entry) => entry.epoch === basis.epoch)) return;
+    this.peerBases.set(
+      group,
+      [...known, { epoch: basis.epoch, cut: basis.cut }].sort((a, b) => a.epoch - b.epoch).slice(-BASES_MAX),
+    );
+    this.peerEpochs.set(group, Math.max(this.peerEpochs.get(group) ?? 0, basis.epoch));
+  }
+
+  /** Held messages and announcements whose epoch's basis is now known: accepted up to the cut, else dropped. */
+  private releaseHeld(): void {
+    if (this.heldOrders.length > 0) {
+      const orders = this.heldOrders;
+      this.heldOrders = [];
+      for (const held of orders) this.onOrder(held.epoch, held.entries);
+    }
+    if (this.held.length === 0 || this.role === 'joining') return;
+    const inputs = this.held;
+    this.held = [];
+    for (const copy of inputs) {
+      const verdict = judgeByBases(
+        this.peerBases.get(copy.payload.source) ?? [],
+        copy.payload.epoch,
+        copy.payload.position,
+      );
+      if (verdict === undefined) this.held.push(copy);
+      else if (verdict) this.insertInput(copy);
+      else this.counters.fencedMessages++;
+    }
+  }
+
+  /** One of this replica's own messages carried announcements: they are out. */
+  private confirmAnnounced(connection: string, entries: readonly OrderEntry[], viaNull: boolean): void {
+    let highest = this.confirmedOn.get(connection) ?? 0;
+    for (const entry of entries) {
+      highest = Math.max(highest, entry.position);
+      if (entry.position > this.announcedAnywhere) this.counters.entriesAnnounced++;
+    }
+    this.confirmedOn.set(connection, highest);
+    this.announcedAnywhere = Math.max(this.announcedAnywhere, highest);
+    this.counters.announcementsPiggybacked++;
+    if (viaNull) this.counters.nullMessages++;
+  }
+
+  private confirmRelayed(group: string, entries: readonly OrderEntry[]): void {
+    let highest = this.relayedUpTo.get(group) ?? 0;
+    for (const entry of entries) {
+      if (entry.position > highest) this.counters.entriesRelayed++;
+      highest = Math.max(highest, entry.position);
+    }
+    this.relayedUpTo.set(group, highest);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Inputs and outputs of the user actor
+
+  /**
+   * An application message from a peer group. One of an older epoch of its group than this
+   * replica knows (from the connection's view or from its bases) is held until the basis of a
+   * later epoch says whether it belongs to that group's decided order.
+   */
+  private onInput(connection: string, copy: InputCopy): void {
+    const source = copy.payload.source;
+    const endpoint = this.endpoints.get(connection);
+    const viewEpoch = endpoint === undefined ? 0 : (knownView(endpoint, source)?.epoch ?? 0);
+    const known = Math.max(this.peerEpochs.get(source) ?? 0, viewEpoch);
+    if (copy.payload.epoch >= known) {
+      this.peerEpochs.set(source, copy.payload.epoch);
+      this.insertInput(copy);
+      return;
+    }
+    this.peerEpochs.set(source, known);
+    if (this.held.length >= this.settings.inputsMax) {
+      this.counters.inputsDropped++;
+      return;
+    }
+    this.held.push(copy);
+    this.releaseHeld();
+  }
+
+  private insertInput(copy: InputCopy): void {
+    const { kind, payload } = copy;
+    const key = inputKey(payload.source, payload.channel);
+    if (this.processedSet(payload.source).has(payload.channel) || this.pool.has(key)) {
+      this.counters.duplicateInputs++;
+      return;
+    }
+    if (this.pool.size >= this.settings.inputsMax) {
+      this.counters.inputsDropped++;
+      return;
+    }
+    this.pool.set(key, { kind, payload, arrival: ++this.arrivals });
+    if (this.role !== 'primary') return;
+    // Claim 48: the reply a synchronous request waits for goes next, with no ordering decision.
+    if (this.processImpliedReply()) this.flushOutputs();
+    this.scheduleProcessing();
+  }
+
+  private onOutputSeen(payload: ApplicationPayload): void {
+    const key = messageKey(payload.id);
+    if (this.kept.delete(key) || this.role === 'primary') return;
+    this.observed.add(key);
+    if (this.observed.size > this.settings.inputsMax) {
+      const oldest = this.observed.values().next().value;
+      if (oldest !== undefined) this.observed.delete(oldest);
+    }
+  }
+
+  private emit(envelope: OutgoingEnvelope): MessageId {
+    const id: MessageId = { origin: nodeId(this.group), incarnation: 0, sequence: ++this.outputSequence };
+    const target = envelope.target;
+    const targetGroup = addressActor(target) === GROUP_ACTOR ? addressNode(target) : undefined;
+    const connection = targetGroup === undefined ? undefined : this.connections.get(targetGroup);
+    if (envelope.kind === 'sync-request') {
+      this.syncWait = messageKey(id);
+      this.syncWaitAt = this.positionProcessing;
+    }
+    if (targetGroup === undefined || connection === undefined) {
+      // Not a replicated group this one is connected to: only the primary reaches it.
+      if (this.role === 'primary')
+        this.effects.push({ type: 'external-send', envelope: { ...envelope, id } as Envelope });
+      return id;
+    }
+    const channel = (this.channels[targetGroup] ?? 0) + 1;
+    this.channels[targetGroup] = channel;
+    // A synchronous reply carries the values its handling will take at the caller (claim 48).
+    // They come through this replica's supervisor, so this group's backups produce the same reply.
+    const derived =
+      envelope.kind === 'sync-reply'
+        ? { nowMs: this.supervisor.now(), seed: Math.floor(this.supervisor.random() * 2 ** 32) }
+        : undefined;
+    const payload: ApplicationPayload = {
+      type: 'rep-app',
+      id,
+      source: this.group,
+      target: targetGroup,
+      channel,
+      body: envelope.body,
+      epoch: 0,
+      position: this.positionProcessing,
+      ...('inReplyTo' in envelope ? { inReplyTo: envelope.inReplyTo } : {}),
+      ...(derived === undefined ? {} : { derived }),
+    };
+    const output: KeptOutput = { connection, kind: envelope.kind, payload };
+    if (this.style === 'passive') this.outputsSinceCheckpoint.push(output);
+    if (this.role === 'primary') this.pendingOutputs.push(output);
+    else if (!this.observed.delete(messageKey(id))) this.kept.set(messageKey(id), output);
+    return id;
+  }
+
+  private setUserTimer(name: string, delayMs: number, payload: unknown): void {
+    this.userTimers[name] = { delayMs, payload };
+    if (this.role === 'primary') this.setTimer(`${USER_TIMER_PREFIX}${name}`, delayMs);
+  }
+
+  private cancelUserTimer(name: string): void {
+    delete this.userTimers[name];
+    if (this.role === 'primary')
+      this.effects.push({ type: 'cancel-timer', name: `${USER_TIMER_PREFIX}${name}` });
+  }
+
+  private processedSet(source: string): SequenceSet {
+    let set = this.processedBy.get(source);
+    if (set === undefined) {
+      set = new SequenceSet();
+      this.processedBy.set(source, set);
+    }
+    return set;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Processing
+
+  /** Runs the user actor on one input. */
+  private runActor(input: OrderedInput, position: number, envelope: Envelope | undefined): void {
+    this.current = envelope;
+    this.positionProcessing = position;
+    try {
+      if (input.type === 'start') {
+        this.instance = this.behavior.start(this.context, this.startInput);
+        return;
+      }
+      if (this.instance === undefined)
+        throw new Error(`replica ${this.self} processed position ${position} before start`);
+      const actorInput: ActorInput =
+        envelope !== undefined
+          ? { type: 'message', envelope }
+          : {
+              type: 'timer',
+              name: input.type === 'timer' ? input.name : 'external',
+              payload: input.type === 'timer' ? input.payload : undefined,
+            };
+      this.instance.handle(actorInput);
+    } catch (error) {
+      // An input the actor refuses is refused alike at every replica: the state did not change.
+      if (!(error instanceof RejectedInputError)) throw error;
+    } finally {
+      this.current = undefined;
+    }
+  }
+
+  private envelopeOf(input: OrderedInput, position: number): Envelope | undefined {
+    switch (input.type) {
+      case 'start':
+      case 'timer':
+        return undefined;
+      case 'external': {
+        const origin = nodeId(`${this.group}.external`);
+        return {
+          kind: 'one-way',
+          id: { origin, incarnation: 0, sequence: position },
+          source: address(origin, 'external'),
+          target: groupAddress(this.group),
+          body: input.body,
+        };
+      }
+      case 'message': {
+        const pending = this.pool.get(inputKey(input.source, input.channel));
+        if (pending === undefined) return undefined;
+        const { payload, kind } = pending;
+        const common = {
+          id: payload.id,
+          source: groupAddress(payload.source),
+          target: groupAddress(this.group),
+          body: payload.body,
+        };
+        if (kind === 'sync-reply' || kind === 'async-reply') {
+          return { ...common, kind, inReplyTo: payload.inReplyTo ?? payload.id };
+        }
+        return { ...common, kind };
+      }
+      default:
+        return assertNever(input, 'ordered input');
+    }
+  }
+
+  /** Bookkeeping common to every processed position, at the primary and at backups. */
+  private recordProcessed(input: OrderedInput, position: number): void {
+    this.positionLast = position;
+    this.historyKeys.push(orderedKey(input, position));
+    if (this.historyKeys.length > this.settings.historyMax) {
+      this.historyKeys.shift();
+      this.historyBase++;
+    }
+    this.counters.processed++;
+    if (input.type !== 'message') return;
+    const key = inputKey(input.source, input.channel);
+    const pending = this.pool.get(key);
+    this.pool.delete(key);
+    this.processedSet(input.source).add(input.channel);
+    this.served[input.source] = (this.served[input.source] ?? 0) + 1;
+    if (pending === undefined) return;
+    this.recentInputs.set(key, { kind: pending.kind, payload: pending.payload });
+    if (this.recentInputs.size > this.recentMax()) {
+      const oldest = this.recentInputs.keys().next().value;
+      if (oldest !== undefined) this.recentInputs.delete(oldest);
+    }
+    if (
+      (pending.kind === 'sync-reply' || pending.kind === 'async-reply') &&
+      pending.payload.inReplyTo !== undefined &&
+      this.syncWait === messageKey(pending.payload.inReplyTo)
+    )
+      this.syncWait = null;
+  }
+
+  /** Entries and inputs kept for re-announcement and flush replies. */
+  private recentMax(): number {
+    return this.settings.announceBatchMax * 4;
+  }
+
+  private remember(entry: OrderEntry): void {
+    this.recent.push(entry);
+    if (this.recent.length > this.recentMax()) this.recent.shift();
+  }
+
+  /** The primary processes one input at the next position and records what it took. */
+  private processAsPrimary(input: OrderedInput, implied: boolean): void {
+    const position = this.positionLast + 1;
+    const envelope = this.envelopeOf(input, position);
+    this.supervisor.setMode('record');
+    this.runActor(input, position, envelope);
+    const values = this.supervisor.drainRecorded();
+    this.recordProcessed(input, position);
+    // Implied positions are processed by every replica on its own: no digest to compare on them.
+    const withDigest = position % this.settings.digestEvery === 0 && !implied;
+    const entry: OrderEntry = {
+      position,
+      epoch: this.view?.epoch ?? 0,
+      input,
+      values,
+      ...(withDigest ? { digest: this.digest() } : {}),
+      ...(implied ? { implied: true } : {}),
+    };
+    this.remember(entry);
+    if (this.style === 'passive' && position % this.settings.checkpointEvery === 0) {
+      this.pendingCheckpoint = this.makeCheckpoint();
+      this.counters.checkpointsSent++;
+    }
+  }
+
+  /** The pool key of the reply the actor waits for, if it arrived. */
+  private awaitedReplyKey(): string | undefined {
+    if (this.syncWait === null) return undefined;
+    for (const [key, pending] of this.pool) {
+      if (
+        pending.kind === 'sync-reply' &&
+        pending.payload.inReplyTo !== undefined &&
+        messageKey(pending.payload.inReplyTo) === this.syncWait
+      )
+        return key;
+    }
+    return undefined;
+  }
+
+  /**
+   * Claim 48, at every replica: the reply to the synchronous request made at position `p` is
+   * processed at `p + 1`, at once, with the supervised values its own `derived` field provides.
+   * Nobody decided anything (the caller processed nothing while it waited), so no announcement is
+   * needed, and every replica takes the same values from the same reply. Returns true if processed.
+   */
+  private processImpliedReply(): boolean {
+    if (this.syncWait === null || this.positionLast !== this.syncWaitAt) return false;
+    if (this.style === 'passive' && this.role !== 'primary') return false;
+    const key = this.awaitedReplyKey();
+    const pending = key === undefined ? undefined : this.pool.get(key);
+    if (pending === undefined || pending.payload.derived === undefined) return false;
+    const input: OrderedInput = {
+      type: 'message',
+      source: pending.payload.source,
+      channel: pending.payload.channel,
+    };
+    this.activeSources = derivedSources(pending.payload.derived, messageKey(pending.payload.id));
+    this.supervisor.discardReplay();
+    try {
+      if (this.role === 'primary') {
+        this.processAsPrimary(input, true);
+        return true;
+      }
+      const position = this.positionLast + 1;
+      this.supervisor.setMode('record');
+      this.runActor(input, position, this.envelopeOf(input, position));
+      const values = this.supervisor.drainRecorded();
+      this.recordProcessed(input, position);
+      this.remember({ position, epoch: this.currentEpoch(), input, values, implied: true });
+      this.announced.delete(position);
+      this.counters.repliesAtOnce++;
+      return true;
+    } finally {
+      this.activeSources = this.realSources;
+      this.supervisor.setMode(this.role === 'primary' ? 'record' : 'replay');
+    }
+  }
+
+  /** The primary's scheduling pass: pick by policy, process, then send the outputs with the announcements. */
+  private runScheduling(): void {
+    for (let count = 0; count < this.settings.processBatchMax; count++) {
+      if (this.syncWait !== null) {
+        if (!this.processImpliedReply()) break;
+        continue;
+      }
+      const local = this.localQueue.shift();
+      if (local !== undefined) {
+        this.processAsPrimary(local, false);
+        continue;
+      }
+      if (this.pool.size === 0) break;
+      const keys = [...this.pool.keys()];
+      const queue: QueuedInput[] = keys.map((key) => {
+        const pending = this.pool.get(key)!;
+        return {
+          source: pending.payload.source,
+          channel: pending.payload.channel,
+          arrival: pending.arrival,
+          body: pending.payload.body,
+        };
+      });
+      const index = this.policy.pick(queue, this.served);
+      const key = keys[index];
+      if (key === undefined)
+        throw new RangeError(`policy '${this.policy.name}' picked index ${index} of ${keys.length}`);
+      const pending = this.pool.get(key)!;
+      this.processAsPrimary(
+        { type: 'message', source: pending.payload.source, channel: pending.payload.channel },
+        false,
+      );
+    }
+    this.flushOutputs();
+    if (this.hasWork()) this.scheduleProcessing();
+  }
+
+  private hasWork(): boolean {
+    if (this.syncWait !== null)
+      return this.positionLast === this.syncWaitAt && this.awaitedReplyKey() !== undefined;
+    return this.localQueue.length > 0 || this.pool.size > 0;
+  }
+
+  private scheduleProcessing(): void {
+    if (this.role === 'primary' && this.hasWork()) this.setTimer(TIMER_PROCESS, this.settings.processDelayMs);
+  }
+
+  /**
+   * Multicasts the outputs in order, stamped with this view's epoch; the first one on each
+   * connection carries the announcements. An output the connection refuses (its window is full)
+   * waits, with every later one, and is tried again.
+   */
+  private flushOutputs(): void {
+    while (this.pendingOutputs.length > 0) {
+      const output = this.pendingOutputs[0]!;
+      const piggyback = this.piggybackFor(output.connection);
+      if (piggyback !== undefined)
+        this.runEndpoint(output.connection, {
+          type: 'attach-piggyback',
+          key: REPLICATION_PIGGYBACK_KEY,
+          data: piggyback,
+        });
+      const payload: ApplicationPayload = { ...output.payload, epoch: this.view?.epoch ?? 0 };
+      const result = this.runEndpoint(output.connection, { type: 'multicast', kind: output.kind, payload });
+      if (result?.ok !== true) {
+        this.counters.outputsDeferred++;
+        this.setTimer(TIMER_OUTPUTS, this.settings.recoveryWaitMs);
+        break;
+      }
+      this.pendingOutputs.shift();
+      this.kept.set(messageKey(output.payload.id), output);
+      this.recentOutputs.push(output);
+      if (this.recentOutputs.length > this.recentMax()) this.recentOutputs.shift();
+      this.counters.outputsSent++;
+    }
+    if (this.announcementDue()) this.setTimer(TIMER_ANNOUNCE, this.settings.announceDelayMs);
+  }
+
+  private alone(): boolean {
+    return this.view === undefined || this.view.members.length <= 1;
+  }
+
+  private announcementDue(): boolean {
+    if (this.role !== 'primary' || this.alone()) return false;
+    return this.announcedAnywhere < this.positionLast || this.pendingCheckpoint !== undefined;
+  }
+
+  /** What rides on this replica's next message on `connection`, if anything. */
+  private piggybackFor(connection: string): ReplicationPiggyback | undefined {
+    const confirmed = this.confirmedOn.get(connection) ?? 0;
+    const entries = this.alone() ? [] : this.recent.filter((entry) => entry.position > confirmed);
+    let relay: ReplicationPiggyback['relay'];
+    const peer = [...this.connections].find(([, name]) => name === connection)?.[0];
+    const known = peer === undefined ? undefined : this.peerEntries.get(peer);
+    if (peer !== undefined && known !== undefined && this.role === 'primary') {
+      const after = this.relayedUpTo.get(peer) ?? 0;
+      const relayed = [...known.values()]
+        .filter((entry) => entry.position > after)
+        .slice(-this.settings.announceBatchMax);
+      const epoch = this.peerEpochs.get(peer) ?? 0;
+      if (relayed.length > 0) relay = { group: peer, epoch, entries: relayed };
+    }
+    const checkpoint = this.alone() ? undefined : this.pendingCheckpoint;
+    if (entries.length === 0 && relay === undefined && checkpoint === undefined) return undefined;
+    return {
+      ...(entries.length > 0 ? { order: { group: this.group, epoch: this.view?.epoch ?? 0, entries } } : {}),
+      ...(relay !== undefined ? { relay } : {}),
+      ...(checkpoint !== undefined ? { checkpoint } : {}),
+      ...(this.bases.length > 0 ? { bases: { group: this.group, bases: this.bases } } : {}),
+    };
+  }
+
+  /** Nothing went out within the bound: attach to one connection, whose endpoint sends a null message. */
+  private onAnnounceDue(): void {
+    if (!this.announcementDue()) return;
+    const connection = [...this.endpoints.keys()].sort()[0];
+    if (connection === undefined) return;
+    const piggyback = this.piggybackFor(connection);
+    if (piggyback === undefined) return;
+    this.runEndpoint(connection, {
+      type: 'attach-piggyback',
+      key: REPLICATION_PIGGYBACK_KEY,
+      data: piggyback,
+    });
+  }
+
+  /** After a view change: every connection learns this group's epoch bases (a null message if need be). */
+  private announceBases(): void {
+    for (const connection of this.endpoints.keys()) {
+      const piggyback = this.piggybackFor(connection) ?? { bases: { group: this.group, bases: this.bases } };
+      this.runEndpoint(connection, {
+        type: 'attach-piggyback',
+        key: REPLICATION_PIGGYBACK_KEY,
+        data: piggyback,
+      });
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Backups
+
+  /** Entries of this group's order, from announcements (or, during a flush, from replies). */
+  private learnEntries(entries: readonly OrderEntry[], fromFlush: boolean): void {
+    const role = this.role;
+    if (role === 'primary' || role === 'diverged' || role === 'removed') return;
+    if (role === 'recovering' && !fromFlush && this.flush === undefined) return;
+    for (const entry of entries) {
+      if (!isEntry(entry) || entry.position <= this.positionLast) continue;
+      if (this.checkpoint !== undefined && entry.position <= this.checkpoint.position) continue;
+      if (!this.announced.has(entry.position)) this.announced.set(entry.position, entry);
+    }
+    if (this.announced.size > this.settings.inputsMax) {
+      const highest = Math.max(...this.announced.keys());
+      this.announced.delete(highest);
+    }
+  }
+
+  private learnPeerEntries(group: string, entries: readonly OrderEntry[]): void {
+    if (!this.connections.has(group)) return;
+    let known = this.peerEntries.get(group);
+    if (known === undefined) {
+      known = new Map();
+      this.peerEntries.set(group, known);
+    }
+    for (const entry of entries) if (isEntry(entry)) known.set(entry.position, entry);
+    const sorted = [...known.keys()].sort((a, b) => a - b);
+    for (const position of sorted.slice(0, Math.max(0, sorted.length - this.settings.peerAnnouncementsMax)))
+      known.delete(position);
+  }
+
+  private canProcess(entry: OrderEntry): boolean {
+    if (entry.input.type !== 'message') return true;
+    return this.pool.has(inputKey(entry.input.source, entry.input.channel));
+  }
+
+  /**
+   * A semi-active backup processes, in order, every position it can: the reply its actor waits
+   * for (claim 48, no announcement needed), else the next announced position whose input it holds.
+   */
+  private followAnnouncements(): void {
+    if (this.style !== 'semi-active') return;
+    for (;;) {
+      if (this.processImpliedReply()) continue;
+      const entry = this.announced.get(this.positionLast + 1);
+      if (entry === undefined || !this.canProcess(entry)) return;
+      this.announced.delete(entry.position);
+      if (!this.replayEntry(entry)) return;
+    }
+  }
+
+  /** Processes one announced entry with the primary's values; false if the replica diverged. */
+  private replayEntry(entry: OrderEntry): boolean {
+    const envelope = this.envelopeOf(entry.input, entry.position);
+    this.supervisor.setMode('replay');
+    this.supervisor.discardReplay();
+    this.supervisor.feed(entry.values);
+    try {
+      this.runActor(entry.input, entry.position, envelope);
+    } catch (error) {
+      // A machine's action that throws stops the machine and surfaces as `ActorFailedError`.
+      if (error instanceof SupervisorReplayError || error instanceof ActorFailedError) {
+        this.reportDivergence(entry.position, error.message);
+        return false;
+      }
+      throw error;
+    }
+    const left = this.supervisor.pendingReplayCount();
+    this.recordProcessed(entry.input, entry.position);
+    this.remember(entry);
+    if (left > 0) {
+      this.reportDivergence(entry.position, `the primary took ${left} more supervised values here`);
+      return false;
+    }
+    if (entry.digest !== undefined) {
+      this.counters.digestsChecked++;
+      const digest = this.digest();
+      if (digest !== entry.digest) {
+        this.reportDivergence(
+          entry.position,
+          `state digest ${digest} differs from the primary's ${entry.digest}`,
+        );
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private reportDivergence(position: number, reason: string): void {
+    this.lifecycleEvent({ type: 'diverged' });
+    this.effects.push({ type: 'diverged', replica: this.self, group: this.group, position, reason });
+  }
+
+  private makeCheckpoint(): Checkpoint {
+    const checkpoint = this.snapshotCheckpoint(this.outputsSinceCheckpoint);
+    this.outputsSinceCheckpoint = [];
+    return checkpoint;
+  }
+
+  private snapshotCheckpoint(outputs: readonly KeptOutput[]): Checkpoint {
+    return {
+      position: this.positionLast,
+      state: structuredClone(this.instance?.persisted() ?? null),
+      bookkeeping: this.bookkeeping(),
+      outputs,
+    };
+  }
+
+  private bookkeeping(): ReplicaBookkeeping {
+    const processed: Record<string, ReturnType<SequenceSet['data']>> = {};
+    for (const [source, set] of this.processedBy) processed[source] = set.data();
+    return {
+      outputSequence: this.outputSequence,
+      channels: { ...this.channels },
+      processed,
+      timers: structuredClone(this.userTimers),
+      syncWait: this.syncWait,
+      syncWaitAt: this.syncWaitAt,
+    };
+  }
+
+  /** A passive backup keeps the latest checkpoint and forgets what it covers. */
+  private applyCheckpoint(checkpoint: Checkpoint): void {
+    if (this.style !== 'passive' || this.role === 'primary' || this.role === 'joining') return;
+    if (this.checkpoint !== undefined && checkpoint.position <= this.checkpoint.position) return;
+    if (checkpoint.position <= this.positionLast) return;
+    this.checkpoint = checkpoint;
+    this.counters.checkpointsApplied++;
+    for (const position of [...this.announced.keys()])
+      if (position <= checkpoint.position) this.announced.delete(position);
+    this.processedBy = new Map(
+      Object.entries(checkpoint.bookkeeping.processed).map(([source, data]) => [
+        source,
+        SequenceSet.from(data),
+      ]),
+    );
+    for (const [key, pending] of this.pool)
+      if (this.processedSet(pending.payload.source).has(pending.payload.channel)) this.pool.delete(key);
+    for (const output of checkpoint.outputs) {
+      const key = messageKey(output.payload.id);
+      if (!this.observed.delete(key)) this.kept.set(key, output);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Failover
+
+  /** A passive backup rebuilds the actor from the last checkpoint and replays the log after it. */
+  private takeOverFromCheckpoint(): boolean {
+    const checkpoint = this.checkpoint;
+    if (checkpoint !== undefined && checkpoint.position > this.positionLast) {
+      this.restoreFrom(checkpoint);
+      this.historyKeys.length = 0;
+      this.historyBase = checkpoint.position;
+    }
+    if (this.instance === undefined && this.positionLast > 0) return true;
+    for (;;) {
+      const entry = this.announced.get(this.positionLast + 1);
+      if (entry === undefined || !this.canProcess(entry)) break;
+      this.announced.delete(entry.position);
+      if (!this.replayEntry(entry)) return false;
+    }
+    return true;
+  }
+
+  /** The flush concluded (or this is a new group's first primary): order from here on. */
+  private becomePrimary(): void {
+    const epoch = this.view?.epoch ?? 0;
+    // Positions announced beyond what could be processed name inputs nobody in the view holds:
+    // they are past the cut, and late messages carrying them are dropped everywhere (by the basis).
+    this.counters.entriesCut += this.announced.size;
+    this.announced.clear();
+    this.heldOrders = [];
+    this.supervisor.setMode('record');
+    this.supervisor.discardReplay();
+    this.counters.promotions++;
+    this.effects.push({ type: 'promoted', replica: this.self, group: this.group, epoch });
+    this.addBasis({ epoch, cut: this.positionLast });
+    if (this.positionLast === 0) this.processAsPrimary({ type: 'start' }, false);
+    // Re-announce the recent positions: a backup that missed the old primary's last messages gets them.
+    const from = Math.max(0, this.positionLast - this.recentMax());
+    for (const connection of this.endpoints.keys()) this.confirmedOn.set(connection, from);
+    this.announcedAnywhere = Math.min(this.announcedAnywhere, from);
+    for (const [name, timer] of Object.entries(this.userTimers))
+      this.setTimer(`${USER_TIMER_PREFIX}${name}`, timer.delayMs);
+    const resend = [...this.kept.values()].sort((a, b) => a.payload.id.sequence - b.payload.id.sequence);
+    this.kept.clear();
+    this.observed.clear();
+    for (const output of resend) {
+      this.pendingOutputs.push(output);
+      this.counters.outputsResent++;
+    }
+    this.flushOutputs();
+    this.announceBases();
+    this.scheduleProcessing();
+  }
+
+  /** No longer primary: nothing of this replica's order may go out any more. */
+  private stepDown(): void {
+    for (const connection of this.endpoints.keys()) {
+      const endpoint = this.endpoints.get(connection)!;
+      detachPiggyback(endpoint, REPLICATION_PIGGYBACK_KEY);
+      this.applyEndpointEffects(connection, endpointTake(endpoint));
+    }
+    this.pendingOutputs.length = 0;
+    this.supervisor.setMode('replay');
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // After every input
+
+  private afterInput(): void {
+    const role = this.role;
+    if (role === 'backup' || role === 'starting') this.followAnnouncements();
+    if (role === 'recovering') this.tryConcludeFlush();
+    if (this.role === 'primary') this.flushOutputs();
+  }
+
+  private setTimer(name: string, delayMs: number): void {
+    this.effects.push({ type: 'set-timer', name, delayMs });
+  }
+}

@@ -1,0 +1,536 @@
+/**
+ * `@steadfast/replication/testing`: replica groups under the deterministic simulator
+ * (`@steadfast/sim`). Every replica is a real runtime actor (`node.spawn(REPLICA_ACTOR_NAME,
+ * replicaBehavior, input)`) on a `Simulation` node, talking over the simulated network with signed
+ * frames, under the nemesis: crash, restart, partition, one-way, loss, duplicate, reorder, delay.
+ * Views come from a `ScriptedViewSource` driven by the simulation's crashes and restarts (the real
+ * membership layer will replace it); a restarted node joins as a new incarnation and gets a state
+ * transfer before it serves.
+ *
+ * Invariants after every event: no two replicas of a group, of any incarnation, ever processed
+ * different inputs at the same position (so every backup's order is a prefix of the primary's,
+ * and no failover picked another order); no replica diverged. At the end of the liveness phase:
+ * every live replica of a group stands at the primary's position with the same state (passive:
+ * can take over at it), every client request took effect exactly once and got exactly one reply.
+ *
+ * The CLI's `steadfast sim replication` runs `runReplicationSimulation`; a violation names the seed
+ * and the command that replays it.
+ */
+import { address, nodeId, type NodeId } from '@steadfast/wire';
+import type { Node } from '@steadfast/runtime';
+import {
+  ALL_FAULTS,
+  Prng,
+  Simulation,
+  planFaults,
+  type FaultKind,
+  type FaultSchedule,
+  type ScheduledFault,
+  type SimulationResult,
+} from '@steadfast/sim';
+import {
+  REPLICA_ACTOR_NAME,
+  replicaActor,
+  replicaExternalCommand,
+  replicaViewCommand,
+  type ReplicaActorInput,
+} from './group.js';
+import { policyByName, type PolicyName } from './policy.js';
+import type { ReplicaRole } from './replica.js';
+import type { ReplicationSettings, ReplicationStyle } from './types.js';
+import { ScriptedViewSource } from './view-source.js';
+import { client, front, ledger, type IssueCommand } from './workload.js';
+
+// The pure-role harness (golden scenarios, crash at every protocol point), for tests and the CLI.
+export {
+  CRASH_POINTS,
+  ReplicationCluster,
+  runReplicationSimulation as runPureReplicationSimulation,
+  type CrashPlan,
+  type CrashPoint,
+} from './simulation.js';
+
+export type Topology = 'chain' | 'direct';
+
+export interface ReplicationSimOptions {
+  readonly seed: number;
+  readonly style: ReplicationStyle;
+  readonly policy?: PolicyName;
+  /** Fault kinds of the nemesis. Default: all of them. */
+  readonly faults?: readonly FaultKind[];
+  /** An explicit fault schedule instead of the nemesis. */
+  readonly schedule?: FaultSchedule;
+  /** `chain`: clients → front (synchronous calls) → ledger; `direct`: clients → ledger. Default: from the seed. */
+  readonly topology?: Topology;
+  /** Client requests in all, over two client groups. Default 12. */
+  readonly requests?: number;
+  /** Replicas of the ledger (and front) group. Default 3; client groups have 2. */
+  readonly replicas?: number;
+  readonly safetyMs?: number;
+  readonly livenessMs?: number;
+  readonly settings?: Partial<ReplicationSettings>;
+  /** Membership's suspicion delay: a crashed replica leaves the view this long after the crash. */
+  readonly suspicionDelayMs?: number;
+  /** Real time, for `wallMs` (the simulator reads none). */
+  readonly wallClock?: () => number;
+  /** On an end-check failure, add a line per replica (role, position, backlog, counters, state). */
+  readonly debug?: boolean;
+}
+
+export interface ReplicationSimViolation {
+  readonly seed: number;
+  readonly atMs: number;
+  readonly event: number;
+  readonly message: string;
+  readonly replayCommand: string;
+}
+
+export interface ReplicationSimResult {
+  readonly seed: number;
+  readonly style: ReplicationStyle;
+  readonly policy: PolicyName;
+  readonly topology: Topology;
+  readonly ok: boolean;
+  readonly violations: readonly ReplicationSimViolation[];
+  readonly requests: number;
+  readonly replies: number;
+  /** Promotions after the first primaries: failovers. */
+  readonly failovers: number;
+  readonly stateTransfers: number;
+  /** Late messages of an older epoch dropped because they were past the flush's cut. */
+  readonly fencedMessages: number;
+  readonly nullMessages: number;
+  readonly events: number;
+  readonly simulatedMs: number;
+  readonly faultsInjected: SimulationResult['faultsInjected'];
+  readonly replayCommand: string;
+  readonly wallMs?: number;
+}
+
+interface GroupPlan {
+  readonly group: string;
+  readonly members: readonly string[];
+  readonly peers: readonly string[];
+  readonly behavior: Parameters<typeof replicaActor>[0];
+  readonly style: ReplicationStyle;
+}
+
+export function replicationSimReplayCommand(
+  seed: number,
+  style: ReplicationStyle,
+  policy?: PolicyName,
+): string {
+  const base = `pnpm steadfast sim replication --seeds 1 --from ${seed} --style ${style}`;
+  return policy === undefined ? base : `${base} --policy ${policy}`;
+}
+
+/** A time after which a restarted replica is assumed to have its state transfer. */
+const JOIN_GRACE_MS = 600;
+
+/**
+ * The nemesis's schedule, with the crashes removed that would leave a group without a live member
+ * that holds the state (up, and not restarted within `JOIN_GRACE_MS`): replication keeps state in
+ * memory, so a group whose every replica failed together has lost it, which no protocol can mend.
+ */
+export function replicationSchedule(
+  seed: number,
+  groups: readonly GroupPlan[],
+  faults: readonly FaultKind[],
+  safetyMs: number,
+): ScheduledFault[] {
+  const nodes = groups.flatMap((group) => group.members);
+  const planned = planFaults(new Prng(seed).fork('replication-nemesis'), {
+    nodes,
+    faults,
+    safetyMs,
+    crashedMax: nodes.length,
+  });
+  const down = new Set<string>();
+  const restartedAtMs = new Map<string, number>();
+  const kept: ScheduledFault[] = [];
+  for (const entry of planned) {
+    if (entry.fault === 'restart') {
+      const nodesUp = entry.nodes.filter((node) => down.has(node));
+      for (const node of nodesUp) {
+        down.delete(node);
+        restartedAtMs.set(node, entry.atMs);
+      }
+      if (nodesUp.length > 0) kept.push({ ...entry, nodes: nodesUp });
+      continue;
+    }
+    if (entry.fault !== 'crash') {
+      kept.push(entry);
+      continue;
+    }
+    const crashing = entry.nodes.filter((node) => {
+      const group = groups.find((plan) => plan.members.includes(node));
+      if (group === undefined || down.has(node)) return false;
+      const holders = group.members.filter(
+        (member) =>
+          member !== node &&
+          !down.has(member) &&
+          entry.atMs - (restartedAtMs.get(member) ?? -JOIN_GRACE_MS) >= JOIN_GRACE_MS,
+      );
+      if (holders.length === 0) return false;
+      down.add(node);
+      return true;
+    });
+    if (crashing.length > 0) kept.push({ ...entry, nodes: crashing });
+  }
+  return kept;
+}
+
+interface Hosted {
+  readonly node: NodeId;
+  readonly group: string;
+  readonly incarnation: number;
+  readonly role: ReplicaRole;
+}
+
+/** One seeded run of replica groups on `@steadfast/sim`. */
+export async function runReplicationSimulation(
+  options: ReplicationSimOptions,
+): Promise<ReplicationSimResult> {
+  const seed = options.seed;
+  const style = options.style;
+  const policyName = options.policy ?? 'reception';
+  const policy = policyByName(policyName);
+  const plan = new Prng(seed).fork('replication-plan');
+  const topology: Topology = options.topology ?? (plan.chance(0.5) ? 'chain' : 'direct');
+  const requests = options.requests ?? 12;
+  const replicas = options.replicas ?? 3;
+  const safetyMs = options.safetyMs ?? 3_000;
+  const livenessMs = options.livenessMs ?? 3_000;
+  const faults = options.faults ?? ALL_FAULTS;
+  const entry = topology === 'chain' ? 'A' : 'B';
+  const range = (prefix: string, count: number) =>
+    Array.from({ length: count }, (_, index) => `${prefix}${index + 1}`);
+  const groups: GroupPlan[] = [
+    { group: 'C', members: range('c', 2), peers: [entry], behavior: client, style: 'semi-active' },
+    { group: 'D', members: range('d', 2), peers: [entry], behavior: client, style: 'semi-active' },
+    {
+      group: 'B',
+      members: range('b', replicas),
+      peers: topology === 'chain' ? ['A'] : ['C', 'D'],
+      behavior: ledger,
+      style,
+    },
+  ];
+  if (topology === 'chain')
+    groups.push({
+      group: 'A',
+      members: range('a', replicas),
+      peers: ['C', 'D', 'B'],
+      behavior: front({ ledgerGroup: 'B', sync: true }),
+      style,
+    });
+  const groupOf = new Map<string, GroupPlan>();
+  for (const group of groups) for (const member of group.members) groupOf.set(member, group);
+  const hosted = new Map<NodeId, Hosted>();
+  const allRoles: Hosted[] = [];
+  const behaviors = new Map(
+    groups.map((group) => [
+      group.group,
+      replicaActor(group.behavior, {
+        style: group.style,
+        policy,
+        ...(options.settings === undefined ? {} : { settings: options.settings }),
+        onRole: (role, ctx) => {
+          const record: Hosted = { node: ctx.node, group: group.group, incarnation: role.incarnation, role };
+          hosted.set(ctx.node, record);
+          allRoles.push(record);
+        },
+      }),
+    ]),
+  );
+  const schedule = options.schedule ?? replicationSchedule(seed, groups, faults, safetyMs);
+  let views: ScriptedViewSource | undefined;
+  const running = new Set<string>();
+  const violations: ReplicationSimViolation[] = [];
+  const replayCommand = replicationSimReplayCommand(seed, style, options.policy);
+
+  const tellView = (simulation: Simulation, member: NodeId, view: Parameters<typeof replicaViewCommand>[0]) =>
+    simulation.node(member)?.tell(address(member, REPLICA_ACTOR_NAME), replicaViewCommand(view));
+
+  const simulation: Simulation = new Simulation({
+    seed,
+    nodes: groups.flatMap((group) => group.members),
+    faults,
+    schedule,
+    safetyMs,
+    livenessMs,
+    trace: false,
+    ...(options.wallClock === undefined ? {} : { wallClock: options.wallClock }),
+    setup(node: Node, context) {
+      const group = groupOf.get(node.id)!;
+      const input: ReplicaActorInput = {
+        group: group.group,
+        incarnation: context.incarnation,
+        peers: group.peers.map((peer) => ({
+          group: peer,
+          contacts: (groups.find((plan) => plan.group === peer)?.members ?? []).map((member) =>
+            nodeId(member),
+          ),
+        })),
+        joining: context.restart,
+      };
+      node.spawn(REPLICA_ACTOR_NAME, behaviors.get(group.group)!, input);
+      running.add(node.id);
+      if (!context.restart || views === undefined) return;
+      const source = views;
+      // The new incarnation joins once its node is up (its actor must exist to take the view).
+      simulation.clock.setTimer(0, () => source.join(group.group, nodeId(node.id)));
+    },
+    workload(sim) {
+      const members: Record<string, NodeId[]> = {};
+      for (const group of groups) members[group.group] = group.members.map((member) => nodeId(member));
+      const source = new ScriptedViewSource(sim.clock, members, options.suspicionDelayMs ?? 40);
+      views = source;
+      source.subscribe((view) => {
+        for (const member of view.members) tellView(sim, member, view);
+      });
+      source.installInitial();
+      const random = sim.random('requests');
+      for (let index = 0; index < requests; index++) {
+        const clientGroup = index % 2 === 0 ? 'C' : 'D';
+        const command: IssueCommand = {
+          type: 'issue',
+          key: `r${index + 1}`,
+          target: entry,
+          priority: random.between(0, 3),
+          deadlineMs: random.between(0, 500),
+        };
+        issueUntilTaken(sim, source, clientGroup, command, 50 + random.between(0, Math.floor(safetyMs / 2)));
+      }
+    },
+    invariants: [
+      (sim) => {
+        noticeCrashes(sim);
+        return checkOrder();
+      },
+    ],
+    liveness: [() => checkEnd()],
+  });
+
+  /** The harness keeps offering an issue command to the client group's primary until it is answered. */
+  function issueUntilTaken(
+    sim: Simulation,
+    source: ScriptedViewSource,
+    clientGroup: string,
+    command: IssueCommand,
+    atMs: number,
+  ): void {
+    sim.clock.setTimer(atMs, () => {
+      const primary = source.current(clientGroup)?.primary;
+      const role = primary === undefined ? undefined : hosted.get(primary)?.role;
+      // Like a client that retries until answered: a primary that took the command may crash
+      // before anyone else learnt of it, and the replicas' \`issued\` list drops repeats.
+      const state = role?.actorState() as { replies?: Record<string, number[]> } | undefined;
+      if (state?.replies?.[command.key] !== undefined && role?.role === 'primary') return;
+      if (primary !== undefined)
+        sim.node(primary)?.tell(address(primary, REPLICA_ACTOR_NAME), replicaExternalCommand(command));
+      issueUntilTaken(sim, source, clientGroup, command, 100);
+    });
+  }
+
+  /** Crashes are reported to the scripted membership, which removes the replica after a delay. */
+  function noticeCrashes(sim: Simulation): void {
+    for (const node of [...running]) {
+      if (!sim.isCrashed(node)) continue;
+      running.delete(node);
+      const group = groupOf.get(node)!;
+      views?.report({ type: 'crashed', group: group.group, replica: nodeId(node) });
+    }
+  }
+
+  /**
+   * Position → input key per group, as processed by a replica that was not primary (so it had been
+   * announced, or decided by a flush): once there, no replica of any later incarnation or epoch may
+   * process anything else at that position. A primary's own positions join the order when someone
+   * else follows them: what a primary processed and nobody learnt of dies with it, legitimately.
+   */
+  const decided = new Map<string, Map<number, string>>();
+  const checkedUpTo = new Map<Hosted, number>();
+  function checkOrder(): string[] {
+    const messages: string[] = [];
+    for (const record of allRoles) {
+      const role = record.role;
+      if (role.role === 'diverged')
+        messages.push(`replica ${record.node}#${record.incarnation} of ${record.group} diverged`);
+      if (role.role === 'primary' || simulation.isCrashed(record.node) || hosted.get(record.node) !== record)
+        continue;
+      let order = decided.get(record.group);
+      if (order === undefined) {
+        order = new Map();
+        decided.set(record.group, order);
+      }
+      const history = role.history();
+      const start = role.historyStart();
+      const from = Math.max(checkedUpTo.get(record) ?? 0, start);
+      const last = start + history.length;
+      for (let position = from + 1; position <= last; position++) {
+        const key = history[position - start - 1]!;
+        const known = order.get(position);
+        if (known === undefined) order.set(position, key);
+        else if (known !== key)
+          messages.push(
+            `group ${record.group}: ${record.node}#${record.incarnation} processed ${key} at position ${position}, an earlier replica ${known}`,
+          );
+      }
+      checkedUpTo.set(record, last);
+    }
+    // Every live replica, primary included, agrees with the decided order where both have a key.
+    for (const record of hosted.values()) {
+      if (simulation.isCrashed(record.node)) continue;
+      const order = decided.get(record.group);
+      if (order === undefined) continue;
+      const history = record.role.history();
+      const start = record.role.historyStart();
+      const from = Math.max(start, record.role.position - 8);
+      for (let position = from + 1; position <= start + history.length; position++) {
+        const known = order.get(position);
+        const key = history[position - start - 1]!;
+        if (known !== undefined && known !== key)
+          messages.push(
+            `group ${record.group}: ${record.node}#${record.incarnation} (${record.role.role}) holds ${key} at position ${position}, the decided order ${known}`,
+          );
+      }
+    }
+    return messages;
+  }
+
+  function liveRoles(group: string): Hosted[] {
+    return [...hosted.values()].filter(
+      (record) => record.group === group && !simulation.isCrashed(record.node),
+    );
+  }
+
+  function checkEnd(): string[] {
+    const messages: string[] = [];
+    for (const group of groups) {
+      const view = views?.current(group.group);
+      const primary = view === undefined ? undefined : hosted.get(view.primary);
+      if (primary === undefined || primary.role.role !== 'primary') {
+        messages.push(`group ${group.group} has no serving primary at the end (${view?.primary})`);
+        continue;
+      }
+      for (const record of liveRoles(group.group)) {
+        if (record === primary) continue;
+        const role = record.role;
+        if (role.role !== 'backup') {
+          messages.push(`replica ${record.node} of ${group.group} is ${role.role} at the end`);
+          continue;
+        }
+        if (group.style === 'passive') {
+          if (role.coverage() !== primary.role.position)
+            messages.push(
+              `passive backup ${record.node} of ${group.group} covers ${role.coverage()}, the primary is at ${primary.role.position}`,
+            );
+          continue;
+        }
+        if (role.position !== primary.role.position)
+          messages.push(
+            `replica ${record.node} of ${group.group} is at ${role.position}, the primary at ${primary.role.position}`,
+          );
+        else if (role.digest() !== primary.role.digest())
+          messages.push(`replica ${record.node} of ${group.group} holds another state than the primary`);
+      }
+    }
+    const ledgerPrimary = hosted.get(views?.current('B')?.primary ?? nodeId('b1'));
+    const ledgerState = ledgerPrimary?.role.actorState() as
+      { context?: { applied?: Record<string, number>; total?: number } } | undefined;
+    const applied = ledgerState?.context?.applied ?? {};
+    const totals: number[] = [];
+    for (let index = 0; index < requests; index++) {
+      const key = `r${index + 1}`;
+      if (applied[key] !== 1)
+        messages.push(`request ${key} took effect ${applied[key] ?? 0} times at the ledger`);
+      const clientGroup = index % 2 === 0 ? 'C' : 'D';
+      const clientPrimary = hosted.get(views?.current(clientGroup)?.primary ?? nodeId('c1'));
+      const state = clientPrimary?.role.actorState() as
+        { issued: string[]; replies: Record<string, number[]> } | undefined;
+      const received = state?.replies[key] ?? [];
+      if (received.length !== 1)
+        messages.push(`request ${key} got ${received.length} replies at ${clientGroup}`);
+      totals.push(...received);
+    }
+    if (new Set(totals).size !== totals.length)
+      messages.push('two requests got the same total: replies disagree with the ledger order');
+    if (ledgerState?.context?.total !== requests)
+      messages.push(`the ledger's total is ${ledgerState?.context?.total}, expected ${requests}`);
+    if (messages.length > 0 && options.debug === true)
+      for (const record of hosted.values())
+        messages.push(
+          `debug ${record.node}#${record.incarnation} ${record.role.role} pos ${record.role.position} backlog ${JSON.stringify(record.role.backlog())} counters ${JSON.stringify(record.role.counters)} blockers ${record.role.flushBlockers().join(';')} state ${JSON.stringify(record.role.actorState())}`,
+        );
+    return messages;
+  }
+
+  const result = await simulation.run();
+  for (const violation of result.violations)
+    if (violations.length < 10)
+      violations.push({
+        seed,
+        atMs: violation.atMs,
+        event: violation.event,
+        message: violation.message,
+        replayCommand,
+      });
+  let replies = 0;
+  for (const clientGroup of ['C', 'D']) {
+    const primary = hosted.get(views?.current(clientGroup)?.primary ?? nodeId('c1'));
+    const state = primary?.role.actorState() as { replies?: Record<string, number[]> } | undefined;
+    for (const totals of Object.values(state?.replies ?? {})) replies += totals.length;
+  }
+  let promotions = 0;
+  let stateTransfers = 0;
+  let fencedMessages = 0;
+  let nullMessages = 0;
+  for (const record of allRoles) {
+    promotions += record.role.counters.promotions;
+    stateTransfers += record.role.counters.stateTransfersApplied;
+    fencedMessages += record.role.counters.fencedMessages;
+    nullMessages += record.role.counters.nullMessages;
+  }
+  return {
+    seed,
+    style,
+    policy: policyName,
+    topology,
+    ok: violations.length === 0,
+    violations,
+    requests,
+    replies,
+    failovers: promotions - groups.length,
+    stateTransfers,
+    fencedMessages,
+    nullMessages,
+    events: result.events,
+    simulatedMs: result.simulatedMs,
+    faultsInjected: result.faultsInjected,
+    replayCommand,
+    ...(result.wallMs === undefined ? {} : { wallMs: result.wallMs }),
+  };
+}
+
+/** Runs `runs` consecutive seeds from `from` (the CLI's `--seeds N --from S`). */
+export async function runReplicationSimulations(
+  options: Omit<ReplicationSimOptions, 'seed'> & { readonly from: number; readonly runs: number },
+): Promise<{
+  runs: number;
+  violations: ReplicationSimViolation[];
+  requests: number;
+  failovers: number;
+  results: ReplicationSimResult[];
+}> {
+  const results: ReplicationSimResult[] = [];
+  for (let seed = options.from; seed < options.from + options.runs; seed++)
+    results.push(await runReplicationSimulation({ ...options, seed }));
+  return {
+    runs: results.length,
+    violations: results.flatMap((result) => result.violations),
+    requests: results.reduce((sum, result) => sum + result.requests, 0),
+    failovers: results.reduce((sum, result) => sum + result.failovers, 0),
+    results,
+  };
+}

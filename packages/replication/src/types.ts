@@ -1,0 +1,330 @@
+/**
+ * Types of replica groups (seed `primary-order-announcements.txt`, claims 33-69): the settings of a
+ * replicated deployment, what rides on the group layer's multicast connections (application
+ * payloads with their group-level ids, order announcements, relays, checkpoints), and the inputs and
+ * effects of the replica role.
+ */
+import type { SupervisedValue } from '@steadfast/runtime';
+import type { ConnectionSettings, GroupView, MulticastKind, Packet } from '@steadfast/group';
+import type { Envelope, MessageId, NodeId } from '@steadfast/wire';
+
+export type ReplicationStyle = 'semi-active' | 'passive';
+
+export interface ReplicationSettings {
+  /**
+   * How long processed-but-unannounced positions wait for an outgoing application message to ride
+   * on before the primary sends them in a null message (claims 46, 53, 60).
+   */
+  readonly announceDelayMs: number;
+  /** Delay of the primary's scheduling pass after a message arrives (0: the next event). */
+  readonly processDelayMs: number;
+  /** Inputs the primary processes in one scheduling pass, at most (their announcements batch). */
+  readonly processBatchMax: number;
+  /** Entries in one announcement, at most (claims 43, 45, 47: several per message). */
+  readonly announceBatchMax: number;
+  /** A digest of the actor's state rides on every `digestEvery`-th position (divergence detection). */
+  readonly digestEvery: number;
+  /** Passive style: the primary piggybacks a checkpoint after every `checkpointEvery` positions. */
+  readonly checkpointEvery: number;
+  /**
+   * A new primary resends its flush requests (and re-checks whether the flush is complete) this
+   * often; a joining replica resends its state request as often.
+   */
+  readonly recoveryWaitMs: number;
+  /**
+   * A flush that has not completed after this long concludes with what it has (counted as
+   * `flushTimeouts`): only a member that stays silent and is never removed from its view causes it.
+   */
+  readonly recoveryMaxMs: number;
+  /** Received, not yet processed inputs, at most; past it inputs are dropped and counted (fetched again later). */
+  readonly inputsMax: number;
+  /** Processed positions remembered for the invariant checks and `history()`. */
+  readonly historyMax: number;
+  /** Peer announcements kept per peer group, for relaying and for a peer's failover (claims 65-69). */
+  readonly peerAnnouncementsMax: number;
+  /** Settings of the multicast connections this replica takes part in. */
+  readonly connection: Partial<ConnectionSettings>;
+}
+
+export const REPLICATION_DEFAULTS: ReplicationSettings = {
+  announceDelayMs: 2,
+  processDelayMs: 0,
+  processBatchMax: 64,
+  announceBatchMax: 64,
+  digestEvery: 4,
+  checkpointEvery: 8,
+  recoveryWaitMs: 20,
+  recoveryMaxMs: 5_000,
+  inputsMax: 4_096,
+  historyMax: 100_000,
+  peerAnnouncementsMax: 256,
+  connection: { nullMessageDelayMs: 0 },
+};
+
+/** A group-level message id: the source group (as origin), incarnation 0, the group's output count. */
+export type GroupMessageId = MessageId;
+
+/** What an application message carries on a connection, besides its kind. */
+export interface ApplicationPayload {
+  readonly type: 'rep-app';
+  /** The same at every replica of the source group, so receivers drop a failed-over resend. */
+  readonly id: GroupMessageId;
+  readonly source: string;
+  readonly target: string;
+  /** Per (source group, target group) sequence, from 1: receivers deduplicate by it. */
+  readonly channel: number;
+  readonly body: unknown;
+  readonly inReplyTo?: GroupMessageId;
+  /** The source group's view epoch when this copy was multicast: receivers fence older epochs. */
+  readonly epoch: number;
+  /** The source group's position whose processing produced it. */
+  readonly position: number;
+  /**
+   * On a synchronous reply: values the caller's replicas use for the supervised calls of the
+   * reply's handling, so every replica can process it at once with no announcement (claim 48).
+   * The replier's primary took them through its own supervisor (so its backups resend the same).
+   */
+  readonly derived?: { readonly nowMs: number; readonly seed: number };
+}
+
+/** A received input as it travels in a flush reply or a state transfer. */
+export interface InputCopy {
+  readonly kind: MulticastKind;
+  readonly payload: ApplicationPayload;
+}
+
+/**
+ * Where an epoch's order starts: every position up to `cut` was decided before `epoch` (by the
+ * flush of a new primary, or by a primary that stayed primary across a view change). A message of
+ * an older epoch that arrives late is accepted only if its position is at most the cut of the
+ * first epoch after its own that receivers know of.
+ */
+export interface EpochBasis {
+  readonly epoch: number;
+  readonly cut: number;
+}
+
+/** What the primary's replica processed at one position (claims 40-41). */
+export type OrderedInput =
+  /** The actor's start (position 1): its supervised values travel like any other. */
+  | { readonly type: 'start' }
+  /** An application message from another group, named by its source group and channel sequence. */
+  | { readonly type: 'message'; readonly source: string; readonly channel: number }
+  /** A timer the actor set, fired at the primary. */
+  | { readonly type: 'timer'; readonly name: string; readonly payload: unknown }
+  /** An input from outside any replica group (a local client): the body travels in the entry. */
+  | { readonly type: 'external'; readonly body: unknown };
+
+export interface OrderEntry {
+  /** From 1; the primary's processing order. */
+  readonly position: number;
+  /** Epoch of the view in which a primary processed it first. */
+  readonly epoch?: number;
+  readonly input: OrderedInput;
+  /** Supervised values the actor took while processing it, in order (replica-supervisors.txt). */
+  readonly values: readonly SupervisedValue[];
+  /** Stable hash of the actor's state after processing, on every `digestEvery`-th position. */
+  readonly digest?: string;
+  /**
+   * True for a synchronous reply: its position follows from the request that waited for it, so no
+   * ordering decision was taken (claim 48); the entry exists to carry supervised values and a digest.
+   */
+  readonly implied?: boolean;
+}
+
+/** Bookkeeping a passive backup needs to take over from a checkpoint. */
+export interface ReplicaBookkeeping {
+  readonly outputSequence: number;
+  readonly channels: Readonly<Record<string, number>>;
+  readonly processed: Readonly<Record<string, SequenceSetData>>;
+  readonly timers: Readonly<Record<string, { readonly delayMs: number; readonly payload: unknown }>>;
+  readonly syncWait: string | null;
+  /** The position whose processing sent that synchronous request (claim 48). */
+  readonly syncWaitAt?: number;
+}
+
+export interface SequenceSetData {
+  readonly floor: number;
+  readonly above: readonly number[];
+}
+
+export interface Checkpoint {
+  readonly position: number;
+  /** The actor's persisted state (`ActorInstance.persisted()`), plain data. */
+  readonly state: unknown;
+  readonly bookkeeping: ReplicaBookkeeping;
+  /** Outputs produced since the previous checkpoint: resent on takeover unless seen sent. */
+  readonly outputs: readonly KeptOutput[];
+}
+
+export interface KeptOutput {
+  readonly connection: string;
+  readonly kind: MulticastKind;
+  readonly payload: ApplicationPayload;
+}
+
+/** The piggyback data of this layer, under the key `REPLICATION_PIGGYBACK_KEY`. */
+export interface ReplicationPiggyback {
+  /** The sender group's announcements (claims 42-47). */
+  readonly order?: {
+    readonly group: string;
+    readonly epoch: number;
+    readonly entries: readonly OrderEntry[];
+  };
+  /** Another group's announcements relayed to its replicas (claims 66-67). */
+  readonly relay?: {
+    readonly group: string;
+    /** The epoch of that group the relaying replica knows: late relays of older epochs are judged. */
+    readonly epoch?: number;
+    readonly entries: readonly OrderEntry[];
+  };
+  readonly checkpoint?: Checkpoint;
+  /** The sender group's latest epoch bases: late messages of older epochs are judged by them. */
+  readonly bases?: { readonly group: string; readonly bases: readonly EpochBasis[] };
+  /** A new primary's flush: makes every member of both groups learn its epoch at once. */
+  readonly flush?: { readonly group: string; readonly epoch: number };
+}
+
+export const REPLICATION_PIGGYBACK_KEY = 'rep';
+
+/** Messages between replicas of one group, sent directly (not multicast) by the replica actors. */
+export type ReplicaControl =
+  /** A new primary asks a member for everything it holds of the order after `from`. */
+  | {
+      readonly type: 'rep-flush-request';
+      readonly group: string;
+      readonly epoch: number;
+      readonly from: number;
+    }
+  | {
+      readonly type: 'rep-flush-reply';
+      readonly group: string;
+      readonly epoch: number;
+      /** The member's processed position. */
+      readonly position: number;
+      /** Entries after the request's `from` it processed, holds announced, or holds from an older epoch. */
+      readonly entries: readonly OrderEntry[];
+      /** The inputs of those entries that it holds. */
+      readonly inputs: readonly InputCopy[];
+    }
+  /** A joining (restarted) replica asks the primary for its state. */
+  | { readonly type: 'rep-state-request'; readonly group: string; readonly incarnation: number }
+  | {
+      readonly type: 'rep-state';
+      readonly group: string;
+      readonly epoch: number;
+      /** The requester's incarnation: an answer meant for an earlier one is ignored. */
+      readonly incarnation: number;
+      readonly checkpoint: Checkpoint;
+      /** Inputs received and not yet processed at the primary. */
+      readonly inputs: readonly InputCopy[];
+      /** The primary's recent outputs: kept, and resent should the joiner ever take over. */
+      readonly outputs: readonly KeptOutput[];
+      readonly bases: readonly EpochBasis[];
+      /** What the primary knows of the peer groups' epochs, for fencing their late messages. */
+      readonly peerEpochs: Readonly<Record<string, number>>;
+      readonly peerBases: Readonly<Record<string, readonly EpochBasis[]>>;
+    };
+
+export const REPLICA_CONTROL_TYPES: readonly ReplicaControl['type'][] = [
+  'rep-flush-request',
+  'rep-flush-reply',
+  'rep-state-request',
+  'rep-state',
+];
+
+export type ReplicaRoleName =
+  'starting' | 'joining' | 'backup' | 'recovering' | 'primary' | 'diverged' | 'removed';
+
+export type ReplicaInput =
+  | { readonly type: 'packet'; readonly packet: Packet }
+  | { readonly type: 'view-installed'; readonly view: GroupView }
+  | { readonly type: 'timer'; readonly name: string }
+  /** An input from outside the replicated world (a local client, the host): primary only. */
+  | { readonly type: 'external'; readonly body: unknown }
+  /** A message of another replica of this group (flush, state transfer), sent directly. */
+  | { readonly type: 'control'; readonly from: NodeId; readonly message: ReplicaControl };
+
+export type ReplicaEffect =
+  | { readonly type: 'send'; readonly target: NodeId; readonly packet: Packet }
+  /** A message to another replica of this group (the replica actor on `target`). */
+  | { readonly type: 'control-send'; readonly target: NodeId; readonly message: ReplicaControl }
+  | { readonly type: 'set-timer'; readonly name: string; readonly delayMs: number }
+  | { readonly type: 'cancel-timer'; readonly name: string }
+  /** A message of the actor to an address outside every replica group: sent by the primary only. */
+  | { readonly type: 'external-send'; readonly envelope: Omit<Envelope, 'id'> & { readonly id: MessageId } }
+  /** This replica's state differs from the primary's at `position`: membership should remove it. */
+  | {
+      readonly type: 'diverged';
+      readonly replica: NodeId;
+      readonly group: string;
+      readonly position: number;
+      readonly reason: string;
+    }
+  | { readonly type: 'promoted'; readonly replica: NodeId; readonly group: string; readonly epoch: number };
+
+export interface ReplicaCounters {
+  processed: number;
+  /** Outputs multicast (by a primary), resends after failover included. */
+  outputsSent: number;
+  /** Outputs a backup kept and resent after it became primary. */
+  outputsResent: number;
+  /** Entries announced (each counted once, however many messages carried it). */
+  entriesAnnounced: number;
+  /** Messages that carried announcements: application messages and null messages. */
+  announcementsPiggybacked: number;
+  /** Null messages this replica caused to carry announcements or checkpoints (ordering-only messages). */
+  nullMessages: number;
+  /** Peer announcements relayed on to their own group (claim 66). */
+  entriesRelayed: number;
+  /** Inputs received again (by group-level id) and dropped. */
+  duplicateInputs: number;
+  inputsDropped: number;
+  checkpointsSent: number;
+  checkpointsApplied: number;
+  digestsChecked: number;
+  promotions: number;
+  /** Flush rounds a new primary waited because a member had not answered or a peer held more. */
+  recoveryExtensions: number;
+  /** Flushes that concluded at `recoveryMaxMs` with a member still silent. */
+  flushTimeouts: number;
+  /** Announced positions past the cut a flush decided (nobody in the view held their input). */
+  entriesCut: number;
+  /** Messages of an older epoch of their group, held until the epoch's basis arrived and then dropped. */
+  fencedMessages: number;
+  /** Synchronous replies a backup processed at once, without waiting for an announcement (claim 48). */
+  repliesAtOnce: number;
+  stateTransfersSent: number;
+  stateTransfersApplied: number;
+  /** Views that made this replica primary while it had no state yet (membership must pick another). */
+  refusedPromotions: number;
+  /** Outputs that waited because the connection's window was full; sent later. */
+  outputsDeferred: number;
+}
+
+export function zeroReplicaCounters(): ReplicaCounters {
+  return {
+    processed: 0,
+    outputsSent: 0,
+    outputsResent: 0,
+    entriesAnnounced: 0,
+    announcementsPiggybacked: 0,
+    nullMessages: 0,
+    entriesRelayed: 0,
+    duplicateInputs: 0,
+    inputsDropped: 0,
+    checkpointsSent: 0,
+    checkpointsApplied: 0,
+    digestsChecked: 0,
+    promotions: 0,
+    recoveryExtensions: 0,
+    flushTimeouts: 0,
+    entriesCut: 0,
+    fencedMessages: 0,
+    repliesAtOnce: 0,
+    stateTransfersSent: 0,
+    stateTransfersApplied: 0,
+    refusedPromotions: 0,
+    outputsDeferred: 0,
+  };
+}

@@ -1,0 +1,111 @@
+/**
+ * Where replica groups get their views. The membership layer (failure detector, epoch-numbered
+ * views, primary by rank) will sit behind this interface; until it lands, `ScriptedViewSource`
+ * plays its part in simulations: a crashed or diverged replica is removed from the next view after
+ * a suspicion delay, and the first remaining member by rank becomes primary.
+ */
+import type { Clock, TimerHandle } from '@steadfast/runtime';
+import type { GroupView } from '@steadfast/group';
+import type { NodeId } from '@steadfast/wire';
+
+/** What replication needs from membership. */
+export interface ViewSource {
+  /** The view of `group` installed last, if any. */
+  current(group: string): GroupView | undefined;
+  /** Calls `listener` with every view installed from now on, of every group, in epoch order. */
+  subscribe(listener: (view: GroupView) => void): void;
+  /**
+   * Replication's reports: a replica that diverged (it must leave the group before it could be
+   * promoted). Crashes are membership's own business (its failure detector); the scripted source
+   * takes them as reports too.
+   */
+  report(event: {
+    readonly type: 'crashed' | 'diverged';
+    readonly group: string;
+    readonly replica: NodeId;
+  }): void;
+}
+
+export class ScriptedViewSource implements ViewSource {
+  private readonly views = new Map<string, GroupView>();
+  private readonly ranks = new Map<string, readonly NodeId[]>();
+  private readonly listeners: ((view: GroupView) => void)[] = [];
+  private readonly removed = new Set<string>();
+  private readonly removals = new Map<string, TimerHandle>();
+
+  constructor(
+    private readonly clock: Clock,
+    groups: Readonly<Record<string, readonly NodeId[]>>,
+    private readonly suspicionDelayMs: number,
+  ) {
+    for (const [group, members] of Object.entries(groups)) {
+      if (members.length === 0) throw new RangeError(`group '${group}' has no members`);
+      this.ranks.set(group, members);
+      this.views.set(group, { group, epoch: 1, members: [...members], primary: members[0]! });
+    }
+  }
+
+  current(group: string): GroupView | undefined {
+    return this.views.get(group);
+  }
+
+  subscribe(listener: (view: GroupView) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Installs every group's first view at the subscribers. */
+  installInitial(): void {
+    for (const view of this.views.values()) for (const listener of this.listeners) listener(view);
+  }
+
+  report(event: {
+    readonly type: 'crashed' | 'diverged';
+    readonly group: string;
+    readonly replica: NodeId;
+  }): void {
+    const key = `${event.group}/${event.replica}`;
+    if (this.removed.has(key)) return;
+    this.removed.add(key);
+    this.removals.set(
+      key,
+      this.clock.setTimer(this.suspicionDelayMs, () => {
+        this.removals.delete(key);
+        this.remove(event.group, event.replica);
+      }),
+    );
+  }
+
+  /**
+   * A restarted replica (a new incarnation) joins its group: a view without its old incarnation
+   * (if that was still in), then one with it as the last member by rank, so it is never chosen as
+   * primary before the others (it needs a state transfer first).
+   */
+  join(group: string, replica: NodeId): void {
+    const key = `${group}/${replica}`;
+    const pending = this.removals.get(key);
+    if (pending !== undefined) this.clock.clearTimer(pending);
+    this.removals.delete(key);
+    this.removed.delete(key);
+    this.remove(group, replica);
+    const view = this.views.get(group);
+    if (view === undefined || view.members.includes(replica)) return;
+    this.ranks.set(group, [...(this.ranks.get(group) ?? []).filter((member) => member !== replica), replica]);
+    const members = [...view.members, replica];
+    this.install({ group, epoch: view.epoch + 1, members, primary: view.primary });
+  }
+
+  private install(view: GroupView): void {
+    this.views.set(view.group, view);
+    for (const listener of this.listeners) listener(view);
+  }
+
+  private remove(group: string, replica: NodeId): void {
+    const view = this.views.get(group);
+    if (view === undefined || !view.members.includes(replica)) return;
+    const members = (this.ranks.get(group) ?? []).filter(
+      (member) => view.members.includes(member) && member !== replica,
+    );
+    if (members.length === 0) return; // Nobody left to install a view at.
+    this.install({ group, epoch: view.epoch + 1, members, primary: members[0]! });
+  }
+}

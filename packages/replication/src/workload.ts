@@ -1,0 +1,165 @@
+/**
+ * The actors the replication simulation (and the CLI's demo and benchmark) replicate: ordinary
+ * user actors that know nothing of replication. `ledger` is an xstate machine, `front` and `client`
+ * are reducers, so both ways of writing an actor run replicated. Each one takes supervised values
+ * (`ctx.now()`, `ctx.random()`), which backups must replay exactly, and keeps enough in its state
+ * for the invariants to see a request applied twice or a reply lost.
+ */
+import {
+  actorContext,
+  defineActor,
+  fromMachine,
+  type ActorBehavior,
+  type ActorContext,
+} from '@steadfast/runtime';
+import { messageKey, type Envelope } from '@steadfast/wire';
+import { assign, setup } from 'xstate';
+import { groupAddress } from './replica.js';
+
+export interface AddRequest {
+  readonly type: 'add';
+  readonly key: string;
+  readonly amount: number;
+  readonly priority?: number;
+  readonly deadlineMs?: number;
+}
+
+export interface AddedReply {
+  readonly type: 'added';
+  readonly key: string;
+  readonly total: number;
+}
+
+interface LedgerContext {
+  total: number;
+  /** How many times each request key was applied: exactly once is the invariant. */
+  applied: Record<string, number>;
+  lastAtMs: number;
+  nonce: number;
+}
+
+const ledgerMachine = setup({
+  types: { context: {} as LedgerContext, events: {} as AddRequest },
+  actions: {
+    apply: assign(({ context, event }) => {
+      const ctx = actorContext();
+      return {
+        total: context.total + event.amount,
+        applied: { ...context.applied, [event.key]: (context.applied[event.key] ?? 0) + 1 },
+        lastAtMs: ctx.now(),
+        nonce: ctx.random(),
+      };
+    }),
+    answer: ({ context, event }) => {
+      actorContext().reply({ type: 'added', key: event.key, total: context.total } satisfies AddedReply);
+    },
+  },
+}).createMachine({
+  id: 'ledger',
+  context: { total: 0, applied: {}, lastAtMs: 0, nonce: 0 },
+  on: { add: { actions: ['apply', 'answer'] } },
+});
+
+/** The service at the end of every chain: adds and answers with the running total. */
+export const ledger: ActorBehavior = fromMachine('replication-ledger', ledgerMachine);
+
+interface FrontState {
+  /** Request to the ledger (message key) → the request being served. */
+  pending: Record<string, { readonly request: Envelope; readonly key: string }>;
+  forwarded: number;
+  lastAtMs: number;
+}
+
+/**
+ * The middle tier: forwards each `add` to the ledger group and answers its caller with the ledger's
+ * reply. With `sync: true` it calls synchronously, so its replicas wait for the reply (claim 48).
+ */
+export function front(options: { readonly ledgerGroup: string; readonly sync: boolean }): ActorBehavior {
+  return defineActor<FrontState>({
+    kind: `replication-front${options.sync ? '-sync' : ''}`,
+    initial: () => ({ pending: {}, forwarded: 0, lastAtMs: 0 }),
+    handle(state, input, ctx: ActorContext) {
+      if (input.type !== 'message') return state;
+      const envelope = input.envelope;
+      const body = envelope.body as LooseBody;
+      if (envelope.kind === 'async-request' || envelope.kind === 'sync-request') {
+        if (body.type !== 'add' || typeof body.key !== 'string') return state;
+        const id = ctx.request(
+          groupAddress(options.ledgerGroup),
+          { type: 'add', key: body.key, amount: body.amount ?? 1 },
+          { sync: options.sync },
+        );
+        return {
+          pending: { ...state.pending, [messageKey(id)]: { request: envelope, key: body.key } },
+          forwarded: state.forwarded + 1,
+          lastAtMs: ctx.now(),
+        };
+      }
+      if (envelope.kind === 'async-reply' || envelope.kind === 'sync-reply') {
+        const waiting = state.pending[messageKey(envelope.inReplyTo)];
+        if (waiting === undefined) return state;
+        ctx.reply({ type: 'added', key: waiting.key, total: body.total ?? -1 } satisfies AddedReply, {
+          to: waiting.request,
+        });
+        const pending = { ...state.pending };
+        delete pending[messageKey(envelope.inReplyTo)];
+        return { ...state, pending };
+      }
+      return state;
+    },
+  });
+}
+
+/** A body as it arrives: any of the above, checked field by field. */
+interface LooseBody {
+  readonly type?: string;
+  readonly key?: string;
+  readonly amount?: number;
+  readonly total?: number;
+  readonly target?: string;
+  readonly priority?: number;
+  readonly deadlineMs?: number;
+}
+
+export interface IssueCommand {
+  readonly type: 'issue';
+  readonly key: string;
+  readonly target: string;
+  readonly priority: number;
+  readonly deadlineMs: number;
+}
+
+interface ClientState {
+  issued: string[];
+  /** Request key → the totals received for it: exactly one each is the invariant. */
+  replies: Record<string, number[]>;
+}
+
+/** A client: issues `add` requests on external `issue` commands and records every reply. */
+export const client: ActorBehavior = defineActor<ClientState>({
+  kind: 'replication-client',
+  initial: () => ({ issued: [], replies: {} }),
+  handle(state, input, ctx) {
+    if (input.type !== 'message') return state;
+    const body = input.envelope.body as LooseBody;
+    if (body.type === 'issue' && typeof body.key === 'string' && typeof body.target === 'string') {
+      // The host may repeat an issue command it is not sure arrived (a client primary crashed).
+      if (state.issued.includes(body.key)) return state;
+      ctx.request(groupAddress(body.target), {
+        type: 'add',
+        key: body.key,
+        amount: 1,
+        priority: body.priority ?? 0,
+        deadlineMs: body.deadlineMs ?? 0,
+      } satisfies AddRequest);
+      return { ...state, issued: [...state.issued, body.key] };
+    }
+    if (body.type === 'added' && typeof body.key === 'string') {
+      return {
+        ...state,
+        replies: { ...state.replies, [body.key]: [...(state.replies[body.key] ?? []), body.total ?? -1] },
+      };
+    }
+    return state;
+  },
+});
