@@ -6,6 +6,7 @@
 import { helpText, parseCommandArgs, UsageError, type CommandSpec } from './cli-kit.js';
 import { demoCommand } from './commands/demo.js';
 import { benchBroadcastCommand, benchFailoverCommand, simGroupCommand } from './commands/group.js';
+import { benchReplicationCommand, simReplicationCommand } from './commands/replication.js';
 import { simCommand } from './commands/sim.js';
 import { traceReplayCommand, traceShowCommand } from './commands/trace.js';
 import { runNodeProcess } from './host/node-process.js';
@@ -23,10 +24,12 @@ const commands: readonly CommandSpec[] = [
   demoCommand,
   simCommand,
   simGroupCommand,
+  simReplicationCommand,
   traceShowCommand,
   traceReplayCommand,
   benchFailoverCommand,
   benchBroadcastCommand,
+  benchReplicationCommand,
   nodeCommand,
 ];
 

@@ -199,7 +199,12 @@ export function replicaActor(
             ),
           );
         },
-        state: () => ({ role: role.role, position: role.position, digest: role.digest() }),
+        state: () => ({
+          role: role.role,
+          position: role.position,
+          digest: role.digest(),
+          counters: { ...role.counters },
+        }),
         // A replica that restarts joins as a new member: replication, not its disk, keeps the state.
         persisted: () => undefined,
         stop() {},

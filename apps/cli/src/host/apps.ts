@@ -5,8 +5,10 @@
 import { bankRegistry } from '@steadfast/example-bank';
 import { actorRegistry, type ActorRegistry } from '@steadfast/runtime';
 import { ledgerMember } from '../group-app.js';
+import { replicationAppRegistry } from '../replication-app.js';
 
 export const appRegistries: Readonly<Record<string, ActorRegistry>> = {
   bank: bankRegistry,
   group: actorRegistry([ledgerMember]),
+  replication: replicationAppRegistry,
 };

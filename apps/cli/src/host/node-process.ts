@@ -121,7 +121,15 @@ export async function runNodeProcess(
                 if (behavior === undefined) throw new Error(`unknown actor kind ${actor.kind}`);
                 // A restarted node resumes each actor from the state it last persisted.
                 const restored = await actors?.get(actor.name);
-                node.spawn(actor.name, behavior, actor.input, restored);
+                const input =
+                  actor.hostInput === true
+                    ? {
+                        ...(actor.input as object),
+                        incarnation: node.incarnation,
+                        joining: node.incarnation > 1,
+                      }
+                    : actor.input;
+                node.spawn(actor.name, behavior, input, restored);
               }
               tell({ type: 'ready' });
               return;
@@ -132,6 +140,9 @@ export async function runNodeProcess(
                 requestId: message.requestId,
                 state: node?.actorState(message.actor),
               });
+              return;
+            case 'counters':
+              tell({ type: 'node-counters', requestId: message.requestId, counters: node?.counters() });
               return;
             case 'stop':
               await stop(0);

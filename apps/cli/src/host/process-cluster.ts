@@ -40,6 +40,8 @@ export interface ProcessCluster {
   restart(nodeId: string): Promise<void>;
   /** The state of an actor on a live node, read over IPC (for checks at the end of a run). */
   inspect(nodeId: string, actor: string): Promise<unknown>;
+  /** A live node's counters (sent, received, drops, transport), read over IPC. */
+  nodeCounters(nodeId: string): Promise<unknown>;
   /** Asks every live node to stop cleanly (traces closed), then kills any that do not. */
   stop(): Promise<Record<string, unknown>>;
 }
@@ -199,6 +201,19 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
       send(slot, { type: 'inspect', requestId, actor });
       const message = await answer;
       return message.type === 'inspected' ? message.state : undefined;
+    },
+    async nodeCounters(nodeId) {
+      const slot = find(nodeId);
+      const requestId = ++inspections;
+      const answer = waitFor(
+        slot,
+        (message) => message.type === 'node-counters' && message.requestId === requestId,
+        'counters',
+        5_000,
+      );
+      send(slot, { type: 'counters', requestId });
+      const message = await answer;
+      return message.type === 'node-counters' ? message.counters : undefined;
     },
     async stop() {
       const counters: Record<string, unknown> = {};

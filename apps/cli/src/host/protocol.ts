@@ -9,6 +9,11 @@ export interface ActorSpec {
   /** A kind from the app's actor registry (the example bank's by default). */
   readonly kind: string;
   readonly input?: unknown;
+  /**
+   * Merge the host's facts into the (object) input: `incarnation` (this start's) and `joining`
+   * (true when this node restarted). Replica actors need both, and only the host knows them.
+   */
+  readonly hostInput?: boolean;
 }
 
 export interface NodeProcessConfig {
@@ -32,6 +37,7 @@ export type ParentMessage =
   | { readonly type: 'configure'; readonly config: NodeProcessConfig }
   | { readonly type: 'peers'; readonly peers: Readonly<Record<string, string>> }
   | { readonly type: 'inspect'; readonly requestId: number; readonly actor: string }
+  | { readonly type: 'counters'; readonly requestId: number }
   | { readonly type: 'stop' };
 
 export type ChildMessage =
@@ -39,4 +45,5 @@ export type ChildMessage =
   | { readonly type: 'ready' }
   | { readonly type: 'stopped'; readonly counters: unknown }
   | { readonly type: 'inspected'; readonly requestId: number; readonly state: unknown }
+  | { readonly type: 'node-counters'; readonly requestId: number; readonly counters: unknown }
   | { readonly type: 'error'; readonly message: string };

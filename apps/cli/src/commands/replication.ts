@@ -1,0 +1,300 @@
+/**
+ * Replication commands: `sim replication` (many seeds of replica groups under the nemesis);
+ * `demo replication` and `bench replication` (real processes over UDP) live beside it.
+ */
+import { ACCOUNT_KIND } from '@steadfast/example-bank';
+import { UdpTransport } from '@steadfast/net';
+import { POLICY_NAMES, REPLICA_ACTOR_NAME, type PolicyName } from '@steadfast/replication';
+import { Node, RealClock } from '@steadfast/runtime';
+import { address } from '@steadfast/wire';
+import { codecFromHex } from '../host/node-process.js';
+import { startProcessCluster } from '../host/process-cluster.js';
+import { BENCH_APPLIED_OPERATIONS_MAX } from '../replication-app.js';
+import { startReplicationCluster, waitFor, type ReplicationCluster } from '../replication-cluster.js';
+import { runReplicationSimulation } from '@steadfast/replication/testing';
+import { ALL_FAULTS, parseFaults, UnknownFaultError, type FaultKind } from '@steadfast/sim';
+import { humanOutput, integerFlag, printJson, stringFlag, UsageError, type CommandSpec } from '../cli-kit.js';
+
+export const simReplicationCommand: CommandSpec = {
+  name: 'sim replication',
+  summary: 'Run many seeds of replica groups (order announcements, failover) under the nemesis.',
+  usage:
+    'steadfast sim replication --seeds N [--from S] [--style semi-active|passive] [--policy NAME] [--faults LIST] [--json]',
+  details:
+    `Seeds S … S+N−1 (default S = 1). Policies: ${POLICY_NAMES.join(', ')} (default: rotating with the seed).\n` +
+    `Faults: ${ALL_FAULTS.join(', ')} (default all). Topology alternates with the seed between clients →\n` +
+    'ledger and clients → front → ledger (synchronous multi-tier calls). After every event: no two\n' +
+    'replicas process different inputs at a position, nobody diverges. At the end: every replica at the\n' +
+    'primary’s position with the same state, every request applied exactly once with one reply.',
+  options: {
+    seeds: { type: 'string', description: 'how many seeds to run (required)' },
+    from: { type: 'string', description: 'first seed (default 1)' },
+    style: { type: 'string', description: 'semi-active (default) or passive' },
+    policy: { type: 'string', description: `ordering policy: ${POLICY_NAMES.join(', ')}` },
+    faults: { type: 'string', description: 'comma-separated fault kinds (default all)' },
+    json: { type: 'boolean', description: 'print {"runs","violations","requests","failovers","wallMs"}' },
+  },
+  async run(args) {
+    const json = args.values.json === true;
+    const say = humanOutput(json);
+    if (args.values.seeds === undefined) throw new UsageError('--seeds is required');
+    const seeds = integerFlag(args, 'seeds', 1, 1, 1_000_000);
+    const from = integerFlag(args, 'from', 1, 0, 2 ** 32 - 1);
+    const style = stringFlag(args, 'style') ?? 'semi-active';
+    if (style !== 'semi-active' && style !== 'passive')
+      throw new UsageError(`--style must be semi-active or passive, got ${style}`);
+    const policyRaw = stringFlag(args, 'policy');
+    if (policyRaw !== undefined && !(POLICY_NAMES as readonly string[]).includes(policyRaw)) {
+      throw new UsageError(`--policy must be one of ${POLICY_NAMES.join(', ')}, got ${policyRaw}`);
+    }
+    const policy = policyRaw as PolicyName | undefined;
+    let faults: FaultKind[];
+    try {
+      faults = parseFaults(stringFlag(args, 'faults') ?? 'all');
+    } catch (error) {
+      if (error instanceof UnknownFaultError) throw new UsageError(error.message);
+      throw error;
+    }
+    const started = performance.now();
+    const violations: Array<{ seed: number; message: string; replay: string }> = [];
+    let requests = 0;
+    let failovers = 0;
+    let lastProgress = started;
+    for (let seed = from; seed < from + seeds; seed++) {
+      const result = await runReplicationSimulation({
+        seed,
+        style,
+        faults,
+        ...(policy === undefined ? {} : { policy }),
+      });
+      requests += result.requests;
+      failovers += result.failovers;
+      for (const violation of result.violations) {
+        violations.push({ seed, message: violation.message, replay: violation.replayCommand });
+        say(`seed ${seed}: VIOLATION ${violation.message}\n  replay: ${violation.replayCommand}`);
+      }
+      if (performance.now() - lastProgress > 1_000) {
+        lastProgress = performance.now();
+        say(`  ${seed - from + 1}/${seeds} seeds, ${failovers} failovers, ${violations.length} violations`);
+      }
+    }
+    const wallMs = Math.round(performance.now() - started);
+    say(
+      `${seeds} runs (${style}), ${requests} requests, ${failovers} failovers, ${violations.length} violations, ${wallMs} ms`,
+    );
+    if (json) printJson({ runs: seeds, violations, requests, failovers, wallMs });
+    return violations.length === 0 ? 0 : 1;
+  },
+};
+
+function percentile(sorted: readonly number[], fraction: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))]!;
+}
+
+const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+interface LoadFigures {
+  opsPerSec: number;
+  p50Us: number;
+  p99Us: number;
+}
+
+/** Runs `requests` operations with `inFlight` outstanding; `operate(i)` resolves when i is answered. */
+async function load(
+  requests: number,
+  inFlight: number,
+  operate: (index: number) => Promise<void>,
+): Promise<LoadFigures> {
+  const latenciesUs: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < requests) {
+        const index = next++;
+        const sent = performance.now();
+        await operate(index);
+        latenciesUs.push((performance.now() - sent) * 1000);
+      }
+    }),
+  );
+  const elapsedMs = performance.now() - started;
+  latenciesUs.sort((a, b) => a - b);
+  return {
+    opsPerSec: Math.round((requests / elapsedMs) * 1000),
+    p50Us: round(percentile(latenciesUs, 0.5)),
+    p99Us: round(percentile(latenciesUs, 0.99)),
+  };
+}
+
+function sentDatagrams(counters: Record<string, unknown>): number {
+  let sent = 0;
+  for (const value of Object.values(counters)) {
+    sent += (value as { transport?: { sent?: number } } | undefined)?.transport?.sent ?? 0;
+  }
+  return sent;
+}
+
+export const benchReplicationCommand: CommandSpec = {
+  name: 'bench replication',
+  summary: 'A 3-replica semi-active group vs the same actor unreplicated, over UDP, at 1 and 64 in flight.',
+  usage: 'steadfast bench replication [--requests N] [--json]',
+  details:
+    'The example bank’s account actor, replicated with group(account, { replicas: 3 }) on 3 node\n' +
+    'processes (membership supplying the views), against the same actor on one node process. Latency is\n' +
+    'measured at concurrency 1, throughput with 64 requests in flight. orderingOnlyMessagesPerRequest\n' +
+    'counts the null messages the primary sent only to carry order announcements.',
+  options: {
+    requests: { type: 'string', description: 'requests per measurement (default 2000)' },
+    json: { type: 'boolean', description: 'print the figures as one JSON object' },
+  },
+  async run(args) {
+    const json = args.values.json === true;
+    const say = humanOutput(json);
+    const requests = integerFlag(args, 'requests', 2_000, 10, 1_000_000);
+
+    say('unreplicated: the account on one node process…');
+    const single = await startUnreplicated();
+    let unreplicated: { latency: LoadFigures; throughput: LoadFigures };
+    try {
+      const deposit = (prefix: string) => async (index: number) => {
+        await single.client.request(
+          single.account,
+          { type: 'deposit', operationId: `${prefix}${index}`, amountCents: 1 },
+          { retryAfterMs: 500, attemptsMax: 20 },
+        );
+      };
+      await load(200, 8, deposit('warm-'));
+      unreplicated = {
+        latency: await load(requests, 1, deposit('c1-')),
+        throughput: await load(requests, 64, deposit('c64-')),
+      };
+    } finally {
+      await single.close();
+    }
+    say(
+      `  concurrency 1: p50 ${unreplicated.latency.p50Us} µs; 64 in flight: ${unreplicated.throughput.opsPerSec} ops/s`,
+    );
+
+    say('replicated: a semi-active group of 3 node processes…');
+    const replicated = await startReplicationCluster('semi-active');
+    let figures: { latency: LoadFigures; throughput: LoadFigures };
+    let replicaCounters: { nullMessages: number; entriesAnnounced: number };
+    let datagrams: number;
+    try {
+      await waitFor(() => replicated.primary(), 15_000, 'a primary');
+      const deposit = (prefix: string) => async (index: number) => {
+        const operationId = `${prefix}${index}`;
+        replicated.issue({ type: 'deposit', operationId, amountCents: 1 });
+        await replicated.result(operationId);
+      };
+      await load(200, 8, deposit('warm-'));
+      const before = await replicaTotals(replicated);
+      const sentBefore =
+        sentDatagrams({ client: replicated.client.counters() }) + (await clusterSent(replicated));
+      figures = {
+        latency: await load(requests, 1, deposit('c1-')),
+        throughput: await load(requests, 64, deposit('c64-')),
+      };
+      const after = await replicaTotals(replicated);
+      replicaCounters = {
+        nullMessages: after.nullMessages - before.nullMessages,
+        entriesAnnounced: after.entriesAnnounced - before.entriesAnnounced,
+      };
+      datagrams =
+        sentDatagrams({ client: replicated.client.counters() }) +
+        (await clusterSent(replicated)) -
+        sentBefore;
+    } finally {
+      await replicated.close();
+    }
+    say(
+      `  concurrency 1: p50 ${figures.latency.p50Us} µs; 64 in flight: ${figures.throughput.opsPerSec} ops/s`,
+    );
+    const measured = 2 * requests;
+    const summary = {
+      replicated: {
+        opsPerSec: figures.throughput.opsPerSec,
+        p50Us: figures.latency.p50Us,
+        p99Us: figures.latency.p99Us,
+        p99UsAt64: figures.throughput.p99Us,
+      },
+      unreplicated: {
+        opsPerSec: unreplicated.throughput.opsPerSec,
+        p50Us: unreplicated.latency.p50Us,
+        p99Us: unreplicated.latency.p99Us,
+        p99UsAt64: unreplicated.throughput.p99Us,
+      },
+      latencyRatioP50: round(figures.latency.p50Us / unreplicated.latency.p50Us, 3),
+      throughputRatio: round(figures.throughput.opsPerSec / unreplicated.throughput.opsPerSec, 3),
+      orderingOnlyMessagesPerRequest: round(replicaCounters.nullMessages / measured, 4),
+      nullMessages: replicaCounters.nullMessages,
+      entriesAnnounced: replicaCounters.entriesAnnounced,
+      datagramsPerRequest: round(datagrams / measured, 2),
+      requests: measured,
+    };
+    say(
+      `latency ratio p50 ${summary.latencyRatioP50}, throughput ratio ${summary.throughputRatio}, ordering-only messages per request ${summary.orderingOnlyMessagesPerRequest}, datagrams per request ${summary.datagramsPerRequest}`,
+    );
+    if (json) printJson(summary);
+    return 0;
+  },
+};
+
+async function replicaTotals(
+  cluster: ReplicationCluster,
+): Promise<{ nullMessages: number; entriesAnnounced: number }> {
+  let nullMessages = 0;
+  let entriesAnnounced = 0;
+  for (const nodeId of cluster.members) {
+    if (!cluster.cluster.isAlive(nodeId)) continue;
+    const state = (await cluster.cluster.inspect(nodeId, REPLICA_ACTOR_NAME)) as
+      { counters?: { nullMessages: number; entriesAnnounced: number } } | undefined;
+    nullMessages += state?.counters?.nullMessages ?? 0;
+    entriesAnnounced += state?.counters?.entriesAnnounced ?? 0;
+  }
+  return { nullMessages, entriesAnnounced };
+}
+
+async function clusterSent(cluster: ReplicationCluster): Promise<number> {
+  let sent = 0;
+  for (const nodeId of cluster.members) {
+    if (!cluster.cluster.isAlive(nodeId)) continue;
+    sent +=
+      ((await cluster.cluster.nodeCounters(nodeId)) as { transport?: { sent?: number } } | undefined)
+        ?.transport?.sent ?? 0;
+  }
+  return sent;
+}
+
+async function startUnreplicated() {
+  const cluster = await startProcessCluster({
+    nodeIds: ['n1'],
+    actorsFor: () => [
+      {
+        name: 'account',
+        kind: ACCOUNT_KIND,
+        input: { owner: 'unreplicated', balanceCents: 0, appliedOperationsMax: BENCH_APPLIED_OPERATIONS_MAX },
+      },
+    ],
+  });
+  const clock = new RealClock();
+  const client = new Node({
+    id: 'client',
+    incarnation: Date.now(),
+    clock,
+    transport: await UdpTransport.bind({ receiveBufferBytes: 8 * 1024 * 1024 }),
+    codec: codecFromHex(cluster.keyHex),
+    peers: cluster.peers,
+  });
+  return {
+    client,
+    account: address('n1', 'account'),
+    async close() {
+      await client.close();
+      clock.clearAll();
+      await cluster.stop();
+    },
+  };
+}

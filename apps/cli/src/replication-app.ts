@@ -1,0 +1,183 @@
+/**
+ * Replica groups on real node processes: what `demo replication`, `bench replication` and the
+ * end-to-end test run. The example bank's `account` actor (an xstate machine that knows nothing of
+ * replication) is deployed as a group of 3 replicas with `group(account, ...)`; a membership member
+ * on each node supplies the views (failure detection, epochs, the primary by rank), relayed to the
+ * local replica by a small actor; clients are a one-replica group in the parent process whose
+ * replies go to a collector the parent reads.
+ */
+import { account, type AccountReply } from '@steadfast/example-bank';
+import { groupMember, memberActorName, type GroupSettings, type GroupViewNotice } from '@steadfast/group';
+import {
+  group,
+  groupAddress,
+  REPLICA_ACTOR_NAME,
+  replicaViewCommand,
+  type ReplicationStyle,
+} from '@steadfast/replication';
+import { actorRegistry, defineActor, type ActorBehavior, type ActorContext } from '@steadfast/runtime';
+import { address, messageKey, type Address } from '@steadfast/wire';
+import { ledgerApplication } from './group-app.js';
+import type { ActorSpec } from './host/protocol.js';
+
+export const ACCOUNTS_GROUP = 'accounts';
+/**
+ * Operation ids an account remembers for idempotence. The account copies this table on every
+ * change, so the demo and the benchmark bound it small, the same on both sides of a comparison.
+ */
+export const BENCH_APPLIED_OPERATIONS_MAX = 256;
+export const CLIENTS_GROUP = 'clients';
+export const VIEW_RELAY_ACTOR = 'view-relay';
+export const COLLECTOR_ACTOR = 'collector';
+
+export const replicatedAccounts = {
+  'semi-active': group(account, { replicas: 3, style: 'semi-active' }),
+  passive: group(account, { replicas: 3, style: 'passive' }),
+} as const;
+
+/** Turns membership's view notices into the replica's `replica-view` commands. */
+export const viewRelay: ActorBehavior = defineActor<{ relayed: number }>({
+  kind: 'replication-view-relay',
+  initial: () => ({ relayed: 0 }),
+  handle(state, input, ctx) {
+    if (input.type !== 'message') return state;
+    const notice = input.envelope.body as Partial<GroupViewNotice>;
+    if (notice.type !== 'group-view' || notice.view === undefined || notice.group === undefined) return state;
+    const { epoch, members, primary } = notice.view;
+    // Membership numbers epochs from 0; the multicast layer's epochs are positive.
+    ctx.send(
+      address(ctx.node, REPLICA_ACTOR_NAME),
+      replicaViewCommand({ group: notice.group, epoch: epoch + 1, members, primary }),
+    );
+    return { relayed: state.relayed + 1 };
+  },
+});
+
+export interface ReplicatedMemberInput {
+  readonly group: string;
+  readonly members: readonly string[];
+  readonly settings?: Partial<GroupSettings>;
+}
+
+/** The membership member of a replica group: it tells the view relay of every view it installs. */
+export const replicaGroupMember: ActorBehavior = {
+  kind: 'replication-group-member',
+  start(ctx, input, restored) {
+    const { group: name, members, settings } = input as ReplicatedMemberInput;
+    return groupMember({
+      group: name,
+      members,
+      application: ledgerApplication,
+      notify: VIEW_RELAY_ACTOR,
+      ...(settings === undefined ? {} : { settings }),
+    }).start(ctx, undefined, restored);
+  },
+};
+
+/** Client commands the parent sends (as `replica-external` bodies) to the client group. */
+export type ClientCommand =
+  | { readonly type: 'deposit'; readonly operationId: string; readonly amountCents: number }
+  | { readonly type: 'balance'; readonly operationId: string };
+
+export interface ClientResult {
+  readonly type: 'result';
+  readonly operationId: string;
+  readonly reply: AccountReply;
+}
+
+/** The client group's actor: forwards each command to the accounts group, reports each reply. */
+export const accountClient: ActorBehavior = defineActor<{ waiting: Record<string, string> }>({
+  kind: 'replication-account-client',
+  initial: () => ({ waiting: {} }),
+  handle(state, input, ctx: ActorContext) {
+    if (input.type !== 'message') return state;
+    const envelope = input.envelope;
+    if (envelope.kind === 'async-reply') {
+      const key = messageKey(envelope.inReplyTo);
+      const operationId = state.waiting[key];
+      if (operationId === undefined) return state;
+      const result: ClientResult = { type: 'result', operationId, reply: envelope.body as AccountReply };
+      ctx.send(address(ctx.node, COLLECTOR_ACTOR), result);
+      const { [key]: _done, ...waiting } = state.waiting;
+      return { waiting };
+    }
+    const command = envelope.body as ClientCommand;
+    const body =
+      command.type === 'deposit'
+        ? { type: 'deposit', operationId: command.operationId, amountCents: command.amountCents }
+        : { type: 'balance' };
+    const id = ctx.request(groupAddress(ACCOUNTS_GROUP), body);
+    return { waiting: { ...state.waiting, [messageKey(id)]: command.operationId } };
+  },
+});
+
+export const clientGroup = group(accountClient, { replicas: 1, style: 'semi-active' });
+
+export interface CollectedResult {
+  readonly reply: AccountReply;
+  readonly count: number;
+}
+
+/**
+ * Gathers the client group's results; a count above 1 is a duplicated reply. It runs only in the
+ * parent process (never replicated or replayed), so it may call back into the harness.
+ */
+export function collector(onResult?: (operationId: string) => void): ActorBehavior {
+  return defineActor<{ results: Record<string, CollectedResult> }>({
+    kind: 'replication-collector',
+    initial: () => ({ results: {} }),
+    handle(state, input) {
+      if (input.type !== 'message') return state;
+      const result = input.envelope.body as Partial<ClientResult>;
+      if (result.type !== 'result' || result.operationId === undefined || result.reply === undefined)
+        return state;
+      const previous = state.results[result.operationId];
+      onResult?.(result.operationId);
+      return {
+        results: {
+          ...state.results,
+          [result.operationId]: { reply: result.reply, count: (previous?.count ?? 0) + 1 },
+        },
+      };
+    },
+  });
+}
+
+export const replicationAppRegistry = actorRegistry([
+  replicatedAccounts['semi-active'].replicaBehavior,
+  replicatedAccounts.passive.replicaBehavior,
+  replicaGroupMember,
+  viewRelay,
+]);
+
+/** What each node of the accounts group hosts. */
+export function accountReplicaSpecs(
+  members: readonly string[],
+  style: ReplicationStyle,
+  clientNode: string,
+  settings?: Partial<GroupSettings>,
+): ActorSpec[] {
+  const memberInput: ReplicatedMemberInput = {
+    group: ACCOUNTS_GROUP,
+    members,
+    ...(settings === undefined ? {} : { settings }),
+  };
+  return [
+    { name: VIEW_RELAY_ACTOR, kind: viewRelay.kind },
+    {
+      name: REPLICA_ACTOR_NAME,
+      kind: replicatedAccounts[style].replicaBehavior.kind,
+      input: {
+        group: ACCOUNTS_GROUP,
+        peers: [{ group: CLIENTS_GROUP, contacts: [clientNode] }],
+        input: { owner: 'replicated', balanceCents: 0, appliedOperationsMax: BENCH_APPLIED_OPERATIONS_MAX },
+      },
+      hostInput: true,
+    },
+    { name: memberActorName(ACCOUNTS_GROUP), kind: replicaGroupMember.kind, input: memberInput },
+  ];
+}
+
+export function collectorAddress(node: string): Address {
+  return address(node, COLLECTOR_ACTOR);
+}

@@ -1,0 +1,143 @@
+/**
+ * A replicated accounts group on 3 node processes over loopback UDP, and a client group with a
+ * collector in this process: the harness of `demo replication`, `bench replication` and the
+ * end-to-end replication test.
+ */
+import { memberActorName, type MemberState } from '@steadfast/group';
+import { UdpTransport } from '@steadfast/net';
+import {
+  REPLICA_ACTOR_NAME,
+  replicaExternalCommand,
+  replicaViewCommand,
+  type ReplicationStyle,
+} from '@steadfast/replication';
+import { Node, RealClock } from '@steadfast/runtime';
+import { address, nodeId } from '@steadfast/wire';
+import { codecFromHex } from './host/node-process.js';
+import { startProcessCluster, type ProcessCluster } from './host/process-cluster.js';
+import {
+  ACCOUNTS_GROUP,
+  accountReplicaSpecs,
+  clientGroup,
+  CLIENTS_GROUP,
+  COLLECTOR_ACTOR,
+  collector,
+  type ClientCommand,
+  type CollectedResult,
+} from './replication-app.js';
+
+export const CLIENT_NODE = 'client';
+
+export interface ReplicationCluster {
+  readonly cluster: ProcessCluster;
+  readonly client: Node;
+  readonly members: readonly string[];
+  /** Hands a command to the client group (which sends it to the accounts group). */
+  issue(command: ClientCommand): void;
+  /** Resolves when the result of `operationId` reaches the collector. */
+  result(operationId: string): Promise<CollectedResult>;
+  results(): Readonly<Record<string, CollectedResult>>;
+  /** The accounts group's primary as a majority of live members sees it. */
+  primary(): Promise<{ node: string; epoch: number } | undefined>;
+  close(): Promise<void>;
+}
+
+export async function startReplicationCluster(style: ReplicationStyle): Promise<ReplicationCluster> {
+  const members = ['n1', 'n2', 'n3'];
+  const cluster = await startProcessCluster({
+    nodeIds: members,
+    app: 'replication',
+    actorsFor: () => accountReplicaSpecs(members, style, CLIENT_NODE),
+  });
+  const clock = new RealClock();
+  const client = new Node({
+    id: CLIENT_NODE,
+    incarnation: Date.now(),
+    clock,
+    transport: await UdpTransport.bind({ receiveBufferBytes: 8 * 1024 * 1024 }),
+    codec: codecFromHex(cluster.keyHex),
+    peers: cluster.peers,
+  });
+  const waiting = new Map<string, Array<() => void>>();
+  client.spawn(
+    COLLECTOR_ACTOR,
+    collector((operationId) => {
+      for (const wake of waiting.get(operationId) ?? []) queueMicrotask(wake);
+      waiting.delete(operationId);
+    }),
+  );
+  client.spawn(REPLICA_ACTOR_NAME, clientGroup.replicaBehavior, {
+    group: CLIENTS_GROUP,
+    incarnation: client.incarnation,
+    peers: [{ group: ACCOUNTS_GROUP, contacts: members }],
+  });
+  const clientReplica = address(CLIENT_NODE, REPLICA_ACTOR_NAME);
+  client.tell(
+    clientReplica,
+    replicaViewCommand({
+      group: CLIENTS_GROUP,
+      epoch: 1,
+      members: [nodeId(CLIENT_NODE)],
+      primary: nodeId(CLIENT_NODE),
+    }),
+  );
+  const memberState = async (nodeId: string) => {
+    if (!cluster.isAlive(nodeId)) return undefined;
+    try {
+      return (await cluster.inspect(nodeId, memberActorName(ACCOUNTS_GROUP))) as MemberState | undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  return {
+    cluster,
+    client,
+    members,
+    issue: (command) => void client.tell(clientReplica, replicaExternalCommand(command)),
+    results: () =>
+      (client.actorState(COLLECTOR_ACTOR) as { results: Record<string, CollectedResult> }).results,
+    result(operationId) {
+      const results = () =>
+        (client.actorState(COLLECTOR_ACTOR) as { results: Record<string, CollectedResult> }).results;
+      const known = results()[operationId];
+      if (known !== undefined) return Promise.resolve(known);
+      return new Promise((resolve) => {
+        const list = waiting.get(operationId) ?? [];
+        list.push(() => resolve(results()[operationId]!));
+        waiting.set(operationId, list);
+      });
+    },
+    async primary() {
+      const votes = new Map<string, number>();
+      for (const nodeId of members) {
+        const state = await memberState(nodeId);
+        if (state === undefined || state.status !== 'normal') continue;
+        const key = `${state.configuration[state.epoch % state.configuration.length]}@${state.epoch}`;
+        votes.set(key, (votes.get(key) ?? 0) + 1);
+      }
+      const best = [...votes.entries()].sort((a, b) => b[1] - a[1])[0];
+      if (best === undefined || best[1] < 2) return undefined;
+      const [node, epoch] = best[0].split('@') as [string, string];
+      return { node, epoch: Number(epoch) };
+    },
+    async close() {
+      await client.close();
+      clock.clearAll();
+      await cluster.stop();
+    },
+  };
+}
+
+export async function waitFor<T>(
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
