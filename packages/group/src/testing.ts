@@ -25,3 +25,8 @@ export {
   type ObservedDelivery,
   type ObservedView,
 } from './membership/testing/simulation.js';
+export {
+  MULTICAST_GROUPS,
+  runMulticastSimulation,
+  type MulticastSimulationResult,
+} from './multicast/testing/simulation.js';

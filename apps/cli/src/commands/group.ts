@@ -3,7 +3,7 @@
  * the simulator), `bench failover` (SIGKILL the primary of a 3-process group under load) and
  * `bench broadcast` (atomic-broadcast throughput and latency over UDP next to a bare UDP ping-pong).
  */
-import { runGroupSimulation } from '@steadfast/group/testing';
+import { runGroupSimulation, runMulticastSimulation } from '@steadfast/group/testing';
 import { ALL_FAULTS, parseFaults, UnknownFaultError, type FaultKind } from '@steadfast/sim';
 import { createSocket } from 'node:dgram';
 import {
@@ -41,11 +41,13 @@ const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 
 
 export const simGroupCommand: CommandSpec = {
   name: 'sim group',
-  summary: 'Run many seeds of the group workload (views, atomic broadcast) under the nemesis.',
+  summary: 'Run many seeds of the group workload (views, atomic broadcast, multicast) under the nemesis.',
   usage:
     'steadfast sim group --seeds N [--from S] [--faults LIST] [--members K] [--spares J --changes C] [--json]',
   details:
     `Seeds S … S+N−1 (default S = 1). Faults: ${ALL_FAULTS.join(', ')} (default all).\n` +
+    'Each seed runs two workloads: a group whose clients broadcast through it, and a multicast\n' +
+    'connection between a group of 3 and a group of 2 whose members multicast (claims 36-37).\n' +
     'After every event: agreement on order, no duplicate, no op that was never submitted, every\n' +
     'acknowledged op at its number, at most one primary per epoch. After the heal: every member\n' +
     'delivers every acknowledged op. With --changes, an operator asks for joins and leaves during the\n' +
@@ -81,15 +83,30 @@ export const simGroupCommand: CommandSpec = {
     const started = performance.now();
     const violations: Array<{ seed: number; message: string; replay: string }> = [];
     let deliveries = 0;
+    let multicasts = 0;
     let viewChanges = 0;
     let lastProgress = started;
     for (let seed = from; seed < from + seeds; seed++) {
-      const result = await runGroupSimulation({ seed, faults, members, spares, membershipChanges });
-      deliveries += result.deliveries;
-      viewChanges += result.viewChanges;
-      for (const violation of result.violations) {
-        violations.push({ seed, message: violation.message, replay: result.replayCommand });
-        say(`seed ${seed}: VIOLATION ${violation.message}\n  replay: ${result.replayCommand}`);
+      // Two workloads per seed: membership + atomic broadcast, and a multicast connection between
+      // two groups (claims 36-37) whose members keep multicasting through the same faults.
+      const broadcast = await runGroupSimulation({ seed, faults, members, spares, membershipChanges });
+      const multicast = await runMulticastSimulation({ seed, faults });
+      deliveries += broadcast.deliveries + multicast.deliveries;
+      multicasts += multicast.multicasts;
+      viewChanges += broadcast.viewChanges + multicast.viewChanges;
+      const found = [
+        ...broadcast.violations.map((violation) => ({
+          message: violation.message,
+          replay: broadcast.replayCommand,
+        })),
+        ...multicast.violations.map((violation) => ({
+          message: violation.message,
+          replay: multicast.replayCommand,
+        })),
+      ];
+      for (const violation of found) {
+        violations.push({ seed, ...violation });
+        say(`seed ${seed}: VIOLATION ${violation.message}\n  replay: ${violation.replay}`);
       }
       if (performance.now() - lastProgress > 1_000) {
         lastProgress = performance.now();
@@ -98,9 +115,9 @@ export const simGroupCommand: CommandSpec = {
     }
     const wallMs = Math.round(performance.now() - started);
     say(
-      `${seeds} runs, ${violations.length} violations, ${deliveries} deliveries, ${viewChanges} view changes, ${wallMs} ms`,
+      `${seeds} runs, ${violations.length} violations, ${deliveries} deliveries (${multicasts} multicasts), ${viewChanges} view changes, ${wallMs} ms`,
     );
-    if (json) printJson({ runs: seeds, violations, deliveries, viewChanges, wallMs });
+    if (json) printJson({ runs: seeds, violations, deliveries, multicasts, viewChanges, wallMs });
     return violations.length === 0 ? 0 : 1;
   },
 };

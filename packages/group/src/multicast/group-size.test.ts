@@ -5,7 +5,7 @@
 import { formatReport, Simulation } from '@steadfast/sim';
 import { describe, expect, it } from 'vitest';
 import type { EndpointState } from './endpoint.js';
-import { ACTOR, MulticastHarness } from './sim-harness.test-support.js';
+import { ACTOR, MulticastHarness } from './testing/harness.js';
 
 describe('the sender does not know the other group (claim 37)', () => {
   for (const size of [1, 2, 4]) {

@@ -6,7 +6,7 @@
 // on what they have of departed senders, and every retransmission buffer drained.
 import { ALL_FAULTS, formatReport, Simulation, type FaultKind } from '@steadfast/sim';
 import { describe, expect, it } from 'vitest';
-import { MulticastHarness } from './sim-harness.test-support.js';
+import { MulticastHarness } from './testing/harness.js';
 
 const groups = { A: ['a1', 'a2', 'a3'], B: ['b1', 'b2'] };
 

@@ -10,9 +10,9 @@
  */
 import type { Node } from '@steadfast/runtime';
 import { address, nodeId, type NodeId } from '@steadfast/wire';
-import { multicastActor, type MulticastCommand } from './actor.js';
-import { bufferedMessages, streamKey, type EndpointState } from './endpoint.js';
-import type { ConnectionSettings, GroupView, MulticastKind } from './types.js';
+import { multicastActor, type MulticastCommand } from '../actor.js';
+import { bufferedMessages, streamKey, type EndpointState } from '../endpoint.js';
+import type { ConnectionSettings, GroupView, MulticastKind } from '../types.js';
 
 export const ACTOR = 'mc';
 export const CONNECTION = 'A<->B';
