@@ -21,36 +21,42 @@ export interface Clock {
 
 export class RealClock implements Clock {
   private nextTimerId = 1;
-  private readonly pending = new Map<number, ReturnType<typeof setTimeout>>();
+  private readonly pending = new Map<
+    number,
+    { timeout?: ReturnType<typeof setTimeout>; immediate?: ReturnType<typeof setImmediate> }
+  >();
 
   now(): number {
     return Date.now();
   }
 
+  /**
+   * A zero-delay timer runs on `setImmediate`: Node clamps `setTimeout(fn, 0)` to at least 1 ms,
+   * and protocols that hand work to the next turn with a zero-delay timer would pay that at every
+   * hop (it was most of a replicated request's latency).
+   */
   setTimer(delayMs: number, callback: () => void): TimerHandle {
     const timerId = this.nextTimerId++;
-    const timeout = setTimeout(
-      () => {
-        this.pending.delete(timerId);
-        callback();
-      },
-      Math.max(0, delayMs),
-    );
-    this.pending.set(timerId, timeout);
+    const fire = () => {
+      this.pending.delete(timerId);
+      callback();
+    };
+    if (delayMs <= 0) this.pending.set(timerId, { immediate: setImmediate(fire) });
+    else this.pending.set(timerId, { timeout: setTimeout(fire, delayMs) });
     return { timerId };
   }
 
   clearTimer(handle: TimerHandle): void {
-    const timeout = this.pending.get(handle.timerId);
-    if (timeout === undefined) return;
-    clearTimeout(timeout);
+    const timer = this.pending.get(handle.timerId);
+    if (timer === undefined) return;
+    if (timer.timeout !== undefined) clearTimeout(timer.timeout);
+    if (timer.immediate !== undefined) clearImmediate(timer.immediate);
     this.pending.delete(handle.timerId);
   }
 
   /** Cancels every pending timer, so a closed node leaves nothing behind to keep the process alive. */
   clearAll(): void {
-    for (const timeout of this.pending.values()) clearTimeout(timeout);
-    this.pending.clear();
+    for (const handle of [...this.pending.keys()]) this.clearTimer({ timerId: handle });
   }
 }
 
