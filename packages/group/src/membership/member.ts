@@ -26,6 +26,9 @@
  *   per epoch, so two configurations can never both install the same epoch. A node that joins
  *   starts `outside` with an empty log, enters when it hears of a configuration that includes it,
  *   and adopts the view's log by state transfer; a member that leaves goes `outside`.
+ * - autoMembership (opt-in): views that exclude crashed members, as virtual synchrony has them.
+ *   The primary proposes `leave` for a member silent for `evictAfterMs`, and a node outside the
+ *   group asks to join again, both through the reconfiguration path above.
  *
  * Host contract: every step that changes the durable part of the state calls `ctx.persist()`, so
  * the runtime saves it before the step's messages leave (persist, then send): a prepare-ok or a
@@ -41,6 +44,7 @@ import { defineActor, type ActorBehavior, type ActorContext, type ActorInput } f
 import { address, assertNever, nodeId, type Address, type Envelope, type NodeId } from '@steadfast/wire';
 import {
   isNodeId,
+  joinHintOf,
   jsonSize,
   MEMBERSHIP_CLIENT_ID,
   parseMemberMessage,
@@ -129,6 +133,15 @@ export type MemberEvent =
       readonly members: readonly NodeId[];
     }
   | { readonly type: 'left'; readonly node: NodeId; readonly version: number }
+  | {
+      /**
+       * autoMembership: the member itself asks for a change — the primary evicting a silent member
+       * (`leave`), or a node outside asking to join again (one event per round of requests).
+       */
+      readonly type: 'membership-asked';
+      readonly node: NodeId;
+      readonly change: MembershipChange;
+    }
   | { readonly type: 'restored'; readonly node: NodeId; readonly commitNumber: number };
 
 export interface GroupMemberOptions<AppState = unknown> {
@@ -173,6 +186,8 @@ interface Env {
   readonly viewChangeTicks: number;
   readonly recoveryTicks: number;
   readonly fetchTicks: number;
+  readonly evictTicks: number;
+  readonly rejoinTicks: number;
 }
 
 /** Builds the member behavior and the pure functions behind it (exported for unit tests). */
@@ -191,6 +206,8 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
     viewChangeTicks: ticksFor(settings.viewChangeTimeoutMs, settings),
     recoveryTicks: ticksFor(settings.recoveryTimeoutMs, settings),
     fetchTicks: ticksFor(settings.fetchRetryMs, settings),
+    evictTicks: ticksFor(settings.evictAfterMs, settings),
+    rejoinTicks: ticksFor(settings.rejoinRetryMs, settings),
   };
 
   function initial(ctx: ActorContext): MemberState {
@@ -235,6 +252,7 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
       pending: {},
       reconfiguration: null,
       removals: [],
+      rejoinHint: null,
     } as const satisfies Partial<MemberState>;
   }
 
@@ -286,6 +304,9 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
   }
 
   function onMessage(state: MemberState, envelope: Envelope, ctx: ActorContext): MemberState {
+    // The only requests a member sends are autoMembership's joins: their answers come back here.
+    if (settings.autoMembership && (envelope.kind === 'async-reply' || envelope.kind === 'sync-reply'))
+      return onJoinReply(state, envelope, ctx);
     const message = parseMemberMessage(envelope.body);
     if (message === undefined) {
       if (envelope.kind === 'async-request' || envelope.kind === 'sync-request')
@@ -372,6 +393,9 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
     return {
       ...handedOver,
       status: 'outside',
+      // autoMembership asks to join again from the next tick on.
+      statusTicks: 0,
+      rejoinHint: null,
       viewChange: null,
       recovery: null,
       fetch: null,
@@ -460,7 +484,7 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
       case 'recovering':
         return tickRecovering(next, ctx);
       case 'outside':
-        return next;
+        return tickOutside(next, ctx);
       default:
         return assertNever(next.status, 'member status');
     }
@@ -485,7 +509,8 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
       noQuorum++;
       for (const waiter of request.waiters) reply(waiter, noQuorumReply(next, request), ctx);
     }
-    return count({ ...next, pending, reconfiguration: tickReconfiguration(next, ctx) }, 'noQuorum', noQuorum);
+    next = count({ ...next, pending, reconfiguration: tickReconfiguration(next, ctx) }, 'noQuorum', noQuorum);
+    return evictSilent(next, ctx);
   }
 
   /** The operators waiting for a change are told `no-quorum` after as long as a client would be. */
@@ -977,6 +1002,64 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
     if (next.reconfiguration !== null || proposeRefusal(next, change) !== undefined) return next;
     if (uncommittedChange(next) !== undefined || !heardFromMajority(next)) return next;
     return appendChange(next, change, [], ctx);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // autoMembership: views that exclude crashed members. Both halves use the reconfiguration path
+  // above (one change at a time, through the log), so they keep its safety argument unchanged.
+
+  /**
+   * The primary proposes `leave` for the first member (by rank) it has not heard from for
+   * `evictAfterMs`. It must itself have been primary that long, because a new primary's silence
+   * counts are what it saw as a backup, when it heard from nobody but its primary. Never below
+   * `membersMin`, never itself, one change at a time, and only with a majority to commit it.
+   */
+  function evictSilent(state: MemberState, ctx: ActorContext): MemberState {
+    if (!settings.autoMembership || state.statusTicks < env.evictTicks) return state;
+    if (state.configuration.length <= settings.membersMin) return state;
+    const silent = peersOf(state).find((peer) => (lookup(state.silentTicks, peer) ?? 0) >= env.evictTicks);
+    if (silent === undefined) return state;
+    const change: MembershipChange = { type: 'leave', node: silent };
+    if (state.reconfiguration !== null || proposeRefusal(state, change) !== undefined) return state;
+    if (uncommittedChange(state) !== undefined || !heardFromMajority(state)) return state;
+    env.observer({ type: 'membership-asked', node: state.self, change });
+    return count(appendChange(state, change, [], ctx), 'evictions');
+  }
+
+  /**
+   * A node outside the group asks to join, every `rejoinRetryMs` from the first tick out, until a
+   * configuration that includes it reaches it (then the existing join path takes over: view
+   * change, state transfer, view notice).
+   */
+  function tickOutside(state: MemberState, ctx: ActorContext): MemberState {
+    if (!settings.autoMembership || (state.statusTicks - 1) % env.rejoinTicks !== 0) return state;
+    for (const target of rejoinTargets(state)) requestJoin(state, target, ctx);
+    env.observer({ type: 'membership-asked', node: state.self, change: { type: 'join', node: state.self } });
+    return count(state, 'rejoinRequests');
+  }
+
+  /**
+   * Everyone it knows of: the newest configuration, its last epoch's, the spawn list and the last
+   * primary hint. Bounded by those lists; only the primary acts on a join, the rest say who it is.
+   */
+  function rejoinTargets(state: MemberState): NodeId[] {
+    const hint = state.rejoinHint === null ? [] : [state.rejoinHint];
+    const all = [...state.known.members, ...state.configuration, ...configuration, ...hint];
+    return [...new Set(all)].filter((node) => node !== state.self);
+  }
+
+  function requestJoin(state: MemberState, target: NodeId, ctx: ActorContext): void {
+    const request: MembershipRequest = { type: 'join', node: state.self };
+    ctx.request(address(target, env.actorName), request);
+  }
+
+  /** A `not-primary` answer naming a primary we did not ask yet: ask it now, and on every retry. */
+  function onJoinReply(state: MemberState, envelope: Envelope, ctx: ActorContext): MemberState {
+    if (state.status !== 'outside') return state;
+    const hint = joinHintOf(envelope.body, state.self);
+    if (hint === undefined || hint === state.self || hint === state.rejoinHint) return state;
+    if (!rejoinTargets(state).includes(hint)) requestJoin(state, hint, ctx);
+    return { ...state, rejoinHint: hint };
   }
 
   function noQuorumReply(state: MemberState, request: PendingRequest): BroadcastReply {

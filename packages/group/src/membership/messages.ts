@@ -408,3 +408,13 @@ export function jsonSize(value: unknown): number | undefined {
     return undefined;
   }
 }
+
+/**
+ * The primary named by a `not-primary` answer to `node`'s own join request (autoMembership's
+ * rejoin follows it), or undefined for any other reply. Replies come from the network: checked.
+ */
+export function joinHintOf(body: unknown, node: NodeId): NodeId | undefined {
+  if (!isRecord(body) || body.type !== 'not-primary' || body.change !== 'join' || body.node !== node)
+    return undefined;
+  return isNodeId(body.primary) ? body.primary : undefined;
+}

@@ -2,8 +2,10 @@
  * Settings of a group member: the failure detector's timing, the view change's patience and the
  * bounds on everything the member holds or sends. Defaults are tuned for a LAN (loopback or one
  * switch): a heartbeat every 30 ms on an idle link and suspicion after 150 ms of silence, so a
- * crashed primary is replaced in about 150–250 ms. `groupSettings` validates and fills defaults;
- * a bad value is a programmer error and throws a `RangeError` naming the setting.
+ * crashed primary is replaced in about 150–250 ms. With `autoMembership` (opt-in) a silent member
+ * is evicted after twice the suspicion timeout and a node outside asks to join again.
+ * `groupSettings` validates and fills defaults; a bad value is a programmer error and throws a
+ * `RangeError` naming the setting.
  */
 
 export interface GroupSettings {
@@ -31,6 +33,21 @@ export interface GroupSettings {
   readonly snapshotBytesMax: number;
   /** Clients remembered in the deduplication table; the least recently committed is forgotten first. */
   readonly clientsMax: number;
+  /**
+   * Views that exclude crashed members (virtual synchrony): the primary evicts a member it has not
+   * heard from for `evictAfterMs`, and a running node outside the group asks to join again. Off
+   * by default: then views list the whole configuration, dead members included.
+   */
+  readonly autoMembership: boolean;
+  /**
+   * With `autoMembership`: the primary proposes `leave` for a member silent this long (and primary
+   * for at least this long). Default: twice `suspicionTimeoutMs`; never below it.
+   */
+  readonly evictAfterMs: number;
+  /** With `autoMembership`: the primary never evicts a member when the group has this many or fewer. */
+  readonly membersMin: number;
+  /** With `autoMembership`: a node outside the group asks to join again this often. */
+  readonly rejoinRetryMs: number;
 }
 
 export const GROUP_DEFAULTS: GroupSettings = {
@@ -46,9 +63,15 @@ export const GROUP_DEFAULTS: GroupSettings = {
   entriesPerMessageMax: 16,
   snapshotBytesMax: 8_192,
   clientsMax: 1_024,
+  autoMembership: false,
+  evictAfterMs: 300,
+  membersMin: 1,
+  rejoinRetryMs: 150,
 };
 
-function positiveInteger(name: keyof GroupSettings, value: unknown): number {
+type NumericSetting = Exclude<keyof GroupSettings, 'autoMembership'>;
+
+function positiveInteger(name: NumericSetting, value: unknown): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1)
     throw new RangeError(`group setting ${name} must be a positive integer, got ${String(value)}`);
   return value;
@@ -57,12 +80,18 @@ function positiveInteger(name: keyof GroupSettings, value: unknown): number {
 /** Fills defaults and checks every setting; throws a `RangeError` naming the first bad one. */
 export function groupSettings(overrides: Partial<GroupSettings> = {}): GroupSettings {
   const merged = { ...GROUP_DEFAULTS, ...overrides };
-  const settings = Object.fromEntries(
-    (Object.keys(GROUP_DEFAULTS) as (keyof GroupSettings)[]).map((name) => [
-      name,
-      positiveInteger(name, merged[name]),
-    ]),
-  ) as unknown as GroupSettings;
+  // The eviction delay follows the suspicion timeout unless it is given.
+  const filled = { ...merged, evictAfterMs: overrides.evictAfterMs ?? 2 * merged.suspicionTimeoutMs };
+  if (typeof merged.autoMembership !== 'boolean')
+    throw new RangeError(
+      `group setting autoMembership must be a boolean, got ${String(merged.autoMembership)}`,
+    );
+  const numbers = Object.fromEntries(
+    (Object.keys(GROUP_DEFAULTS) as (keyof GroupSettings)[])
+      .filter((name): name is NumericSetting => name !== 'autoMembership')
+      .map((name) => [name, positiveInteger(name, filled[name])]),
+  ) as Record<NumericSetting, number>;
+  const settings: GroupSettings = { ...numbers, autoMembership: merged.autoMembership };
   if (settings.suspicionTimeoutMs < 2 * settings.heartbeatIntervalMs)
     throw new RangeError(
       `suspicionTimeoutMs (${settings.suspicionTimeoutMs}) must be at least twice heartbeatIntervalMs (${settings.heartbeatIntervalMs}), or one lost heartbeat is a false suspicion`,
@@ -76,6 +105,11 @@ export function groupSettings(overrides: Partial<GroupSettings> = {}): GroupSett
   if (settings.entriesPerMessageMax * settings.opBytesMax > 12_288 || settings.snapshotBytesMax > 12_288)
     throw new RangeError(
       'entriesPerMessageMax × opBytesMax and snapshotBytesMax must each stay within 12 288 bytes (one frame)',
+    );
+  // Evicting a member before it could even be suspected would remove live members on a blip.
+  if (settings.evictAfterMs < settings.suspicionTimeoutMs)
+    throw new RangeError(
+      `evictAfterMs (${settings.evictAfterMs}) must be at least suspicionTimeoutMs (${settings.suspicionTimeoutMs})`,
     );
   return settings;
 }

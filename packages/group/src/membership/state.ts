@@ -102,6 +102,10 @@ export interface MemberCounters {
   readonly committed: number;
   readonly reconfigurations: number;
   readonly notices: number;
+  /** autoMembership: leaves the primary proposed for silent members. */
+  readonly evictions: number;
+  /** autoMembership: rounds of join requests sent while outside. */
+  readonly rejoinRequests: number;
 }
 
 export interface MemberState {
@@ -154,6 +158,8 @@ export interface MemberState {
   readonly reconfiguration: PendingReconfiguration | null;
   /** Nodes a local actor asked to remove (`remove-member`), retried each tick until they are out. */
   readonly removals: readonly NodeId[];
+  /** autoMembership, outside: the primary a `not-primary` answer to our join named, asked too. */
+  readonly rejoinHint: NodeId | null;
   readonly counters: MemberCounters;
 }
 
@@ -175,6 +181,8 @@ export const zeroCounters: MemberCounters = {
   committed: 0,
   reconfigurations: 0,
   notices: 0,
+  evictions: 0,
+  rejoinRequests: 0,
 };
 
 export function lookup<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {

@@ -21,7 +21,9 @@
  * that configuration and in the same epoch, and has delivered every op a client was told
  * committed; members with the same commit point hold the same application state (so a member
  * that joined by state transfer holds the others' delivered prefix); every other node is outside;
- * every client's ops and the operator's changes were all answered.
+ * every client's ops and the operator's changes were all answered. With `autoMembership`, every
+ * node must instead be back in the final configuration, and a change the member asked for itself
+ * (an eviction, a rejoin) counts as asked for.
  */
 import { defineActor, type ActorBehavior, type Node } from '@steadfast/runtime';
 import {
@@ -138,6 +140,9 @@ export class GroupRecorder {
         return this.onReconfigured(event.node, event.opNumber, event.change, event.members);
       case 'left':
         return;
+      case 'membership-asked':
+        // autoMembership: the member asked for this change itself (an eviction or a rejoin).
+        return this.requestChange(event.change.type, event.change.node);
     }
   };
 
@@ -291,7 +296,7 @@ export function groupInvariants(recorder: GroupRecorder): Invariant {
 export function groupLiveness(
   recorder: GroupRecorder,
   group: string,
-  options: { readonly clients: boolean },
+  options: { readonly clients: boolean; readonly autoMembership?: boolean },
 ): Invariant {
   return (simulation) => {
     const violations: string[] = [];
@@ -308,6 +313,11 @@ export function groupLiveness(
       }
       const isMember = final === undefined || final.members.includes(id as NodeId);
       if (options.clients) violations.push(...clientLiveness(node, id));
+      if (!isMember && options.autoMembership === true) {
+        // Every node is running after the heal, so every node must have asked its way back in.
+        violations.push(`${id} is running but not back in configuration ${final?.version} (${state.status})`);
+        continue;
+      }
       if (!isMember) {
         if (state.status !== 'outside')
           violations.push(`${id} is not in configuration ${final?.version} but is in ${state.status} status`);
@@ -630,7 +640,9 @@ export function groupCluster(options: GroupClusterOptions): GroupCluster {
     recorder,
     setup,
     invariants: [groupInvariants(recorder)],
-    liveness: [groupLiveness(recorder, group, { clients })],
+    liveness: [
+      groupLiveness(recorder, group, { clients, autoMembership: options.settings?.autoMembership === true }),
+    ],
     bind(simulation) {
       clockOf = () => simulation.now();
     },
@@ -692,7 +704,11 @@ export function groupReplayCommand(
   seed: number,
   faults: readonly FaultKind[],
   members: number,
-  membership: { readonly spares: number; readonly membershipChanges: number } = {
+  membership: {
+    readonly spares: number;
+    readonly membershipChanges: number;
+    readonly autoMembership?: boolean;
+  } = {
     spares: 0,
     membershipChanges: 0,
   },
@@ -712,6 +728,7 @@ export function groupReplayCommand(
   if (members !== 3) words.push('--members', String(members));
   if (membership.membershipChanges > 0)
     words.push('--spares', String(membership.spares), '--changes', String(membership.membershipChanges));
+  if (membership.autoMembership === true) words.push('--auto-membership');
   return words.join(' ');
 }
 
@@ -751,6 +768,7 @@ export async function runGroupSimulation(options: GroupSimulationOptions): Promi
   const replay = groupReplayCommand(options.seed, faults, members.length, {
     spares: spares.length,
     membershipChanges: options.membershipChanges ?? 0,
+    autoMembership: options.settings?.autoMembership === true,
   });
   return {
     seed: options.seed,
