@@ -43,12 +43,15 @@ describe('steadfast CLI', () => {
     expect(top.code).toBe(0);
     for (const command of [
       'demo',
+      'demo replication',
       'sim',
       'sim group',
+      'sim replication',
       'trace show',
       'trace replay',
       'bench failover',
       'bench broadcast',
+      'bench replication',
       'node',
     ]) {
       expect(top.stdout).toContain(command);
@@ -112,6 +115,16 @@ describe('steadfast CLI', () => {
     expect(summary).toMatchObject({ runs: 5, violations: [] });
     expect(summary.deliveries as number).toBeGreaterThan(100);
     expect(summary).toHaveProperty('viewChanges');
+    expect(summary).toHaveProperty('wallMs');
+  });
+
+  it('sim replication: runs seeds of replica groups under the nemesis and prints the summary object', async () => {
+    const run = await steadfast(['sim', 'replication', '--seeds', '3', '--from', '7', '--json']);
+    expect(run.code).toBe(0);
+    const summary = lastJson(run);
+    expect(summary).toMatchObject({ runs: 3, violations: [] });
+    expect(summary.requests as number).toBeGreaterThan(0);
+    expect(summary).toHaveProperty('failovers');
     expect(summary).toHaveProperty('wallMs');
   });
 

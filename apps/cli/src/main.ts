@@ -6,7 +6,11 @@
 import { helpText, parseCommandArgs, UsageError, type CommandSpec } from './cli-kit.js';
 import { demoCommand } from './commands/demo.js';
 import { benchBroadcastCommand, benchFailoverCommand, simGroupCommand } from './commands/group.js';
-import { benchReplicationCommand, simReplicationCommand } from './commands/replication.js';
+import {
+  benchReplicationCommand,
+  demoReplicationCommand,
+  simReplicationCommand,
+} from './commands/replication.js';
 import { simCommand } from './commands/sim.js';
 import { traceReplayCommand, traceShowCommand } from './commands/trace.js';
 import { runNodeProcess } from './host/node-process.js';
@@ -22,6 +26,7 @@ const nodeCommand: CommandSpec = {
 
 const commands: readonly CommandSpec[] = [
   demoCommand,
+  demoReplicationCommand,
   simCommand,
   simGroupCommand,
   simReplicationCommand,

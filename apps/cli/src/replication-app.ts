@@ -157,10 +157,12 @@ export function accountReplicaSpecs(
   clientNode: string,
   settings?: Partial<GroupSettings>,
 ): ActorSpec[] {
+  // Replica groups need views without crashed members (the failover flush and the multicast
+  // stability wait for every view member), so membership evicts silent members and lets them rejoin.
   const memberInput: ReplicatedMemberInput = {
     group: ACCOUNTS_GROUP,
     members,
-    ...(settings === undefined ? {} : { settings }),
+    settings: { autoMembership: true, ...settings },
   };
   return [
     { name: VIEW_RELAY_ACTOR, kind: viewRelay.kind },

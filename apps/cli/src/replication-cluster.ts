@@ -12,6 +12,9 @@ import {
   type ReplicationStyle,
 } from '@steadfast/replication';
 import { Node, RealClock } from '@steadfast/runtime';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { address, nodeId } from '@steadfast/wire';
 import { codecFromHex } from './host/node-process.js';
 import { startProcessCluster, type ProcessCluster } from './host/process-cluster.js';
@@ -44,9 +47,12 @@ export interface ReplicationCluster {
 
 export async function startReplicationCluster(style: ReplicationStyle): Promise<ReplicationCluster> {
   const members = ['n1', 'n2', 'n3'];
+  // Membership persists its log and views (replicas keep their state in each other, not on disk).
+  const dataDir = mkdtempSync(join(tmpdir(), 'steadfast-replication-'));
   const cluster = await startProcessCluster({
     nodeIds: members,
     app: 'replication',
+    dataDir,
     actorsFor: () => accountReplicaSpecs(members, style, CLIENT_NODE),
   });
   const clock = new RealClock();
@@ -124,6 +130,7 @@ export async function startReplicationCluster(style: ReplicationStyle): Promise<
       await client.close();
       clock.clearAll();
       await cluster.stop();
+      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -43,7 +43,7 @@ export const simGroupCommand: CommandSpec = {
   name: 'sim group',
   summary: 'Run many seeds of the group workload (views, atomic broadcast, multicast) under the nemesis.',
   usage:
-    'steadfast sim group --seeds N [--from S] [--faults LIST] [--members K] [--spares J --changes C] [--json]',
+    'steadfast sim group --seeds N [--from S] [--faults LIST] [--members K] [--spares J --changes C] [--auto-membership] [--json]',
   details:
     `Seeds S … S+N−1 (default S = 1). Faults: ${ALL_FAULTS.join(', ')} (default all).\n` +
     'Each seed runs two workloads: a group whose clients broadcast through it, and a multicast\n' +
@@ -66,6 +66,10 @@ export const simGroupCommand: CommandSpec = {
       type: 'string',
       description: 'joins and leaves an operator asks for during each run (default 0)',
     },
+    'auto-membership': {
+      type: 'boolean',
+      description: 'members evict silent members; restarted nodes rejoin',
+    },
     json: { type: 'boolean', description: 'print {"runs","violations","deliveries","viewChanges","wallMs"}' },
   },
   async run(args) {
@@ -77,6 +81,7 @@ export const simGroupCommand: CommandSpec = {
     const members = integerFlag(args, 'members', 3, 1, 9);
     const spares = integerFlag(args, 'spares', 0, 0, 8);
     const membershipChanges = integerFlag(args, 'changes', 0, 0, 100);
+    const autoMembership = args.values['auto-membership'] === true;
     if (membershipChanges > 0 && spares === 0)
       throw new UsageError('--changes needs --spares: joins need nodes to join');
     const faults = faultsFlag(args);
@@ -89,7 +94,14 @@ export const simGroupCommand: CommandSpec = {
     for (let seed = from; seed < from + seeds; seed++) {
       // Two workloads per seed: membership + atomic broadcast, and a multicast connection between
       // two groups (claims 36-37) whose members keep multicasting through the same faults.
-      const broadcast = await runGroupSimulation({ seed, faults, members, spares, membershipChanges });
+      const broadcast = await runGroupSimulation({
+        seed,
+        faults,
+        members,
+        spares,
+        membershipChanges,
+        ...(autoMembership ? { settings: { autoMembership: true } } : {}),
+      });
       const multicast = await runMulticastSimulation({ seed, faults });
       deliveries += broadcast.deliveries + multicast.deliveries;
       multicasts += multicast.multicasts;

@@ -298,3 +298,110 @@ async function startUnreplicated() {
     },
   };
 }
+
+export const demoReplicationCommand: CommandSpec = {
+  name: 'demo replication',
+  summary: 'A replicated bank account on 3 processes over UDP; midway the primary is SIGKILLed.',
+  usage: 'steadfast demo replication [--style semi-active|passive] [--requests N] [--json]',
+  details:
+    'The example bank’s account actor, deployed with group(account, { replicas: 3, style }) on 3 node\n' +
+    'processes, membership supplying the views. A client group in this process sends deposits; when\n' +
+    'half are answered the demo kills the primary and keeps going. At the end it checks every deposit\n' +
+    'was answered once and the balance is the sum of the deposits (each applied exactly once).',
+  options: {
+    style: { type: 'string', description: 'semi-active (default) or passive' },
+    requests: { type: 'string', description: 'deposits to send (default 200)' },
+    json: {
+      type: 'boolean',
+      description: 'print {"requests","replies","lost","duplicated","failoverMs",...}',
+    },
+  },
+  async run(args) {
+    const json = args.values.json === true;
+    const say = humanOutput(json);
+    const style = stringFlag(args, 'style') ?? 'semi-active';
+    if (style !== 'semi-active' && style !== 'passive')
+      throw new UsageError(`--style must be semi-active or passive, got ${style}`);
+    const requests = integerFlag(args, 'requests', 200, 2, 100_000);
+    say(`starting a ${style} replica group of the bank account on 3 node processes over loopback UDP…`);
+    const replicated = await startReplicationCluster(style);
+    try {
+      const first = await waitFor(() => replicated.primary(), 15_000, 'a primary');
+      say(
+        `  primary ${first.node} (epoch ${first.epoch}); backups ${replicated.members.filter((id) => id !== first.node).join(', ')}`,
+      );
+      const inFlight = 8;
+      const killAt = Math.floor(requests / 2);
+      let answered = 0;
+      let killedAt: number | undefined;
+      let failoverMs: number | undefined;
+      let next = 0;
+      const deadlineMs = 20_000;
+      let lost = 0;
+      const worker = async () => {
+        while (next < requests) {
+          const index = next++;
+          const operationId = `deposit-${index}`;
+          const issuedAfterKill = killedAt !== undefined;
+          replicated.issue({ type: 'deposit', operationId, amountCents: 100 });
+          const result = await Promise.race([
+            replicated.result(operationId),
+            new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), deadlineMs)),
+          ]);
+          if (result === undefined) {
+            lost++;
+            continue;
+          }
+          answered++;
+          // Failover time: from the kill to the first answer to a request sent after it (replies
+          // already in flight from the old primary do not count).
+          if (killedAt !== undefined && issuedAfterKill && failoverMs === undefined) {
+            failoverMs = performance.now() - killedAt;
+            say(`  the group answered again ${Math.round(failoverMs)} ms after the kill`);
+          }
+          if (answered === killAt && killedAt === undefined) {
+            const primary = await replicated.primary();
+            if (primary !== undefined) {
+              say(`  ${answered}/${requests} answered: SIGKILL of the primary ${primary.node}`);
+              killedAt = performance.now();
+              replicated.cluster.kill(primary.node);
+            }
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: inFlight }, worker));
+      const after = await waitFor(() => replicated.primary(), 15_000, 'a primary after the failover');
+      say(`  new primary ${after.node} (epoch ${after.epoch})`);
+      replicated.issue({ type: 'balance', operationId: 'final-balance' });
+      const balance = await Promise.race([
+        replicated.result('final-balance'),
+        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 10_000)),
+      ]);
+      const results = replicated.results();
+      const duplicated = Object.values(results).filter((result) => result.count > 1).length;
+      const balanceCents = (balance?.reply as { balanceCents?: number } | undefined)?.balanceCents;
+      const expectedCents = answered * 100;
+      const summary = {
+        style,
+        requests,
+        replies: answered,
+        lost,
+        duplicated,
+        failoverMs: failoverMs === undefined ? null : Math.round(failoverMs),
+        balanceCents: balanceCents ?? null,
+        expectedBalanceCents: expectedCents,
+        exactlyOnce: balanceCents === expectedCents && duplicated === 0 && lost === 0,
+        primaryBefore: first.node,
+        primaryAfter: after.node,
+      };
+      say(`requests ${requests}, replies ${answered}, lost ${lost}, duplicated ${duplicated}`);
+      say(
+        `balance ${balanceCents} cents, expected ${expectedCents}: ${summary.exactlyOnce ? 'every deposit applied exactly once' : 'MISMATCH'}`,
+      );
+      if (json) printJson(summary);
+      return summary.exactlyOnce ? 0 : 1;
+    } finally {
+      await replicated.close();
+    }
+  },
+};

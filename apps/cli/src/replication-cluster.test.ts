@@ -1,0 +1,65 @@
+// End to end over real UDP processes (issue 4, claims 33, 36, 65): the example bank's account,
+// replicated semi-actively on 3 node processes with membership supplying the views. SIGKILL of the
+// primary while deposits are in flight: the group fails over to the next replica by rank, no
+// deposit is lost or applied twice (the balance is exactly the sum of the deposits), and no reply
+// reaches the client twice.
+import { REPLICA_ACTOR_NAME } from '@steadfast/replication';
+import { describe, expect, it } from 'vitest';
+import { startReplicationCluster, waitFor } from './replication-cluster.js';
+
+describe('replica group of 3 real processes over UDP', () => {
+  it('fails over when the primary is SIGKILLed under load, with every request applied exactly once', async () => {
+    const replicated = await startReplicationCluster('semi-active');
+    try {
+      const before = await waitFor(() => replicated.primary(), 15_000, 'a primary');
+      const deposit = async (index: number) => {
+        replicated.issue({ type: 'deposit', operationId: `d${index}`, amountCents: 10 });
+        return Promise.race([
+          replicated.result(`d${index}`),
+          new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 15_000)),
+        ]);
+      };
+      for (let index = 0; index < 20; index++) expect(await deposit(index)).toBeDefined();
+      // Four deposits in flight when the primary dies.
+      const inFlight = [20, 21, 22, 23].map(deposit);
+      replicated.cluster.kill(before.node);
+      const afterKill = await Promise.all([...inFlight, ...[24, 25, 26, 27].map(deposit)]);
+      expect(afterKill.every((result) => result !== undefined)).toBe(true);
+
+      const after = await waitFor(() => replicated.primary(), 15_000, 'a new primary');
+      expect(after.node).not.toBe(before.node);
+      expect(after.epoch).toBeGreaterThan(before.epoch);
+
+      replicated.issue({ type: 'balance', operationId: 'balance' });
+      const balance = await replicated.result('balance');
+      expect(balance.reply).toMatchObject({ balanceCents: 28 * 10 });
+      const results = replicated.results();
+      expect(Object.values(results).every((result) => result.count === 1)).toBe(true);
+
+      // The surviving replicas hold the same state at the same position.
+      const survivors = replicated.members.filter((id) => id !== before.node);
+      const states = (await Promise.all(
+        survivors.map((id) => replicated.cluster.inspect(id, REPLICA_ACTOR_NAME)),
+      )) as Array<{
+        role: string;
+        position: number;
+        digest: string;
+      }>;
+      await waitFor(
+        async () => {
+          const now = (await Promise.all(
+            survivors.map((id) => replicated.cluster.inspect(id, REPLICA_ACTOR_NAME)),
+          )) as typeof states;
+          return now[0]!.position === now[1]!.position && now[0]!.digest === now[1]!.digest
+            ? true
+            : undefined;
+        },
+        5_000,
+        'the survivors to agree',
+      );
+      expect(states.map((state) => state.role).sort()).toEqual(['backup', 'primary']);
+    } finally {
+      await replicated.close();
+    }
+  });
+});
