@@ -63,3 +63,36 @@ describe('replica group of 3 real processes over UDP', () => {
     }
   });
 });
+
+describe('passive replica group of 3 real processes over UDP', () => {
+  // Before checkpoints were sent in parts, a passive primary's checkpoint of the account (which
+  // remembers up to 256 operations) outgrew a 16 KiB frame after ~85 deposits; the encoder dropped
+  // it on every retransmission and in-order delivery stalled everything behind it.
+  it('keeps answering as checkpoints outgrow one frame, and across a SIGKILL of the primary', async () => {
+    const replicated = await startReplicationCluster('passive');
+    try {
+      const before = await waitFor(() => replicated.primary(), 15_000, 'a primary');
+      let next = 0;
+      const answered: string[] = [];
+      const worker = async (killAt: number) => {
+        while (next < 150) {
+          const index = next++;
+          if (index === killAt) replicated.cluster.kill(before.node);
+          replicated.issue({ type: 'deposit', operationId: `p${index}`, amountCents: 10 });
+          const result = await Promise.race([
+            replicated.result(`p${index}`),
+            new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 15_000)),
+          ]);
+          if (result !== undefined) answered.push(`p${index}`);
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, () => worker(120)));
+      expect(answered).toHaveLength(150);
+      replicated.issue({ type: 'balance', operationId: 'balance' });
+      expect((await replicated.result('balance')).reply).toMatchObject({ balanceCents: 150 * 10 });
+      expect(Object.values(replicated.results()).every((result) => result.count === 1)).toBe(true);
+    } finally {
+      await replicated.close();
+    }
+  });
+});

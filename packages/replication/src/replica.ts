@@ -98,6 +98,7 @@ import {
   zeroReplicaCounters,
   type ApplicationPayload,
   type Checkpoint,
+  type CheckpointPart,
   type EpochBasis,
   type InputCopy,
   type KeptOutput,
@@ -174,6 +175,33 @@ const USER_TIMER_PREFIX = 'user:';
 const ENDPOINT_TIMER_PREFIX = 'mc:';
 /** Epoch bases kept per group: enough to judge a message delayed across a few failovers. */
 const BASES_MAX = 8;
+
+/**
+ * The size of a value on the wire, estimated as its JSON length: an upper bound on its msgpack size
+ * for plain data (the estimate group membership uses for its ops too).
+ */
+function charsOf(value: unknown): number {
+  return JSON.stringify(value)?.length ?? 0;
+}
+
+/** A checkpoint on its way out: whole, or cut into parts of which `partsOut` went out. */
+interface OutgoingCheckpoint {
+  readonly checkpoint: Checkpoint;
+  readonly parts: readonly string[] | undefined;
+  partsOut: number;
+}
+
+function isCheckpointPart(value: unknown): value is CheckpointPart {
+  return (
+    isRecord(value) &&
+    Number.isSafeInteger(value.position) &&
+    Number.isSafeInteger(value.index) &&
+    Number.isSafeInteger(value.count) &&
+    typeof value.text === 'string' &&
+    (value.index as number) >= 0 &&
+    (value.index as number) < (value.count as number)
+  );
+}
 
 function inputKey(source: string, channel: number): string {
   return `${source}#${channel}`;
@@ -335,7 +363,9 @@ export class ReplicaRole {
   private syncWaitAt = 0;
 
   private checkpoint: Checkpoint | undefined;
-  private pendingCheckpoint: Checkpoint | undefined;
+  private pendingCheckpoint: OutgoingCheckpoint | undefined;
+  /** Parts received of a checkpoint too large for one message (passive backups). */
+  private checkpointParts: { position: number; texts: (string | undefined)[]; received: number } | undefined;
   private readonly peerEntries = new Map<string, Map<number, OrderEntry>>();
   private readonly relayedUpTo = new Map<string, number>();
   private flush: FlushState | undefined;
@@ -358,7 +388,13 @@ export class ReplicaRole {
       ...config.settings,
       connection: { ...REPLICATION_DEFAULTS.connection, ...config.settings?.connection },
     };
-    for (const name of ['announceBatchMax', 'processBatchMax', 'digestEvery', 'checkpointEvery'] as const) {
+    for (const name of [
+      'announceBatchMax',
+      'processBatchMax',
+      'digestEvery',
+      'checkpointEvery',
+      'piggybackCharsMax',
+    ] as const) {
       const value = this.settings[name];
       if (!Number.isSafeInteger(value) || value < 1)
         throw new RangeError(`${name} must be a positive integer`);
@@ -952,8 +988,14 @@ export class ReplicaRole {
     const checkpoint = piggyback.checkpoint;
     if (checkpoint !== undefined && own) {
       if (mine) {
-        if (this.pendingCheckpoint?.position === checkpoint.position) this.pendingCheckpoint = undefined;
+        if (this.pendingCheckpoint?.checkpoint.position === checkpoint.position)
+          this.pendingCheckpoint = undefined;
       } else this.applyCheckpoint(checkpoint);
+    }
+    const part = piggyback.checkpointPart;
+    if (isCheckpointPart(part) && own) {
+      if (mine) this.confirmCheckpointPart(part);
+      else this.receiveCheckpointPart(part);
     }
     if (bases !== undefined) this.releaseHeld();
   }
@@ -1280,8 +1322,10 @@ export class ReplicaRole {
       ...(implied ? { implied: true } : {}),
     };
     this.remember(entry);
-    if (this.style === 'passive' && position % this.settings.checkpointEvery === 0) {
-      this.pendingCheckpoint = this.makeCheckpoint();
+    // A checkpoint partly sent is finished first: replaced, it would never arrive whole anywhere.
+    const inTransit = this.pendingCheckpoint !== undefined && this.pendingCheckpoint.partsOut > 0;
+    if (this.style === 'passive' && position % this.settings.checkpointEvery === 0 && !inTransit) {
+      this.pendingCheckpoint = this.outgoingCheckpoint(this.makeCheckpoint());
       this.counters.checkpointsSent++;
     }
   }
@@ -1426,29 +1470,125 @@ export class ReplicaRole {
     return this.announcedAnywhere < this.positionLast || this.pendingCheckpoint !== undefined;
   }
 
-  /** What rides on this replica's next message on `connection`, if anything. */
+  /**
+   * What rides on this replica's next message on `connection`, if anything, within
+   * `piggybackCharsMax`: the checkpoint (or its next part) and the bases first, then the
+   * announcements after the last one out on this connection (at least one, a prefix: the rest go
+   * on the next message), then relayed announcements in what is left.
+   */
   private piggybackFor(connection: string): ReplicationPiggyback | undefined {
+    const budget = this.settings.piggybackCharsMax;
+    const checkpointData = this.alone() ? {} : this.checkpointData();
+    const bases = this.bases.length > 0 ? { group: this.group, bases: this.bases } : undefined;
+    let used = charsOf(checkpointData) + charsOf(bases);
     const confirmed = this.confirmedOn.get(connection) ?? 0;
-    const entries = this.alone() ? [] : this.recent.filter((entry) => entry.position > confirmed);
+    const entries: OrderEntry[] = [];
+    if (!this.alone()) {
+      for (const entry of this.recent) {
+        if (entry.position <= confirmed) continue;
+        const chars = charsOf(entry);
+        if (entries.length > 0 && used + chars > budget) break;
+        entries.push(entry);
+        used += chars;
+      }
+    }
     let relay: ReplicationPiggyback['relay'];
     const peer = [...this.connections].find(([, name]) => name === connection)?.[0];
     const known = peer === undefined ? undefined : this.peerEntries.get(peer);
     if (peer !== undefined && known !== undefined && this.role === 'primary') {
       const after = this.relayedUpTo.get(peer) ?? 0;
-      const relayed = [...known.values()]
+      const candidates = [...known.values()]
         .filter((entry) => entry.position > after)
         .slice(-this.settings.announceBatchMax);
+      // The newest that fit: relaying is an optimisation (claims 66-67), older ones may be skipped.
+      const relayed: OrderEntry[] = [];
+      for (let index = candidates.length - 1; index >= 0; index--) {
+        const chars = charsOf(candidates[index]);
+        if (used + chars > budget) break;
+        relayed.unshift(candidates[index]!);
+        used += chars;
+      }
       const epoch = this.peerEpochs.get(peer) ?? 0;
       if (relayed.length > 0) relay = { group: peer, epoch, entries: relayed };
     }
-    const checkpoint = this.alone() ? undefined : this.pendingCheckpoint;
-    if (entries.length === 0 && relay === undefined && checkpoint === undefined) return undefined;
+    const hasCheckpoint = 'checkpoint' in checkpointData || 'checkpointPart' in checkpointData;
+    if (entries.length === 0 && relay === undefined && !hasCheckpoint) return undefined;
     return {
       ...(entries.length > 0 ? { order: { group: this.group, epoch: this.view?.epoch ?? 0, entries } } : {}),
       ...(relay !== undefined ? { relay } : {}),
-      ...(checkpoint !== undefined ? { checkpoint } : {}),
-      ...(this.bases.length > 0 ? { bases: { group: this.group, bases: this.bases } } : {}),
+      ...checkpointData,
+      ...(bases !== undefined ? { bases } : {}),
     };
+  }
+
+  /** The pending checkpoint whole, or its next part. */
+  private checkpointData(): Pick<ReplicationPiggyback, 'checkpoint' | 'checkpointPart'> {
+    const pending = this.pendingCheckpoint;
+    if (pending === undefined) return {};
+    if (pending.parts === undefined) return { checkpoint: pending.checkpoint };
+    const text = pending.parts[pending.partsOut];
+    if (text === undefined) return {};
+    return {
+      checkpointPart: {
+        position: pending.checkpoint.position,
+        index: pending.partsOut,
+        count: pending.parts.length,
+        text,
+      },
+    };
+  }
+
+  /**
+   * A checkpoint rides whole when it takes at most half the piggyback budget; a larger one (an
+   * actor state that outgrew a frame) is cut into parts of that size, sent one per message.
+   */
+  private outgoingCheckpoint(checkpoint: Checkpoint): OutgoingCheckpoint {
+    const partChars = Math.max(1, Math.floor(this.settings.piggybackCharsMax / 2));
+    const text = JSON.stringify(checkpoint);
+    if (text.length <= partChars) return { checkpoint, parts: undefined, partsOut: 0 };
+    const parts: string[] = [];
+    for (let start = 0; start < text.length; start += partChars)
+      parts.push(text.slice(start, start + partChars));
+    this.counters.checkpointParts += parts.length;
+    return { checkpoint, parts, partsOut: 0 };
+  }
+
+  /** One of this primary's own messages carried a checkpoint part: it is out. */
+  private confirmCheckpointPart(part: CheckpointPart): void {
+    const pending = this.pendingCheckpoint;
+    if (pending === undefined || pending.checkpoint.position !== part.position) return;
+    pending.partsOut = Math.max(pending.partsOut, part.index + 1);
+    if (pending.partsOut >= part.count) this.pendingCheckpoint = undefined;
+  }
+
+  /** A passive backup gathers the parts of a checkpoint and applies it once it holds all of them. */
+  private receiveCheckpointPart(part: CheckpointPart): void {
+    if (this.style !== 'passive' || this.role === 'primary' || this.role === 'joining') return;
+    if (this.checkpoint !== undefined && part.position <= this.checkpoint.position) return;
+    if (part.count > this.settings.inputsMax) return;
+    let gathering = this.checkpointParts;
+    if (gathering !== undefined && part.position < gathering.position) return;
+    if (
+      gathering === undefined ||
+      part.position > gathering.position ||
+      gathering.texts.length !== part.count
+    ) {
+      gathering = { position: part.position, texts: new Array<string | undefined>(part.count), received: 0 };
+      this.checkpointParts = gathering;
+    }
+    if (gathering.texts[part.index] !== undefined) return;
+    gathering.texts[part.index] = part.text;
+    gathering.received++;
+    if (gathering.received < part.count) return;
+    this.checkpointParts = undefined;
+    let checkpoint: unknown;
+    try {
+      checkpoint = JSON.parse(gathering.texts.join(''));
+    } catch {
+      return; // Parts of one checkpoint from one primary always join up; anything else is dropped.
+    }
+    if (isRecord(checkpoint) && checkpoint.position === part.position)
+      this.applyCheckpoint(checkpoint as unknown as Checkpoint);
   }
 
   /** Nothing went out within the bound: attach to one connection, whose endpoint sends a null message. */
@@ -1683,6 +1823,7 @@ export class ReplicaRole {
       this.applyEndpointEffects(connection, endpointTake(endpoint));
     }
     this.pendingOutputs.length = 0;
+    this.pendingCheckpoint = undefined;
     this.supervisor.setMode('replay');
   }
 

@@ -16,7 +16,7 @@
  * The CLI's `steadfast sim replication` runs `runReplicationSimulation`; a violation names the seed
  * and the command that replays it.
  */
-import { address, nodeId, type NodeId } from '@steadfast/wire';
+import { address, createCodec, nodeId, type NodeId } from '@steadfast/wire';
 import type { Node } from '@steadfast/runtime';
 import {
   ALL_FAULTS,
@@ -69,6 +69,11 @@ export interface ReplicationSimOptions {
   readonly safetyMs?: number;
   readonly livenessMs?: number;
   readonly settings?: Partial<ReplicationSettings>;
+  /**
+   * The largest frame the simulated nodes encode (default the codec's 16 KiB): a smaller one makes
+   * the example actors' modest states outgrow a frame, as real actors' states do.
+   */
+  readonly maxFrameBytes?: number;
   /** Membership's suspicion delay: a crashed replica leaves the view this long after the crash. */
   readonly suspicionDelayMs?: number;
   /** Real time, for `wallMs` (the simulator reads none). */
@@ -260,6 +265,15 @@ export async function runReplicationSimulation(
     safetyMs,
     livenessMs,
     trace: false,
+    ...(options.maxFrameBytes === undefined
+      ? {}
+      : {
+          codec: createCodec({
+            keys: new Map([[1, new Uint8Array(32).fill(0x5a)]]),
+            activeKeyId: 1,
+            maxFrameBytes: options.maxFrameBytes,
+          }),
+        }),
     ...(options.wallClock === undefined ? {} : { wallClock: options.wallClock }),
     setup(node: Node, context) {
       const group = groupOf.get(node.id)!;

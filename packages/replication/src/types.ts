@@ -42,6 +42,15 @@ export interface ReplicationSettings {
   readonly historyMax: number;
   /** Peer announcements kept per peer group, for relaying and for a peer's failover (claims 65-69). */
   readonly peerAnnouncementsMax: number;
+  /**
+   * What the replication layer piggybacks on one message, at most, in JSON characters (an upper
+   * bound on its msgpack size for plain data). A frame holds 16 KiB by default and a message that
+   * does not fit is dropped at every (re)transmission, which would block its stream for good: so
+   * announcements past the bound wait for the next message, and a larger checkpoint travels in
+   * parts (`checkpointPart`), one per message. With `connection.retransmitBatchMax` messages per
+   * retransmission packet, keep `retransmitBatchMax × (piggybackCharsMax + body)` under a frame.
+   */
+  readonly piggybackCharsMax: number;
   /** Settings of the multicast connections this replica takes part in. */
   readonly connection: Partial<ConnectionSettings>;
 }
@@ -58,7 +67,10 @@ export const REPLICATION_DEFAULTS: ReplicationSettings = {
   inputsMax: 4_096,
   historyMax: 100_000,
   peerAnnouncementsMax: 256,
-  connection: { nullMessageDelayMs: 0 },
+  piggybackCharsMax: 6_000,
+  // A retransmission packet carries up to this many messages, each with up to `piggybackCharsMax`
+  // of piggyback: two of them stay within a 16 KiB frame (the group layer does not split by size).
+  connection: { nullMessageDelayMs: 0, retransmitBatchMax: 2 },
 };
 
 /** A group-level message id: the source group (as origin), incarnation 0, the group's output count. */
@@ -157,6 +169,18 @@ export interface Checkpoint {
   readonly outputs: readonly KeptOutput[];
 }
 
+/**
+ * A checkpoint larger than `piggybackCharsMax` travels as its JSON text cut into `count` parts, one
+ * per message (the connection is reliable and delivers all of them to every member); a backup
+ * applies it once it holds every part of the same position.
+ */
+export interface CheckpointPart {
+  readonly position: number;
+  readonly index: number;
+  readonly count: number;
+  readonly text: string;
+}
+
 export interface KeptOutput {
   readonly connection: string;
   readonly kind: MulticastKind;
@@ -179,6 +203,8 @@ export interface ReplicationPiggyback {
     readonly entries: readonly OrderEntry[];
   };
   readonly checkpoint?: Checkpoint;
+  /** One part of a checkpoint too large to ride whole on one message (`piggybackCharsMax`). */
+  readonly checkpointPart?: CheckpointPart;
   /** The sender group's latest epoch bases: late messages of older epochs are judged by them. */
   readonly bases?: { readonly group: string; readonly bases: readonly EpochBasis[] };
   /** A new primary's flush: makes every member of both groups learn its epoch at once. */
@@ -282,6 +308,8 @@ export interface ReplicaCounters {
   inputsDropped: number;
   checkpointsSent: number;
   checkpointsApplied: number;
+  /** Parts the primary cut its checkpoints into, for those too large to ride whole on one message. */
+  checkpointParts: number;
   digestsChecked: number;
   promotions: number;
   /** Flush rounds a new primary waited because a member had not answered or a peer held more. */
@@ -315,6 +343,7 @@ export function zeroReplicaCounters(): ReplicaCounters {
     inputsDropped: 0,
     checkpointsSent: 0,
     checkpointsApplied: 0,
+    checkpointParts: 0,
     digestsChecked: 0,
     promotions: 0,
     recoveryExtensions: 0,
