@@ -131,14 +131,12 @@ export function collector(onResult?: (operationId: string) => void): ActorBehavi
       const result = input.envelope.body as Partial<ClientResult>;
       if (result.type !== 'result' || result.operationId === undefined || result.reply === undefined)
         return state;
+      // Updated in place: the collector lives only in the harness process (never replicated or
+      // replayed), and copying a table of thousands of results per result was quadratic.
       const previous = state.results[result.operationId];
+      state.results[result.operationId] = { reply: result.reply, count: (previous?.count ?? 0) + 1 };
       onResult?.(result.operationId);
-      return {
-        results: {
-          ...state.results,
-          [result.operationId]: { reply: result.reply, count: (previous?.count ?? 0) + 1 },
-        },
-      };
+      return state;
     },
   });
 }

@@ -13,6 +13,11 @@ import type { ActorSpec, ChildMessage, NodeProcessConfig, ParentMessage } from '
 
 const mainScript = fileURLToPath(new URL('../main.ts', import.meta.url));
 const tsxLoader = import.meta.resolve('tsx');
+/**
+ * Extra node flags for every node process, for diagnosis: for example
+ * `STEADFAST_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` (Node refuses --cpu-prof in NODE_OPTIONS).
+ */
+const extraNodeArgs = (process.env['STEADFAST_NODE_ARGS'] ?? '').split(/\s+/).filter((arg) => arg.length > 0);
 
 export interface ProcessClusterOptions {
   readonly nodeIds: readonly string[];
@@ -112,7 +117,7 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
 
   const spawnChild = (slot: NodeSlot) => {
     const child = fork(mainScript, ['node'], {
-      execArgv: ['--import', tsxLoader],
+      execArgv: [...extraNodeArgs, '--import', tsxLoader],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'advanced',
     });
