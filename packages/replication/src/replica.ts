@@ -1447,6 +1447,17 @@ export class ReplicaRole {
         });
       const payload: ApplicationPayload = { ...output.payload, epoch: this.view?.epoch ?? 0 };
       const result = this.runEndpoint(output.connection, { type: 'multicast', kind: output.kind, payload });
+      if (
+        result !== undefined &&
+        !result.ok &&
+        (result.error.type === 'too-large' || result.error.type === 'unencodable')
+      ) {
+        // Permanent: no retry can ever send it, and retrying would block every output behind it.
+        // Every replica that produces this output refuses it the same way, so the order holds.
+        this.counters.outputsRefused++;
+        this.pendingOutputs.shift();
+        continue;
+      }
       if (result?.ok !== true) {
         this.counters.outputsDeferred++;
         this.setTimer(TIMER_OUTPUTS, this.settings.recoveryWaitMs);

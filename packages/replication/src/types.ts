@@ -328,6 +328,8 @@ export interface ReplicaCounters {
   refusedPromotions: number;
   /** Outputs that waited because the connection's window was full; sent later. */
   outputsDeferred: number;
+  /** Outputs the connection refused for good (too large, unencodable): dropped and counted, never retried. */
+  outputsRefused: number;
 }
 
 export function zeroReplicaCounters(): ReplicaCounters {
@@ -355,5 +357,6 @@ export function zeroReplicaCounters(): ReplicaCounters {
     stateTransfersApplied: 0,
     refusedPromotions: 0,
     outputsDeferred: 0,
+    outputsRefused: 0,
   };
 }

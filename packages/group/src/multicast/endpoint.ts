@@ -19,6 +19,11 @@
  *   `syncIntervalMs` asks every member for its control data, which is how lost tails are found.
  * - The layer above attaches data to the next message (`attachPiggyback`); if none is multicast
  *   within `nullMessageDelayMs`, a null message carries it (claims 58-62).
+ * - Everything that travels fits one frame: a message over `messageBytesMax` (estimated by
+ *   `encodedBytes`) is refused with `too-large`, attached data that would push a message over it
+ *   goes ahead in null messages of its own, and retransmissions are split into packets whose data
+ *   stays within the same bound. A message the node cannot encode would be dropped on every send
+ *   and, since delivery is in order, stall its sender's stream for good.
  *
  * Host contract (raft's `Ready` in miniature): feed inputs with `step` (or the functions it
  * dispatches to), then carry out the returned effects in order: `send` the packets, hand
@@ -45,9 +50,14 @@ import {
   type GroupView,
   type MessageKind,
   type MulticastKind,
+  type Piggyback,
   type MulticastResult,
   type Packet,
+  type PiggybackResult,
+  MESSAGE_BYTES_MAX,
+  MESSAGE_BYTES_MIN,
 } from './types.js';
+import { encodedBytes } from './size.js';
 
 /** What this endpoint holds of one sender incarnation's stream. */
 export interface StreamState {
@@ -111,6 +121,8 @@ export interface EndpointState {
   /** Retired streams a peer still mentions: tell it our final acknowledgement so it can retire them too. */
   mentionsOwed: Record<string, Record<string, number>>;
   piggyback: Record<string, unknown> | null;
+  /** Estimated wire bytes of each attached key and its data (`encodedBytes`), by key. */
+  piggybackBytes: Record<string, number>;
   timers: Record<EndpointTimer, boolean>;
   syncRound: number;
   counters: EndpointCounters;
@@ -121,6 +133,8 @@ export interface StepResult {
   readonly effects: EndpointEffect[];
   /** Set for a `multicast` input. */
   readonly result?: MulticastResult;
+  /** Set for an `attach-piggyback` input. */
+  readonly attached?: PiggybackResult;
 }
 
 const multicastKinds: ReadonlySet<string> = new Set<MulticastKind>([
@@ -170,7 +184,16 @@ export function createEndpoint(config: ConnectionConfig): EndpointState {
     nullMessageDelayMs: config.nullMessageDelayMs ?? CONNECTION_DEFAULTS.nullMessageDelayMs,
     retransmitBatchMax: config.retransmitBatchMax ?? CONNECTION_DEFAULTS.retransmitBatchMax,
     retiredStreamsMax: config.retiredStreamsMax ?? CONNECTION_DEFAULTS.retiredStreamsMax,
+    messageBytesMax: config.messageBytesMax ?? CONNECTION_DEFAULTS.messageBytesMax,
   };
+  if (
+    !Number.isSafeInteger(settings.messageBytesMax) ||
+    settings.messageBytesMax < MESSAGE_BYTES_MIN ||
+    settings.messageBytesMax > MESSAGE_BYTES_MAX
+  )
+    throw new RangeError(
+      `messageBytesMax must be an integer in [${MESSAGE_BYTES_MIN}, ${MESSAGE_BYTES_MAX}], got ${settings.messageBytesMax}`,
+    );
   positiveInteger('windowMax', settings.windowMax);
   positiveInteger('retransmitBatchMax', settings.retransmitBatchMax);
   positiveInteger('retiredStreamsMax', settings.retiredStreamsMax);
@@ -206,12 +229,18 @@ export function createEndpoint(config: ConnectionConfig): EndpointState {
     nacksOwed: {},
     mentionsOwed: {},
     piggyback: null,
+    piggybackBytes: {},
     timers: { flush: false, sync: false, 'null-message': false },
     syncRound: 0,
     counters: zeroCounters(),
     outbox: [],
   };
   state.streams[ownKey(state)] = newStream(self, config.incarnation, 0);
+  // Long names could leave no room for any payload: a configuration no running system should have.
+  if (emptyMessageBytes(state) > settings.messageBytesMax)
+    throw new RangeError(
+      `messageBytesMax ${settings.messageBytesMax} leaves no room for a message's own fields`,
+    );
   return state;
 }
 
@@ -222,9 +251,10 @@ export function step(state: EndpointState, input: EndpointInput): StepResult {
       const result = multicast(state, input.payload, { kind: input.kind });
       return { effects: takeEffects(state), result };
     }
-    case 'attach-piggyback':
-      attachPiggyback(state, input.key, input.data);
-      return { effects: takeEffects(state) };
+    case 'attach-piggyback': {
+      const attached = attachPiggyback(state, input.key, input.data);
+      return { effects: takeEffects(state), attached };
+    }
     case 'view-installed':
       installView(state, input.view);
       return { effects: takeEffects(state) };
@@ -249,8 +279,15 @@ export function takeEffects(state: EndpointState): EndpointEffect[] {
 /**
  * Multicasts `payload` to every member of both groups (itself included: it is delivered here at
  * once). Any piggyback data attached since the last message rides on it. Returns the message's
- * id, or `window-full` while `windowMax` of this sender's messages are unstable, or `not-member`
- * while this replica is in no installed view of its own group.
+ * id, or `window-full` while `windowMax` of this sender's messages are unstable, `not-member`
+ * while this replica is in no installed view of its own group, `too-large` when the message would
+ * take more than `messageBytesMax` bytes on the wire, or `unencodable` when it cannot travel at
+ * all. A refused message takes no sequence number, so the stream goes on without a gap.
+ *
+ * When the attached data and the message together would exceed the bound, the data goes first in
+ * null messages of its own (`counters.piggybackSplits`), then the message without it: the data
+ * still arrives no later than the message. If the window fills in between, the message is refused
+ * with `window-full` after the null messages left; what did not leave stays attached.
  */
 export function multicast(
   state: EndpointState,
@@ -267,10 +304,30 @@ export function multicast(
  * Attaches `data` under `key` to the next message this endpoint multicasts (a later attach with
  * the same key replaces it: the layer above batches, for example, several order announcements
  * into one value). If nothing is multicast within `nullMessageDelayMs`, a null message carries it.
+ *
+ * Data that could not fit even a null message of its own (`too-large`), or cannot be encoded
+ * (`unencodable`), is refused and counted, and nothing attached changes: accepting it would
+ * stall the stream at the message that carried it. Data that fits alone is always accepted; if it
+ * would push the next message over `messageBytesMax`, it travels ahead in a null message.
  */
-export function attachPiggyback(state: EndpointState, key: string, data: unknown): void {
+export function attachPiggyback(state: EndpointState, key: string, data: unknown): PiggybackResult {
+  const size = entryBytes(key, data);
+  if (!size.ok) {
+    state.counters.unencodable++;
+    return { ok: false, error: { type: 'unencodable', detail: size.detail } };
+  }
+  const alone = withPiggybackBytes(emptyMessageBytes(state), size.bytes);
+  if (alone > state.settings.messageBytesMax) {
+    state.counters.tooLarge++;
+    return {
+      ok: false,
+      error: { type: 'too-large', bytes: alone, bytesMax: state.settings.messageBytesMax },
+    };
+  }
   state.piggyback = { ...state.piggyback, [key]: data };
+  state.piggybackBytes[key] = size.bytes;
   settle(state);
+  return { ok: true };
 }
 
 /**
@@ -286,6 +343,7 @@ export function detachPiggyback(state: EndpointState, key: string): unknown {
   const rest: Record<string, unknown> = {};
   for (const [other, value] of Object.entries(attached)) if (other !== key) rest[other] = value;
   state.piggyback = hasEntries(rest) ? rest : null;
+  delete state.piggybackBytes[key];
   if (state.piggyback === null && state.timers['null-message']) {
     state.timers['null-message'] = false;
     state.outbox.push({ type: 'cancel-timer', name: 'null-message' });
@@ -468,6 +526,35 @@ function multicastMessage(state: EndpointState, kind: MessageKind, payload: unkn
   const own = state.views[state.group];
   if (own === undefined || !own.members.includes(state.self))
     return { ok: false, error: { type: 'not-member', group: state.group } };
+  const bytesMax = state.settings.messageBytesMax;
+  const size = kind === 'null' ? { ok: true as const, bytes: 1 } : encodedBytes(payload);
+  if (!size.ok) {
+    state.counters.unencodable++;
+    return { ok: false, error: { type: 'unencodable', detail: size.detail } };
+  }
+  // The payload replaces the 1-byte nil of an empty message.
+  const bytes = emptyMessageBytes(state) - 1 + size.bytes;
+  if (bytes > bytesMax) {
+    state.counters.tooLarge++;
+    return { ok: false, error: { type: 'too-large', bytes, bytesMax } };
+  }
+  // Attached data that would push this message over the bound goes ahead in null messages of its
+  // own, as many as it takes (each key fits one alone: `attachPiggyback` checked it).
+  while (state.piggyback !== null && withPiggybackBytes(bytes, attachedBytes(state)) > bytesMax) {
+    const result = sendMessage(state, 'null', null, keysFitting(state));
+    if (!result.ok) return result;
+    state.counters.piggybackSplits++;
+  }
+  return sendMessage(state, kind, payload, Object.keys(state.piggyback ?? {}));
+}
+
+/** Sends one message of this endpoint's stream carrying the attached data under `keys`. */
+function sendMessage(
+  state: EndpointState,
+  kind: MessageKind,
+  payload: unknown,
+  keys: readonly string[],
+): MulticastResult {
   const stream = state.streams[ownKey(state)];
   if (stream === undefined) throw new Error('the endpoint lost its own stream');
   const unstable = stream.delivered - stream.stable;
@@ -481,21 +568,90 @@ function multicastMessage(state: EndpointState, kind: MessageKind, payload: unkn
     group: state.group,
     kind,
     payload: kind === 'null' ? null : payload,
-    piggyback: state.piggyback,
+    piggyback: takePiggyback(state, keys),
     stableAtSend: stream.stable,
   };
-  if (state.piggyback !== null) {
+  deliverMessage(state, stream, message);
+  for (const target of targets(state)) sendPacket(state, target, [message], false);
+  if (kind === 'null') state.counters.nullMessages++;
+  else state.counters.dataMessages++;
+  return { ok: true, id };
+}
+
+/** Detaches the data under `keys` for a message; cancels the null-message timer once nothing is left. */
+function takePiggyback(state: EndpointState, keys: readonly string[]): Piggyback | null {
+  const attached = state.piggyback;
+  if (attached === null || keys.length === 0) return null;
+  const taken: Record<string, unknown> = {};
+  for (const key of keys) {
+    taken[key] = attached[key];
+    delete attached[key];
+    delete state.piggybackBytes[key];
+  }
+  if (!hasEntries(attached)) {
     state.piggyback = null;
     if (state.timers['null-message']) {
       state.timers['null-message'] = false;
       state.outbox.push({ type: 'cancel-timer', name: 'null-message' });
     }
   }
-  deliverMessage(state, stream, message);
-  for (const target of targets(state)) sendPacket(state, target, [message], false);
-  if (kind === 'null') state.counters.nullMessages++;
-  else state.counters.dataMessages++;
-  return { ok: true, id };
+  return taken;
+}
+
+/** The attached keys, in the order attached, that fit one null message together. */
+function keysFitting(state: EndpointState): string[] {
+  const empty = emptyMessageBytes(state);
+  const keys: string[] = [];
+  let bytes = 0;
+  for (const key of Object.keys(state.piggyback ?? {})) {
+    const entry = state.piggybackBytes[key] ?? 0;
+    if (withPiggybackBytes(empty, bytes + entry) > state.settings.messageBytesMax) {
+      if (keys.length === 0) throw new Error(`attached data '${key}' does not fit a message of its own`);
+      break;
+    }
+    keys.push(key);
+    bytes += entry;
+  }
+  return keys;
+}
+
+/**
+ * Estimated bytes of this endpoint's largest message with a nil payload and no piggyback: its id
+ * with the largest sequence, the longest kind, the largest stable point. Independent of what the
+ * message carries, so it is the fixed part of every size check.
+ */
+function emptyMessageBytes(state: EndpointState): number {
+  const largest: DataMessage = {
+    id: { origin: state.self, incarnation: state.incarnation, sequence: Number.MAX_SAFE_INTEGER },
+    group: state.group,
+    kind: 'async-request',
+    payload: null,
+    piggyback: null,
+    stableAtSend: Number.MAX_SAFE_INTEGER,
+  };
+  const size = encodedBytes(largest);
+  if (!size.ok) throw new Error(`a message's own fields cannot be encoded: ${size.detail}`);
+  return size.bytes;
+}
+
+/** A message's bytes once attached data of `entriesBytes` replaces its nil piggyback (map header at most 5). */
+function withPiggybackBytes(messageBytes: number, entriesBytes: number): number {
+  return messageBytes - 1 + 5 + entriesBytes;
+}
+
+function attachedBytes(state: EndpointState): number {
+  let bytes = 0;
+  for (const entry of Object.values(state.piggybackBytes)) bytes += entry;
+  return bytes;
+}
+
+/** Estimated bytes of one attached entry: its key and its data. */
+function entryBytes(key: string, data: unknown): ReturnType<typeof encodedBytes> {
+  const keySize = encodedBytes(key);
+  const dataSize = encodedBytes(data);
+  if (!keySize.ok) return keySize;
+  if (!dataSize.ok) return dataSize;
+  return { ok: true, bytes: keySize.bytes + dataSize.bytes };
 }
 
 /** Every node a multicast goes to: members of both views, or the contacts while the other view is unknown. */
@@ -825,20 +981,36 @@ function retransmit(
     return;
   }
   const [first, last] = range;
-  const data: DataMessage[] = [];
   const from = Math.max(first, stream.stable + 1);
   const to = Math.min(last, stream.delivered);
-  for (let sequence = from; sequence <= to && data.length < state.settings.retransmitBatchMax; sequence++) {
+  const bytesMax = state.settings.messageBytesMax;
+  let count = 0;
+  // Up to `retransmitBatchMax` messages, in as many packets as it takes to keep the data of each
+  // within `messageBytesMax`: one packet per message for messages near the bound.
+  let data: DataMessage[] = [];
+  let bytes = 0;
+  for (let sequence = from; sequence <= to && count < state.settings.retransmitBatchMax; sequence++) {
     const message = stream.buffer[sequence];
-    if (message !== undefined) data.push(message);
+    if (message === undefined) continue;
+    const size = encodedBytes(message);
+    // A peer's message that cannot be sized (it came off the wire, so it can) travels alone.
+    const messageBytes = size.ok ? size.bytes : bytesMax;
+    if (data.length > 0 && bytes + messageBytes > bytesMax) {
+      sendPacket(state, requester, data, false);
+      data = [];
+      bytes = 0;
+    }
+    data.push(message);
+    bytes += messageBytes;
+    count++;
   }
-  if (data.length === 0) {
+  if (count === 0) {
     // Nothing to give: our stable point (in the control data) lets the requester skip, if that is why.
     owe(state, requester);
     return;
   }
-  state.counters.retransmissions += data.length;
   sendPacket(state, requester, data, false);
+  state.counters.retransmissions += count;
 }
 
 // ---------------------------------------------------------------------------------------------

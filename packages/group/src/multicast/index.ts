@@ -28,5 +28,6 @@ export {
   type StepResult,
   type StreamState,
 } from './endpoint.js';
+export { encodedBytes, ENCODED_DEPTH_MAX, type EncodedSize } from './size.js';
 export * from './wire-format.js';
 export * from './actor.js';

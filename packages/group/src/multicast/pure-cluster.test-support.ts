@@ -22,6 +22,7 @@ import type {
   MulticastKind,
   MulticastResult,
   Packet,
+  PiggybackResult,
 } from './types.js';
 
 export interface InFlight {
@@ -39,6 +40,8 @@ export interface PureClusterOptions {
    * through the contacts) or `'both'`. Default `'own'`.
    */
   readonly views?: 'own' | 'both';
+  /** Sees every packet an endpoint emits, as it is emitted (a test's check of what goes on the wire). */
+  readonly onSend?: (flight: InFlight) => void;
 }
 
 const timerOrder: readonly EndpointTimer[] = ['flush', 'null-message', 'sync'];
@@ -142,11 +145,12 @@ export class PureCluster {
     return result;
   }
 
-  attachPiggyback(node: NodeId, key: string, data: unknown): void {
+  attachPiggyback(node: NodeId, key: string, data: unknown): PiggybackResult {
     const state = this.endpoints.get(node);
     if (state === undefined) throw new Error(`node ${node} is down`);
-    attachPiggyback(state, key, data);
+    const result = attachPiggyback(state, key, data);
     this.collect(node);
+    return result;
   }
 
   deliver(index: number): void {
@@ -220,9 +224,12 @@ export class PureCluster {
     const timers = this.timers.get(node)!;
     for (const effect of takeEffects(state)) {
       switch (effect.type) {
-        case 'send':
-          this.inFlight.push({ source: node, target: effect.target, packet: effect.packet });
+        case 'send': {
+          const flight = { source: node, target: effect.target, packet: effect.packet };
+          this.options.onSend?.(flight);
+          this.inFlight.push(flight);
           break;
+        }
         case 'deliver':
           this.delivered.get(node)!.push(effect.message);
           break;

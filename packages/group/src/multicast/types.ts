@@ -41,6 +41,13 @@ export interface ConnectionSettings {
   readonly retransmitBatchMax: number;
   /** Streams of fenced incarnations remembered after retirement (so stale mentions are ignored). */
   readonly retiredStreamsMax: number;
+  /**
+   * Estimated wire bytes of one data message (payload, piggyback and its fields), at most; also the
+   * data of one packet, at most. A larger message is refused (`too-large`): the node could never
+   * encode it, and in-order delivery would hold back everything after it. The default leaves a
+   * default 16 KiB frame 4 KiB for the frame header, the envelope and the packet's control data.
+   */
+  readonly messageBytesMax: number;
 }
 
 export const CONNECTION_DEFAULTS: ConnectionSettings = {
@@ -50,7 +57,12 @@ export const CONNECTION_DEFAULTS: ConnectionSettings = {
   nullMessageDelayMs: 5,
   retransmitBatchMax: 16,
   retiredStreamsMax: 256,
+  messageBytesMax: 12 * 1024,
 };
+
+/** Bounds of `messageBytesMax`: room for a message's own fields, and no more than a UDP datagram. */
+export const MESSAGE_BYTES_MIN = 256;
+export const MESSAGE_BYTES_MAX = 65_507;
 
 export interface ConnectionConfig extends Partial<ConnectionSettings> {
   /** The connection's name, the same at every endpoint of it (for example `'A<->B'`). */
@@ -159,7 +171,27 @@ export type MulticastError =
       readonly unstable: number;
       readonly windowMax: number;
     }
-  | { readonly type: 'not-member'; readonly group: string };
+  | { readonly type: 'not-member'; readonly group: string }
+  | TooLargeError
+  | UnencodableError;
+
+/** The message (or attached data) would take more than `messageBytesMax` bytes on the wire. */
+export interface TooLargeError {
+  readonly type: 'too-large';
+  /** Estimated wire bytes (an upper bound). */
+  readonly bytes: number;
+  readonly bytesMax: number;
+}
+
+/** The value cannot be encoded at all (a symbol, a cycle, nesting too deep, a throwing getter). */
+export interface UnencodableError {
+  readonly type: 'unencodable';
+  readonly detail: string;
+}
+
+/** What `attachPiggyback` says: the data is attached, or it can never travel and is refused. */
+export type PiggybackResult =
+  { readonly ok: true } | { readonly ok: false; readonly error: TooLargeError | UnencodableError };
 
 export type MulticastResult =
   { readonly ok: true; readonly id: MessageId } | { readonly ok: false; readonly error: MulticastError };
@@ -188,6 +220,15 @@ export interface EndpointCounters {
   /** Views installed (locally or learned from peers). */
   views: number;
   windowFull: number;
+  /** Multicasts and piggyback data refused because they would exceed `messageBytesMax`. */
+  tooLarge: number;
+  /** Multicasts and piggyback data refused because they cannot be encoded at all. */
+  unencodable: number;
+  /**
+   * Null messages sent ahead of a message because the data attached to it would have pushed it
+   * over `messageBytesMax` (also counted in `nullMessages`).
+   */
+  piggybackSplits: number;
   /** Sequences passed over because they were stable before this member joined. */
   skippedToStable: number;
   /**
@@ -219,6 +260,9 @@ export function zeroCounters(): EndpointCounters {
     misrouted: 0,
     views: 0,
     windowFull: 0,
+    tooLarge: 0,
+    unencodable: 0,
+    piggybackSplits: 0,
     skippedToStable: 0,
     holes: 0,
     unadmitted: 0,

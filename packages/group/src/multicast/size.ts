@@ -1,0 +1,161 @@
+/**
+ * How many bytes a value takes in a frame, at most: a safe upper bound of what the wire codec's
+ * msgpack writer (msgpackr, no records, `moreTypes`) produces for it. The endpoint sizes every data
+ * message with it before accepting it, so a message that could never fit in one frame is refused
+ * with a typed error instead of being dropped by the node at every send and retransmission, which
+ * would hold back everything its sender multicast after it (delivery is in order).
+ *
+ * Why a walk and not the encoder itself: `@steadfast/group` does not depend on msgpackr, and
+ * packing (or framing, with its MAC) every message a second time only to learn its length would
+ * allocate and copy on the hot path. The walk allocates nothing. It is exact for what payloads are
+ * made of (null, booleans, numbers, strings, arrays, plain objects, maps) and generous for the
+ * rarer extension types (dates, sets, errors, regular expressions, binary data); the property test
+ * in `size.test.ts` checks it against the codec.
+ */
+
+/** Nesting deeper than this is reported as unencodable: it also stops the walk on a cyclic value. */
+export const ENCODED_DEPTH_MAX = 512;
+
+export type EncodedSize =
+  { readonly ok: true; readonly bytes: number } | { readonly ok: false; readonly detail: string };
+
+/** An upper bound of `value`'s msgpack bytes on the wire, or why it cannot travel at all. */
+export function encodedBytes(value: unknown): EncodedSize {
+  try {
+    return { ok: true, bytes: sizeOf(value, 0) };
+  } catch (error) {
+    // A throwing getter or `toJSON` ends up here too: whatever cannot be read cannot be sent.
+    return { ok: false, detail: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+/** Bytes of a msgpack header for a string or binary of `length` bytes (fixstr/str8/str16/str32). */
+function stringHeaderBytes(length: number): number {
+  if (length < 0x20) return 1;
+  if (length < 0x100) return 2;
+  if (length < 0x10000) return 3;
+  return 5;
+}
+
+/** Bytes of an array or map header for `count` items (fixarray/array16/array32). */
+function containerHeaderBytes(count: number): number {
+  if (count < 0x10) return 1;
+  if (count < 0x10000) return 3;
+  return 5;
+}
+
+/** UTF-8 length of a string, as the encoder writes it (a lone surrogate takes 3 bytes). */
+export function utf8Bytes(text: string): number {
+  let bytes = 0;
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if ((code & 0xfc00) === 0xd800 && (text.charCodeAt(index + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4;
+      index++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+function stringBytes(text: string): number {
+  const length = utf8Bytes(text);
+  return stringHeaderBytes(length) + length;
+}
+
+/** The encoder's integer forms: 1 byte for small ones, then 2, 3 or 5; anything else is a float64. */
+function numberBytes(value: number): number {
+  if (value >>> 0 === value) {
+    if (value < 0x80) return 1;
+    if (value < 0x100) return 2;
+    if (value < 0x10000) return 3;
+    return 5;
+  }
+  if (value >> 0 === value) {
+    if (value >= -0x20) return 1;
+    if (value >= -0x80) return 2;
+    if (value >= -0x8000) return 3;
+    return 5;
+  }
+  return 9;
+}
+
+function bigintBytes(value: bigint): number {
+  if (value < 0x10000000000000000n && value >= -0x8000000000000000n) return 9;
+  // Larger ones travel as an extension holding their two's-complement bytes.
+  const magnitude = value < 0n ? -value : value;
+  return 8 + Math.ceil((magnitude.toString(16).length + 2) / 2);
+}
+
+function sizeOf(value: unknown, depth: number): number {
+  switch (typeof value) {
+    case 'string':
+      return stringBytes(value);
+    case 'number':
+      return numberBytes(value);
+    case 'boolean':
+      return 1;
+    case 'bigint':
+      return bigintBytes(value);
+    case 'undefined':
+    case 'function':
+      // Functions travel as `undefined`, which the encoder writes as a 3-byte extension.
+      return 3;
+    case 'symbol':
+      throw new TypeError('a symbol cannot be encoded');
+    case 'object':
+      if (value === null) return 1;
+      if (depth >= ENCODED_DEPTH_MAX)
+        throw new RangeError(`nested deeper than ${ENCODED_DEPTH_MAX} levels (or cyclic)`);
+      return objectBytes(value, depth + 1);
+    default:
+      throw new TypeError(`unknown type ${typeof value}`);
+  }
+}
+
+function objectBytes(value: object, depth: number): number {
+  if (Array.isArray(value)) {
+    let bytes = containerHeaderBytes(value.length);
+    for (const item of value as unknown[]) bytes += sizeOf(item, depth);
+    return bytes;
+  }
+  if (value instanceof Map) {
+    let bytes = containerHeaderBytes(value.size);
+    for (const [key, item] of value as Map<unknown, unknown>)
+      bytes += sizeOf(key, depth) + sizeOf(item, depth);
+    return bytes;
+  }
+  // Extension types: an extension header (at most 6 bytes) and a type code, then the contents.
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return 8 + value.byteLength;
+  if (value instanceof Date) return 15;
+  if (value instanceof Set) {
+    let bytes = 8 + containerHeaderBytes(value.size);
+    for (const item of value as Set<unknown>) bytes += sizeOf(item, depth);
+    return bytes;
+  }
+  if (value instanceof RegExp)
+    return 8 + containerHeaderBytes(2) + stringBytes(value.source) + stringBytes(value.flags);
+  if (value instanceof Error) return errorBytes(value, depth);
+  // The encoder asks `toJSON` of other objects only: a plain object is written as it is.
+  const withJson = value as { toJSON?: unknown };
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null && typeof withJson.toJSON === 'function') {
+    const json: unknown = (withJson.toJSON as () => unknown).call(value);
+    if (json !== value) return sizeOf(json, depth);
+  }
+  // A plain object, a class instance or a null-prototype object: a map of own enumerable keys.
+  const keys = Object.keys(value);
+  let bytes = 5;
+  for (const key of keys) bytes += stringBytes(key) + sizeOf((value as Record<string, unknown>)[key], depth);
+  return bytes;
+}
+
+/** An error travels as its name, message and cause; its own enumerable fields are counted too, generously. */
+function errorBytes(error: Error, depth: number): number {
+  let bytes = 16 + sizeOf(error.name, depth) + sizeOf(error.message, depth);
+  if ('cause' in error) bytes += sizeOf(error.cause, depth);
+  for (const key of Object.keys(error))
+    bytes += stringBytes(key) + sizeOf((error as unknown as Record<string, unknown>)[key], depth);
+  return bytes;
+}
