@@ -90,6 +90,9 @@ describe('group() on runtime nodes', () => {
     };
     expect(b2.role).toBe('primary');
     expect(b2.position).toBe(5); // start + four requests
+    // The primary keeps no outputs of its own after sending them: `kept` is for outputs a backup
+    // has not yet seen its primary send, so it must not grow with every request served.
+    expect((b2 as unknown as { backlog: { kept: number } }).backlog.kept).toBe(0);
     // Counters differ by role; the order and the state must not.
     expect({ position: b3.position, digest: b3.digest, role: b3.role }).toEqual({
       position: b2.position,

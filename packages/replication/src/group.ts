@@ -204,6 +204,7 @@ export function replicaActor(
           position: role.position,
           digest: role.digest(),
           counters: { ...role.counters },
+          backlog: role.backlog(),
         }),
         // A replica that restarts joins as a new member: replication, not its disk, keeps the state.
         persisted: () => undefined,

@@ -52,10 +52,12 @@ import {
 import {
   createEndpoint,
   detachPiggyback,
+  holdSends,
   isAdmitted,
   knownView,
   membersBehindEpoch,
   missingFrom,
+  releaseSends,
   step as endpointStep,
   type DeliveredMessage,
   type EndpointEffect,
@@ -370,6 +372,8 @@ export class ReplicaRole {
   private readonly relayedUpTo = new Map<string, number>();
   private flush: FlushState | undefined;
   private stateRequestedAtMs = -1;
+  /** A position of this pass reached a multiple of `digestEvery`: its last position gets a digest. */
+  private digestDue = false;
 
   constructor(
     private readonly config: ReplicaConfig,
@@ -1311,23 +1315,42 @@ export class ReplicaRole {
     this.runActor(input, position, envelope);
     const values = this.supervisor.drainRecorded();
     this.recordProcessed(input, position);
-    // Implied positions are processed by every replica on its own: no digest to compare on them.
-    const withDigest = position % this.settings.digestEvery === 0 && !implied;
     const entry: OrderEntry = {
       position,
       epoch: this.view?.epoch ?? 0,
       input,
       values,
-      ...(withDigest ? { digest: this.digest() } : {}),
       ...(implied ? { implied: true } : {}),
     };
     this.remember(entry);
+    // The digest itself is taken at the end of the pass (`attachDigest`): hashing the whole state
+    // is by far the dearest step of a position, so one pass pays for it once.
+    if (position % this.settings.digestEvery === 0) this.digestDue = true;
     // A checkpoint partly sent is finished first: replaced, it would never arrive whole anywhere.
     const inTransit = this.pendingCheckpoint !== undefined && this.pendingCheckpoint.partsOut > 0;
     if (this.style === 'passive' && position % this.settings.checkpointEvery === 0 && !inTransit) {
       this.pendingCheckpoint = this.outgoingCheckpoint(this.makeCheckpoint());
       this.counters.checkpointsSent++;
     }
+  }
+
+  /**
+   * Puts the digest that is due on the last position processed, if it was announced by this
+   * primary (implied positions are processed by every replica on its own: nothing to compare on
+   * them). It runs at the end of every scheduling pass, before the pass's announcements leave, so a
+   * digest rides on the last position of each pass that reached a multiple of `digestEvery`: at
+   * most one hash per pass however large the batch, and a divergence is still caught within the
+   * pass in which it happened. Backups check whichever entries carry one.
+   */
+  private attachDigest(): void {
+    if (!this.digestDue) return;
+    const last = this.recent.length - 1;
+    const entry = this.recent[last];
+    if (entry === undefined || entry.position !== this.positionLast || entry.implied === true) return;
+    // Already out on some connection: a copy with a digest would differ from the one that left.
+    if (entry.position <= this.announcedAnywhere) return;
+    this.recent[last] = { ...entry, digest: this.digest() };
+    this.digestDue = false;
   }
 
   /** The pool key of the reply the actor waits for, if it arrived. */
@@ -1416,6 +1439,7 @@ export class ReplicaRole {
         false,
       );
     }
+    this.attachDigest();
     this.flushOutputs();
     if (this.hasWork()) this.scheduleProcessing();
   }
@@ -1436,8 +1460,32 @@ export class ReplicaRole {
    * waits, with every later one, and is tried again.
    */
   private flushOutputs(): void {
+    if (this.pendingOutputs.length === 0) {
+      if (this.announcementDue()) this.setTimer(TIMER_ANNOUNCE, this.settings.announceDelayMs);
+      return;
+    }
+    // The outputs of a pass leave batched, several per packet (the endpoint's hold): one packet per
+    // member per pass instead of one per member per output.
+    const holding = new Set<string>();
+    try {
+      this.sendPendingOutputs(holding);
+    } finally {
+      for (const connection of holding) {
+        const endpoint = this.endpoints.get(connection)!;
+        releaseSends(endpoint);
+        this.applyEndpointEffects(connection, endpointTake(endpoint));
+      }
+    }
+    if (this.announcementDue()) this.setTimer(TIMER_ANNOUNCE, this.settings.announceDelayMs);
+  }
+
+  private sendPendingOutputs(holding: Set<string>): void {
     while (this.pendingOutputs.length > 0) {
       const output = this.pendingOutputs[0]!;
+      if (!holding.has(output.connection)) {
+        holdSends(this.endpoints.get(output.connection)!);
+        holding.add(output.connection);
+      }
       const piggyback = this.piggybackFor(output.connection);
       if (piggyback !== undefined)
         this.runEndpoint(output.connection, {
@@ -1464,12 +1512,12 @@ export class ReplicaRole {
         break;
       }
       this.pendingOutputs.shift();
-      this.kept.set(messageKey(output.payload.id), output);
+      // Not kept: the primary just sent it and saw it delivered locally; `kept` holds only outputs
+      // a backup produced and has not yet seen its primary send (the ones a failover resends).
       this.recentOutputs.push(output);
       if (this.recentOutputs.length > this.recentMax()) this.recentOutputs.shift();
       this.counters.outputsSent++;
     }
-    if (this.announcementDue()) this.setTimer(TIMER_ANNOUNCE, this.settings.announceDelayMs);
   }
 
   private alone(): boolean {
@@ -1807,7 +1855,10 @@ export class ReplicaRole {
     this.counters.promotions++;
     this.effects.push({ type: 'promoted', replica: this.self, group: this.group, epoch });
     this.addBasis({ epoch, cut: this.positionLast });
-    if (this.positionLast === 0) this.processAsPrimary({ type: 'start' }, false);
+    if (this.positionLast === 0) {
+      this.processAsPrimary({ type: 'start' }, false);
+      this.attachDigest();
+    }
     // Re-announce the recent positions: a backup that missed the old primary's last messages gets them.
     const from = Math.max(0, this.positionLast - this.recentMax());
     for (const connection of this.endpoints.keys()) this.confirmedOn.set(connection, from);
@@ -1835,6 +1886,7 @@ export class ReplicaRole {
     }
     this.pendingOutputs.length = 0;
     this.pendingCheckpoint = undefined;
+    this.digestDue = false;
     this.supervisor.setMode('replay');
   }
 

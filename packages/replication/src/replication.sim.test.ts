@@ -63,8 +63,10 @@ describe('replica groups on the simulator, under every fault kind', () => {
         );
     expect(failures(results)).toEqual([]);
     expect(results.every((result) => result.failovers === 1)).toBe(true);
-    // Seed 5: messages of the old epoch past the cut reached replicas after the flush and were dropped.
-    expect(results.filter((result) => result.seed === 5).every((result) => result.fencedMessages > 0)).toBe(
+    // Seed 5 (chain): messages of the old epoch past the cut reached replicas after the flush and
+    // were dropped. Which runs catch such a message depends on how the old primary's last sends
+    // were packed (a pass's outputs leave batched), so the check asks that the scenario occurs.
+    expect(results.filter((result) => result.seed === 5).some((result) => result.fencedMessages > 0)).toBe(
       true,
     );
   });

@@ -22,7 +22,10 @@ export interface ReplicationSettings {
   readonly processBatchMax: number;
   /** Entries in one announcement, at most (claims 43, 45, 47: several per message). */
   readonly announceBatchMax: number;
-  /** A digest of the actor's state rides on every `digestEvery`-th position (divergence detection). */
+  /**
+   * Divergence detection: a digest of the actor's state rides on the last position of each of the
+   * primary's scheduling passes that reached a multiple of `digestEvery` (at most one hash per pass).
+   */
   readonly digestEvery: number;
   /** Passive style: the primary piggybacks a checkpoint after every `checkpointEvery` positions. */
   readonly checkpointEvery: number;
@@ -47,8 +50,9 @@ export interface ReplicationSettings {
    * bound on its msgpack size for plain data). A frame holds 16 KiB by default and a message that
    * does not fit is dropped at every (re)transmission, which would block its stream for good: so
    * announcements past the bound wait for the next message, and a larger checkpoint travels in
-   * parts (`checkpointPart`), one per message. With `connection.retransmitBatchMax` messages per
-   * retransmission packet, keep `retransmitBatchMax × (piggybackCharsMax + body)` under a frame.
+   * parts (`checkpointPart`), one per message. Keep `piggybackCharsMax` plus a body under the
+   * connection's `messageBytesMax`: the group layer packs batched sends and retransmissions into
+   * packets by that bound, so a message that fits it always travels.
    */
   readonly piggybackCharsMax: number;
   /** Settings of the multicast connections this replica takes part in. */
@@ -68,9 +72,11 @@ export const REPLICATION_DEFAULTS: ReplicationSettings = {
   historyMax: 100_000,
   peerAnnouncementsMax: 256,
   piggybackCharsMax: 6_000,
-  // A retransmission packet carries up to this many messages, each with up to `piggybackCharsMax`
-  // of piggyback: two of them stay within a 16 KiB frame (the group layer does not split by size).
-  connection: { nullMessageDelayMs: 0, retransmitBatchMax: 2 },
+  // A retransmission answers a NACK with up to this many messages; the group layer splits them into
+  // packets that each stay within `messageBytesMax`, so full-size messages still travel one per
+  // packet. A pass's outputs leave batched (several per packet), so one lost packet can be dozens of
+  // messages: fetching them two at a time took one NACK round per pair.
+  connection: { nullMessageDelayMs: 0, retransmitBatchMax: 16 },
 };
 
 /** A group-level message id: the source group (as origin), incarnation 0, the group's output count. */
@@ -135,7 +141,7 @@ export interface OrderEntry {
   readonly input: OrderedInput;
   /** Supervised values the actor took while processing it, in order (replica-supervisors.txt). */
   readonly values: readonly SupervisedValue[];
-  /** Stable hash of the actor's state after processing, on every `digestEvery`-th position. */
+  /** Stable hash of the actor's state after processing, on the last position of a pass that reached a multiple of `digestEvery`. */
   readonly digest?: string;
   /**
    * True for a synchronous reply: its position follows from the request that waited for it, so no

@@ -127,6 +127,11 @@ export interface EndpointState {
   syncRound: number;
   counters: EndpointCounters;
   outbox: EndpointEffect[];
+  /**
+   * While the host holds sends (`holdSends`), the messages this endpoint multicast and the
+   * estimated bytes of each, in order: `releaseSends` sends them batched, several per packet.
+   */
+  held: { messages: DataMessage[]; bytes: number[] } | null;
 }
 
 export interface StepResult {
@@ -234,6 +239,7 @@ export function createEndpoint(config: ConnectionConfig): EndpointState {
     syncRound: 0,
     counters: zeroCounters(),
     outbox: [],
+    held: null,
   };
   state.streams[ownKey(state)] = newStream(self, config.incarnation, 0);
   // Long names could leave no room for any payload: a configuration no running system should have.
@@ -352,6 +358,48 @@ export function detachPiggyback(state: EndpointState, key: string): unknown {
   return data;
 }
 
+/**
+ * Holds the packets of the messages multicast from now on until `releaseSends`, which sends them
+ * batched: several messages per packet to each target instead of one packet per message per
+ * target. For a host that multicasts a burst of messages in one turn (the replication layer sends
+ * a scheduling pass's outputs this way): the packets, and the per-packet cost of encoding,
+ * authenticating and sending them, shrink by the size of the burst. Nothing else changes: each
+ * message takes its sequence number and is delivered here at once, as without holding. Holding
+ * is for one turn of the host: a message still held is not lost (it sits in the retransmission
+ * buffer, and peers fetch it once they learn of it), only late.
+ */
+export function holdSends(state: EndpointState): void {
+  state.held ??= { messages: [], bytes: [] };
+}
+
+/**
+ * Sends the messages held since `holdSends`, in order, to every target, in as few packets as
+ * keep the data of each within `messageBytesMax` (the same bound as a single message and as a
+ * retransmission). Ends the hold.
+ */
+export function releaseSends(state: EndpointState): void {
+  const held = state.held;
+  state.held = null;
+  if (held === null || held.messages.length === 0) return;
+  const bytesMax = state.settings.messageBytesMax;
+  for (const target of targets(state)) {
+    let data: DataMessage[] = [];
+    let bytes = 0;
+    held.messages.forEach((message, index) => {
+      const messageBytes = held.bytes[index] ?? bytesMax;
+      if (data.length > 0 && bytes + messageBytes > bytesMax) {
+        sendPacket(state, target, data, false);
+        data = [];
+        bytes = 0;
+      }
+      data.push(message);
+      bytes += messageBytes;
+    });
+    sendPacket(state, target, data, false);
+  }
+  settle(state);
+}
+
 /** Installs a view of either group (from membership, or a test script). Older epochs are ignored. */
 export function installView(state: EndpointState, view: GroupView): void {
   const problem = viewProblem(state, view);
@@ -402,7 +450,8 @@ export function receivePacket(state: EndpointState, packet: Packet): void {
     if (ack > (peer.acks[key] ?? 0)) peer.acks[key] = ack;
     const stream =
       state.streams[key] ?? (counted && state.admitted ? ensureStream(state, key, 0) : undefined);
-    if (stream !== undefined && ack > stream.delivered) requestMissing(state, key, stream, packet.from);
+    if (stream !== undefined && ack > stream.delivered && !originSending(state, stream))
+      requestMissing(state, key, stream, packet.from);
   }
   for (const [key, range] of Object.entries(control.nacks)) retransmit(state, packet.from, key, range);
   if (control.syncRequest) {
@@ -541,19 +590,23 @@ function multicastMessage(state: EndpointState, kind: MessageKind, payload: unkn
   // Attached data that would push this message over the bound goes ahead in null messages of its
   // own, as many as it takes (each key fits one alone: `attachPiggyback` checked it).
   while (state.piggyback !== null && withPiggybackBytes(bytes, attachedBytes(state)) > bytesMax) {
-    const result = sendMessage(state, 'null', null, keysFitting(state));
+    const result = sendMessage(state, 'null', null, keysFitting(state), emptyMessageBytes(state));
     if (!result.ok) return result;
     state.counters.piggybackSplits++;
   }
-  return sendMessage(state, kind, payload, Object.keys(state.piggyback ?? {}));
+  return sendMessage(state, kind, payload, Object.keys(state.piggyback ?? {}), bytes);
 }
 
-/** Sends one message of this endpoint's stream carrying the attached data under `keys`. */
+/**
+ * Sends one message of this endpoint's stream carrying the attached data under `keys`;
+ * `messageBytes` is the estimate of the message without them (checked against the bound already).
+ */
 function sendMessage(
   state: EndpointState,
   kind: MessageKind,
   payload: unknown,
   keys: readonly string[],
+  messageBytes: number,
 ): MulticastResult {
   const stream = state.streams[ownKey(state)];
   if (stream === undefined) throw new Error('the endpoint lost its own stream');
@@ -561,6 +614,12 @@ function sendMessage(
   if (unstable >= state.settings.windowMax) {
     state.counters.windowFull++;
     return { ok: false, error: { type: 'window-full', unstable, windowMax: state.settings.windowMax } };
+  }
+  let bytes = messageBytes;
+  if (keys.length > 0) {
+    let entriesBytes = 0;
+    for (const key of keys) entriesBytes += state.piggybackBytes[key] ?? 0;
+    bytes = withPiggybackBytes(messageBytes, entriesBytes);
   }
   const id: MessageId = { origin: state.self, incarnation: state.incarnation, sequence: ++state.sequence };
   const message: DataMessage = {
@@ -572,7 +631,10 @@ function sendMessage(
     stableAtSend: stream.stable,
   };
   deliverMessage(state, stream, message);
-  for (const target of targets(state)) sendPacket(state, target, [message], false);
+  if (state.held !== null) {
+    state.held.messages.push(message);
+    state.held.bytes.push(bytes);
+  } else for (const target of targets(state)) sendPacket(state, target, [message], false);
   if (kind === 'null') state.counters.nullMessages++;
   else state.counters.dataMessages++;
   return { ok: true, id };
@@ -955,6 +1017,19 @@ function dropUpTo(messages: Record<string, DataMessage>, sequenceMax: number): v
     if (Number(key) > sequenceMax) return;
     delete messages[key];
   }
+}
+
+/**
+ * Whether the stream's origin is a live member still sending it: a current member of a view, not
+ * fenced by a newer incarnation. A peer that acknowledges more of such a stream than this endpoint
+ * delivered has usually just received a packet that is still on its way here (the origin sent
+ * both at once), so asking the peer at once would fetch it twice. The gap check (a later message
+ * arriving first) and the sync round still fetch what was really lost; only a departed origin's
+ * stream is fetched from peers as soon as they show more (claim 65).
+ */
+function originSending(state: EndpointState, stream: StreamState): boolean {
+  if ((state.peers[stream.origin]?.incarnation ?? stream.incarnation) > stream.incarnation) return false;
+  return state.groups.some((group) => state.views[group]?.members.includes(stream.origin) === true);
 }
 
 /** Asks `holder` for the messages after this stream's delivered point, once per sync round or progress. */

@@ -8,9 +8,11 @@ import {
   attachPiggyback,
   createEndpoint,
   fireTimer,
+  holdSends,
   installView,
   multicast,
   receivePacket,
+  releaseSends,
   streamKey,
   takeEffects,
   type EndpointState,
@@ -143,6 +145,21 @@ export class PureCluster {
     }
     this.collect(node);
     return result;
+  }
+
+  /** Holds `node`'s sends (`holdSends`) until `release`. */
+  hold(node: NodeId): void {
+    const state = this.endpoints.get(node);
+    if (state === undefined) throw new Error(`node ${node} is down`);
+    holdSends(state);
+  }
+
+  /** Sends what `node` multicast since `hold`, batched (`releaseSends`). */
+  release(node: NodeId): void {
+    const state = this.endpoints.get(node);
+    if (state === undefined) throw new Error(`node ${node} is down`);
+    releaseSends(state);
+    this.collect(node);
   }
 
   attachPiggyback(node: NodeId, key: string, data: unknown): PiggybackResult {
