@@ -2,6 +2,7 @@
  * Small command-line kit shared by the subcommands: flag parsing with clear errors, `--help`,
  * and the `--json` contract (exactly one JSON object on the last line of stdout).
  */
+import { parseFaults, UnknownFaultError, type FaultKind } from '@steadfast/sim';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 export class UsageError extends Error {
@@ -86,4 +87,40 @@ export function printJson(value: unknown): void {
 /** Progress and human output: to stderr in `--json` mode so stdout stays machine-readable. */
 export function humanOutput(json: boolean): (line: string) => void {
   return json ? (line) => process.stderr.write(`${line}\n`) : (line) => process.stdout.write(`${line}\n`);
+}
+
+/** The value below which `fraction` of the sorted samples fall (0 for no samples). */
+export function percentile(sorted: readonly number[], fraction: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))]!;
+}
+
+export function round(value: number, digits = 1): number {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}
+
+/** `--faults LIST` (default all), with an unknown fault kind as a usage error. */
+export function faultsFlag(args: ParsedArgs): FaultKind[] {
+  try {
+    return parseFaults(stringFlag(args, 'faults') ?? 'all');
+  } catch (error) {
+    if (error instanceof UnknownFaultError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+/** Polls `probe` every 10 ms until it returns a value; throws after `timeoutMs` saying what it waited for. */
+export async function waitFor<T>(
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }

@@ -13,14 +13,9 @@ import { Node, RealClock, RequestTimeoutError, realEntropy } from '@steadfast/ru
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { humanOutput, integerFlag, printJson, stringFlag, type CommandSpec } from '../cli-kit.js';
+import { humanOutput, integerFlag, percentile, printJson, stringFlag, type CommandSpec } from '../cli-kit.js';
 import { codecFromHex } from '../host/node-process.js';
 import { startProcessCluster } from '../host/process-cluster.js';
-
-function percentile(sorted: readonly number[], fraction: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))]!;
-}
 
 export const demoCommand: CommandSpec = {
   name: 'demo',

@@ -4,16 +4,18 @@
  * `bench broadcast` (atomic-broadcast throughput and latency over UDP next to a bare UDP ping-pong).
  */
 import { runGroupSimulation, runMulticastSimulation } from '@steadfast/group/testing';
-import { ALL_FAULTS, parseFaults, UnknownFaultError, type FaultKind } from '@steadfast/sim';
+import { ALL_FAULTS } from '@steadfast/sim';
 import { createSocket } from 'node:dgram';
 import {
+  UsageError,
+  faultsFlag,
   humanOutput,
   integerFlag,
+  percentile,
   printJson,
-  stringFlag,
-  UsageError,
+  round,
+  waitFor,
   type CommandSpec,
-  type ParsedArgs,
 } from '../cli-kit.js';
 import { GroupClient, type SubmitOutcome } from '../group-app.js';
 import {
@@ -22,22 +24,6 @@ import {
   startGroupProcessCluster,
   type GroupProcessCluster,
 } from '../group-cluster.js';
-
-function faultsFlag(args: ParsedArgs): FaultKind[] {
-  try {
-    return parseFaults(stringFlag(args, 'faults') ?? 'all');
-  } catch (error) {
-    if (error instanceof UnknownFaultError) throw new UsageError(error.message);
-    throw error;
-  }
-}
-
-function percentile(sorted: readonly number[], fraction: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))]!;
-}
-
-const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
 
 export const simGroupCommand: CommandSpec = {
   name: 'sim group',
@@ -162,20 +148,6 @@ function startLoad(
   };
 }
 
-async function waitUntil<T>(
-  probe: () => Promise<T | undefined>,
-  timeoutMs: number,
-  what: string,
-): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
-
 /**
  * Every acknowledged op is in every live member's state; returns how many are missing. Backups
  * learn the last commits from the primary's next heartbeat, so first wait (bounded) until every
@@ -240,9 +212,9 @@ export const benchFailoverCommand: CommandSpec = {
           resolve(performance.now() - killedAt);
         }
       });
-      const initial = await waitUntil(() => group.primary(), 10_000, 'a primary');
+      const initial = await waitFor(() => group.primary(), 10_000, 'a primary');
       for (let trial = 1; trial <= trials; trial++) {
-        const primary = await waitUntil(() => group.primary(), 10_000, 'a primary');
+        const primary = await waitFor(() => group.primary(), 10_000, 'a primary');
         await new Promise((resolve) => setTimeout(resolve, 200)); // run under load for a moment
         const measured = new Promise<number>((resolve) => {
           firstAfterKill = resolve;
@@ -262,7 +234,7 @@ export const benchFailoverCommand: CommandSpec = {
         );
         killedAt = undefined;
         await group.cluster.restart(primary.node);
-        await waitUntil(
+        await waitFor(
           async () => ((await group.memberState(primary.node))?.status === 'normal' ? true : undefined),
           10_000,
           `${primary.node} to rejoin`,
@@ -270,7 +242,7 @@ export const benchFailoverCommand: CommandSpec = {
       }
       await load.stop();
       const lost = await lostAcknowledged(group, load.acknowledged);
-      const final = await waitUntil(() => group.primary(), 10_000, 'a primary');
+      const final = await waitFor(() => group.primary(), 10_000, 'a primary');
       const falseSuspicions = Math.max(0, final.epoch - initial.epoch - trials);
       const sorted = [...failoverMs].sort((a, b) => a - b);
       const summary = {
@@ -351,7 +323,7 @@ export const benchBroadcastCommand: CommandSpec = {
     say(`atomic broadcast: 3 node processes, ${concurrency} clients, ${seconds} s…`);
     const group = await startGroupProcessCluster(3);
     try {
-      await waitUntil(() => group.primary(), 10_000, 'a primary');
+      await waitFor(() => group.primary(), 10_000, 'a primary');
       const latenciesUs: number[] = [];
       let committed = 0;
       const load = startLoad(group, concurrency, (outcome) => {

@@ -12,8 +12,18 @@ import { startProcessCluster } from '../host/process-cluster.js';
 import { BENCH_APPLIED_OPERATIONS_MAX } from '../replication-app.js';
 import { startReplicationCluster, waitFor, type ReplicationCluster } from '../replication-cluster.js';
 import { runReplicationSimulation } from '@steadfast/replication/testing';
-import { ALL_FAULTS, parseFaults, UnknownFaultError, type FaultKind } from '@steadfast/sim';
-import { humanOutput, integerFlag, printJson, stringFlag, UsageError, type CommandSpec } from '../cli-kit.js';
+import { ALL_FAULTS } from '@steadfast/sim';
+import {
+  UsageError,
+  faultsFlag,
+  humanOutput,
+  integerFlag,
+  percentile,
+  printJson,
+  round,
+  stringFlag,
+  type CommandSpec,
+} from '../cli-kit.js';
 
 export const simReplicationCommand: CommandSpec = {
   name: 'sim replication',
@@ -48,13 +58,7 @@ export const simReplicationCommand: CommandSpec = {
       throw new UsageError(`--policy must be one of ${POLICY_NAMES.join(', ')}, got ${policyRaw}`);
     }
     const policy = policyRaw as PolicyName | undefined;
-    let faults: FaultKind[];
-    try {
-      faults = parseFaults(stringFlag(args, 'faults') ?? 'all');
-    } catch (error) {
-      if (error instanceof UnknownFaultError) throw new UsageError(error.message);
-      throw error;
-    }
+    const faults = faultsFlag(args);
     const started = performance.now();
     const violations: Array<{ seed: number; message: string; replay: string }> = [];
     let requests = 0;
@@ -86,13 +90,6 @@ export const simReplicationCommand: CommandSpec = {
     return violations.length === 0 ? 0 : 1;
   },
 };
-
-function percentile(sorted: readonly number[], fraction: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))]!;
-}
-
-const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
 
 interface LoadFigures {
   opsPerSec: number;

@@ -2,15 +2,16 @@
  * `steadfast sim`: the example bank in the deterministic simulator, under a seed.
  */
 import { createBankSimulation, BANK_SIMULATION_DEFAULTS } from '@steadfast/example-bank';
+import { ALL_FAULTS, formatReport, saveTrace } from '@steadfast/sim';
 import {
-  ALL_FAULTS,
-  formatReport,
-  parseFaults,
-  saveTrace,
-  UnknownFaultError,
-  type FaultKind,
-} from '@steadfast/sim';
-import { humanOutput, integerFlag, printJson, stringFlag, UsageError, type CommandSpec } from '../cli-kit.js';
+  UsageError,
+  faultsFlag,
+  humanOutput,
+  integerFlag,
+  printJson,
+  stringFlag,
+  type CommandSpec,
+} from '../cli-kit.js';
 
 export const simCommand: CommandSpec = {
   name: 'sim',
@@ -40,13 +41,7 @@ export const simCommand: CommandSpec = {
     const nodes = integerFlag(args, 'nodes', BANK_SIMULATION_DEFAULTS.nodes, 1, 32);
     const stepsRaw = stringFlag(args, 'steps');
     const eventsMax = stepsRaw === undefined ? undefined : integerFlag(args, 'steps', 0, 1);
-    let faults: FaultKind[];
-    try {
-      faults = parseFaults(stringFlag(args, 'faults') ?? 'all');
-    } catch (error) {
-      if (error instanceof UnknownFaultError) throw new UsageError(error.message);
-      throw error;
-    }
+    const faults = faultsFlag(args);
     const traceFile = stringFlag(args, 'trace');
     say(
       `simulating the bank: seed ${seed}, ${nodes} nodes, faults ${faults.length === 0 ? 'none' : faults.join(',')}…`,
