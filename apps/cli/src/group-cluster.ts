@@ -57,21 +57,7 @@ export async function startGroupProcessCluster(memberCount = 3): Promise<GroupPr
     client,
     members,
     memberState,
-    async primary() {
-      const votes = new Map<string, number>();
-      let epochSeen = -1;
-      for (const nodeId of members) {
-        const state = await memberState(nodeId);
-        if (state === undefined || state.status !== 'normal') continue;
-        const primary = state.configuration[state.epoch % state.configuration.length]!;
-        votes.set(`${primary}@${state.epoch}`, (votes.get(`${primary}@${state.epoch}`) ?? 0) + 1);
-        epochSeen = Math.max(epochSeen, state.epoch);
-      }
-      const best = [...votes.entries()].sort((a, b) => b[1] - a[1])[0];
-      if (best === undefined || best[1] < Math.floor(members.length / 2) + 1) return undefined;
-      const [node, epoch] = best[0].split('@') as [string, string];
-      return { node, epoch: Number(epoch) };
-    },
+    primary: () => majorityPrimary(members, memberState),
     async close() {
       await client.close();
       clock.clearAll();
@@ -79,6 +65,29 @@ export async function startGroupProcessCluster(memberCount = 3): Promise<GroupPr
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The primary and epoch that a majority of the members, in normal status, agree on (the primary of
+ * epoch e is member e mod n of the configuration); undefined while no majority agrees.
+ */
+export async function majorityPrimary(
+  members: readonly string[],
+  memberState: (nodeId: string) => Promise<MemberState | undefined>,
+): Promise<{ node: string; epoch: number } | undefined> {
+  const votes = new Map<string, { node: string; epoch: number; count: number }>();
+  for (const nodeId of members) {
+    const state = await memberState(nodeId);
+    if (state === undefined || state.status !== 'normal') continue;
+    const node = state.configuration[state.epoch % state.configuration.length]!;
+    const key = `${node}@${state.epoch}`;
+    const vote = votes.get(key) ?? { node, epoch: state.epoch, count: 0 };
+    vote.count++;
+    votes.set(key, vote);
+  }
+  const best = [...votes.values()].sort((a, b) => b.count - a.count)[0];
+  if (best === undefined || best.count < Math.floor(members.length / 2) + 1) return undefined;
+  return { node: best.node, epoch: best.epoch };
 }
 
 export function ledgerOf(state: MemberState | undefined): LedgerState | undefined {

@@ -16,6 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { address, nodeId } from '@steadfast/wire';
+import { majorityPrimary } from './group-cluster.js';
 import { codecFromHex } from './host/node-process.js';
 import { startProcessCluster, type ProcessCluster } from './host/process-cluster.js';
 import {
@@ -113,19 +114,7 @@ export async function startReplicationCluster(style: ReplicationStyle): Promise<
         waiting.set(operationId, list);
       });
     },
-    async primary() {
-      const votes = new Map<string, number>();
-      for (const nodeId of members) {
-        const state = await memberState(nodeId);
-        if (state === undefined || state.status !== 'normal') continue;
-        const key = `${state.configuration[state.epoch % state.configuration.length]}@${state.epoch}`;
-        votes.set(key, (votes.get(key) ?? 0) + 1);
-      }
-      const best = [...votes.entries()].sort((a, b) => b[1] - a[1])[0];
-      if (best === undefined || best[1] < 2) return undefined;
-      const [node, epoch] = best[0].split('@') as [string, string];
-      return { node, epoch: Number(epoch) };
-    },
+    primary: () => majorityPrimary(members, memberState),
     async close() {
       await client.close();
       clock.clearAll();
