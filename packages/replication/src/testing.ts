@@ -3,9 +3,10 @@
  * (`@steadfast/sim`). Every replica is a real runtime actor (`node.spawn(REPLICA_ACTOR_NAME,
  * replicaBehavior, input)`) on a `Simulation` node, talking over the simulated network with signed
  * frames, under the nemesis: crash, restart, partition, one-way, loss, duplicate, reorder, delay.
- * Views come from a `ScriptedViewSource` driven by the simulation's crashes and restarts (the real
- * membership layer will replace it); a restarted node joins as a new incarnation and gets a state
- * transfer before it serves.
+ * Views come from a `ScriptedViewSource` driven by the simulation's crashes and restarts, or, with
+ * `views: 'membership'`, from the real membership layer as real nodes run it (`testing/membership.ts`:
+ * a `groupMember` with `autoMembership` per node, relayed to the replica); a restarted node joins as a
+ * new incarnation and gets a state transfer before it serves.
  *
  * Invariants after every event: no two replicas of a group, of any incarnation, ever processed
  * different inputs at the same position (so every backup's order is a prefix of the primary's,
@@ -18,6 +19,7 @@
  */
 import { address, createCodec, nodeId, type NodeId } from '@steadfast/wire';
 import type { Node } from '@steadfast/runtime';
+import type { GroupSettings, GroupView } from '@steadfast/group';
 import {
   ALL_FAULTS,
   Prng,
@@ -39,6 +41,13 @@ import { policyByName, type PolicyName } from './policy.js';
 import type { ReplicaRole } from './replica.js';
 import type { ReplicationSettings, ReplicationStyle } from './types.js';
 import { ScriptedViewSource } from './view-source.js';
+import {
+  RelayedViews,
+  membershipMembers,
+  membershipViewRelay,
+  spawnMember,
+  spawnRelay,
+} from './testing/membership.js';
 import { client, front, ledger, type IssueCommand } from './workload.js';
 
 // The pure-role harness (golden scenarios, crash at every protocol point), for tests and the CLI.
@@ -51,6 +60,13 @@ export {
 } from './simulation.js';
 
 export type Topology = 'chain' | 'direct';
+
+/**
+ * Where the replicas' views come from: `scripted`, a `ScriptedViewSource` told of crashes and
+ * restarts by the harness; `membership`, the real membership layer on every node (failure detector,
+ * view changes, eviction and rejoin with `autoMembership`), relayed as on real nodes.
+ */
+export type ViewOrigin = 'scripted' | 'membership';
 
 export interface ReplicationSimOptions {
   readonly seed: number;
@@ -76,6 +92,10 @@ export interface ReplicationSimOptions {
   readonly maxFrameBytes?: number;
   /** Membership's suspicion delay: a crashed replica leaves the view this long after the crash. */
   readonly suspicionDelayMs?: number;
+  /** Default `scripted`. */
+  readonly views?: ViewOrigin;
+  /** With `views: 'membership'`: the members' settings (`autoMembership` is always on). */
+  readonly membershipSettings?: Partial<GroupSettings>;
   /** Real time, for `wallMs` (the simulator reads none). */
   readonly wallClock?: () => number;
   /** On an end-check failure, add a line per replica (role, position, backlog, counters, state). */
@@ -87,6 +107,11 @@ export interface ReplicationSimViolation {
   readonly atMs: number;
   readonly event: number;
   readonly message: string;
+  /**
+   * `invariant`: a check after an event (order agreement, divergence), a safety violation;
+   * `end`: a check at the end of the liveness phase (convergence, exactly-once, replies).
+   */
+  readonly check: 'invariant' | 'end';
   readonly replayCommand: string;
 }
 
@@ -124,9 +149,12 @@ export function replicationSimReplayCommand(
   seed: number,
   style: ReplicationStyle,
   policy?: PolicyName,
+  views: ViewOrigin = 'scripted',
 ): string {
   const base = `pnpm steadfast sim replication --seeds 1 --from ${seed} --style ${style}`;
-  return policy === undefined ? base : `${base} --policy ${policy}`;
+  const withPolicy = policy === undefined ? base : `${base} --policy ${policy}`;
+  // The CLI does not take `--views` yet: a membership run is replayed through the options it names.
+  return views === 'scripted' ? withPolicy : `${withPolicy} --views ${views}`;
 }
 
 /** A time after which a restarted replica is assumed to have its state transfer. */
@@ -249,10 +277,20 @@ export async function runReplicationSimulation(
     ]),
   );
   const schedule = options.schedule ?? replicationSchedule(seed, groups, faults, safetyMs);
+  const viewOrigin = options.views ?? 'scripted';
   let views: ScriptedViewSource | undefined;
+  // The membership origin: what every node relayed (the harness's window on the current views).
+  const relayed = new RelayedViews();
+  const currentViews: { current(group: string): GroupView | undefined } =
+    viewOrigin === 'membership' ? relayed : { current: (group) => views?.current(group) };
+  const members =
+    viewOrigin === 'membership' ? membershipMembers(groups, options.membershipSettings) : undefined;
+  const relay = membershipViewRelay((_node, view) => relayed.record(view));
   const running = new Set<string>();
   const violations: ReplicationSimViolation[] = [];
-  const replayCommand = replicationSimReplayCommand(seed, style, options.policy);
+  // The first violation stops a run, so the end checks ran only if no invariant failed before.
+  let endChecked = false;
+  const replayCommand = replicationSimReplayCommand(seed, style, options.policy, viewOrigin);
 
   const tellView = (simulation: Simulation, member: NodeId, view: Parameters<typeof replicaViewCommand>[0]) =>
     simulation.node(member)?.tell(address(member, REPLICA_ACTOR_NAME), replicaViewCommand(view));
@@ -288,22 +326,27 @@ export async function runReplicationSimulation(
         })),
         joining: context.restart,
       };
+      if (members !== undefined) spawnRelay(node, relay);
       node.spawn(REPLICA_ACTOR_NAME, behaviors.get(group.group)!, input);
       running.add(node.id);
+      // Membership finds crashes and restarts itself (its member restores from the node's disk).
+      if (members !== undefined) return spawnMember(node, group.group, members.get(group.group)!, context);
       if (!context.restart || views === undefined) return;
       const source = views;
       // The new incarnation joins once its node is up (its actor must exist to take the view).
       simulation.clock.setTimer(0, () => source.join(group.group, nodeId(node.id)));
     },
     workload(sim) {
-      const members: Record<string, NodeId[]> = {};
-      for (const group of groups) members[group.group] = group.members.map((member) => nodeId(member));
-      const source = new ScriptedViewSource(sim.clock, members, options.suspicionDelayMs ?? 40);
-      views = source;
-      source.subscribe((view) => {
-        for (const member of view.members) tellView(sim, member, view);
-      });
-      source.installInitial();
+      if (viewOrigin === 'scripted') {
+        const ranks: Record<string, NodeId[]> = {};
+        for (const group of groups) ranks[group.group] = group.members.map((member) => nodeId(member));
+        const source = new ScriptedViewSource(sim.clock, ranks, options.suspicionDelayMs ?? 40);
+        views = source;
+        source.subscribe((view) => {
+          for (const member of view.members) tellView(sim, member, view);
+        });
+        source.installInitial();
+      }
       const random = sim.random('requests');
       for (let index = 0; index < requests; index++) {
         const clientGroup = index % 2 === 0 ? 'C' : 'D';
@@ -314,7 +357,7 @@ export async function runReplicationSimulation(
           priority: random.between(0, 3),
           deadlineMs: random.between(0, 500),
         };
-        issueUntilTaken(sim, source, clientGroup, command, 50 + random.between(0, Math.floor(safetyMs / 2)));
+        issueUntilTaken(sim, clientGroup, command, 50 + random.between(0, Math.floor(safetyMs / 2)));
       }
     },
     invariants: [
@@ -323,19 +366,18 @@ export async function runReplicationSimulation(
         return checkOrder();
       },
     ],
-    liveness: [() => checkEnd()],
+    liveness: [
+      () => {
+        endChecked = true;
+        return checkEnd();
+      },
+    ],
   });
 
   /** The harness keeps offering an issue command to the client group's primary until it is answered. */
-  function issueUntilTaken(
-    sim: Simulation,
-    source: ScriptedViewSource,
-    clientGroup: string,
-    command: IssueCommand,
-    atMs: number,
-  ): void {
+  function issueUntilTaken(sim: Simulation, clientGroup: string, command: IssueCommand, atMs: number): void {
     sim.clock.setTimer(atMs, () => {
-      const primary = source.current(clientGroup)?.primary;
+      const primary = currentViews.current(clientGroup)?.primary;
       const role = primary === undefined ? undefined : hosted.get(primary)?.role;
       // Like a client that retries until answered: a primary that took the command may crash
       // before anyone else learnt of it, and the replicas' \`issued\` list drops repeats.
@@ -343,7 +385,7 @@ export async function runReplicationSimulation(
       if (state?.replies?.[command.key] !== undefined && role?.role === 'primary') return;
       if (primary !== undefined)
         sim.node(primary)?.tell(address(primary, REPLICA_ACTOR_NAME), replicaExternalCommand(command));
-      issueUntilTaken(sim, source, clientGroup, command, 100);
+      issueUntilTaken(sim, clientGroup, command, 100);
     });
   }
 
@@ -422,7 +464,7 @@ export async function runReplicationSimulation(
   function checkEnd(): string[] {
     const messages: string[] = [];
     for (const group of groups) {
-      const view = views?.current(group.group);
+      const view = currentViews.current(group.group);
       const primary = view === undefined ? undefined : hosted.get(view.primary);
       if (primary === undefined || primary.role.role !== 'primary') {
         messages.push(`group ${group.group} has no serving primary at the end (${view?.primary})`);
@@ -450,7 +492,7 @@ export async function runReplicationSimulation(
           messages.push(`replica ${record.node} of ${group.group} holds another state than the primary`);
       }
     }
-    const ledgerPrimary = hosted.get(views?.current('B')?.primary ?? nodeId('b1'));
+    const ledgerPrimary = hosted.get(currentViews.current('B')?.primary ?? nodeId('b1'));
     const ledgerState = ledgerPrimary?.role.actorState() as
       { context?: { applied?: Record<string, number>; total?: number } } | undefined;
     const applied = ledgerState?.context?.applied ?? {};
@@ -460,7 +502,7 @@ export async function runReplicationSimulation(
       if (applied[key] !== 1)
         messages.push(`request ${key} took effect ${applied[key] ?? 0} times at the ledger`);
       const clientGroup = index % 2 === 0 ? 'C' : 'D';
-      const clientPrimary = hosted.get(views?.current(clientGroup)?.primary ?? nodeId('c1'));
+      const clientPrimary = hosted.get(currentViews.current(clientGroup)?.primary ?? nodeId('c1'));
       const state = clientPrimary?.role.actorState() as
         { issued: string[]; replies: Record<string, number[]> } | undefined;
       const received = state?.replies[key] ?? [];
@@ -482,17 +524,18 @@ export async function runReplicationSimulation(
 
   const result = await simulation.run();
   for (const violation of result.violations)
-    if (violations.length < 10)
+    if (violations.length < (options.debug === true ? 100 : 10))
       violations.push({
         seed,
         atMs: violation.atMs,
         event: violation.event,
         message: violation.message,
+        check: endChecked ? 'end' : 'invariant',
         replayCommand,
       });
   let replies = 0;
   for (const clientGroup of ['C', 'D']) {
-    const primary = hosted.get(views?.current(clientGroup)?.primary ?? nodeId('c1'));
+    const primary = hosted.get(currentViews.current(clientGroup)?.primary ?? nodeId('c1'));
     const state = primary?.role.actorState() as { replies?: Record<string, number[]> } | undefined;
     for (const totals of Object.values(state?.replies ?? {})) replies += totals.length;
   }
