@@ -3,14 +3,17 @@
  * `bench failover`, `bench broadcast` and the end-to-end group tests run on.
  */
 import { memberActorName, type MemberState } from '@steadfast/group';
-import { UdpTransport } from '@steadfast/net';
-import { Node, RealClock } from '@steadfast/runtime';
+import { type Node } from '@steadfast/runtime';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LEDGER_MEMBER_KIND, type LedgerMemberInput, type LedgerState } from './group-app.js';
-import { codecFromHex } from './host/node-process.js';
-import { startProcessCluster, type ProcessCluster } from './host/process-cluster.js';
+import {
+  inspectLive,
+  startClientNode,
+  startProcessCluster,
+  type ProcessCluster,
+} from './host/process-cluster.js';
 
 export const GROUP_NAME = 'ledger';
 
@@ -35,32 +38,18 @@ export async function startGroupProcessCluster(memberCount = 3): Promise<GroupPr
     dataDir,
     actorsFor: () => [{ name: memberActorName(GROUP_NAME), kind: LEDGER_MEMBER_KIND, input }],
   });
-  const clock = new RealClock();
-  const client = new Node({
-    id: 'client',
-    incarnation: Date.now(),
-    clock,
-    transport: await UdpTransport.bind(),
-    codec: codecFromHex(cluster.keyHex),
-    peers: cluster.peers,
-  });
-  const memberState = async (nodeId: string) => {
-    if (!cluster.isAlive(nodeId)) return undefined;
-    try {
-      return (await cluster.inspect(nodeId, memberActorName(GROUP_NAME))) as MemberState | undefined;
-    } catch {
-      return undefined;
-    }
-  };
+  const client = await startClientNode(cluster);
+
+  const memberState = async (nodeId: string) =>
+    (await inspectLive(cluster, nodeId, memberActorName(GROUP_NAME))) as MemberState | undefined;
   return {
     cluster,
-    client,
+    client: client.node,
     members,
     memberState,
     primary: () => majorityPrimary(members, memberState),
     async close() {
       await client.close();
-      clock.clearAll();
       await cluster.stop();
       rmSync(dataDir, { recursive: true, force: true });
     },

@@ -4,21 +4,24 @@
  * end-to-end replication test.
  */
 import { memberActorName, type MemberState } from '@steadfast/group';
-import { UdpTransport } from '@steadfast/net';
 import {
   REPLICA_ACTOR_NAME,
   replicaExternalCommand,
   replicaViewCommand,
   type ReplicationStyle,
 } from '@steadfast/replication';
-import { Node, RealClock } from '@steadfast/runtime';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Node } from '@steadfast/runtime';
 import { address, nodeId } from '@steadfast/wire';
 import { majorityPrimary } from './group-cluster.js';
-import { codecFromHex } from './host/node-process.js';
-import { startProcessCluster, type ProcessCluster } from './host/process-cluster.js';
+import {
+  inspectLive,
+  startClientNode,
+  startProcessCluster,
+  type ProcessCluster,
+} from './host/process-cluster.js';
 import {
   ACCOUNTS_GROUP,
   accountReplicaSpecs,
@@ -56,15 +59,9 @@ export async function startReplicationCluster(style: ReplicationStyle): Promise<
     dataDir,
     actorsFor: () => accountReplicaSpecs(members, style, CLIENT_NODE),
   });
-  const clock = new RealClock();
-  const client = new Node({
-    id: CLIENT_NODE,
-    incarnation: Date.now(),
-    clock,
-    transport: await UdpTransport.bind({ receiveBufferBytes: 8 * 1024 * 1024 }),
-    codec: codecFromHex(cluster.keyHex),
-    peers: cluster.peers,
-  });
+  const clientNode = await startClientNode(cluster, CLIENT_NODE);
+  const client = clientNode.node;
+
   const waiting = new Map<string, Array<() => void>>();
   client.spawn(
     COLLECTOR_ACTOR,
@@ -88,14 +85,8 @@ export async function startReplicationCluster(style: ReplicationStyle): Promise<
       primary: nodeId(CLIENT_NODE),
     }),
   );
-  const memberState = async (nodeId: string) => {
-    if (!cluster.isAlive(nodeId)) return undefined;
-    try {
-      return (await cluster.inspect(nodeId, memberActorName(ACCOUNTS_GROUP))) as MemberState | undefined;
-    } catch {
-      return undefined;
-    }
-  };
+  const memberState = async (nodeId: string) =>
+    (await inspectLive(cluster, nodeId, memberActorName(ACCOUNTS_GROUP))) as MemberState | undefined;
   return {
     cluster,
     client,
@@ -116,8 +107,7 @@ export async function startReplicationCluster(style: ReplicationStyle): Promise<
     },
     primary: () => majorityPrimary(members, memberState),
     async close() {
-      await client.close();
-      clock.clearAll();
+      await clientNode.close();
       await cluster.stop();
       rmSync(dataDir, { recursive: true, force: true });
     },

@@ -17,7 +17,7 @@
  * The CLI's `steadfast sim replication` runs `runReplicationSimulation`; a violation names the seed
  * and the command that replays it.
  */
-import { address, createCodec, nodeId, type NodeId } from '@steadfast/wire';
+import { address, nodeId, type NodeId } from '@steadfast/wire';
 import type { Node } from '@steadfast/runtime';
 import type { GroupSettings, GroupView } from '@steadfast/group';
 import {
@@ -85,11 +85,6 @@ export interface ReplicationSimOptions {
   readonly safetyMs?: number;
   readonly livenessMs?: number;
   readonly settings?: Partial<ReplicationSettings>;
-  /**
-   * The largest frame the simulated nodes encode (default the codec's 16 KiB): a smaller one makes
-   * the example actors' modest states outgrow a frame, as real actors' states do.
-   */
-  readonly maxFrameBytes?: number;
   /** Membership's suspicion delay: a crashed replica leaves the view this long after the crash. */
   readonly suspicionDelayMs?: number;
   /** Default `scripted`. */
@@ -303,15 +298,6 @@ export async function runReplicationSimulation(
     safetyMs,
     livenessMs,
     trace: false,
-    ...(options.maxFrameBytes === undefined
-      ? {}
-      : {
-          codec: createCodec({
-            keys: new Map([[1, new Uint8Array(32).fill(0x5a)]]),
-            activeKeyId: 1,
-            maxFrameBytes: options.maxFrameBytes,
-          }),
-        }),
     ...(options.wallClock === undefined ? {} : { wallClock: options.wallClock }),
     setup(node: Node, context) {
       const group = groupOf.get(node.id)!;

@@ -8,14 +8,12 @@
  */
 import { bankAccountAddresses, bankActorSpecs, COORDINATOR_NAME } from '@steadfast/example-bank';
 import { address } from '@steadfast/wire';
-import { UdpTransport } from '@steadfast/net';
-import { Node, RealClock, RequestTimeoutError, realEntropy } from '@steadfast/runtime';
+import { RequestTimeoutError, realEntropy } from '@steadfast/runtime';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { humanOutput, integerFlag, percentile, printJson, stringFlag, type CommandSpec } from '../cli-kit.js';
-import { codecFromHex } from '../host/node-process.js';
-import { startProcessCluster } from '../host/process-cluster.js';
+import { startClientNode, startProcessCluster } from '../host/process-cluster.js';
 
 export const demoCommand: CommandSpec = {
   name: 'demo',
@@ -59,16 +57,9 @@ export const demoCommand: CommandSpec = {
         ? {}
         : { traceFileFor: (nodeId: string) => join(traceDir, `${nodeId}.trace`) }),
     });
-    const clock = new RealClock();
-    const transport = await UdpTransport.bind({ host: '127.0.0.1', port: 0 });
-    const client = new Node({
-      id: 'client',
-      incarnation: Date.now(),
-      clock,
-      transport,
-      codec: codecFromHex(cluster.keyHex),
-      peers: cluster.peers,
-    });
+    const clientNode = await startClientNode(cluster);
+    const client = clientNode.node;
+
     for (const [nodeId, endpoint] of Object.entries(cluster.peers)) {
       say(`  ${nodeId} pid ${cluster.pid(nodeId)} at ${endpoint}`);
     }
@@ -139,8 +130,7 @@ export const demoCommand: CommandSpec = {
     }
     const counters = await cluster.stop();
     rmSync(dataDir, { recursive: true, force: true });
-    await client.close();
-    clock.clearAll();
+    await clientNode.close();
     const sorted = [...latenciesMs].sort((a, b) => a - b);
     const expectedTotal = accountCount * initialCents;
     const summary = {

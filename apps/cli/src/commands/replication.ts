@@ -3,12 +3,9 @@
  * `demo replication` and `bench replication` (real processes over UDP) live beside it.
  */
 import { ACCOUNT_KIND } from '@steadfast/example-bank';
-import { UdpTransport } from '@steadfast/net';
 import { POLICY_NAMES, REPLICA_ACTOR_NAME, type PolicyName } from '@steadfast/replication';
-import { Node, RealClock } from '@steadfast/runtime';
 import { address } from '@steadfast/wire';
-import { codecFromHex } from '../host/node-process.js';
-import { startProcessCluster } from '../host/process-cluster.js';
+import { startClientNode, startProcessCluster } from '../host/process-cluster.js';
 import { BENCH_APPLIED_OPERATIONS_MAX } from '../replication-app.js';
 import { startReplicationCluster, waitFor, type ReplicationCluster } from '../replication-cluster.js';
 import { runReplicationSimulation } from '@steadfast/replication/testing';
@@ -276,21 +273,14 @@ async function startUnreplicated() {
       },
     ],
   });
-  const clock = new RealClock();
-  const client = new Node({
-    id: 'client',
-    incarnation: Date.now(),
-    clock,
-    transport: await UdpTransport.bind({ receiveBufferBytes: 8 * 1024 * 1024 }),
-    codec: codecFromHex(cluster.keyHex),
-    peers: cluster.peers,
-  });
+  const clientNode = await startClientNode(cluster);
+  const client = clientNode.node;
+
   return {
     client,
     account: address('n1', 'account'),
     async close() {
-      await client.close();
-      clock.clearAll();
+      await clientNode.close();
       await cluster.stop();
     },
   };

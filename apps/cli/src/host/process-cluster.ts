@@ -9,6 +9,9 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { UdpTransport } from '@steadfast/net';
+import { Node, RealClock } from '@steadfast/runtime';
+import { codecFromHex } from './node-process.js';
 import type { ActorSpec, ChildMessage, NodeProcessConfig, ParentMessage } from './protocol.js';
 
 const mainScript = fileURLToPath(new URL('../main.ts', import.meta.url));
@@ -241,4 +244,42 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
       return counters;
     },
   };
+}
+
+export interface ClientNode {
+  readonly node: Node;
+  close(): Promise<void>;
+}
+
+/**
+ * A node in this process that talks to the cluster over UDP (the demos', benchmarks' and tests'
+ * client): the cluster's key and peers, a fresh incarnation, a receive buffer sized for bursts.
+ */
+export async function startClientNode(cluster: ProcessCluster, id = 'client'): Promise<ClientNode> {
+  const clock = new RealClock();
+  const node = new Node({
+    id,
+    incarnation: Date.now(),
+    clock,
+    transport: await UdpTransport.bind({ receiveBufferBytes: 8 * 1024 * 1024 }),
+    codec: codecFromHex(cluster.keyHex),
+    peers: cluster.peers,
+  });
+  return {
+    node,
+    async close() {
+      await node.close();
+      clock.clearAll();
+    },
+  };
+}
+
+/** An actor's state on a node, or undefined when the node is down or does not answer. */
+export async function inspectLive(cluster: ProcessCluster, nodeId: string, actor: string): Promise<unknown> {
+  if (!cluster.isAlive(nodeId)) return undefined;
+  try {
+    return await cluster.inspect(nodeId, actor);
+  } catch {
+    return undefined;
+  }
 }
