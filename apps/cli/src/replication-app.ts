@@ -7,12 +7,13 @@
  * replies go to a collector the parent reads.
  */
 import { account, type AccountReply } from '@steadfast/example-bank';
-import { groupMember, memberActorName, type GroupSettings, type GroupViewNotice } from '@steadfast/group';
+import { groupMember, memberActorName, type GroupSettings } from '@steadfast/group';
 import {
   group,
   groupAddress,
+  membershipRelay,
   REPLICA_ACTOR_NAME,
-  replicaViewCommand,
+  VIEW_RELAY_ACTOR,
   type ReplicationStyle,
 } from '@steadfast/replication';
 import { actorRegistry, defineActor, type ActorBehavior, type ActorContext } from '@steadfast/runtime';
@@ -27,7 +28,6 @@ export const ACCOUNTS_GROUP = 'accounts';
  */
 export const BENCH_APPLIED_OPERATIONS_MAX = 256;
 export const CLIENTS_GROUP = 'clients';
-export const VIEW_RELAY_ACTOR = 'view-relay';
 export const COLLECTOR_ACTOR = 'collector';
 
 export const replicatedAccounts = {
@@ -35,23 +35,8 @@ export const replicatedAccounts = {
   passive: group(account, { replicas: 3, style: 'passive' }),
 } as const;
 
-/** Turns membership's view notices into the replica's `replica-view` commands. */
-export const viewRelay: ActorBehavior = defineActor<{ relayed: number }>({
-  kind: 'replication-view-relay',
-  initial: () => ({ relayed: 0 }),
-  handle(state, input, ctx) {
-    if (input.type !== 'message') return state;
-    const notice = input.envelope.body as Partial<GroupViewNotice>;
-    if (notice.type !== 'group-view' || notice.view === undefined || notice.group === undefined) return state;
-    const { epoch, members, primary } = notice.view;
-    // Membership numbers epochs from 0; the multicast layer's epochs are positive.
-    ctx.send(
-      address(ctx.node, REPLICA_ACTOR_NAME),
-      replicaViewCommand({ group: notice.group, epoch: epoch + 1, members, primary }),
-    );
-    return { relayed: state.relayed + 1 };
-  },
-});
+/** Membership's notices to the replica, and the replica's refusals and divergence back. */
+export const viewRelay: ActorBehavior = membershipRelay();
 
 export interface ReplicatedMemberInput {
   readonly group: string;
@@ -170,6 +155,7 @@ export function accountReplicaSpecs(
       input: {
         group: ACCOUNTS_GROUP,
         peers: [{ group: CLIENTS_GROUP, contacts: [clientNode] }],
+        reportToLocal: VIEW_RELAY_ACTOR,
         input: { owner: 'replicated', balanceCents: 0, appliedOperationsMax: BENCH_APPLIED_OPERATIONS_MAX },
       },
       hostInput: true,

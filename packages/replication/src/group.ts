@@ -59,8 +59,13 @@ export interface ReplicaActorInput {
   readonly peers: readonly PeerGroupConfig[];
   /** The actor's own start input, the same at every replica. */
   readonly input?: unknown;
-  /** Where `diverged` and `promoted` notices go (membership, a monitor). */
+  /** Where `diverged`, `promoted` and `refused-promotion` notices go (membership, a monitor). */
   readonly reportTo?: Address;
+  /**
+   * The same, as an actor name on this replica's own node (the membership relay, which turns
+   * them into membership requests): a spec shared by every node can name it.
+   */
+  readonly reportToLocal?: string;
   /**
    * True when this node restarted (a new incarnation of a member of a running group): the replica
    * asks the primary for a state transfer before it serves as a backup.
@@ -77,11 +82,18 @@ export type ReplicaCommand =
   /** A view of this group or a peer group, from membership (or a script until it lands). */
   | { readonly type: 'replica-view'; readonly view: GroupView }
   /** An input from outside every replica group (a plain client); the primary processes it. */
-  | { readonly type: 'replica-external'; readonly body: unknown };
+  | { readonly type: 'replica-external'; readonly body: unknown }
+  /** Membership took this node out of the group (it joins by state transfer if added back). */
+  | { readonly type: 'replica-outside'; readonly group: string };
 
 /** The message that installs `view` at a replica actor (membership's view notification). */
 export function replicaViewCommand(view: GroupView): ReplicaCommand {
   return { type: 'replica-view', view };
+}
+
+/** The message that tells a replica actor membership took its node out of `group`. */
+export function replicaOutsideCommand(group: string): ReplicaCommand {
+  return { type: 'replica-outside', group };
 }
 
 /** The message that gives a replica group's primary an input from outside every group. */
@@ -98,8 +110,16 @@ function isReplicaControl(body: unknown): body is ReplicaControl {
 }
 
 /** What the replica actor sends to `reportTo`. */
-export type ReplicaNotice =
-  Extract<ReplicaEffect, { type: 'diverged' }> | Extract<ReplicaEffect, { type: 'promoted' }>;
+export type ReplicaNotice = Extract<
+  ReplicaEffect,
+  { type: 'diverged' } | { type: 'promoted' } | { type: 'refused-promotion' }
+>;
+
+export const REPLICA_NOTICE_TYPES: readonly ReplicaNotice['type'][] = [
+  'diverged',
+  'promoted',
+  'refused-promotion',
+];
 
 export function group(behavior: ActorBehavior, options: GroupOptions): ReplicatedDeployment {
   if (!Number.isSafeInteger(options.replicas) || options.replicas < 1)
@@ -132,7 +152,8 @@ function isReplicaCommand(body: unknown): body is ReplicaCommand {
     typeof body === 'object' &&
     body !== null &&
     ((body as { type?: unknown }).type === 'replica-view' ||
-      (body as { type?: unknown }).type === 'replica-external')
+      (body as { type?: unknown }).type === 'replica-external' ||
+      (body as { type?: unknown }).type === 'replica-outside')
   );
 }
 
@@ -191,13 +212,21 @@ export function replicaActor(
           }
           if (!isReplicaCommand(envelope.body)) return;
           const command = envelope.body;
-          apply(
-            role.step(
-              command.type === 'replica-view'
-                ? { type: 'view-installed', view: command.view }
-                : { type: 'external', body: command.body },
-            ),
-          );
+          switch (command.type) {
+            case 'replica-view':
+              apply(role.step({ type: 'view-installed', view: command.view }));
+              return;
+            case 'replica-external':
+              apply(role.step({ type: 'external', body: command.body }));
+              return;
+            case 'replica-outside':
+              // Only from this node (the membership relay): a peer must not take a replica out.
+              if (addressNode(envelope.source) !== ctx.node || command.group !== config.group) return;
+              apply(role.step({ type: 'outside' }));
+              return;
+            default:
+              assertNever(command, 'replica command');
+          }
         },
         state: () => ({
           role: role.role,
@@ -235,7 +264,10 @@ function applyEffect(ctx: ActorContext, config: ReplicaActorInput, effect: Repli
       return;
     case 'diverged':
     case 'promoted':
+    case 'refused-promotion':
       if (config.reportTo !== undefined) ctx.send(config.reportTo, effect satisfies ReplicaNotice);
+      if (config.reportToLocal !== undefined)
+        ctx.send(address(ctx.node, config.reportToLocal), effect satisfies ReplicaNotice);
       return;
     default:
       assertNever(effect, 'replica effect');

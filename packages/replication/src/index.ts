@@ -15,3 +15,4 @@ export * from './view-source.js';
 export * from './random.js';
 export * from './workload.js';
 export * from './group.js';
+export * from './membership-relay.js';

@@ -2,7 +2,8 @@
  * The replica lifecycle machine through xstate's pure `transition()`: each event gives the next
  * state and the actions to carry out, nothing run. Invariants: a replica never becomes primary
  * without a flush unless the group is new (nothing processed anywhere); a joining replica never
- * serves before its state transfer; diverged and removed are final.
+ * serves before its state transfer; a diverged replica is never promoted; a replica taken out of
+ * the group comes back only through a state transfer (joining), having dropped the order it knew.
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -64,16 +65,43 @@ describe('replica lifecycle (xstate transition)', () => {
     });
   });
 
-  it('diverged and removed are final; a primary that leaves the view steps down', () => {
+  it('a diverged replica is never promoted; a primary that leaves the view steps down', () => {
     expect(run(false, [view(false), { type: 'diverged' }, view(true), { type: 'flushed' }]).states).toEqual([
       'backup',
       'diverged',
       'diverged',
       'diverged',
     ]);
-    expect(run(false, [view(true, true), view(false, false, false), view(true)])).toEqual({
-      states: ['primary', 'removed', 'removed'],
-      actions: [['becomePrimary'], ['stepDown'], []],
+    expect(run(false, [view(true, true), view(false, false, false)])).toEqual({
+      states: ['primary', 'removed'],
+      actions: [['becomePrimary'], ['stepDown']],
     });
+  });
+
+  it('a replica taken out while alive (outside) and added back joins by state transfer, forgetting the order it knew', () => {
+    expect(
+      run(false, [view(false), { type: 'outside' }, view(false), { type: 'state-transferred' }]),
+    ).toEqual({
+      states: ['backup', 'removed', 'joining', 'backup'],
+      actions: [[], [], ['forgetOrder', 'requestState'], []],
+    });
+    // Added back as the primary of the view: it cannot serve, so it asks membership to move on.
+    expect(run(false, [view(true, true), { type: 'outside' }, view(true)])).toEqual({
+      states: ['primary', 'removed', 'joining'],
+      actions: [['becomePrimary'], ['stepDown'], ['forgetOrder', 'refusePromotion', 'requestState']],
+    });
+    // A diverged replica that membership took out starts over the same way.
+    expect(run(false, [view(false), { type: 'diverged' }, { type: 'outside' }, view(false)]).states).toEqual([
+      'backup',
+      'diverged',
+      'removed',
+      'joining',
+    ]);
+    // Outside while recovering: the flush is abandoned.
+    expect(run(false, [view(false), view(true), { type: 'outside' }]).actions).toEqual([
+      [],
+      ['startFlush'],
+      ['abandonFlush'],
+    ]);
   });
 });

@@ -16,11 +16,22 @@ export type LifecycleEvent =
   | { readonly type: 'state-transferred' }
   /** The failover flush concluded: the order up to the cut is decided. */
   | { readonly type: 'flushed' }
-  | { readonly type: 'diverged' };
+  | { readonly type: 'diverged' }
+  /**
+   * Membership says this replica is outside its group's newest configuration (it was removed while
+   * alive: silent for too long, or diverged). A later view that includes it again adds it back.
+   */
+  | { readonly type: 'outside' };
 
 /** Effects the role carries out, by name, in the order the transition lists them. */
 export type LifecycleAction =
-  'becomePrimary' | 'startFlush' | 'abandonFlush' | 'stepDown' | 'requestState' | 'refusePromotion';
+  | 'becomePrimary'
+  | 'startFlush'
+  | 'abandonFlush'
+  | 'stepDown'
+  | 'requestState'
+  | 'refusePromotion'
+  | 'forgetOrder';
 
 export const LIFECYCLE_ACTIONS: readonly LifecycleAction[] = [
   'becomePrimary',
@@ -29,6 +40,7 @@ export const LIFECYCLE_ACTIONS: readonly LifecycleAction[] = [
   'stepDown',
   'requestState',
   'refusePromotion',
+  'forgetOrder',
 ];
 
 const noop = () => {};
@@ -41,6 +53,7 @@ export const replicaLifecycle = setup({
   },
   guards: {
     notMember: ({ event }) => event.type === 'view' && !event.member,
+    member: ({ event }) => event.type === 'view' && event.member,
     freshPrimary: ({ event }) => event.type === 'view' && event.primary && event.fresh,
     primary: ({ event }) => event.type === 'view' && event.primary,
   },
@@ -52,6 +65,7 @@ export const replicaLifecycle = setup({
     stepDown: noop,
     requestState: noop,
     refusePromotion: noop,
+    forgetOrder: noop,
   },
 }).createMachine({
   id: 'replica',
@@ -75,11 +89,13 @@ export const replicaLifecycle = setup({
       on: {
         view: [
           { guard: 'notMember', target: 'removed' },
-          // A replica without the state cannot order anything: membership must pick another.
+          // A replica without the state cannot order anything: it asks membership to move on
+          // to the next epoch, whose primary is the next member by rank.
           { guard: 'primary', actions: 'refusePromotion' },
         ],
         'state-transferred': { target: 'backup' },
         diverged: { target: 'diverged' },
+        outside: { target: 'removed' },
       },
     },
     backup: {
@@ -89,6 +105,7 @@ export const replicaLifecycle = setup({
           { guard: 'primary', target: 'recovering', actions: 'startFlush' },
         ],
         diverged: { target: 'diverged' },
+        outside: { target: 'removed' },
       },
     },
     /** The new primary of a view: it flushes the old primary's epoch before it orders anything. */
@@ -102,6 +119,7 @@ export const replicaLifecycle = setup({
         ],
         flushed: { target: 'primary', actions: 'becomePrimary' },
         diverged: { target: 'diverged' },
+        outside: { target: 'removed', actions: 'abandonFlush' },
       },
     },
     primary: {
@@ -111,12 +129,31 @@ export const replicaLifecycle = setup({
           { guard: 'primary' },
           { target: 'backup', actions: 'stepDown' },
         ],
+        outside: { target: 'removed', actions: 'stepDown' },
       },
     },
-    /** Reported to membership with its position; never promoted. */
-    diverged: { type: 'final' },
-    /** Out of the group's view: a removed replica comes back only as a new incarnation. */
-    removed: { type: 'final' },
+    /**
+     * Reported to membership with its position; never promoted. Membership takes it out of the
+     * group (`outside`); if it is added back, it starts over from a state transfer.
+     */
+    diverged: {
+      on: {
+        outside: { target: 'removed' },
+      },
+    },
+    /**
+     * Out of the group: it takes part in nothing. A view that includes it again means it was added
+     * back after missing whatever the group did meanwhile: it drops the order it knew and joins
+     * like a new incarnation, by state transfer.
+     */
+    removed: {
+      on: {
+        view: [
+          { guard: 'primary', target: 'joining', actions: ['forgetOrder', 'refusePromotion'] },
+          { guard: 'member', target: 'joining', actions: 'forgetOrder' },
+        ],
+      },
+    },
   },
 });
 

@@ -3,23 +3,19 @@
  * (`views: 'membership'`: a `groupMember` with `autoMembership` on every node, its `group-view`
  * notices relayed to the replica, as real node processes run it), under every fault kind.
  *
- * What holds, and is checked here: the safety invariants after every event (no replica of any
- * incarnation processes another input at a position that a non-primary replica already processed,
- * claims 41, 64, 65, 68, 69; no replica diverged), through the safety and the liveness phases;
- * and, with no faults, the end checks too (every replica at the primary's position with its state,
- * each request applied once with one reply).
+ * What is checked, over every fault kind: the safety invariants after every event (no replica of
+ * any incarnation processes another input at a position that a backup already processed, claims
+ * 41, 64, 65, 68, 69; no replica diverged), through the safety and the liveness phases; and the end
+ * checks (every replica at the primary's position with its state, each request applied once with one
+ * reply). Two paths that only real membership takes are exercised and counted: a restarted replica
+ * named primary before its state transfer refuses and membership moves on (`step-down`), and a
+ * live replica evicted for silence is added back and starts over by state transfer (`rejoins`).
  *
- * What does not hold yet, and is left out: the end checks of the all-faults sweep. Two mismatches
- * between membership and replication (no protocol code changed here), replayed with
- * `runReplicationSimulation({ seed, style, policy, views: 'membership' })`:
- * - membership names the primary `configuration[epoch mod n]`, which can be a node that just
- *   restarted (seed 7, semi-active, policy `priority`, all faults: b3 restarts at 2500 ms and is
- *   primary of the view that takes it back); its replica is joining, refuses the promotion, tells
- *   nobody, and the group has no serving primary for good;
- * - a live replica evicted for silence (a partition, a lossy or slow link) rejoins as the same
- *   incarnation: its replica never saw the views without it, is not `joining`, gets no state
- *   transfer and lacks the inputs multicast while it was out (seed 6, semi-active, policy
- *   `reception`, faults loss, duplicate, reorder, delay: b3 stays at position 11, the primary at 13).
+ * Not yet handled, so not in these seeds (docs/replication.md, known limits): a primary deposed by
+ * a partition while alive can deliver outputs of positions the next primary never learns of to a
+ * peer group before that group hears of the new epoch; the new primary does not yet fetch those
+ * positions from the peer group, so such a request can take effect twice. Replay:
+ * `runReplicationSimulation({ seed: 123, style: 'semi-active', policy: 'deadline', views: 'membership' })`.
  */
 import { describe, expect, it } from 'vitest';
 import { POLICY_NAMES } from './policy.js';
@@ -38,7 +34,7 @@ function describeViolations(results: readonly ReplicationSimResult[], check?: 'i
 
 describe('replica groups with views from the real membership layer', () => {
   for (const style of ['semi-active', 'passive'] as const) {
-    it(`${style}: seeds 1-${SEEDS}, all faults: no replica processes another input at a decided position, none diverges, after every event`, async () => {
+    it(`${style}: seeds 1-${SEEDS}, all faults: safe after every event, live and exactly-once at the end`, async () => {
       const results: ReplicationSimResult[] = [];
       for (let seed = 1; seed <= SEEDS; seed++)
         results.push(
@@ -49,12 +45,15 @@ describe('replica groups with views from the real membership layer', () => {
             policy: POLICY_NAMES[seed % POLICY_NAMES.length]!,
           }),
         );
-      expect(describeViolations(results, 'invariant')).toEqual([]);
+      expect(describeViolations(results)).toEqual([]);
       // Membership must actually have moved primaries and taken restarted replicas back (state
       // transfers), or the order invariant was checked across no view change at all.
       expect(results.reduce((sum, result) => sum + result.failovers, 0)).toBeGreaterThan(SEEDS / 2);
       expect(results.reduce((sum, result) => sum + result.stateTransfers, 0)).toBeGreaterThan(SEEDS / 2);
       expect(new Set(results.map((result) => result.topology)).size).toBe(2);
+      // And the two paths only real membership takes.
+      expect(results.reduce((sum, result) => sum + result.refusedPromotions, 0)).toBeGreaterThan(0);
+      expect(results.reduce((sum, result) => sum + result.rejoins, 0)).toBeGreaterThan(0);
     });
   }
 

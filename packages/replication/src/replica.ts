@@ -471,6 +471,11 @@ export class ReplicaRole {
     return this.positionLast;
   }
 
+  /** The epoch of the view of its own group this replica installed last (0 before the first). */
+  get viewEpoch(): number {
+    return this.view?.epoch ?? 0;
+  }
+
   get currentView(): GroupView | undefined {
     return this.view;
   }
@@ -507,16 +512,17 @@ export class ReplicaRole {
 
   /**
    * The highest position this replica could stand at if it took over now: its own position
-   * (semi-active), or its checkpoint followed by the contiguous logged positions whose inputs it
-   * holds (passive).
+   * (semi-active), or the later of its checkpoint and its own processed state (a passive replica
+   * that was primary before keeps that state), followed by the contiguous logged positions whose
+   * inputs it holds (passive). `takeOverFromCheckpoint` starts from the same point.
    */
   coverage(): number {
     const role = this.role;
+    if (role === 'primary') return this.positionLast;
     let position =
-      this.style === 'passive' && role !== 'primary' ? (this.checkpoint?.position ?? 0) : this.positionLast;
-    if (role === 'primary') return position;
-    if (this.style === 'passive' && this.checkpoint === undefined && this.positionLast > 0)
-      position = this.positionLast;
+      this.style === 'passive'
+        ? Math.max(this.checkpoint?.position ?? 0, this.positionLast)
+        : this.positionLast;
     for (;;) {
       const entry = this.announced.get(position + 1);
       if (entry === undefined || !this.canProcess(entry)) return position;
@@ -561,6 +567,9 @@ export class ReplicaRole {
         break;
       case 'control':
         this.onControl(input.from, input.message);
+        break;
+      case 'outside':
+        this.lifecycleEvent({ type: 'outside' });
         break;
       default:
         assertNever(input, 'replica input');
@@ -681,6 +690,16 @@ export class ReplicaRole {
           break;
         case 'refusePromotion':
           this.counters.refusedPromotions++;
+          if (this.view !== undefined)
+            this.effects.push({
+              type: 'refused-promotion',
+              replica: this.self,
+              group: this.group,
+              epoch: this.view.epoch,
+            });
+          break;
+        case 'forgetOrder':
+          this.forgetOrder();
           break;
         default:
           assertNever(action, 'lifecycle action');
@@ -1028,6 +1047,14 @@ export class ReplicaRole {
     this.bases = [...this.bases, { epoch: basis.epoch, cut: basis.cut }]
       .sort((a, b) => a.epoch - b.epoch)
       .slice(-BASES_MAX);
+    // Announcements of an older epoch past this cut were never decided: drop them, or the first one
+    // learnt (say, relayed late by a peer group while this replica was joining) would keep the
+    // decided entry for its position out.
+    for (const [position, entry] of this.announced)
+      if (entry.epoch !== undefined && judgeByBases(this.bases, entry.epoch, position) === false) {
+        this.announced.delete(position);
+        this.counters.entriesCut++;
+      }
   }
 
   private addPeerBasis(group: string, basis: EpochBasis): void {
@@ -1687,6 +1714,12 @@ export class ReplicaRole {
     for (const entry of entries) {
       if (!isEntry(entry) || entry.position <= this.positionLast) continue;
       if (this.checkpoint !== undefined && entry.position <= this.checkpoint.position) continue;
+      // An entry of an epoch whose successor cut before its position was never decided, whatever
+      // message carried it (a peer group's relay can deliver it late, in a message of a new epoch).
+      if (entry.epoch !== undefined && judgeByBases(this.bases, entry.epoch, entry.position) === false) {
+        this.counters.entriesCut++;
+        continue;
+      }
       if (!this.announced.has(entry.position)) this.announced.set(entry.position, entry);
     }
     if (this.announced.size > this.settings.inputsMax) {
@@ -1878,6 +1911,38 @@ export class ReplicaRole {
   }
 
   /** No longer primary: nothing of this replica's order may go out any more. */
+  /**
+   * A replica added back to its group after it was taken out (alive, but silent or diverged) drops
+   * what it knew of the order and of its own outputs: the group went on without it, positions it
+   * holds announcements for may have been decided otherwise, and outputs it kept may belong to
+   * positions that were never decided. The state transfer it asks for next brings all of it back.
+   * Received inputs stay in the pool: an input is the same whichever order it gets.
+   */
+  private forgetOrder(): void {
+    this.counters.rejoins++;
+    this.stepDown();
+    this.flush = undefined;
+    this.announced.clear();
+    this.heldOrders = [];
+    this.recent.length = 0;
+    this.recentInputs.clear();
+    this.confirmedOn.clear();
+    this.announcedAnywhere = 0;
+    this.localQueue.length = 0;
+    this.kept.clear();
+    this.observed.clear();
+    this.recentOutputs.length = 0;
+    this.outputsSinceCheckpoint = [];
+    this.checkpoint = undefined;
+    this.checkpointParts = undefined;
+    this.peerEntries.clear();
+    this.relayedUpTo.clear();
+    this.stateRequestedAtMs = -1;
+    // What it processed while out (as a deposed primary, say) is nobody's order.
+    this.historyKeys.length = 0;
+    this.historyBase = this.positionLast;
+  }
+
   private stepDown(): void {
     for (const connection of this.endpoints.keys()) {
       const endpoint = this.endpoints.get(connection)!;

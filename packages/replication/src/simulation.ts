@@ -287,6 +287,12 @@ export class ReplicationCluster {
           this.note(`diverged ${effect.replica} at ${effect.position}: ${effect.reason}`);
           this.views.report({ type: 'diverged', group: effect.group, replica: effect.replica });
           break;
+        case 'refused-promotion':
+          this.note(
+            `${effect.replica} refused to be primary of ${effect.group}#${effect.epoch}: no state yet`,
+          );
+          this.views.report(effect);
+          break;
         case 'promoted':
           this.promotions.push({ replica: effect.replica, group: effect.group, atMs: this.clock.now() });
           this.note(`promoted ${effect.replica} in ${effect.group}#${effect.epoch}`);

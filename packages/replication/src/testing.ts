@@ -47,6 +47,7 @@ import {
   membershipViewRelay,
   spawnMember,
   spawnRelay,
+  VIEW_RELAY_ACTOR,
 } from './testing/membership.js';
 import { client, front, ledger, type IssueCommand } from './workload.js';
 
@@ -122,6 +123,10 @@ export interface ReplicationSimResult {
   /** Promotions after the first primaries: failovers. */
   readonly failovers: number;
   readonly stateTransfers: number;
+  /** Views that named a joining replica primary (it refused; membership moved on). */
+  readonly refusedPromotions: number;
+  /** Replicas taken out alive (evicted, diverged) and added back, which started over as joining. */
+  readonly rejoins: number;
   /** Late messages of an older epoch dropped because they were past the flush's cut. */
   readonly fencedMessages: number;
   readonly nullMessages: number;
@@ -311,6 +316,8 @@ export async function runReplicationSimulation(
           ),
         })),
         joining: context.restart,
+        // With real membership, refusals and divergence go back to it through the relay.
+        ...(members === undefined ? {} : { reportToLocal: VIEW_RELAY_ACTOR }),
       };
       if (members !== undefined) spawnRelay(node, relay);
       node.spawn(REPLICA_ACTOR_NAME, behaviors.get(group.group)!, input);
@@ -399,8 +406,10 @@ export async function runReplicationSimulation(
       const role = record.role;
       if (role.role === 'diverged')
         messages.push(`replica ${record.node}#${record.incarnation} of ${record.group} diverged`);
-      if (role.role === 'primary' || simulation.isCrashed(record.node) || hosted.get(record.node) !== record)
-        continue;
+      // A removed replica's history is nobody's order (a deposed primary's, say); it joins again
+      // by state transfer, which resets it.
+      if (role.role === 'primary' || role.role === 'removed') continue;
+      if (simulation.isCrashed(record.node) || hosted.get(record.node) !== record) continue;
       let order = decided.get(record.group);
       if (order === undefined) {
         order = new Map();
@@ -423,7 +432,15 @@ export async function runReplicationSimulation(
     }
     // Every live replica, primary included, agrees with the decided order where both have a key.
     for (const record of hosted.values()) {
-      if (simulation.isCrashed(record.node)) continue;
+      if (simulation.isCrashed(record.node) || record.role.role === 'removed') continue;
+      // A primary deposed by a newer view may go on processing until it hears of it (it is not
+      // told while cut off): its positions past the new epoch's cut are discarded, never decided,
+      // and it comes back only by state transfer. The current primary is held to the order.
+      if (
+        record.role.role === 'primary' &&
+        record.role.viewEpoch < (currentViews.current(record.group)?.epoch ?? 0)
+      )
+        continue;
       const order = decided.get(record.group);
       if (order === undefined) continue;
       const history = record.role.history();
@@ -529,7 +546,11 @@ export async function runReplicationSimulation(
   let stateTransfers = 0;
   let fencedMessages = 0;
   let nullMessages = 0;
+  let refusedPromotions = 0;
+  let rejoins = 0;
   for (const record of allRoles) {
+    refusedPromotions += record.role.counters.refusedPromotions;
+    rejoins += record.role.counters.rejoins;
     promotions += record.role.counters.promotions;
     stateTransfers += record.role.counters.stateTransfersApplied;
     fencedMessages += record.role.counters.fencedMessages;
@@ -546,6 +567,8 @@ export async function runReplicationSimulation(
     replies,
     failovers: promotions - groups.length,
     stateTransfers,
+    refusedPromotions,
+    rejoins,
     fencedMessages,
     nullMessages,
     events: result.events,

@@ -275,7 +275,13 @@ export type ReplicaInput =
   /** An input from outside the replicated world (a local client, the host): primary only. */
   | { readonly type: 'external'; readonly body: unknown }
   /** A message of another replica of this group (flush, state transfer), sent directly. */
-  | { readonly type: 'control'; readonly from: NodeId; readonly message: ReplicaControl };
+  | { readonly type: 'control'; readonly from: NodeId; readonly message: ReplicaControl }
+  /**
+   * Membership took this replica out of its group while it was alive (silent for too long, or
+   * diverged): it takes part in nothing until a view includes it again, and then joins by state
+   * transfer.
+   */
+  | { readonly type: 'outside' };
 
 export type ReplicaEffect =
   | { readonly type: 'send'; readonly target: NodeId; readonly packet: Packet }
@@ -293,7 +299,17 @@ export type ReplicaEffect =
       readonly position: number;
       readonly reason: string;
     }
-  | { readonly type: 'promoted'; readonly replica: NodeId; readonly group: string; readonly epoch: number };
+  | { readonly type: 'promoted'; readonly replica: NodeId; readonly group: string; readonly epoch: number }
+  /**
+   * The view of `epoch` names this replica primary, but it has no state yet (it is joining):
+   * membership should move to the next epoch (its primary is the next member by rank).
+   */
+  | {
+      readonly type: 'refused-promotion';
+      readonly replica: NodeId;
+      readonly group: string;
+      readonly epoch: number;
+    };
 
 export interface ReplicaCounters {
   processed: number;
@@ -332,6 +348,8 @@ export interface ReplicaCounters {
   stateTransfersApplied: number;
   /** Views that made this replica primary while it had no state yet (membership must pick another). */
   refusedPromotions: number;
+  /** Times this replica was added back after membership took it out, and started over as joining. */
+  rejoins: number;
   /** Outputs that waited because the connection's window was full; sent later. */
   outputsDeferred: number;
   /** Outputs the connection refused for good (too large, unencodable): dropped and counted, never retried. */
@@ -362,6 +380,7 @@ export function zeroReplicaCounters(): ReplicaCounters {
     stateTransfersSent: 0,
     stateTransfersApplied: 0,
     refusedPromotions: 0,
+    rejoins: 0,
     outputsDeferred: 0,
     outputsRefused: 0,
   };

@@ -16,15 +16,21 @@ export interface ViewSource {
   subscribe(listener: (view: GroupView) => void): void;
   /**
    * Replication's reports: a replica that diverged (it must leave the group before it could be
-   * promoted). Crashes are membership's own business (its failure detector); the scripted source
-   * takes them as reports too.
+   * promoted), or one named primary while it has no state yet (`refused-promotion`: the next view
+   * must name another). Crashes are membership's own business (its failure detector); the scripted
+   * source takes them as reports too.
    */
-  report(event: {
-    readonly type: 'crashed' | 'diverged';
-    readonly group: string;
-    readonly replica: NodeId;
-  }): void;
+  report(event: ViewReport): void;
 }
+
+export type ViewReport =
+  | { readonly type: 'crashed' | 'diverged'; readonly group: string; readonly replica: NodeId }
+  | {
+      readonly type: 'refused-promotion';
+      readonly group: string;
+      readonly replica: NodeId;
+      readonly epoch: number;
+    };
 
 export class ScriptedViewSource implements ViewSource {
   private readonly views = new Map<string, GroupView>();
@@ -58,11 +64,8 @@ export class ScriptedViewSource implements ViewSource {
     for (const view of this.views.values()) for (const listener of this.listeners) listener(view);
   }
 
-  report(event: {
-    readonly type: 'crashed' | 'diverged';
-    readonly group: string;
-    readonly replica: NodeId;
-  }): void {
+  report(event: ViewReport): void {
+    if (event.type === 'refused-promotion') return this.demote(event.group, event.replica, event.epoch);
     const key = `${event.group}/${event.replica}`;
     if (this.removed.has(key)) return;
     this.removed.add(key);
@@ -92,6 +95,20 @@ export class ScriptedViewSource implements ViewSource {
     this.ranks.set(group, [...(this.ranks.get(group) ?? []).filter((member) => member !== replica), replica]);
     const members = [...view.members, replica];
     this.install({ group, epoch: view.epoch + 1, members, primary: view.primary });
+  }
+
+  /**
+   * The primary of `epoch` cannot serve (no state yet): it moves to the last rank and the next view
+   * names the first member by rank. A report about an older view changes nothing.
+   */
+  private demote(group: string, replica: NodeId, epoch: number): void {
+    const view = this.views.get(group);
+    if (view === undefined || view.epoch !== epoch || view.primary !== replica) return;
+    const ranks = [...(this.ranks.get(group) ?? []).filter((member) => member !== replica), replica];
+    this.ranks.set(group, ranks);
+    const members = ranks.filter((member) => view.members.includes(member));
+    if (members[0] === replica) return; // Nobody else to name.
+    this.install({ group, epoch: view.epoch + 1, members, primary: members[0]! });
   }
 
   private install(view: GroupView): void {

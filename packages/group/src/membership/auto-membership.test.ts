@@ -9,7 +9,7 @@ import { ALL_FAULTS, Simulation } from '@steadfast/sim';
 import { address, addressNode, nodeId, type Address, type Envelope } from '@steadfast/wire';
 import { describe, expect, it } from 'vitest';
 import { groupMemberCore } from './member.js';
-import type { GroupViewNotice, PeerMessage } from './messages.js';
+import type { GroupOutsideNotice, GroupViewNotice, PeerMessage } from './messages.js';
 import { groupSettings } from './settings.js';
 import type { MemberState } from './state.js';
 import {
@@ -36,21 +36,31 @@ function deliveredBy(cluster: GroupCluster, node: string): string[] {
     .map((delivery) => delivery.key);
 }
 
-/** The `group-view` notices each node's local notify actor received, as `e<epoch>:<members>`. */
-function noticesOf(notices: readonly { node: string; notice: GroupViewNotice }[], node: string): string[] {
+/**
+ * The notices each node's local notify actor received: `e<epoch>:<members>` for a `group-view`,
+ * `outside@v<version>` for a `group-outside`.
+ */
+function noticesOf(
+  notices: readonly { node: string; notice: GroupViewNotice | GroupOutsideNotice }[],
+  node: string,
+): string[] {
   return notices
     .filter((entry) => entry.node === node)
-    .map((entry) => `e${entry.notice.view.epoch}:${entry.notice.view.members.join(',')}`);
+    .map(({ notice }) =>
+      notice.type === 'group-view'
+        ? `e${notice.view.epoch}:${notice.view.members.join(',')}`
+        : `outside@v${notice.version}`,
+    );
 }
 
 function scenario() {
-  const notices: { node: string; notice: GroupViewNotice }[] = [];
+  const notices: { node: string; notice: GroupViewNotice | GroupOutsideNotice }[] = [];
   const replica: ActorBehavior = defineActor<null>({
     kind: 'test-replica',
     initial: () => null,
     handle(state, input, ctx) {
       if (input.type === 'message')
-        notices.push({ node: ctx.node, notice: input.envelope.body as GroupViewNotice });
+        notices.push({ node: ctx.node, notice: input.envelope.body as GroupViewNotice | GroupOutsideNotice });
       return state;
     },
   });
@@ -250,8 +260,9 @@ describe('golden autoMembership scenario', () => {
     expect(rejoined.appState).toEqual(member(simulation, 'n2').appState);
     expect(deliveredBy(cluster, 'n3')).toEqual(deliveredBy(cluster, 'n2'));
 
-    // The local notify actor at each member saw exactly the configuration of each view, primary first.
-    expect(noticesOf(notices, 'n1')).toEqual(['e0:n1,n2,n3', 'e3:n2,n3,n1']);
+    // The local notify actor at each member saw exactly the configuration of each view, primary
+    // first; n1 also heard it was outside (the configuration of the leave that evicted it, op 51) before it rejoined.
+    expect(noticesOf(notices, 'n1')).toEqual(['e0:n1,n2,n3', 'outside@v51', 'e3:n2,n3,n1']);
     for (const node of ['n2', 'n3'])
       expect(noticesOf(notices, node)).toEqual(['e0:n1,n2,n3', 'e1:n2,n3,n1', 'e2:n2,n3', 'e3:n2,n3,n1']);
     // Safety after every event; liveness: every acknowledged op delivered at every member, all

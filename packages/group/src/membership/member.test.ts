@@ -539,6 +539,50 @@ describe('reconfiguration: joins and leaves through the log', () => {
     expect(backup.state.status).toBe('outside');
   });
 
+  it('a member that goes outside tells its local notify actor, once, with the configuration that excludes it', () => {
+    const backup = harness('n3', {}, { notify: 'relay' });
+    const leave = {
+      opNumber: 1,
+      clientId: '#membership',
+      requestNumber: 0,
+      op: null,
+      change: { type: 'leave', node: nodeId('n3') },
+    } as const;
+    backup.peer('n1', { type: 'prepare', epoch: 0, entry: leave, commitNumber: 0 });
+    const committed = backup.peer('n1', { type: 'commit', epoch: 0, commitNumber: 1, opNumber: 1 });
+    const notice = { type: 'group-outside', group: 'g', version: 1 };
+    expect(committed.sends).toContainEqual({ target: address('n3', 'relay'), body: notice });
+    // Already outside: later messages do not repeat it.
+    const later = backup.peer('n2', {
+      type: 'start-view-change',
+      epoch: 1,
+      configuration: initialConfiguration,
+    });
+    expect(later.sends.filter((send) => send.target === address('n3', 'relay'))).toEqual([]);
+  });
+
+  it('step-down: only from a local actor, only the primary of that very epoch starts the view change to the next', () => {
+    const primary = harness('n1');
+    expect(primary.remote('n2', { type: 'step-down', epoch: 0, reason: 'no state' }).sends).toEqual([]);
+    expect(primary.state.counters.invalid).toBe(1);
+    expect(primary.local({ type: 'step-down', epoch: 3, reason: 'no state' }).sends).toEqual([]);
+    expect(primary.state.counters.stale).toBe(1);
+    const stepped = primary.local({ type: 'step-down', epoch: 0, reason: 'no state' });
+    expect(primary.state.status).toBe('view-change');
+    expect(primary.state.epoch).toBe(1);
+    expect(primary.state.counters.stepDowns).toBe(1);
+    expect(bodies(stepped)).toContainEqual({
+      type: 'start-view-change',
+      epoch: 1,
+      configuration: initialConfiguration,
+    });
+    expect(primary.events).toContainEqual({ type: 'stepped-down', node: 'n1', epoch: 0, reason: 'no state' });
+    // A backup asked to step down changes nothing.
+    const backup = harness('n2');
+    expect(backup.local({ type: 'step-down', epoch: 0, reason: 'no state' }).sends).toEqual([]);
+    expect(backup.state.status).toBe('normal');
+  });
+
   it('a member drops messages from a node outside its configuration, telling it so', () => {
     const primary = harness('n1');
     const effects = primary.peer('n9', { type: 'prepare-ok', epoch: 0, opNumber: 1 });

@@ -58,6 +58,8 @@ import {
   type MembershipReply,
   type MembershipRequest,
   type RemoveMember,
+  type StepDown,
+  type GroupOutsideNotice,
   type DoViewChange,
   type GetState,
   type GroupSnapshot,
@@ -133,6 +135,8 @@ export type MemberEvent =
       readonly members: readonly NodeId[];
     }
   | { readonly type: 'left'; readonly node: NodeId; readonly version: number }
+  /** A local `step-down` request made the primary start the view change to the next epoch. */
+  | { readonly type: 'stepped-down'; readonly node: NodeId; readonly epoch: number; readonly reason: string }
   | {
       /**
        * autoMembership: the member itself asks for a change — the primary evicting a silent member
@@ -157,7 +161,9 @@ export interface GroupMemberOptions<AppState = unknown> {
   readonly observer?: (event: MemberEvent) => void;
   /**
    * A local actor name: each time the member installs a view it sends that actor, on its own node,
-   * `{ type: 'group-view', group, view: { epoch, members, primary } }` (a `GroupViewNotice`).
+   * `{ type: 'group-view', group, view: { epoch, members, primary } }` (a `GroupViewNotice`), and
+   * when it finds itself outside the newest configuration, `{ type: 'group-outside', group,
+   * version }` (a `GroupOutsideNotice`).
    */
   readonly notify?: string;
 }
@@ -321,6 +327,8 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
         return onMembershipRequest(state, message, envelope, ctx);
       case 'remove-member':
         return onRemoveMember(state, message, envelope, ctx);
+      case 'step-down':
+        return onStepDown(state, message, envelope, ctx);
       default:
         break;
     }
@@ -390,6 +398,16 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
     }
     const handedOver = isPrimary(state) ? startViewChange(state, state.epoch + 1, ctx) : state;
     env.observer({ type: 'left', node: state.self, version: state.known.version });
+    if (options.notify !== undefined) {
+      // The local layer above must learn it is out: if it is added back later, what it holds is
+      // stale (it missed everything in between) and it has to catch up by state transfer.
+      const notice: GroupOutsideNotice = {
+        type: 'group-outside',
+        group: options.group,
+        version: state.known.version,
+      };
+      ctx.send(address(state.self, options.notify), notice);
+    }
     return {
       ...handedOver,
       status: 'outside',
@@ -982,6 +1000,24 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
     if (!state.known.members.includes(node) || state.removals.includes(node)) return state;
     // Bounded: only members can be queued, each once.
     return submitRemovals({ ...state, removals: [...state.removals, node] }, ctx);
+  }
+
+  /**
+   * A local actor (the replication layer) says this node cannot serve as primary of `epoch` (its
+   * replica has no state yet): the primary hands over by starting the view change to the next
+   * epoch, as it does when it leaves. Anything else (not primary, another epoch, a view change under
+   * way) is a late or repeated request and changes nothing.
+   */
+  function onStepDown(
+    state: MemberState,
+    message: StepDown,
+    envelope: Envelope,
+    ctx: ActorContext,
+  ): MemberState {
+    if (envelope.id.origin !== state.self) return count(state, 'invalid');
+    if (!isPrimary(state) || message.epoch !== state.epoch) return count(state, 'stale');
+    env.observer({ type: 'stepped-down', node: state.self, epoch: state.epoch, reason: message.reason });
+    return count(startViewChange(state, state.epoch + 1, ctx), 'stepDowns');
   }
 
   /** The primary proposes the first queued removal; a backup forwards them to the primary. */

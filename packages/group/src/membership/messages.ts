@@ -189,7 +189,19 @@ export interface RemoveMember {
   readonly reason: string;
 }
 
-export type MemberMessage = PeerMessage | Broadcast | MembershipRequest | RemoveMember;
+/**
+ * From a local actor only (the replication layer): this node, primary of `epoch`, cannot serve as
+ * primary (its replica is still waiting for a state transfer), so the member starts the view change
+ * to the next epoch, whose primary is the next member by rank. Ignored unless this member is the
+ * primary of exactly that epoch, so a late or repeated request changes nothing.
+ */
+export interface StepDown {
+  readonly type: 'step-down';
+  readonly epoch: number;
+  readonly reason: string;
+}
+
+export type MemberMessage = PeerMessage | Broadcast | MembershipRequest | RemoveMember | StepDown;
 
 export type MembershipReply =
   | {
@@ -228,6 +240,18 @@ export interface GroupViewNotice {
   readonly type: 'group-view';
   readonly group: string;
   readonly view: { readonly epoch: number; readonly members: readonly NodeId[]; readonly primary: NodeId };
+}
+
+/**
+ * What a member tells its local `notify` actor when it finds itself outside the newest
+ * configuration (it left, or was removed while silent). Whatever it held for the group is stale
+ * from here on: a view that includes it again means it was added back, and must catch up by state
+ * transfer. `version` is the configuration that excludes it.
+ */
+export interface GroupOutsideNotice {
+  readonly type: 'group-outside';
+  readonly group: string;
+  readonly version: number;
 }
 
 export type BroadcastReply =
@@ -310,6 +334,7 @@ const shapes: Readonly<Record<MemberMessage['type'], Shape>> = {
   join: { node: 'string' },
   leave: { node: 'string' },
   'remove-member': { node: 'string', reason: 'string' },
+  'step-down': { epoch: 'number', reason: 'string' },
 };
 
 function isCount(value: unknown): value is number {

@@ -106,6 +106,8 @@ export interface MemberCounters {
   readonly evictions: number;
   /** autoMembership: rounds of join requests sent while outside. */
   readonly rejoinRequests: number;
+  /** Local `step-down` requests that made this primary start a view change. */
+  readonly stepDowns: number;
 }
 
 export interface MemberState {
@@ -183,6 +185,7 @@ export const zeroCounters: MemberCounters = {
   notices: 0,
   evictions: 0,
   rejoinRequests: 0,
+  stepDowns: 0,
 };
 
 export function lookup<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {

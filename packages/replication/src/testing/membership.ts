@@ -1,10 +1,10 @@
 /**
  * Views from the real membership layer for the replication simulation: what a real node process
- * runs (apps/cli/src/replication-app.ts), rebuilt here because test code must not import an app.
- * Each node of a replicated group hosts three actors: a view relay, the replica, and the group's
- * membership member (`groupMember` with `autoMembership`, so views exclude crashed members and
- * restarted ones ask back in) that notifies the relay of every view it installs. The relay turns
- * each `group-view` notice into a `replica-view` command for the replica on its node.
+ * runs (apps/cli/src/replication-app.ts). Each node of a replicated group hosts three actors: the
+ * membership relay (`membershipRelay`), the replica, and the group's membership member
+ * (`groupMember` with `autoMembership`, so views exclude crashed members and restarted ones ask back
+ * in) that notifies the relay of every view it installs and of finding itself outside. The relay
+ * also carries the replica's `diverged` and `refused-promotion` notices back to the member.
  */
 import {
   groupMember,
@@ -12,15 +12,13 @@ import {
   type GroupApplication,
   type GroupSettings,
   type GroupView,
-  type GroupViewNotice,
 } from '@steadfast/group';
-import { defineActor, type ActorBehavior, type Node } from '@steadfast/runtime';
+import type { ActorBehavior, Node } from '@steadfast/runtime';
 import type { SetupContext } from '@steadfast/sim';
-import { address, type NodeId } from '@steadfast/wire';
-import { REPLICA_ACTOR_NAME, replicaViewCommand } from '../group.js';
+import type { NodeId } from '@steadfast/wire';
+import { membershipRelay, VIEW_RELAY_ACTOR } from '../membership-relay.js';
 
-/** The relay's actor name, as on real nodes. */
-export const VIEW_RELAY_ACTOR = 'view-relay';
+export { VIEW_RELAY_ACTOR };
 
 /**
  * Membership orders no operations for replication (the replicas order their own inputs): its
@@ -32,26 +30,11 @@ const noApplication: GroupApplication<null> = {
 };
 
 /**
- * The relay: a `group-view` notice (membership's epochs start at 0) becomes a `replica-view`
- * command with the epoch plus 1 (the multicast layer's epochs are positive), as on real nodes.
- * `onView` lets the harness see every view a node relays (it never changes what is relayed).
+ * The relay real nodes run (`membershipRelay`), with `onView` letting the harness see every view a
+ * node relays (it never changes what is relayed).
  */
 export function membershipViewRelay(onView?: (node: NodeId, view: GroupView) => void): ActorBehavior {
-  return defineActor<{ relayed: number }>({
-    kind: 'replication-sim-view-relay',
-    initial: () => ({ relayed: 0 }),
-    handle(state, input, ctx) {
-      if (input.type !== 'message') return state;
-      const notice = input.envelope.body as Partial<GroupViewNotice>;
-      if (notice.type !== 'group-view' || notice.view === undefined || notice.group === undefined)
-        return state;
-      const { epoch, members, primary } = notice.view;
-      const view: GroupView = { group: notice.group, epoch: epoch + 1, members, primary };
-      onView?.(ctx.node, view);
-      ctx.send(address(ctx.node, REPLICA_ACTOR_NAME), replicaViewCommand(view));
-      return { relayed: state.relayed + 1 };
-    },
-  });
+  return membershipRelay({ kind: 'replication-sim-view-relay', ...(onView === undefined ? {} : { onView }) });
 }
 
 export interface MembershipPlan {

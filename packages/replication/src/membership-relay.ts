@@ -1,0 +1,112 @@
+/**
+ * The link between a node's membership member and its replica: one small actor per node, named
+ * `VIEW_RELAY_ACTOR`, that real node processes and the simulations both host.
+ *
+ * Membership → replica:
+ * - `group-view` (a view the member installed) becomes a `replica-view` command, with the epoch
+ *   plus 1 (membership numbers epochs from 0, the multicast layer's epochs are positive);
+ * - `group-outside` (the member found itself outside the newest configuration) becomes a
+ *   `replica-outside` command: if the node is added back, its replica starts over by state transfer.
+ *
+ * Replica → membership (the replica's `reportToLocal` names this actor):
+ * - `diverged` becomes `remove-member` for that replica, so it leaves before it could be promoted;
+ * - `refused-promotion` (named primary while it still waits for its state) becomes `step-down` for
+ *   that epoch, so membership moves on to the next epoch and its next member by rank.
+ *
+ * Notices are taken from actors on this node only: a peer must not steer another node's membership.
+ */
+import {
+  memberActorName,
+  type GroupOutsideNotice,
+  type GroupView,
+  type GroupViewNotice,
+  type RemoveMember,
+  type StepDown,
+} from '@steadfast/group';
+import { defineActor, type ActorBehavior } from '@steadfast/runtime';
+import { address, addressNode, type NodeId } from '@steadfast/wire';
+import {
+  REPLICA_ACTOR_NAME,
+  replicaOutsideCommand,
+  replicaViewCommand,
+  type ReplicaNotice,
+} from './group.js';
+
+/** The relay's actor name, the same on every node. */
+export const VIEW_RELAY_ACTOR = 'view-relay';
+
+export interface MembershipRelayState {
+  readonly views: number;
+  readonly outside: number;
+  readonly removals: number;
+  readonly stepDowns: number;
+  /** Bodies that were none of the above, or came from another node. */
+  readonly ignored: number;
+}
+
+export interface MembershipRelayOptions {
+  /** Default `replication-view-relay`; a registry hosts it by kind. */
+  readonly kind?: string;
+  /** Sees every view relayed, as it is relayed (test harnesses); changes nothing. */
+  readonly onView?: (node: NodeId, view: GroupView) => void;
+}
+
+function typeOf(body: unknown): unknown {
+  return typeof body === 'object' && body !== null ? (body as { type?: unknown }).type : undefined;
+}
+
+export function membershipRelay(options: MembershipRelayOptions = {}): ActorBehavior {
+  return defineActor<MembershipRelayState>({
+    kind: options.kind ?? 'replication-view-relay',
+    initial: () => ({ views: 0, outside: 0, removals: 0, stepDowns: 0, ignored: 0 }),
+    handle(state, input, ctx) {
+      if (input.type !== 'message') return state;
+      const { body, source } = input.envelope;
+      const ignored = { ...state, ignored: state.ignored + 1 };
+      if (addressNode(source) !== ctx.node) return ignored;
+      switch (typeOf(body)) {
+        case 'group-view': {
+          const notice = body as Partial<GroupViewNotice>;
+          if (notice.view === undefined || typeof notice.group !== 'string') return ignored;
+          const { epoch, members, primary } = notice.view;
+          const view: GroupView = { group: notice.group, epoch: epoch + 1, members, primary };
+          options.onView?.(ctx.node, view);
+          ctx.send(address(ctx.node, REPLICA_ACTOR_NAME), replicaViewCommand(view));
+          return { ...state, views: state.views + 1 };
+        }
+        case 'group-outside': {
+          const notice = body as Partial<GroupOutsideNotice>;
+          if (typeof notice.group !== 'string') return ignored;
+          ctx.send(address(ctx.node, REPLICA_ACTOR_NAME), replicaOutsideCommand(notice.group));
+          return { ...state, outside: state.outside + 1 };
+        }
+        case 'diverged': {
+          const notice = body as Extract<ReplicaNotice, { type: 'diverged' }>;
+          if (typeof notice.group !== 'string' || typeof notice.replica !== 'string') return ignored;
+          const request: RemoveMember = {
+            type: 'remove-member',
+            node: notice.replica,
+            reason: `diverged at position ${notice.position}: ${notice.reason}`,
+          };
+          ctx.send(address(ctx.node, memberActorName(notice.group)), request);
+          return { ...state, removals: state.removals + 1 };
+        }
+        case 'refused-promotion': {
+          const notice = body as Extract<ReplicaNotice, { type: 'refused-promotion' }>;
+          if (typeof notice.group !== 'string' || !Number.isSafeInteger(notice.epoch)) return ignored;
+          const request: StepDown = {
+            type: 'step-down',
+            epoch: notice.epoch - 1,
+            reason: 'the replica here waits for its state transfer',
+          };
+          ctx.send(address(ctx.node, memberActorName(notice.group)), request);
+          return { ...state, stepDowns: state.stepDowns + 1 };
+        }
+        case 'promoted':
+          return state;
+        default:
+          return ignored;
+      }
+    },
+  });
+}
