@@ -128,6 +128,27 @@ describe('steadfast CLI', () => {
     expect(summary).toHaveProperty('wallMs');
   });
 
+  it('sim replication --views membership: the real membership supplies the views (seed 7 stalled before step-down); a bad origin is a usage error', async () => {
+    const run = await steadfast([
+      'sim',
+      'replication',
+      '--seeds',
+      '1',
+      '--from',
+      '7',
+      '--policy',
+      'priority',
+      '--views',
+      'membership',
+      '--json',
+    ]);
+    expect(run.code).toBe(0);
+    expect(lastJson(run)).toMatchObject({ runs: 1, violations: [] });
+    const bad = await steadfast(['sim', 'replication', '--seeds', '1', '--views', 'oracle']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--views must be scripted or membership/);
+  });
+
   it('trace: a truncated or corrupt file is a one-line error and exit status 2, never a stack trace', async () => {
     const traceFile = join(workDir, 'seed-5.trace');
     expect((await steadfast(['sim', '--seed', '5', '--faults', 'none', '--trace', traceFile])).code).toBe(0);

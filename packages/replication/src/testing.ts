@@ -153,7 +153,6 @@ export function replicationSimReplayCommand(
 ): string {
   const base = `pnpm steadfast sim replication --seeds 1 --from ${seed} --style ${style}`;
   const withPolicy = policy === undefined ? base : `${base} --policy ${policy}`;
-  // The CLI does not take `--views` yet: a membership run is replayed through the options it names.
   return views === 'scripted' ? withPolicy : `${withPolicy} --views ${views}`;
 }
 

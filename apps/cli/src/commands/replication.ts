@@ -26,19 +26,22 @@ export const simReplicationCommand: CommandSpec = {
   name: 'sim replication',
   summary: 'Run many seeds of replica groups (order announcements, failover) under the nemesis.',
   usage:
-    'steadfast sim replication --seeds N [--from S] [--style semi-active|passive] [--policy NAME] [--faults LIST] [--json]',
+    'steadfast sim replication --seeds N [--from S] [--style semi-active|passive] [--policy NAME] [--faults LIST] [--views scripted|membership] [--json]',
   details:
     `Seeds S … S+N−1 (default S = 1). Policies: ${POLICY_NAMES.join(', ')} (default: rotating with the seed).\n` +
     `Faults: ${ALL_FAULTS.join(', ')} (default all). Topology alternates with the seed between clients →\n` +
     'ledger and clients → front → ledger (synchronous multi-tier calls). After every event: no two\n' +
     'replicas process different inputs at a position, nobody diverges. At the end: every replica at the\n' +
-    'primary’s position with the same state, every request applied exactly once with one reply.',
+    'primary’s position with the same state, every request applied exactly once with one reply.\n' +
+    'Views: scripted (default: follow crashes and restarts after a suspicion delay) or membership (the\n' +
+    'real membership layer on every node, with autoMembership: evictions, rejoins, step-downs).',
   options: {
     seeds: { type: 'string', description: 'how many seeds to run (required)' },
     from: { type: 'string', description: 'first seed (default 1)' },
     style: { type: 'string', description: 'semi-active (default) or passive' },
     policy: { type: 'string', description: `ordering policy: ${POLICY_NAMES.join(', ')}` },
     faults: { type: 'string', description: 'comma-separated fault kinds (default all)' },
+    views: { type: 'string', description: 'where views come from: scripted (default) or membership' },
     json: { type: 'boolean', description: 'print {"runs","violations","requests","failovers","wallMs"}' },
   },
   async run(args) {
@@ -55,6 +58,9 @@ export const simReplicationCommand: CommandSpec = {
       throw new UsageError(`--policy must be one of ${POLICY_NAMES.join(', ')}, got ${policyRaw}`);
     }
     const policy = policyRaw as PolicyName | undefined;
+    const views = stringFlag(args, 'views') ?? 'scripted';
+    if (views !== 'scripted' && views !== 'membership')
+      throw new UsageError(`--views must be scripted or membership, got ${views}`);
     const faults = faultsFlag(args);
     const started = performance.now();
     const violations: Array<{ seed: number; message: string; replay: string }> = [];
@@ -66,6 +72,7 @@ export const simReplicationCommand: CommandSpec = {
         seed,
         style,
         faults,
+        views,
         ...(policy === undefined ? {} : { policy }),
       });
       requests += result.requests;
@@ -81,7 +88,7 @@ export const simReplicationCommand: CommandSpec = {
     }
     const wallMs = Math.round(performance.now() - started);
     say(
-      `${seeds} runs (${style}), ${requests} requests, ${failovers} failovers, ${violations.length} violations, ${wallMs} ms`,
+      `${seeds} runs (${style}, ${views} views), ${requests} requests, ${failovers} failovers, ${violations.length} violations, ${wallMs} ms`,
     );
     if (json) printJson({ runs: seeds, violations, requests, failovers, wallMs });
     return violations.length === 0 ? 0 : 1;
