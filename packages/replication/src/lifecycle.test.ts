@@ -14,11 +14,12 @@ import {
   type LifecycleSnapshot,
 } from './lifecycle.js';
 
-const view = (primary: boolean, fresh = false, member = true): LifecycleEvent => ({
+const view = (primary: boolean, fresh = false, member = true, continuous = true): LifecycleEvent => ({
   type: 'view',
   member,
   primary,
   fresh,
+  continuous,
 });
 
 function run(joining: boolean, events: readonly LifecycleEvent[]): { states: string[]; actions: string[][] } {
@@ -102,6 +103,33 @@ describe('replica lifecycle (xstate transition)', () => {
       [],
       ['startFlush'],
       ['abandonFlush'],
+    ]);
+  });
+
+  it('a primary named again after missing epochs flushes first; one named in the very next epoch goes on', () => {
+    expect(run(false, [view(true, true), view(true)])).toEqual({
+      states: ['primary', 'primary'],
+      actions: [['becomePrimary'], []],
+    });
+    expect(run(false, [view(true, true), view(true, false, true, false), { type: 'flushed' }])).toEqual({
+      states: ['primary', 'recovering', 'primary'],
+      actions: [['becomePrimary'], ['stepDown', 'startFlush'], ['becomePrimary']],
+    });
+  });
+
+  it('a replica whose processed positions a later basis cuts starts over by state transfer, from any serving role', () => {
+    expect(run(false, [view(false), { type: 'discarded' }]).actions).toEqual([
+      [],
+      ['forgetOrder', 'requestState'],
+    ]);
+    expect(run(false, [view(true, true), { type: 'discarded' }])).toEqual({
+      states: ['primary', 'joining'],
+      actions: [['becomePrimary'], ['stepDown', 'forgetOrder', 'requestState']],
+    });
+    expect(run(false, [view(false), view(true), { type: 'discarded' }]).actions).toEqual([
+      [],
+      ['startFlush'],
+      ['abandonFlush', 'forgetOrder', 'requestState'],
     ]);
   });
 });

@@ -9,9 +9,19 @@
  */
 import { initialTransition, setup, transition, type SnapshotFrom } from 'xstate';
 
-/** What a view says about this replica; `fresh` when nothing was processed or announced yet. */
+/**
+ * What a view says about this replica; `fresh` when nothing was processed or announced yet;
+ * `continuous` when its epoch directly follows the last view this replica installed (no epoch in
+ * between that another primary could have ordered in).
+ */
 export type LifecycleEvent =
-  | { readonly type: 'view'; readonly member: boolean; readonly primary: boolean; readonly fresh: boolean }
+  | {
+      readonly type: 'view';
+      readonly member: boolean;
+      readonly primary: boolean;
+      readonly fresh: boolean;
+      readonly continuous?: boolean;
+    }
   /** A joining replica applied the primary's state transfer. */
   | { readonly type: 'state-transferred' }
   /** The failover flush concluded: the order up to the cut is decided. */
@@ -21,7 +31,12 @@ export type LifecycleEvent =
    * Membership says this replica is outside its group's newest configuration (it was removed while
    * alive: silent for too long, or diverged). A later view that includes it again adds it back.
    */
-  | { readonly type: 'outside' };
+  | { readonly type: 'outside' }
+  /**
+   * A basis this replica learnt cuts before a position it processed in an older epoch: that
+   * position was never decided, so its state is not the group's; it starts over by state transfer.
+   */
+  | { readonly type: 'discarded' };
 
 /** Effects the role carries out, by name, in the order the transition lists them. */
 export type LifecycleAction =
@@ -56,6 +71,7 @@ export const replicaLifecycle = setup({
     member: ({ event }) => event.type === 'view' && event.member,
     freshPrimary: ({ event }) => event.type === 'view' && event.primary && event.fresh,
     primary: ({ event }) => event.type === 'view' && event.primary,
+    primaryContinuous: ({ event }) => event.type === 'view' && event.primary && event.continuous !== false,
   },
   // Actions are carried out by the role: the machine only names them.
   actions: {
@@ -106,6 +122,7 @@ export const replicaLifecycle = setup({
         ],
         diverged: { target: 'diverged' },
         outside: { target: 'removed' },
+        discarded: { target: 'joining', actions: 'forgetOrder' },
       },
     },
     /** The new primary of a view: it flushes the old primary's epoch before it orders anything. */
@@ -120,16 +137,22 @@ export const replicaLifecycle = setup({
         flushed: { target: 'primary', actions: 'becomePrimary' },
         diverged: { target: 'diverged' },
         outside: { target: 'removed', actions: 'abandonFlush' },
+        discarded: { target: 'joining', actions: ['abandonFlush', 'forgetOrder'] },
       },
     },
     primary: {
       on: {
         view: [
           { guard: 'notMember', target: 'removed', actions: 'stepDown' },
-          { guard: 'primary' },
+          // Primary again in the next epoch: nobody else ordered in between.
+          { guard: 'primaryContinuous' },
+          // Primary of a later epoch after missing some (membership installed them without this
+          // node, cut off): another primary may have ordered meanwhile, so flush like a new one.
+          { guard: 'primary', target: 'recovering', actions: ['stepDown', 'startFlush'] },
           { target: 'backup', actions: 'stepDown' },
         ],
         outside: { target: 'removed', actions: 'stepDown' },
+        discarded: { target: 'joining', actions: ['stepDown', 'forgetOrder'] },
       },
     },
     /**

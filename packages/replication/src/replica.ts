@@ -319,6 +319,8 @@ export class ReplicaRole {
   /** The position being processed (outputs are stamped with it). */
   private positionProcessing = 0;
   private readonly historyKeys: string[] = [];
+  /** The epoch of the entry behind each key of `historyKeys` (the epoch a primary ordered it in). */
+  private readonly historyEpochList: number[] = [];
   /** Position of the first key in `historyKeys`, minus one (a joiner starts from its checkpoint). */
   private historyBase = 0;
   /** Announced entries not yet processed (backups), by position. */
@@ -335,6 +337,12 @@ export class ReplicaRole {
   /** This group's epoch bases (where each epoch's order starts). */
   private bases: EpochBasis[] = [];
 
+  /**
+   * Inputs dropped because their sending group never decided the position that produced them
+   * (bounded, oldest first out): an announced entry that names one can never be processed, so a
+   * flush does not wait for it.
+   */
+  private readonly fencedInputs = new Set<string>();
   /** Received inputs not yet processed, by `source#channel`. */
   private readonly pool = new Map<string, PendingInput>();
   /** Inputs of an older epoch of their group, held until that epoch's basis is known. */
@@ -486,6 +494,11 @@ export class ReplicaRole {
   }
 
   /** The position before the first key of `history()` (0 unless history was cut or transferred). */
+  /** The epoch of each position of `history()`: the epoch in which a primary ordered it. */
+  historyEpochs(): readonly number[] {
+    return this.historyEpochList;
+  }
+
   historyStart(): number {
     return this.historyBase;
   }
@@ -644,6 +657,7 @@ export class ReplicaRole {
     }
     if (this.view !== undefined && view.epoch <= this.view.epoch) return;
     const wasPrimary = this.role === 'primary';
+    const continuous = this.view === undefined || view.epoch === this.view.epoch + 1;
     this.view = view;
     const fresh = this.positionLast === 0 && this.announced.size === 0 && this.heldOrders.length === 0;
     this.lifecycleEvent({
@@ -651,6 +665,7 @@ export class ReplicaRole {
       member: view.members.includes(this.self),
       primary: view.primary === this.self,
       fresh,
+      continuous,
     });
     if (wasPrimary && this.role === 'primary') {
       // Still primary in a new view (a member left or joined): everything processed so far is the
@@ -769,6 +784,9 @@ export class ReplicaRole {
       position: this.positionLast,
       entries: sorted,
       inputs,
+      // The new primary may have missed epochs (cut off while others ordered): the bases tell it
+      // whether what it processed itself was decided.
+      bases: this.bases,
     });
   }
 
@@ -805,6 +823,8 @@ export class ReplicaRole {
     if (flush === undefined || message.epoch !== flush.epoch || this.role !== 'recovering') return;
     if (!Array.isArray(message.entries) || !Array.isArray(message.inputs)) return;
     flush.replies.set(from, message.position);
+    if (Array.isArray(message.bases)) for (const basis of message.bases) this.addBasis(basis);
+    if (this.role !== 'recovering') return; // What it processed itself was discarded: it rejoins.
     for (const copy of message.inputs) if (isApplicationPayload(copy.payload)) this.insertInput(copy);
     this.learnEntries(message.entries, true);
     this.tryConcludeFlush();
@@ -826,6 +846,10 @@ export class ReplicaRole {
     const blockers: string[] = [];
     for (const member of this.view.members)
       if (member !== this.self && !flush.replies.has(member)) blockers.push(`no reply from ${member}`);
+    // A position announced (learnt from a member, or relayed by a peer group that may already have
+    // acted on its outputs) whose input is not here yet: the cut must not stop short of it while
+    // the input can still arrive (the sender retransmits to every member of the view).
+    for (const missing of this.missingInputs()) blockers.push(missing);
     for (const [connection, endpoint] of this.endpoints) {
       for (const member of membersBehindEpoch(endpoint, this.group, flush.epoch))
         blockers.push(`${member} on ${connection} does not know epoch ${flush.epoch}`);
@@ -835,6 +859,40 @@ export class ReplicaRole {
         );
     }
     return blockers;
+  }
+
+  /**
+   * The announced positions after what this replica can reach whose inputs it lacks, up to the
+   * first one whose input was fenced.
+   */
+  private missingInputs(): string[] {
+    const missing: string[] = [];
+    const start =
+      this.style === 'passive'
+        ? Math.max(this.checkpoint?.position ?? 0, this.positionLast)
+        : this.positionLast;
+    const last = Math.max(start, ...this.announced.keys());
+    for (let position = start + 1; position <= last; position++) {
+      const entry = this.announced.get(position);
+      if (entry === undefined) {
+        missing.push(`no entry for position ${position} before ${last}`);
+        continue;
+      }
+      if (this.canProcess(entry) || entry.input.type !== 'message') continue;
+      const key = inputKey(entry.input.source, entry.input.channel);
+      // Its sender's group never decided it: nothing from here on can be processed (past the cut).
+      if (this.fencedInputs.has(key)) break;
+      missing.push(`input ${key} of position ${position}`);
+    }
+    return missing;
+  }
+
+  private rememberFenced(key: string): void {
+    this.fencedInputs.add(key);
+    if (this.fencedInputs.size > this.settings.inputsMax) {
+      const oldest = this.fencedInputs.values().next().value;
+      if (oldest !== undefined) this.fencedInputs.delete(oldest);
+    }
   }
 
   /** Concludes the flush once every member answered, knows the epoch, and nothing is left to fetch. */
@@ -898,6 +956,7 @@ export class ReplicaRole {
     const checkpoint = message.checkpoint;
     this.restoreFrom(checkpoint);
     this.historyKeys.length = 0;
+    this.historyEpochList.length = 0;
     this.historyBase = checkpoint.position;
     if (this.style === 'passive') this.checkpoint = checkpoint;
     for (const copy of message.inputs) if (isApplicationPayload(copy.payload)) this.insertInput(copy);
@@ -1055,6 +1114,28 @@ export class ReplicaRole {
         this.announced.delete(position);
         this.counters.entriesCut++;
       }
+    this.checkProcessedAgainstBases();
+  }
+
+  /**
+   * A position this replica processed in an older epoch, past the cut of a later one, was never
+   * decided (a primary cut off from its group went on ordering, or a backup's flush reply came too
+   * late): its state is not the group's. It starts over by state transfer, and if the view names it
+   * primary, it refuses.
+   */
+  private checkProcessedAgainstBases(): void {
+    const role = this.role;
+    if (role !== 'backup' && role !== 'recovering' && role !== 'primary') return;
+    const undecided = this.recent.find(
+      (entry) =>
+        entry.position <= this.positionLast &&
+        entry.epoch !== undefined &&
+        judgeByBases(this.bases, entry.epoch, entry.position) === false,
+    );
+    if (undecided === undefined) return;
+    this.counters.discardedStates++;
+    this.lifecycleEvent({ type: 'discarded' });
+    if (this.view?.primary === this.self) this.runLifecycleActions(['refusePromotion']);
   }
 
   private addPeerBasis(group: string, basis: EpochBasis): void {
@@ -1086,7 +1167,10 @@ export class ReplicaRole {
       );
       if (verdict === undefined) this.held.push(copy);
       else if (verdict) this.insertInput(copy);
-      else this.counters.fencedMessages++;
+      else {
+        this.counters.fencedMessages++;
+        this.rememberFenced(inputKey(copy.payload.source, copy.payload.channel));
+      }
     }
   }
 
@@ -1296,11 +1380,13 @@ export class ReplicaRole {
   }
 
   /** Bookkeeping common to every processed position, at the primary and at backups. */
-  private recordProcessed(input: OrderedInput, position: number): void {
+  private recordProcessed(input: OrderedInput, position: number, epoch: number): void {
     this.positionLast = position;
     this.historyKeys.push(orderedKey(input, position));
+    this.historyEpochList.push(epoch);
     if (this.historyKeys.length > this.settings.historyMax) {
       this.historyKeys.shift();
+      this.historyEpochList.shift();
       this.historyBase++;
     }
     this.counters.processed++;
@@ -1341,7 +1427,7 @@ export class ReplicaRole {
     this.supervisor.setMode('record');
     this.runActor(input, position, envelope);
     const values = this.supervisor.drainRecorded();
-    this.recordProcessed(input, position);
+    this.recordProcessed(input, position, this.view?.epoch ?? 0);
     const entry: OrderEntry = {
       position,
       epoch: this.view?.epoch ?? 0,
@@ -1422,7 +1508,7 @@ export class ReplicaRole {
       this.supervisor.setMode('record');
       this.runActor(input, position, this.envelopeOf(input, position));
       const values = this.supervisor.drainRecorded();
-      this.recordProcessed(input, position);
+      this.recordProcessed(input, position, this.currentEpoch());
       this.remember({ position, epoch: this.currentEpoch(), input, values, implied: true });
       this.announced.delete(position);
       this.counters.repliesAtOnce++;
@@ -1778,7 +1864,7 @@ export class ReplicaRole {
       throw error;
     }
     const left = this.supervisor.pendingReplayCount();
-    this.recordProcessed(entry.input, entry.position);
+    this.recordProcessed(entry.input, entry.position, entry.epoch ?? this.currentEpoch());
     this.remember(entry);
     if (left > 0) {
       this.reportDivergence(entry.position, `the primary took ${left} more supervised values here`);
@@ -1863,6 +1949,7 @@ export class ReplicaRole {
     if (checkpoint !== undefined && checkpoint.position > this.positionLast) {
       this.restoreFrom(checkpoint);
       this.historyKeys.length = 0;
+      this.historyEpochList.length = 0;
       this.historyBase = checkpoint.position;
     }
     if (this.instance === undefined && this.positionLast > 0) return true;
@@ -1916,7 +2003,8 @@ export class ReplicaRole {
    * what it knew of the order and of its own outputs: the group went on without it, positions it
    * holds announcements for may have been decided otherwise, and outputs it kept may belong to
    * positions that were never decided. The state transfer it asks for next brings all of it back.
-   * Received inputs stay in the pool: an input is the same whichever order it gets.
+   * Received inputs stay in the pool, and recently processed ones go back to it: an input is the same
+   * whichever order it gets.
    */
   private forgetOrder(): void {
     this.counters.rejoins++;
@@ -1925,6 +2013,11 @@ export class ReplicaRole {
     this.announced.clear();
     this.heldOrders = [];
     this.recent.length = 0;
+    // The inputs it processed lately go back to the pool: the group may order them at other
+    // positions, and the connection will not deliver them again. The state transfer's checkpoint
+    // drops those it covers.
+    for (const [key, copy] of this.recentInputs)
+      if (!this.pool.has(key)) this.pool.set(key, { ...copy, arrival: ++this.arrivals });
     this.recentInputs.clear();
     this.confirmedOn.clear();
     this.announcedAnywhere = 0;
@@ -1940,6 +2033,7 @@ export class ReplicaRole {
     this.stateRequestedAtMs = -1;
     // What it processed while out (as a deposed primary, say) is nobody's order.
     this.historyKeys.length = 0;
+    this.historyEpochList.length = 0;
     this.historyBase = this.positionLast;
   }
 
@@ -1949,6 +2043,9 @@ export class ReplicaRole {
       detachPiggyback(endpoint, REPLICATION_PIGGYBACK_KEY);
       this.applyEndpointEffects(connection, endpointTake(endpoint));
     }
+    // Outputs produced and not sent yet stay kept, as a backup keeps what its primary has not
+    // sent: if this replica is primary again after a flush, it resends them.
+    for (const output of this.pendingOutputs) this.kept.set(messageKey(output.payload.id), output);
     this.pendingOutputs.length = 0;
     this.pendingCheckpoint = undefined;
     this.digestDue = false;

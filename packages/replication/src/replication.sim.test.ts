@@ -6,7 +6,10 @@
  * primary's order; no failover picks a conflicting order: claims 41, 64, 65, 68, 69); no replica
  * diverged. At the end of the healed liveness phase: every live replica at the primary's position
  * with the same state (passive: able to take over at it), each request applied exactly once with
- * exactly one reply, and the replies' totals consistent with one ledger order.
+ * exactly one reply, and the replies' totals consistent with one ledger order. With these scripted
+ * views (crashes only, never a live primary deposed) no replica may ever process a position a later
+ * epoch's basis cuts: the checker's exception for such positions must never be needed here
+ * (`discardedStates` is 0).
  * `REPLICATION_SIM_SEEDS` changes the number of seeds per configuration.
  */
 import { describe, expect, it } from 'vitest';

@@ -38,7 +38,7 @@ import {
   type ReplicaActorInput,
 } from './group.js';
 import { policyByName, type PolicyName } from './policy.js';
-import type { ReplicaRole } from './replica.js';
+import { judgeByBases, type ReplicaRole } from './replica.js';
 import type { ReplicationSettings, ReplicationStyle } from './types.js';
 import { ScriptedViewSource } from './view-source.js';
 import {
@@ -127,6 +127,11 @@ export interface ReplicationSimResult {
   readonly refusedPromotions: number;
   /** Replicas taken out alive (evicted, diverged) and added back, which started over as joining. */
   readonly rejoins: number;
+  /**
+   * Replicas that learnt a basis cutting before a position they processed (they followed a primary
+   * cut off from the group) and started over by state transfer.
+   */
+  readonly discardedStates: number;
   /** Late messages of an older epoch dropped because they were past the flush's cut. */
   readonly fencedMessages: number;
   readonly nullMessages: number;
@@ -392,15 +397,62 @@ export async function runReplicationSimulation(
   }
 
   /**
-   * Position → input key per group, as processed by a replica that was not primary (so it had been
-   * announced, or decided by a flush): once there, no replica of any later incarnation or epoch may
-   * process anything else at that position. A primary's own positions join the order when someone
-   * else follows them: what a primary processed and nobody learnt of dies with it, legitimately.
+   * Position → input key (and the epoch a primary ordered it in) per group, as processed by a
+   * replica that was not primary (so it had been announced, or decided by a flush): once there, no
+   * replica of any later incarnation or epoch may process anything else at that position, unless a
+   * later epoch's basis cuts before it. That exception is what a primary cut off from its group
+   * makes (views from the real membership): it and backups that still follow it may order past what
+   * the next primary learns of; those positions were never decided, and the replicas that hold them
+   * start over by state transfer when they learn the basis. A primary's own positions join the order
+   * when someone else follows them: what a primary processed and nobody learnt of dies with it.
    */
-  const decided = new Map<string, Map<number, string>>();
+  const decided = new Map<string, Map<number, { key: string; epoch: number }>>();
   const checkedUpTo = new Map<Hosted, number>();
-  function checkOrder(): string[] {
+  /** Every epoch basis any replica of the group announced during the run (replicas keep 8). */
+  const basesSeen = new Map<string, Map<number, number>>();
+
+  function learnBases(): string[] {
     const messages: string[] = [];
+    for (const record of allRoles) {
+      let known = basesSeen.get(record.group);
+      if (known === undefined) {
+        known = new Map();
+        basesSeen.set(record.group, known);
+      }
+      for (const basis of record.role.epochBases()) {
+        const cut = known.get(basis.epoch);
+        if (cut === undefined) known.set(basis.epoch, basis.cut);
+        else if (cut !== basis.cut)
+          messages.push(`group ${record.group}: epoch ${basis.epoch} has two cuts, ${cut} and ${basis.cut}`);
+      }
+    }
+    return messages;
+  }
+
+  /** True when a later epoch's basis cuts before `position`: an entry of `epoch` there was never decided. */
+  function undecided(group: string, epoch: number, position: number): boolean {
+    const known = basesSeen.get(group);
+    if (known === undefined) return false;
+    const bases = [...known].map(([basisEpoch, cut]) => ({ epoch: basisEpoch, cut }));
+    return judgeByBases(bases, epoch, position) === false;
+  }
+
+  /** Two entries at one position: a violation unless one of them was never decided. */
+  function conflict(
+    group: string,
+    position: number,
+    known: { key: string; epoch: number },
+    key: string,
+    epoch: number,
+  ): 'same' | 'replace' | 'ignore' | 'violation' {
+    if (known.key === key) return 'same';
+    if (known.epoch !== epoch && undecided(group, known.epoch, position)) return 'replace';
+    if (known.epoch !== epoch && undecided(group, epoch, position)) return 'ignore';
+    return 'violation';
+  }
+
+  function checkOrder(): string[] {
+    const messages: string[] = learnBases();
     for (const record of allRoles) {
       const role = record.role;
       if (role.role === 'diverged')
@@ -415,16 +467,19 @@ export async function runReplicationSimulation(
         decided.set(record.group, order);
       }
       const history = role.history();
+      const epochs = role.historyEpochs();
       const start = role.historyStart();
       const from = Math.max(checkedUpTo.get(record) ?? 0, start);
       const last = start + history.length;
       for (let position = from + 1; position <= last; position++) {
         const key = history[position - start - 1]!;
+        const epoch = epochs[position - start - 1]!;
         const known = order.get(position);
-        if (known === undefined) order.set(position, key);
-        else if (known !== key)
+        const verdict = known === undefined ? 'replace' : conflict(record.group, position, known, key, epoch);
+        if (verdict === 'replace') order.set(position, { key, epoch });
+        else if (verdict === 'violation')
           messages.push(
-            `group ${record.group}: ${record.node}#${record.incarnation} processed ${key} at position ${position}, an earlier replica ${known}`,
+            `group ${record.group}: ${record.node}#${record.incarnation} processed ${key} (epoch ${epoch}) at position ${position}, an earlier replica ${known!.key} (epoch ${known!.epoch})`,
           );
       }
       checkedUpTo.set(record, last);
@@ -432,25 +487,19 @@ export async function runReplicationSimulation(
     // Every live replica, primary included, agrees with the decided order where both have a key.
     for (const record of hosted.values()) {
       if (simulation.isCrashed(record.node) || record.role.role === 'removed') continue;
-      // A primary deposed by a newer view may go on processing until it hears of it (it is not
-      // told while cut off): its positions past the new epoch's cut are discarded, never decided,
-      // and it comes back only by state transfer. The current primary is held to the order.
-      if (
-        record.role.role === 'primary' &&
-        record.role.viewEpoch < (currentViews.current(record.group)?.epoch ?? 0)
-      )
-        continue;
       const order = decided.get(record.group);
       if (order === undefined) continue;
       const history = record.role.history();
+      const epochs = record.role.historyEpochs();
       const start = record.role.historyStart();
       const from = Math.max(start, record.role.position - 8);
       for (let position = from + 1; position <= start + history.length; position++) {
         const known = order.get(position);
         const key = history[position - start - 1]!;
-        if (known !== undefined && known !== key)
+        const epoch = epochs[position - start - 1]!;
+        if (known !== undefined && conflict(record.group, position, known, key, epoch) === 'violation')
           messages.push(
-            `group ${record.group}: ${record.node}#${record.incarnation} (${record.role.role}) holds ${key} at position ${position}, the decided order ${known}`,
+            `group ${record.group}: ${record.node}#${record.incarnation} (${record.role.role}) holds ${key} (epoch ${epoch}) at position ${position}, the decided order ${known.key} (epoch ${known.epoch})`,
           );
       }
     }
@@ -469,7 +518,11 @@ export async function runReplicationSimulation(
       const view = currentViews.current(group.group);
       const primary = view === undefined ? undefined : hosted.get(view.primary);
       if (primary === undefined || primary.role.role !== 'primary') {
-        messages.push(`group ${group.group} has no serving primary at the end (${view?.primary})`);
+        const state =
+          primary === undefined
+            ? 'not running'
+            : `${primary.role.role}${primary.role.flushBlockers().length > 0 ? `, flush waits for: ${primary.role.flushBlockers().slice(0, 3).join('; ')}` : ''}`;
+        messages.push(`group ${group.group} has no serving primary at the end (${view?.primary}: ${state})`);
         continue;
       }
       for (const record of liveRoles(group.group)) {
@@ -547,7 +600,9 @@ export async function runReplicationSimulation(
   let nullMessages = 0;
   let refusedPromotions = 0;
   let rejoins = 0;
+  let discardedStates = 0;
   for (const record of allRoles) {
+    discardedStates += record.role.counters.discardedStates;
     refusedPromotions += record.role.counters.refusedPromotions;
     rejoins += record.role.counters.rejoins;
     promotions += record.role.counters.promotions;
@@ -568,6 +623,7 @@ export async function runReplicationSimulation(
     stateTransfers,
     refusedPromotions,
     rejoins,
+    discardedStates,
     fencedMessages,
     nullMessages,
     events: result.events,

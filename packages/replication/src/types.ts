@@ -238,6 +238,8 @@ export type ReplicaControl =
       readonly entries: readonly OrderEntry[];
       /** The inputs of those entries that it holds. */
       readonly inputs: readonly InputCopy[];
+      /** The member's epoch bases of this group (older replies may lack them). */
+      readonly bases?: readonly EpochBasis[];
     }
   /** A joining (restarted) replica asks the primary for its state. */
   | { readonly type: 'rep-state-request'; readonly group: string; readonly incarnation: number }
@@ -350,6 +352,8 @@ export interface ReplicaCounters {
   refusedPromotions: number;
   /** Times this replica was added back after membership took it out, and started over as joining. */
   rejoins: number;
+  /** Times a basis showed that a position this replica processed was never decided: it rejoined. */
+  discardedStates: number;
   /** Outputs that waited because the connection's window was full; sent later. */
   outputsDeferred: number;
   /** Outputs the connection refused for good (too large, unencodable): dropped and counted, never retried. */
@@ -381,6 +385,7 @@ export function zeroReplicaCounters(): ReplicaCounters {
     stateTransfersApplied: 0,
     refusedPromotions: 0,
     rejoins: 0,
+    discardedStates: 0,
     outputsDeferred: 0,
     outputsRefused: 0,
   };
