@@ -7,7 +7,14 @@ import { address } from '@steadfast/wire';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { initialTransition, transition } from 'xstate';
-import { account, accountMachine, applyOperation, initialAccount, type AccountContext } from './account.js';
+import {
+  account,
+  accountMachine,
+  applyOperation,
+  initialAccount,
+  rememberedOperationIds,
+  type AccountContext,
+} from './account.js';
 import type { AccountReply, DepositRequest, WithdrawRequest } from './messages.js';
 import { captureContext } from './test-support.js';
 
@@ -77,14 +84,41 @@ describe('applyOperation (pure decision)', () => {
     }
   });
 
-  it('the idempotence table is bounded: past appliedOperationsMax the oldest id is forgotten', () => {
+  it('the idempotence table is bounded: past appliedOperationsMax the oldest ids are forgotten, a generation at a time', () => {
     let state: AccountContext = initialAccount({ owner: 'ada', balanceCents: 0, appliedOperationsMax: 3 });
     for (const id of ['a', 'b', 'c', 'd']) state = applyOperation(state, deposit(id, 1), () => 0).account;
-    expect(state.appliedOrder).toEqual(['b', 'c', 'd']);
-    expect(Object.keys(state.appliedOperations).sort()).toEqual(['b', 'c', 'd']);
+    // The last 3 are remembered; the sealed generation [a, b, c] is kept until a newer one replaces it.
+    expect(rememberedOperationIds(state)).toEqual(['a', 'b', 'c', 'd']);
+    for (const id of ['e', 'f']) state = applyOperation(state, deposit(id, 1), () => 0).account;
+    expect(rememberedOperationIds(state)).toEqual(['d', 'e', 'f']);
     // The documented cost of the bound: an id older than the window is applied again.
-    expect(applyOperation(state, deposit('a', 1), () => 0).account.balanceCents).toBe(5);
-    expect(applyOperation(state, deposit('d', 1), () => 0).account.balanceCents).toBe(4);
+    expect(applyOperation(state, deposit('a', 1), () => 0).account.balanceCents).toBe(7);
+    expect(applyOperation(state, deposit('d', 1), () => 0).account.balanceCents).toBe(6);
+  });
+
+  it('property: whatever the bound and the ids, the last appliedOperationsMax ids are remembered, and at most two generations more', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 200 }),
+        fc.array(fc.string({ minLength: 1, maxLength: 3 }), { maxLength: 600 }),
+        (appliedOperationsMax, ids) => {
+          let state: AccountContext = initialAccount({ owner: 'ada', appliedOperationsMax });
+          const fresh: string[] = [];
+          for (const id of ids) {
+            const before = state;
+            state = applyOperation(state, deposit(id, 1), () => 0).account;
+            if (state !== before) fresh.push(id);
+            const remembered = rememberedOperationIds(state);
+            for (const recent of fresh.slice(-appliedOperationsMax)) expect(remembered).toContain(recent);
+            expect(remembered.length).toBeLessThanOrEqual(
+              appliedOperationsMax + 2 * state.appliedGenerationSize,
+            );
+            expect(new Set(remembered).size).toBe(remembered.length);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 
   it('operation ids that name Object.prototype members are ordinary ids', () => {

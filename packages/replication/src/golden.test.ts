@@ -239,4 +239,39 @@ describe('golden scenarios', () => {
     expect(sim.views.current('B')?.members).toEqual(['b1']);
     expect(sim.role('b2').role).toBe('diverged');
   });
+
+  it('digest pacing: digestIntervalMs bounds how often the primary hashes its state; backups check whatever carries one', () => {
+    const checked = (digestIntervalMs: number) => {
+      const sim = cluster([
+        {
+          group: 'C',
+          members: ['c1'],
+          behavior: client,
+          style: 'semi-active',
+          policy: receptionPolicy,
+          peers: ['B'],
+        },
+        {
+          group: 'B',
+          members: ['b1', 'b2', 'b3'],
+          behavior: ledger,
+          style: 'semi-active',
+          policy: receptionPolicy,
+          peers: ['C'],
+          settings: { digestEvery: 1, digestIntervalMs },
+        },
+      ]);
+      for (let index = 1; index <= 8; index++) {
+        issue(sim, 'c1', `r${index}`, 'B');
+        sim.runUntil(sim.clock.now() + 40);
+      }
+      sim.runUntil(sim.clock.now() + 200);
+      expect(sim.diverged).toEqual([]);
+      return sim.role('b2').counters.digestsChecked;
+    };
+    const everyPass = checked(0);
+    const paced = checked(10_000);
+    expect(everyPass).toBeGreaterThanOrEqual(8);
+    expect(paced).toBe(1);
+  });
 });

@@ -24,6 +24,7 @@ import {
   REPLICA_CONTROL_TYPES,
   type ReplicaControl,
   type ReplicaEffect,
+  type ReplicaInput,
   type ReplicationSettings,
   type ReplicationStyle,
 } from './types.js';
@@ -192,10 +193,12 @@ export function replicaActor(
       const apply = (effects: readonly ReplicaEffect[]) => {
         for (const effect of effects) applyEffect(ctx, config, effect);
       };
+      // The role reads the node's clock only for its own pacing (digest interval, diagnostics).
+      const step = (input: ReplicaInput) => apply(role.step(input, ctx.now()));
       return {
         handle(actorInput) {
           if (actorInput.type === 'timer') {
-            apply(role.step({ type: 'timer', name: actorInput.name }));
+            step({ type: 'timer', name: actorInput.name });
             return;
           }
           const envelope = actorInput.envelope;
@@ -203,26 +206,26 @@ export function replicaActor(
             const packet = packetFromEnvelope(envelope.body, envelope.header);
             // A packet must come from the node it names: anything else is dropped.
             if (packet === undefined || addressNode(envelope.source) !== packet.from) return;
-            apply(role.step({ type: 'packet', packet }));
+            step({ type: 'packet', packet });
             return;
           }
           if (isReplicaControl(envelope.body)) {
-            apply(role.step({ type: 'control', from: addressNode(envelope.source), message: envelope.body }));
+            step({ type: 'control', from: addressNode(envelope.source), message: envelope.body });
             return;
           }
           if (!isReplicaCommand(envelope.body)) return;
           const command = envelope.body;
           switch (command.type) {
             case 'replica-view':
-              apply(role.step({ type: 'view-installed', view: command.view }));
+              step({ type: 'view-installed', view: command.view });
               return;
             case 'replica-external':
-              apply(role.step({ type: 'external', body: command.body }));
+              step({ type: 'external', body: command.body });
               return;
             case 'replica-outside':
               // Only from this node (the membership relay): a peer must not take a replica out.
               if (addressNode(envelope.source) !== ctx.node || command.group !== config.group) return;
-              apply(role.step({ type: 'outside' }));
+              step({ type: 'outside' });
               return;
             default:
               assertNever(command, 'replica command');

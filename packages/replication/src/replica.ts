@@ -382,6 +382,8 @@ export class ReplicaRole {
   private stateRequestedAtMs = -1;
   /** A position of this pass reached a multiple of `digestEvery`: its last position gets a digest. */
   private digestDue = false;
+  /** When the primary last took a digest (its clock), for `digestIntervalMs`. */
+  private digestAtMs = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly config: ReplicaConfig,
@@ -411,6 +413,8 @@ export class ReplicaRole {
       if (!Number.isSafeInteger(value) || value < 1)
         throw new RangeError(`${name} must be a positive integer`);
     }
+    if (!Number.isFinite(this.settings.digestIntervalMs) || this.settings.digestIntervalMs < 0)
+      throw new RangeError('digestIntervalMs must be a finite number of milliseconds, 0 or more');
     this.realSources = sources;
     this.activeSources = sources;
     // The supervisor reads whichever sources are active: the real ones, or those a synchronous
@@ -1462,8 +1466,11 @@ export class ReplicaRole {
     if (entry === undefined || entry.position !== this.positionLast || entry.implied === true) return;
     // Already out on some connection: a copy with a digest would differ from the one that left.
     if (entry.position <= this.announcedAnywhere) return;
+    // Still due: a later pass's last position carries it once the interval has passed.
+    if (this.nowMs - this.digestAtMs < this.settings.digestIntervalMs) return;
     this.recent[last] = { ...entry, digest: this.digest() };
     this.digestDue = false;
+    this.digestAtMs = this.nowMs;
   }
 
   /** The pool key of the reply the actor waits for, if it arrived. */

@@ -238,7 +238,8 @@ export class ReplicationCluster {
         style: group.style,
         policy: group.policy,
         peers,
-        ...(group.settings === undefined ? {} : { settings: group.settings }),
+        // A digest on every pass that reaches digestEvery: divergence is caught where it happens.
+        settings: { digestIntervalMs: 0, ...group.settings },
       },
       { clock: this.clock, entropy: entropyFrom(() => entropy.next()) },
     );

@@ -85,6 +85,11 @@ export interface ReplicationSimOptions {
   readonly replicas?: number;
   readonly safetyMs?: number;
   readonly livenessMs?: number;
+  /**
+   * Replication settings of every replica. Unless set here, `digestIntervalMs` is 0: the harness
+   * wants a digest on every pass that reaches `digestEvery`, so a divergence is caught where it
+   * happens (production pacing trades that for the primary's time).
+   */
   readonly settings?: Partial<ReplicationSettings>;
   /** Membership's suspicion delay: a crashed replica leaves the view this long after the crash. */
   readonly suspicionDelayMs?: number;
@@ -271,7 +276,7 @@ export async function runReplicationSimulation(
       replicaActor(group.behavior, {
         style: group.style,
         policy,
-        ...(options.settings === undefined ? {} : { settings: options.settings }),
+        settings: { digestIntervalMs: 0, ...options.settings },
         onRole: (role, ctx) => {
           const record: Hosted = { node: ctx.node, group: group.group, incarnation: role.incarnation, role };
           hosted.set(ctx.node, record);

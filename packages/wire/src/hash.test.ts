@@ -170,3 +170,38 @@ describe('stableHash', () => {
     );
   });
 });
+
+/** A deep copy with every object and array frozen. */
+function deepFreeze(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  const copy: unknown = Array.isArray(value)
+    ? value.map(deepFreeze)
+    : Object.fromEntries(Object.entries(value).map(([key, item]) => [key, deepFreeze(item)]));
+  return Object.freeze(copy);
+}
+
+describe('deeply frozen values (their canonical form is cached by identity)', () => {
+  it('property: a deeply frozen value hashes as its unfrozen equal, the first time and every time after', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const frozen = deepFreeze(value);
+        const expected = stableHash(value);
+        expect(stableHash(frozen)).toBe(expected);
+        expect(stableHash({ wrapped: frozen, again: [frozen] })).toBe(
+          stableHash({ wrapped: value, again: [value] }),
+        );
+        expect(stableHash(frozen)).toBe(expected);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a frozen object whose child is not frozen is not cached: a change of the child changes the hash', () => {
+    const child = { n: 1 };
+    const shallow = Object.freeze({ child });
+    const before = stableHash(shallow);
+    child.n = 2;
+    expect(stableHash(shallow)).not.toBe(before);
+    expect(stableHash(shallow)).toBe(stableHash({ child: { n: 2 } }));
+  });
+});

@@ -54,13 +54,38 @@ function canonical(value: unknown, ancestors: Set<object>): unknown {
   // both are written as msgpack binary (msgpackr would tag a plain Uint8Array as a typed array).
   if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
   if (value instanceof Date || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return value;
+  const cached = deeplyFrozenCanonical.get(value);
+  if (cached !== undefined) return cached;
   if (ancestors.has(value)) throw new TypeError('stableEncode: a cyclic value has no stable encoding');
   ancestors.add(value);
   try {
-    return canonicalContainer(value, ancestors);
+    const form = canonicalContainer(value, ancestors);
+    if (isDeeplyFrozen(value)) deeplyFrozenCanonical.set(value, form);
+    return form;
   } finally {
     ancestors.delete(value);
   }
+}
+
+/**
+ * Canonical forms of deeply frozen plain objects and arrays, by identity. Such a value can never
+ * change, so its form is computed once however often it is hashed: an actor that keeps most of its
+ * state in sealed, frozen parts (the bank account's idempotence generations) pays for hashing its
+ * changing part only. Weak, so it holds nothing alive. The bytes are the same with or without it.
+ */
+const deeplyFrozenCanonical = new WeakMap<object, unknown>();
+
+/**
+ * A frozen plain object or array whose children are primitives or deeply frozen themselves (they
+ * were canonicalized first, so a deeply frozen child is already in the cache).
+ */
+function isDeeplyFrozen(value: object): boolean {
+  if (!Object.isFrozen(value)) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (!Array.isArray(value) && prototype !== Object.prototype && prototype !== null) return false;
+  for (const child of Object.values(value))
+    if (typeof child === 'object' && child !== null && !deeplyFrozenCanonical.has(child)) return false;
+  return true;
 }
 
 function canonicalContainer(value: object, ancestors: Set<object>): unknown {
