@@ -64,6 +64,59 @@ describe('replica group of 3 real processes over UDP', () => {
   });
 });
 
+describe('a restarted replica rejoins by state transfer', () => {
+  // The account remembers up to 256 operations: after 150 deposits its state is ~30 KB, more than a
+  // 16 KiB frame. Before state transfers went in parts, a restarted replica asked for the state
+  // forever and never served again.
+  it('after 150 deposits, a SIGKILLed and restarted backup gets the state in parts and follows the primary', async () => {
+    const replicated = await startReplicationCluster('semi-active');
+    try {
+      const primary = await waitFor(() => replicated.primary(), 15_000, 'a primary');
+      let next = 0;
+      const worker = async () => {
+        while (next < 150) {
+          const index = next++;
+          replicated.issue({ type: 'deposit', operationId: `s${index}`, amountCents: 10 });
+          await replicated.result(`s${index}`);
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, worker));
+      const backup = replicated.members.find((id) => id !== primary.node)!;
+      replicated.cluster.kill(backup);
+      await replicated.cluster.restart(backup);
+      type ReplicaState = {
+        role: string;
+        position: number;
+        digest: string;
+        counters: { stateTransfersApplied: number; controlMessagesJoined: number };
+      };
+      const inspect = async (id: string) =>
+        (await replicated.cluster.inspect(id, REPLICA_ACTOR_NAME)) as ReplicaState;
+      // A few more deposits after the restart: the rejoined replica must follow them too.
+      for (let index = 150; index < 160; index++) {
+        replicated.issue({ type: 'deposit', operationId: `s${index}`, amountCents: 10 });
+        await replicated.result(`s${index}`);
+      }
+      const rejoined = await waitFor(
+        async () => {
+          const [mine, theirs] = await Promise.all([inspect(backup), inspect(primary.node)]);
+          return mine.role === 'backup' && mine.position === theirs.position && mine.digest === theirs.digest
+            ? mine
+            : undefined;
+        },
+        20_000,
+        'the restarted replica to catch up with the primary',
+      );
+      expect(rejoined.counters.stateTransfersApplied).toBe(1);
+      expect(rejoined.counters.controlMessagesJoined).toBeGreaterThanOrEqual(1);
+      replicated.issue({ type: 'balance', operationId: 'balance' });
+      expect((await replicated.result('balance')).reply).toMatchObject({ balanceCents: 160 * 10 });
+    } finally {
+      await replicated.close();
+    }
+  });
+});
+
 describe('passive replica group of 3 real processes over UDP', () => {
   // Before checkpoints were sent in parts, a passive primary's checkpoint of the account (which
   // remembers up to 256 operations) outgrew a 16 KiB frame after ~85 deposits; the encoder dropped

@@ -108,3 +108,68 @@ describe('an output too large for any frame', () => {
     expect(clientState.position).toBe(1 + 4 + 3);
   });
 });
+
+describe('parts of a split control message (state transfers, flush replies)', () => {
+  it('bad parts from a peer are counted drops, never a crash; a forged whole message is handled only if it is a control message', async () => {
+    const clock = new SimulatedClock();
+    const network = new MemoryNetwork();
+    const names = ['b1', 'b2'];
+    const peers = Object.fromEntries(names.map((name) => [name, name]));
+    const ledgerGroup = group(bloated, { replicas: 2, style: 'semi-active' });
+    const nodes = new Map<string, Node>();
+    for (const name of names) {
+      let state = name.length;
+      const node = new Node({
+        id: name,
+        incarnation: 1,
+        clock,
+        entropy: entropyFrom(() => (state = (state * 16807) % 2147483647) / 2147483647),
+        transport: network.attach(name),
+        codec: createCodec({ keys: new Map([[1, new Uint8Array(32).fill(7)]]), activeKeyId: 1 }),
+        peers,
+        scheduleDrain: (drain) => clock.setTimer(0, drain),
+      });
+      nodes.set(name, node);
+      node.spawn(REPLICA_ACTOR_NAME, ledgerGroup.replicaBehavior, { group: 'B', incarnation: 1, peers: [] });
+    }
+    const run = async (ms: number) => {
+      const until = clock.now() + ms;
+      while (clock.now() < until) {
+        clock.advance(1);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
+    for (const name of names)
+      nodes.get(name)!.tell(address(name, REPLICA_ACTOR_NAME), {
+        type: 'replica-view',
+        view: { group: 'B', epoch: 1, members: names, primary: 'b1' },
+      });
+    await run(50);
+    const part = (fields: Record<string, unknown>) => ({
+      type: 'rep-part',
+      group: 'B',
+      incarnation: 1,
+      transfer: 1,
+      index: 0,
+      count: 1,
+      bytes: new Uint8Array([0x80]),
+      ...fields,
+    });
+    const fromB1 = (body: unknown) => nodes.get('b1')!.tell(address('b2', REPLICA_ACTOR_NAME), body);
+    fromB1(part({ count: 0 })); // no parts
+    fromB1(part({ index: 3 })); // index out of range
+    fromB1(part({ bytes: 'not bytes' })); // not bytes
+    fromB1(part({ transfer: 2, bytes: new Uint8Array([0xc1]) })); // whole, but not msgpack
+    fromB1(part({ transfer: 3 })); // whole, decodes to {} (not a control message)
+    fromB1(part({ transfer: 4, bytes: new Uint8Array(new Uint8Array(7_000)) })); // larger than a part
+    fromB1(part({ group: 'X' })); // another group's: ignored before anything
+    await run(50);
+    const b2 = nodes.get('b2')!.actorState(REPLICA_ACTOR_NAME) as {
+      role: string;
+      counters: { controlPartsDropped: number; controlMessagesJoined: number };
+    };
+    expect(b2.counters.controlPartsDropped).toBe(6);
+    expect(b2.counters.controlMessagesJoined).toBe(0);
+    expect(b2.role).toBe('backup');
+  });
+});

@@ -75,6 +75,8 @@ import {
   addressActor,
   addressNode,
   assertNever,
+  decodeBody,
+  encodeBody,
   messageKey,
   nodeId,
   stableHash,
@@ -95,6 +97,7 @@ import type { OrderingPolicy, QueuedInput } from './policy.js';
 import { SeededRandom } from './random.js';
 import { SequenceSet } from './sequence-set.js';
 import {
+  REPLICA_CONTROL_TYPES,
   REPLICATION_DEFAULTS,
   REPLICATION_PIGGYBACK_KEY,
   zeroReplicaCounters,
@@ -177,6 +180,10 @@ const USER_TIMER_PREFIX = 'user:';
 const ENDPOINT_TIMER_PREFIX = 'mc:';
 /** Epoch bases kept per group: enough to judge a message delayed across a few failovers. */
 const BASES_MAX = 8;
+/** Parts of one split control message, at most (with 6,000-byte parts: 24 MB). */
+const CONTROL_PARTS_MAX = 4_096;
+/** Split control messages being gathered at once, at most. */
+const CONTROL_TRANSFERS_MAX = 4;
 
 /**
  * The size of a value on the wire, estimated as its JSON length: an upper bound on its msgpack size
@@ -379,6 +386,9 @@ export class ReplicaRole {
   private readonly peerEntries = new Map<string, Map<number, OrderEntry>>();
   private readonly relayedUpTo = new Map<string, number>();
   private flush: FlushState | undefined;
+  /** Split control messages sent (numbers their parts) and, by sender and message, parts received. */
+  private controlTransfers = 0;
+  private readonly partsIn = new Map<string, { chunks: (Uint8Array | undefined)[]; received: number }>();
   private stateRequestedAtMs = -1;
   /** A position of this pass reached a multiple of `digestEvery`: its last position gets a digest. */
   private digestDue = false;
@@ -737,6 +747,9 @@ export class ReplicaRole {
   private onControl(from: NodeId, message: ReplicaControl): void {
     if (!isRecord(message) || message.group !== this.group) return;
     switch (message.type) {
+      case 'rep-part':
+        this.onControlPart(from, message);
+        break;
       case 'rep-flush-request':
         this.onFlushRequest(from, message.epoch, message.from);
         break;
@@ -755,8 +768,94 @@ export class ReplicaRole {
     this.afterInput();
   }
 
+  /**
+   * A control message goes whole when its body fits the frame budget (`piggybackCharsMax` bytes);
+   * a larger one (a large actor state, a long flush reply) goes as `rep-part` messages the receiver
+   * joins. Every part leaves at once: a lost one is recovered by the request being repeated (a
+   * joiner asks for the state, a new primary for flush replies, every `recoveryWaitMs`).
+   */
   private sendControl(target: NodeId, message: ReplicaControl): void {
-    if (target !== this.self) this.effects.push({ type: 'control-send', target, message });
+    if (target === this.self) return;
+    const partBytes = this.settings.piggybackCharsMax;
+    // Most control messages are small: only one that might not be is encoded to be measured.
+    if (message.type !== 'rep-flush-reply' && message.type !== 'rep-state') {
+      this.effects.push({ type: 'control-send', target, message });
+      return;
+    }
+    const bytes = encodeBody(message);
+    if (bytes.length <= partBytes) {
+      this.effects.push({ type: 'control-send', target, message });
+      return;
+    }
+    const transfer = ++this.controlTransfers;
+    const count = Math.ceil(bytes.length / partBytes);
+    this.counters.controlMessagesSplit++;
+    for (let index = 0; index < count; index++)
+      this.effects.push({
+        type: 'control-send',
+        target,
+        message: {
+          type: 'rep-part',
+          group: this.group,
+          incarnation: this.incarnation,
+          transfer,
+          index,
+          count,
+          bytes: bytes.slice(index * partBytes, (index + 1) * partBytes),
+        },
+      });
+  }
+
+  /** Gathers the parts of a split control message; the whole one is handled like any other. */
+  private onControlPart(from: NodeId, part: Extract<ReplicaControl, { type: 'rep-part' }>): void {
+    const valid =
+      Number.isSafeInteger(part.incarnation) &&
+      Number.isSafeInteger(part.transfer) &&
+      Number.isSafeInteger(part.count) &&
+      Number.isSafeInteger(part.index) &&
+      part.count >= 1 &&
+      part.count <= CONTROL_PARTS_MAX &&
+      part.index >= 0 &&
+      part.index < part.count &&
+      part.bytes instanceof Uint8Array &&
+      part.bytes.length <= this.settings.piggybackCharsMax;
+    if (!valid) {
+      this.counters.controlPartsDropped++;
+      return;
+    }
+    const key = `${from}#${part.incarnation}:${part.transfer}`;
+    let gathering = this.partsIn.get(key);
+    if (gathering === undefined || gathering.chunks.length !== part.count) {
+      gathering = { chunks: new Array<Uint8Array | undefined>(part.count), received: 0 };
+      this.partsIn.set(key, gathering);
+      // Bounded: a few messages in progress at once (a re-request may overlap the last answer).
+      while (this.partsIn.size > CONTROL_TRANSFERS_MAX) {
+        const oldest = this.partsIn.keys().next().value;
+        if (oldest === undefined) break;
+        this.partsIn.delete(oldest);
+      }
+    }
+    if (gathering.chunks[part.index] !== undefined) return;
+    gathering.chunks[part.index] = part.bytes;
+    gathering.received++;
+    if (gathering.received < part.count) return;
+    this.partsIn.delete(key);
+    const whole = new Uint8Array(gathering.chunks.reduce((sum, chunk) => sum + chunk!.length, 0));
+    let offset = 0;
+    for (const chunk of gathering.chunks) {
+      whole.set(chunk!, offset);
+      offset += chunk!.length;
+    }
+    const decoded = decodeBody(whole);
+    const message = decoded.ok ? decoded.value : undefined;
+    // Parts join into one whole message, never into another part.
+    const type = isRecord(message) ? message['type'] : undefined;
+    if (type === 'rep-part' || !(REPLICA_CONTROL_TYPES as readonly unknown[]).includes(type)) {
+      this.counters.controlPartsDropped++;
+      return;
+    }
+    this.counters.controlMessagesJoined++;
+    this.onControl(from, message as ReplicaControl);
   }
 
   /** A member answers a new primary: it fences older epochs and tells what it has after `from`. */

@@ -96,6 +96,25 @@ describe('replica groups on the simulator, under every fault kind', () => {
     }
   });
 
+  it('state transfers and flush replies larger than the frame budget go in parts and are joined (piggybackCharsMax 300), under every fault, both view origins', async () => {
+    const results: ReplicationSimResult[] = [];
+    for (const views of ['scripted', 'membership'] as const)
+      for (const style of ['semi-active', 'passive'] as const)
+        for (let seed = 1; seed <= 6; seed++)
+          results.push(
+            await runReplicationSimulation({
+              seed,
+              style,
+              views,
+              policy: POLICY_NAMES[seed % POLICY_NAMES.length]!,
+              settings: { piggybackCharsMax: 300 },
+            }),
+          );
+    expect(failures(results)).toEqual([]);
+    expect(results.reduce((sum, result) => sum + result.controlMessagesJoined, 0)).toBeGreaterThan(10);
+    expect(results.reduce((sum, result) => sum + result.stateTransfers, 0)).toBeGreaterThan(10);
+  });
+
   it('a run is a function of its seed', async () => {
     const first = await runReplicationSimulation({ seed: 7, style: 'semi-active', topology: 'chain' });
     const second = await runReplicationSimulation({ seed: 7, style: 'semi-active', topology: 'chain' });

@@ -137,6 +137,8 @@ export interface ReplicationSimResult {
    * cut off from the group) and started over by state transfer.
    */
   readonly discardedStates: number;
+  /** State transfers and flush replies too large for one frame, sent in parts and joined. */
+  readonly controlMessagesJoined: number;
   /** Late messages of an older epoch dropped because they were past the flush's cut. */
   readonly fencedMessages: number;
   readonly nullMessages: number;
@@ -606,7 +608,9 @@ export async function runReplicationSimulation(
   let refusedPromotions = 0;
   let rejoins = 0;
   let discardedStates = 0;
+  let controlMessagesJoined = 0;
   for (const record of allRoles) {
+    controlMessagesJoined += record.role.counters.controlMessagesJoined;
     discardedStates += record.role.counters.discardedStates;
     refusedPromotions += record.role.counters.refusedPromotions;
     rejoins += record.role.counters.rejoins;
@@ -629,6 +633,7 @@ export async function runReplicationSimulation(
     refusedPromotions,
     rejoins,
     discardedStates,
+    controlMessagesJoined,
     fencedMessages,
     nullMessages,
     events: result.events,

@@ -230,6 +230,21 @@ export const REPLICATION_PIGGYBACK_KEY = 'rep';
 
 /** Messages between replicas of one group, sent directly (not multicast) by the replica actors. */
 export type ReplicaControl =
+  /**
+   * One part of a control message too large for one frame (a state transfer of a large actor
+   * state, a long flush reply): its body bytes (`encodeBody`) cut at `piggybackCharsMax` bytes.
+   * The receiver puts the parts of one `transfer` together and handles the message they make.
+   */
+  | {
+      readonly type: 'rep-part';
+      readonly group: string;
+      /** The sender's incarnation and its count of split messages: together, which message. */
+      readonly incarnation: number;
+      readonly transfer: number;
+      readonly index: number;
+      readonly count: number;
+      readonly bytes: Uint8Array;
+    }
   /** A new primary asks a member for everything it holds of the order after `from`. */
   | {
       readonly type: 'rep-flush-request';
@@ -270,6 +285,7 @@ export type ReplicaControl =
     };
 
 export const REPLICA_CONTROL_TYPES: readonly ReplicaControl['type'][] = [
+  'rep-part',
   'rep-flush-request',
   'rep-flush-reply',
   'rep-state-request',
@@ -343,6 +359,12 @@ export interface ReplicaCounters {
   checkpointsApplied: number;
   /** Parts the primary cut its checkpoints into, for those too large to ride whole on one message. */
   checkpointParts: number;
+  /** Control messages (state transfers, flush replies) too large for one frame, sent in parts. */
+  controlMessagesSplit: number;
+  /** Split control messages put back together here and handled. */
+  controlMessagesJoined: number;
+  /** Parts dropped: malformed, of a foreign group, or of a message that did not decode. */
+  controlPartsDropped: number;
   digestsChecked: number;
   promotions: number;
   /** Flush rounds a new primary waited because a member had not answered or a peer held more. */
@@ -383,6 +405,9 @@ export function zeroReplicaCounters(): ReplicaCounters {
     checkpointsSent: 0,
     checkpointsApplied: 0,
     checkpointParts: 0,
+    controlMessagesSplit: 0,
+    controlMessagesJoined: 0,
+    controlPartsDropped: 0,
     digestsChecked: 0,
     promotions: 0,
     recoveryExtensions: 0,

@@ -2,3 +2,4 @@ export * from './ids.js';
 export * from './envelope.js';
 export * from './codec.js';
 export * from './hash.js';
+export * from './body.js';

@@ -192,6 +192,10 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
     },
     async restart(nodeId) {
       const slot = find(nodeId);
+      // Killed but not reaped yet (SIGKILL is asynchronous): wait for the exit, not an error.
+      const child = slot.process;
+      if (slot.alive && child?.killed === true && child.exitCode === null && child.signalCode === null)
+        await new Promise((resolve) => child.once('exit', resolve));
       if (slot.alive) throw new Error(`node ${nodeId} is running; kill it first`);
       spawnChild(slot);
       await configure(slot);

@@ -1,0 +1,35 @@
+/**
+ * Body bytes: a body decodes back as the codec would deliver it (sets, typed arrays and bytes kept;
+ * a Map arrives as a plain object, as it does through the codec); any cut of the bytes is an error
+ * result, never a throw.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { decodeBody, encodeBody } from './body.js';
+
+describe('encodeBody / decodeBody', () => {
+  it('property: a body decodes back as the codec delivers it: equal, sets and bytes kept, a Map as an object', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.uint8Array({ maxLength: 64 }), (json, bytes) => {
+        const body = { json, bytes, map: new Map([['k', 1]]), set: new Set([1, 2]) };
+        const decoded = decodeBody(encodeBody(body));
+        expect(decoded.ok).toBe(true);
+        if (decoded.ok) expect(decoded.value).toEqual({ ...body, map: { k: 1 } });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('property: a truncated body or one with bytes after it is an error, never a throw', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.nat(), (json, cut) => {
+        const bytes = encodeBody({ json, padding: 'x'.repeat(8) });
+        const truncated = bytes.subarray(0, cut % bytes.length);
+        expect(decodeBody(truncated).ok).toBe(false);
+        const extended = new Uint8Array([...bytes, 0xc0]);
+        expect(decodeBody(extended)).toEqual({ ok: false, error: 'expected one value, found 2' });
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
