@@ -14,7 +14,9 @@ describe('encodeBody / decodeBody', () => {
         const body = { json, bytes, map: new Map([['k', 1]]), set: new Set([1, 2]) };
         const decoded = decodeBody(encodeBody(body));
         expect(decoded.ok).toBe(true);
-        if (decoded.ok) expect(decoded.value).toEqual({ ...body, map: { k: 1 } });
+        // As through the codec: -0 travels as the integer 0 (JSON's round trip does the same).
+        const expected = { ...body, json: JSON.parse(JSON.stringify(json)) as unknown, map: { k: 1 } };
+        if (decoded.ok) expect(decoded.value).toEqual(expected);
       }),
       { numRuns: 300 },
     );
