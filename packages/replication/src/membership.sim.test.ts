@@ -25,6 +25,8 @@ import { describe, expect, it } from 'vitest';
 import type { FaultKind } from '@steadfast/sim';
 import { POLICY_NAMES, type PolicyName } from './policy.js';
 import { runReplicationSimulation, type ReplicationSimResult } from './testing.js';
+import { ledger } from './workload.js';
+import type { ActorBehavior } from '@steadfast/runtime';
 
 const SEEDS = Number(process.env['REPLICATION_MEMBERSHIP_SIM_SEEDS'] ?? 20);
 
@@ -86,6 +88,47 @@ describe('replica groups with views from the real membership layer', () => {
     expect(describeViolations(results)).toEqual([]);
     expect(results.reduce((sum, result) => sum + result.refusedPromotions, 0)).toBeGreaterThan(0);
     expect(results.reduce((sum, result) => sum + result.rejoins, 0)).toBeGreaterThan(0);
+  });
+
+  it('divergence (issue point 9): a backup whose state escaped the supervisor is reported, removed by membership before it could be promoted, added back, and caught up by state transfer', async () => {
+    // At b3, the first ledger instance shows a state the others do not have (as an actor that read
+    // something outside its supervisor would); an instance rebuilt by a state transfer is clean.
+    const leakedAt = new Set<string>();
+    const leakyOnce: ActorBehavior = {
+      kind: `leaky-once:${ledger.kind}`,
+      start(ctx, input, restored) {
+        const inner = ledger.start(ctx, input, restored);
+        let leaky = false;
+        return {
+          ...inner,
+          handle(actorInput) {
+            inner.handle(actorInput);
+            if (ctx.node === 'b3' && actorInput.type === 'message' && !leakedAt.has(ctx.node)) {
+              leakedAt.add(ctx.node);
+              leaky = true;
+            }
+          },
+          state: () => (leaky ? { ...(inner.state() as object), escaped: true } : inner.state()),
+        };
+      },
+    };
+    const result = await runReplicationSimulation({
+      seed: 4,
+      style: 'semi-active',
+      topology: 'direct',
+      faults: [],
+      views: 'membership',
+      ledger: leakyOnce,
+      expectDivergenceAt: ['b3'],
+    });
+    expect(describeViolations([result])).toEqual([]);
+    expect(leakedAt.has('b3')).toBe(true);
+    expect(result.divergences).toBeGreaterThanOrEqual(1);
+    // Removed (membership's leave), then added back as a joiner and caught up by a state transfer.
+    // (Each view change moves the primary by rank, so promotions do happen; a diverged replica is
+    // never promoted: lifecycle.test.ts.) The end checks above hold b3 to the primary's state.
+    expect(result.rejoins).toBeGreaterThanOrEqual(1);
+    expect(result.stateTransfers).toBeGreaterThanOrEqual(1);
   });
 
   it('no faults: the first views come from membership and every end check holds (both styles, both topologies)', async () => {

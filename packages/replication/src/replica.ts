@@ -1991,6 +1991,7 @@ export class ReplicaRole {
   }
 
   private reportDivergence(position: number, reason: string): void {
+    this.counters.divergences++;
     this.lifecycleEvent({ type: 'diverged' });
     this.effects.push({ type: 'diverged', replica: this.self, group: this.group, position, reason });
   }

@@ -18,7 +18,7 @@
  * and the command that replays it.
  */
 import { address, nodeId, type NodeId } from '@steadfast/wire';
-import type { Node } from '@steadfast/runtime';
+import type { ActorBehavior, Node } from '@steadfast/runtime';
 import type { GroupSettings, GroupView } from '@steadfast/group';
 import {
   ALL_FAULTS,
@@ -81,6 +81,14 @@ export interface ReplicationSimOptions {
   readonly topology?: Topology;
   /** Client requests in all, over two client groups. Default 12. */
   readonly requests?: number;
+  /** The ledger group's actor (default the workload's `ledger`): a test may give a faulty one. */
+  readonly ledger?: ActorBehavior;
+  /**
+   * Replicas (node ids) whose divergence the test provokes on purpose: their `diverged` role is not
+   * a violation (every other check still holds, the end checks included: by the end they must have
+   * been removed, added back and caught up by state transfer).
+   */
+  readonly expectDivergenceAt?: readonly string[];
   /** Replicas of the ledger (and front) group. Default 3; client groups have 2. */
   readonly replicas?: number;
   readonly safetyMs?: number;
@@ -139,6 +147,8 @@ export interface ReplicationSimResult {
   readonly discardedStates: number;
   /** State transfers and flush replies too large for one frame, sent in parts and joined. */
   readonly controlMessagesJoined: number;
+  /** Divergences replicas reported (their state or supervised values differed from the primary's). */
+  readonly divergences: number;
   /** Late messages of an older epoch dropped because they were past the flush's cut. */
   readonly fencedMessages: number;
   readonly nullMessages: number;
@@ -256,7 +266,7 @@ export async function runReplicationSimulation(
       group: 'B',
       members: range('b', replicas),
       peers: topology === 'chain' ? ['A'] : ['C', 'D'],
-      behavior: ledger,
+      behavior: options.ledger ?? ledger,
       style,
     },
   ];
@@ -462,7 +472,7 @@ export async function runReplicationSimulation(
     const messages: string[] = learnBases();
     for (const record of allRoles) {
       const role = record.role;
-      if (role.role === 'diverged')
+      if (role.role === 'diverged' && !(options.expectDivergenceAt ?? []).includes(record.node))
         messages.push(`replica ${record.node}#${record.incarnation} of ${record.group} diverged`);
       // A removed replica's history is nobody's order (a deposed primary's, say); it joins again
       // by state transfer, which resets it.
@@ -609,7 +619,9 @@ export async function runReplicationSimulation(
   let rejoins = 0;
   let discardedStates = 0;
   let controlMessagesJoined = 0;
+  let divergences = 0;
   for (const record of allRoles) {
+    divergences += record.role.counters.divergences;
     controlMessagesJoined += record.role.counters.controlMessagesJoined;
     discardedStates += record.role.counters.discardedStates;
     refusedPromotions += record.role.counters.refusedPromotions;
@@ -634,6 +646,7 @@ export async function runReplicationSimulation(
     rejoins,
     discardedStates,
     controlMessagesJoined,
+    divergences,
     fencedMessages,
     nullMessages,
     events: result.events,

@@ -366,6 +366,8 @@ export interface ReplicaCounters {
   /** Parts dropped: malformed, of a foreign group, or of a message that did not decode. */
   controlPartsDropped: number;
   digestsChecked: number;
+  /** Times this replica found itself diverged from the primary and reported it. */
+  divergences: number;
   promotions: number;
   /** Flush rounds a new primary waited because a member had not answered or a peer held more. */
   recoveryExtensions: number;
@@ -409,6 +411,7 @@ export function zeroReplicaCounters(): ReplicaCounters {
     controlMessagesJoined: 0,
     controlPartsDropped: 0,
     digestsChecked: 0,
+    divergences: 0,
     promotions: 0,
     recoveryExtensions: 0,
     flushTimeouts: 0,
