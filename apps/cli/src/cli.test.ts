@@ -182,4 +182,19 @@ describe('steadfast CLI', () => {
     const summary = lastJson(run);
     expect(summary).toMatchObject({ nodes: 3, requests: 80, replies: 80, lost: 0, conserved: true });
   });
+
+  it('demo replication: fails over after a SIGKILL of the primary, applies every deposit once, and the restarted node rejoins', async () => {
+    const run = await steadfast(['demo', 'replication', '--requests', '60', '--json']);
+    expect(run.code).toBe(0);
+    const summary = lastJson(run);
+    expect(summary).toMatchObject({
+      requests: 60,
+      replies: 60,
+      lost: 0,
+      duplicated: 0,
+      exactlyOnce: true,
+      rejoined: true,
+    });
+    expect(summary.primaryAfter).not.toBe(summary.primaryBefore);
+  });
 });
