@@ -52,6 +52,7 @@ import {
 import {
   createEndpoint,
   detachPiggyback,
+  sendAttachedNow,
   holdSends,
   isAdmitted,
   knownView,
@@ -169,6 +170,8 @@ interface FlushState {
   readonly startedAtMs: number;
   waitedMs: number;
   readonly replies: Map<NodeId, number>;
+  /** Peer group → the members of it that answered `rep-peer-order-request`. */
+  readonly peerReplies: Map<string, Set<NodeId>>;
 }
 
 const TIMER_PROCESS = 'rep:process';
@@ -182,8 +185,9 @@ const ENDPOINT_TIMER_PREFIX = 'mc:';
 const BASES_MAX = 8;
 /** Parts of one split control message, at most (with 6,000-byte parts: 24 MB). */
 const CONTROL_PARTS_MAX = 4_096;
-/** Split control messages being gathered at once, at most. */
-const CONTROL_TRANSFERS_MAX = 4;
+/** Split control messages being gathered at once, at most: per sender, and in all. */
+const CONTROL_TRANSFERS_PER_SENDER = 3;
+const CONTROL_TRANSFERS_MAX = 64;
 
 /**
  * The size of a value on the wire, estimated as its JSON length: an upper bound on its msgpack size
@@ -736,6 +740,12 @@ export class ReplicaRole {
     }
   }
 
+  /** True when a later epoch of this group than this replica's view is known here. */
+  private deposed(): boolean {
+    const epoch = this.view?.epoch ?? 0;
+    return this.fenceEpoch > epoch || this.bases.some((basis) => basis.epoch > epoch);
+  }
+
   /** The highest epoch of this group known here: its view's, or one a flush request named. */
   private currentEpoch(): number {
     return Math.max(this.view?.epoch ?? 0, this.fenceEpoch);
@@ -755,6 +765,12 @@ export class ReplicaRole {
         break;
       case 'rep-flush-reply':
         this.onFlushReply(from, message);
+        break;
+      case 'rep-peer-order-request':
+        this.onPeerOrderRequest(from, message.about, message.epoch, message.after);
+        break;
+      case 'rep-peer-order-reply':
+        this.onPeerOrderReply(from, message);
         break;
       case 'rep-state-request':
         this.onStateRequest(from, message.incarnation);
@@ -778,7 +794,11 @@ export class ReplicaRole {
     if (target === this.self) return;
     const partBytes = this.settings.piggybackCharsMax;
     // Most control messages are small: only one that might not be is encoded to be measured.
-    if (message.type !== 'rep-flush-reply' && message.type !== 'rep-state') {
+    if (
+      message.type !== 'rep-flush-reply' &&
+      message.type !== 'rep-state' &&
+      message.type !== 'rep-peer-order-reply'
+    ) {
       this.effects.push({ type: 'control-send', target, message });
       return;
     }
@@ -796,7 +816,9 @@ export class ReplicaRole {
         target,
         message: {
           type: 'rep-part',
-          group: this.group,
+          // The receiver's group, as the whole message names it (a peer group's, for an answer
+          // about its order).
+          group: message.group,
           incarnation: this.incarnation,
           transfer,
           index,
@@ -828,7 +850,12 @@ export class ReplicaRole {
     if (gathering === undefined || gathering.chunks.length !== part.count) {
       gathering = { chunks: new Array<Uint8Array | undefined>(part.count), received: 0 };
       this.partsIn.set(key, gathering);
-      // Bounded: a few messages in progress at once (a re-request may overlap the last answer).
+      // Bounded: a few messages in progress per sender (a re-request may overlap the last
+      // answer), and a bound over all senders; the oldest goes first.
+      const prefix = `${from}#`;
+      const fromSender = [...this.partsIn.keys()].filter((known) => known.startsWith(prefix));
+      for (const oldest of fromSender.slice(0, Math.max(0, fromSender.length - CONTROL_TRANSFERS_PER_SENDER)))
+        this.partsIn.delete(oldest);
       while (this.partsIn.size > CONTROL_TRANSFERS_MAX) {
         const oldest = this.partsIn.keys().next().value;
         if (oldest === undefined) break;
@@ -895,7 +922,7 @@ export class ReplicaRole {
 
   private startFlush(): void {
     const epoch = this.view?.epoch ?? 0;
-    this.flush = { epoch, startedAtMs: this.nowMs, waitedMs: 0, replies: new Map() };
+    this.flush = { epoch, startedAtMs: this.nowMs, waitedMs: 0, replies: new Map(), peerReplies: new Map() };
     this.fenceEpoch = Math.max(this.fenceEpoch, epoch);
     // Every member of both groups must learn the new epoch: a null message carries it now.
     for (const connection of this.endpoints.keys())
@@ -919,6 +946,87 @@ export class ReplicaRole {
           epoch: flush.epoch,
           from: this.positionLast,
         });
+    for (const [peer, member] of this.peerMembersToAsk(flush))
+      this.sendControl(member, {
+        type: 'rep-peer-order-request',
+        group: peer,
+        about: this.group,
+        epoch: flush.epoch,
+        after: this.positionLast,
+      });
+  }
+
+  /** The peer groups' members (their current views) that have not told this flush what they know. */
+  private peerMembersToAsk(flush: FlushState): [string, NodeId][] {
+    const pending: [string, NodeId][] = [];
+    for (const [peer, connection] of this.connections) {
+      const endpoint = this.endpoints.get(connection);
+      const view = endpoint === undefined ? undefined : knownView(endpoint, peer);
+      const answered = flush.peerReplies.get(peer);
+      for (const member of view?.members ?? [])
+        if (member !== this.self && answered?.has(member) !== true) pending.push([peer, member]);
+    }
+    return pending;
+  }
+
+  /**
+   * A peer group's new primary asks what this replica knows of its order. From now on its older
+   * epochs are held here (so nothing more of a deposed primary is acted on before its basis says
+   * whether it counts), and the answer names every entry of its order known here and the outputs
+   * of this group to it still held.
+   */
+  private onPeerOrderRequest(from: NodeId, about: string, epoch: number, after: number): void {
+    if (!Number.isSafeInteger(epoch) || typeof about !== 'string' || !this.connections.has(about)) return;
+    this.peerEpochs.set(about, Math.max(this.peerEpochs.get(about) ?? 0, epoch));
+    // Only the entries after the new primary's position are of use to it.
+    const since = Number.isSafeInteger(after) ? after : 0;
+    const entries = [...(this.peerEntries.get(about)?.values() ?? [])]
+      .filter((entry) => entry.position > since)
+      .sort((a, b) => a.position - b.position);
+    // The newest outputs to it (a bound: older ones reached it long ago, or were stable).
+    const outputs = [...this.recentOutputs, ...this.kept.values(), ...this.pendingOutputs].filter(
+      (output) => output.payload.target === about,
+    );
+    const inputs: InputCopy[] = [];
+    const seen = new Set<string>();
+    for (const output of outputs.slice(-this.settings.announceBatchMax)) {
+      const key = messageKey(output.payload.id);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      inputs.push({ kind: output.kind, payload: output.payload });
+    }
+    this.sendControl(from, {
+      type: 'rep-peer-order-reply',
+      group: about,
+      from: this.group,
+      epoch,
+      entries,
+      inputs,
+    });
+  }
+
+  private onPeerOrderReply(
+    from: NodeId,
+    message: Extract<ReplicaControl, { type: 'rep-peer-order-reply' }>,
+  ): void {
+    const flush = this.flush;
+    if (flush === undefined || message.epoch !== flush.epoch || this.role !== 'recovering') return;
+    if (
+      !this.connections.has(message.from) ||
+      !Array.isArray(message.entries) ||
+      !Array.isArray(message.inputs)
+    )
+      return;
+    let answered = flush.peerReplies.get(message.from);
+    if (answered === undefined) {
+      answered = new Set();
+      flush.peerReplies.set(message.from, answered);
+    }
+    answered.add(from);
+    for (const copy of message.inputs)
+      if (isApplicationPayload(copy.payload) && copy.payload.target === this.group) this.insertInput(copy);
+    this.learnEntries(message.entries, true);
+    this.tryConcludeFlush();
   }
 
   private onFlushReply(from: NodeId, message: Extract<ReplicaControl, { type: 'rep-flush-reply' }>): void {
@@ -949,6 +1057,8 @@ export class ReplicaRole {
     const blockers: string[] = [];
     for (const member of this.view.members)
       if (member !== this.self && !flush.replies.has(member)) blockers.push(`no reply from ${member}`);
+    for (const [peer, member] of this.peerMembersToAsk(flush))
+      blockers.push(`no answer from ${member} of ${peer} on what it knows of this group's order`);
     // A position announced (learnt from a member, or relayed by a peer group that may already have
     // acted on its outputs) whose input is not here yet: the cut must not stop short of it while
     // the input can still arrive (the sender retransmits to every member of the view).
@@ -1338,7 +1448,7 @@ export class ReplicaRole {
       return;
     }
     this.pool.set(key, { kind, payload, arrival: ++this.arrivals });
-    if (this.role !== 'primary') return;
+    if (this.role !== 'primary' || this.deposed()) return;
     // Claim 48: the reply a synchronous request waits for goes next, with no ordering decision.
     if (this.processImpliedReply()) this.flushOutputs();
     this.scheduleProcessing();
@@ -1627,6 +1737,13 @@ export class ReplicaRole {
 
   /** The primary's scheduling pass: pick by policy, process, then send the outputs with the announcements. */
   private runScheduling(): void {
+    // A primary that has heard of a later epoch of its own group (a new primary's flush request,
+    // or that epoch's basis) is deposed, even before its own view says so: what it processed up to
+    // its flush reply is in the next order, anything after would not be. It stops ordering here.
+    if (this.deposed()) {
+      this.counters.deposedPasses++;
+      return;
+    }
     for (let count = 0; count < this.settings.processBatchMax; count++) {
       if (this.syncWait !== null) {
         if (!this.processImpliedReply()) break;
@@ -1705,13 +1822,11 @@ export class ReplicaRole {
         holdSends(this.endpoints.get(output.connection)!);
         holding.add(output.connection);
       }
-      const piggyback = this.piggybackFor(output.connection);
-      if (piggyback !== undefined)
-        this.runEndpoint(output.connection, {
-          type: 'attach-piggyback',
-          key: REPLICATION_PIGGYBACK_KEY,
-          data: piggyback,
-        });
+      if (!this.announceThrough(output.connection, output.payload.position)) {
+        this.counters.outputsDeferred++;
+        this.setTimer(TIMER_OUTPUTS, this.settings.recoveryWaitMs);
+        break;
+      }
       const payload: ApplicationPayload = { ...output.payload, epoch: this.view?.epoch ?? 0 };
       const result = this.runEndpoint(output.connection, { type: 'multicast', kind: output.kind, payload });
       if (
@@ -1736,6 +1851,41 @@ export class ReplicaRole {
       this.recentOutputs.push(output);
       if (this.recentOutputs.length > this.recentMax()) this.recentOutputs.shift();
       this.counters.outputsSent++;
+    }
+  }
+
+  /**
+   * Attaches what rides on the next message of `connection`, making sure the announcements up to
+   * `position` go no later than that message: an output must never reach anyone ahead of the
+   * order of the position that produced it, or a peer could act on a position that a failover,
+   * asking the peers what they know, would never hear of (claims 42, 65). Within the piggyback
+   * budget that is the same message; when the announcements still owed do not fit, the prefix
+   * that fits goes ahead now in a null message of its own, as often as it takes. False when the
+   * connection cannot send now (its window is full): the output waits.
+   */
+  private announceThrough(connection: string, position: number): boolean {
+    const endpoint = this.endpoints.get(connection)!;
+    for (;;) {
+      const piggyback = this.piggybackFor(connection);
+      if (piggyback === undefined) return true;
+      this.runEndpoint(connection, {
+        type: 'attach-piggyback',
+        key: REPLICATION_PIGGYBACK_KEY,
+        data: piggyback,
+      });
+      const entries = piggyback.order?.entries ?? [];
+      const through = entries.length > 0 ? entries[entries.length - 1]!.position : 0;
+      const owed = this.recent.some(
+        (entry) =>
+          entry.position > through &&
+          entry.position <= position &&
+          entry.position > (this.confirmedOn.get(connection) ?? 0),
+      );
+      if (!owed) return true;
+      const result = sendAttachedNow(endpoint);
+      this.applyEndpointEffects(connection, endpointTake(endpoint));
+      if (result === undefined || !result.ok) return false;
+      this.counters.announcementsAhead++;
     }
   }
 

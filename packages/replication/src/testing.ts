@@ -178,6 +178,9 @@ export function replicationSimReplayCommand(
   return views === 'scripted' ? withPolicy : `${withPolicy} --views ${views}`;
 }
 
+/** No client command is offered in the last this-many milliseconds of a run. */
+const QUIET_END_MS = 500;
+
 /** A time after which a restarted replica is assumed to have its state transfer. */
 const JOIN_GRACE_MS = 600;
 
@@ -391,6 +394,9 @@ export async function runReplicationSimulation(
   /** The harness keeps offering an issue command to the client group's primary until it is answered. */
   function issueUntilTaken(sim: Simulation, clientGroup: string, command: IssueCommand, atMs: number): void {
     sim.clock.setTimer(atMs, () => {
+      // The last half second is quiet, so the end checks look at a settled group: an offer at the
+      // very end would be a position the primary processed and the backups could not hear of yet.
+      if (sim.clock.now() >= safetyMs + livenessMs - QUIET_END_MS) return;
       const primary = currentViews.current(clientGroup)?.primary;
       const role = primary === undefined ? undefined : hosted.get(primary)?.role;
       // Like a client that retries until answered: a primary that took the command may crash

@@ -265,6 +265,32 @@ export type ReplicaControl =
       /** The member's epoch bases of this group (older replies may lack them). */
       readonly bases?: readonly EpochBasis[];
     }
+  /**
+   * A new primary of group `about` asks a replica of a peer group (`group`, the receiver's) what it
+   * knows of `about`'s order: the peer may have acted on outputs of positions the new primary never
+   * heard of (an old primary cut off from its own group but not from the peer, claims 65, 69).
+   */
+  | {
+      readonly type: 'rep-peer-order-request';
+      readonly group: string;
+      readonly about: string;
+      readonly epoch: number;
+      /** The new primary's position: only entries after it are of use. */
+      readonly after: number;
+    }
+  /**
+   * The answer, to group `group` (the new primary's) from a replica of `from`: the entries of
+   * `group`'s order it knows, and the outputs of its own group to `group` it still holds (inputs
+   * the new primary may lack). From then on it holds `group`'s messages of older epochs.
+   */
+  | {
+      readonly type: 'rep-peer-order-reply';
+      readonly group: string;
+      readonly from: string;
+      readonly epoch: number;
+      readonly entries: readonly OrderEntry[];
+      readonly inputs: readonly InputCopy[];
+    }
   /** A joining (restarted) replica asks the primary for its state. */
   | { readonly type: 'rep-state-request'; readonly group: string; readonly incarnation: number }
   | {
@@ -288,6 +314,8 @@ export const REPLICA_CONTROL_TYPES: readonly ReplicaControl['type'][] = [
   'rep-part',
   'rep-flush-request',
   'rep-flush-reply',
+  'rep-peer-order-request',
+  'rep-peer-order-reply',
   'rep-state-request',
   'rep-state',
 ];
@@ -350,6 +378,11 @@ export interface ReplicaCounters {
   announcementsPiggybacked: number;
   /** Null messages this replica caused to carry announcements or checkpoints (ordering-only messages). */
   nullMessages: number;
+  /**
+   * Of those, the ones sent ahead of an output because the announcements owed up to its position
+   * did not fit the piggyback budget of the output's own message.
+   */
+  announcementsAhead: number;
   /** Peer announcements relayed on to their own group (claim 66). */
   entriesRelayed: number;
   /** Inputs received again (by group-level id) and dropped. */
@@ -385,6 +418,8 @@ export interface ReplicaCounters {
   refusedPromotions: number;
   /** Times this replica was added back after membership took it out, and started over as joining. */
   rejoins: number;
+  /** Scheduling passes a primary skipped because it had heard of a later epoch of its group. */
+  deposedPasses: number;
   /** Times a basis showed that a position this replica processed was never decided: it rejoined. */
   discardedStates: number;
   /** Outputs that waited because the connection's window was full; sent later. */
@@ -401,6 +436,7 @@ export function zeroReplicaCounters(): ReplicaCounters {
     entriesAnnounced: 0,
     announcementsPiggybacked: 0,
     nullMessages: 0,
+    announcementsAhead: 0,
     entriesRelayed: 0,
     duplicateInputs: 0,
     inputsDropped: 0,
@@ -423,6 +459,7 @@ export function zeroReplicaCounters(): ReplicaCounters {
     refusedPromotions: 0,
     rejoins: 0,
     discardedStates: 0,
+    deposedPasses: 0,
     outputsDeferred: 0,
     outputsRefused: 0,
   };

@@ -1109,6 +1109,19 @@ function onSync(state: EndpointState): void {
   for (const target of targets(state)) sendPacket(state, target, [], true);
 }
 
+/**
+ * Sends whatever is attached now, in a null message, instead of waiting for the next message or
+ * the null-message timer: for a layer above whose attached data must precede a message it is about
+ * to multicast (the replication layer's order announcements precede the outputs of their
+ * positions). Nothing attached: nothing sent, undefined.
+ */
+export function sendAttachedNow(state: EndpointState): MulticastResult | undefined {
+  if (state.piggyback === null) return undefined;
+  const result = multicastMessage(state, 'null', null);
+  settle(state);
+  return result;
+}
+
 function onNullMessageDue(state: EndpointState): void {
   if (state.piggyback === null) return;
   const result = multicastMessage(state, 'null', null);

@@ -4,6 +4,7 @@
 import { nodeId } from '@steadfast/wire';
 import { describe, expect, it } from 'vitest';
 import { encodedBytes } from './size.js';
+import { sendAttachedNow } from './endpoint.js';
 import { PureCluster } from './pure-cluster.test-support.js';
 
 const n = nodeId;
@@ -66,5 +67,31 @@ describe('multicast endpoint: batched sends', () => {
       cluster.tick();
     }
     expect(cluster.deliveredFrom(n('b2'), 'a2:1')).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+});
+
+describe('multicast endpoint: sendAttachedNow', () => {
+  it('sends what is attached at once, in a null message ahead of the next message; with nothing attached it sends nothing', () => {
+    const cluster = threeAndTwo();
+    const a1 = cluster.endpoints.get(n('a1'))!;
+    expect(sendAttachedNow(a1)).toBeUndefined();
+    expect(cluster.attachPiggyback(n('a1'), 'k', { order: [1, 2] }).ok).toBe(true);
+    const nullsBefore = a1.counters.nullMessages;
+    const result = sendAttachedNow(a1);
+    expect(result?.ok).toBe(true);
+    expect(a1.counters.nullMessages).toBe(nullsBefore + 1);
+    // Every member gets the null message with the data, and nothing stays attached: the next
+    // message, behind it in the stream, carries no piggyback.
+    expect(a1.piggyback).toBeNull();
+    cluster.multicast(n('a1'), { op: 1 });
+    for (const target of ['a2', 'a3', 'b1', 'b2']) {
+      const messages = cluster.inFlight
+        .filter((flight) => flight.target === target)
+        .flatMap((flight) => flight.packet.data);
+      expect(messages.map((message) => [message.kind, message.piggyback])).toEqual([
+        ['null', { k: { order: [1, 2] } }],
+        ['one-way', null],
+      ]);
+    }
   });
 });

@@ -9,6 +9,7 @@ export {
   bufferedMessages,
   createEndpoint,
   detachPiggyback,
+  sendAttachedNow,
   fireTimer,
   holdSends,
   installView,
