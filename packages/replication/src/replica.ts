@@ -1875,6 +1875,8 @@ export class ReplicaRole {
       });
       const entries = piggyback.order?.entries ?? [];
       const through = entries.length > 0 ? entries[entries.length - 1]!.position : 0;
+      // The usual case: this message carries the order up to the output's own position.
+      if (through >= position || (this.confirmedOn.get(connection) ?? 0) >= position) return true;
       const owed = this.recent.some(
         (entry) =>
           entry.position > through &&
