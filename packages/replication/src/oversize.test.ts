@@ -5,17 +5,11 @@
  * (it is never retried, at the primary or after a failover), and every later output still flows —
  * the stream does not stall behind it.
  */
-import {
-  defineActor,
-  MemoryNetwork,
-  Node,
-  SimulatedClock,
-  entropyFrom,
-  type ActorBehavior,
-} from '@steadfast/runtime';
-import { address, createCodec, nodeId } from '@steadfast/wire';
+import { defineActor, type ActorBehavior } from '@steadfast/runtime';
+import { address } from '@steadfast/wire';
 import { describe, expect, it } from 'vitest';
 import { REPLICA_ACTOR_NAME, group } from './group.js';
+import { clientAndLedgers, runtimeReplicas } from './runtime-nodes.test-support.js';
 import { client } from './workload.js';
 
 /** Answers `add` like the ledger, but with a ~40 KB reply for the key 'huge'. */
@@ -39,52 +33,11 @@ const bloated: ActorBehavior = defineActor<{ total: number }>({
 
 describe('an output too large for any frame', () => {
   it('is refused and counted once, and the outputs after it still reach the client', async () => {
-    const clock = new SimulatedClock();
-    const network = new MemoryNetwork();
-    const names = ['c1', 'b1', 'b2', 'b3'];
-    const peers = Object.fromEntries(names.map((name) => [name, name]));
     const ledgerGroup = group(bloated, { replicas: 3, style: 'semi-active' });
     const clientGroup = group(client, { replicas: 1, style: 'semi-active' });
-    const nodes = new Map<string, Node>();
-    let seed = 1;
-    for (const name of names) {
-      let state = seed++;
-      const node = new Node({
-        id: name,
-        incarnation: 1,
-        clock,
-        entropy: entropyFrom(() => (state = (state * 16807) % 2147483647) / 2147483647),
-        transport: network.attach(name),
-        codec: createCodec({ keys: new Map([[1, new Uint8Array(32).fill(7)]]), activeKeyId: 1 }),
-        peers,
-        scheduleDrain: (drain) => clock.setTimer(0, drain),
-      });
-      nodes.set(name, node);
-      const isClient = name === 'c1';
-      node.spawn(REPLICA_ACTOR_NAME, isClient ? clientGroup.replicaBehavior : ledgerGroup.replicaBehavior, {
-        group: isClient ? 'C' : 'B',
-        incarnation: 1,
-        peers: [
-          {
-            group: isClient ? 'B' : 'C',
-            contacts: isClient ? ['b1', 'b2', 'b3'].map(nodeId) : [nodeId('c1')],
-          },
-        ],
-      });
-    }
-    const tell = (name: string, body: unknown) =>
-      nodes.get(name)!.tell(address(name, REPLICA_ACTOR_NAME), body);
-    const view = (groupName: string, members: string[]) => ({
-      type: 'replica-view',
-      view: { group: groupName, epoch: 1, members, primary: members[0] },
-    });
-    const run = async (ms: number) => {
-      const until = clock.now() + ms;
-      while (clock.now() < until) {
-        clock.advance(1);
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-    };
+    const { tell, view, run, state } = runtimeReplicas(
+      clientAndLedgers(ledgerGroup.replicaBehavior, clientGroup.replicaBehavior),
+    );
     tell('c1', view('C', ['c1']));
     for (const name of ['b1', 'b2', 'b3']) tell(name, view('B', ['b1', 'b2', 'b3']));
     await run(300);
@@ -95,8 +48,8 @@ describe('an output too large for any frame', () => {
       });
     }
     await run(600);
-    const clientState = nodes.get('c1')!.actorState(REPLICA_ACTOR_NAME) as { position: number };
-    const primary = nodes.get('b1')!.actorState(REPLICA_ACTOR_NAME) as {
+    const clientState = state('c1') as { position: number };
+    const primary = state('b1') as {
       position: number;
       counters: { outputsRefused: number; outputsSent: number };
     };
@@ -111,39 +64,12 @@ describe('an output too large for any frame', () => {
 
 describe('parts of a split control message (state transfers, flush replies)', () => {
   it('bad parts from a peer are counted drops, never a crash; a forged whole message is handled only if it is a control message', async () => {
-    const clock = new SimulatedClock();
-    const network = new MemoryNetwork();
-    const names = ['b1', 'b2'];
-    const peers = Object.fromEntries(names.map((name) => [name, name]));
     const ledgerGroup = group(bloated, { replicas: 2, style: 'semi-active' });
-    const nodes = new Map<string, Node>();
-    for (const name of names) {
-      let state = name.length;
-      const node = new Node({
-        id: name,
-        incarnation: 1,
-        clock,
-        entropy: entropyFrom(() => (state = (state * 16807) % 2147483647) / 2147483647),
-        transport: network.attach(name),
-        codec: createCodec({ keys: new Map([[1, new Uint8Array(32).fill(7)]]), activeKeyId: 1 }),
-        peers,
-        scheduleDrain: (drain) => clock.setTimer(0, drain),
-      });
-      nodes.set(name, node);
-      node.spawn(REPLICA_ACTOR_NAME, ledgerGroup.replicaBehavior, { group: 'B', incarnation: 1, peers: [] });
-    }
-    const run = async (ms: number) => {
-      const until = clock.now() + ms;
-      while (clock.now() < until) {
-        clock.advance(1);
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-    };
-    for (const name of names)
-      nodes.get(name)!.tell(address(name, REPLICA_ACTOR_NAME), {
-        type: 'replica-view',
-        view: { group: 'B', epoch: 1, members: names, primary: 'b1' },
-      });
+    const names = ['b1', 'b2'];
+    const { nodes, tell, view, run, state } = runtimeReplicas(
+      names.map((node) => ({ node, group: 'B', behavior: ledgerGroup.replicaBehavior, peers: {} })),
+    );
+    for (const name of names) tell(name, view('B', names));
     await run(50);
     const part = (fields: Record<string, unknown>) => ({
       type: 'rep-part',
@@ -164,7 +90,7 @@ describe('parts of a split control message (state transfers, flush replies)', ()
     fromB1(part({ transfer: 4, bytes: new Uint8Array(new Uint8Array(7_000)) })); // larger than a part
     fromB1(part({ group: 'X' })); // another group's: ignored before anything
     await run(50);
-    const b2 = nodes.get('b2')!.actorState(REPLICA_ACTOR_NAME) as {
+    const b2 = state('b2') as {
       role: string;
       counters: { controlPartsDropped: number; controlMessagesJoined: number };
     };

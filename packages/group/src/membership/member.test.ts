@@ -115,6 +115,14 @@ function harness(self: string, settings = {}, options: { readonly notify?: strin
 }
 
 const to = (node: string) => address(node, 'group.g');
+/** The committed-to-be log entry that takes n3 out of the configuration (op 1). */
+const leaveOfN3 = {
+  opNumber: 1,
+  clientId: '#membership',
+  requestNumber: 0,
+  op: null,
+  change: { type: 'leave', node: nodeId('n3') },
+} as const;
 const broadcast = (requestNumber: number, op: unknown = { n: requestNumber }) => ({
   type: 'broadcast',
   op,
@@ -514,14 +522,7 @@ describe('reconfiguration: joins and leaves through the log', () => {
 
   it('a backup that commits its own leave goes outside, and then answers every message with the new configuration', () => {
     const backup = harness('n3');
-    const leave = {
-      opNumber: 1,
-      clientId: '#membership',
-      requestNumber: 0,
-      op: null,
-      change: { type: 'leave', node: nodeId('n3') },
-    } as const;
-    backup.peer('n1', { type: 'prepare', epoch: 0, entry: leave, commitNumber: 0 });
+    backup.peer('n1', { type: 'prepare', epoch: 0, entry: leaveOfN3, commitNumber: 0 });
     backup.peer('n1', { type: 'commit', epoch: 0, commitNumber: 1, opNumber: 1 });
     expect(backup.state.status).toBe('outside');
     expect(backup.events).toContainEqual({ type: 'left', node: 'n3', version: 1 });
@@ -541,14 +542,7 @@ describe('reconfiguration: joins and leaves through the log', () => {
 
   it('a member that goes outside tells its local notify actor, once, with the configuration that excludes it', () => {
     const backup = harness('n3', {}, { notify: 'relay' });
-    const leave = {
-      opNumber: 1,
-      clientId: '#membership',
-      requestNumber: 0,
-      op: null,
-      change: { type: 'leave', node: nodeId('n3') },
-    } as const;
-    backup.peer('n1', { type: 'prepare', epoch: 0, entry: leave, commitNumber: 0 });
+    backup.peer('n1', { type: 'prepare', epoch: 0, entry: leaveOfN3, commitNumber: 0 });
     const committed = backup.peer('n1', { type: 'commit', epoch: 0, commitNumber: 1, opNumber: 1 });
     const notice = { type: 'group-outside', group: 'g', version: 1 };
     expect(committed.sends).toContainEqual({ target: address('n3', 'relay'), body: notice });
