@@ -28,7 +28,7 @@ import { runReplicationSimulation, type ReplicationSimResult } from './testing.j
 import { ledger } from './workload.js';
 import type { ActorBehavior } from '@steadfast/runtime';
 
-const SEEDS = Number(process.env['REPLICATION_MEMBERSHIP_SIM_SEEDS'] ?? 20);
+const SEEDS = Number(process.env['REPLICATION_MEMBERSHIP_SIM_SEEDS'] ?? 40);
 
 function describeViolations(results: readonly ReplicationSimResult[], check?: 'invariant' | 'end'): string[] {
   return results.flatMap((result) =>
