@@ -79,6 +79,23 @@ export function stringFlag(args: ParsedArgs, name: string): string | undefined {
   return typeof raw === 'string' ? raw : undefined;
 }
 
+/**
+ * A flag that takes one of `choices`: the value, `fallback` when absent, or a usage error naming
+ * the choices. With `fallback` undefined an absent flag is undefined.
+ */
+export function choiceFlag<Choice extends string, Fallback extends Choice | undefined>(
+  args: ParsedArgs,
+  name: string,
+  choices: readonly Choice[],
+  fallback: Fallback,
+): Choice | Fallback {
+  const raw = stringFlag(args, name);
+  if (raw === undefined) return fallback;
+  if (!(choices as readonly string[]).includes(raw))
+    throw new UsageError(`--${name} must be one of ${choices.join(', ')}, got ${raw}`);
+  return raw as Choice;
+}
+
 /** Prints the one JSON object of `--json` mode on its own last line. */
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);

@@ -146,7 +146,7 @@ describe('steadfast CLI', () => {
     expect(lastJson(run)).toMatchObject({ runs: 1, violations: [] });
     const bad = await steadfast(['sim', 'replication', '--seeds', '1', '--views', 'oracle']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/--views must be scripted or membership/);
+    expect(bad.stderr).toMatch(/--views must be one of scripted, membership, got oracle/);
   });
 
   it('trace: a truncated or corrupt file is a one-line error and exit status 2, never a stack trace', async () => {

@@ -68,6 +68,7 @@ export type Topology = 'chain' | 'direct';
  * view changes, eviction and rejoin with `autoMembership`), relayed as on real nodes.
  */
 export type ViewOrigin = 'scripted' | 'membership';
+export const VIEW_ORIGINS: readonly ViewOrigin[] = ['scripted', 'membership'];
 
 export interface ReplicationSimOptions {
   readonly seed: number;

@@ -9,6 +9,7 @@ import type { ConnectionSettings, GroupView, MulticastKind, Packet } from '@stea
 import type { Envelope, MessageId, NodeId } from '@steadfast/wire';
 
 export type ReplicationStyle = 'semi-active' | 'passive';
+export const REPLICATION_STYLES: readonly ReplicationStyle[] = ['semi-active', 'passive'];
 
 export interface ReplicationSettings {
   /**

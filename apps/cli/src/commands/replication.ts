@@ -3,22 +3,22 @@
  * `demo replication` and `bench replication` (real processes over UDP) live beside it.
  */
 import { ACCOUNT_KIND } from '@steadfast/example-bank';
-import { POLICY_NAMES, REPLICA_ACTOR_NAME, type PolicyName } from '@steadfast/replication';
+import { POLICY_NAMES, REPLICA_ACTOR_NAME, REPLICATION_STYLES as STYLES } from '@steadfast/replication';
 import { address } from '@steadfast/wire';
 import { startClientNode, startProcessCluster } from '../host/process-cluster.js';
 import { BENCH_APPLIED_OPERATIONS_MAX } from '../replication-app.js';
 import { startReplicationCluster, waitFor, type ReplicationCluster } from '../replication-cluster.js';
-import { runReplicationSimulation } from '@steadfast/replication/testing';
+import { runReplicationSimulation, VIEW_ORIGINS } from '@steadfast/replication/testing';
 import { ALL_FAULTS } from '@steadfast/sim';
 import {
   UsageError,
+  choiceFlag,
   faultsFlag,
   humanOutput,
   integerFlag,
   percentile,
   printJson,
   round,
-  stringFlag,
   type CommandSpec,
 } from '../cli-kit.js';
 
@@ -50,17 +50,9 @@ export const simReplicationCommand: CommandSpec = {
     if (args.values.seeds === undefined) throw new UsageError('--seeds is required');
     const seeds = integerFlag(args, 'seeds', 1, 1, 1_000_000);
     const from = integerFlag(args, 'from', 1, 0, 2 ** 32 - 1);
-    const style = stringFlag(args, 'style') ?? 'semi-active';
-    if (style !== 'semi-active' && style !== 'passive')
-      throw new UsageError(`--style must be semi-active or passive, got ${style}`);
-    const policyRaw = stringFlag(args, 'policy');
-    if (policyRaw !== undefined && !(POLICY_NAMES as readonly string[]).includes(policyRaw)) {
-      throw new UsageError(`--policy must be one of ${POLICY_NAMES.join(', ')}, got ${policyRaw}`);
-    }
-    const policy = policyRaw as PolicyName | undefined;
-    const views = stringFlag(args, 'views') ?? 'scripted';
-    if (views !== 'scripted' && views !== 'membership')
-      throw new UsageError(`--views must be scripted or membership, got ${views}`);
+    const style = choiceFlag(args, 'style', STYLES, 'semi-active');
+    const policy = choiceFlag(args, 'policy', POLICY_NAMES, undefined);
+    const views = choiceFlag(args, 'views', VIEW_ORIGINS, 'scripted');
     const faults = faultsFlag(args);
     const started = performance.now();
     const violations: Array<{ seed: number; message: string; replay: string }> = [];
@@ -314,9 +306,7 @@ export const demoReplicationCommand: CommandSpec = {
   async run(args) {
     const json = args.values.json === true;
     const say = humanOutput(json);
-    const style = stringFlag(args, 'style') ?? 'semi-active';
-    if (style !== 'semi-active' && style !== 'passive')
-      throw new UsageError(`--style must be semi-active or passive, got ${style}`);
+    const style = choiceFlag(args, 'style', STYLES, 'semi-active');
     const requests = integerFlag(args, 'requests', 200, 2, 100_000);
     say(`starting a ${style} replica group of the bank account on 3 node processes over loopback UDP…`);
     const replicated = await startReplicationCluster(style);
