@@ -141,3 +141,39 @@ export async function waitFor<T>(
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
+
+export interface SeedViolation {
+  readonly seed: number;
+  readonly message: string;
+  readonly replay: string;
+}
+
+/**
+ * Runs seeds `from` … `from + seeds - 1` one after another: each violation a seed reports is
+ * printed with its replay command as it is found, and a progress line (`progress()` adds the
+ * command's own counts) at most once a second. Returns every violation and the wall time.
+ */
+export async function sweepSeeds(
+  range: { readonly from: number; readonly seeds: number },
+  say: (line: string) => void,
+  runSeed: (seed: number) => Promise<readonly { readonly message: string; readonly replay: string }[]>,
+  progress: () => string = () => '',
+): Promise<{ violations: SeedViolation[]; wallMs: number }> {
+  const started = performance.now();
+  const violations: SeedViolation[] = [];
+  let lastProgress = started;
+  for (let seed = range.from; seed < range.from + range.seeds; seed++) {
+    for (const violation of await runSeed(seed)) {
+      violations.push({ seed, ...violation });
+      say(`seed ${seed}: VIOLATION ${violation.message}\n  replay: ${violation.replay}`);
+    }
+    if (performance.now() - lastProgress > 1_000) {
+      lastProgress = performance.now();
+      const counts = progress();
+      say(
+        `  ${seed - range.from + 1}/${range.seeds} seeds, ${counts === '' ? '' : `${counts}, `}${violations.length} violations`,
+      );
+    }
+  }
+  return { violations, wallMs: Math.round(performance.now() - started) };
+}

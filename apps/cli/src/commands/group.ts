@@ -14,6 +14,7 @@ import {
   percentile,
   printJson,
   round,
+  sweepSeeds,
   waitFor,
   type CommandSpec,
 } from '../cli-kit.js';
@@ -71,13 +72,10 @@ export const simGroupCommand: CommandSpec = {
     if (membershipChanges > 0 && spares === 0)
       throw new UsageError('--changes needs --spares: joins need nodes to join');
     const faults = faultsFlag(args);
-    const started = performance.now();
-    const violations: Array<{ seed: number; message: string; replay: string }> = [];
     let deliveries = 0;
     let multicasts = 0;
     let viewChanges = 0;
-    let lastProgress = started;
-    for (let seed = from; seed < from + seeds; seed++) {
+    const { violations, wallMs } = await sweepSeeds({ from, seeds }, say, async (seed) => {
       // Two workloads per seed: membership + atomic broadcast, and a multicast connection between
       // two groups (claims 36-37) whose members keep multicasting through the same faults.
       const broadcast = await runGroupSimulation({
@@ -92,7 +90,7 @@ export const simGroupCommand: CommandSpec = {
       deliveries += broadcast.deliveries + multicast.deliveries;
       multicasts += multicast.multicasts;
       viewChanges += broadcast.viewChanges + multicast.viewChanges;
-      const found = [
+      return [
         ...broadcast.violations.map((violation) => ({
           message: violation.message,
           replay: broadcast.replayCommand,
@@ -102,16 +100,7 @@ export const simGroupCommand: CommandSpec = {
           replay: multicast.replayCommand,
         })),
       ];
-      for (const violation of found) {
-        violations.push({ seed, ...violation });
-        say(`seed ${seed}: VIOLATION ${violation.message}\n  replay: ${violation.replay}`);
-      }
-      if (performance.now() - lastProgress > 1_000) {
-        lastProgress = performance.now();
-        say(`  ${seed - from + 1}/${seeds} seeds, ${violations.length} violations`);
-      }
-    }
-    const wallMs = Math.round(performance.now() - started);
+    });
     say(
       `${seeds} runs, ${violations.length} violations, ${deliveries} deliveries (${multicasts} multicasts), ${viewChanges} view changes, ${wallMs} ms`,
     );

@@ -19,6 +19,7 @@ import {
   percentile,
   printJson,
   round,
+  sweepSeeds,
   type CommandSpec,
 } from '../cli-kit.js';
 
@@ -54,31 +55,28 @@ export const simReplicationCommand: CommandSpec = {
     const policy = choiceFlag(args, 'policy', POLICY_NAMES, undefined);
     const views = choiceFlag(args, 'views', VIEW_ORIGINS, 'scripted');
     const faults = faultsFlag(args);
-    const started = performance.now();
-    const violations: Array<{ seed: number; message: string; replay: string }> = [];
     let requests = 0;
     let failovers = 0;
-    let lastProgress = started;
-    for (let seed = from; seed < from + seeds; seed++) {
-      const result = await runReplicationSimulation({
-        seed,
-        style,
-        faults,
-        views,
-        ...(policy === undefined ? {} : { policy }),
-      });
-      requests += result.requests;
-      failovers += result.failovers;
-      for (const violation of result.violations) {
-        violations.push({ seed, message: violation.message, replay: violation.replayCommand });
-        say(`seed ${seed}: VIOLATION ${violation.message}\n  replay: ${violation.replayCommand}`);
-      }
-      if (performance.now() - lastProgress > 1_000) {
-        lastProgress = performance.now();
-        say(`  ${seed - from + 1}/${seeds} seeds, ${failovers} failovers, ${violations.length} violations`);
-      }
-    }
-    const wallMs = Math.round(performance.now() - started);
+    const { violations, wallMs } = await sweepSeeds(
+      { from, seeds },
+      say,
+      async (seed) => {
+        const result = await runReplicationSimulation({
+          seed,
+          style,
+          faults,
+          views,
+          ...(policy === undefined ? {} : { policy }),
+        });
+        requests += result.requests;
+        failovers += result.failovers;
+        return result.violations.map((violation) => ({
+          message: violation.message,
+          replay: violation.replayCommand,
+        }));
+      },
+      () => `${failovers} failovers`,
+    );
     say(
       `${seeds} runs (${style}, ${views} views), ${requests} requests, ${failovers} failovers, ${violations.length} violations, ${wallMs} ms`,
     );
