@@ -117,6 +117,26 @@ export function round(value: number, digits = 1): number {
   return Math.round(value * factor) / factor;
 }
 
+export interface LoadFigures {
+  readonly opsPerSec: number;
+  readonly p50Us: number;
+  readonly p99Us: number;
+}
+
+/** Throughput of `operations` over `elapsedMs`, and the median and 99th percentile of `samplesUs`. */
+export function loadFigures(
+  operations: number,
+  elapsedMs: number,
+  samplesUs: readonly number[],
+): LoadFigures {
+  const sorted = [...samplesUs].sort((a, b) => a - b);
+  return {
+    opsPerSec: Math.round((operations / elapsedMs) * 1000),
+    p50Us: round(percentile(sorted, 0.5)),
+    p99Us: round(percentile(sorted, 0.99)),
+  };
+}
+
 /** `--faults LIST` (default all), with an unknown fault kind as a usage error. */
 export function faultsFlag(args: ParsedArgs): FaultKind[] {
   try {

@@ -11,12 +11,14 @@ import {
   faultsFlag,
   humanOutput,
   integerFlag,
+  loadFigures,
   percentile,
   printJson,
   round,
   sweepSeeds,
   waitFor,
   type CommandSpec,
+  type LoadFigures,
 } from '../cli-kit.js';
 import { GroupClient, type SubmitOutcome } from '../group-app.js';
 import {
@@ -253,7 +255,7 @@ export const benchFailoverCommand: CommandSpec = {
   },
 };
 
-async function pingPong(requests: number): Promise<{ opsPerSec: number; p50Us: number; p99Us: number }> {
+async function pingPong(requests: number): Promise<LoadFigures> {
   const server = createSocket('udp4');
   const client = createSocket('udp4');
   await new Promise<void>((resolve) => server.bind(0, '127.0.0.1', resolve));
@@ -281,12 +283,7 @@ async function pingPong(requests: number): Promise<{ opsPerSec: number; p50Us: n
     new Promise((resolve) => server.close(() => resolve(undefined))),
     new Promise((resolve) => client.close(() => resolve(undefined))),
   ]);
-  samples.sort((a, b) => a - b);
-  return {
-    opsPerSec: Math.round((requests / elapsedMs) * 1000),
-    p50Us: round(percentile(samples, 0.5)),
-    p99Us: round(percentile(samples, 0.99)),
-  };
+  return loadFigures(requests, elapsedMs, samples);
 }
 
 export const benchBroadcastCommand: CommandSpec = {
@@ -326,13 +323,10 @@ export const benchBroadcastCommand: CommandSpec = {
       await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
       const elapsedMs = performance.now() - started;
       const measured = committed - baseline;
-      const samples = [...latenciesUs].sort((a, b) => a - b);
       await load.stop();
       const lost = await lostAcknowledged(group, load.acknowledged);
       const broadcast = {
-        opsPerSec: Math.round((measured / elapsedMs) * 1000),
-        p50Us: round(percentile(samples, 0.5)),
-        p99Us: round(percentile(samples, 0.99)),
+        ...loadFigures(measured, elapsedMs, latenciesUs),
         concurrency,
         lostAcknowledged: lost,
       };

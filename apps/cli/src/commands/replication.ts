@@ -16,11 +16,12 @@ import {
   faultsFlag,
   humanOutput,
   integerFlag,
-  percentile,
+  loadFigures,
   printJson,
   round,
   sweepSeeds,
   type CommandSpec,
+  type LoadFigures,
 } from '../cli-kit.js';
 
 export const simReplicationCommand: CommandSpec = {
@@ -85,12 +86,6 @@ export const simReplicationCommand: CommandSpec = {
   },
 };
 
-interface LoadFigures {
-  opsPerSec: number;
-  p50Us: number;
-  p99Us: number;
-}
-
 /** Runs `requests` operations with `inFlight` outstanding; `operate(i)` resolves when i is answered. */
 async function load(
   requests: number,
@@ -110,13 +105,7 @@ async function load(
       }
     }),
   );
-  const elapsedMs = performance.now() - started;
-  latenciesUs.sort((a, b) => a - b);
-  return {
-    opsPerSec: Math.round((requests / elapsedMs) * 1000),
-    p50Us: round(percentile(latenciesUs, 0.5)),
-    p99Us: round(percentile(latenciesUs, 0.99)),
-  };
+  return loadFigures(requests, performance.now() - started, latenciesUs);
 }
 
 function sentDatagrams(counters: Record<string, unknown>): number {
