@@ -2275,8 +2275,12 @@ export class ReplicaRole {
     // The inputs it processed lately go back to the pool: the group may order them at other
     // positions, and the connection will not deliver them again. The state transfer's checkpoint
     // drops those it covers.
-    for (const [key, copy] of this.recentInputs)
-      if (!this.pool.has(key)) this.pool.set(key, { ...copy, arrival: ++this.arrivals });
+    for (const [key, copy] of this.recentInputs) {
+      if (this.pool.has(key)) continue;
+      // The pool's bound holds here too; a dropped input is fetched again like any other.
+      if (this.pool.size >= this.settings.inputsMax) this.counters.inputsDropped++;
+      else this.pool.set(key, { ...copy, arrival: ++this.arrivals });
+    }
     this.recentInputs.clear();
     this.confirmedOn.clear();
     this.announcedAnywhere = 0;
