@@ -14,7 +14,7 @@
 import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { Packr } from 'msgpackr';
 import { kindOfTag, tagOfKind, type Envelope, type EnvelopeKind } from './envelope.js';
-import { isAddress, nodeId, type MessageId, type NodeId, type Address } from './ids.js';
+import { isAddress, isNodeId, type MessageId, type NodeId, type Address } from './ids.js';
 
 export const FRAME_VERSION = 1;
 export const FRAME_HEADER_BYTES = 3 + 32;
@@ -275,21 +275,10 @@ function checkMessageId(value: unknown, field: string): string | undefined {
     return `${field} is not an [origin, incarnation, sequence] triple`;
   }
   const [origin, incarnation, sequence] = value as unknown[];
-  if (!isNodeIdString(origin)) return `${field}.origin is not a node id`;
+  if (!isNodeId(origin)) return `${field}.origin is not a node id`;
   if (!isCount(incarnation)) return `${field}.incarnation is not a non-negative safe integer`;
   if (!isCount(sequence)) return `${field}.sequence is not a non-negative safe integer`;
   return undefined;
-}
-
-/** The rule of `nodeId` in ids.ts itself, so the two can never drift apart. */
-function isNodeIdString(value: unknown): value is NodeId {
-  if (typeof value !== 'string') return false;
-  try {
-    nodeId(value);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function isCount(value: unknown): value is number {

@@ -26,6 +26,11 @@ export class InvalidIdError extends Error {
   override readonly name = 'InvalidIdError';
 }
 
+/** Whether `value` is a node id as `nodeId` accepts it (for checking input without a throw). */
+export function isNodeId(value: unknown): value is NodeId {
+  return typeof value === 'string' && nodeIdPattern.test(value);
+}
+
 export function nodeId(value: string): NodeId {
   if (!nodeIdPattern.test(value)) {
     throw new InvalidIdError(`invalid node id ${JSON.stringify(value)}: use 1-64 of [A-Za-z0-9._-]`);

@@ -12,7 +12,10 @@
  * Messages arrive from the network, so `parseMemberMessage` checks their shape and returns
  * `undefined` for anything else: a malformed message is counted and dropped, never thrown on.
  */
-import type { NodeId } from '@steadfast/wire';
+import { isNodeId, type NodeId } from '@steadfast/wire';
+
+/** A node id as the wire spells it (checked so a bad one is a dropped message, not a throw). */
+export { isNodeId };
 
 /** One membership change: a node joins the group or leaves it. */
 export interface MembershipChange {
@@ -343,13 +346,6 @@ function isCount(value: unknown): value is number {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-const nodeIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
-
-/** A node id as the wire spells it (checked here so a bad one is a dropped message, not a throw). */
-export function isNodeId(value: unknown): value is NodeId {
-  return typeof value === 'string' && nodeIdPattern.test(value);
 }
 
 function isChange(value: unknown): value is MembershipChange {

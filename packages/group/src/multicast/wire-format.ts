@@ -5,7 +5,7 @@
  * authenticated by the codec, but the shape is still checked here: a peer running another version
  * must produce a counted drop, never an exception inside the role.
  */
-import { nodeId, type EnvelopeHeader, type NodeId } from '@steadfast/wire';
+import { isNodeId, type EnvelopeHeader, type NodeId } from '@steadfast/wire';
 import { isMulticastKind } from './endpoint.js';
 import type { Control, DataMessage, GroupView, Packet } from './types.js';
 
@@ -43,16 +43,6 @@ function isRecord(value: unknown): value is Shape {
 
 function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-}
-
-function isNodeId(value: unknown): value is NodeId {
-  if (typeof value !== 'string') return false;
-  try {
-    nodeId(value);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function isCountRecord(value: unknown): value is Record<string, number> {
