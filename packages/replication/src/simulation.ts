@@ -17,6 +17,7 @@ import { SeededRandom } from './random.js';
 import { ReplicaRole, type PeerGroupConfig } from './replica.js';
 import {
   REPLICATION_PIGGYBACK_KEY,
+  sumReplicaCounters,
   type ReplicaEffect,
   type ReplicaInput,
   type ReplicationSettings,
@@ -633,14 +634,9 @@ export function runReplicationSimulation(options: ReplicationSimulationOptions):
     violation(`only ${replies()} of ${requests} requests were answered by ${limitMs} ms`);
   if (violations.length === 0) checkEnd(cluster, groupNames, keys, style, violation);
 
-  let nullMessages = 0;
-  let entriesAnnounced = 0;
-  let announcementsPiggybacked = 0;
-  for (const hosted of cluster.hosted.values()) {
-    nullMessages += hosted.role.counters.nullMessages;
-    entriesAnnounced += hosted.role.counters.entriesAnnounced;
-    announcementsPiggybacked += hosted.role.counters.announcementsPiggybacked;
-  }
+  const { nullMessages, entriesAnnounced, announcementsPiggybacked } = sumReplicaCounters(
+    [...cluster.hosted.values()].map((hosted) => hosted.role.counters),
+  );
   return {
     seed,
     style,

@@ -39,7 +39,7 @@ import {
 } from './group.js';
 import { policyByName, type PolicyName } from './policy.js';
 import { judgeByBases, type ReplicaRole } from './replica.js';
-import type { ReplicationSettings, ReplicationStyle } from './types.js';
+import { sumReplicaCounters, type ReplicationSettings, type ReplicationStyle } from './types.js';
 import { ScriptedViewSource } from './view-source.js';
 import {
   RelayedViews,
@@ -618,26 +618,7 @@ export async function runReplicationSimulation(
     const state = primary?.role.actorState() as { replies?: Record<string, number[]> } | undefined;
     for (const totals of Object.values(state?.replies ?? {})) replies += totals.length;
   }
-  let promotions = 0;
-  let stateTransfers = 0;
-  let fencedMessages = 0;
-  let nullMessages = 0;
-  let refusedPromotions = 0;
-  let rejoins = 0;
-  let discardedStates = 0;
-  let controlMessagesJoined = 0;
-  let divergences = 0;
-  for (const record of allRoles) {
-    divergences += record.role.counters.divergences;
-    controlMessagesJoined += record.role.counters.controlMessagesJoined;
-    discardedStates += record.role.counters.discardedStates;
-    refusedPromotions += record.role.counters.refusedPromotions;
-    rejoins += record.role.counters.rejoins;
-    promotions += record.role.counters.promotions;
-    stateTransfers += record.role.counters.stateTransfersApplied;
-    fencedMessages += record.role.counters.fencedMessages;
-    nullMessages += record.role.counters.nullMessages;
-  }
+  const total = sumReplicaCounters(allRoles.map((record) => record.role.counters));
   return {
     seed,
     style,
@@ -647,15 +628,15 @@ export async function runReplicationSimulation(
     violations,
     requests,
     replies,
-    failovers: promotions - groups.length,
-    stateTransfers,
-    refusedPromotions,
-    rejoins,
-    discardedStates,
-    controlMessagesJoined,
-    divergences,
-    fencedMessages,
-    nullMessages,
+    failovers: total.promotions - groups.length,
+    stateTransfers: total.stateTransfersApplied,
+    refusedPromotions: total.refusedPromotions,
+    rejoins: total.rejoins,
+    discardedStates: total.discardedStates,
+    controlMessagesJoined: total.controlMessagesJoined,
+    divergences: total.divergences,
+    fencedMessages: total.fencedMessages,
+    nullMessages: total.nullMessages,
     events: result.events,
     simulatedMs: result.simulatedMs,
     faultsInjected: result.faultsInjected,

@@ -465,3 +465,11 @@ export function zeroReplicaCounters(): ReplicaCounters {
     outputsRefused: 0,
   };
 }
+
+/** The counters of several replicas added up, counter by counter. */
+export function sumReplicaCounters(all: Iterable<ReplicaCounters>): ReplicaCounters {
+  const total = zeroReplicaCounters();
+  for (const counters of all)
+    for (const name of Object.keys(total) as (keyof ReplicaCounters)[]) total[name] += counters[name];
+  return total;
+}
