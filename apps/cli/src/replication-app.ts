@@ -70,21 +70,32 @@ export interface ClientResult {
   readonly reply: AccountReply;
 }
 
+/**
+ * What the client waits for: message key of each request in flight → its operation id. An array of
+ * pairs, not a record: the state is immutable (the replica keeps past states), and copying a
+ * record whose keys come and go on every operation (spread, then rest-destructure) cost ~80 µs per
+ * operation at 64 in flight, where filtering 64 pairs costs about one.
+ */
+type Waiting = ReadonlyArray<readonly [messageKey: string, operationId: string]>;
+
 /** The client group's actor: forwards each command to the accounts group, reports each reply. */
-export const accountClient: ActorBehavior = defineActor<{ waiting: Record<string, string> }>({
+export const accountClient: ActorBehavior = defineActor<{ waiting: Waiting }>({
   kind: 'replication-account-client',
-  initial: () => ({ waiting: {} }),
+  initial: () => ({ waiting: [] }),
   handle(state, input, ctx: ActorContext) {
     if (input.type !== 'message') return state;
     const envelope = input.envelope;
     if (envelope.kind === 'async-reply') {
       const key = messageKey(envelope.inReplyTo);
-      const operationId = state.waiting[key];
-      if (operationId === undefined) return state;
-      const result: ClientResult = { type: 'result', operationId, reply: envelope.body as AccountReply };
+      const entry = state.waiting.find(([waitingKey]) => waitingKey === key);
+      if (entry === undefined) return state;
+      const result: ClientResult = {
+        type: 'result',
+        operationId: entry[1],
+        reply: envelope.body as AccountReply,
+      };
       ctx.send(address(ctx.node, COLLECTOR_ACTOR), result);
-      const { [key]: _done, ...waiting } = state.waiting;
-      return { waiting };
+      return { waiting: state.waiting.filter((pair) => pair !== entry) };
     }
     const command = envelope.body as ClientCommand;
     const body =
@@ -92,7 +103,7 @@ export const accountClient: ActorBehavior = defineActor<{ waiting: Record<string
         ? { type: 'deposit', operationId: command.operationId, amountCents: command.amountCents }
         : { type: 'balance' };
     const id = ctx.request(groupAddress(ACCOUNTS_GROUP), body);
-    return { waiting: { ...state.waiting, [messageKey(id)]: command.operationId } };
+    return { waiting: [...state.waiting, [messageKey(id), command.operationId] as const] };
   },
 });
 

@@ -242,7 +242,23 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
           }
         }),
       );
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // A stopped child exits on its own; give it a moment (longer when diagnosis flags such as
+      // --cpu-prof make it write a profile on exit) before the stragglers are killed.
+      const exitGraceMs = extraNodeArgs.length > 0 ? 10_000 : 500;
+      await Promise.all(
+        slots.map((slot) => {
+          const child = slot.process;
+          if (!slot.alive || child === undefined || child.exitCode !== null || child.signalCode !== null)
+            return undefined;
+          return new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, exitGraceMs);
+            child.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+          });
+        }),
+      );
       killAll();
       process.off('exit', killAll);
       return counters;
