@@ -14,12 +14,14 @@ import {
   addressActor,
   addressNode,
   address as makeAddress,
+  encodeMemo,
   messageKey,
   nodeId as toNodeId,
   stableHash,
   type ActorId,
   type Address,
   type Codec,
+  type EncodeMemo,
   type Envelope,
   type MessageId,
   type NodeId,
@@ -456,7 +458,17 @@ export class Node {
     this.transmit(envelope);
   }
 
-  private transmit(envelope: Envelope): void {
+  /** Sends an actor step's envelopes; a body multicast to several nodes is packed once. */
+  private transmitAll(envelopes: readonly Envelope[]): void {
+    if (envelopes.length === 1) {
+      this.transmit(envelopes[0]!);
+      return;
+    }
+    const memo = encodeMemo();
+    for (const envelope of envelopes) this.transmit(envelope, memo);
+  }
+
+  private transmit(envelope: Envelope, memo?: EncodeMemo): void {
     if (this.closed) return;
     const targetNode = addressNode(envelope.target);
     if (targetNode === this.id) {
@@ -469,7 +481,7 @@ export class Node {
       this.drop('no-route', `no endpoint for node ${targetNode}`);
       return;
     }
-    const encoded = this.codec.encode(envelope);
+    const encoded = this.codec.encode(envelope, memo);
     if (!encoded.ok) {
       this.drop(encoded.error.reason === 'oversize' ? 'oversize' : 'encode-failed', encoded.error.detail);
       return;
@@ -567,7 +579,7 @@ export class Node {
       saved = store.save(hosted.id, hosted.instance.persisted()) ?? undefined;
     }
     if (saved === undefined && this.outboxTail === undefined) {
-      if (sends !== undefined) for (const envelope of sends) this.transmit(envelope);
+      if (sends !== undefined) this.transmitAll(sends);
       return;
     }
     this.holdSends(hosted, saved, sends ?? []);
@@ -579,9 +591,7 @@ export class Node {
     const tail = previous
       .then(() => saved)
       .then(
-        () => {
-          for (const envelope of sends) this.transmit(envelope);
-        },
+        () => this.transmitAll(sends),
         (error: unknown) => {
           // The state did not become durable: its effects must not leave, and the in-memory
           // state is ahead of the disk, so the actor stops; a restart resumes from the disk.

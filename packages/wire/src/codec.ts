@@ -54,10 +54,29 @@ export interface CodecOptions {
   readonly maxFrameBytes?: number;
 }
 
+/**
+ * Bodies already packed in one batch of frames, by identity. A multicast sends the same body to
+ * every member of a connection, each in its own frame (the target differs, so the frame and its
+ * MAC do too); with a memo the body is packed once for all of them. A memo is only sound while
+ * none of its bodies can change, so it lives for one batch of frames encoded back to back, with
+ * no other code running in between (the node makes one per batch of sends an actor step produced).
+ */
+export interface EncodeMemo {
+  readonly bodies: Map<unknown, Uint8Array>;
+}
+
+export function encodeMemo(): EncodeMemo {
+  return { bodies: new Map() };
+}
+
 export interface Codec {
   readonly maxFrameBytes: number;
-  /** Signs and frames an envelope. Never throws: problems come back as `{ ok: false }`. */
-  encode(envelope: Envelope): EncodeResult;
+  /**
+   * Signs and frames an envelope. Never throws: problems come back as `{ ok: false }`. With a
+   * `memo`, an object body packed earlier in the same batch is not packed again; the frame is the
+   * same byte for byte.
+   */
+  encode(envelope: Envelope, memo?: EncodeMemo): EncodeResult;
   /** Checks and unpacks one frame. Never throws, whatever the bytes. */
   decode(frame: Uint8Array): DecodeResult;
 }
@@ -73,6 +92,8 @@ type WireMessageId = readonly [origin: unknown, incarnation: unknown, sequence: 
  */
 const FIELDS_REQUEST = 5;
 const FIELDS_REPLY = 6;
+/** Where the body sits among the fields. */
+const BODY_FIELD = 4;
 
 /**
  * Creates a codec for one cluster's keys. Throws `TypeError` or `RangeError` for options that no
@@ -89,7 +110,7 @@ export function createCodec(options: CodecOptions): Codec {
   // that the transport may reuse.
   const packr = new Packr({ useRecords: false, structuredClone: false, moreTypes: true, copyBuffers: true });
 
-  function encode(envelope: Envelope): EncodeResult {
+  function encode(envelope: Envelope, memo?: EncodeMemo): EncodeResult {
     let shaped: ReturnType<typeof envelopeFields>;
     try {
       shaped = envelopeFields(envelope);
@@ -101,7 +122,7 @@ export function createCodec(options: CodecOptions): Codec {
     const { tag, fields } = shaped;
     let body: Uint8Array;
     try {
-      body = packr.pack(fields);
+      body = memo === undefined ? packr.pack(fields) : packWithMemo(fields, memo);
     } catch (error) {
       return unencodable(`msgpack could not encode the envelope: ${describe(error)}`);
     }
@@ -122,6 +143,31 @@ export function createCodec(options: CodecOptions): Codec {
     frame.set(body, FRAME_HEADER_BYTES);
     frame.set(computeMac(activeKey, frame), 3);
     return { ok: true, frame };
+  }
+
+  /**
+   * The same bytes as `packr.pack(fields)`: a msgpack array is its header followed by its elements,
+   * each encoded on its own (no records, no shared structures), so the fields around the body are
+   * packed as a shorter array whose header is rewritten, and the body's bytes come from the memo.
+   */
+  function packWithMemo(fields: readonly unknown[], memo: EncodeMemo): Uint8Array {
+    const payload = fields[BODY_FIELD];
+    if (typeof payload !== 'object' || payload === null) return packr.pack(fields);
+    let payloadBytes = memo.bodies.get(payload);
+    if (payloadBytes === undefined) {
+      // Copied: msgpackr returns a view of a buffer that later packs may write over.
+      payloadBytes = Uint8Array.from(packr.pack(payload));
+      memo.bodies.set(payload, payloadBytes);
+    }
+    const before = packr.pack(fields.slice(0, BODY_FIELD));
+    const after = fields.length > BODY_FIELD + 1 ? packr.pack(fields[BODY_FIELD + 1]) : undefined;
+    const packed = new Uint8Array(before.length + payloadBytes.length + (after?.length ?? 0));
+    packed.set(before, 0);
+    // fixarray headers: 0x90 | count; envelopes have 5 or 6 fields, so `before` has 5 elements at most.
+    packed[0] = 0x90 | fields.length;
+    packed.set(payloadBytes, before.length);
+    if (after !== undefined) packed.set(after, before.length + payloadBytes.length);
+    return packed;
   }
 
   function decode(frame: Uint8Array): DecodeResult {

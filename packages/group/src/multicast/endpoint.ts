@@ -382,21 +382,22 @@ export function releaseSends(state: EndpointState): void {
   state.held = null;
   if (held === null || held.messages.length === 0) return;
   const bytesMax = state.settings.messageBytesMax;
-  for (const target of targets(state)) {
-    let data: DataMessage[] = [];
-    let bytes = 0;
-    held.messages.forEach((message, index) => {
-      const messageBytes = held.bytes[index] ?? bytesMax;
-      if (data.length > 0 && bytes + messageBytes > bytesMax) {
-        sendPacket(state, target, data, false);
-        data = [];
-        bytes = 0;
-      }
-      data.push(message);
-      bytes += messageBytes;
-    });
-    sendPacket(state, target, data, false);
-  }
+  // The packets' data arrays are shared by all targets: the wire layer then packs each once.
+  const packets: DataMessage[][] = [];
+  let data: DataMessage[] = [];
+  let bytes = 0;
+  held.messages.forEach((message, index) => {
+    const messageBytes = held.bytes[index] ?? bytesMax;
+    if (data.length > 0 && bytes + messageBytes > bytesMax) {
+      packets.push(data);
+      data = [];
+      bytes = 0;
+    }
+    data.push(message);
+    bytes += messageBytes;
+  });
+  packets.push(data);
+  for (const target of targets(state)) for (const packet of packets) sendPacket(state, target, packet, false);
   settle(state);
 }
 
@@ -634,7 +635,10 @@ function sendMessage(
   if (state.held !== null) {
     state.held.messages.push(message);
     state.held.bytes.push(bytes);
-  } else for (const target of targets(state)) sendPacket(state, target, [message], false);
+  } else {
+    const data = [message];
+    for (const target of targets(state)) sendPacket(state, target, data, false);
+  }
   if (kind === 'null') state.counters.nullMessages++;
   else state.counters.dataMessages++;
   return { ok: true, id };
@@ -716,11 +720,16 @@ function entryBytes(key: string, data: unknown): ReturnType<typeof encodedBytes>
   return { ok: true, bytes: keySize.bytes + dataSize.bytes };
 }
 
-/** Every node a multicast goes to: members of both views, or the contacts while the other view is unknown. */
+/**
+ * Every node a multicast goes to: members of both views, or the contacts while the other view is
+ * unknown. The other group's members come first: a reply then reaches its requester before this
+ * group's backups, which only follow.
+ */
 function targets(state: EndpointState): NodeId[] {
   const result = new Set<NodeId>();
   let unknown = false;
-  for (const group of state.groups) {
+  const othersFirst = [...state.groups].sort((a, b) => Number(a === state.group) - Number(b === state.group));
+  for (const group of othersFirst) {
     const view = state.views[group];
     if (view === undefined) unknown = true;
     else for (const member of view.members) result.add(member);

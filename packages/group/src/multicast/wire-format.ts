@@ -22,17 +22,36 @@ export interface PacketBody {
 }
 
 export function packetToEnvelope(packet: Packet): { body: PacketBody; header: EnvelopeHeader } {
-  return {
-    body: {
-      type: 'mc-packet',
-      connection: packet.connection,
-      from: packet.from,
-      incarnation: packet.incarnation,
-      group: packet.group,
-      data: packet.data,
-    },
-    header: { [MULTICAST_HEADER_KEY]: packet.control },
+  return { body: packetBody(packet), header: { [MULTICAST_HEADER_KEY]: packet.control } };
+}
+
+/**
+ * The endpoint sends one data array to every member of the connection (only the control differs
+ * per member); each of those packets gets the same body object, so the codec packs it once for all
+ * members (`EncodeMemo`). Bodies are immutable values, so sharing one is safe.
+ */
+const bodiesByData = new WeakMap<readonly DataMessage[], PacketBody>();
+
+function packetBody(packet: Packet): PacketBody {
+  const known = bodiesByData.get(packet.data);
+  if (
+    known !== undefined &&
+    known.connection === packet.connection &&
+    known.from === packet.from &&
+    known.incarnation === packet.incarnation &&
+    known.group === packet.group
+  )
+    return known;
+  const body: PacketBody = {
+    type: 'mc-packet',
+    connection: packet.connection,
+    from: packet.from,
+    incarnation: packet.incarnation,
+    group: packet.group,
+    data: packet.data,
   };
+  if (packet.data.length > 0) bodiesByData.set(packet.data, body);
+  return body;
 }
 
 type Shape = Record<string, unknown>;
