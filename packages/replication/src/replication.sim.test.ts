@@ -52,7 +52,7 @@ describe('replica groups on the simulator, under every fault kind', () => {
       { atMs: 430, fault: 'crash', nodes: ['b1'] },
     ] as const;
     const results: ReplicationSimResult[] = [];
-    for (let seed = 1; seed <= 8; seed++)
+    for (let seed = 1; seed <= 16; seed++)
       for (const topology of ['direct', 'chain'] as const)
         results.push(
           await runReplicationSimulation({
@@ -66,12 +66,12 @@ describe('replica groups on the simulator, under every fault kind', () => {
         );
     expect(failures(results)).toEqual([]);
     expect(results.every((result) => result.failovers === 1)).toBe(true);
-    // Seed 5 (chain): messages of the old epoch past the cut reached replicas after the flush and
-    // were dropped. Which runs catch such a message depends on how the old primary's last sends
-    // were packed (a pass's outputs leave batched), so the check asks that the scenario occurs.
-    expect(results.filter((result) => result.seed === 5).some((result) => result.fencedMessages > 0)).toBe(
-      true,
-    );
+    // In some runs messages of the old epoch past the cut reach replicas after the flush and are
+    // dropped. Which runs catch such a message depends on how the old primary's last sends were
+    // packed and in which order they left (a pass's outputs leave batched, the other group first),
+    // so the check asks that the scenario occurs, not in which seed.
+    const fenced = results.filter((result) => result.fencedMessages > 0);
+    expect(fenced.length).toBeGreaterThan(0);
   });
 
   it('crashes of a backup, a client backup and a client primary, with restarts: each new incarnation gets a state transfer', async () => {
