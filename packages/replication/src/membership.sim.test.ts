@@ -19,7 +19,8 @@
  * checker counts an entry past a later epoch's cut as undecided, never as a conflict. The seeds
  * named below each once broke one of these (duplicate effect, stale relayed entry, a deposed primary
  * resuming without a flush, a flush waiting for a fenced input, a rejoined replica missing inputs it
- * had consumed); they are replayed on every run.
+ * had consumed, a deposed primary dropping its successor's first announcement); they are replayed on
+ * every run.
  */
 import { describe, expect, it } from 'vitest';
 import type { FaultKind } from '@steadfast/sim';
@@ -79,6 +80,9 @@ describe('replica groups with views from the real membership layer', () => {
       // and a peer's long answer in parts never completed (62, passive).
       { seed: 114, policy: 'fairness', piggybackCharsMax: 300 },
       { seed: 62, policy: 'priority', piggybackCharsMax: 300 },
+      // A deposed primary that got the new primary's first announcement before it installed the new
+      // view dropped it (a primary learns no entries) and stayed a position behind for good.
+      { seed: 34, policy: 'reception' },
     ];
     const results: ReplicationSimResult[] = [];
     for (const style of ['semi-active', 'passive'] as const)

@@ -194,8 +194,17 @@ const CONTROL_TRANSFERS_MAX = 64;
  * for plain data (the estimate group membership uses for its ops too).
  */
 function charsOf(value: unknown): number {
-  return JSON.stringify(value)?.length ?? 0;
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value)?.length ?? 0;
+  // Order entries are immutable and offered again on every output until a peer confirms them.
+  let chars = charsCache.get(value);
+  if (chars === undefined) {
+    chars = JSON.stringify(value)?.length ?? 0;
+    charsCache.set(value, chars);
+  }
+  return chars;
 }
+
+const charsCache = new WeakMap<object, number>();
 
 /** A checkpoint on its way out: whole, or cut into parts of which `partsOut` went out. */
 interface OutgoingCheckpoint {
@@ -338,6 +347,13 @@ export class ReplicaRole {
   private readonly announced = new Map<number, OrderEntry>();
   /** Announcements of an older epoch of this group, held until that epoch's basis is known. */
   private heldOrders: { epoch: number; entries: readonly OrderEntry[] }[] = [];
+  /**
+   * Announcements of a newer epoch than this replica's view, which it cannot learn yet (it still
+   * serves as primary of the view it knows, or recovers without a flush), kept until it installs
+   * that view: the connection delivers each message once, so dropping them would leave it behind
+   * the new primary for good.
+   */
+  private laterOrders: { epoch: number; entries: readonly OrderEntry[] }[] = [];
   /** Entries recently processed here, for (re-)announcement and flush replies. */
   private readonly recent: OrderEntry[] = [];
   /** Inputs of recently processed positions, for flush replies. */
@@ -572,7 +588,7 @@ export class ReplicaRole {
       inputs: this.pool.size,
       announced: this.announced.size,
       kept: this.kept.size,
-      held: this.held.length + this.heldOrders.length,
+      held: this.held.length + this.heldOrders.length + this.laterOrders.length,
       outputs: this.pendingOutputs.length,
     };
   }
@@ -691,6 +707,9 @@ export class ReplicaRole {
       this.addBasis({ epoch: view.epoch, cut: this.positionLast });
       this.announceBases();
     }
+    const later = this.laterOrders;
+    this.laterOrders = [];
+    for (const order of later) this.onOrder(order.epoch, order.entries);
     this.afterInput();
   }
 
@@ -1297,6 +1316,12 @@ export class ReplicaRole {
 
   /** Announcements of this group: of the current epoch, learnt; of an older one, held until judged. */
   private onOrder(epoch: number, entries: readonly OrderEntry[]): void {
+    const learnable = this.role !== 'primary' && (this.role !== 'recovering' || this.flush !== undefined);
+    if (!learnable && Number.isSafeInteger(epoch) && epoch > (this.view?.epoch ?? 0)) {
+      this.laterOrders.push({ epoch, entries });
+      if (this.laterOrders.length > this.settings.inputsMax) this.laterOrders.shift();
+      return;
+    }
     if (this.role === 'recovering' || epoch >= this.currentEpoch()) {
       this.learnEntries(entries, false);
       return;
@@ -2080,9 +2105,10 @@ export class ReplicaRole {
       this.peerEntries.set(group, known);
     }
     for (const entry of entries) if (isEntry(entry)) known.set(entry.position, entry);
+    const excess = known.size - this.settings.peerAnnouncementsMax;
+    if (excess <= 0) return;
     const sorted = [...known.keys()].sort((a, b) => a - b);
-    for (const position of sorted.slice(0, Math.max(0, sorted.length - this.settings.peerAnnouncementsMax)))
-      known.delete(position);
+    for (const position of sorted.slice(0, excess)) known.delete(position);
   }
 
   private canProcess(entry: OrderEntry): boolean {
@@ -2229,6 +2255,7 @@ export class ReplicaRole {
     this.counters.entriesCut += this.announced.size;
     this.announced.clear();
     this.heldOrders = [];
+    this.laterOrders = [];
     this.supervisor.setMode('record');
     this.supervisor.discardReplay();
     this.counters.promotions++;
@@ -2271,6 +2298,7 @@ export class ReplicaRole {
     this.flush = undefined;
     this.announced.clear();
     this.heldOrders = [];
+    this.laterOrders = [];
     this.recent.length = 0;
     // The inputs it processed lately go back to the pool: the group may order them at other
     // positions, and the connection will not deliver them again. The state transfer's checkpoint
