@@ -152,6 +152,12 @@ export interface ReplicationSimResult {
   readonly divergences: number;
   /** Late messages of an older epoch dropped because they were past the flush's cut. */
   readonly fencedMessages: number;
+  /**
+   * Groups whose every replica holding the state failed together (the last holder crashed while the
+   * others were joining or had been taken out alive): more failures than the group tolerates. The
+   * end checks skip what depended on that state; the safety checks ran after every event.
+   */
+  readonly stateLosses: readonly { readonly group: string; readonly atMs: number }[];
   readonly nullMessages: number;
   readonly events: number;
   readonly simulatedMs: number;
@@ -381,6 +387,7 @@ export async function runReplicationSimulation(
     invariants: [
       (sim) => {
         noticeCrashes(sim);
+        noticeStateLoss(sim);
         return checkOrder();
       },
     ],
@@ -408,6 +415,37 @@ export async function runReplicationSimulation(
         sim.node(primary)?.tell(address(primary, REPLICA_ACTOR_NAME), replicaExternalCommand(command));
       issueUntilTaken(sim, clientGroup, command, 100);
     });
+  }
+
+  /**
+   * Groups whose state died: the last replicas that held it crashed or were taken out of the group
+   * alive by membership (evicted while partitioned), while every other live replica had restarted
+   * empty and was still joining. Replicas keep the state in each other, not on disk, and a removed
+   * replica forgets its state when added back (it may have missed what the group decided meanwhile),
+   * so that is more failures than the group tolerates. The schedule avoids it for crashes alone,
+   * but not when real membership evicts a live replica too. Such a group has nothing to serve from
+   * and rightly stays without a primary. The run reports the loss; the safety checks still ran
+   * after every event, and the end checks skip what depended on the lost state.
+   */
+  const stateLost = new Map<string, number>();
+  const holdersBefore = new Map<string, Hosted[]>();
+  const HOLDER_ROLES: ReadonlySet<string> = new Set(['primary', 'backup', 'recovering']);
+
+  function noticeStateLoss(sim: Simulation): void {
+    for (const group of groups) {
+      if (stateLost.has(group.group)) continue;
+      const holders = liveRoles(group.group).filter((record) => HOLDER_ROLES.has(record.role.role));
+      const before = holdersBefore.get(group.group) ?? [];
+      holdersBefore.set(group.group, holders);
+      if (holders.length > 0 || before.length === 0) continue;
+      // The last holders crashed, or membership took them out alive (a removed replica forgets its
+      // state): not a replica that diverged or discarded its state, which the checks must see.
+      const failed = before.every(
+        (record) =>
+          sim.isCrashed(record.node) || hosted.get(record.node) !== record || record.role.role === 'removed',
+      );
+      if (failed) stateLost.set(group.group, sim.clock.now());
+    }
   }
 
   /** Crashes are reported to the scripted membership, which removes the replica after a delay. */
@@ -539,6 +577,7 @@ export async function runReplicationSimulation(
   function checkEnd(): string[] {
     const messages: string[] = [];
     for (const group of groups) {
+      if (stateLost.has(group.group)) continue;
       const view = currentViews.current(group.group);
       const primary = view === undefined ? undefined : hosted.get(view.primary);
       if (primary === undefined || primary.role.role !== 'primary') {
@@ -571,6 +610,8 @@ export async function runReplicationSimulation(
           messages.push(`replica ${record.node} of ${group.group} holds another state than the primary`);
       }
     }
+    // Which requests took effect, and which replies came back, was in the lost state.
+    if (stateLost.size > 0) return messages;
     const ledgerPrimary = hosted.get(currentViews.current('B')?.primary ?? nodeId('b1'));
     const ledgerState = ledgerPrimary?.role.actorState() as
       { context?: { applied?: Record<string, number>; total?: number } } | undefined;
@@ -636,6 +677,7 @@ export async function runReplicationSimulation(
     controlMessagesJoined: total.controlMessagesJoined,
     divergences: total.divergences,
     fencedMessages: total.fencedMessages,
+    stateLosses: [...stateLost].map(([group, atMs]) => ({ group, atMs })),
     nullMessages: total.nullMessages,
     events: result.events,
     simulatedMs: result.simulatedMs,

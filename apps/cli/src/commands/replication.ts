@@ -34,7 +34,9 @@ export const simReplicationCommand: CommandSpec = {
     `Faults: ${ALL_FAULTS.join(', ')} (default all). Topology alternates with the seed between clients →\n` +
     'ledger and clients → front → ledger (synchronous multi-tier calls). After every event: no two\n' +
     'replicas process different inputs at a position, nobody diverges. At the end: every replica at the\n' +
-    'primary’s position with the same state, every request applied exactly once with one reply.\n' +
+    'primary’s position with the same state, every request applied exactly once with one reply. A run in\n' +
+    'which every replica holding a group’s state failed together is counted in stateLosses (more\n' +
+    'failures than the group tolerates); its safety checks still ran after every event.\n' +
     'Views: scripted (default: follow crashes and restarts after a suspicion delay) or membership (the\n' +
     'real membership layer on every node, with autoMembership: evictions, rejoins, step-downs).',
   options: {
@@ -58,6 +60,7 @@ export const simReplicationCommand: CommandSpec = {
     const faults = faultsFlag(args);
     let requests = 0;
     let failovers = 0;
+    let stateLosses = 0;
     const { violations, wallMs } = await sweepSeeds(
       { from, seeds },
       say,
@@ -71,6 +74,12 @@ export const simReplicationCommand: CommandSpec = {
         });
         requests += result.requests;
         failovers += result.failovers;
+        if (result.stateLosses.length > 0) {
+          stateLosses++;
+          say(
+            `  seed ${seed}: ${result.stateLosses.map((loss) => `group ${loss.group}`).join(', ')} lost its state at ${result.stateLosses.map((loss) => `${loss.atMs} ms`).join(', ')} (every replica holding it failed: beyond what the group tolerates)`,
+          );
+        }
         return result.violations.map((violation) => ({
           message: violation.message,
           replay: violation.replayCommand,
@@ -79,9 +88,9 @@ export const simReplicationCommand: CommandSpec = {
       () => `${failovers} failovers`,
     );
     say(
-      `${seeds} runs (${style}, ${views} views), ${requests} requests, ${failovers} failovers, ${violations.length} violations, ${wallMs} ms`,
+      `${seeds} runs (${style}, ${views} views), ${requests} requests, ${failovers} failovers, ${stateLosses} runs with a group's state lost, ${violations.length} violations, ${wallMs} ms`,
     );
-    if (json) printJson({ runs: seeds, violations, requests, failovers, wallMs });
+    if (json) printJson({ runs: seeds, violations, requests, failovers, stateLosses, wallMs });
     return violations.length === 0 ? 0 : 1;
   },
 };
