@@ -404,6 +404,10 @@ export class ReplicaRole {
   /** Parts received of a checkpoint too large for one message (passive backups). */
   private checkpointParts: { position: number; texts: (string | undefined)[]; received: number } | undefined;
   private readonly peerEntries = new Map<string, Map<number, OrderEntry>>();
+  /** The highest position among `peerEntries` of each group, ever (for the relay's fast path). */
+  private readonly peerEntriesHighest = new Map<string, number>();
+  /** `basesChars` of the last `bases` array (replaced, never changed in place). */
+  private basesCharsOf: { readonly bases: readonly EpochBasis[]; readonly chars: number } | undefined;
   private readonly relayedUpTo = new Map<string, number>();
   private flush: FlushState | undefined;
   /** Split control messages sent (numbers their parts) and, by sender and message, parts received. */
@@ -1935,7 +1939,7 @@ export class ReplicaRole {
     const budget = this.settings.piggybackCharsMax;
     const checkpointData = this.alone() ? {} : this.checkpointData();
     const bases = this.bases.length > 0 ? { group: this.group, bases: this.bases } : undefined;
-    let used = charsOf(checkpointData) + charsOf(bases);
+    let used = (this.pendingCheckpoint === undefined ? 2 : charsOf(checkpointData)) + this.basesChars(bases);
     const confirmed = this.confirmedOn.get(connection) ?? 0;
     const entries: OrderEntry[] = [];
     if (!this.alone()) {
@@ -1950,8 +1954,10 @@ export class ReplicaRole {
     let relay: ReplicationPiggyback['relay'];
     const peer = [...this.connections].find(([, name]) => name === connection)?.[0];
     const known = peer === undefined ? undefined : this.peerEntries.get(peer);
-    if (peer !== undefined && known !== undefined && this.role === 'primary') {
-      const after = this.relayedUpTo.get(peer) ?? 0;
+    const after = peer === undefined ? 0 : (this.relayedUpTo.get(peer) ?? 0);
+    // Usually nothing new to relay since the last message: skip the walk over the known entries.
+    const fresh = peer !== undefined && (this.peerEntriesHighest.get(peer) ?? 0) > after;
+    if (peer !== undefined && known !== undefined && fresh && this.role === 'primary') {
       const candidates = [...known.values()]
         .filter((entry) => entry.position > after)
         .slice(-this.settings.announceBatchMax);
@@ -1974,6 +1980,15 @@ export class ReplicaRole {
       ...checkpointData,
       ...(bases !== undefined ? { bases } : {}),
     };
+  }
+
+  private basesChars(
+    bases: { readonly group: string; readonly bases: readonly EpochBasis[] } | undefined,
+  ): number {
+    if (bases === undefined) return 0;
+    if (this.basesCharsOf?.bases !== bases.bases)
+      this.basesCharsOf = { bases: bases.bases, chars: JSON.stringify(bases).length };
+    return this.basesCharsOf.chars;
   }
 
   /** The pending checkpoint whole, or its next part. */
@@ -2104,7 +2119,13 @@ export class ReplicaRole {
       known = new Map();
       this.peerEntries.set(group, known);
     }
-    for (const entry of entries) if (isEntry(entry)) known.set(entry.position, entry);
+    let highest = this.peerEntriesHighest.get(group) ?? 0;
+    for (const entry of entries)
+      if (isEntry(entry)) {
+        known.set(entry.position, entry);
+        highest = Math.max(highest, entry.position);
+      }
+    this.peerEntriesHighest.set(group, highest);
     const excess = known.size - this.settings.peerAnnouncementsMax;
     if (excess <= 0) return;
     const sorted = [...known.keys()].sort((a, b) => a - b);
