@@ -531,12 +531,12 @@ export class ReplicaRole {
     return this.historyKeys;
   }
 
-  /** The position before the first key of `history()` (0 unless history was cut or transferred). */
   /** The epoch of each position of `history()`: the epoch in which a primary ordered it. */
   historyEpochs(): readonly number[] {
     return this.historyEpochList;
   }
 
+  /** The position before the first key of `history()` (0 unless history was cut or transferred). */
   historyStart(): number {
     return this.historyBase;
   }
@@ -1627,9 +1627,13 @@ export class ReplicaRole {
     this.historyKeys.push(orderedKey(input, position));
     this.historyEpochList.push(epoch);
     if (this.historyKeys.length > this.settings.historyMax) {
-      this.historyKeys.shift();
-      this.historyEpochList.shift();
-      this.historyBase++;
+      // Dropped a sixteenth at a time: one `shift` per position moves the whole array (~70 µs per
+      // position for 100,000 keys), which once the history was full doubled the cost of a request.
+      const drop =
+        this.historyKeys.length - this.settings.historyMax + Math.floor(this.settings.historyMax / 16);
+      this.historyKeys.splice(0, drop);
+      this.historyEpochList.splice(0, drop);
+      this.historyBase += drop;
     }
     this.counters.processed++;
     if (input.type !== 'message') return;
