@@ -416,6 +416,8 @@ export class ReplicaRole {
   private stateRequestedAtMs = -1;
   /** A position of this pass reached a multiple of `digestEvery`: its last position gets a digest. */
   private digestDue = false;
+  /** The process timer is set and has not fired yet. */
+  private processTimerSet = false;
   /** When the primary last took a digest (its clock), for `digestIntervalMs`. */
   private digestAtMs = Number.NEGATIVE_INFINITY;
 
@@ -663,6 +665,7 @@ export class ReplicaRole {
     }
     switch (name) {
       case TIMER_PROCESS:
+        this.processTimerSet = false;
         if (this.role === 'primary') this.runScheduling();
         return;
       case TIMER_ANNOUNCE:
@@ -1820,7 +1823,11 @@ export class ReplicaRole {
   }
 
   private scheduleProcessing(): void {
-    if (this.role === 'primary' && this.hasWork()) this.setTimer(TIMER_PROCESS, this.settings.processDelayMs);
+    if (this.processTimerSet || this.role !== 'primary' || !this.hasWork()) return;
+    // Once set, it stays until it fires: setting it again for every input of a busy turn (a client
+    // issuing 64 commands) would only cancel and re-create the same timer each time.
+    this.processTimerSet = true;
+    this.setTimer(TIMER_PROCESS, this.settings.processDelayMs);
   }
 
   /**
