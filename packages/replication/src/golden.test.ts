@@ -38,9 +38,20 @@ function link(trace: readonly string[], prefix: string): string[] {
   return trace.filter((line) => line.split(' ')[1] === prefix).map((line) => line.replace(/^\d+ms /, ''));
 }
 
-const directGroups = (policy: OrderingPolicy = receptionPolicy): ClusterGroup[] => [
+const directGroups = (
+  policy: OrderingPolicy = receptionPolicy,
+  ledgerSettings?: ClusterGroup['settings'],
+): ClusterGroup[] => [
   { group: 'C', members: ['c1'], behavior: client, style: 'semi-active', policy, peers: ['B'] },
-  { group: 'B', members: ['b1', 'b2', 'b3'], behavior: ledger, style: 'semi-active', policy, peers: ['C'] },
+  {
+    group: 'B',
+    members: ['b1', 'b2', 'b3'],
+    behavior: ledger,
+    style: 'semi-active',
+    policy,
+    peers: ['C'],
+    ...(ledgerSettings === undefined ? {} : { settings: ledgerSettings }),
+  },
 ];
 
 describe('golden scenarios', () => {
@@ -242,25 +253,7 @@ describe('golden scenarios', () => {
 
   it('digest pacing: digestIntervalMs bounds how often the primary hashes its state; backups check whatever carries one', () => {
     const checked = (digestIntervalMs: number) => {
-      const sim = cluster([
-        {
-          group: 'C',
-          members: ['c1'],
-          behavior: client,
-          style: 'semi-active',
-          policy: receptionPolicy,
-          peers: ['B'],
-        },
-        {
-          group: 'B',
-          members: ['b1', 'b2', 'b3'],
-          behavior: ledger,
-          style: 'semi-active',
-          policy: receptionPolicy,
-          peers: ['C'],
-          settings: { digestEvery: 1, digestIntervalMs },
-        },
-      ]);
+      const sim = cluster(directGroups(receptionPolicy, { digestEvery: 1, digestIntervalMs }));
       for (let index = 1; index <= 8; index++) {
         issue(sim, 'c1', `r${index}`, 'B');
         sim.runUntil(sim.clock.now() + 40);
@@ -273,5 +266,23 @@ describe('golden scenarios', () => {
     const paced = checked(10_000);
     expect(everyPass).toBeGreaterThanOrEqual(8);
     expect(paced).toBe(1);
+  });
+});
+
+describe('bounds', () => {
+  it('history stays within historyMax while positions go far past it (invariant: historyStart + history length = position)', () => {
+    const historyMax = 32;
+    const sim = cluster(directGroups(receptionPolicy, { historyMax }));
+    for (let index = 1; index <= 120; index++) issue(sim, 'c1', `r${index}`, 'B');
+    sim.runUntil(sim.clock.now() + 3_000);
+    for (const member of ['b1', 'b2', 'b3']) {
+      const role = sim.role(member);
+      expect(role.position).toBeGreaterThan(120);
+      expect(role.history().length).toBeLessThanOrEqual(historyMax);
+      expect(role.history().length).toBeGreaterThan(0);
+      expect(role.historyEpochs().length).toBe(role.history().length);
+      expect(role.historyStart() + role.history().length).toBe(role.position);
+    }
+    expect(sim.role('b2').history()).toEqual(sim.role('b1').history());
   });
 });
