@@ -3,6 +3,7 @@
  * cluster with fixed one-millisecond links, lets the connections establish, drives a few requests
  * and compares the multicasts it produced (`source->target kind group#channel order[...] relay G[...]`) with
  * the exact expected trace. Only the lines of one link are kept, so each golden stays readable.
+ * The same small cluster also checks the bound of the position history every replica keeps.
  */
 import { defineActor } from '@steadfast/runtime';
 import { nodeId } from '@steadfast/wire';
