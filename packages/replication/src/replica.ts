@@ -416,6 +416,8 @@ export class ReplicaRole {
   private stateRequestedAtMs = -1;
   /** A position of this pass reached a multiple of `digestEvery`: its last position gets a digest. */
   private digestDue = false;
+  /** Counts changes of `pool` (through `poolSet`/`poolDelete`), so a pass can tell its snapshot is current. */
+  private poolVersion = 0;
   /** The process timer is set and has not fired yet. */
   private processTimerSet = false;
   /** When the primary last took a digest (its clock), for `digestIntervalMs`. */
@@ -1233,7 +1235,7 @@ export class ReplicaRole {
       Object.entries(book.processed).map(([source, data]) => [source, SequenceSet.from(data)]),
     );
     for (const [key, pending] of this.pool)
-      if (this.processedSet(pending.payload.source).has(pending.payload.channel)) this.pool.delete(key);
+      if (this.processedSet(pending.payload.source).has(pending.payload.channel)) this.poolDelete(key);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1479,7 +1481,7 @@ export class ReplicaRole {
       this.counters.inputsDropped++;
       return;
     }
-    this.pool.set(key, { kind, payload, arrival: ++this.arrivals });
+    this.poolSet(key, { kind, payload, arrival: ++this.arrivals });
     if (this.role !== 'primary' || this.deposed()) return;
     // Claim 48: the reply a synchronous request waits for goes next, with no ordering decision.
     if (this.processImpliedReply()) this.flushOutputs();
@@ -1642,7 +1644,7 @@ export class ReplicaRole {
     if (input.type !== 'message') return;
     const key = inputKey(input.source, input.channel);
     const pending = this.pool.get(key);
-    this.pool.delete(key);
+    this.poolDelete(key);
     this.processedSet(input.source).add(input.channel);
     this.served[input.source] = (this.served[input.source] ?? 0) + 1;
     if (pending === undefined) return;
@@ -1780,6 +1782,12 @@ export class ReplicaRole {
       this.counters.deposedPasses++;
       return;
     }
+    // The policy's view of the pool, in the pool's order. Built once per pass and kept in step with
+    // the pool by removing what each pick processed (building it for every pick was quadratic: 64
+    // waiting inputs made 4,096 queue entries a pass); rebuilt whenever the pool changed otherwise.
+    let keys: string[] | undefined;
+    let queue: QueuedInput[] | undefined;
+    let snapshotVersion = -1;
     for (let count = 0; count < this.settings.processBatchMax; count++) {
       if (this.syncWait !== null) {
         if (!this.processImpliedReply()) break;
@@ -1791,16 +1799,19 @@ export class ReplicaRole {
         continue;
       }
       if (this.pool.size === 0) break;
-      const keys = [...this.pool.keys()];
-      const queue: QueuedInput[] = keys.map((key) => {
-        const pending = this.pool.get(key)!;
-        return {
-          source: pending.payload.source,
-          channel: pending.payload.channel,
-          arrival: pending.arrival,
-          body: pending.payload.body,
-        };
-      });
+      if (keys === undefined || queue === undefined || snapshotVersion !== this.poolVersion) {
+        snapshotVersion = this.poolVersion;
+        keys = [...this.pool.keys()];
+        queue = keys.map((key) => {
+          const pending = this.pool.get(key)!;
+          return {
+            source: pending.payload.source,
+            channel: pending.payload.channel,
+            arrival: pending.arrival,
+            body: pending.payload.body,
+          };
+        });
+      }
       const index = this.policy.pick(queue, this.served);
       const key = keys[index];
       if (key === undefined)
@@ -1810,10 +1821,23 @@ export class ReplicaRole {
         { type: 'message', source: pending.payload.source, channel: pending.payload.channel },
         false,
       );
+      keys.splice(index, 1);
+      queue.splice(index, 1);
+      // Exactly the picked input left the pool: the snapshot still matches it.
+      if (this.poolVersion === snapshotVersion + 1 && !this.pool.has(key)) snapshotVersion = this.poolVersion;
     }
     this.attachDigest();
     this.flushOutputs();
     if (this.hasWork()) this.scheduleProcessing();
+  }
+
+  private poolSet(key: string, pending: PendingInput): void {
+    this.pool.set(key, pending);
+    this.poolVersion++;
+  }
+
+  private poolDelete(key: string): void {
+    if (this.pool.delete(key)) this.poolVersion++;
   }
 
   private hasWork(): boolean {
@@ -2250,7 +2274,7 @@ export class ReplicaRole {
       ]),
     );
     for (const [key, pending] of this.pool)
-      if (this.processedSet(pending.payload.source).has(pending.payload.channel)) this.pool.delete(key);
+      if (this.processedSet(pending.payload.source).has(pending.payload.channel)) this.poolDelete(key);
     for (const output of checkpoint.outputs) {
       const key = messageKey(output.payload.id);
       if (!this.observed.delete(key)) this.kept.set(key, output);
@@ -2339,7 +2363,7 @@ export class ReplicaRole {
       if (this.pool.has(key)) continue;
       // The pool's bound holds here too; a dropped input is fetched again like any other.
       if (this.pool.size >= this.settings.inputsMax) this.counters.inputsDropped++;
-      else this.pool.set(key, { ...copy, arrival: ++this.arrivals });
+      else this.poolSet(key, { ...copy, arrival: ++this.arrivals });
     }
     this.recentInputs.clear();
     this.confirmedOn.clear();
