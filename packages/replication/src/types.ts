@@ -86,7 +86,12 @@ export const REPLICATION_DEFAULTS: ReplicationSettings = {
   // packets that each stay within `messageBytesMax`, so full-size messages still travel one per
   // packet. A pass's outputs leave batched (several per packet), so one lost packet can be dozens of
   // messages: fetching them two at a time took one NACK round per pair.
-  connection: { nullMessageDelayMs: 0, retransmitBatchMax: 16 },
+  // Backups send nothing but acknowledgements, so every acknowledgement they owe goes alone after
+  // `ackDelayMs` and wakes the client and the primary, the two processes on the critical path:
+  // 10 ms instead of 5 halves those packets, and a window of 512 instead of 128 keeps ~10,000
+  // messages/s from filling the window while stability waits for them (measured A/B at 64 in
+  // flight: +3-13 % replicated throughput; 20 ms about the same, 50 ms slower again).
+  connection: { nullMessageDelayMs: 0, retransmitBatchMax: 16, windowMax: 512, ackDelayMs: 10 },
 };
 
 /** A group-level message id: the source group (as origin), incarnation 0, the group's output count. */
