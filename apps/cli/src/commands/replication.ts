@@ -358,7 +358,8 @@ export const demoReplicationCommand: CommandSpec = {
             failoverMs = performance.now() - killedAt;
             say(`  the group answered again ${Math.round(failoverMs)} ms after the kill`);
           }
-          if (answered === killAt && killedAt === undefined && killing === undefined) {
+          // At or past half: should no majority name a primary at that moment, the next answer tries again.
+          if (answered >= killAt && killedAt === undefined && killing === undefined) {
             killing = (async () => {
               const primary = await replicated.primary();
               if (primary !== undefined) {
