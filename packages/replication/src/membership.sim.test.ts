@@ -24,7 +24,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { FaultKind } from '@steadfast/sim';
-import { POLICY_NAMES, type PolicyName } from './policy.js';
+import { policyForSeed, type PolicyName } from './policy.js';
 import { runReplicationSimulation, type ReplicationSimResult } from './testing.js';
 import { ledger } from './workload.js';
 import type { ActorBehavior } from '@steadfast/runtime';
@@ -50,7 +50,7 @@ describe('replica groups with views from the real membership layer', () => {
             seed,
             style,
             views: 'membership',
-            policy: POLICY_NAMES[seed % POLICY_NAMES.length]!,
+            policy: policyForSeed(seed),
           }),
         );
       expect(describeViolations(results)).toEqual([]);
@@ -73,7 +73,7 @@ describe('replica groups with views from the real membership layer', () => {
         seed,
         style: 'semi-active',
         views: 'membership',
-        policy: POLICY_NAMES[seed % POLICY_NAMES.length]!,
+        policy: policyForSeed(seed),
       });
       // The order and divergence checks ran after every event and found nothing.
       expect(describeViolations([result])).toEqual([]);

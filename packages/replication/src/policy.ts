@@ -98,6 +98,14 @@ export const POLICY_NAMES: readonly PolicyName[] = [
   'fairness',
 ];
 
+/**
+ * The policy a seed of a sweep runs with when none is named: they take turns with the seed, so a
+ * sweep covers every policy (`steadfast sim replication` without `--policy`, the CI sweeps).
+ */
+export function policyForSeed(seed: number): PolicyName {
+  return POLICY_NAMES[Math.abs(Math.trunc(seed)) % POLICY_NAMES.length]!;
+}
+
 export function policyByName(name: PolicyName): OrderingPolicy {
   switch (name) {
     case 'sequence':

@@ -13,7 +13,7 @@
  * `REPLICATION_SIM_SEEDS` changes the number of seeds per configuration.
  */
 import { describe, expect, it } from 'vitest';
-import { POLICY_NAMES } from './policy.js';
+import { policyForSeed } from './policy.js';
 import { runReplicationSimulation, type ReplicationSimResult } from './testing.js';
 
 const SEEDS = Number(process.env['REPLICATION_SIM_SEEDS'] ?? 25);
@@ -35,7 +35,7 @@ describe('replica groups on the simulator, under every fault kind', () => {
               seed,
               style,
               topology,
-              policy: POLICY_NAMES[seed % POLICY_NAMES.length]!,
+              policy: policyForSeed(seed),
             }),
           );
       expect(failures(results)).toEqual([]);
@@ -106,7 +106,7 @@ describe('replica groups on the simulator, under every fault kind', () => {
               seed,
               style,
               views,
-              policy: POLICY_NAMES[seed % POLICY_NAMES.length]!,
+              policy: policyForSeed(seed),
               settings: { piggybackCharsMax: 300 },
             }),
           );

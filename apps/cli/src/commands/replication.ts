@@ -3,7 +3,12 @@
  * `demo replication` and `bench replication` (real processes over UDP) live beside it.
  */
 import { ACCOUNT_KIND } from '@steadfast/example-bank';
-import { POLICY_NAMES, REPLICA_ACTOR_NAME, REPLICATION_STYLES as STYLES } from '@steadfast/replication';
+import {
+  POLICY_NAMES,
+  policyForSeed,
+  REPLICA_ACTOR_NAME,
+  REPLICATION_STYLES as STYLES,
+} from '@steadfast/replication';
 import { address } from '@steadfast/wire';
 import { startClientNode, startProcessCluster } from '../host/process-cluster.js';
 import { BENCH_APPLIED_OPERATIONS_MAX } from '../replication-app.js';
@@ -70,7 +75,7 @@ export const simReplicationCommand: CommandSpec = {
           style,
           faults,
           views,
-          ...(policy === undefined ? {} : { policy }),
+          policy: policy ?? policyForSeed(seed),
         });
         requests += result.requests;
         failovers += result.failovers;
