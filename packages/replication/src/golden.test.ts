@@ -106,6 +106,20 @@ describe('golden scenarios', () => {
     expect(sim.role('s2').actorState()).toEqual(sim.role('s1').actorState());
   });
 
+  it('a replica alone in its group owes nobody its order: what it relays rides on its request, no null message ahead', () => {
+    const sim = cluster(directGroups());
+    issue(sim, 'c1', 'r1', 'B');
+    sim.runUntil(WARM_UP_MS + 50);
+    issue(sim, 'c1', 'r2', 'B');
+    sim.runUntil(WARM_UP_MS + 100);
+    // The second request carries B's announcement of the first (learnt from its reply) itself.
+    expect(link(sim.trace, 'c1->b2')).toEqual([
+      'c1->b2 async-request C#1 relay B[1]',
+      'c1->b2 async-request C#2 relay B[2]',
+    ]);
+    expect(sim.role('c1').endpoint('B')?.counters.nullMessages).toBe(1); // Only the start's.
+  });
+
   it('batching (claims 43, 45, 47): requests processed in one pass announce together on the first reply', () => {
     const sim = cluster(directGroups());
     for (const key of ['r1', 'r2', 'r3']) issue(sim, 'c1', key, 'B');

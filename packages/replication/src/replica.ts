@@ -1937,6 +1937,10 @@ export class ReplicaRole {
         key: REPLICATION_PIGGYBACK_KEY,
         data: piggyback,
       });
+      // A replica alone in its view owes nobody its order (`piggybackFor` carries none): what is
+      // attached (relayed announcements of a peer group) rides on the output itself. Checking the
+      // order owed here sent a null message ahead of every output of a one-replica client group.
+      if (this.alone()) return true;
       const entries = piggyback.order?.entries ?? [];
       const through = entries.length > 0 ? entries[entries.length - 1]!.position : 0;
       // The usual case: this message carries the order up to the output's own position.
