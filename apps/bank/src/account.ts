@@ -61,6 +61,9 @@ export interface AppliedOperation {
 /** Operation id → what was done and answered. Own properties only: look up with `Object.hasOwn`. */
 export type AppliedTable = Readonly<Record<string, AppliedOperation>>;
 
+/** One remembered operation of the open generation: its id and what was done. */
+export type AppliedPair = readonly [operationId: string, applied: AppliedOperation];
+
 /**
  * The idempotence table is kept in generations so that an operation copies a small table, not the
  * whole bound: new ids go to `appliedRecent`; once it holds `appliedGenerationSize` ids it is sealed
@@ -72,10 +75,12 @@ export type AppliedTable = Readonly<Record<string, AppliedOperation>>;
 export interface AccountContext {
   readonly owner: string;
   readonly balanceCents: number;
-  /** The generation taking new ids. */
-  readonly appliedRecent: AppliedTable;
-  /** How many ids `appliedRecent` holds. */
-  readonly appliedRecentCount: number;
+  /**
+   * The generation taking new ids, oldest first: an array of pairs, because adding to a copy of an
+   * array costs a tenth of adding to a copy of a record of the same ids (~0.2 µs against ~2 µs at
+   * 64 ids), and every replica of a replicated account does it for every operation.
+   */
+  readonly appliedRecent: readonly AppliedPair[];
   /** Sealed generations, oldest first, each of `appliedGenerationSize` ids. */
   readonly appliedGenerations: readonly AppliedTable[];
   readonly appliedGenerationSize: number;
@@ -109,8 +114,7 @@ export function initialAccount(input: AccountInput): AccountContext {
   return {
     owner: input.owner,
     balanceCents,
-    appliedRecent: {},
-    appliedRecentCount: 0,
+    appliedRecent: [],
     appliedGenerations: [],
     appliedGenerationSize: Math.min(APPLIED_GENERATION_SIZE_MAX, appliedOperationsMax),
     appliedOperationsMax,
@@ -183,7 +187,7 @@ function decide(
 /** Records an operation's outcome, forgetting the oldest past the bound (copy on write: states are values). */
 /** What the account did for `operationId`, if it still remembers it. */
 export function appliedOperation(account: AccountContext, operationId: string): AppliedOperation | undefined {
-  if (Object.hasOwn(account.appliedRecent, operationId)) return account.appliedRecent[operationId];
+  for (const [id, applied] of account.appliedRecent) if (id === operationId) return applied;
   for (let index = account.appliedGenerations.length - 1; index >= 0; index--) {
     const generation = account.appliedGenerations[index]!;
     if (Object.hasOwn(generation, operationId)) return generation[operationId];
@@ -193,21 +197,27 @@ export function appliedOperation(account: AccountContext, operationId: string): 
 
 /** Every operation id the account remembers, oldest first. */
 export function rememberedOperationIds(account: AccountContext): string[] {
-  return [...account.appliedGenerations, account.appliedRecent].flatMap((table) => Object.keys(table));
+  return [
+    ...account.appliedGenerations.flatMap((table) => Object.keys(table)),
+    ...account.appliedRecent.map(([id]) => id),
+  ];
 }
 
 function remember(account: AccountContext, balanceCents: number, applied: AppliedOperation): AccountContext {
   const operationId = applied.reply.operationId;
-  let appliedRecent: AppliedTable = { ...account.appliedRecent, [operationId]: applied };
-  let appliedRecentCount = account.appliedRecentCount + 1;
+  let appliedRecent: readonly AppliedPair[] = [...account.appliedRecent, [operationId, applied]];
   let appliedGenerations = account.appliedGenerations;
-  if (appliedRecentCount >= account.appliedGenerationSize) {
-    // Sealed: never copied again, and frozen through and through so that the state hash can reuse
-    // its canonical form (stableHash caches deeply frozen values).
-    for (const operation of Object.values(appliedRecent)) Object.freeze(Object.freeze(operation).reply);
-    appliedGenerations = [...appliedGenerations, Object.freeze(appliedRecent)];
-    appliedRecent = {};
-    appliedRecentCount = 0;
+  if (appliedRecent.length >= account.appliedGenerationSize) {
+    // Sealed as a record (looked up by key from then on), never copied again, and frozen through
+    // and through so that the state hash can reuse its canonical form (stableHash caches deeply
+    // frozen values).
+    const sealed: Record<string, AppliedOperation> = {};
+    for (const [id, operation] of appliedRecent) {
+      Object.freeze(Object.freeze(operation).reply);
+      sealed[id] = operation;
+    }
+    appliedGenerations = [...appliedGenerations, Object.freeze(sealed)];
+    appliedRecent = [];
     const size = account.appliedGenerationSize;
     let drop = 0;
     while ((appliedGenerations.length - drop - 1) * size >= account.appliedOperationsMax) drop++;
@@ -217,7 +227,6 @@ function remember(account: AccountContext, balanceCents: number, applied: Applie
     ...account,
     balanceCents,
     appliedRecent,
-    appliedRecentCount,
     appliedGenerations,
     historyLength: account.historyLength + 1,
   };
