@@ -197,4 +197,39 @@ describe('steadfast CLI', () => {
     });
     expect(summary.primaryAfter).not.toBe(summary.primaryBefore);
   });
+
+  it('bench replication: measures all three sides in one run and accounts for every process, with no ordering-only message', async () => {
+    // Figures, not timings: every side answered its requests, each process's CPU was read, and the
+    // group sent no null message only to carry an announcement under load.
+    const run = await steadfast(['bench', 'replication', '--requests', '200', '--json'], 240_000);
+    expect(run.code).toBe(0);
+    const summary = lastJson(run) as {
+      replicated: { opsPerSec: number; p50Us: number };
+      unreplicated: { opsPerSec: number; p50Us: number };
+      groupOfOne: { opsPerSec: number; p50Us: number };
+      orderingOnlyMessagesPerRequest: number;
+      entriesAnnounced: number;
+      requests: number;
+      cpuUsPerRequest: Record<string, Record<string, Record<string, number>>>;
+    };
+    for (const side of [summary.replicated, summary.unreplicated, summary.groupOfOne]) {
+      expect(side.opsPerSec).toBeGreaterThan(0);
+      expect(side.p50Us).toBeGreaterThan(0);
+    }
+    expect(summary.requests).toBe(400);
+    expect(summary.orderingOnlyMessagesPerRequest).toBe(0);
+    // Every measured request was ordered (and announced) once by the primary.
+    expect(summary.entriesAnnounced).toBeGreaterThanOrEqual(400);
+    const replicatedCpu = summary.cpuUsPerRequest.replicated!;
+    const unreplicatedCpu = summary.cpuUsPerRequest.unreplicated!;
+    for (const phase of ['concurrency1', 'inFlight64']) {
+      expect(Object.keys(replicatedCpu[phase]!).sort()).toEqual(['backup1', 'backup2', 'client', 'primary']);
+      expect(Object.keys(unreplicatedCpu[phase]!).sort()).toEqual(['client', 'server']);
+      for (const usPerRequest of [
+        ...Object.values(replicatedCpu[phase]!),
+        ...Object.values(unreplicatedCpu[phase]!),
+      ])
+        expect(usPerRequest).toBeGreaterThan(0);
+    }
+  });
 });

@@ -49,8 +49,16 @@ export interface ReplicationCluster {
   close(): Promise<void>;
 }
 
-export async function startReplicationCluster(style: ReplicationStyle): Promise<ReplicationCluster> {
-  const members = ['n1', 'n2', 'n3'];
+/**
+ * `replicas` (default 3) node processes host the accounts group. The benchmark also runs a group
+ * of one, whose replica has no backups: it tells the cost of the group and replica layers apart
+ * from the cost of the backups.
+ */
+export async function startReplicationCluster(
+  style: ReplicationStyle,
+  replicas = 3,
+): Promise<ReplicationCluster> {
+  const members = Array.from({ length: replicas }, (_, index) => `n${index + 1}`);
   // Membership persists its log and views (replicas keep their state in each other, not on disk).
   const dataDir = mkdtempSync(join(tmpdir(), 'steadfast-replication-'));
   const cluster = await startProcessCluster({

@@ -111,6 +111,30 @@ async function warmUp(deposit: (prefix: string) => (index: number) => Promise<vo
   await load(500, 1, deposit('warm1-'));
 }
 
+/**
+ * Runs `measure` and reports the CPU time (user and system) each process used meanwhile, divided
+ * by `requests`: this process's own from `process.cpuUsage`, each node's read over IPC before and
+ * after (outside the measured window).
+ */
+async function withCpu<T>(
+  requests: number,
+  nodes: readonly { readonly role: string; readonly id: string }[],
+  readCpuUs: (nodeId: string) => Promise<number | undefined>,
+  measure: () => Promise<T>,
+): Promise<{ readonly result: T; readonly cpu: Record<string, number> }> {
+  const before = await Promise.all(nodes.map((node) => readCpuUs(node.id)));
+  const ownBefore = process.cpuUsage();
+  const result = await measure();
+  const own = process.cpuUsage(ownBefore);
+  const after = await Promise.all(nodes.map((node) => readCpuUs(node.id)));
+  const cpu: Record<string, number> = { client: round((own.user + own.system) / requests, 1) };
+  nodes.forEach((node, index) => {
+    const used = (after[index] ?? Number.NaN) - (before[index] ?? Number.NaN);
+    cpu[node.role] = round(used / requests, 1);
+  });
+  return { result, cpu };
+}
+
 /** Runs `requests` operations with `inFlight` outstanding; `operate(i)` resolves when i is answered. */
 async function load(
   requests: number,
@@ -150,7 +174,10 @@ export const benchReplicationCommand: CommandSpec = {
     'processes (membership supplying the views), against the same actor on one node process. Latency is\n' +
     'measured at concurrency 1, throughput with 64 requests in flight, after the same 3,500 warm-up\n' +
     'requests on each side. orderingOnlyMessagesPerRequest counts the null messages the primary sent\n' +
-    'only to carry order announcements.',
+    'only to carry order announcements. groupOfOne is the same group stack with one replica (no\n' +
+    'backups): the cost of the group and replica layers apart from the backups. cpuUsPerRequest is the\n' +
+    'CPU time (user + system) each process used per measured request: the client (this process, with\n' +
+    'the benchmark loop), the server or the primary, and each backup.',
   options: {
     requests: { type: 'string', description: 'requests per measurement (default 2000)' },
     json: { type: 'boolean', description: 'print the figures as one JSON object' },
@@ -163,6 +190,7 @@ export const benchReplicationCommand: CommandSpec = {
     say('unreplicated: the account on one node process…');
     const single = await startUnreplicated();
     let unreplicated: { latency: LoadFigures; throughput: LoadFigures };
+    let unreplicatedCpu: Record<string, Record<string, number>>;
     try {
       const deposit = (prefix: string) => async (index: number) => {
         await single.client.request(
@@ -172,10 +200,13 @@ export const benchReplicationCommand: CommandSpec = {
         );
       };
       await warmUp(deposit);
-      unreplicated = {
-        latency: await load(requests, 1, deposit('c1-')),
-        throughput: await load(requests, 64, deposit('c64-')),
-      };
+      const nodes = [{ role: 'server', id: 'n1' }];
+      const latency = await withCpu(requests, nodes, single.cpuUs, () => load(requests, 1, deposit('c1-')));
+      const throughput = await withCpu(requests, nodes, single.cpuUs, () =>
+        load(requests, 64, deposit('c64-')),
+      );
+      unreplicated = { latency: latency.result, throughput: throughput.result };
+      unreplicatedCpu = { concurrency1: latency.cpu, inFlight64: throughput.cpu };
     } finally {
       await single.close();
     }
@@ -183,10 +214,35 @@ export const benchReplicationCommand: CommandSpec = {
       `  concurrency 1: p50 ${unreplicated.latency.p50Us} µs; 64 in flight: ${unreplicated.throughput.opsPerSec} ops/s`,
     );
 
+    // The same group stack with one replica and so no backups: what the group and replica layers
+    // cost on their own, apart from what the backups add.
+    say('group of one: the account as a one-replica group on one node process…');
+    const single1 = await startReplicationCluster('semi-active', 1);
+    let groupOfOne: { latency: LoadFigures; throughput: LoadFigures };
+    try {
+      await waitFor(() => single1.primary(), 15_000, 'a primary');
+      const deposit = (prefix: string) => async (index: number) => {
+        const operationId = `${prefix}${index}`;
+        single1.issue({ type: 'deposit', operationId, amountCents: 1 });
+        await single1.result(operationId);
+      };
+      await warmUp(deposit);
+      groupOfOne = {
+        latency: await load(requests, 1, deposit('c1-')),
+        throughput: await load(requests, 64, deposit('c64-')),
+      };
+    } finally {
+      await single1.close();
+    }
+    say(
+      `  concurrency 1: p50 ${groupOfOne.latency.p50Us} µs; 64 in flight: ${groupOfOne.throughput.opsPerSec} ops/s`,
+    );
+
     say('replicated: a semi-active group of 3 node processes…');
     const replicated = await startReplicationCluster('semi-active');
     let figures: { latency: LoadFigures; throughput: LoadFigures };
     let replicaCounters: { nullMessages: number; entriesAnnounced: number };
+    let replicatedCpu: Record<string, Record<string, number>>;
     let datagrams: number;
     try {
       await waitFor(() => replicated.primary(), 15_000, 'a primary');
@@ -199,10 +255,17 @@ export const benchReplicationCommand: CommandSpec = {
       const before = await replicaTotals(replicated);
       const sentBefore =
         sentDatagrams({ client: replicated.client.counters() }) + (await clusterSent(replicated));
-      figures = {
-        latency: await load(requests, 1, deposit('c1-')),
-        throughput: await load(requests, 64, deposit('c64-')),
-      };
+      const primary = (await replicated.primary())?.node;
+      const backups = replicated.members.filter((id) => id !== primary);
+      const nodes = [
+        ...(primary === undefined ? [] : [{ role: 'primary', id: primary }]),
+        ...backups.map((id, index) => ({ role: `backup${index + 1}`, id })),
+      ];
+      const readCpuUs = (id: string) => replicated.cluster.nodeCpuUs(id);
+      const latency = await withCpu(requests, nodes, readCpuUs, () => load(requests, 1, deposit('c1-')));
+      const throughput = await withCpu(requests, nodes, readCpuUs, () => load(requests, 64, deposit('c64-')));
+      figures = { latency: latency.result, throughput: throughput.result };
+      replicatedCpu = { concurrency1: latency.cpu, inFlight64: throughput.cpu };
       const after = await replicaTotals(replicated);
       replicaCounters = {
         nullMessages: after.nullMessages - before.nullMessages,
@@ -232,6 +295,12 @@ export const benchReplicationCommand: CommandSpec = {
         p99Us: unreplicated.latency.p99Us,
         p99UsAt64: unreplicated.throughput.p99Us,
       },
+      groupOfOne: {
+        opsPerSec: groupOfOne.throughput.opsPerSec,
+        p50Us: groupOfOne.latency.p50Us,
+        p99Us: groupOfOne.latency.p99Us,
+        p99UsAt64: groupOfOne.throughput.p99Us,
+      },
       latencyRatioP50: round(figures.latency.p50Us / unreplicated.latency.p50Us, 3),
       throughputRatio: round(figures.throughput.opsPerSec / unreplicated.throughput.opsPerSec, 3),
       orderingOnlyMessagesPerRequest: round(replicaCounters.nullMessages / measured, 4),
@@ -239,7 +308,17 @@ export const benchReplicationCommand: CommandSpec = {
       entriesAnnounced: replicaCounters.entriesAnnounced,
       datagramsPerRequest: round(datagrams / measured, 2),
       requests: measured,
+      cpuUsPerRequest: { replicated: replicatedCpu, unreplicated: unreplicatedCpu },
     };
+    for (const [side, phases] of Object.entries(summary.cpuUsPerRequest))
+      for (const [phase, cpu] of Object.entries(phases))
+        say(
+          `  CPU µs per request, ${side}, ${phase === 'concurrency1' ? 'concurrency 1' : '64 in flight'}: ${Object.entries(
+            cpu,
+          )
+            .map(([role, us]) => `${role} ${us}`)
+            .join(', ')}`,
+        );
     say(
       `latency ratio p50 ${summary.latencyRatioP50}, throughput ratio ${summary.throughputRatio}, ordering-only messages per request ${summary.orderingOnlyMessagesPerRequest}, datagrams per request ${summary.datagramsPerRequest}`,
     );
@@ -291,6 +370,7 @@ async function startUnreplicated() {
   return {
     client,
     account: address('n1', 'account'),
+    cpuUs: (nodeId: string) => cluster.nodeCpuUs(nodeId),
     async close() {
       await clientNode.close();
       await cluster.stop();

@@ -142,7 +142,12 @@ export async function runNodeProcess(
               });
               return;
             case 'counters':
-              tell({ type: 'node-counters', requestId: message.requestId, counters: node?.counters() });
+              tell({
+                type: 'node-counters',
+                requestId: message.requestId,
+                counters: node?.counters(),
+                cpuUs: processCpuUs(),
+              });
               return;
             case 'stop':
               await stop(0);
@@ -158,4 +163,10 @@ export async function runNodeProcess(
     // A parent that dies takes its children with it: no orphaned nodes left bound to ports.
     process.on('disconnect', () => void stop(0));
   });
+}
+
+/** CPU time this process has used so far (user and system), in microseconds. */
+export function processCpuUs(): number {
+  const usage = process.cpuUsage();
+  return usage.user + usage.system;
 }

@@ -50,6 +50,8 @@ export interface ProcessCluster {
   inspect(nodeId: string, actor: string): Promise<unknown>;
   /** A live node's counters (sent, received, drops, transport), read over IPC. */
   nodeCounters(nodeId: string): Promise<unknown>;
+  /** CPU time a live node's process has used so far (user and system), in µs, read over IPC. */
+  nodeCpuUs(nodeId: string): Promise<number | undefined>;
   /** Asks every live node to stop cleanly (traces closed), then kills any that do not. */
   stop(): Promise<Record<string, unknown>>;
 }
@@ -170,6 +172,21 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
     if (slot === undefined) throw new Error(`no node ${nodeId} in this cluster`);
     return slot;
   };
+  const countersOf = async (
+    nodeId: string,
+  ): Promise<{ readonly counters: unknown; readonly cpuUs: number } | undefined> => {
+    const slot = find(nodeId);
+    const requestId = ++inspections;
+    const answer = waitFor(
+      slot,
+      (message) => message.type === 'node-counters' && message.requestId === requestId,
+      'counters',
+      5_000,
+    );
+    send(slot, { type: 'counters', requestId });
+    const message = await answer;
+    return message.type === 'node-counters' ? message : undefined;
+  };
 
   try {
     for (const slot of slots) spawnChild(slot);
@@ -215,17 +232,10 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
       return message.type === 'inspected' ? message.state : undefined;
     },
     async nodeCounters(nodeId) {
-      const slot = find(nodeId);
-      const requestId = ++inspections;
-      const answer = waitFor(
-        slot,
-        (message) => message.type === 'node-counters' && message.requestId === requestId,
-        'counters',
-        5_000,
-      );
-      send(slot, { type: 'counters', requestId });
-      const message = await answer;
-      return message.type === 'node-counters' ? message.counters : undefined;
+      return (await countersOf(nodeId))?.counters;
+    },
+    async nodeCpuUs(nodeId) {
+      return (await countersOf(nodeId))?.cpuUs;
     },
     async stop() {
       const counters: Record<string, unknown> = {};

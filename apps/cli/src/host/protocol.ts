@@ -45,5 +45,11 @@ export type ChildMessage =
   | { readonly type: 'ready' }
   | { readonly type: 'stopped'; readonly counters: unknown }
   | { readonly type: 'inspected'; readonly requestId: number; readonly state: unknown }
-  | { readonly type: 'node-counters'; readonly requestId: number; readonly counters: unknown }
+  | {
+      readonly type: 'node-counters';
+      readonly requestId: number;
+      readonly counters: unknown;
+      /** CPU time this process has used so far, user and system, in microseconds. */
+      readonly cpuUs: number;
+    }
   | { readonly type: 'error'; readonly message: string };
