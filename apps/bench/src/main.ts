@@ -3,17 +3,18 @@
  * run, printed as one JSON object (and a Markdown table with --markdown). Never asserted in tests:
  * timings here are noisy, so compare the ratios measured within one run.
  */
+import { benchChain } from './chain.js';
 import { benchRouter } from './router-vs-xstate.js';
 import { benchSimulator } from './sim-speed.js';
 import { benchUdpEcho } from './udp-echo.js';
 
-const all = ['router', 'udp', 'sim'] as const;
+const all = ['router', 'udp', 'sim', 'chain'] as const;
 type BenchName = (typeof all)[number];
 
 async function main(args: string[]): Promise<number> {
   if (args.includes('--help')) {
     process.stdout.write(
-      'usage: pnpm bench [router] [udp] [sim] [--markdown]\n\nRuns the named benchmarks (default all) and prints one JSON object.\n',
+      'usage: pnpm bench [router] [udp] [sim] [chain] [--markdown]\n\nRuns the named benchmarks (default all) and prints one JSON object.\n',
     );
     return 0;
   }
@@ -45,6 +46,10 @@ async function main(args: string[]): Promise<number> {
     process.stderr.write('bench: simulator speed, 5 nodes…\n');
     results.simulator = await benchSimulator();
   }
+  if (chosen.includes('chain')) {
+    process.stderr.write('bench: hand-written chains, client + server vs client + primary + 2 backups…\n');
+    results.chain = await benchChain();
+  }
   if (markdown) process.stderr.write(`${toMarkdown(results)}\n`);
   process.stdout.write(`${JSON.stringify(results)}\n`);
   return 0;
@@ -66,6 +71,11 @@ function toMarkdown(results: Record<string, unknown>): string {
   if (sim)
     lines.push(
       `| simulator, 5 nodes | ${sim.traced.speedup}× traced, ${sim.untraced.speedup}× untraced | ≥ 100× |`,
+    );
+  const chain = results.chain as Awaited<ReturnType<typeof benchChain>> | undefined;
+  if (chain)
+    lines.push(
+      `| hand-written chain, 3-replica pattern vs pair | p50 ${chain.group.p50Us} vs ${chain.pair.p50Us} µs = ${chain.latencyRatioP50}×; ${chain.group.opsPerSec} vs ${chain.pair.opsPerSec} ops/s = ${chain.throughputRatio}× | (the floor of bench replication) |`,
     );
   return lines.join('\n');
 }
