@@ -29,6 +29,7 @@ import {
   type ReplicationStyle,
 } from './types.js';
 import { client, front, ledger } from './workload.js';
+import { applicationPayloadWireForm } from './wire-form.js';
 
 /** The actor name of every replica, on every node. */
 export const REPLICA_ACTOR_NAME = 'replica';
@@ -203,7 +204,7 @@ export function replicaActor(
           }
           const envelope = actorInput.envelope;
           if (isPacketBody(envelope.body)) {
-            const packet = packetFromEnvelope(envelope.body, envelope.header);
+            const packet = packetFromEnvelope(envelope.body, envelope.header, applicationPayloadWireForm);
             // A packet must come from the node it names: anything else is dropped.
             if (packet === undefined || addressNode(envelope.source) !== packet.from) return;
             step({ type: 'packet', packet });
@@ -249,7 +250,7 @@ export function replicaActor(
 function applyEffect(ctx: ActorContext, config: ReplicaActorInput, effect: ReplicaEffect): void {
   switch (effect.type) {
     case 'send': {
-      const { body, header } = packetToEnvelope(effect.packet);
+      const { body, header } = packetToEnvelope(effect.packet, applicationPayloadWireForm);
       ctx.send(address(effect.target, REPLICA_ACTOR_NAME), body, { header });
       return;
     }

@@ -16,3 +16,4 @@ export * from './random.js';
 export * from './workload.js';
 export * from './group.js';
 export * from './membership-relay.js';
+export * from './wire-form.js';

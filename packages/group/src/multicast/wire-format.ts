@@ -4,54 +4,171 @@
  * `mc`, where protocol data that piggybacks on messages sent anyway belongs. Frames are
  * authenticated by the codec, but the shape is still checked here: a peer running another version
  * must produce a counted drop, never an exception inside the role.
+ *
+ * Data messages travel as positional arrays, not keyed maps (`WireDataMessage`): a message's field
+ * names were most of its bytes, and msgpack reads and writes an array of known length much faster
+ * than a map (a packet of 38 requests: 11,365 → 4,365 bytes with the replication payloads in their
+ * own positional form, packed in 16 µs instead of 40, unpacked in 13 instead of 47). A layer above
+ * may give its payloads a wire form too (`PayloadWireForm`).
  */
 import { isNodeId, type EnvelopeHeader, type NodeId } from '@steadfast/wire';
 import { isMulticastKind } from './endpoint.js';
-import type { Control, DataMessage, GroupView, Packet } from './types.js';
+import type { Control, DataMessage, GroupView, Packet, Piggyback } from './types.js';
 
 /** The envelope header key of the connection's control data. */
 export const MULTICAST_HEADER_KEY = 'mc';
 
+/** The envelope body of a packet. `format` 2: data messages are `WireDataMessage` arrays. */
 export interface PacketBody {
   readonly type: 'mc-packet';
+  readonly format: typeof PACKET_FORMAT;
   readonly connection: string;
   readonly from: NodeId;
   readonly incarnation: number;
   readonly group: string;
-  readonly data: readonly DataMessage[];
+  readonly data: readonly WireDataMessage[];
 }
 
-export function packetToEnvelope(packet: Packet): { body: PacketBody; header: EnvelopeHeader } {
-  return { body: packetBody(packet), header: { [MULTICAST_HEADER_KEY]: packet.control } };
+/** The packet body format this version writes and reads; any other is a counted drop. */
+export const PACKET_FORMAT = 2;
+
+/**
+ * A data message on the wire. Its own sender's message (the usual case: the packet names the
+ * origin, incarnation and group):
+ *   [sequence, kind, payload, piggyback, stableAtSend]
+ * another member's (a retransmission on its behalf), with the id and group written out:
+ *   [sequence, kind, payload, piggyback, stableAtSend, origin, incarnation, group]
+ */
+export type WireDataMessage = readonly unknown[];
+
+/**
+ * How the layer above writes its payloads on the wire, for a more compact form than the object
+ * it multicasts. `toWire` runs once per message per packet; `fromWire` returns the payload, or
+ * `MALFORMED_PAYLOAD` when the wire form is not one it wrote (the packet is then dropped).
+ * `fromWire(toWire(payload))` must equal `payload`, and anything `toWire` leaves unchanged must come
+ * back unchanged.
+ */
+export interface PayloadWireForm {
+  toWire(payload: unknown): unknown;
+  fromWire(wire: unknown): unknown;
+  /**
+   * The same for the data a message carries piggybacked (by key), when the layer above has a form
+   * for it: the wire form must still be a record by key, and `piggybackFromWire` returns the data
+   * or `MALFORMED_PAYLOAD`.
+   */
+  piggybackToWire?(piggyback: Piggyback): Piggyback;
+  piggybackFromWire?(wire: Piggyback): Piggyback | typeof MALFORMED_PAYLOAD;
+}
+
+export const MALFORMED_PAYLOAD: unique symbol = Symbol('malformed payload');
+
+const PAYLOADS_AS_THEY_ARE: PayloadWireForm = {
+  toWire: (payload) => payload,
+  fromWire: (wire) => wire,
+};
+
+export function packetToEnvelope(
+  packet: Packet,
+  payloads: PayloadWireForm = PAYLOADS_AS_THEY_ARE,
+): { body: PacketBody; header: EnvelopeHeader } {
+  return { body: packetBody(packet, payloads), header: { [MULTICAST_HEADER_KEY]: packet.control } };
 }
 
 /**
  * The endpoint sends one data array to every member of the connection (only the control differs
- * per member); each of those packets gets the same body object, so the codec packs it once for all
- * members (`EncodeMemo`). Bodies are immutable values, so sharing one is safe.
+ * per member); each of those packets gets the same body object, so the data is put in its wire
+ * form once and the codec packs it once for all members (`EncodeMemo`). Bodies are immutable
+ * values, so sharing one is safe.
  */
-const bodiesByData = new WeakMap<readonly DataMessage[], PacketBody>();
+const bodiesByData = new WeakMap<
+  readonly DataMessage[],
+  { readonly body: PacketBody; readonly payloads: PayloadWireForm }
+>();
 
-function packetBody(packet: Packet): PacketBody {
+function packetBody(packet: Packet, payloads: PayloadWireForm): PacketBody {
   const known = bodiesByData.get(packet.data);
   if (
     known !== undefined &&
-    known.connection === packet.connection &&
-    known.from === packet.from &&
-    known.incarnation === packet.incarnation &&
-    known.group === packet.group
+    known.payloads === payloads &&
+    known.body.connection === packet.connection &&
+    known.body.from === packet.from &&
+    known.body.incarnation === packet.incarnation &&
+    known.body.group === packet.group
   )
-    return known;
+    return known.body;
   const body: PacketBody = {
     type: 'mc-packet',
+    format: PACKET_FORMAT,
     connection: packet.connection,
     from: packet.from,
     incarnation: packet.incarnation,
     group: packet.group,
-    data: packet.data,
+    data: packet.data.map((message) => wireDataMessage(packet, message, payloads)),
   };
-  if (packet.data.length > 0) bodiesByData.set(packet.data, body);
+  if (packet.data.length > 0) bodiesByData.set(packet.data, { body, payloads });
   return body;
+}
+
+function wireDataMessage(packet: Packet, message: DataMessage, payloads: PayloadWireForm): WireDataMessage {
+  const { id } = message;
+  const payload = message.kind === 'null' ? null : payloads.toWire(message.payload);
+  const piggyback =
+    message.piggyback === null || payloads.piggybackToWire === undefined
+      ? message.piggyback
+      : payloads.piggybackToWire(message.piggyback);
+  if (id.origin === packet.from && id.incarnation === packet.incarnation && message.group === packet.group)
+    return [id.sequence, message.kind, payload, piggyback, message.stableAtSend];
+  return [
+    id.sequence,
+    message.kind,
+    payload,
+    piggyback,
+    message.stableAtSend,
+    id.origin,
+    id.incarnation,
+    message.group,
+  ];
+}
+
+/** The data message a wire array stands for, in a packet from `from`, or undefined if malformed. */
+function dataMessageFromWire(
+  wire: unknown,
+  from: NodeId,
+  incarnation: number,
+  group: string,
+  payloads: PayloadWireForm,
+): DataMessage | undefined {
+  if (!Array.isArray(wire) || (wire.length !== 5 && wire.length !== 8)) return undefined;
+  const [sequence, kind, wirePayload, wirePiggyback, stableAtSend] = wire as unknown[];
+  const origin: unknown = wire.length === 8 ? wire[5] : from;
+  const originIncarnation: unknown = wire.length === 8 ? wire[6] : incarnation;
+  const messageGroup: unknown = wire.length === 8 ? wire[7] : group;
+  if (
+    !isCount(sequence) ||
+    sequence < 1 ||
+    !(kind === 'null' || isMulticastKind(kind)) ||
+    !(wirePiggyback === null || isRecord(wirePiggyback)) ||
+    !isCount(stableAtSend) ||
+    !isNodeId(origin) ||
+    !isCount(originIncarnation) ||
+    typeof messageGroup !== 'string'
+  )
+    return undefined;
+  const payload = kind === 'null' ? null : payloads.fromWire(wirePayload);
+  if (payload === MALFORMED_PAYLOAD) return undefined;
+  const piggyback =
+    wirePiggyback === null || payloads.piggybackFromWire === undefined
+      ? wirePiggyback
+      : payloads.piggybackFromWire(wirePiggyback);
+  if (piggyback === MALFORMED_PAYLOAD) return undefined;
+  return {
+    id: { origin, incarnation: originIncarnation, sequence },
+    group: messageGroup,
+    kind,
+    payload,
+    piggyback,
+    stableAtSend,
+  };
 }
 
 type Shape = Record<string, unknown>;
@@ -66,22 +183,6 @@ function isCount(value: unknown): value is number {
 
 function isCountRecord(value: unknown): value is Record<string, number> {
   return isRecord(value) && Object.values(value).every(isCount);
-}
-
-function isDataMessage(value: unknown): value is DataMessage {
-  if (!isRecord(value) || !isRecord(value.id)) return false;
-  const id = value.id;
-  return (
-    isNodeId(id.origin) &&
-    isCount(id.incarnation) &&
-    isCount(id.sequence) &&
-    id.sequence >= 1 &&
-    typeof value.group === 'string' &&
-    (value.kind === 'null' || isMulticastKind(value.kind)) &&
-    (value.piggyback === null || isRecord(value.piggyback)) &&
-    isCount(value.stableAtSend) &&
-    'payload' in value
-  );
 }
 
 function isView(value: unknown): value is GroupView {
@@ -120,25 +221,28 @@ export function isPacketBody(body: unknown): boolean {
 }
 
 /** The packet in an envelope's body and header, or undefined if either is malformed. */
-export function packetFromEnvelope(body: unknown, header: EnvelopeHeader | undefined): Packet | undefined {
-  if (!isRecord(body) || body.type !== 'mc-packet') return undefined;
+export function packetFromEnvelope(
+  body: unknown,
+  header: EnvelopeHeader | undefined,
+  payloads: PayloadWireForm = PAYLOADS_AS_THEY_ARE,
+): Packet | undefined {
+  if (!isRecord(body) || body.type !== 'mc-packet' || body.format !== PACKET_FORMAT) return undefined;
   const control = header?.[MULTICAST_HEADER_KEY];
+  const { connection, from, incarnation, group } = body;
   if (
-    typeof body.connection !== 'string' ||
-    !isNodeId(body.from) ||
-    !isCount(body.incarnation) ||
-    typeof body.group !== 'string' ||
+    typeof connection !== 'string' ||
+    !isNodeId(from) ||
+    !isCount(incarnation) ||
+    typeof group !== 'string' ||
     !Array.isArray(body.data) ||
-    !body.data.every(isDataMessage) ||
     !isControl(control)
   )
     return undefined;
-  return {
-    connection: body.connection,
-    from: body.from,
-    incarnation: body.incarnation,
-    group: body.group,
-    data: body.data,
-    control,
-  };
+  const data: DataMessage[] = [];
+  for (const wire of body.data as unknown[]) {
+    const message = dataMessageFromWire(wire, from, incarnation, group, payloads);
+    if (message === undefined) return undefined;
+    data.push(message);
+  }
+  return { connection, from, incarnation, group, data, control };
 }

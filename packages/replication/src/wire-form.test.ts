@@ -1,0 +1,178 @@
+// Replication's wire form on the group layer's connections. Invariants: every application payload
+// and every piggyback this layer attaches comes back from msgpack equal to what was sent; anything
+// else travels untouched; a wire form this version did not write is refused (the packet is then a
+// counted drop), never turned into a wrong payload or order entry.
+import { MALFORMED_PAYLOAD } from '@steadfast/group';
+import { decodeBody, encodeBody, nodeId } from '@steadfast/wire';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { REPLICATION_PIGGYBACK_KEY, type ApplicationPayload, type OrderEntry } from './types.js';
+import { APPLICATION_PAYLOAD_WIRE_TAG, applicationPayloadWireForm as form } from './wire-form.js';
+
+/** Through msgpack, as the codec carries it. */
+function overTheWire(value: unknown): unknown {
+  const decoded = decodeBody(encodeBody(value));
+  if (!decoded.ok) throw new Error(decoded.error);
+  return decoded.value;
+}
+
+// Through JSON once: msgpack writes -0 as 0, which is the codec's business, not this layer's.
+const json = fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.parse(JSON.stringify(value)) as unknown);
+const group = fc.constantFrom('clients', 'accounts', 'A');
+const id = fc.record({
+  origin: group.map(nodeId),
+  incarnation: fc.nat(3),
+  sequence: fc.integer({ min: 1, max: 2 ** 40 }),
+});
+
+const payload: fc.Arbitrary<ApplicationPayload> = fc
+  .record({
+    id,
+    ownId: fc.boolean(),
+    source: group,
+    target: group,
+    channel: fc.integer({ min: 1, max: 2 ** 40 }),
+    body: json,
+    epoch: fc.nat(),
+    position: fc.nat(),
+    inReplyTo: fc.option(id, { nil: undefined }),
+    derived: fc.option(fc.record({ nowMs: fc.nat(), seed: fc.nat() }), { nil: undefined }),
+  })
+  .map(({ id, ownId, source, inReplyTo, derived, ...rest }) => ({
+    type: 'rep-app' as const,
+    // A replica's own outputs are named after its group (the short form); others keep theirs.
+    id: ownId ? { ...id, origin: nodeId(source) } : id,
+    source,
+    ...rest,
+    ...(inReplyTo === undefined ? {} : { inReplyTo }),
+    ...(derived === undefined ? {} : { derived }),
+  }));
+
+const entry: fc.Arbitrary<OrderEntry> = fc
+  .record({
+    position: fc.integer({ min: 1, max: 2 ** 40 }),
+    epoch: fc.option(fc.nat(), { nil: undefined }),
+    input: fc.oneof(
+      fc.record({ type: fc.constant('message' as const), source: group, channel: fc.nat() }),
+      fc.constant({ type: 'start' as const }),
+      fc.record({ type: fc.constant('timer' as const), name: fc.string(), payload: json }),
+      fc.record({ type: fc.constant('external' as const), body: json }),
+    ),
+    values: fc.array(
+      fc.oneof(
+        fc.record({ kind: fc.constantFrom('now' as const, 'random' as const, 'id' as const), value: json }),
+        fc.record({ kind: fc.constant('call' as const), name: fc.string(), value: json }),
+      ),
+      { maxLength: 3 },
+    ),
+    digest: fc.option(
+      fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: 32, maxLength: 32 }),
+      { nil: undefined },
+    ),
+    implied: fc.option(fc.constant(true as const), { nil: undefined }),
+  })
+  .map(({ epoch, digest, implied, ...rest }) => ({
+    ...rest,
+    ...(epoch === undefined ? {} : { epoch }),
+    ...(digest === undefined ? {} : { digest }),
+    ...(implied === undefined ? {} : { implied }),
+  }));
+
+const piggyback = fc
+  .record({
+    order: fc.option(fc.record({ group, epoch: fc.nat(), entries: fc.array(entry, { maxLength: 4 }) }), {
+      nil: undefined,
+    }),
+    relay: fc.option(
+      fc.record({
+        group,
+        epoch: fc.option(fc.nat(), { nil: undefined }),
+        entries: fc.array(entry, { maxLength: 4 }),
+      }),
+      { nil: undefined },
+    ),
+    bases: fc.option(fc.record({ group, bases: fc.array(fc.record({ epoch: fc.nat(), cut: fc.nat() })) }), {
+      nil: undefined,
+    }),
+  })
+  .map((rep) => Object.fromEntries(Object.entries(rep).filter(([, value]) => value !== undefined)));
+
+describe('replication wire form', () => {
+  it('application payloads come back from msgpack as they were sent; anything else travels untouched', () => {
+    fc.assert(
+      fc.property(payload, json, (sent, other) => {
+        expect(form.fromWire(overTheWire(form.toWire(sent)))).toEqual(sent);
+        expect(form.fromWire(overTheWire(form.toWire(other)))).toEqual(other);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('order and relay entries come back as they were sent, and other piggybacked data untouched', () => {
+    fc.assert(
+      fc.property(piggyback, json, (rep, other) => {
+        const sent = { [REPLICATION_PIGGYBACK_KEY]: rep, other };
+        const wire = overTheWire(form.piggybackToWire!(sent)) as Record<string, unknown>;
+        expect(form.piggybackFromWire!(wire)).toEqual(sent);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a payload is a third of the bytes of its object form', () => {
+    const reply: ApplicationPayload = {
+      type: 'rep-app',
+      id: { origin: nodeId('accounts'), incarnation: 0, sequence: 1314 },
+      source: 'accounts',
+      target: 'clients',
+      channel: 1314,
+      body: { ok: true, type: 'deposited', operationId: 'warm-1313', amountCents: 1, balanceCents: 1314 },
+      epoch: 1,
+      position: 1315,
+      inReplyTo: { origin: nodeId('clients'), incarnation: 0, sequence: 2569 },
+    };
+    const bodyBytes = encodeBody(reply.body).length;
+    const objectOverhead = encodeBody(reply).length - bodyBytes;
+    const wireOverhead = encodeBody(form.toWire(reply)).length - bodyBytes;
+    expect(wireOverhead * 3).toBeLessThan(objectOverhead);
+  });
+
+  it('refuses a wire form it did not write', () => {
+    const good = form.toWire({
+      type: 'rep-app',
+      id: { origin: nodeId('A'), incarnation: 0, sequence: 1 },
+      source: 'A',
+      target: 'B',
+      channel: 1,
+      body: null,
+      epoch: 1,
+      position: 2,
+    }) as unknown[];
+    const changed = (index: number, value: unknown) => good.map((item, at) => (at === index ? value : item));
+    for (const bad of [
+      good.slice(0, 11),
+      changed(1, 7),
+      changed(3, 'one'),
+      changed(7, -1),
+      changed(8, 42),
+      changed(10, ['A', 0]),
+      changed(11, [1]),
+    ])
+      expect(form.fromWire(bad)).toBe(MALFORMED_PAYLOAD);
+    expect(good[0]).toBe(APPLICATION_PAYLOAD_WIRE_TAG);
+    const entries = (list: unknown[]) => ({
+      [REPLICATION_PIGGYBACK_KEY]: { order: { group: 'A', epoch: 1, entries: list } },
+    });
+    for (const badEntry of [
+      [1, 1, ['A', 1], [], null],
+      [1, 1, ['A'], [], null, 0],
+      [1, 1, ['A', 1], [['now']], null, 0],
+      [1, 1, ['A', 1], [[1, 2]], null, 0],
+      [1, 1, 'message', [], null, 0],
+      [1, 1, ['A', 1], [], null, 2],
+      { position: 1, input: { type: 'message', source: 'A', channel: 1 }, values: [] },
+    ])
+      expect(form.piggybackFromWire!(entries([badEntry]))).toBe(MALFORMED_PAYLOAD);
+    expect(form.piggybackFromWire!({ [REPLICATION_PIGGYBACK_KEY]: { relay: 'x' } })).toBe(MALFORMED_PAYLOAD);
+  });
+});
