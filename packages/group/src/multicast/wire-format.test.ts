@@ -171,7 +171,17 @@ describe('packet wire form', () => {
       { ...good.body, data: 'x' },
     ];
     for (const body of bad) expect(packetFromEnvelope(body, good.header)).toBeUndefined();
-    expect(packetFromEnvelope(good.body, { mc: { ...control, acks: 'x' } })).toBeUndefined();
+    const wireControl = good.header.mc as unknown[];
+    for (const badControl of [
+      { ...control },
+      wireControl.slice(0, 7),
+      wireControl.map((item, index) => (index === 1 ? 'x' : item)),
+      wireControl.map((item, index) => (index === 3 ? { 'a1:1': [1] } : item)),
+      wireControl.map((item, index) => (index === 4 ? [{ group: 'A' }] : item)),
+      wireControl.map((item, index) => (index === 6 ? -1 : item)),
+      undefined,
+    ])
+      expect(packetFromEnvelope(good.body, { mc: badControl })).toBeUndefined();
     // The payload form refuses a payload it did not write: the packet is dropped.
     expect(packetFromEnvelope(good.body, good.header, boxed)).toBeUndefined();
   });
