@@ -196,6 +196,50 @@ describe('deeply frozen values (their canonical form is cached by identity)', ()
     );
   });
 
+  it("property: the bytes are msgpackr's own packing of the documented canonical form, frozen or not, large containers included", () => {
+    // The reference: objects as Maps with sorted keys, Maps as sorted entry arrays, packed whole.
+    const packr = new Packr({ useRecords: false, structuredClone: false, moreTypes: true });
+    const reference = (value: unknown): unknown => {
+      if (Array.isArray(value)) return value.map(reference);
+      if (value instanceof Map) {
+        const entries = [...value].map(([key, item]: [unknown, unknown]) => [
+          reference(key),
+          reference(item),
+        ]);
+        const bytes = (entry: unknown[]) => Buffer.concat([packr.pack(entry[0]), packr.pack(entry[1])]);
+        return entries.sort(
+          (a, b) => Buffer.compare(packr.pack(a[0]), packr.pack(b[0])) || Buffer.compare(bytes(a), bytes(b)),
+        );
+      }
+      if (typeof value !== 'object' || value === null) return value;
+      return new Map(
+        Object.keys(value)
+          .sort()
+          .map((key) => [key, reference((value as Record<string, unknown>)[key])]),
+      );
+    };
+    const wide = fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 1 }), { minKeys: 15, maxKeys: 40 });
+    const value = fc.oneof(
+      fc.jsonValue(),
+      wide,
+      fc.array(fc.jsonValue({ maxDepth: 1 }), { minLength: 15, maxLength: 40 }),
+      fc
+        .array(fc.tuple(fc.oneof(fc.string(), fc.integer()), fc.jsonValue({ maxDepth: 1 })))
+        .map((entries) => new Map(entries)),
+    );
+    fc.assert(
+      fc.property(value, fc.boolean(), (plain, freeze) => {
+        const expected = Uint8Array.from(packr.pack(reference(plain)));
+        const subject = freeze && !(plain instanceof Map) ? deepFreeze(plain) : plain;
+        expect(stableEncode(subject)).toEqual(expected);
+        expect(stableEncode({ again: subject })).toEqual(
+          Uint8Array.from(packr.pack(reference({ again: plain }))),
+        );
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('a frozen object whose child is not frozen is not cached: a change of the child changes the hash', () => {
     const child = { n: 1 };
     const shallow = Object.freeze({ child });
