@@ -16,8 +16,12 @@ function overTheWire(value: unknown): unknown {
   return decoded.value;
 }
 
-// Through JSON once: msgpack writes -0 as 0, which is the codec's business, not this layer's.
-const json = fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.parse(JSON.stringify(value)) as unknown);
+// Through JSON once: msgpack writes -0 as 0, and decodes a `__proto__` key as `__proto_` (documented
+// in docs/wire.md), which is the codec's business, not this layer's.
+const json = fc
+  .jsonValue({ maxDepth: 3 })
+  .map((value) => JSON.parse(JSON.stringify(value)) as unknown)
+  .filter((value) => !JSON.stringify(value).includes('"__proto__"'));
 const group = fc.constantFrom('clients', 'accounts', 'A');
 const id = fc.record({
   origin: group.map(nodeId),

@@ -46,8 +46,12 @@ function roundTrip(packet: Packet, payloads?: PayloadWireForm): Packet | undefin
 }
 
 const kinds = ['null', 'sync-request', 'sync-reply', 'async-request', 'async-reply', 'one-way'] as const;
-// Through JSON once: msgpack writes -0 as 0, which is the codec's business, not this layer's.
-const json = fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.parse(JSON.stringify(value)) as unknown);
+// Through JSON once: msgpack writes -0 as 0, and decodes a `__proto__` key as `__proto_` (documented
+// in docs/wire.md), which is the codec's business, not this layer's.
+const json = fc
+  .jsonValue({ maxDepth: 3 })
+  .map((value) => JSON.parse(JSON.stringify(value)) as unknown)
+  .filter((value) => !JSON.stringify(value).includes('"__proto__"'));
 const origin = fc.constantFrom<NodeId>(nodeId('a1'), nodeId('a2'), nodeId('b1'));
 
 const message: fc.Arbitrary<DataMessage> = fc
