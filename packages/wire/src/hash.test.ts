@@ -218,9 +218,49 @@ describe('deeply frozen values (their canonical form is cached by identity)', ()
           .map((key) => [key, reference((value as Record<string, unknown>)[key])]),
       );
     };
-    const wide = fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 1 }), { minKeys: 15, maxKeys: 40 });
+    // Leaves at the edges of msgpack's forms: integer widths, floats, string lengths and encodings.
+    const leaf = fc.oneof(
+      fc.constantFrom(
+        0,
+        -0,
+        0x7f,
+        0x80,
+        0xff,
+        0x100,
+        0xffff,
+        0x10000,
+        2 ** 32 - 1,
+        2 ** 32,
+        -1,
+        -0x20,
+        -0x21,
+        -0x80,
+        -0x81,
+        -0x8000,
+        -0x8001,
+        -(2 ** 31),
+        -(2 ** 31) - 1,
+        1_795_355_828_211,
+        0.5,
+        -1e300,
+        true,
+        false,
+        null,
+      ),
+      fc.integer(),
+      fc.double({ noNaN: true }),
+      fc.string({ unit: 'binary', maxLength: 70 }),
+      fc.constantFrom(31, 32, 255, 256, 65_535, 65_536).map((length) => 'x'.repeat(length)),
+      fc.constantFrom('é'.repeat(40), '\ud800', 'a\udc00b'.repeat(30)),
+    );
+    const wide = fc.dictionary(fc.string(), fc.oneof(leaf, fc.jsonValue({ maxDepth: 1 })), {
+      minKeys: 15,
+      maxKeys: 40,
+    });
     const value = fc.oneof(
       fc.jsonValue(),
+      leaf,
+      fc.array(leaf, { maxLength: 20 }),
       wide,
       fc.array(fc.jsonValue({ maxDepth: 1 }), { minLength: 15, maxLength: 40 }),
       fc
