@@ -166,7 +166,7 @@ export async function runNodeProcess(
 }
 
 /** CPU time this process has used so far (user and system), in microseconds. */
-export function processCpuUs(): number {
+function processCpuUs(): number {
   const usage = process.cpuUsage();
   return usage.user + usage.system;
 }

@@ -5,12 +5,12 @@
  * authenticated by the codec, but the shape is still checked here: a peer running another version
  * must produce a counted drop, never an exception inside the role.
  *
- * Data messages and the control data travel as positional arrays, not keyed maps (`WireDataMessage`,
- * `WireControl`): a message's field
- * names were most of its bytes, and msgpack reads and writes an array of known length much faster
- * than a map (a packet of 38 requests: 11,365 → 4,365 bytes with the replication payloads in their
- * own positional form, packed in 16 µs instead of 40, unpacked in 13 instead of 47). A layer above
- * may give its payloads a wire form too (`PayloadWireForm`).
+ * Data messages and the control data travel as positional arrays, not keyed maps
+ * (`WireDataMessage`, `WireControl`): a message's field names were most of its bytes, and msgpack
+ * reads and writes an array of known length much faster than a map (a packet of 38 requests:
+ * 11,365 → 4,365 bytes with the replication payloads in their own positional form, packed in 16 µs
+ * instead of 40, unpacked in 13 instead of 47). A layer above may give its payloads a wire form too
+ * (`PayloadWireForm`).
  */
 import { isNodeId, type EnvelopeHeader, type NodeId } from '@steadfast/wire';
 import { isMulticastKind } from './endpoint.js';
