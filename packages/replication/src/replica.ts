@@ -1521,18 +1521,16 @@ export class ReplicaRole {
       envelope.kind === 'sync-reply'
         ? { nowMs: this.supervisor.now(), seed: Math.floor(this.supervisor.random() * 2 ** 32) }
         : undefined;
-    const payload: ApplicationPayload = {
-      type: 'rep-app',
-      id,
-      source: this.group,
-      target: targetGroup,
-      channel,
-      body: envelope.body,
-      epoch: 0,
-      position: this.positionProcessing,
-      ...('inReplyTo' in envelope ? { inReplyTo: envelope.inReplyTo } : {}),
-      ...(derived === undefined ? {} : { derived }),
-    };
+    const source = this.group;
+    const body = envelope.body;
+    const position = this.positionProcessing;
+    // Literals rather than spreads of the optional fields: every replica emits one per output.
+    const inReplyTo = 'inReplyTo' in envelope ? envelope.inReplyTo : undefined;
+    let payload: ApplicationPayload =
+      inReplyTo === undefined
+        ? { type: 'rep-app', id, source, target: targetGroup, channel, body, epoch: 0, position }
+        : { type: 'rep-app', id, source, target: targetGroup, channel, body, epoch: 0, position, inReplyTo };
+    if (derived !== undefined) payload = { ...payload, derived };
     const output: KeptOutput = { connection, kind: envelope.kind, payload };
     if (this.style === 'passive') this.outputsSinceCheckpoint.push(output);
     if (this.role === 'primary') this.pendingOutputs.push(output);
@@ -1610,16 +1608,13 @@ export class ReplicaRole {
         const pending = this.pool.get(inputKey(input.source, input.channel));
         if (pending === undefined) return undefined;
         const { payload, kind } = pending;
-        const common = {
-          id: payload.id,
-          source: groupAddress(payload.source),
-          target: groupAddress(this.group),
-          body: payload.body,
-        };
-        if (kind === 'sync-reply' || kind === 'async-reply') {
-          return { ...common, kind, inReplyTo: payload.inReplyTo ?? payload.id };
-        }
-        return { ...common, kind };
+        const id = payload.id;
+        const source = groupAddress(payload.source);
+        const target = groupAddress(this.group);
+        const body = payload.body;
+        if (kind === 'sync-reply' || kind === 'async-reply')
+          return { id, source, target, body, kind, inReplyTo: payload.inReplyTo ?? payload.id };
+        return { id, source, target, body, kind };
       }
       default:
         return assertNever(input, 'ordered input');
@@ -1679,13 +1674,10 @@ export class ReplicaRole {
     this.runActor(input, position, envelope);
     const values = this.supervisor.drainRecorded();
     this.recordProcessed(input, position, this.view?.epoch ?? 0);
-    const entry: OrderEntry = {
-      position,
-      epoch: this.view?.epoch ?? 0,
-      input,
-      values,
-      ...(implied ? { implied: true } : {}),
-    };
+    const epoch = this.view?.epoch ?? 0;
+    const entry: OrderEntry = implied
+      ? { position, epoch, input, values, implied: true }
+      : { position, epoch, input, values };
     this.remember(entry);
     // The digest itself is taken at the end of the pass (`attachDigest`): hashing the whole state
     // is by far the dearest step of a position, so one pass pays for it once.

@@ -112,6 +112,9 @@ function entryFromWire(wire: unknown): OrderEntry | undefined {
     if (value === undefined) return undefined;
     values.push(value);
   }
+  // The usual entry (an epoch, no digest, not implied) as one literal: every member decodes one per
+  // request, and spreading optional fields allocated a temporary object per field.
+  if (epoch !== null && digest === null && implied === 0) return { position, epoch, input, values };
   return {
     position,
     ...(epoch === null ? {} : { epoch }),
@@ -219,9 +222,18 @@ export const applicationPayloadWireForm: PayloadWireForm = {
       if (typeof nowMs !== 'number' || typeof seed !== 'number') return MALFORMED_PAYLOAD;
       derived = { nowMs, seed };
     }
+    const id = { origin: idOrigin, incarnation, sequence };
+    // Requests and replies (no derived values) as literals, without spreading optional fields.
+    if (derived === undefined) {
+      const payload: ApplicationPayload =
+        inReplyTo === undefined
+          ? { type: 'rep-app', id, source, target, channel, body, epoch, position }
+          : { type: 'rep-app', id, source, target, channel, body, epoch, position, inReplyTo };
+      return payload;
+    }
     const payload: ApplicationPayload = {
       type: 'rep-app',
-      id: { origin: idOrigin, incarnation, sequence },
+      id,
       source,
       target,
       channel,
@@ -229,7 +241,7 @@ export const applicationPayloadWireForm: PayloadWireForm = {
       epoch,
       position,
       ...(inReplyTo === undefined ? {} : { inReplyTo }),
-      ...(derived === undefined ? {} : { derived }),
+      derived,
     };
     return payload;
   },
