@@ -190,6 +190,17 @@ const CONTROL_TRANSFERS_PER_SENDER = 3;
 const CONTROL_TRANSFERS_MAX = 64;
 
 /**
+ * An output's payload as it leaves, stamped with the view's epoch: one literal per shape rather
+ * than a spread copy, since every output of the primary is stamped.
+ */
+function stampedWithEpoch(payload: ApplicationPayload, epoch: number): ApplicationPayload {
+  const { type, id, source, target, channel, body, position, inReplyTo, derived } = payload;
+  if (derived !== undefined) return { ...payload, epoch };
+  if (inReplyTo === undefined) return { type, id, source, target, channel, body, epoch, position };
+  return { type, id, source, target, channel, body, epoch, position, inReplyTo };
+}
+
+/**
  * The size of a value on the wire, estimated as its JSON length: an upper bound on its msgpack size
  * for plain data (the estimate group membership uses for its ops too).
  */
@@ -1883,7 +1894,7 @@ export class ReplicaRole {
         this.setTimer(TIMER_OUTPUTS, this.settings.recoveryWaitMs);
         break;
       }
-      const payload: ApplicationPayload = { ...output.payload, epoch: this.view?.epoch ?? 0 };
+      const payload = stampedWithEpoch(output.payload, this.view?.epoch ?? 0);
       const result = this.runEndpoint(output.connection, { type: 'multicast', kind: output.kind, payload });
       if (
         result !== undefined &&
@@ -1983,15 +1994,23 @@ export class ReplicaRole {
       }
     }
     let relay: ReplicationPiggyback['relay'];
-    const peer = [...this.connections].find(([, name]) => name === connection)?.[0];
+    let peer: string | undefined;
+    for (const [group, name] of this.connections)
+      if (name === connection) {
+        peer = group;
+        break;
+      }
     const known = peer === undefined ? undefined : this.peerEntries.get(peer);
     const after = peer === undefined ? 0 : (this.relayedUpTo.get(peer) ?? 0);
     // Usually nothing new to relay since the last message: skip the walk over the known entries.
     const fresh = peer !== undefined && (this.peerEntriesHighest.get(peer) ?? 0) > after;
     if (peer !== undefined && known !== undefined && fresh && this.role === 'primary') {
-      const candidates = [...known.values()]
-        .filter((entry) => entry.position > after)
-        .slice(-this.settings.announceBatchMax);
+      // The entries after the last relayed, without copying all the known ones first (up to
+      // `peerAnnouncementsMax` of them, on every message of a busy caller).
+      let candidates: OrderEntry[] = [];
+      for (const entry of known.values()) if (entry.position > after) candidates.push(entry);
+      if (candidates.length > this.settings.announceBatchMax)
+        candidates = candidates.slice(-this.settings.announceBatchMax);
       // The newest that fit: relaying is an optimisation (claims 66-67), older ones may be skipped.
       const relayed: OrderEntry[] = [];
       for (let index = candidates.length - 1; index >= 0; index--) {
