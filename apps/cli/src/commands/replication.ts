@@ -221,11 +221,7 @@ export const benchReplicationCommand: CommandSpec = {
     let groupOfOne: { latency: LoadFigures; throughput: LoadFigures };
     try {
       await waitFor(() => single1.primary(), 15_000, 'a primary');
-      const deposit = (prefix: string) => async (index: number) => {
-        const operationId = `${prefix}${index}`;
-        single1.issue({ type: 'deposit', operationId, amountCents: 1 });
-        await single1.result(operationId);
-      };
+      const deposit = depositThrough(single1);
       await warmUp(deposit);
       groupOfOne = {
         latency: await load(requests, 1, deposit('c1-')),
@@ -246,11 +242,7 @@ export const benchReplicationCommand: CommandSpec = {
     let datagrams: number;
     try {
       await waitFor(() => replicated.primary(), 15_000, 'a primary');
-      const deposit = (prefix: string) => async (index: number) => {
-        const operationId = `${prefix}${index}`;
-        replicated.issue({ type: 'deposit', operationId, amountCents: 1 });
-        await replicated.result(operationId);
-      };
+      const deposit = depositThrough(replicated);
       await warmUp(deposit);
       const before = await replicaTotals(replicated);
       const sentBefore =
@@ -326,6 +318,15 @@ export const benchReplicationCommand: CommandSpec = {
     return 0;
   },
 };
+
+/** One-cent deposits through a cluster's client group: `deposit(prefix)(i)` resolves when answered. */
+function depositThrough(cluster: ReplicationCluster) {
+  return (prefix: string) => async (index: number) => {
+    const operationId = `${prefix}${index}`;
+    cluster.issue({ type: 'deposit', operationId, amountCents: 1 });
+    await cluster.result(operationId);
+  };
+}
 
 async function replicaTotals(
   cluster: ReplicationCluster,
