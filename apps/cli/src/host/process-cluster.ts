@@ -172,21 +172,26 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
     if (slot === undefined) throw new Error(`no node ${nodeId} in this cluster`);
     return slot;
   };
-  const countersOf = async (
+  /** Sends a numbered request to a live node and waits (5 s at most) for its answer of type `answer`. */
+  const ask = async <Type extends ChildMessage['type']>(
     nodeId: string,
-  ): Promise<{ readonly counters: unknown; readonly cpuUs: number } | undefined> => {
+    request: (requestId: number) => ParentMessage,
+    answer: Type,
+  ): Promise<Extract<ChildMessage, { type: Type }> | undefined> => {
     const slot = find(nodeId);
     const requestId = ++inspections;
-    const answer = waitFor(
+    const answered = waitFor(
       slot,
-      (message) => message.type === 'node-counters' && message.requestId === requestId,
-      'counters',
+      (message) => message.type === answer && 'requestId' in message && message.requestId === requestId,
+      answer,
       5_000,
     );
-    send(slot, { type: 'counters', requestId });
-    const message = await answer;
-    return message.type === 'node-counters' ? message : undefined;
+    send(slot, request(requestId));
+    const message = await answered;
+    return message.type === answer ? (message as Extract<ChildMessage, { type: Type }>) : undefined;
   };
+  const countersOf = (nodeId: string) =>
+    ask(nodeId, (requestId) => ({ type: 'counters', requestId }), 'node-counters');
 
   try {
     for (const slot of slots) spawnChild(slot);
@@ -219,17 +224,7 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
       await start(slot);
     },
     async inspect(nodeId, actor) {
-      const slot = find(nodeId);
-      const requestId = ++inspections;
-      const answer = waitFor(
-        slot,
-        (message) => message.type === 'inspected' && message.requestId === requestId,
-        'inspect',
-        5_000,
-      );
-      send(slot, { type: 'inspect', requestId, actor });
-      const message = await answer;
-      return message.type === 'inspected' ? message.state : undefined;
+      return (await ask(nodeId, (requestId) => ({ type: 'inspect', requestId, actor }), 'inspected'))?.state;
     },
     async nodeCounters(nodeId) {
       return (await countersOf(nodeId))?.counters;
