@@ -205,8 +205,11 @@ export function replicaActor(
           const envelope = actorInput.envelope;
           if (isPacketBody(envelope.body)) {
             const packet = packetFromEnvelope(envelope.body, envelope.header, applicationPayloadWireForm);
-            // A packet must come from the node it names: anything else is dropped.
-            if (packet === undefined || addressNode(envelope.source) !== packet.from) return;
+            // A packet must come from the node it names: anything else is dropped, and counted.
+            if (packet === undefined || addressNode(envelope.source) !== packet.from) {
+              role.counters.packetsDropped++;
+              return;
+            }
             step({ type: 'packet', packet });
             return;
           }

@@ -10,7 +10,7 @@ import { address } from '@steadfast/wire';
 import { describe, expect, it } from 'vitest';
 import { REPLICA_ACTOR_NAME, group } from './group.js';
 import { clientAndLedgers, runtimeReplicas } from './runtime-nodes.test-support.js';
-import { client } from './workload.js';
+import { client, ledger } from './workload.js';
 
 /** Answers `add` like the ledger, but with a ~40 KB reply for the key 'huge'. */
 const bloated: ActorBehavior = defineActor<{ total: number }>({
@@ -96,6 +96,54 @@ describe('parts of a split control message (state transfers, flush replies)', ()
     };
     expect(b2.counters.controlPartsDropped).toBe(6);
     expect(b2.counters.controlMessagesJoined).toBe(0);
+    expect(b2.role).toBe('backup');
+  });
+});
+
+describe('packets the replica actor cannot read', () => {
+  it('a packet of another format, a malformed one, or one naming another sender is a counted drop, never a crash', async () => {
+    const ledgerGroup = group(ledger, { replicas: 2, style: 'semi-active' });
+    const names = ['b1', 'b2'];
+    const { nodes, tell, view, run, state } = runtimeReplicas(
+      names.map((node) => ({ node, group: 'B', behavior: ledgerGroup.replicaBehavior, peers: {} })),
+    );
+    for (const name of names) tell(name, view('B', names));
+    await run(50);
+    const body = (fields: Record<string, unknown>) => ({
+      type: 'mc-packet',
+      format: 2,
+      connection: 'B<->B',
+      from: 'b1',
+      incarnation: 1,
+      group: 'B',
+      data: [],
+      ...fields,
+    });
+    const control = [{}, {}, {}, {}, [], false, 0, false];
+    // An actor on b1 that sends what it is told to b2's replica, with the control data as header.
+    nodes.get('b1')!.spawn(
+      'forger',
+      defineActor<null>({
+        kind: 'forger',
+        initial: () => null,
+        handle(state, input, ctx) {
+          if (input.type !== 'message') return state;
+          const { packet, header } = input.envelope.body as { packet: unknown; header: unknown };
+          ctx.send(address('b2', REPLICA_ACTOR_NAME), packet, { header: { mc: header } });
+          return state;
+        },
+      }),
+    );
+    const fromB1 = (packet: unknown, header: unknown = control) =>
+      nodes.get('b1')!.tell(address('b1', 'forger'), { packet, header });
+    fromB1(body({ format: 1 })); // a node of the previous packet format
+    fromB1(body({ data: [{ id: { origin: 'b1', incarnation: 1, sequence: 1 } }] })); // keyed, not positional
+    fromB1(body({ data: [[1, 'one-way', ['rep-app/1', 'B'], null, 0]] })); // a payload form cut short
+    fromB1(body({}), { acks: {} }); // control data of another form
+    fromB1(body({ from: 'b3' })); // names a sender that did not send it
+    await run(50);
+    const b2 = state('b2') as { role: string; counters: { packetsDropped: number; processed: number } };
+    expect(b2.counters.packetsDropped).toBe(5);
     expect(b2.role).toBe('backup');
   });
 });

@@ -433,6 +433,11 @@ export interface ReplicaCounters {
   outputsDeferred: number;
   /** Outputs the connection refused for good (too large, unencodable): dropped and counted, never retried. */
   outputsRefused: number;
+  /**
+   * Packets the replica actor dropped unread: malformed, of another packet or payload format (a
+   * node of another version), or naming a sender other than the node that sent them.
+   */
+  packetsDropped: number;
 }
 
 export function zeroReplicaCounters(): ReplicaCounters {
@@ -469,6 +474,7 @@ export function zeroReplicaCounters(): ReplicaCounters {
     deposedPasses: 0,
     outputsDeferred: 0,
     outputsRefused: 0,
+    packetsDropped: 0,
   };
 }
 
