@@ -62,15 +62,21 @@ describe('an output too large for any frame', () => {
   });
 });
 
+/** `behavior` as a semi-active group B of b1 and b2 on runtime nodes, its view installed. */
+async function groupOfTwo(behavior: ActorBehavior) {
+  const names = ['b1', 'b2'];
+  const replicaBehavior = group(behavior, { replicas: 2, style: 'semi-active' }).replicaBehavior;
+  const replicas = runtimeReplicas(
+    names.map((node) => ({ node, group: 'B', behavior: replicaBehavior, peers: {} })),
+  );
+  for (const name of names) replicas.tell(name, replicas.view('B', names));
+  await replicas.run(50);
+  return replicas;
+}
+
 describe('parts of a split control message (state transfers, flush replies)', () => {
   it('bad parts from a peer are counted drops, never a crash; a forged whole message is handled only if it is a control message', async () => {
-    const ledgerGroup = group(bloated, { replicas: 2, style: 'semi-active' });
-    const names = ['b1', 'b2'];
-    const { nodes, tell, view, run, state } = runtimeReplicas(
-      names.map((node) => ({ node, group: 'B', behavior: ledgerGroup.replicaBehavior, peers: {} })),
-    );
-    for (const name of names) tell(name, view('B', names));
-    await run(50);
+    const { nodes, run, state } = await groupOfTwo(bloated);
     const part = (fields: Record<string, unknown>) => ({
       type: 'rep-part',
       group: 'B',
@@ -102,13 +108,7 @@ describe('parts of a split control message (state transfers, flush replies)', ()
 
 describe('packets the replica actor cannot read', () => {
   it('a packet of another format, a malformed one, or one naming another sender is a counted drop, never a crash', async () => {
-    const ledgerGroup = group(ledger, { replicas: 2, style: 'semi-active' });
-    const names = ['b1', 'b2'];
-    const { nodes, tell, view, run, state } = runtimeReplicas(
-      names.map((node) => ({ node, group: 'B', behavior: ledgerGroup.replicaBehavior, peers: {} })),
-    );
-    for (const name of names) tell(name, view('B', names));
-    await run(50);
+    const { nodes, run, state } = await groupOfTwo(ledger);
     const body = (fields: Record<string, unknown>) => ({
       type: 'mc-packet',
       format: 2,

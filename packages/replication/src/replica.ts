@@ -101,6 +101,7 @@ import {
   REPLICA_CONTROL_TYPES,
   REPLICATION_DEFAULTS,
   REPLICATION_PIGGYBACK_KEY,
+  applicationPayload,
   zeroReplicaCounters,
   type ApplicationPayload,
   type Checkpoint,
@@ -189,15 +190,10 @@ const CONTROL_PARTS_MAX = 4_096;
 const CONTROL_TRANSFERS_PER_SENDER = 3;
 const CONTROL_TRANSFERS_MAX = 64;
 
-/**
- * An output's payload as it leaves, stamped with the view's epoch: one literal per shape rather
- * than a spread copy, since every output of the primary is stamped.
- */
+/** An output's payload as it leaves, stamped with the view's epoch (every output of the primary). */
 function stampedWithEpoch(payload: ApplicationPayload, epoch: number): ApplicationPayload {
-  const { type, id, source, target, channel, body, position, inReplyTo, derived } = payload;
-  if (derived !== undefined) return { ...payload, epoch };
-  if (inReplyTo === undefined) return { type, id, source, target, channel, body, epoch, position };
-  return { type, id, source, target, channel, body, epoch, position, inReplyTo };
+  const { id, source, target, channel, body, position, inReplyTo, derived } = payload;
+  return applicationPayload(id, source, target, channel, body, epoch, position, inReplyTo, derived);
 }
 
 /**
@@ -1532,16 +1528,17 @@ export class ReplicaRole {
       envelope.kind === 'sync-reply'
         ? { nowMs: this.supervisor.now(), seed: Math.floor(this.supervisor.random() * 2 ** 32) }
         : undefined;
-    const source = this.group;
-    const body = envelope.body;
-    const position = this.positionProcessing;
-    // Literals rather than spreads of the optional fields: every replica emits one per output.
-    const inReplyTo = 'inReplyTo' in envelope ? envelope.inReplyTo : undefined;
-    let payload: ApplicationPayload =
-      inReplyTo === undefined
-        ? { type: 'rep-app', id, source, target: targetGroup, channel, body, epoch: 0, position }
-        : { type: 'rep-app', id, source, target: targetGroup, channel, body, epoch: 0, position, inReplyTo };
-    if (derived !== undefined) payload = { ...payload, derived };
+    const payload = applicationPayload(
+      id,
+      this.group,
+      targetGroup,
+      channel,
+      envelope.body,
+      0,
+      this.positionProcessing,
+      'inReplyTo' in envelope ? envelope.inReplyTo : undefined,
+      derived,
+    );
     const output: KeptOutput = { connection, kind: envelope.kind, payload };
     if (this.style === 'passive') this.outputsSinceCheckpoint.push(output);
     if (this.role === 'primary') this.pendingOutputs.push(output);

@@ -26,6 +26,7 @@ import { isNodeId, type MessageId } from '@steadfast/wire';
 import type { Piggyback } from '@steadfast/group';
 import type { SupervisedValue } from '@steadfast/runtime';
 import {
+  applicationPayload,
   REPLICATION_PIGGYBACK_KEY,
   type ApplicationPayload,
   type OrderEntry,
@@ -223,26 +224,6 @@ export const applicationPayloadWireForm: PayloadWireForm = {
       derived = { nowMs, seed };
     }
     const id = { origin: idOrigin, incarnation, sequence };
-    // Requests and replies (no derived values) as literals, without spreading optional fields.
-    if (derived === undefined) {
-      const payload: ApplicationPayload =
-        inReplyTo === undefined
-          ? { type: 'rep-app', id, source, target, channel, body, epoch, position }
-          : { type: 'rep-app', id, source, target, channel, body, epoch, position, inReplyTo };
-      return payload;
-    }
-    const payload: ApplicationPayload = {
-      type: 'rep-app',
-      id,
-      source,
-      target,
-      channel,
-      body,
-      epoch,
-      position,
-      ...(inReplyTo === undefined ? {} : { inReplyTo }),
-      derived,
-    };
-    return payload;
+    return applicationPayload(id, source, target, channel, body, epoch, position, inReplyTo, derived);
   },
 };
