@@ -111,4 +111,24 @@ describe('UdpTransport', () => {
       await Promise.all([closeRaw(stranger), closeRaw(friend)]);
     }
   });
+
+  it('sends to an IP literal and to a host name (the name through DNS), and counts both sent', async () => {
+    const receiver = await bindRaw();
+    const received: number[] = [];
+    receiver.on('message', (message) => received.push(message[0]!));
+    const transport = await UdpTransport.bind();
+    try {
+      const port = receiver.address().port;
+      // A literal is answered without DNS, so the datagram is handed to the OS within the call; a
+      // name takes the DNS path. Both must arrive and both must be counted once.
+      transport.send(`127.0.0.1:${port}`, Uint8Array.of(1));
+      transport.send(`localhost:${port}`, Uint8Array.of(2));
+      await waitFor(() => received.length === 2 && transport.counters().sent === 2);
+      expect(received.sort()).toEqual([1, 2]);
+      expect(transport.counters().dropped['send-failed']).toBe(0);
+    } finally {
+      await transport.close();
+      await closeRaw(receiver);
+    }
+  });
 });
