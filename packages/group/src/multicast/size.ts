@@ -145,9 +145,12 @@ function objectBytes(value: object, depth: number): number {
     if (json !== value) return sizeOf(json, depth);
   }
   // A plain object, a class instance or a null-prototype object: a map of own enumerable keys.
-  const keys = Object.keys(value);
+  // `for...in` filtered by `Object.hasOwn` visits the same keys as `Object.keys` without allocating
+  // their array (every message and piggyback is walked: the arrays were ~0.6 KB per request).
   let bytes = 5;
-  for (const key of keys) bytes += stringBytes(key) + sizeOf((value as Record<string, unknown>)[key], depth);
+  for (const key in value)
+    if (Object.hasOwn(value, key))
+      bytes += stringBytes(key) + sizeOf((value as Record<string, unknown>)[key], depth);
   return bytes;
 }
 
