@@ -257,11 +257,18 @@ describe('deeply frozen values (their canonical form is cached by identity)', ()
       minKeys: 15,
       maxKeys: 40,
     });
+    // Past the keys sorted by insertion (64), the built-in sort takes over: both must agree. Small
+    // leaves: this arm is about the order of many keys.
+    const wider = fc.dictionary(fc.string(), fc.oneof(fc.integer(), fc.string({ maxLength: 8 })), {
+      minKeys: 60,
+      maxKeys: 90,
+    });
     const value = fc.oneof(
       fc.jsonValue(),
       leaf,
       fc.array(leaf, { maxLength: 20 }),
       wide,
+      wider,
       fc.array(fc.jsonValue({ maxDepth: 1 }), { minLength: 15, maxLength: 40 }),
       fc
         .array(fc.tuple(fc.oneof(fc.string(), fc.integer()), fc.jsonValue({ maxDepth: 1 })))
