@@ -12,7 +12,7 @@
  * docs/wire.md describes the format byte by byte.
  */
 import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
-import { Packr } from 'msgpackr';
+import { Packr, RESET_BUFFER_MODE } from 'msgpackr';
 import { kindOfTag, tagOfKind, type Envelope, type EnvelopeKind } from './envelope.js';
 import { isAddress, isNodeId, type MessageId, type NodeId, type Address } from './ids.js';
 
@@ -122,7 +122,7 @@ export function createCodec(options: CodecOptions): Codec {
     const { tag, fields } = shaped;
     let body: Uint8Array;
     try {
-      body = memo === undefined ? packr.pack(fields) : packWithMemo(fields, memo);
+      body = memo === undefined ? packr.pack(fields, RESET_BUFFER_MODE) : packWithMemo(fields, memo);
     } catch (error) {
       return unencodable(`msgpack could not encode the envelope: ${describe(error)}`);
     }
@@ -136,6 +136,7 @@ export function createCodec(options: CodecOptions): Codec {
         },
       };
     }
+    // `body` may be a view of msgpackr's buffer, valid until the next pack: copied at once.
     const frame = new Uint8Array(frameBytes);
     frame[0] = FRAME_VERSION;
     frame[1] = tag;
@@ -152,15 +153,20 @@ export function createCodec(options: CodecOptions): Codec {
    */
   function packWithMemo(fields: readonly unknown[], memo: EncodeMemo): Uint8Array {
     const payload = fields[BODY_FIELD];
-    if (typeof payload !== 'object' || payload === null) return packr.pack(fields);
+    if (typeof payload !== 'object' || payload === null) return packr.pack(fields, RESET_BUFFER_MODE);
     let payloadBytes = memo.bodies.get(payload);
     if (payloadBytes === undefined) {
       // Copied: msgpackr returns a view of a buffer that later packs may write over.
-      payloadBytes = Uint8Array.from(packr.pack(payload));
+      payloadBytes = Uint8Array.from(packr.pack(payload, RESET_BUFFER_MODE));
       memo.bodies.set(payload, payloadBytes);
     }
-    const before = packr.pack(fields.slice(0, BODY_FIELD));
-    const after = fields.length > BODY_FIELD + 1 ? packr.pack(fields[BODY_FIELD + 1]) : undefined;
+    // Each pack below writes over the previous one's bytes (RESET_BUFFER_MODE), so the reply's
+    // trailing field is copied out before the leading fields are packed.
+    const after =
+      fields.length > BODY_FIELD + 1
+        ? Uint8Array.from(packr.pack(fields[BODY_FIELD + 1], RESET_BUFFER_MODE))
+        : undefined;
+    const before = packr.pack(fields.slice(0, BODY_FIELD), RESET_BUFFER_MODE);
     const packed = new Uint8Array(before.length + payloadBytes.length + (after?.length ?? 0));
     packed.set(before, 0);
     // fixarray headers: 0x90 | count; envelopes have 5 or 6 fields, so `before` has 5 elements at most.

@@ -18,7 +18,7 @@
  * (state given to `stableHash` is data: passing anything else is a programmer error).
  */
 import { createHash } from 'node:crypto';
-import { Packr } from 'msgpackr';
+import { Packr, RESET_BUFFER_MODE } from 'msgpackr';
 
 /** Hex characters kept from the SHA-256 digest: 128 bits, ample to tell states apart in a trace. */
 export const STABLE_HASH_HEX_CHARS = 32;
@@ -32,12 +32,22 @@ const packr = new Packr({ useRecords: false, structuredClone: false, moreTypes: 
 /** Canonical msgpack bytes of `value`: equal values give equal bytes regardless of insertion order. */
 export function stableEncode(value: unknown): Uint8Array {
   // Copied out because msgpackr hands back a view into a larger shared buffer; the copy owns only its bytes.
-  return Uint8Array.from(packr.pack(canonical(value, new Set())));
+  return Uint8Array.from(packCanonical(value));
 }
 
 /** The first 32 hex characters of the SHA-256 of `stableEncode(value)`. */
 export function stableHash(value: unknown): string {
-  return createHash('sha256').update(stableEncode(value)).digest('hex').slice(0, STABLE_HASH_HEX_CHARS);
+  // Hashed straight from msgpackr's buffer: the bytes are read once, before anything packs again.
+  return createHash('sha256').update(packCanonical(value)).digest('hex').slice(0, STABLE_HASH_HEX_CHARS);
+}
+
+/**
+ * The canonical bytes as a view of msgpackr's buffer, valid until its next pack. RESET_BUFFER_MODE
+ * writes the next pack over them instead of moving on: every replica hashes its state every
+ * `digestIntervalMs`, and moving on through the buffer allocated a fresh one each few kilobytes.
+ */
+function packCanonical(value: unknown): Uint8Array {
+  return packr.pack(canonical(value, new Set()), RESET_BUFFER_MODE);
 }
 
 /**
