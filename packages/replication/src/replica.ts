@@ -127,8 +127,23 @@ export const GROUP_ACTOR = 'replicated';
 
 /** The address the user's actors use to reach a replicated group. */
 export function groupAddress(group: string): Address {
-  return address(group, GROUP_ACTOR);
+  let known = groupAddresses.get(group);
+  if (known === undefined) {
+    known = address(group, GROUP_ACTOR);
+    // Bounded: names come from configuration and peers, few; a flood of new ones only empties it.
+    if (groupAddresses.size >= GROUP_ADDRESSES_MAX) groupAddresses.clear();
+    groupAddresses.set(group, known);
+  }
+  return known;
 }
+
+/**
+ * Group addresses by group name. Every replica builds the source and target address of every
+ * input it processes, and building one checks both names against their patterns and makes a new
+ * string: the same few strings, thousands of times a second.
+ */
+const groupAddresses = new Map<string, Address>();
+const GROUP_ADDRESSES_MAX = 1_024;
 
 /** The connection between two groups has one name at every endpoint of it. */
 export function connectionName(a: string, b: string): string {
@@ -311,6 +326,10 @@ function derivedSources(
 
 export class ReplicaRole {
   readonly group: string;
+  /** The group's name as the origin of the ids of its outputs. */
+  private readonly groupOrigin: NodeId;
+  /** The origin of the ids of inputs from outside every group (`replica-external`), once needed. */
+  private externalOriginKnown: NodeId | undefined;
   readonly self: NodeId;
   readonly incarnation: number;
   readonly style: ReplicationStyle;
@@ -429,7 +448,8 @@ export class ReplicaRole {
     private readonly config: ReplicaConfig,
     sources: SupervisorSources,
   ) {
-    nodeId(config.group); // Group names become the origin of group-level message ids.
+    // Group names become the origin of group-level message ids (checked once, here).
+    this.groupOrigin = nodeId(config.group);
     this.group = config.group;
     this.self = nodeId(config.self);
     this.incarnation = config.incarnation;
@@ -1501,7 +1521,7 @@ export class ReplicaRole {
   }
 
   private emit(envelope: OutgoingEnvelope): MessageId {
-    const id: MessageId = { origin: nodeId(this.group), incarnation: 0, sequence: ++this.outputSequence };
+    const id: MessageId = { origin: this.groupOrigin, incarnation: 0, sequence: ++this.outputSequence };
     const target = envelope.target;
     const targetGroup = addressActor(target) === GROUP_ACTOR ? addressNode(target) : undefined;
     const connection = targetGroup === undefined ? undefined : this.connections.get(targetGroup);
@@ -1598,7 +1618,7 @@ export class ReplicaRole {
       case 'timer':
         return undefined;
       case 'external': {
-        const origin = nodeId(`${this.group}.external`);
+        const origin = (this.externalOriginKnown ??= nodeId(`${this.group}.external`));
         return {
           kind: 'one-way',
           id: { origin, incarnation: 0, sequence: position },
