@@ -1016,8 +1016,8 @@ function raiseStable(
   const own = stream.origin === state.self && stream.incarnation === state.incarnation;
   // No peer can have acknowledged what this sender has not sent: ignore a claim that says so.
   if (own && stable > stream.delivered) return;
+  dropStable(stream.buffer, stream.stable, Math.min(stable, stream.delivered));
   stream.stable = stable;
-  dropUpTo(stream.buffer, stable);
   if (stable > stream.delivered) {
     state.counters.skippedToStable += stable - stream.delivered;
     if (stream.firstDelivered > 0) state.counters.holes++;
@@ -1026,6 +1026,23 @@ function raiseStable(
     drainPending(state, stream);
   }
 }
+
+/**
+ * Drops the retransmission buffer's messages in (`stableBefore`, `stableNow`]. The buffer holds
+ * exactly (stable, delivered], so those are its first keys: deleted by sequence, without listing
+ * every key of the buffer (up to `windowMax` of them) each time stability rises, which it does on
+ * nearly every message received. A jump much longer than any buffer is done key by key instead.
+ */
+function dropStable(messages: Record<string, DataMessage>, stableBefore: number, stableNow: number): void {
+  if (stableNow - stableBefore > STABLE_DROP_BY_SEQUENCE_MAX) {
+    dropUpTo(messages, stableNow);
+    return;
+  }
+  for (let sequence = stableBefore + 1; sequence <= stableNow; sequence++) delete messages[sequence];
+}
+
+/** Past this many sequences, `dropStable` walks the buffer's keys rather than the sequences. */
+const STABLE_DROP_BY_SEQUENCE_MAX = 4_096;
 
 function dropUpTo(messages: Record<string, DataMessage>, sequenceMax: number): void {
   // Integer-like keys iterate in ascending order, so the loop stops at the first one kept.
