@@ -52,6 +52,7 @@ describe('steadfast CLI', () => {
       'bench failover',
       'bench broadcast',
       'bench replication',
+      'bench replication-stack',
       'node',
     ]) {
       expect(top.stdout).toContain(command);
@@ -231,5 +232,31 @@ describe('steadfast CLI', () => {
       ])
         expect(usPerRequest).toBeGreaterThan(0);
     }
+  });
+
+  it('bench replication-stack: the in-process stack answers every request exactly once and reports CPU and allocation per request', async () => {
+    // Figures, not timings: every request issued (warm-up included) came back once, and both
+    // measures were taken.
+    const run = await steadfast(
+      ['bench', 'replication-stack', '--requests', '300', '--rounds', '2', '--json'],
+      120_000,
+    );
+    expect(run.code).toBe(0);
+    const summary = lastJson(run) as {
+      requests: number;
+      rounds: { opsPerSec: number; cpuUsPerRequest: number }[];
+      cpuUsPerRequest: number;
+      bytesAllocatedPerRequest: number;
+      answered: number;
+      issued: number;
+      duplicated: number;
+    };
+    expect(summary.requests).toBe(300);
+    expect(summary.rounds).toHaveLength(2);
+    expect(summary.issued).toBe(5_000 + 3 * 300);
+    expect(summary.answered).toBe(summary.issued);
+    expect(summary.duplicated).toBe(0);
+    expect(summary.cpuUsPerRequest).toBeGreaterThan(0);
+    expect(summary.bytesAllocatedPerRequest).toBeGreaterThan(0);
   });
 });

@@ -8,6 +8,7 @@ import { demoCommand } from './commands/demo.js';
 import { benchBroadcastCommand, benchFailoverCommand, simGroupCommand } from './commands/group.js';
 import {
   benchReplicationCommand,
+  benchReplicationStackCommand,
   demoReplicationCommand,
   simReplicationCommand,
 } from './commands/replication.js';
@@ -35,6 +36,7 @@ const commands: readonly CommandSpec[] = [
   benchFailoverCommand,
   benchBroadcastCommand,
   benchReplicationCommand,
+  benchReplicationStackCommand,
   nodeCommand,
 ];
 
