@@ -1647,7 +1647,10 @@ export class ReplicaRole {
   /** Bookkeeping common to every processed position, at the primary and at backups. */
   private recordProcessed(input: OrderedInput, position: number, epoch: number): void {
     this.positionLast = position;
-    this.historyKeys.push(orderedKey(input, position));
+    // A message's history key is its pool key: built once for both.
+    const key =
+      input.type === 'message' ? inputKey(input.source, input.channel) : orderedKey(input, position);
+    this.historyKeys.push(key);
     this.historyEpochList.push(epoch);
     if (this.historyKeys.length > this.settings.historyMax) {
       // Dropped a sixteenth at a time: one `shift` per position moves the whole array (~70 µs per
@@ -1660,7 +1663,6 @@ export class ReplicaRole {
     }
     this.counters.processed++;
     if (input.type !== 'message') return;
-    const key = inputKey(input.source, input.channel);
     const pending = this.pool.get(key);
     this.poolDelete(key);
     this.processedSet(input.source).add(input.channel);
