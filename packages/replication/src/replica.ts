@@ -377,8 +377,14 @@ export class ReplicaRole {
   private laterOrders: { epoch: number; entries: readonly OrderEntry[] }[] = [];
   /** Entries recently processed here, for (re-)announcement and flush replies. */
   private readonly recent: OrderEntry[] = [];
-  /** Inputs of recently processed positions, for flush replies. */
-  private readonly recentInputs = new Map<string, InputCopy>();
+  /**
+   * Inputs of recently processed positions, for flush replies: their keys and the inputs, oldest
+   * first, at least `recentMax()` of them. Two arrays cut an eighth at a time, not a Map with one
+   * insertion and one deletion per position: the Map's table was reallocated every few hundred
+   * positions, and each copy lived long enough to be promoted. Looked up only by a flush reply.
+   */
+  private readonly recentInputKeys: string[] = [];
+  private readonly recentInputCopies: InputCopy[] = [];
   /** Highest position seen on one of this replica's own messages, per connection and overall. */
   private readonly confirmedOn = new Map<string, number>();
   private announcedAnywhere = 0;
@@ -949,13 +955,14 @@ export class ReplicaRole {
           entries.set(entry.position, entry);
     const sorted = [...entries.values()].sort((a, b) => a.position - b.position).slice(0, this.recentMax());
     const inputs: InputCopy[] = [];
+    const recentInputs = this.recentInputsByKey();
     for (const entry of sorted) {
       if (entry.input.type !== 'message') continue;
       const key = inputKey(entry.input.source, entry.input.channel);
       const pending = this.pool.get(key);
       const copy =
-        pending === undefined ? this.recentInputs.get(key) : { kind: pending.kind, payload: pending.payload };
-      if (copy !== undefined) inputs.push(copy);
+        pending === undefined ? recentInputs.get(key) : { kind: pending.kind, payload: pending.payload };
+      if (copy !== undefined) inputs.push({ kind: copy.kind, payload: copy.payload });
     }
     this.sendControl(from, {
       type: 'rep-flush-reply',
@@ -1668,10 +1675,14 @@ export class ReplicaRole {
     this.processedSet(input.source).add(input.channel);
     this.served[input.source] = (this.served[input.source] ?? 0) + 1;
     if (pending === undefined) return;
-    this.recentInputs.set(key, { kind: pending.kind, payload: pending.payload });
-    if (this.recentInputs.size > this.recentMax()) {
-      const oldest = this.recentInputs.keys().next().value;
-      if (oldest !== undefined) this.recentInputs.delete(oldest);
+    // The pool's own record, arrival included: a copy per position would only be more garbage.
+    this.recentInputKeys.push(key);
+    this.recentInputCopies.push(pending);
+    const recentMax = this.recentMax();
+    if (this.recentInputKeys.length > recentMax + (recentMax >> 3)) {
+      const drop = this.recentInputKeys.length - recentMax;
+      this.recentInputKeys.splice(0, drop);
+      this.recentInputCopies.splice(0, drop);
     }
     if (
       (pending.kind === 'sync-reply' || pending.kind === 'async-reply') &&
@@ -1684,6 +1695,16 @@ export class ReplicaRole {
   /** Entries and inputs kept for re-announcement and flush replies. */
   private recentMax(): number {
     return this.settings.announceBatchMax * 4;
+  }
+
+  /** The recent inputs by key, oldest first (a key processed twice keeps its latest input). */
+  private recentInputsByKey(): Map<string, InputCopy> {
+    const byKey = new Map<string, InputCopy>();
+    this.recentInputKeys.forEach((key, index) => {
+      byKey.delete(key);
+      byKey.set(key, this.recentInputCopies[index]!);
+    });
+    return byKey;
   }
 
   private remember(entry: OrderEntry): void {
@@ -2388,13 +2409,14 @@ export class ReplicaRole {
     // The inputs it processed lately go back to the pool: the group may order them at other
     // positions, and the connection will not deliver them again. The state transfer's checkpoint
     // drops those it covers.
-    for (const [key, copy] of this.recentInputs) {
+    for (const [key, copy] of this.recentInputsByKey()) {
       if (this.pool.has(key)) continue;
       // The pool's bound holds here too; a dropped input is fetched again like any other.
       if (this.pool.size >= this.settings.inputsMax) this.counters.inputsDropped++;
-      else this.poolSet(key, { ...copy, arrival: ++this.arrivals });
+      else this.poolSet(key, { kind: copy.kind, payload: copy.payload, arrival: ++this.arrivals });
     }
-    this.recentInputs.clear();
+    this.recentInputKeys.length = 0;
+    this.recentInputCopies.length = 0;
     this.confirmedOn.clear();
     this.announcedAnywhere = 0;
     this.localQueue.length = 0;
