@@ -1707,9 +1707,28 @@ export class ReplicaRole {
     return byKey;
   }
 
+  /**
+   * Keeps `recent` sorted by position, one entry per position: every output's piggyback looks for
+   * the entries after a point by binary search (`recentAfter`). Entries come in position order; a
+   * position at or before the last one remembered (none is expected) replaces the entries from it.
+   */
   private remember(entry: OrderEntry): void {
+    while (this.recent.length > 0 && this.recent[this.recent.length - 1]!.position >= entry.position)
+      this.recent.pop();
     this.recent.push(entry);
     if (this.recent.length > this.recentMax()) this.recent.shift();
+  }
+
+  /** The index in `recent` of the first entry after `position` (`recent.length` if none). */
+  private recentAfter(position: number): number {
+    let low = 0;
+    let high = this.recent.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.recent[middle]!.position <= position) low = middle + 1;
+      else high = middle;
+    }
+    return low;
   }
 
   /** The primary processes one input at the next position and records what it took. */
@@ -2020,8 +2039,10 @@ export class ReplicaRole {
     const confirmed = this.confirmedOn.get(connection) ?? 0;
     const entries: OrderEntry[] = [];
     if (!this.alone()) {
-      for (const entry of this.recent) {
-        if (entry.position <= confirmed) continue;
+      // Only the entries after the last one out on this connection: not a walk over all of
+      // `recent` (256 entries) for every output of a pass.
+      for (let index = this.recentAfter(confirmed); index < this.recent.length; index++) {
+        const entry = this.recent[index]!;
         const chars = charsOf(entry);
         if (entries.length > 0 && used + chars > budget) break;
         entries.push(entry);
