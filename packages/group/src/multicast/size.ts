@@ -115,6 +115,10 @@ function sizeOf(value: unknown, depth: number): number {
 }
 
 function objectBytes(value: object, depth: number): number {
+  // Plain objects and arrays first: nearly everything a payload is made of. The checks for the
+  // rarer types (maps, binary data, dates, sets, patterns, errors, `toJSON`) come after them.
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype === Object.prototype) return plainObjectBytes(value, depth);
   if (Array.isArray(value)) {
     let bytes = containerHeaderBytes(value.length);
     for (const item of value as unknown[]) bytes += sizeOf(item, depth);
@@ -139,12 +143,15 @@ function objectBytes(value: object, depth: number): number {
   if (value instanceof Error) return errorBytes(value, depth);
   // The encoder asks `toJSON` of other objects only: a plain object is written as it is.
   const withJson = value as { toJSON?: unknown };
-  const prototype: unknown = Object.getPrototypeOf(value);
-  if (prototype !== Object.prototype && prototype !== null && typeof withJson.toJSON === 'function') {
+  if (prototype !== null && typeof withJson.toJSON === 'function') {
     const json: unknown = (withJson.toJSON as () => unknown).call(value);
     if (json !== value) return sizeOf(json, depth);
   }
-  // A plain object, a class instance or a null-prototype object: a map of own enumerable keys.
+  return plainObjectBytes(value, depth);
+}
+
+/** A plain object, a class instance or a null-prototype object: a map of own enumerable keys. */
+function plainObjectBytes(value: object, depth: number): number {
   // `for...in` filtered by `Object.hasOwn` visits the same keys as `Object.keys` without allocating
   // their array (every message and piggyback is walked: the arrays were ~0.6 KB per request).
   let bytes = 5;
