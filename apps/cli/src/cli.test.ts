@@ -238,7 +238,7 @@ describe('steadfast CLI', () => {
     // Figures, not timings: every request issued (warm-up included) came back once, and both
     // measures were taken.
     const run = await steadfast(
-      ['bench', 'replication-stack', '--requests', '300', '--rounds', '2', '--json'],
+      ['bench', 'replication-stack', '--requests', '300', '--rounds', '2', '--sites', '4', '--json'],
       120_000,
     );
     expect(run.code).toBe(0);
@@ -247,6 +247,7 @@ describe('steadfast CLI', () => {
       rounds: { opsPerSec: number; cpuUsPerRequest: number }[];
       cpuUsPerRequest: number;
       bytesAllocatedPerRequest: number;
+      allocationSites: { site: string; bytesPerRequest: number }[];
       answered: number;
       issued: number;
       duplicated: number;
@@ -258,5 +259,13 @@ describe('steadfast CLI', () => {
     expect(summary.duplicated).toBe(0);
     expect(summary.cpuUsPerRequest).toBeGreaterThan(0);
     expect(summary.bytesAllocatedPerRequest).toBeGreaterThan(0);
+    // The heaviest sites first, each a part of the total.
+    expect(summary.allocationSites).toHaveLength(4);
+    const bytes = summary.allocationSites.map((site) => site.bytesPerRequest);
+    expect(bytes).toEqual([...bytes].sort((a, b) => b - a));
+    expect(bytes.reduce((sum, value) => sum + value, 0)).toBeLessThanOrEqual(
+      summary.bytesAllocatedPerRequest,
+    );
+    for (const site of summary.allocationSites) expect(site.site.length).toBeGreaterThan(0);
   });
 });

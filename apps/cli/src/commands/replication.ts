@@ -385,7 +385,7 @@ export const benchReplicationStackCommand: CommandSpec = {
   name: 'bench replication-stack',
   summary:
     'The replicated stack of bench replication in one process: CPU time and bytes allocated per request.',
-  usage: 'steadfast bench replication-stack [--requests N] [--rounds R] [--json]',
+  usage: 'steadfast bench replication-stack [--requests N] [--rounds R] [--sites N] [--json]',
   details:
     'The client group of one and the 3-replica semi-active accounts group of bench replication, as\n' +
     'four nodes on an in-memory network in this process: the real codec, replica and group layers and\n' +
@@ -397,6 +397,10 @@ export const benchReplicationStackCommand: CommandSpec = {
   options: {
     requests: { type: 'string', description: 'requests per round (default 20000)' },
     rounds: { type: 'string', description: 'measured rounds (default 3; the median is reported)' },
+    sites: {
+      type: 'string',
+      description: 'also list the N functions that allocated most, in bytes per request (default 0)',
+    },
     json: { type: 'boolean', description: 'print the figures as one JSON object' },
   },
   async run(args) {
@@ -404,6 +408,7 @@ export const benchReplicationStackCommand: CommandSpec = {
     const say = humanOutput(json);
     const requests = integerFlag(args, 'requests', 20_000, 10, 10_000_000);
     const roundsCount = integerFlag(args, 'rounds', 3, 1, 100);
+    const sitesCount = integerFlag(args, 'sites', 0, 0, 1_000);
     const inFlight = 64;
     const stack = startReplicationStack();
     let issued = 0;
@@ -427,10 +432,13 @@ export const benchReplicationStackCommand: CommandSpec = {
           `  round ${round_ + 1}: ${figures.opsPerSec} requests/s, ${rounds.at(-1)!.cpuUsPerRequest} µs CPU per request`,
         );
       }
-      const bytesAllocatedPerRequest = await allocatedPerRequest(requests, () =>
+      const allocation = await allocatedPerRequest(requests, sitesCount, () =>
         load(requests, inFlight, deposit('alloc-')),
       );
+      const bytesAllocatedPerRequest = allocation.bytesPerRequest;
       say(`  allocated: ${bytesAllocatedPerRequest} bytes per request`);
+      for (const site of allocation.sites)
+        say(`    ${String(site.bytesPerRequest).padStart(7)}  ${site.site}`);
       const counts = [...stack.resultCounts().values()];
       const duplicated = counts.filter((count) => count > 1).length;
       const summary = {
@@ -440,6 +448,7 @@ export const benchReplicationStackCommand: CommandSpec = {
         opsPerSec: median(rounds.map((row) => row.opsPerSec)),
         cpuUsPerRequest: median(rounds.map((row) => row.cpuUsPerRequest)),
         bytesAllocatedPerRequest,
+        ...(sitesCount > 0 ? { allocationSites: allocation.sites } : {}),
         answered: counts.length,
         issued,
         duplicated,
@@ -470,9 +479,15 @@ function median(values: readonly number[]): number {
 /**
  * Bytes allocated per request while `measure` runs: V8's sampling heap profiler, keeping the
  * samples of objects already collected, estimates everything allocated (sampled every 512 bytes on
- * average). Repeatable to well under 1 % from run to run, so a change of a few percent shows.
+ * average). Repeatable to well under 1 % from run to run, so a change of a few percent shows. With
+ * `sitesCount`, also the functions that allocated most (by name, file and line; a function inlined
+ * into another may be counted in its caller).
  */
-async function allocatedPerRequest(requests: number, measure: () => Promise<unknown>): Promise<number> {
+async function allocatedPerRequest(
+  requests: number,
+  sitesCount: number,
+  measure: () => Promise<unknown>,
+): Promise<{ bytesPerRequest: number; sites: { site: string; bytesPerRequest: number }[] }> {
   const session = new Session();
   session.connect();
   const post = <T>(method: string, params: object = {}) =>
@@ -493,7 +508,27 @@ async function allocatedPerRequest(requests: number, measure: () => Promise<unkn
     } finally {
       profile = (await post<{ profile: { head: SampledAllocation } }>('HeapProfiler.stopSampling')).profile;
     }
-    return Math.round(sampledBytes(profile.head) / requests);
+    const bySite = new Map<string, number>();
+    let total = 0;
+    const visit = (node: SampledAllocation): void => {
+      total += node.selfSize;
+      if (node.selfSize > 0) {
+        const frame = node.callFrame;
+        const file = frame.url.slice(frame.url.lastIndexOf('/') + 1);
+        // Built-ins have no file; code loaded through tsx reports line 0 (no source map applied).
+        const where =
+          file === '' ? '(built-in)' : frame.lineNumber > 0 ? `${file}:${frame.lineNumber + 1}` : file;
+        const site = `${frame.functionName || '(anonymous)'} ${where}`;
+        bySite.set(site, (bySite.get(site) ?? 0) + node.selfSize);
+      }
+      for (const child of node.children) visit(child);
+    };
+    visit(profile.head);
+    const sites = [...bySite]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, sitesCount)
+      .map(([site, bytes]) => ({ site, bytesPerRequest: Math.round(bytes / requests) }));
+    return { bytesPerRequest: Math.round(total / requests), sites };
   } finally {
     session.disconnect();
   }
@@ -501,13 +536,8 @@ async function allocatedPerRequest(requests: number, measure: () => Promise<unkn
 
 interface SampledAllocation {
   readonly selfSize: number;
+  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
   readonly children: readonly SampledAllocation[];
-}
-
-function sampledBytes(node: SampledAllocation): number {
-  let bytes = node.selfSize;
-  for (const child of node.children) bytes += sampledBytes(child);
-  return bytes;
 }
 
 export const demoReplicationCommand: CommandSpec = {
