@@ -40,6 +40,35 @@ describe('stableEncode', () => {
     expect([...bytes.subarray(0, 4)]).toEqual([0x83, 0xa2, 0x31, 0x30]); // first key is "10"
   });
 
+  it('writes keys a plain object would reorder or misread (indexes, __proto__, constructor) in sorted order too (invariant: canonical bytes)', () => {
+    // Objects are put in canonical form as plain objects where that packs to the same bytes, and
+    // as Maps where it would not: each of these keys takes the second way.
+    const awkward = JSON.parse(
+      '{"z":1,"__proto__":{"p":1},"constructor":"c","9":0,"10":0,"a":[1,{"y":2,"x":3}]}',
+    ) as object;
+    const mapBytes = (entries: [string, unknown][]) =>
+      new Packr({ useRecords: false, structuredClone: false, moreTypes: true }).pack(new Map(entries));
+    const expected = mapBytes([
+      ['10', 0],
+      ['9', 0],
+      ['__proto__', new Map([['p', 1]])],
+      [
+        'a',
+        [
+          1,
+          new Map([
+            ['x', 3],
+            ['y', 2],
+          ]),
+        ],
+      ],
+      ['constructor', 'c'],
+      ['z', 1],
+    ]);
+    expect([...stableEncode(awkward)]).toEqual([...expected]);
+    expect(stableHash(awkward)).toBe(stableHash(JSON.parse(JSON.stringify(awkward))));
+  });
+
   it('returns a plain Uint8Array that owns its bytes (invariant: later encodings cannot change it)', () => {
     const first = stableEncode({ a: 'x' });
     const copy = [...first];

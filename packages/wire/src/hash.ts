@@ -27,7 +27,15 @@ export const STABLE_HASH_HEX_CHARS = 32;
 // `moreTypes` writes typed arrays as their bytes with a type code and sets as a tagged array; without
 // it msgpackr 2.1.3 writes a Float32Array's elements truncated to bytes plus stale bytes of its
 // shared buffer, so equal arrays could hash differently.
-const packr = new Packr({ useRecords: false, structuredClone: false, moreTypes: true });
+// `variableMapSize` writes a plain object's map header as a Map's (fixmap below 16 entries): the
+// canonical form of an object is a plain object whose keys were inserted in sorted order where
+// that gives the same bytes as the sorted Map, and a Map otherwise (see `canonicalContainer`).
+const packr = new Packr({
+  useRecords: false,
+  structuredClone: false,
+  moreTypes: true,
+  variableMapSize: true,
+});
 
 /** Canonical msgpack bytes of `value`: equal values give equal bytes regardless of insertion order. */
 export function stableEncode(value: unknown): Uint8Array {
@@ -99,7 +107,7 @@ function isDeeplyFrozen(value: object): boolean {
 }
 
 function canonicalContainer(value: object, ancestors: Set<object>): unknown {
-  if (Array.isArray(value)) return value.map((item: unknown) => canonical(item, ancestors));
+  if (Array.isArray(value)) return canonicalArray(value, ancestors);
   if (value instanceof Map) {
     const entries = [...value].map(([key, item]: [unknown, unknown]) => {
       const canonicalKey = canonical(key, ancestors);
@@ -122,11 +130,48 @@ function canonicalContainer(value: object, ancestors: Set<object>): unknown {
     // msgpackr writes a Set's members in insertion order, after a tag that sets it apart from an array.
     return new Set(items.map(({ item }) => item));
   }
-  const sorted = new Map<string, unknown>();
-  for (const key of sortedInPlace(Object.keys(value))) {
-    sorted.set(key, canonical((value as Record<string, unknown>)[key], ancestors));
+  const keys = sortedInPlace(Object.keys(value));
+  if (keys.length <= PLAIN_OBJECT_KEYS_MAX && !keys.some(changesPlainObjectBytes)) {
+    // A plain object with its keys inserted in sorted order packs to the same bytes as the sorted
+    // Map (with `variableMapSize`), and costs neither a hash table per object nor msgpackr an
+    // entry array per key when it iterates a Map: the digests of a replica's state allocated
+    // ~10 KB per request in the replicated benchmark, most of it there. Only small objects: they
+    // are records of a few shapes, whose hidden classes V8 shares; a table keyed by ids (a
+    // different set of keys each time) would make V8 build a new hidden class per key.
+    const sorted: Record<string, unknown> = {};
+    for (const key of keys) sorted[key] = canonical((value as Record<string, unknown>)[key], ancestors);
+    return sorted;
   }
+  const sorted = new Map<string, unknown>();
+  for (const key of keys) sorted.set(key, canonical((value as Record<string, unknown>)[key], ancestors));
   return sorted;
+}
+
+/**
+ * Keys a plain object would not keep as an ordinary own key in insertion order, or that change
+ * how msgpackr writes it: an array index is enumerated before every other key, `__proto__` sets
+ * the prototype, and an own `constructor` hides the object's class from msgpackr.
+ */
+function changesPlainObjectBytes(key: string): boolean {
+  if (key === '__proto__' || key === 'constructor') return true;
+  return ARRAY_INDEX.test(key) && Number(key) < 2 ** 32 - 1;
+}
+
+const ARRAY_INDEX = /^(?:0|[1-9][0-9]*)$/;
+
+/** Objects of up to this many keys take the plain-object canonical form. */
+const PLAIN_OBJECT_KEYS_MAX = 16;
+
+/** The array itself while its items are their own canonical forms (primitives): no copy. */
+function canonicalArray(value: readonly unknown[], ancestors: Set<object>): unknown[] {
+  let copy: unknown[] | undefined;
+  for (let index = 0; index < value.length; index++) {
+    const item = value[index];
+    const form = canonical(item, ancestors);
+    if (copy === undefined && form !== item) copy = value.slice(0, index);
+    copy?.push(form);
+  }
+  return copy ?? (value as unknown[]);
 }
 
 /** Keys of one object up to which `sortedInPlace` sorts by insertion. */
