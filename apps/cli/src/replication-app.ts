@@ -13,11 +13,18 @@ import {
   groupAddress,
   membershipRelay,
   REPLICA_ACTOR_NAME,
+  replicaViewCommand,
   VIEW_RELAY_ACTOR,
   type ReplicationStyle,
 } from '@steadfast/replication';
-import { actorRegistry, defineActor, type ActorBehavior, type ActorContext } from '@steadfast/runtime';
-import { address, messageKey, type Address } from '@steadfast/wire';
+import {
+  actorRegistry,
+  defineActor,
+  type ActorBehavior,
+  type ActorContext,
+  type Node,
+} from '@steadfast/runtime';
+import { address, messageKey, nodeId, type Address } from '@steadfast/wire';
 import { ledgerApplication } from './group-app.js';
 import type { ActorSpec } from './host/protocol.js';
 
@@ -135,6 +142,41 @@ export function collector(onResult?: (operationId: string) => void): ActorBehavi
       return state;
     },
   });
+}
+
+/**
+ * Hosts the client side on `client`: the collector (calling `onResult` with each operation id it
+ * gets a result for) and the client group of one, connected to the accounts group on `members`,
+ * with its view. Returns the client replica's address: commands go to it as `replica-external`.
+ */
+export function hostClientGroup(
+  client: Node,
+  members: readonly string[],
+  onResult: (operationId: string) => void,
+  replicaBehavior: ActorBehavior = clientGroup.replicaBehavior,
+): Address {
+  client.spawn(COLLECTOR_ACTOR, collector(onResult));
+  client.spawn(REPLICA_ACTOR_NAME, replicaBehavior, {
+    group: CLIENTS_GROUP,
+    incarnation: client.incarnation,
+    peers: [{ group: ACCOUNTS_GROUP, contacts: members }],
+  });
+  const clientReplica = address(client.id, REPLICA_ACTOR_NAME);
+  client.tell(
+    clientReplica,
+    replicaViewCommand({
+      group: CLIENTS_GROUP,
+      epoch: 1,
+      members: [nodeId(client.id)],
+      primary: nodeId(client.id),
+    }),
+  );
+  return clientReplica;
+}
+
+/** The collector's results on `client`: operation id → the reply and how many times it came. */
+export function collectedResults(client: Node): Readonly<Record<string, CollectedResult>> {
+  return (client.actorState(COLLECTOR_ACTOR) as { results: Record<string, CollectedResult> }).results;
 }
 
 export const replicationAppRegistry = actorRegistry([

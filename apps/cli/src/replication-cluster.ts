@@ -4,17 +4,11 @@
  * end-to-end replication test.
  */
 import { memberActorName, type MemberState } from '@steadfast/group';
-import {
-  REPLICA_ACTOR_NAME,
-  replicaExternalCommand,
-  replicaViewCommand,
-  type ReplicationStyle,
-} from '@steadfast/replication';
+import { replicaExternalCommand, type ReplicationStyle } from '@steadfast/replication';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Node } from '@steadfast/runtime';
-import { address, nodeId } from '@steadfast/wire';
 import { majorityPrimary } from './group-cluster.js';
 import {
   inspectLive,
@@ -25,10 +19,8 @@ import {
 import {
   ACCOUNTS_GROUP,
   accountReplicaSpecs,
-  clientGroup,
-  CLIENTS_GROUP,
-  COLLECTOR_ACTOR,
-  collector,
+  collectedResults,
+  hostClientGroup,
   type ClientCommand,
   type CollectedResult,
 } from './replication-app.js';
@@ -71,28 +63,10 @@ export async function startReplicationCluster(
   const client = clientNode.node;
 
   const waiting = new Map<string, Array<() => void>>();
-  client.spawn(
-    COLLECTOR_ACTOR,
-    collector((operationId) => {
-      for (const wake of waiting.get(operationId) ?? []) queueMicrotask(wake);
-      waiting.delete(operationId);
-    }),
-  );
-  client.spawn(REPLICA_ACTOR_NAME, clientGroup.replicaBehavior, {
-    group: CLIENTS_GROUP,
-    incarnation: client.incarnation,
-    peers: [{ group: ACCOUNTS_GROUP, contacts: members }],
+  const clientReplica = hostClientGroup(client, members, (operationId) => {
+    for (const wake of waiting.get(operationId) ?? []) queueMicrotask(wake);
+    waiting.delete(operationId);
   });
-  const clientReplica = address(CLIENT_NODE, REPLICA_ACTOR_NAME);
-  client.tell(
-    clientReplica,
-    replicaViewCommand({
-      group: CLIENTS_GROUP,
-      epoch: 1,
-      members: [nodeId(CLIENT_NODE)],
-      primary: nodeId(CLIENT_NODE),
-    }),
-  );
   const memberState = async (nodeId: string) =>
     (await inspectLive(cluster, nodeId, memberActorName(ACCOUNTS_GROUP))) as MemberState | undefined;
   return {
@@ -100,11 +74,9 @@ export async function startReplicationCluster(
     client,
     members,
     issue: (command) => void client.tell(clientReplica, replicaExternalCommand(command)),
-    results: () =>
-      (client.actorState(COLLECTOR_ACTOR) as { results: Record<string, CollectedResult> }).results,
+    results: () => collectedResults(client),
     result(operationId) {
-      const results = () =>
-        (client.actorState(COLLECTOR_ACTOR) as { results: Record<string, CollectedResult> }).results;
+      const results = () => collectedResults(client);
       const known = results()[operationId];
       if (known !== undefined) return Promise.resolve(known);
       return new Promise((resolve) => {

@@ -25,8 +25,8 @@ import {
   accountClient,
   BENCH_APPLIED_OPERATIONS_MAX,
   CLIENTS_GROUP,
-  COLLECTOR_ACTOR,
-  collector,
+  collectedResults,
+  hostClientGroup,
   type ClientCommand,
 } from './replication-app.js';
 
@@ -41,6 +41,10 @@ export interface ReplicationStack {
 const CLIENT = 'client';
 const MEMBERS = ['n1', 'n2', 'n3'] as const;
 
+/**
+ * Starts the stack. `settings` apply to both groups (an A/B of a setting: `digestIntervalMs`,
+ * `historyMax`, …); the command runs it with the defaults.
+ */
 export function startReplicationStack(settings: Partial<ReplicationSettings> = {}): ReplicationStack {
   const network = new MemoryNetwork();
   const codec = createCodec({ keys: new Map([[1, new Uint8Array(randomBytes(32))]]), activeKeyId: 1 });
@@ -74,30 +78,15 @@ export function startReplicationStack(settings: Partial<ReplicationSettings> = {
 
   const client = nodes[0]!;
   const waiting = new Map<string, () => void>();
-  const counts = new Map<string, number>();
-  client.spawn(
-    COLLECTOR_ACTOR,
-    collector((operationId) => {
-      counts.set(operationId, (counts.get(operationId) ?? 0) + 1);
+  const clientReplica = hostClientGroup(
+    client,
+    MEMBERS,
+    (operationId) => {
       const wake = waiting.get(operationId);
       waiting.delete(operationId);
       if (wake !== undefined) queueMicrotask(wake);
-    }),
-  );
-  client.spawn(REPLICA_ACTOR_NAME, clients.replicaBehavior, {
-    group: CLIENTS_GROUP,
-    incarnation: 1,
-    peers: [{ group: ACCOUNTS_GROUP, contacts: [...MEMBERS] }],
-  });
-  const clientReplica = address(CLIENT, REPLICA_ACTOR_NAME);
-  client.tell(
-    clientReplica,
-    replicaViewCommand({
-      group: CLIENTS_GROUP,
-      epoch: 1,
-      members: [nodeId(CLIENT)],
-      primary: nodeId(CLIENT),
-    }),
+    },
+    clients.replicaBehavior,
   );
 
   return {
@@ -107,7 +96,10 @@ export function startReplicationStack(settings: Partial<ReplicationSettings> = {
         client.tell(clientReplica, replicaExternalCommand(command));
       });
     },
-    resultCounts: () => counts,
+    resultCounts: () =>
+      new Map(
+        Object.entries(collectedResults(client)).map(([operationId, result]) => [operationId, result.count]),
+      ),
     async close() {
       for (const node of nodes) await node.close();
       clock.clearAll();

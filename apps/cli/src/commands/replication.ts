@@ -24,6 +24,7 @@ import {
   humanOutput,
   integerFlag,
   loadFigures,
+  percentile,
   printJson,
   round,
   sweepSeeds,
@@ -471,9 +472,12 @@ export const benchReplicationStackCommand: CommandSpec = {
   },
 };
 
+/** The median of `values` (the upper one of an even count), with cli-kit's percentile. */
 function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  );
 }
 
 /**
