@@ -3,7 +3,7 @@
  * and the actor hosted on a node. Each test names the invariant it checks.
  */
 import { Node, SimulatedClock, withActorContext } from '@steadfast/runtime';
-import { address } from '@steadfast/wire';
+import { address, decodeBody, encodeBody, stableHash } from '@steadfast/wire';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { initialTransition, transition } from 'xstate';
@@ -127,6 +127,22 @@ describe('applyOperation (pure decision)', () => {
       expect(result.reply).toMatchObject({ ok: true, type: 'deposited', balanceCents: 1_001 });
       expect(applyOperation(result.account, deposit(id, 1), () => 0).account.balanceCents).toBe(1_001);
     }
+  });
+
+  it('the state hash of an account survives a wire round trip (sealed generations are null-prototype locally, plain objects once decoded)', () => {
+    // A replica that built its state and one that received it in a state transfer must digest it
+    // alike, or divergence detection would remove a healthy replica.
+    let account = initialAccount({ owner: 'ada', appliedOperationsMax: 100 });
+    for (let index = 0; index < 150; index++) {
+      account = applyOperation(account, deposit(`op-${index}`, 1), () => index).account;
+    }
+    expect(Object.getPrototypeOf(account.appliedGenerations[0])).toBe(null);
+    const decoded = decodeBody(encodeBody(account));
+    if (!decoded.ok) throw new Error(decoded.error);
+    const received = decoded.value as AccountContext;
+    expect(Object.getPrototypeOf(received.appliedGenerations[0])).toBe(Object.prototype);
+    expect(stableHash(received)).toBe(stableHash(account));
+    expect(applyOperation(received, deposit('op-149', 1), () => 0).account).toBe(received);
   });
 
   it('a deposit that would pass the safe-integer limit is refused, so balances stay exact', () => {

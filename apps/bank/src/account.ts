@@ -211,7 +211,11 @@ function remember(account: AccountContext, balanceCents: number, applied: Applie
     // Sealed as a record (looked up by key from then on), never copied again, and frozen through
     // and through so that the state hash can reuse its canonical form (stableHash caches deeply
     // frozen values).
-    const sealed: Record<string, AppliedOperation> = {};
+    // A null-prototype object starts as a hash table (V8's dictionary mode). A `{}` would take a new
+    // hidden class for each of its ids, never shared since ids never repeat: sealing cost ~0.3–0.6
+    // µs per id against ~0.06, on every replica, and left that many classes for the old-generation
+    // collector. Encoders, the state hash and the size walk treat it as a plain object.
+    const sealed = Object.create(null) as Record<string, AppliedOperation>;
     for (const [id, operation] of appliedRecent) {
       Object.freeze(Object.freeze(operation).reply);
       sealed[id] = operation;
@@ -223,11 +227,16 @@ function remember(account: AccountContext, balanceCents: number, applied: Applie
     while ((appliedGenerations.length - drop - 1) * size >= account.appliedOperationsMax) drop++;
     if (drop > 0) appliedGenerations = appliedGenerations.slice(drop);
   }
+  // Every field by name rather than `...account`: the spread cost more than the rest of the
+  // operation (~0.5 µs of ~1.3), and the literal gives every context one hidden class.
   return {
-    ...account,
+    owner: account.owner,
     balanceCents,
     appliedRecent,
     appliedGenerations,
+    appliedGenerationSize: account.appliedGenerationSize,
+    appliedOperationsMax: account.appliedOperationsMax,
+    durable: account.durable,
     historyLength: account.historyLength + 1,
   };
 }
