@@ -209,7 +209,7 @@ function remember(account: AccountContext, balanceCents: number, applied: Applie
   let appliedGenerations = account.appliedGenerations;
   if (appliedRecent.length >= account.appliedGenerationSize) {
     // Sealed as a record (looked up by key from then on), never copied again, and frozen through
-    // and through so that the state hash can reuse its canonical form (stableHash caches deeply
+    // and through so that the state hash can keep its bytes (stableHash keeps those of deeply
     // frozen values).
     // A null-prototype object starts as a hash table (V8's dictionary mode). A `{}` would take a new
     // hidden class for each of its ids, never shared since ids never repeat: sealing cost ~0.3–0.6

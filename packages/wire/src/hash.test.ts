@@ -90,6 +90,24 @@ describe('stableEncode', () => {
     const shared = { n: 1 };
     expect(stableHash({ a: shared, b: [shared] })).toBe(stableHash({ a: { n: 1 }, b: [{ n: 1 }] }));
   });
+
+  it('catches a cycle that closes deep inside a value, and encodes deep values that have none (invariant: only cycles throw)', () => {
+    // Cycles are tracked from some depth on: a cycle entered from deep down, and deep acyclic
+    // values on both sides of that depth.
+    const nest = (depth: number, leaf: unknown): unknown =>
+      depth === 0 ? leaf : { next: nest(depth - 1, leaf) };
+    const loop: Record<string, unknown> = { n: 1 };
+    loop.back = { again: [loop] };
+    expect(() => stableEncode(nest(100, loop))).toThrow(/cyclic/);
+    const packr = new Packr({
+      useRecords: false,
+      structuredClone: false,
+      moreTypes: true,
+      variableMapSize: true,
+    });
+    for (const depth of [31, 32, 33, 200])
+      expect(stableEncode(nest(depth, [1, 'a']))).toEqual(Uint8Array.from(packr.pack(nest(depth, [1, 'a']))));
+  });
 });
 
 describe('stableHash', () => {
@@ -209,7 +227,7 @@ function deepFreeze(value: unknown): unknown {
   return Object.freeze(copy);
 }
 
-describe('deeply frozen values (their canonical form is cached by identity)', () => {
+describe('deeply frozen values (their bytes are kept by identity)', () => {
   it('property: a deeply frozen value hashes as its unfrozen equal, the first time and every time after', () => {
     fc.assert(
       fc.property(fc.jsonValue(), (value) => {
@@ -323,5 +341,15 @@ describe('deeply frozen values (their canonical form is cached by identity)', ()
     child.n = 2;
     expect(stableHash(shallow)).not.toBe(before);
     expect(stableHash(shallow)).toBe(stableHash({ child: { n: 2 } }));
+  });
+
+  it('a frozen value shared by several containers and a Set packs as in place each time (invariant: cached bytes are bare)', () => {
+    const shared = Object.freeze({ id: 'x', amounts: Object.freeze([1, 2.5, -3]) });
+    const plain = { id: 'x', amounts: [1, 2.5, -3] };
+    stableHash(shared); // cached from here on
+    const frozenIn = { a: shared, b: [shared, shared], c: new Set([shared]), d: new Map([[shared, shared]]) };
+    const plainIn = { a: plain, b: [plain, plain], c: new Set([plain]), d: new Map([[plain, plain]]) };
+    expect(stableEncode(frozenIn)).toEqual(stableEncode(plainIn));
+    expect(stableEncode(shared)).toEqual(stableEncode(plain));
   });
 });
