@@ -132,6 +132,8 @@ export interface EndpointState {
    * estimated bytes of each, in order: `releaseSends` sends them batched, several per packet.
    */
   held: { messages: DataMessage[]; bytes: number[] } | null;
+  /** `emptyMessageBytes`, which depends on fields fixed at creation only: measured once. */
+  readonly emptyMessageBytes: number;
 }
 
 export interface StepResult {
@@ -240,6 +242,7 @@ export function createEndpoint(config: ConnectionConfig): EndpointState {
     counters: zeroCounters(),
     outbox: [],
     held: null,
+    emptyMessageBytes: emptyMessageBytesOf(self, config.incarnation, config.group),
   };
   state.streams[ownKey(state)] = newStream(self, config.incarnation, 0);
   // Long names could leave no room for any payload: a configuration no running system should have.
@@ -687,9 +690,13 @@ function keysFitting(state: EndpointState): string[] {
  * message carries, so it is the fixed part of every size check.
  */
 function emptyMessageBytes(state: EndpointState): number {
+  return state.emptyMessageBytes;
+}
+
+function emptyMessageBytesOf(self: NodeId, incarnation: number, group: string): number {
   const largest: DataMessage = {
-    id: { origin: state.self, incarnation: state.incarnation, sequence: Number.MAX_SAFE_INTEGER },
-    group: state.group,
+    id: { origin: self, incarnation, sequence: Number.MAX_SAFE_INTEGER },
+    group,
     kind: 'async-request',
     payload: null,
     piggyback: null,
