@@ -95,6 +95,7 @@ import {
   type LifecycleSnapshot,
 } from './lifecycle.js';
 import type { OrderingPolicy, QueuedInput } from './policy.js';
+import { jsonLength } from './json-length.js';
 import { SeededRandom } from './random.js';
 import { SequenceSet } from './sequence-set.js';
 import {
@@ -220,7 +221,8 @@ function stampedWithEpoch(payload: ApplicationPayload, epoch: number): Applicati
  * collection to trace.
  */
 function charsOf(value: unknown): number {
-  return JSON.stringify(value)?.length ?? 0;
+  // The length of the JSON text, without the text (json-length.ts).
+  return jsonLength(value);
 }
 
 /** A checkpoint on its way out: whole, or cut into parts of which `partsOut` went out. */
