@@ -17,7 +17,7 @@
  */
 import { actorContext, fromMachine, type ActorBehavior, type ActorInput } from '@steadfast/runtime';
 import { isRequest } from '@steadfast/wire';
-import { enqueueActions, setup } from 'xstate';
+import { assign, setup } from 'xstate';
 import {
   checkOperation,
   describe,
@@ -252,58 +252,78 @@ function replyToCurrentRequest(body: AccountReply): void {
   if (current !== undefined && isRequest(current)) ctx.reply(body);
 }
 
+/**
+ * The reply to a deposit or withdrawal, from the account as it stands after the operation was
+ * applied (or found already applied): the account remembers every reply it gave, so asking again
+ * returns it without a decision and without reading the clock. An invalid body is refused, a
+ * reused id answered with the conflict.
+ */
+function operationReply(account: AccountContext, event: DepositRequest | WithdrawRequest): AccountReply {
+  const checked = checkOperation(event);
+  if (!checked.ok) return { ok: false, type: 'invalid-request', detail: checked.detail };
+  return applyOperation(account, checked.value, () => {
+    throw new Error(`operation ${checked.value.operationId} was to be applied before its reply`);
+  }).reply;
+}
+
+function isOperation(event: AccountEvent): event is DepositRequest | WithdrawRequest {
+  return event.type === 'deposit' || event.type === 'withdraw';
+}
+
+/** A valid deposit or withdrawal whose id the account does not remember: applying it changes the account. */
+function isNewOperation(account: AccountContext, event: DepositRequest | WithdrawRequest): boolean {
+  return checkOperation(event).ok && appliedOperation(account, event.operationId) === undefined;
+}
+
+/**
+ * Deposits and withdrawals take one of two transitions, chosen by a guard: a new operation is
+ * applied (`assign`), persisted if the account is durable (before the reply: the runtime holds
+ * this step's sends until the state is durable), then answered; anything else (a retry, a reused
+ * id, an invalid body) is answered alone and leaves the context as it was. Named actions and a
+ * guard rather than `enqueueActions`, which builds its `enqueue` helpers and an action object for
+ * every event: the account's transition is the largest single allocation of a replicated request
+ * (every replica of a semi-active group runs it).
+ */
+const operationTransitions = [
+  {
+    guard: 'isNewOperation',
+    actions: ['applyOperation', 'persistIfDurable', { type: 'reply', params: operationReplyParams }],
+  },
+  { actions: { type: 'reply', params: operationReplyParams } },
+] as const;
+
+/** The reply action's body, resolved after the `assign` of the same transition. */
+function operationReplyParams({ context, event }: { context: AccountContext; event: AccountEvent }): {
+  body: AccountReply;
+} {
+  if (!isOperation(event)) throw new Error(`not an operation: ${event.type}`);
+  return { body: operationReply(context, event) };
+}
+
 export const accountMachine = setup({
   types: {
     context: {} as AccountContext,
     events: {} as AccountEvent,
     input: {} as AccountInput,
   },
+  guards: {
+    isNewOperation: ({ context, event }) => isOperation(event) && isNewOperation(context, event),
+  },
   actions: {
     reply: (_, params: { body: AccountReply }) => replyToCurrentRequest(params.body),
-    persist: () => actorContext().persist(),
+    applyOperation: assign(({ context, event }) =>
+      isOperation(event) ? applyOperation(context, event, () => actorContext().now()).account : context,
+    ),
+    persistIfDurable: ({ context }) => {
+      if (context.durable) actorContext().persist();
+    },
   },
 }).createMachine({
   id: 'account',
   context: ({ input }) => initialAccount(input),
   on: {
-    deposit: {
-      actions: enqueueActions(({ context, event, enqueue }) => {
-        const checked = checkOperation(event);
-        if (!checked.ok) {
-          enqueue({
-            type: 'reply',
-            params: { body: { ok: false, type: 'invalid-request', detail: checked.detail } },
-          });
-          return;
-        }
-        const result = applyOperation(context, checked.value, () => actorContext().now());
-        if (result.account !== context) {
-          enqueue.assign(result.account);
-          // Persist before the reply: the runtime holds this step's sends until the state is durable.
-          if (context.durable) enqueue('persist');
-        }
-        enqueue({ type: 'reply', params: { body: result.reply } });
-      }),
-    },
-    withdraw: {
-      actions: enqueueActions(({ context, event, enqueue }) => {
-        const checked = checkOperation(event);
-        if (!checked.ok) {
-          enqueue({
-            type: 'reply',
-            params: { body: { ok: false, type: 'invalid-request', detail: checked.detail } },
-          });
-          return;
-        }
-        const result = applyOperation(context, checked.value, () => actorContext().now());
-        if (result.account !== context) {
-          enqueue.assign(result.account);
-          // Persist before the reply: the runtime holds this step's sends until the state is durable.
-          if (context.durable) enqueue('persist');
-        }
-        enqueue({ type: 'reply', params: { body: result.reply } });
-      }),
-    },
+    deposit: operationTransitions,
+    withdraw: operationTransitions,
     balance: {
       actions: { type: 'reply', params: ({ context }) => ({ body: balanceOf(context) }) },
     },
