@@ -196,13 +196,23 @@ export function checkOperationId(value: unknown, field = 'operationId'): string 
   return undefined;
 }
 
+/** What makes a deposit or withdrawal invalid, or undefined if it is valid (`checkOperation` without the checked copy). */
+export function operationProblem(body: {
+  readonly type: 'deposit' | 'withdraw';
+  readonly operationId?: unknown;
+  readonly amountCents?: unknown;
+}): string | undefined {
+  const problem = checkOperationId(body.operationId) ?? checkAmountCents(body.amountCents);
+  return problem === undefined ? undefined : `${body.type}: ${problem}`;
+}
+
 export function checkOperation(body: {
   readonly type: 'deposit' | 'withdraw';
   readonly operationId?: unknown;
   readonly amountCents?: unknown;
 }): Checked<DepositRequest | WithdrawRequest> {
-  const problem = checkOperationId(body.operationId) ?? checkAmountCents(body.amountCents);
-  if (problem !== undefined) return fail(`${body.type}: ${problem}`);
+  const problem = operationProblem(body);
+  if (problem !== undefined) return fail(problem);
   return {
     ok: true,
     value: {
