@@ -94,15 +94,15 @@ export const accountClient: ActorBehavior = defineActor<{ waiting: Waiting }>({
     const envelope = input.envelope;
     if (envelope.kind === 'async-reply') {
       const key = messageKey(envelope.inReplyTo);
-      const entry = state.waiting.find(([waitingKey]) => waitingKey === key);
-      if (entry === undefined) return state;
+      const index = state.waiting.findIndex(([waitingKey]) => waitingKey === key);
+      if (index < 0) return state;
       const result: ClientResult = {
         type: 'result',
-        operationId: entry[1],
+        operationId: state.waiting[index]![1],
         reply: envelope.body as AccountReply,
       };
       ctx.send(address(ctx.node, COLLECTOR_ACTOR), result);
-      return { waiting: state.waiting.filter((pair) => pair !== entry) };
+      return { waiting: withoutIndex(state.waiting, index) };
     }
     const command = envelope.body as ClientCommand;
     const body =
@@ -110,9 +110,25 @@ export const accountClient: ActorBehavior = defineActor<{ waiting: Waiting }>({
         ? { type: 'deposit', operationId: command.operationId, amountCents: command.amountCents }
         : { type: 'balance' };
     const id = ctx.request(groupAddress(ACCOUNTS_GROUP), body);
-    return { waiting: [...state.waiting, [messageKey(id), command.operationId] as const] };
+    return { waiting: withEntry(state.waiting, [messageKey(id), command.operationId]) };
   },
 });
+
+// Copies of the waiting table at their final length: a spread or a filter grows its copy step by
+// step, and this table is copied on every request and every reply of the benchmark's client.
+function withEntry(waiting: Waiting, entry: Waiting[number]): Waiting {
+  const copy = new Array<Waiting[number]>(waiting.length + 1);
+  for (let index = 0; index < waiting.length; index++) copy[index] = waiting[index]!;
+  copy[waiting.length] = entry;
+  return copy;
+}
+
+function withoutIndex(waiting: Waiting, removed: number): Waiting {
+  const copy = new Array<Waiting[number]>(waiting.length - 1);
+  for (let index = 0, to = 0; index < waiting.length; index++)
+    if (index !== removed) copy[to++] = waiting[index]!;
+  return copy;
+}
 
 export const clientGroup = group(accountClient, { replicas: 1, style: 'semi-active' });
 
