@@ -67,8 +67,15 @@ export interface StreamState {
   delivered: number;
   /** Highest sequence known delivered at every member of both current views. */
   stable: number;
-  /** Delivered, not yet stable messages, by sequence: (stable, delivered], kept for retransmission. */
-  buffer: Record<string, DataMessage>;
+  /**
+   * Delivered, not yet stable messages, kept for retransmission: (stable, delivered] in order,
+   * from index `bufferHead` (the message of sequence s is at `bufferHead + s - stable - 1`; read it
+   * with `buffered`). An array with a moving head, because messages enter at one end and leave at
+   * the other: a record keyed by sequence became a hash table that V8 rebuilt as it grew and
+   * shrank, several times per batch.
+   */
+  buffer: (DataMessage | undefined)[];
+  bufferHead: number;
   /** Messages received ahead of a gap, by sequence: (delivered + 1, delivered + windowMax]. */
   pending: Record<string, DataMessage>;
   /** Sequence of the first message delivered here (0: none yet); later skips would be holes. */
@@ -495,7 +502,7 @@ export function knownView(state: EndpointState, group: string): GroupView | unde
 export function bufferedMessages(state: EndpointState): number {
   let count = 0;
   for (const stream of Object.values(state.streams))
-    count += Object.keys(stream.buffer).length + Object.keys(stream.pending).length;
+    count += bufferedCount(stream) + Object.keys(stream.pending).length;
   return count;
 }
 
@@ -874,7 +881,8 @@ function newStream(origin: NodeId, incarnation: number, startAt: number): Stream
     incarnation,
     delivered: startAt,
     stable: startAt,
-    buffer: {},
+    buffer: [],
+    bufferHead: 0,
     pending: {},
     firstDelivered: 0,
     nackRound: -1,
@@ -984,7 +992,7 @@ function acceptData(state: EndpointState, message: DataMessage, from: NodeId, co
 function deliverMessage(state: EndpointState, stream: StreamState, message: DataMessage): void {
   stream.delivered = message.id.sequence;
   if (stream.firstDelivered === 0) stream.firstDelivered = message.id.sequence;
-  stream.buffer[message.id.sequence] = message;
+  stream.buffer.push(message);
   state.counters.delivered++;
   state.outbox.push({
     type: 'deliver',
@@ -1023,7 +1031,7 @@ function raiseStable(
   const own = stream.origin === state.self && stream.incarnation === state.incarnation;
   // No peer can have acknowledged what this sender has not sent: ignore a claim that says so.
   if (own && stable > stream.delivered) return;
-  dropStable(stream.buffer, stream.stable, Math.min(stable, stream.delivered));
+  dropStable(stream, Math.min(stable, stream.delivered));
   stream.stable = stable;
   if (stable > stream.delivered) {
     state.counters.skippedToStable += stable - stream.delivered;
@@ -1035,21 +1043,38 @@ function raiseStable(
 }
 
 /**
- * Drops the retransmission buffer's messages in (`stableBefore`, `stableNow`]. The buffer holds
- * exactly (stable, delivered], so those are its first keys: deleted by sequence, without listing
- * every key of the buffer (up to `windowMax` of them) each time stability rises, which it does on
- * nearly every message received. A jump much longer than any buffer is done key by key instead.
+ * Drops the retransmission buffer's messages up to `stableNow` (the stream's stable point is still
+ * the old one): they are its first ones, so the head moves past them. The array is compacted once
+ * the dropped part is most of it, so its length stays within twice what it holds (plus a little).
  */
-function dropStable(messages: Record<string, DataMessage>, stableBefore: number, stableNow: number): void {
-  if (stableNow - stableBefore > STABLE_DROP_BY_SEQUENCE_MAX) {
-    dropUpTo(messages, stableNow);
-    return;
-  }
-  for (let sequence = stableBefore + 1; sequence <= stableNow; sequence++) delete messages[sequence];
+function dropStable(stream: StreamState, stableNow: number): void {
+  const count = Math.min(stableNow - stream.stable, bufferedCount(stream));
+  if (count <= 0) return;
+  const buffer = stream.buffer;
+  const head = stream.bufferHead + count;
+  for (let index = stream.bufferHead; index < head; index++) buffer[index] = undefined;
+  if (head === buffer.length) {
+    buffer.length = 0;
+    stream.bufferHead = 0;
+  } else if (head >= BUFFER_COMPACT_MIN && head * 2 >= buffer.length) {
+    stream.buffer = buffer.slice(head);
+    stream.bufferHead = 0;
+  } else stream.bufferHead = head;
 }
 
-/** Past this many sequences, `dropStable` walks the buffer's keys rather than the sequences. */
-const STABLE_DROP_BY_SEQUENCE_MAX = 4_096;
+/** Dropped slots at the head of a retransmission buffer before it is compacted (if they are at least half). */
+const BUFFER_COMPACT_MIN = 64;
+
+/** Messages in a stream's retransmission buffer. */
+function bufferedCount(stream: StreamState): number {
+  return stream.buffer.length - stream.bufferHead;
+}
+
+/** The buffered message of `sequence`, if it is in (stable, delivered]. */
+function buffered(stream: StreamState, sequence: number): DataMessage | undefined {
+  if (sequence <= stream.stable || sequence > stream.delivered) return undefined;
+  return stream.buffer[stream.bufferHead + sequence - stream.stable - 1];
+}
 
 function dropUpTo(messages: Record<string, DataMessage>, sequenceMax: number): void {
   // Integer-like keys iterate in ascending order, so the loop stops at the first one kept.
@@ -1105,7 +1130,7 @@ function retransmit(
   let data: DataMessage[] = [];
   let bytes = 0;
   for (let sequence = from; sequence <= to && count < state.settings.retransmitBatchMax; sequence++) {
-    const message = stream.buffer[sequence];
+    const message = buffered(stream, sequence);
     if (message === undefined) continue;
     const size = encodedBytes(message);
     // A peer's message that cannot be sized (it came off the wire, so it can) travels alone.

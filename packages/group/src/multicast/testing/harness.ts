@@ -170,8 +170,13 @@ export class MulticastHarness {
       if (state === undefined) continue;
       if (state.counters.holes > 0) found.push(`${node}: skipped past a stable point mid-stream (a hole)`);
       for (const [key, stream] of Object.entries(state.streams)) {
-        const buffered = Object.keys(stream.buffer).length;
+        const buffered = stream.buffer.length - stream.bufferHead;
         const pending = Object.keys(stream.pending).length;
+        // The retransmission buffer holds exactly (stable, delivered]: retransmissions read it by position.
+        if (stream.stable <= stream.delivered && buffered !== stream.delivered - stream.stable)
+          found.push(
+            `${node}: stream ${key} buffers ${buffered} messages for (${stream.stable}, ${stream.delivered}]`,
+          );
         if (buffered > this.windowMax || pending > this.windowMax)
           found.push(
             `${node}: stream ${key} holds ${buffered} + ${pending} messages, over the window ${this.windowMax}`,
