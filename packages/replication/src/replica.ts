@@ -1566,7 +1566,10 @@ export class ReplicaRole {
     const output: KeptOutput = { connection, kind: envelope.kind, payload };
     if (this.style === 'passive') this.outputsSinceCheckpoint.push(output);
     if (this.role === 'primary') this.pendingOutputs.push(output);
-    else if (!this.observed.delete(messageKey(id))) this.kept.set(messageKey(id), output);
+    else {
+      const key = messageKey(id);
+      if (!this.observed.delete(key)) this.kept.set(key, output);
+    }
     return id;
   }
 
