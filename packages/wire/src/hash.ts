@@ -19,6 +19,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Packr, RESET_BUFFER_MODE } from 'msgpackr';
+import { utf8Bytes } from './utf8.js';
 
 /** Hex characters kept from the SHA-256 digest: 128 bits, ample to tell states apart in a trace. */
 export const STABLE_HASH_HEX_CHARS = 32;
@@ -209,39 +210,15 @@ function writePacked(form: unknown): void {
 
 /** A map or array header, as msgpackr writes it: fix form below 16, then 16 and 32 bits. */
 function writeContainerHeader(length: number, fix: number, sixteen: number, thirtyTwo: number): void {
-  ensure(5);
-  const buffer = writer.buffer;
-  if (length < 0x10) buffer[writer.position++] = fix | length;
-  else if (length < 0x10000) {
-    buffer[writer.position++] = sixteen;
-    buffer[writer.position++] = length >> 8;
-    buffer[writer.position++] = length & 0xff;
-  } else {
-    buffer[writer.position++] = thirtyTwo;
-    writer.view.setUint32(writer.position, length);
-    writer.position += 4;
-  }
+  writeSized(length, 0x10, fix, undefined, sixteen, thirtyTwo);
 }
 
 /** A number as msgpackr writes it without records or 32-bit floats. */
 function writeNumber(value: number): void {
   ensure(9);
   const buffer = writer.buffer;
-  if (value >>> 0 === value) {
-    if (value < 0x80) buffer[writer.position++] = value;
-    else if (value < 0x100) {
-      buffer[writer.position++] = 0xcc;
-      buffer[writer.position++] = value;
-    } else if (value < 0x10000) {
-      buffer[writer.position++] = 0xcd;
-      buffer[writer.position++] = value >> 8;
-      buffer[writer.position++] = value & 0xff;
-    } else {
-      buffer[writer.position++] = 0xce;
-      writer.view.setUint32(writer.position, value);
-      writer.position += 4;
-    }
-  } else if (value >> 0 === value) {
+  if (value >>> 0 === value) writeSized(value, 0x80, 0x00, 0xcc, 0xcd, 0xce);
+  else if (value >> 0 === value) {
     if (value >= -0x20) buffer[writer.position++] = 0x100 + value;
     else if (value >= -0x80) {
       buffer[writer.position++] = 0xd0;
@@ -273,17 +250,7 @@ function writeString(value: string): void {
   ensure(length * 3 + 5);
   const buffer = writer.buffer;
   if (length < 0x40) {
-    let bytes = 0;
-    for (let index = 0; index < length; index++) {
-      const unit = value.charCodeAt(index);
-      if (unit < 0x80) bytes += 1;
-      else if (unit < 0x800) bytes += 2;
-      else if ((unit & 0xfc00) === 0xd800 && (value.charCodeAt(index + 1) & 0xfc00) === 0xdc00) {
-        bytes += 4;
-        index++;
-      } else bytes += 3;
-    }
-    writeStringHeader(bytes);
+    writeStringHeader(utf8Bytes(value));
     let at = writer.position;
     for (let index = 0; index < length; index++) {
       let unit = value.charCodeAt(index);
@@ -312,18 +279,34 @@ function writeString(value: string): void {
 }
 
 function writeStringHeader(bytes: number): void {
+  writeSized(bytes, 0x20, 0xa0, 0xd9, 0xda, 0xdb);
+}
+
+/**
+ * A length or an unsigned integer in msgpack's forms: one byte `fixBase | value` below `fixLimit`,
+ * then a code and 8 bits (for the kinds that have that form), 16 bits or 32 bits.
+ */
+function writeSized(
+  value: number,
+  fixLimit: number,
+  fixBase: number,
+  code8: number | undefined,
+  code16: number,
+  code32: number,
+): void {
+  ensure(5);
   const buffer = writer.buffer;
-  if (bytes < 0x20) buffer[writer.position++] = 0xa0 | bytes;
-  else if (bytes < 0x100) {
-    buffer[writer.position++] = 0xd9;
-    buffer[writer.position++] = bytes;
-  } else if (bytes < 0x10000) {
-    buffer[writer.position++] = 0xda;
-    buffer[writer.position++] = bytes >> 8;
-    buffer[writer.position++] = bytes & 0xff;
+  if (value < fixLimit) buffer[writer.position++] = fixBase | value;
+  else if (code8 !== undefined && value < 0x100) {
+    buffer[writer.position++] = code8;
+    buffer[writer.position++] = value;
+  } else if (value < 0x10000) {
+    buffer[writer.position++] = code16;
+    buffer[writer.position++] = value >> 8;
+    buffer[writer.position++] = value & 0xff;
   } else {
-    buffer[writer.position++] = 0xdb;
-    writer.view.setUint32(writer.position, bytes);
+    buffer[writer.position++] = code32;
+    writer.view.setUint32(writer.position, value);
     writer.position += 4;
   }
 }

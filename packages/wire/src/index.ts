@@ -3,3 +3,4 @@ export * from './envelope.js';
 export * from './codec.js';
 export * from './hash.js';
 export * from './body.js';
+export * from './utf8.js';

@@ -12,6 +12,7 @@
  * rarer extension types (dates, sets, errors, regular expressions, binary data); the property test
  * in `size.test.ts` checks it against the codec.
  */
+import { utf8Bytes } from '@steadfast/wire';
 
 /** Nesting deeper than this is reported as unencodable: it also stops the walk on a cyclic value. */
 export const ENCODED_DEPTH_MAX = 512;
@@ -45,19 +46,7 @@ function containerHeaderBytes(count: number): number {
 }
 
 /** UTF-8 length of a string, as the encoder writes it (a lone surrogate takes 3 bytes). */
-export function utf8Bytes(text: string): number {
-  let bytes = 0;
-  for (let index = 0; index < text.length; index++) {
-    const code = text.charCodeAt(index);
-    if (code < 0x80) bytes += 1;
-    else if (code < 0x800) bytes += 2;
-    else if ((code & 0xfc00) === 0xd800 && (text.charCodeAt(index + 1) & 0xfc00) === 0xdc00) {
-      bytes += 4;
-      index++;
-    } else bytes += 3;
-  }
-  return bytes;
-}
+export { utf8Bytes };
 
 function stringBytes(text: string): number {
   const length = utf8Bytes(text);
