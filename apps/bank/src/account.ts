@@ -139,6 +139,15 @@ export function applyOperation(
 ): OperationResult {
   const again = replyAgain(account, request);
   if (again !== undefined) return { account, reply: again };
+  return applyNewOperation(account, request, now);
+}
+
+/** `applyOperation` for an operation id the account does not remember (the caller looked). */
+function applyNewOperation(
+  account: AccountContext,
+  request: DepositRequest | WithdrawRequest,
+  now: () => number,
+): OperationResult {
   const atMs = now();
   const reply = decide(account.balanceCents, request, atMs);
   const balanceCents = reply.ok ? reply.balanceCents : account.balanceCents;
@@ -340,7 +349,8 @@ export const accountMachine = setup({
   actions: {
     reply: (_, params: { body: AccountReply }) => replyToCurrentRequest(params.body),
     applyOperation: assign(({ context, event }) =>
-      isOperation(event) ? applyOperation(context, event, () => actorContext().now()).account : context,
+      // The guard found the id new: no second look-up.
+      isOperation(event) ? applyNewOperation(context, event, () => actorContext().now()).account : context,
     ),
     persistIfDurable: ({ context }) => {
       if (context.durable) actorContext().persist();

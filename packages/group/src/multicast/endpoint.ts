@@ -139,7 +139,7 @@ export interface EndpointState {
    * estimated bytes of each, in order: `releaseSends` sends them batched, several per packet.
    */
   held: { messages: DataMessage[]; bytes: number[] } | null;
-  /** `emptyMessageBytes`, which depends on fields fixed at creation only: measured once. */
+  /** Estimated bytes of its largest message with nothing in it (`emptyMessageBytesOf`): fixed at creation, so measured once. */
   readonly emptyMessageBytes: number;
 }
 
@@ -253,7 +253,7 @@ export function createEndpoint(config: ConnectionConfig): EndpointState {
   };
   state.streams[ownKey(state)] = newStream(self, config.incarnation, 0);
   // Long names could leave no room for any payload: a configuration no running system should have.
-  if (emptyMessageBytes(state) > settings.messageBytesMax)
+  if (state.emptyMessageBytes > settings.messageBytesMax)
     throw new RangeError(
       `messageBytesMax ${settings.messageBytesMax} leaves no room for a message's own fields`,
     );
@@ -332,7 +332,7 @@ export function attachPiggyback(state: EndpointState, key: string, data: unknown
     state.counters.unencodable++;
     return { ok: false, error: { type: 'unencodable', detail: size.detail } };
   }
-  const alone = withPiggybackBytes(emptyMessageBytes(state), size.bytes);
+  const alone = withPiggybackBytes(state.emptyMessageBytes, size.bytes);
   if (alone > state.settings.messageBytesMax) {
     state.counters.tooLarge++;
     return {
@@ -593,7 +593,7 @@ function multicastMessage(state: EndpointState, kind: MessageKind, payload: unkn
     return { ok: false, error: { type: 'unencodable', detail: size.detail } };
   }
   // The payload replaces the 1-byte nil of an empty message.
-  const bytes = emptyMessageBytes(state) - 1 + size.bytes;
+  const bytes = state.emptyMessageBytes - 1 + size.bytes;
   if (bytes > bytesMax) {
     state.counters.tooLarge++;
     return { ok: false, error: { type: 'too-large', bytes, bytesMax } };
@@ -601,7 +601,7 @@ function multicastMessage(state: EndpointState, kind: MessageKind, payload: unkn
   // Attached data that would push this message over the bound goes ahead in null messages of its
   // own, as many as it takes (each key fits one alone: `attachPiggyback` checked it).
   while (state.piggyback !== null && withPiggybackBytes(bytes, attachedBytes(state)) > bytesMax) {
-    const result = sendMessage(state, 'null', null, keysFitting(state), emptyMessageBytes(state));
+    const result = sendMessage(state, 'null', null, keysFitting(state), state.emptyMessageBytes);
     if (!result.ok) return result;
     state.counters.piggybackSplits++;
   }
@@ -676,7 +676,7 @@ function takePiggyback(state: EndpointState, keys: readonly string[]): Piggyback
 
 /** The attached keys, in the order attached, that fit one null message together. */
 function keysFitting(state: EndpointState): string[] {
-  const empty = emptyMessageBytes(state);
+  const empty = state.emptyMessageBytes;
   const keys: string[] = [];
   let bytes = 0;
   for (const key of Object.keys(state.piggyback ?? {})) {
@@ -696,10 +696,6 @@ function keysFitting(state: EndpointState): string[] {
  * with the largest sequence, the longest kind, the largest stable point. Independent of what the
  * message carries, so it is the fixed part of every size check.
  */
-function emptyMessageBytes(state: EndpointState): number {
-  return state.emptyMessageBytes;
-}
-
 function emptyMessageBytesOf(self: NodeId, incarnation: number, group: string): number {
   const largest: DataMessage = {
     id: { origin: self, incarnation, sequence: Number.MAX_SAFE_INTEGER },
