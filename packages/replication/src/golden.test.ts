@@ -42,8 +42,17 @@ function link(trace: readonly string[], prefix: string): string[] {
 const directGroups = (
   policy: OrderingPolicy = receptionPolicy,
   ledgerSettings?: ClusterGroup['settings'],
+  clientSettings?: ClusterGroup['settings'],
 ): ClusterGroup[] => [
-  { group: 'C', members: ['c1'], behavior: client, style: 'semi-active', policy, peers: ['B'] },
+  {
+    group: 'C',
+    members: ['c1'],
+    behavior: client,
+    style: 'semi-active',
+    policy,
+    peers: ['B'],
+    ...(clientSettings === undefined ? {} : { settings: clientSettings }),
+  },
   {
     group: 'B',
     members: ['b1', 'b2', 'b3'],
@@ -107,17 +116,55 @@ describe('golden scenarios', () => {
   });
 
   it('a replica alone in its group owes nobody its order: what it relays rides on its request, no null message ahead', () => {
+    // Relays at once (`relayAfterMs: 0`) what the peer may lack: b2 receives everything, but its
+    // acknowledgements are lost, so nobody learns that it holds B's replies.
+    const sim = cluster(directGroups(receptionPolicy, undefined, { relayAfterMs: 0 }));
+    for (const other of ['c1', 'b1', 'b3']) sim.block('b2', other);
+    issue(sim, 'c1', 'r1', 'B');
+    sim.runUntil(WARM_UP_MS + 50);
+    issue(sim, 'c1', 'r2', 'B');
+    sim.runUntil(WARM_UP_MS + 100);
+    // The second request carries B's announcement of the first (learnt from its reply) itself. B's
+    // start (position 1) was acknowledged by all during the warm-up: nothing to relay on the first.
+    expect(link(sim.trace, 'c1->b2')).toEqual([
+      'c1->b2 async-request C#1',
+      'c1->b2 async-request C#2 relay B[2]',
+    ]);
+    expect(sim.role('c1').endpoint('B')?.counters.nullMessages).toBe(1); // Only the start's.
+  });
+
+  it('relay only what the peer may lack (claims 66, 67): nothing relayed when every member got the carrier', () => {
     const sim = cluster(directGroups());
     issue(sim, 'c1', 'r1', 'B');
     sim.runUntil(WARM_UP_MS + 50);
     issue(sim, 'c1', 'r2', 'B');
     sim.runUntil(WARM_UP_MS + 100);
-    // The second request carries B's announcement of the first (learnt from its reply) itself.
+    // B's backups got B's announcements on the very replies that brought them to the client, and
+    // acknowledged them within the connection's acknowledgement delay: repeating them is useless.
+    expect(link(sim.trace, 'c1->b2')).toEqual(['c1->b2 async-request C#1', 'c1->b2 async-request C#2']);
+    expect(sim.role('c1').counters.entriesRelayed).toBe(0);
+    expect(sim.role('c1').counters.relaysSkipped).toBe(2);
+    expect(sim.role('b2').history()).toEqual(sim.role('b1').history());
+  });
+
+  it('relay only what the peer may lack (claims 66, 67): a carrier not known delivered everywhere is relayed after relayAfterMs', () => {
+    const sim = cluster(directGroups());
+    // b2 receives everything but its acknowledgements are lost: nobody learns that it holds B's replies.
+    for (const other of ['c1', 'b1', 'b3']) sim.block('b2', other);
+    issue(sim, 'c1', 'r1', 'B');
+    sim.runUntil(WARM_UP_MS + 50);
+    issue(sim, 'c1', 'r2', 'B');
+    sim.runUntil(WARM_UP_MS + 150);
+    issue(sim, 'c1', 'r3', 'B');
+    sim.runUntil(WARM_UP_MS + 200);
+    // r1's announcement (B[2]) came at ~2 ms: 48 ms old on r2, too young; 148 ms on r3, relayed.
+    // r2's (B[3], ~52 ms) is 98 ms old on r3 and waits with anything after it.
     expect(link(sim.trace, 'c1->b2')).toEqual([
-      'c1->b2 async-request C#1 relay B[1]',
-      'c1->b2 async-request C#2 relay B[2]',
+      'c1->b2 async-request C#1',
+      'c1->b2 async-request C#2',
+      'c1->b2 async-request C#3 relay B[2]',
     ]);
-    expect(sim.role('c1').endpoint('B')?.counters.nullMessages).toBe(1); // Only the start's.
+    expect(sim.role('c1').counters.entriesRelayed).toBe(1);
   });
 
   it('batching (claims 43, 45, 47): requests processed in one pass announce together on the first reply', () => {
@@ -182,6 +229,8 @@ describe('golden scenarios', () => {
         style: 'semi-active',
         policy: receptionPolicy,
         peers: ['C', 'B'],
+        // At once (by default after `relayAfterMs`) what B's members may lack.
+        settings: { relayAfterMs: 0 },
       },
       {
         group: 'B',
@@ -192,17 +241,20 @@ describe('golden scenarios', () => {
         peers: ['A'],
       },
     ]);
+    // b2's acknowledgements are lost: A cannot know that b2 holds B's replies, so it relays.
+    for (const other of ['a1', 'a2', 'b1']) sim.block('b2', other);
     issue(sim, 'c1', 'r1', 'A');
     sim.runUntil(WARM_UP_MS + 30);
     issue(sim, 'c1', 'r2', 'A');
     sim.runUntil(WARM_UP_MS + 60);
     expect(link(sim.trace, 'a1->b2')).toEqual([
-      // B's start (position 1) was announced on a null message during warm-up; r1's order (B[2])
-      // came on B's reply to A and goes on to B's backups with A's next request.
-      'a1->b2 async-request A#1 order[2] relay B[1]',
+      // B's start (position 1) was announced on a null message during warm-up, and every member
+      // acknowledged it then: no relay. r1's order (B[2]) came on B's reply to A and goes on to B's
+      // backups with A's next request.
+      'a1->b2 async-request A#1 order[2]',
       'a1->b2 async-request A#2 order[3,4] relay B[2]',
     ]);
-    expect(sim.role('a1').counters.entriesRelayed).toBe(2);
+    expect(sim.role('a1').counters.entriesRelayed).toBe(1);
     expect(sim.role('b2').history()).toEqual(sim.role('b1').history());
   });
 

@@ -51,6 +51,7 @@ import {
 } from '@steadfast/runtime';
 import {
   createEndpoint,
+  deliveredEverywhere,
   detachPiggyback,
   sendAttachedNow,
   holdSends,
@@ -173,6 +174,14 @@ export interface ReplicaConfig {
    * the primary for a state transfer before it serves. False for the replicas of a new group.
    */
   readonly joining?: boolean;
+}
+
+/** A peer group's order entry not yet relayed or passed: the message that brought it, and when. */
+interface PendingRelay {
+  readonly position: number;
+  readonly carrier: MessageId;
+  /** The replica's clock when the entry arrived. */
+  readonly atMs: number;
 }
 
 interface PendingInput {
@@ -433,6 +442,8 @@ export class ReplicaRole {
   /** Parts received of a checkpoint too large for one message (passive backups). */
   private checkpointParts: { position: number; texts: (string | undefined)[]; received: number } | undefined;
   private readonly peerEntries = new Map<string, Map<number, OrderEntry>>();
+  /** By peer group, the entries of `peerEntries` not yet relayed or passed, in arrival order. */
+  private readonly relayQueues = new Map<string, PendingRelay[]>();
   /** The highest position among `peerEntries` of each group, ever (for the relay's fast path). */
   private readonly peerEntriesHighest = new Map<string, number>();
   /** `basesChars` of the last `bases` array (replaced, never changed in place). */
@@ -481,8 +492,11 @@ export class ReplicaRole {
       if (!Number.isSafeInteger(value) || value < 1)
         throw new RangeError(`${name} must be a positive integer`);
     }
-    if (!Number.isFinite(this.settings.digestIntervalMs) || this.settings.digestIntervalMs < 0)
-      throw new RangeError('digestIntervalMs must be a finite number of milliseconds, 0 or more');
+    for (const name of ['digestIntervalMs', 'relayAfterMs'] as const) {
+      const value = this.settings[name];
+      if (!Number.isFinite(value) || value < 0)
+        throw new RangeError(`${name} must be a finite number of milliseconds, 0 or more`);
+    }
     this.realSources = sources;
     this.activeSources = sources;
     // The supervisor reads whichever sources are active: the real ones, or those a synchronous
@@ -1332,7 +1346,7 @@ export class ReplicaRole {
       if (order.group === this.group) {
         if (mine) this.confirmAnnounced(connection, order.entries, message.kind === 'null');
         else this.onOrder(order.epoch, order.entries);
-      } else this.learnPeerEntries(order.group, order.entries);
+      } else this.learnPeerEntries(order.group, order.entries, message.id);
     }
     const relay = piggyback.relay;
     if (relay !== undefined && Array.isArray(relay.entries)) {
@@ -2064,14 +2078,9 @@ export class ReplicaRole {
     const known = peer === undefined ? undefined : this.peerEntries.get(peer);
     const after = peer === undefined ? 0 : (this.relayedUpTo.get(peer) ?? 0);
     // Usually nothing new to relay since the last message: skip the walk over the known entries.
-    const fresh = peer !== undefined && (this.peerEntriesHighest.get(peer) ?? 0) > after;
+    const fresh = peer !== undefined && (this.relayQueues.get(peer)?.length ?? 0) > 0;
     if (peer !== undefined && known !== undefined && fresh && this.role === 'primary') {
-      // The entries after the last relayed, without copying all the known ones first (up to
-      // `peerAnnouncementsMax` of them, on every message of a busy caller).
-      let candidates: OrderEntry[] = [];
-      for (const entry of known.values()) if (entry.position > after) candidates.push(entry);
-      if (candidates.length > this.settings.announceBatchMax)
-        candidates = candidates.slice(-this.settings.announceBatchMax);
+      const candidates = this.relayCandidates(connection, peer, known, after);
       // The newest that fit: relaying is an optimisation (claims 66-67), older ones may be skipped.
       const relayed: OrderEntry[] = [];
       for (let index = candidates.length - 1; index >= 0; index--) {
@@ -2091,6 +2100,43 @@ export class ReplicaRole {
       ...checkpointData,
       ...(bases !== undefined ? { bases } : {}),
     };
+  }
+
+  /**
+   * The peer group's entries worth relaying to it on `connection` now, oldest first, at most
+   * `announceBatchMax` (the newest), taken off the relay queue. An entry whose carrying message the
+   * connection knows delivered at every member of both groups is passed: they all hold it (the usual
+   * case, as the peer's backups receive its primary's messages on this same connection). One not
+   * yet known delivered everywhere waits `relayAfterMs` for that knowledge (acknowledgements come
+   * after the connection's `ackDelayMs`), and the entries that came after it wait with it. Entries
+   * already relayed (at most `after`) or no longer known are passed too.
+   */
+  private relayCandidates(
+    connection: string,
+    peer: string,
+    known: ReadonlyMap<number, OrderEntry>,
+    after: number,
+  ): OrderEntry[] {
+    const queue = this.relayQueues.get(peer);
+    const endpoint = this.endpoints.get(connection);
+    if (queue === undefined || endpoint === undefined) return [];
+    let candidates: OrderEntry[] = [];
+    let taken = 0;
+    for (; taken < queue.length; taken++) {
+      const pending = queue[taken]!;
+      const entry = known.get(pending.position);
+      if (entry === undefined || pending.position <= after) continue;
+      if (deliveredEverywhere(endpoint, pending.carrier)) {
+        this.counters.relaysSkipped++;
+        continue;
+      }
+      if (this.nowMs - pending.atMs < this.settings.relayAfterMs) break;
+      candidates.push(entry);
+    }
+    if (taken > 0) queue.splice(0, taken);
+    if (candidates.length > this.settings.announceBatchMax)
+      candidates = candidates.slice(-this.settings.announceBatchMax);
+    return candidates;
   }
 
   private basesChars(
@@ -2223,20 +2269,29 @@ export class ReplicaRole {
     }
   }
 
-  private learnPeerEntries(group: string, entries: readonly OrderEntry[]): void {
+  private learnPeerEntries(group: string, entries: readonly OrderEntry[], carrier: MessageId): void {
     if (!this.connections.has(group)) return;
     let known = this.peerEntries.get(group);
-    if (known === undefined) {
+    let queue = this.relayQueues.get(group);
+    if (known === undefined || queue === undefined) {
       known = new Map();
+      queue = [];
       this.peerEntries.set(group, known);
+      this.relayQueues.set(group, queue);
     }
     let highest = this.peerEntriesHighest.get(group) ?? 0;
     for (const entry of entries)
       if (isEntry(entry)) {
+        // The first message that brought it: the one whose delivery everywhere makes a relay useless.
+        if (!known.has(entry.position)) queue.push({ position: entry.position, carrier, atMs: this.nowMs });
         known.set(entry.position, entry);
         highest = Math.max(highest, entry.position);
       }
     this.peerEntriesHighest.set(group, highest);
+    // Past the bound the oldest go, known and queued alike (a queued position no longer known is
+    // passed when the relay reaches it).
+    if (queue.length > this.settings.peerAnnouncementsMax)
+      queue.splice(0, queue.length - this.settings.peerAnnouncementsMax);
     const excess = known.size - this.settings.peerAnnouncementsMax;
     if (excess <= 0) return;
     const sorted = [...known.keys()].sort((a, b) => a - b);
@@ -2453,6 +2508,7 @@ export class ReplicaRole {
     this.checkpoint = undefined;
     this.checkpointParts = undefined;
     this.peerEntries.clear();
+    this.relayQueues.clear();
     this.relayedUpTo.clear();
     this.stateRequestedAtMs = -1;
     // What it processed while out (as a deposed primary, say) is nobody's order.

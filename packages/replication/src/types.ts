@@ -55,6 +55,17 @@ export interface ReplicationSettings {
   /** Peer announcements kept per peer group, for relaying and for a peer's failover (claims 65-69). */
   readonly peerAnnouncementsMax: number;
   /**
+   * The primary relays a peer group's announcements back to that group (claims 66-67) only for
+   * entries whose carrying message its connection does not yet know delivered at every member of
+   * the peer group, and only once they have waited this long for that knowledge (0: at once, on
+   * the next message). The peer's backups receive its primary's messages on the same connection,
+   * so when nothing fails every relay repeated what they already had; a backup that missed the
+   * carrier still gets the entries from the relay, after this delay, if the group layer has not
+   * already fetched it the message. Keep it above the connection's `ackDelayMs`, which is about
+   * how long the knowledge takes to come.
+   */
+  readonly relayAfterMs: number;
+  /**
    * What the replication layer piggybacks on one message, at most, in JSON characters (an upper
    * bound on its msgpack size for plain data). A frame holds 16 KiB by default and a message that
    * does not fit is dropped at every (re)transmission, which would block its stream for good: so
@@ -81,6 +92,7 @@ export const REPLICATION_DEFAULTS: ReplicationSettings = {
   inputsMax: 4_096,
   historyMax: 100_000,
   peerAnnouncementsMax: 256,
+  relayAfterMs: 100,
   piggybackCharsMax: 6_000,
   // A retransmission answers a NACK with up to this many messages; the group layer splits them into
   // packets that each stay within `messageBytesMax`, so full-size messages still travel one per
@@ -418,6 +430,11 @@ export interface ReplicaCounters {
   announcementsAhead: number;
   /** Peer announcements relayed on to their own group (claim 66). */
   entriesRelayed: number;
+  /**
+   * Peer announcements not relayed because every member of their group was known to hold them
+   * (their carrying message was delivered everywhere) within `relayAfterMs`.
+   */
+  relaysSkipped: number;
   /** Inputs received again (by group-level id) and dropped. */
   duplicateInputs: number;
   inputsDropped: number;
@@ -476,6 +493,7 @@ export function zeroReplicaCounters(): ReplicaCounters {
     nullMessages: 0,
     announcementsAhead: 0,
     entriesRelayed: 0,
+    relaysSkipped: 0,
     duplicateInputs: 0,
     inputsDropped: 0,
     checkpointsSent: 0,

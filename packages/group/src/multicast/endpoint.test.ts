@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import {
   bufferedMessages,
   createEndpoint,
+  deliveredEverywhere,
   detachPiggyback,
   installView,
   membersBehindEpoch,
@@ -102,6 +103,25 @@ describe('multicast endpoint: stability, garbage collection and flow control', (
       expect(needsSync(state), node).toBe(false);
       expect(state.streams['a1:1']).toMatchObject({ delivered: 1, stable: 1 });
     }
+  });
+
+  it('deliveredEverywhere holds for a message once every member of both groups acknowledged it, not before', () => {
+    const cluster = threeAndTwo();
+    const sent = cluster.multicast(n('b1'), 'carrier');
+    expect(sent.ok).toBe(true);
+    if (!sent.ok) return;
+    const id = sent.id;
+    // Delivered at the sender at once, and at a receiver on arrival: neither knows about the others yet.
+    cluster.deliver(cluster.inFlight.findIndex((flight) => flight.target === 'a1'));
+    for (const state of cluster.endpoints.values()) expect(deliveredEverywhere(state, id)).toBe(false);
+    cluster.settle();
+    for (const [node, state] of cluster.endpoints) expect(deliveredEverywhere(state, id), node).toBe(true);
+    // A later message of the same stream is not covered by the earlier one's stability.
+    expect(deliveredEverywhere(cluster.endpoints.get(n('a1'))!, { ...id, sequence: id.sequence + 1 })).toBe(
+      false,
+    );
+    // Nor is a stream this endpoint never heard of.
+    expect(deliveredEverywhere(cluster.endpoints.get(n('a1'))!, { ...id, origin: n('b9') })).toBe(false);
   });
 
   it('answers window-full once windowMax messages are unstable, and accepts more once they are acknowledged', () => {

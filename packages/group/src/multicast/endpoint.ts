@@ -498,6 +498,22 @@ export function knownView(state: EndpointState, group: string): GroupView | unde
   return state.views[group];
 }
 
+/**
+ * Whether the message `id` is known delivered at every member of both current views: its stream's
+ * stable point has passed it, or the stream was retired (every member had all of it). What a layer
+ * above asks before repeating what the message carried (replication's relay, claims 66-67).
+ */
+export function deliveredEverywhere(
+  state: EndpointState,
+  id: { readonly origin: NodeId; readonly incarnation: number; readonly sequence: number },
+): boolean {
+  const key = streamKey(id);
+  const stream = state.streams[key];
+  if (stream !== undefined) return stream.stable >= id.sequence;
+  const final = state.retired[key];
+  return final !== undefined && final >= id.sequence;
+}
+
 /** Messages held in retransmission buffers and early-arrival buffers, over all streams. */
 export function bufferedMessages(state: EndpointState): number {
   let count = 0;

@@ -8,6 +8,7 @@ export {
   attachPiggyback,
   bufferedMessages,
   createEndpoint,
+  deliveredEverywhere,
   detachPiggyback,
   sendAttachedNow,
   fireTimer,
