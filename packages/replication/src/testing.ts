@@ -159,6 +159,9 @@ export interface ReplicationSimResult {
    */
   readonly stateLosses: readonly { readonly group: string; readonly atMs: number }[];
   readonly nullMessages: number;
+  /** Peer announcements relayed to their own group, and passed because its members held them. */
+  readonly entriesRelayed: number;
+  readonly relaysSkipped: number;
   readonly events: number;
   readonly simulatedMs: number;
   readonly faultsInjected: SimulationResult['faultsInjected'];
@@ -679,6 +682,8 @@ export async function runReplicationSimulation(
     fencedMessages: total.fencedMessages,
     stateLosses: [...stateLost].map(([group, atMs]) => ({ group, atMs })),
     nullMessages: total.nullMessages,
+    entriesRelayed: total.entriesRelayed,
+    relaysSkipped: total.relaysSkipped,
     events: result.events,
     simulatedMs: result.simulatedMs,
     faultsInjected: result.faultsInjected,
