@@ -99,6 +99,7 @@ import type { OrderingPolicy, QueuedInput } from './policy.js';
 import { jsonLength } from './json-length.js';
 import { SeededRandom } from './random.js';
 import { SequenceSet } from './sequence-set.js';
+import { withoutLowestPositions } from './position-table.js';
 import {
   REPLICA_CONTROL_TYPES,
   REPLICATION_DEFAULTS,
@@ -444,8 +445,13 @@ export class ReplicaRole {
   private readonly peerEntries = new Map<string, Map<number, OrderEntry>>();
   /** By peer group, the entries of `peerEntries` not yet relayed or passed, in arrival order. */
   private readonly relayQueues = new Map<string, PendingRelay[]>();
-  /** The highest position among `peerEntries` of each group, ever (for the relay's fast path). */
+  /** The highest position among `peerEntries` of each group, ever. */
   private readonly peerEntriesHighest = new Map<string, number>();
+  /**
+   * Groups whose `peerEntries` map is not in ascending position order (an entry came after a
+   * higher one): its oldest entries are found by sorting, not by taking the first keys.
+   */
+  private readonly peerEntriesUnordered = new Set<string>();
   /** `basesChars` of the last `bases` array (replaced, never changed in place). */
   private basesCharsOf: { readonly bases: readonly EpochBasis[]; readonly chars: number } | undefined;
   private readonly relayedUpTo = new Map<string, number>();
@@ -2282,8 +2288,11 @@ export class ReplicaRole {
     let highest = this.peerEntriesHighest.get(group) ?? 0;
     for (const entry of entries)
       if (isEntry(entry)) {
-        // The first message that brought it: the one whose delivery everywhere makes a relay useless.
-        if (!known.has(entry.position)) queue.push({ position: entry.position, carrier, atMs: this.nowMs });
+        if (!known.has(entry.position)) {
+          // The first message that brought it: the one whose delivery everywhere makes a relay useless.
+          queue.push({ position: entry.position, carrier, atMs: this.nowMs });
+          if (entry.position < highest) this.peerEntriesUnordered.add(group);
+        }
         known.set(entry.position, entry);
         highest = Math.max(highest, entry.position);
       }
@@ -2294,8 +2303,11 @@ export class ReplicaRole {
       queue.splice(0, queue.length - this.settings.peerAnnouncementsMax);
     const excess = known.size - this.settings.peerAnnouncementsMax;
     if (excess <= 0) return;
-    const sorted = [...known.keys()].sort((a, b) => a - b);
-    for (const position of sorted.slice(0, excess)) known.delete(position);
+    const ascending = !this.peerEntriesUnordered.has(group);
+    const kept = withoutLowestPositions(known, excess, ascending);
+    if (kept !== known) this.peerEntries.set(group, kept);
+    // A rebuilt table is in position order again.
+    this.peerEntriesUnordered.delete(group);
   }
 
   private canProcess(entry: OrderEntry): boolean {
@@ -2508,6 +2520,7 @@ export class ReplicaRole {
     this.checkpoint = undefined;
     this.checkpointParts = undefined;
     this.peerEntries.clear();
+    this.peerEntriesUnordered.clear();
     this.relayQueues.clear();
     this.relayedUpTo.clear();
     this.stateRequestedAtMs = -1;
