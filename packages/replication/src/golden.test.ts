@@ -157,14 +157,18 @@ describe('golden scenarios', () => {
     sim.runUntil(WARM_UP_MS + 150);
     issue(sim, 'c1', 'r3', 'B');
     sim.runUntil(WARM_UP_MS + 200);
+    issue(sim, 'c1', 'r4', 'B');
+    sim.runUntil(WARM_UP_MS + 300);
     // r1's announcement (B[2]) came at ~2 ms: 48 ms old on r2, too young; 148 ms on r3, relayed.
-    // r2's (B[3], ~52 ms) is 98 ms old on r3 and waits with anything after it.
+    // r2's (B[3], ~52 ms) is 98 ms old on r3 and waits with anything after it; on r4 (at 200 ms) it
+    // goes, and B[2], relayed once, does not go again.
     expect(link(sim.trace, 'c1->b2')).toEqual([
       'c1->b2 async-request C#1',
       'c1->b2 async-request C#2',
       'c1->b2 async-request C#3 relay B[2]',
+      'c1->b2 async-request C#4 relay B[3]',
     ]);
-    expect(sim.role('c1').counters.entriesRelayed).toBe(1);
+    expect(sim.role('c1').counters.entriesRelayed).toBe(2);
   });
 
   it('batching (claims 43, 45, 47): requests processed in one pass announce together on the first reply', () => {

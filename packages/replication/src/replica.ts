@@ -2110,12 +2110,14 @@ export class ReplicaRole {
 
   /**
    * The peer group's entries worth relaying to it on `connection` now, oldest first, at most
-   * `announceBatchMax` (the newest), taken off the relay queue. An entry whose carrying message the
-   * connection knows delivered at every member of both groups is passed: they all hold it (the usual
-   * case, as the peer's backups receive its primary's messages on this same connection). One not
-   * yet known delivered everywhere waits `relayAfterMs` for that knowledge (acknowledgements come
-   * after the connection's `ackDelayMs`), and the entries that came after it wait with it. Entries
-   * already relayed (at most `after`) or no longer known are passed too.
+   * `announceBatchMax` (the newest). An entry whose carrying message the connection knows delivered
+   * at every member of both groups is passed: they all hold it (the usual case, as the peer's
+   * backups receive its primary's messages on this same connection). One not yet known delivered
+   * everywhere waits `relayAfterMs` for that knowledge (acknowledgements come after the
+   * connection's `ackDelayMs`), and the entries that came after it wait with it. Passed entries,
+   * entries no longer known and entries relayed (at most `after`, which moves once a message
+   * carrying them has left) leave the relay queue; a candidate stays in it until then, so a
+   * piggyback that is replaced before it leaves loses nothing.
    */
   private relayCandidates(
     connection: string,
@@ -2127,9 +2129,11 @@ export class ReplicaRole {
     const endpoint = this.endpoints.get(connection);
     if (queue === undefined || endpoint === undefined) return [];
     let candidates: OrderEntry[] = [];
-    let taken = 0;
-    for (; taken < queue.length; taken++) {
-      const pending = queue[taken]!;
+    // Compacts the queue in place: `kept` entries stay, from the front.
+    let kept = 0;
+    let index = 0;
+    for (; index < queue.length; index++) {
+      const pending = queue[index]!;
       const entry = known.get(pending.position);
       if (entry === undefined || pending.position <= after) continue;
       if (deliveredEverywhere(endpoint, pending.carrier)) {
@@ -2138,8 +2142,12 @@ export class ReplicaRole {
       }
       if (this.nowMs - pending.atMs < this.settings.relayAfterMs) break;
       candidates.push(entry);
+      queue[kept++] = pending;
     }
-    if (taken > 0) queue.splice(0, taken);
+    if (kept < index) {
+      queue.copyWithin(kept, index);
+      queue.length -= index - kept;
+    }
     if (candidates.length > this.settings.announceBatchMax)
       candidates = candidates.slice(-this.settings.announceBatchMax);
     return candidates;
