@@ -431,8 +431,9 @@ export interface ReplicaCounters {
   /** Peer announcements relayed on to their own group (claim 66). */
   entriesRelayed: number;
   /**
-   * Peer announcements not relayed because every member of their group was known to hold them
-   * (their carrying message was delivered everywhere) within `relayAfterMs`.
+   * Peer announcements not relayed because every member of their group was known to hold them:
+   * their carrying message was known delivered everywhere before they were due (`relayAfterMs`)
+   * or before a message took them.
    */
   relaysSkipped: number;
   /** Inputs received again (by group-level id) and dropped. */
