@@ -35,6 +35,23 @@ function issue(
   target.input(nodeId(clientNode), { type: 'external', body });
 }
 
+/** Requests from c1 to `group`, each followed by a run until its time (ms after the warm-up). */
+function issueEach(
+  target: ReplicationCluster,
+  group: string,
+  steps: readonly (readonly [key: string, runUntilMs: number])[],
+): void {
+  for (const [key, runUntilMs] of steps) {
+    issue(target, 'c1', key, group);
+    target.runUntil(WARM_UP_MS + runUntilMs);
+  }
+}
+
+/** `node` receives everything, but nothing it sends to `others` arrives: they never learn what it holds. */
+function silence(target: ReplicationCluster, node: string, others: readonly string[]): void {
+  for (const other of others) target.block(node, other);
+}
+
 function link(trace: readonly string[], prefix: string): string[] {
   return trace.filter((line) => line.split(' ')[1] === prefix).map((line) => line.replace(/^\d+ms /, ''));
 }
@@ -119,11 +136,11 @@ describe('golden scenarios', () => {
     // Relays at once (`relayAfterMs: 0`) what the peer may lack: b2 receives everything, but its
     // acknowledgements are lost, so nobody learns that it holds B's replies.
     const sim = cluster(directGroups(receptionPolicy, undefined, { relayAfterMs: 0 }));
-    for (const other of ['c1', 'b1', 'b3']) sim.block('b2', other);
-    issue(sim, 'c1', 'r1', 'B');
-    sim.runUntil(WARM_UP_MS + 50);
-    issue(sim, 'c1', 'r2', 'B');
-    sim.runUntil(WARM_UP_MS + 100);
+    silence(sim, 'b2', ['c1', 'b1', 'b3']);
+    issueEach(sim, 'B', [
+      ['r1', 50],
+      ['r2', 100],
+    ]);
     // The second request carries B's announcement of the first (learnt from its reply) itself. B's
     // start (position 1) was acknowledged by all during the warm-up: nothing to relay on the first.
     expect(link(sim.trace, 'c1->b2')).toEqual([
@@ -135,10 +152,10 @@ describe('golden scenarios', () => {
 
   it('relay only what the peer may lack (claims 66, 67): nothing relayed when every member got the carrier', () => {
     const sim = cluster(directGroups());
-    issue(sim, 'c1', 'r1', 'B');
-    sim.runUntil(WARM_UP_MS + 50);
-    issue(sim, 'c1', 'r2', 'B');
-    sim.runUntil(WARM_UP_MS + 100);
+    issueEach(sim, 'B', [
+      ['r1', 50],
+      ['r2', 100],
+    ]);
     // B's backups got B's announcements on the very replies that brought them to the client, and
     // acknowledged them within the connection's acknowledgement delay: repeating them is useless.
     expect(link(sim.trace, 'c1->b2')).toEqual(['c1->b2 async-request C#1', 'c1->b2 async-request C#2']);
@@ -149,16 +166,14 @@ describe('golden scenarios', () => {
 
   it('relay only what the peer may lack (claims 66, 67): a carrier not known delivered everywhere is relayed after relayAfterMs', () => {
     const sim = cluster(directGroups());
-    // b2 receives everything but its acknowledgements are lost: nobody learns that it holds B's replies.
-    for (const other of ['c1', 'b1', 'b3']) sim.block('b2', other);
-    issue(sim, 'c1', 'r1', 'B');
-    sim.runUntil(WARM_UP_MS + 50);
-    issue(sim, 'c1', 'r2', 'B');
-    sim.runUntil(WARM_UP_MS + 150);
-    issue(sim, 'c1', 'r3', 'B');
-    sim.runUntil(WARM_UP_MS + 200);
-    issue(sim, 'c1', 'r4', 'B');
-    sim.runUntil(WARM_UP_MS + 300);
+    // b2's acknowledgements are lost: nobody learns that it holds B's replies.
+    silence(sim, 'b2', ['c1', 'b1', 'b3']);
+    issueEach(sim, 'B', [
+      ['r1', 50],
+      ['r2', 150],
+      ['r3', 200],
+      ['r4', 300],
+    ]);
     // r1's announcement (B[2]) came at ~2 ms: 48 ms old on r2, too young; 148 ms on r3, relayed.
     // r2's (B[3], ~52 ms) is 98 ms old on r3 and waits with anything after it; on r4 (at 200 ms) it
     // goes, and B[2], relayed once, does not go again.
@@ -246,11 +261,11 @@ describe('golden scenarios', () => {
       },
     ]);
     // b2's acknowledgements are lost: A cannot know that b2 holds B's replies, so it relays.
-    for (const other of ['a1', 'a2', 'b1']) sim.block('b2', other);
-    issue(sim, 'c1', 'r1', 'A');
-    sim.runUntil(WARM_UP_MS + 30);
-    issue(sim, 'c1', 'r2', 'A');
-    sim.runUntil(WARM_UP_MS + 60);
+    silence(sim, 'b2', ['a1', 'a2', 'b1']);
+    issueEach(sim, 'A', [
+      ['r1', 30],
+      ['r2', 60],
+    ]);
     expect(link(sim.trace, 'a1->b2')).toEqual([
       // B's start (position 1) was announced on a null message during warm-up, and every member
       // acknowledged it then: no relay. r1's order (B[2]) came on B's reply to A and goes on to B's
