@@ -2306,9 +2306,10 @@ export class ReplicaRole {
       }
     this.peerEntriesHighest.set(group, highest);
     // Past the bound the oldest go, known and queued alike (a queued position no longer known is
-    // passed when the relay reaches it).
-    if (queue.length > this.settings.peerAnnouncementsMax)
-      queue.splice(0, queue.length - this.settings.peerAnnouncementsMax);
+    // passed when the relay reaches it). The queue is cut an eighth past its bound at a time: a
+    // backup, which never relays, would otherwise move the whole queue on every announcement.
+    const queueMax = this.settings.peerAnnouncementsMax;
+    if (queue.length > queueMax + (queueMax >> 3)) queue.splice(0, queue.length - queueMax);
     const excess = known.size - this.settings.peerAnnouncementsMax;
     if (excess <= 0) return;
     const ascending = !this.peerEntriesUnordered.has(group);
