@@ -49,7 +49,12 @@ export interface MulticastActorOptions {
 }
 
 const timerPrefix = 'mc:';
-const timerNames: ReadonlySet<string> = new Set<EndpointTimer>(['flush', 'sync', 'null-message']);
+const timerNames: ReadonlySet<string> = new Set<EndpointTimer>([
+  'flush',
+  'sync',
+  'null-message',
+  'non-primary',
+]);
 
 /** The actor's input: the connection's configuration. Its state is the endpoint's (plain data). */
 export function multicastActor(options: MulticastActorOptions): ActorBehavior {

@@ -139,6 +139,12 @@ export interface EndpointState {
    * estimated bytes of each, in order: `releaseSends` sends them batched, several per packet.
    */
   held: { messages: DataMessage[]; bytes: number[] } | null;
+  /**
+   * Data messages waiting for a member that is not a primary of either group, with the estimated
+   * bytes of each, in order, by member (`nonPrimaryDelayMs`). They go when the `non-primary` timer
+   * fires, or ahead of anything else sent to that member before then.
+   */
+  deferred: Record<string, { messages: DataMessage[]; bytes: number[] }>;
   /** Estimated bytes of its largest message with nothing in it (`emptyMessageBytesOf`): fixed at creation, so measured once. */
   readonly emptyMessageBytes: number;
 }
@@ -197,6 +203,7 @@ export function createEndpoint(config: ConnectionConfig): EndpointState {
     syncIntervalMs: config.syncIntervalMs ?? CONNECTION_DEFAULTS.syncIntervalMs,
     nullMessageDelayMs: config.nullMessageDelayMs ?? CONNECTION_DEFAULTS.nullMessageDelayMs,
     retransmitBatchMax: config.retransmitBatchMax ?? CONNECTION_DEFAULTS.retransmitBatchMax,
+    nonPrimaryDelayMs: config.nonPrimaryDelayMs ?? CONNECTION_DEFAULTS.nonPrimaryDelayMs,
     retiredStreamsMax: config.retiredStreamsMax ?? CONNECTION_DEFAULTS.retiredStreamsMax,
     messageBytesMax: config.messageBytesMax ?? CONNECTION_DEFAULTS.messageBytesMax,
   };
@@ -213,6 +220,7 @@ export function createEndpoint(config: ConnectionConfig): EndpointState {
   positiveInteger('retiredStreamsMax', settings.retiredStreamsMax);
   nonNegative('ackDelayMs', settings.ackDelayMs);
   nonNegative('nullMessageDelayMs', settings.nullMessageDelayMs);
+  nonNegative('nonPrimaryDelayMs', settings.nonPrimaryDelayMs);
   positiveInteger('syncIntervalMs', settings.syncIntervalMs);
   positiveInteger('incarnation', config.incarnation);
   if (config.connection.length === 0) throw new RangeError('a connection needs a name');
@@ -244,11 +252,12 @@ export function createEndpoint(config: ConnectionConfig): EndpointState {
     mentionsOwed: {},
     piggyback: null,
     piggybackBytes: {},
-    timers: { flush: false, sync: false, 'null-message': false },
+    timers: { flush: false, sync: false, 'null-message': false, 'non-primary': false },
     syncRound: 0,
     counters: zeroCounters(),
     outbox: [],
     held: null,
+    deferred: {},
     emptyMessageBytes: emptyMessageBytesOf(self, config.incarnation, config.group),
   };
   state.streams[ownKey(state)] = newStream(self, config.incarnation, 0);
@@ -391,24 +400,93 @@ export function releaseSends(state: EndpointState): void {
   const held = state.held;
   state.held = null;
   if (held === null || held.messages.length === 0) return;
+  sendData(state, held.messages, held.bytes);
+  settle(state);
+}
+
+/**
+ * Sends new data messages (with the estimated bytes of each) to every target: at once to the
+ * primaries, and to the other members at once too unless `nonPrimaryDelayMs` lets them wait.
+ */
+function sendData(state: EndpointState, messages: DataMessage[], bytes: number[]): void {
+  const primaries = state.settings.nonPrimaryDelayMs > 0 ? primaryTargets(state) : undefined;
+  let packets: DataMessage[][] | undefined;
+  for (const target of targets(state)) {
+    if (primaries !== undefined && !primaries.has(target)) {
+      const waiting = (state.deferred[target] ??= { messages: [], bytes: [] });
+      for (let index = 0; index < messages.length; index++) {
+        waiting.messages.push(messages[index]!);
+        waiting.bytes.push(bytes[index]!);
+      }
+      state.counters.deferredSends += messages.length;
+      continue;
+    }
+    // The packets' data arrays are shared by all targets: the wire layer then packs each once.
+    packets ??= packetsOf(state, messages, bytes);
+    for (const packet of packets) sendPacket(state, target, packet, false);
+  }
+}
+
+/** Data messages cut into packets whose data stays within `messageBytesMax` (one at least each). */
+function packetsOf(
+  state: EndpointState,
+  messages: readonly DataMessage[],
+  bytes: readonly number[],
+): DataMessage[][] {
   const bytesMax = state.settings.messageBytesMax;
-  // The packets' data arrays are shared by all targets: the wire layer then packs each once.
   const packets: DataMessage[][] = [];
   let data: DataMessage[] = [];
-  let bytes = 0;
-  held.messages.forEach((message, index) => {
-    const messageBytes = held.bytes[index] ?? bytesMax;
-    if (data.length > 0 && bytes + messageBytes > bytesMax) {
+  let total = 0;
+  messages.forEach((message, index) => {
+    const messageBytes = bytes[index] ?? bytesMax;
+    if (data.length > 0 && total + messageBytes > bytesMax) {
       packets.push(data);
       data = [];
-      bytes = 0;
+      total = 0;
     }
     data.push(message);
-    bytes += messageBytes;
+    total += messageBytes;
   });
   packets.push(data);
-  for (const target of targets(state)) for (const packet of packets) sendPacket(state, target, packet, false);
-  settle(state);
+  return packets;
+}
+
+/**
+ * The primary of each group's view, if it is a member (and not this endpoint): the members that
+ * act on a message. Undefined while a view is unknown: the contacts stand in for it, and which of
+ * them is a primary is not known, so everything goes to every target at once.
+ */
+function primaryTargets(state: EndpointState): Set<NodeId> | undefined {
+  const primaries = new Set<NodeId>();
+  for (const group of state.groups) {
+    const view = state.views[group];
+    if (view === undefined) return undefined;
+    if (view.members.includes(view.primary) && view.primary !== state.self) primaries.add(view.primary);
+  }
+  return primaries;
+}
+
+/**
+ * Sends every member its waiting data (`non-primary` timer). Members that wait for the same
+ * messages (the usual case: every multicast defers the same messages to each) share the packets'
+ * data arrays, so the wire layer packs them once. A member that left every view gets nothing.
+ */
+function sendDeferred(state: EndpointState): void {
+  const members = new Set<NodeId>();
+  for (const group of state.groups)
+    for (const member of state.views[group]?.members ?? []) members.add(member);
+  let shared: { messages: DataMessage[]; packets: DataMessage[][] } | undefined;
+  for (const [target, waiting] of Object.entries(state.deferred)) {
+    delete state.deferred[target];
+    if (!members.has(target as NodeId)) continue;
+    const same =
+      shared !== undefined &&
+      shared.messages.length === waiting.messages.length &&
+      shared.messages.every((message, index) => message === waiting.messages[index]);
+    if (!same)
+      shared = { messages: waiting.messages, packets: packetsOf(state, waiting.messages, waiting.bytes) };
+    for (const packet of shared!.packets) pushPacket(state, target as NodeId, packet, false);
+  }
 }
 
 /** Installs a view of either group (from membership, or a test script). Older epochs are ignored. */
@@ -483,6 +561,9 @@ export function fireTimer(state: EndpointState, name: EndpointTimer): void {
       break;
     case 'null-message':
       onNullMessageDue(state);
+      break;
+    case 'non-primary':
+      sendDeferred(state);
       break;
     default:
       assertNever(name, 'timer');
@@ -661,10 +742,7 @@ function sendMessage(
   if (state.held !== null) {
     state.held.messages.push(message);
     state.held.bytes.push(bytes);
-  } else {
-    const data = [message];
-    for (const target of targets(state)) sendPacket(state, target, data, false);
-  }
+  } else sendData(state, [message], [bytes]);
   if (kind === 'null') state.counters.nullMessages++;
   else state.counters.dataMessages++;
   return { ok: true, id };
@@ -783,7 +861,24 @@ function stabilityMembers(state: EndpointState): NodeId[] | undefined {
   return [...result];
 }
 
+/**
+ * Sends `target` a packet of `data` (perhaps none) and the control data owed to it. Data waiting
+ * for it (`nonPrimaryDelayMs`) goes first, in order: in this packet when it has no data of its
+ * own and the waiting data fits, in packets of its own ahead of it otherwise.
+ */
 function sendPacket(state: EndpointState, target: NodeId, data: DataMessage[], syncRequest: boolean): void {
+  const waiting = state.deferred[target];
+  if (waiting !== undefined) {
+    delete state.deferred[target];
+    const packets = packetsOf(state, waiting.messages, waiting.bytes);
+    const last = data.length === 0 ? packets.pop()! : undefined;
+    for (const packet of packets) pushPacket(state, target, packet, false);
+    if (last !== undefined) data = last;
+  }
+  pushPacket(state, target, data, syncRequest);
+}
+
+function pushPacket(state: EndpointState, target: NodeId, data: DataMessage[], syncRequest: boolean): void {
   const packet: Packet = {
     connection: state.connection,
     from: state.self,
@@ -1288,6 +1383,10 @@ function armTimers(state: EndpointState): void {
   if (!state.timers.sync && needsSync(state)) {
     state.timers.sync = true;
     state.outbox.push({ type: 'set-timer', name: 'sync', delayMs: state.settings.syncIntervalMs });
+  }
+  if (!state.timers['non-primary'] && hasEntries(state.deferred)) {
+    state.timers['non-primary'] = true;
+    state.outbox.push({ type: 'set-timer', name: 'non-primary', delayMs: state.settings.nonPrimaryDelayMs });
   }
   if (!state.timers['null-message'] && state.piggyback !== null) {
     state.timers['null-message'] = true;

@@ -48,8 +48,8 @@ function checkPrefixes(cluster: PureCluster, crashed: ReadonlySet<NodeId>): void
   }
 }
 
-function run(commands: readonly Command[]): void {
-  const cluster = new PureCluster({ groups, views: 'own', settings: { windowMax: 4 } });
+function run(commands: readonly Command[], nonPrimaryDelayMs = 0): void {
+  const cluster = new PureCluster({ groups, views: 'own', settings: { windowMax: 4, nonPrimaryDelayMs } });
   cluster.settle();
   const crashed = new Set<NodeId>();
   let counter = 0;
@@ -108,6 +108,13 @@ describe('multicast connection against a model (claim 36)', () => {
   it('delivers prefixes of each sender list under any schedule, and everything once the network is fair', () => {
     fc.assert(
       fc.property(fc.array(command, { maxLength: 120 }), (commands) => run(commands)),
+      { numRuns: 300 },
+    );
+  });
+
+  it('does the same when data to members that are not a primary waits (nonPrimaryDelayMs)', () => {
+    fc.assert(
+      fc.property(fc.array(command, { maxLength: 120 }), (commands) => run(commands, 2)),
       { numRuns: 300 },
     );
   });

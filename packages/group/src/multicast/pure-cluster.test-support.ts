@@ -46,7 +46,7 @@ export interface PureClusterOptions {
   readonly onSend?: (flight: InFlight) => void;
 }
 
-const timerOrder: readonly EndpointTimer[] = ['flush', 'null-message', 'sync'];
+const timerOrder: readonly EndpointTimer[] = ['flush', 'null-message', 'non-primary', 'sync'];
 
 export class PureCluster {
   readonly connection = 'A<->B';
