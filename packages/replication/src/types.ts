@@ -104,16 +104,15 @@ export const REPLICATION_DEFAULTS: ReplicationSettings = {
   // ~10,000 messages/s from filling the window while stability waits for them (measured A/B at 64
   // in flight: 10 ms with 512 gave +3-13 %, 20 ms with 1,024 another +3-25 %; 50 ms with 512 was
   // slower, the windows filled). Loss is still found at once by gaps and within `syncIntervalMs`.
-  // Backups only follow: the client's requests and the primary's replies reach them up to 2 ms
-  // late, batched (`nonPrimaryDelayMs`), so at low load the client and the primary send one
-  // packet per message instead of three (one request in flight, in process: 3.0 → 1.3 datagrams
-  // per request from each, CPU per request −25 %).
+  // Backups only follow: a primary's outputs reach them up to 2 ms late, batched
+  // (`ownGroupDelayMs`; the peer group still gets them at once, since its members answer a
+  // failover's flush), so at low load the primary sends one packet per output instead of three.
   connection: {
     nullMessageDelayMs: 0,
     retransmitBatchMax: 16,
     windowMax: 1_024,
     ackDelayMs: 20,
-    nonPrimaryDelayMs: 2,
+    ownGroupDelayMs: 2,
   },
 };
 

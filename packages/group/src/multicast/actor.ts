@@ -53,7 +53,7 @@ const timerNames: ReadonlySet<string> = new Set<EndpointTimer>([
   'flush',
   'sync',
   'null-message',
-  'non-primary',
+  'own-group',
 ]);
 
 /** The actor's input: the connection's configuration. Its state is the endpoint's (plain data). */

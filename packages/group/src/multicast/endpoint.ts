@@ -140,9 +140,9 @@ export interface EndpointState {
    */
   held: { messages: DataMessage[]; bytes: number[] } | null;
   /**
-   * Data messages waiting for a member that is not a primary of either group, with the estimated
-   * bytes of each, in order, by member (`nonPrimaryDelayMs`). They go when the `non-primary` timer
-   * fires, or ahead of anything else sent to that member before then.
+   * Data messages waiting for a member of this endpoint's own group (not its primary), with the
+   * estimated bytes of each, in order, by member (`ownGroupDelayMs`). They go when the `own-group`
+   * timer fires, or ahead of anything else sent to that member before then.
    */
   deferred: Record<string, { messages: DataMessage[]; bytes: number[] }>;
   /** Estimated bytes of its largest message with nothing in it (`emptyMessageBytesOf`): fixed at creation, so measured once. */
@@ -203,7 +203,7 @@ export function createEndpoint(config: ConnectionConfig): EndpointState {
     syncIntervalMs: config.syncIntervalMs ?? CONNECTION_DEFAULTS.syncIntervalMs,
     nullMessageDelayMs: config.nullMessageDelayMs ?? CONNECTION_DEFAULTS.nullMessageDelayMs,
     retransmitBatchMax: config.retransmitBatchMax ?? CONNECTION_DEFAULTS.retransmitBatchMax,
-    nonPrimaryDelayMs: config.nonPrimaryDelayMs ?? CONNECTION_DEFAULTS.nonPrimaryDelayMs,
+    ownGroupDelayMs: config.ownGroupDelayMs ?? CONNECTION_DEFAULTS.ownGroupDelayMs,
     retiredStreamsMax: config.retiredStreamsMax ?? CONNECTION_DEFAULTS.retiredStreamsMax,
     messageBytesMax: config.messageBytesMax ?? CONNECTION_DEFAULTS.messageBytesMax,
   };
@@ -220,7 +220,7 @@ export function createEndpoint(config: ConnectionConfig): EndpointState {
   positiveInteger('retiredStreamsMax', settings.retiredStreamsMax);
   nonNegative('ackDelayMs', settings.ackDelayMs);
   nonNegative('nullMessageDelayMs', settings.nullMessageDelayMs);
-  nonNegative('nonPrimaryDelayMs', settings.nonPrimaryDelayMs);
+  nonNegative('ownGroupDelayMs', settings.ownGroupDelayMs);
   positiveInteger('syncIntervalMs', settings.syncIntervalMs);
   positiveInteger('incarnation', config.incarnation);
   if (config.connection.length === 0) throw new RangeError('a connection needs a name');
@@ -252,7 +252,7 @@ export function createEndpoint(config: ConnectionConfig): EndpointState {
     mentionsOwed: {},
     piggyback: null,
     piggybackBytes: {},
-    timers: { flush: false, sync: false, 'null-message': false, 'non-primary': false },
+    timers: { flush: false, sync: false, 'null-message': false, 'own-group': false },
     syncRound: 0,
     counters: zeroCounters(),
     outbox: [],
@@ -405,14 +405,15 @@ export function releaseSends(state: EndpointState): void {
 }
 
 /**
- * Sends new data messages (with the estimated bytes of each) to every target: at once to the
- * primaries, and to the other members at once too unless `nonPrimaryDelayMs` lets them wait.
+ * Sends new data messages (with the estimated bytes of each) to every target: at once, except to
+ * the members of this endpoint's own group other than its primary when `ownGroupDelayMs` lets
+ * them wait.
  */
 function sendData(state: EndpointState, messages: DataMessage[], bytes: number[]): void {
-  const primaries = state.settings.nonPrimaryDelayMs > 0 ? primaryTargets(state) : undefined;
+  const waiting = state.settings.ownGroupDelayMs > 0 ? ownGroupFollowers(state) : undefined;
   let packets: DataMessage[][] | undefined;
   for (const target of targets(state)) {
-    if (primaries !== undefined && !primaries.has(target)) {
+    if (waiting?.has(target) === true) {
       const waiting = (state.deferred[target] ??= { messages: [], bytes: [] });
       for (let index = 0; index < messages.length; index++) {
         waiting.messages.push(messages[index]!);
@@ -452,22 +453,27 @@ function packetsOf(
 }
 
 /**
- * The primary of each group's view, if it is a member (and not this endpoint): the members that
- * act on a message. Undefined while a view is unknown: the contacts stand in for it, and which of
- * them is a primary is not known, so everything goes to every target at once.
+ * The members of this endpoint's own group that may wait (`ownGroupDelayMs`): all but its primary
+ * and itself, and only those that are not members of the other group too. None while either view
+ * is unknown: the contacts stand in for the other group, and who is who is not known yet.
  */
-function primaryTargets(state: EndpointState): Set<NodeId> | undefined {
-  const primaries = new Set<NodeId>();
+function ownGroupFollowers(state: EndpointState): Set<NodeId> | undefined {
+  const own = state.views[state.group];
+  if (own === undefined) return undefined;
+  const followers = new Set<NodeId>(own.members);
+  followers.delete(state.self);
+  followers.delete(own.primary);
   for (const group of state.groups) {
-    const view = state.views[group];
-    if (view === undefined) return undefined;
-    if (view.members.includes(view.primary) && view.primary !== state.self) primaries.add(view.primary);
+    if (group === state.group) continue;
+    const other = state.views[group];
+    if (other === undefined) return undefined;
+    for (const member of other.members) followers.delete(member);
   }
-  return primaries;
+  return followers;
 }
 
 /**
- * Sends every member its waiting data (`non-primary` timer). Members that wait for the same
+ * Sends every member its waiting data (`own-group` timer). Members that wait for the same
  * messages (the usual case: every multicast defers the same messages to each) share the packets'
  * data arrays, so the wire layer packs them once. A member that left every view gets nothing.
  */
@@ -562,7 +568,7 @@ export function fireTimer(state: EndpointState, name: EndpointTimer): void {
     case 'null-message':
       onNullMessageDue(state);
       break;
-    case 'non-primary':
+    case 'own-group':
       sendDeferred(state);
       break;
     default:
@@ -863,7 +869,7 @@ function stabilityMembers(state: EndpointState): NodeId[] | undefined {
 
 /**
  * Sends `target` a packet of `data` (perhaps none) and the control data owed to it. Data waiting
- * for it (`nonPrimaryDelayMs`) goes first, in order: in this packet when it has no data of its
+ * for it (`ownGroupDelayMs`) goes first, in order: in this packet when it has no data of its
  * own and the waiting data fits, in packets of its own ahead of it otherwise.
  */
 function sendPacket(state: EndpointState, target: NodeId, data: DataMessage[], syncRequest: boolean): void {
@@ -1384,9 +1390,9 @@ function armTimers(state: EndpointState): void {
     state.timers.sync = true;
     state.outbox.push({ type: 'set-timer', name: 'sync', delayMs: state.settings.syncIntervalMs });
   }
-  if (!state.timers['non-primary'] && hasEntries(state.deferred)) {
-    state.timers['non-primary'] = true;
-    state.outbox.push({ type: 'set-timer', name: 'non-primary', delayMs: state.settings.nonPrimaryDelayMs });
+  if (!state.timers['own-group'] && hasEntries(state.deferred)) {
+    state.timers['own-group'] = true;
+    state.outbox.push({ type: 'set-timer', name: 'own-group', delayMs: state.settings.ownGroupDelayMs });
   }
   if (!state.timers['null-message'] && state.piggyback !== null) {
     state.timers['null-message'] = true;

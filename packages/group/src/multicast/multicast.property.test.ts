@@ -48,8 +48,8 @@ function checkPrefixes(cluster: PureCluster, crashed: ReadonlySet<NodeId>): void
   }
 }
 
-function run(commands: readonly Command[], nonPrimaryDelayMs = 0): void {
-  const cluster = new PureCluster({ groups, views: 'own', settings: { windowMax: 4, nonPrimaryDelayMs } });
+function run(commands: readonly Command[], ownGroupDelayMs = 0): void {
+  const cluster = new PureCluster({ groups, views: 'own', settings: { windowMax: 4, ownGroupDelayMs } });
   cluster.settle();
   const crashed = new Set<NodeId>();
   let counter = 0;
@@ -112,7 +112,7 @@ describe('multicast connection against a model (claim 36)', () => {
     );
   });
 
-  it('does the same when data to members that are not a primary waits (nonPrimaryDelayMs)', () => {
+  it('does the same when data to the own group’s followers waits (ownGroupDelayMs)', () => {
     fc.assert(
       fc.property(fc.array(command, { maxLength: 120 }), (commands) => run(commands, 2)),
       { numRuns: 300 },

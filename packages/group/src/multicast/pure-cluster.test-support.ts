@@ -46,7 +46,7 @@ export interface PureClusterOptions {
   readonly onSend?: (flight: InFlight) => void;
 }
 
-const timerOrder: readonly EndpointTimer[] = ['flush', 'null-message', 'non-primary', 'sync'];
+const timerOrder: readonly EndpointTimer[] = ['flush', 'null-message', 'own-group', 'sync'];
 
 export class PureCluster {
   readonly connection = 'A<->B';

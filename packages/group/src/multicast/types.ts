@@ -40,14 +40,16 @@ export interface ConnectionSettings {
   /** Data messages in one retransmission packet, at most. */
   readonly retransmitBatchMax: number;
   /**
-   * How long new data messages may wait, batched, before they go to the members that are not a
-   * primary of either group (0: they go at once, like to the primaries). The primaries act on a
-   * message (the other group's primary processes a request or a reply); the other members only
-   * follow, so for them a little delay costs nothing, and on a lightly loaded connection it turns
-   * one packet per message and member into one per member per delay. Whatever else goes to such
-   * a member (an acknowledgement, a retransmission) takes the waiting data with it, in order.
+   * How long new data messages may wait, batched, before they go to the other members of the
+   * sender's own group, its primary excepted (0: they go at once, like to everyone else). Those
+   * members only follow their primary, so for them a little delay costs nothing, and on a lightly
+   * loaded connection it turns one packet per message and member into one per member per delay.
+   * Every member of the other group still gets each message at once: a group that fails over asks
+   * the other group what it knows (replication's flush), so what one of them may have acted on must
+   * not sit with that member alone. Whatever else goes to a waiting member (an acknowledgement, a
+   * retransmission) takes the waiting data with it, in order.
    */
-  readonly nonPrimaryDelayMs: number;
+  readonly ownGroupDelayMs: number;
   /** Streams of fenced incarnations remembered after retirement (so stale mentions are ignored). */
   readonly retiredStreamsMax: number;
   /**
@@ -65,7 +67,7 @@ export const CONNECTION_DEFAULTS: ConnectionSettings = {
   syncIntervalMs: 50,
   nullMessageDelayMs: 5,
   retransmitBatchMax: 16,
-  nonPrimaryDelayMs: 0,
+  ownGroupDelayMs: 0,
   retiredStreamsMax: 256,
   messageBytesMax: 12 * 1024,
 };
@@ -154,7 +156,7 @@ export interface DeliveredMessage {
   readonly piggyback: Piggyback | null;
 }
 
-export type EndpointTimer = 'flush' | 'sync' | 'null-message' | 'non-primary';
+export type EndpointTimer = 'flush' | 'sync' | 'null-message' | 'own-group';
 
 export type EndpointEffect =
   | { readonly type: 'send'; readonly target: NodeId; readonly packet: Packet }
@@ -215,7 +217,7 @@ export interface EndpointCounters {
   packetsSent: number;
   /** Packets that carried no data message (acknowledgements, NACKs, views, sync). */
   controlPackets: number;
-  /** Data messages (one per member) that waited `nonPrimaryDelayMs` for a member that is not a primary. */
+  /** Data messages (one per member) that waited `ownGroupDelayMs` for a member of this endpoint's own group. */
   deferredSends: number;
   /** Data messages re-sent in answer to a NACK (by the origin or by a peer). */
   retransmissions: number;
