@@ -55,6 +55,21 @@ describe('group() on runtime nodes', () => {
       digest: b2.digest,
       role: 'backup',
     });
+    // Each connection's multicast counters are inspectable. The new primary sent its outputs to the
+    // client at once and to its backup after `ownGroupDelayMs` (replication's default 2 ms); the
+    // backup sent no data at all. Null messages (announcements with no output to ride on) wait too.
+    type Counted = 'dataMessages' | 'nullMessages' | 'deferredSends';
+    type Inspected = { connections: Record<string, Record<Counted, number>> };
+    const primaryConnections = Object.values((b2 as unknown as Inspected).connections);
+    const backupConnections = Object.values((b3 as unknown as Inspected).connections);
+    expect(primaryConnections.length).toBeGreaterThan(0);
+    const sum = (list: typeof primaryConnections, key: Counted) =>
+      list.reduce((total, counters) => total + counters[key], 0);
+    expect(sum(primaryConnections, 'dataMessages')).toBeGreaterThan(0);
+    expect(sum(primaryConnections, 'deferredSends')).toBe(
+      sum(primaryConnections, 'dataMessages') + sum(primaryConnections, 'nullMessages'),
+    );
+    expect(sum(backupConnections, 'dataMessages')).toBe(0);
     expect(replicationRegistry().has(ledgerGroup.replicaBehavior.kind)).toBe(true);
   });
 });

@@ -241,6 +241,7 @@ export function replicaActor(
           digest: role.digest(),
           counters: { ...role.counters },
           backlog: role.backlog(),
+          connections: role.connectionCounters(),
         }),
         // A replica that restarts joins as a new member: replication, not its disk, keeps the state.
         persisted: () => undefined,

@@ -62,6 +62,7 @@ import {
   releaseSends,
   step as endpointStep,
   type DeliveredMessage,
+  type EndpointCounters,
   type EndpointEffect,
   type EndpointInput,
   type EndpointState,
@@ -638,6 +639,13 @@ export class ReplicaRole {
   endpoint(peerGroup: string): EndpointState | undefined {
     const connection = this.connections.get(peerGroup);
     return connection === undefined ? undefined : this.endpoints.get(connection);
+  }
+
+  /** Each connection's multicast counters (packets, retransmissions, deferred sends …), copied, by connection name. */
+  connectionCounters(): Record<string, EndpointCounters> {
+    const counters: Record<string, EndpointCounters> = {};
+    for (const [connection, endpoint] of this.endpoints) counters[connection] = { ...endpoint.counters };
+    return counters;
   }
 
   /** Inputs received and not processed; outputs kept for failover; messages held by epoch fencing. */
