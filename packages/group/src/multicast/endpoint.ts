@@ -410,10 +410,10 @@ export function releaseSends(state: EndpointState): void {
  * them wait.
  */
 function sendData(state: EndpointState, messages: DataMessage[], bytes: number[]): void {
-  const waiting = state.settings.ownGroupDelayMs > 0 ? ownGroupFollowers(state) : undefined;
+  const followers = state.settings.ownGroupDelayMs > 0 ? ownGroupFollowers(state) : undefined;
   let packets: DataMessage[][] | undefined;
   for (const target of targets(state)) {
-    if (waiting?.has(target) === true) {
+    if (followers?.has(target) === true) {
       const waiting = (state.deferred[target] ??= { messages: [], bytes: [] });
       for (let index = 0; index < messages.length; index++) {
         waiting.messages.push(messages[index]!);
@@ -884,6 +884,7 @@ function sendPacket(state: EndpointState, target: NodeId, data: DataMessage[], s
   pushPacket(state, target, data, syncRequest);
 }
 
+/** Queues the packet itself: `data` and the control data for `target` (what was owed to it goes now). */
 function pushPacket(state: EndpointState, target: NodeId, data: DataMessage[], syncRequest: boolean): void {
   const packet: Packet = {
     connection: state.connection,
