@@ -7,7 +7,7 @@ import { address, createCodec, DEFAULT_MAX_FRAME_BYTES, nodeId, type NodeId } fr
 import { describe, expect, it } from 'vitest';
 import { createEndpoint } from './endpoint.js';
 import { encodedBytes } from './size.js';
-import { PureCluster, type InFlight } from './pure-cluster.test-support.js';
+import { A1_ENDPOINT_CONFIG, PureCluster, type InFlight } from './pure-cluster.test-support.js';
 import { CONNECTION_DEFAULTS, type ConnectionSettings } from './types.js';
 import { packetToEnvelope } from './wire-format.js';
 
@@ -235,13 +235,7 @@ describe('multicast endpoint: message size bound (messageBytesMax)', () => {
   });
 
   it('validates messageBytesMax: an integer between 256 and a UDP datagram', () => {
-    const config = {
-      connection: 'A<->B',
-      groups: ['A', 'B'] as const,
-      group: 'A',
-      self: n('a1'),
-      incarnation: 1,
-    };
+    const config = A1_ENDPOINT_CONFIG;
     expect(() => createEndpoint({ ...config, messageBytesMax: 100 })).toThrow(RangeError);
     expect(() => createEndpoint({ ...config, messageBytesMax: 70_000 })).toThrow(RangeError);
     expect(() => createEndpoint({ ...config, messageBytesMax: 1_000.5 })).toThrow(RangeError);

@@ -8,7 +8,7 @@
 import { nodeId } from '@steadfast/wire';
 import { describe, expect, it } from 'vitest';
 import { createEndpoint } from './endpoint.js';
-import { PureCluster } from './pure-cluster.test-support.js';
+import { A1_ENDPOINT_CONFIG, PureCluster } from './pure-cluster.test-support.js';
 
 const n = nodeId;
 
@@ -129,13 +129,7 @@ describe('multicast endpoint: data to the own group’s followers waits (ownGrou
   });
 
   it('refuses a negative or non-finite delay, naming the setting', () => {
-    const config = {
-      connection: 'A<->B',
-      groups: ['A', 'B'] as const,
-      group: 'A',
-      self: n('a1'),
-      incarnation: 1,
-    };
+    const config = A1_ENDPOINT_CONFIG;
     expect(() => createEndpoint({ ...config, ownGroupDelayMs: -1 })).toThrow(/ownGroupDelayMs/);
     expect(() => createEndpoint({ ...config, ownGroupDelayMs: Number.NaN })).toThrow(/ownGroupDelayMs/);
     expect(() => createEndpoint({ ...config, ownGroupDelayMs: Number.POSITIVE_INFINITY })).toThrow(

@@ -18,6 +18,7 @@ import {
   type EndpointState,
 } from './endpoint.js';
 import type {
+  ConnectionConfig,
   ConnectionSettings,
   DeliveredMessage,
   EndpointTimer,
@@ -45,6 +46,15 @@ export interface PureClusterOptions {
   /** Sees every packet an endpoint emits, as it is emitted (a test's check of what goes on the wire). */
   readonly onSend?: (flight: InFlight) => void;
 }
+
+/** The configuration of one endpoint, a1 of group A on the connection A<->B, for tests of `createEndpoint`. */
+export const A1_ENDPOINT_CONFIG: ConnectionConfig = {
+  connection: 'A<->B',
+  groups: ['A', 'B'],
+  group: 'A',
+  self: nodeId('a1'),
+  incarnation: 1,
+};
 
 const timerOrder: readonly EndpointTimer[] = ['flush', 'null-message', 'own-group', 'sync'];
 
