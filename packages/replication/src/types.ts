@@ -356,6 +356,13 @@ export type ReplicaControl =
       readonly checkpoint: Checkpoint;
       /** Inputs received and not yet processed at the primary. */
       readonly inputs: readonly InputCopy[];
+      /**
+       * Inputs the primary holds because their group's epoch is older than one it knows, until
+       * that epoch's basis says whether they count: the joiner holds them too. The connection will
+       * not deliver them again (they are stable without the joiner), and once judged they may be
+       * processed at positions after the checkpoint. Absent from a sender of an older version.
+       */
+      readonly held?: readonly InputCopy[];
       /** The primary's recent outputs: kept, and resent should the joiner ever take over. */
       readonly outputs: readonly KeptOutput[];
       readonly bases: readonly EpochBasis[];
