@@ -1264,9 +1264,12 @@ export class ReplicaRole {
     // Judged with the bases below, like the joiner's own held inputs (found by the sweep, seed 490:
     // inputs of a deposed client primary, held at the primary during the transfer, never reached
     // the joiner, which then waited for them at their positions for good).
-    for (const copy of Array.isArray(message.held) ? message.held : [])
-      if (isApplicationPayload(copy.payload) && this.held.length < this.settings.inputsMax)
-        this.held.push(copy);
+    for (const copy of Array.isArray(message.held) ? message.held : []) {
+      if (!isApplicationPayload(copy.payload)) continue;
+      // The same bound as `onInput`'s; a dropped input is fetched again like any other.
+      if (this.held.length >= this.settings.inputsMax) this.counters.inputsDropped++;
+      else this.held.push(copy);
+    }
     for (const output of message.outputs) {
       const key = messageKey(output.payload.id);
       if (!this.observed.delete(key)) this.kept.set(key, output);
