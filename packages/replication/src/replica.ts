@@ -1266,7 +1266,7 @@ export class ReplicaRole {
     // the joiner, which then waited for them at their positions for good).
     for (const copy of Array.isArray(message.held) ? message.held : []) {
       if (!isApplicationPayload(copy.payload)) continue;
-      // The same bound as `onInput`'s; a dropped input is fetched again like any other.
+      // The same bound as `onInput`'s (`inputsMax`), and counted the same way when reached.
       if (this.held.length >= this.settings.inputsMax) this.counters.inputsDropped++;
       else this.held.push(copy);
     }
