@@ -372,3 +372,23 @@ describe('bounds', () => {
     expect(sim.role('b2').history()).toEqual(sim.role('b1').history());
   });
 });
+
+// Invariant: a primary whose membership hears from no majority of its group (`quorum` input, from
+// membership's `group-quorum` notice) orders nothing, its backups follow nothing new, and once it
+// hears from a majority again it orders what waited (docs/replication.md, known limits: seeds
+// 1329 and 1534, where a primary cut off from its group kept ordering for a peer it could reach).
+describe('a primary cut off from its group', () => {
+  it('orders nothing until its membership hears from a majority again', () => {
+    const sim = cluster(directGroups());
+    sim.input(nodeId('b1'), { type: 'quorum', heardFromMajority: false });
+    issue(sim, 'c1', 'r1', 'B');
+    sim.runUntil(WARM_UP_MS + 100);
+    expect(sim.role('b1').history()).toEqual(['start']);
+    expect(sim.role('b2').history()).toEqual(['start']);
+    // The request is in: it waits for the primary's order, which does not come.
+    expect(sim.role('b1').backlog().inputs).toBe(1);
+    sim.input(nodeId('b1'), { type: 'quorum', heardFromMajority: true });
+    sim.runUntil(WARM_UP_MS + 200);
+    for (const node of ['b1', 'b2', 'b3']) expect(sim.role(node).history(), node).toEqual(['start', 'C#1']);
+  });
+});

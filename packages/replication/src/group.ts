@@ -86,7 +86,12 @@ export type ReplicaCommand =
   /** An input from outside every replica group (a plain client); the primary processes it. */
   | { readonly type: 'replica-external'; readonly body: unknown }
   /** Membership took this node out of the group (it joins by state transfer if added back). */
-  | { readonly type: 'replica-outside'; readonly group: string };
+  | { readonly type: 'replica-outside'; readonly group: string }
+  /**
+   * Whether this node's membership, as the group's primary, hears from a majority of the group
+   * (its `group-quorum` notice): a primary that does not stops ordering until it does again.
+   */
+  | { readonly type: 'replica-quorum'; readonly group: string; readonly heardFromMajority: boolean };
 
 /** The message that installs `view` at a replica actor (membership's view notification). */
 export function replicaViewCommand(view: GroupView): ReplicaCommand {
@@ -96,6 +101,11 @@ export function replicaViewCommand(view: GroupView): ReplicaCommand {
 /** The message that tells a replica actor membership took its node out of `group`. */
 export function replicaOutsideCommand(group: string): ReplicaCommand {
   return { type: 'replica-outside', group };
+}
+
+/** The message that tells a replica actor whether its membership hears from a majority of `group`. */
+export function replicaQuorumCommand(group: string, heardFromMajority: boolean): ReplicaCommand {
+  return { type: 'replica-quorum', group, heardFromMajority };
 }
 
 /** The message that gives a replica group's primary an input from outside every group. */
@@ -155,7 +165,8 @@ function isReplicaCommand(body: unknown): body is ReplicaCommand {
     body !== null &&
     ((body as { type?: unknown }).type === 'replica-view' ||
       (body as { type?: unknown }).type === 'replica-external' ||
-      (body as { type?: unknown }).type === 'replica-outside')
+      (body as { type?: unknown }).type === 'replica-outside' ||
+      (body as { type?: unknown }).type === 'replica-quorum')
   );
 }
 
@@ -230,6 +241,12 @@ export function replicaActor(
               // Only from this node (the membership relay): a peer must not take a replica out.
               if (addressNode(envelope.source) !== ctx.node || command.group !== config.group) return;
               step({ type: 'outside' });
+              return;
+            case 'replica-quorum':
+              // Only from this node (the membership relay), like `replica-outside`.
+              if (addressNode(envelope.source) !== ctx.node || command.group !== config.group) return;
+              if (typeof command.heardFromMajority !== 'boolean') return;
+              step({ type: 'quorum', heardFromMajority: command.heardFromMajority });
               return;
             default:
               assertNever(command, 'replica command');

@@ -6,7 +6,9 @@
  * - `group-view` (a view the member installed) becomes a `replica-view` command, with the epoch
  *   plus 1 (membership numbers epochs from 0, the multicast layer's epochs are positive);
  * - `group-outside` (the member found itself outside the newest configuration) becomes a
- *   `replica-outside` command: if the node is added back, its replica starts over by state transfer.
+ *   `replica-outside` command: if the node is added back, its replica starts over by state transfer;
+ * - `group-quorum` (whether the member, as primary, hears from a majority) becomes a
+ *   `replica-quorum` command: a primary cut off from its group stops ordering.
  *
  * Replica → membership (the replica's `reportToLocal` names this actor):
  * - `diverged` becomes `remove-member` for that replica, so it leaves before it could be promoted;
@@ -18,6 +20,7 @@
 import {
   memberActorName,
   type GroupOutsideNotice,
+  type GroupQuorumNotice,
   type GroupView,
   type GroupViewNotice,
   type RemoveMember,
@@ -28,6 +31,7 @@ import { address, addressNode, type NodeId } from '@steadfast/wire';
 import {
   REPLICA_ACTOR_NAME,
   replicaOutsideCommand,
+  replicaQuorumCommand,
   replicaViewCommand,
   type ReplicaNotice,
 } from './group.js';
@@ -38,6 +42,8 @@ export const VIEW_RELAY_ACTOR = 'view-relay';
 export interface MembershipRelayState {
   readonly views: number;
   readonly outside: number;
+  /** `group-quorum` notices passed on. */
+  readonly quorum: number;
   readonly removals: number;
   readonly stepDowns: number;
   /** Bodies that were none of the above, or came from another node. */
@@ -58,7 +64,7 @@ function typeOf(body: unknown): unknown {
 export function membershipRelay(options: MembershipRelayOptions = {}): ActorBehavior {
   return defineActor<MembershipRelayState>({
     kind: options.kind ?? 'replication-view-relay',
-    initial: () => ({ views: 0, outside: 0, removals: 0, stepDowns: 0, ignored: 0 }),
+    initial: () => ({ views: 0, outside: 0, quorum: 0, removals: 0, stepDowns: 0, ignored: 0 }),
     handle(state, input, ctx) {
       if (input.type !== 'message') return state;
       const { body, source } = input.envelope;
@@ -79,6 +85,16 @@ export function membershipRelay(options: MembershipRelayOptions = {}): ActorBeha
           if (typeof notice.group !== 'string') return ignored;
           ctx.send(address(ctx.node, REPLICA_ACTOR_NAME), replicaOutsideCommand(notice.group));
           return { ...state, outside: state.outside + 1 };
+        }
+        case 'group-quorum': {
+          const notice = body as Partial<GroupQuorumNotice>;
+          if (typeof notice.group !== 'string' || typeof notice.heardFromMajority !== 'boolean')
+            return ignored;
+          ctx.send(
+            address(ctx.node, REPLICA_ACTOR_NAME),
+            replicaQuorumCommand(notice.group, notice.heardFromMajority),
+          );
+          return { ...state, quorum: state.quorum + 1 };
         }
         case 'diverged': {
           const notice = body as Extract<ReplicaNotice, { type: 'diverged' }>;

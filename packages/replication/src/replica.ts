@@ -414,6 +414,8 @@ export class ReplicaRole {
   private readonly pool = new Map<string, PendingInput>();
   /** Inputs of an older epoch of their group, held until that epoch's basis is known. */
   private held: InputCopy[] = [];
+  /** This node's membership, as primary, hears from no majority of the group (`quorum` input). */
+  private cutOff = false;
   /** Per peer group: the highest epoch known, and its epoch bases. */
   private readonly peerEpochs = new Map<string, number>();
   private readonly peerBases = new Map<string, EpochBasis[]>();
@@ -684,6 +686,10 @@ export class ReplicaRole {
       case 'outside':
         this.lifecycleEvent({ type: 'outside' });
         break;
+      case 'quorum':
+        this.cutOff = !input.heardFromMajority;
+        if (!this.cutOff) this.scheduleProcessing();
+        break;
       default:
         assertNever(input, 'replica input');
     }
@@ -830,6 +836,11 @@ export class ReplicaRole {
   private deposed(): boolean {
     const epoch = this.view?.epoch ?? 0;
     return this.fenceEpoch > epoch || this.bases.some((basis) => basis.epoch > epoch);
+  }
+
+  /** A primary orders nothing while deposed, or while its membership hears from no majority. */
+  private orderingStopped(): boolean {
+    return this.cutOff || this.deposed();
   }
 
   /** The highest epoch of this group known here: its view's, or one a flush request named. */
@@ -1551,7 +1562,7 @@ export class ReplicaRole {
       return;
     }
     this.poolSet(key, { kind, payload, arrival: ++this.arrivals });
-    if (this.role !== 'primary' || this.deposed()) return;
+    if (this.role !== 'primary' || this.orderingStopped()) return;
     // Claim 48: the reply a synchronous request waits for goes next, with no ordering decision.
     if (this.processImpliedReply()) this.flushOutputs();
     this.scheduleProcessing();
@@ -1880,6 +1891,14 @@ export class ReplicaRole {
     // its flush reply is in the next order, anything after would not be. It stops ordering here.
     if (this.deposed()) {
       this.counters.deposedPasses++;
+      return;
+    }
+    // Cut off from its group (its membership hears from no majority within half the suspicion
+    // timeout): the group may be about to replace it, and a peer it can still reach would act on
+    // what it orders now, which the next primary, not hearing of it, may order otherwise (found by
+    // the sweep, seeds 1329 and 1534). It waits; `replica-quorum` resumes it.
+    if (this.cutOff) {
+      this.counters.cutOffPasses++;
       return;
     }
     // The policy's view of the pool, in the pool's order. Built once per pass and kept in step with

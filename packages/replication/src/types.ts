@@ -397,7 +397,12 @@ export type ReplicaInput =
    * diverged): it takes part in nothing until a view includes it again, and then joins by state
    * transfer.
    */
-  | { readonly type: 'outside' };
+  | { readonly type: 'outside' }
+  /**
+   * Whether this node's membership, as the group's primary, hears from a majority of the group. A
+   * primary that does not stops ordering (`counters.cutOffPasses`) until it does again.
+   */
+  | { readonly type: 'quorum'; readonly heardFromMajority: boolean };
 
 export type ReplicaEffect =
   | { readonly type: 'send'; readonly target: NodeId; readonly packet: Packet }
@@ -487,6 +492,8 @@ export interface ReplicaCounters {
   rejoins: number;
   /** Scheduling passes a primary skipped because it had heard of a later epoch of its group. */
   deposedPasses: number;
+  /** Scheduling passes a primary skipped because its membership did not hear from a majority. */
+  cutOffPasses: number;
   /** Times a basis showed that a position this replica processed was never decided: it rejoined. */
   discardedStates: number;
   /** Outputs that waited because the connection's window was full; sent later. */
@@ -533,6 +540,7 @@ export function zeroReplicaCounters(): ReplicaCounters {
     rejoins: 0,
     discardedStates: 0,
     deposedPasses: 0,
+    cutOffPasses: 0,
     outputsDeferred: 0,
     outputsRefused: 0,
     packetsDropped: 0,

@@ -9,7 +9,7 @@ import { ALL_FAULTS, Simulation } from '@steadfast/sim';
 import { address, addressNode, nodeId, type Address, type Envelope } from '@steadfast/wire';
 import { describe, expect, it } from 'vitest';
 import { groupMemberCore } from './member.js';
-import type { GroupOutsideNotice, GroupViewNotice, PeerMessage } from './messages.js';
+import type { GroupOutsideNotice, GroupQuorumNotice, GroupViewNotice, PeerMessage } from './messages.js';
 import { groupSettings } from './settings.js';
 import type { MemberState } from './state.js';
 import {
@@ -36,31 +36,31 @@ function deliveredBy(cluster: GroupCluster, node: string): string[] {
     .map((delivery) => delivery.key);
 }
 
+type Notice = GroupViewNotice | GroupOutsideNotice | GroupQuorumNotice;
+
 /**
  * The notices each node's local notify actor received: `e<epoch>:<members>` for a `group-view`,
- * `outside@v<version>` for a `group-outside`.
+ * `outside@v<version>` for a `group-outside`, `quorum:<heard>` for a `group-quorum`.
  */
-function noticesOf(
-  notices: readonly { node: string; notice: GroupViewNotice | GroupOutsideNotice }[],
-  node: string,
-): string[] {
+function noticesOf(notices: readonly { node: string; notice: Notice }[], node: string): string[] {
   return notices
     .filter((entry) => entry.node === node)
     .map(({ notice }) =>
       notice.type === 'group-view'
         ? `e${notice.view.epoch}:${notice.view.members.join(',')}`
-        : `outside@v${notice.version}`,
+        : notice.type === 'group-outside'
+          ? `outside@v${notice.version}`
+          : `quorum:${String(notice.heardFromMajority)}`,
     );
 }
 
 function scenario() {
-  const notices: { node: string; notice: GroupViewNotice | GroupOutsideNotice }[] = [];
+  const notices: { node: string; notice: Notice }[] = [];
   const replica: ActorBehavior = defineActor<null>({
     kind: 'test-replica',
     initial: () => null,
     handle(state, input, ctx) {
-      if (input.type === 'message')
-        notices.push({ node: ctx.node, notice: input.envelope.body as GroupViewNotice | GroupOutsideNotice });
+      if (input.type === 'message') notices.push({ node: ctx.node, notice: input.envelope.body as Notice });
       return state;
     },
   });
@@ -102,10 +102,11 @@ describe('autoMembership settings', () => {
 });
 
 /** One member driven as a pure function: feed an input, read the messages it sent. */
-function unit(self: string, settings: Parameters<typeof groupSettings>[0]) {
+function unit(self: string, settings: Parameters<typeof groupSettings>[0], notify?: string) {
   const core = groupMemberCore({
     group: 'g',
     members: nodes,
+    ...(notify === undefined ? {} : { notify }),
     application: { initial: () => 0, apply: (state: number) => state + 1 },
     settings: { autoMembership: true, ...settings },
   });
@@ -316,5 +317,39 @@ describe('autoMembership under the nemesis (every fault kind)', () => {
     // Nobody else asks for changes here: every committed one is an eviction or a rejoin, so the
     // runs did evict members and bring them back (about 1.5 changes per seed).
     expect(changes).toBeGreaterThan(100);
+  });
+});
+
+// A replication primary cut off from its group must stop ordering before the group replaces it
+// (docs/replication.md, known limits: seeds 1329 and 1534). Invariant: the primary tells its
+// notify actor `heardFromMajority: false` after one tick less than the suspicion timeout without
+// a majority, exactly once, and `true` once it hears from one again; a backup tells nothing.
+describe('group-quorum notices', () => {
+  const suspicionTicks = groupSettings().suspicionTimeoutMs / groupSettings().heartbeatIntervalMs;
+  const quorumNotices = (sent: { target: string; body: unknown }[]) =>
+    sent
+      .filter((message) => (message.body as { type?: unknown }).type === 'group-quorum')
+      .map((message) => ({ target: message.target, body: message.body as GroupQuorumNotice }));
+
+  it('a primary that hears from no majority says so a tick before the suspicion timeout, and again when it does', () => {
+    const primary = unit('n1', {}, 'replica');
+    const told: { tick: number; heard: boolean }[] = [];
+    for (let tick = 1; tick <= suspicionTicks + 2; tick++)
+      for (const notice of quorumNotices(primary.tick())) {
+        expect(notice.target).toBe('n1');
+        told.push({ tick, heard: notice.body.heardFromMajority });
+      }
+    expect(told).toEqual([{ tick: suspicionTicks - 1, heard: false }]);
+    // One backup answers: with the primary itself, a majority of three.
+    primary.peer('n2', { type: 'prepare-ok', epoch: 0, opNumber: primary.state.opNumber });
+    expect(quorumNotices(primary.tick()).map((notice) => notice.body)).toEqual([
+      { type: 'group-quorum', group: 'g', heardFromMajority: true },
+    ]);
+    expect(quorumNotices(primary.tick())).toEqual([]);
+  });
+
+  it('a backup tells nothing, even hearing from no one', () => {
+    const backup = unit('n2', {}, 'replica');
+    for (let tick = 1; tick < suspicionTicks; tick++) expect(quorumNotices(backup.tick())).toEqual([]);
   });
 });

@@ -60,6 +60,7 @@ import {
   type RemoveMember,
   type StepDown,
   type GroupOutsideNotice,
+  type GroupQuorumNotice,
   type DoViewChange,
   type GetState,
   type GroupSnapshot,
@@ -259,6 +260,7 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
       reconfiguration: null,
       removals: [],
       rejoinHint: null,
+      quorumTold: true,
     } as const satisfies Partial<MemberState>;
   }
 
@@ -492,6 +494,7 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
     const silentTicks: Record<string, number> = {};
     for (const peer of peersOf(state)) silentTicks[peer] = (lookup(state.silentTicks, peer) ?? 0) + 1;
     let next: MemberState = { ...state, silentTicks, statusTicks: state.statusTicks + 1 };
+    next = tellQuorum(next, ctx);
     next = retryFetch(next, ctx);
     next = submitRemovals(next, ctx);
     switch (next.status) {
@@ -693,11 +696,36 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
     return { ...state, pending: { ...state.pending, [key]: request } };
   }
 
-  function heardFromMajority(state: MemberState): boolean {
-    const heard = peersOf(state).filter(
-      (peer) => (lookup(state.silentTicks, peer) ?? 0) < env.suspicionTicks,
-    );
+  function heardFromMajority(state: MemberState, withinTicks = env.suspicionTicks): boolean {
+    const heard = peersOf(state).filter((peer) => (lookup(state.silentTicks, peer) ?? 0) < withinTicks);
     return heard.length + 1 >= majorityOf(state.configuration);
+  }
+
+  /**
+   * Tells the local layer above (`notify`) when this member, as primary, stops or starts again
+   * hearing from a majority within one tick less than the suspicion timeout: before the others,
+   * not hearing from it for the whole timeout, start the view change that replaces it (a tick more
+   * would make it stop too late; half, tried first, made a new primary in a scenario test stop and
+   * resume right after its view change). A replication primary stops ordering while it does not: cut off from its group, it
+   * would otherwise go on until its view changes, and a peer it can still reach would act on
+   * positions its group's next primary orders otherwise.
+   */
+  function tellQuorum(state: MemberState, ctx: ActorContext): MemberState {
+    if (options.notify === undefined) return state;
+    // Only a primary's quorum matters (the layer above orders only there); a backup, a member in a
+    // view change and one outside report `true`, so that a member that was a primary says so again.
+    const heard =
+      state.status !== 'normal' ||
+      !isPrimary(state) ||
+      heardFromMajority(state, Math.max(1, env.suspicionTicks - 1));
+    if (heard === state.quorumTold) return state;
+    const notice: GroupQuorumNotice = {
+      type: 'group-quorum',
+      group: options.group,
+      heardFromMajority: heard,
+    };
+    ctx.send(address(state.self, options.notify), notice);
+    return { ...state, quorumTold: heard };
   }
 
   function onPrepare(state: MemberState, message: Prepare, from: NodeId, ctx: ActorContext): MemberState {

@@ -257,6 +257,19 @@ export interface GroupOutsideNotice {
   readonly version: number;
 }
 
+/**
+ * Sent to the `notify` actor when the member, as primary, stops hearing from a majority of its
+ * configuration (itself counted) for one heartbeat tick less than `suspicionTimeoutMs`, and again
+ * when it hears from one (or is no longer primary): whether it heard from a majority within that
+ * time. A tick less, so that a primary cut off from its group learns it before the others, after
+ * `suspicionTimeoutMs`, start the view change that replaces it.
+ */
+export interface GroupQuorumNotice {
+  readonly type: 'group-quorum';
+  readonly group: string;
+  readonly heardFromMajority: boolean;
+}
+
 export type BroadcastReply =
   | {
       readonly type: 'broadcast-committed';
