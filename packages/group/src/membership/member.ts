@@ -706,9 +706,9 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
    * hearing from a majority within one tick less than the suspicion timeout: before the others,
    * not hearing from it for the whole timeout, start the view change that replaces it (a tick more
    * would make it stop too late; half, tried first, made a new primary in a scenario test stop and
-   * resume right after its view change). A replication primary stops ordering while it does not: cut off from its group, it
-   * would otherwise go on until its view changes, and a peer it can still reach would act on
-   * positions its group's next primary orders otherwise.
+   * resume right after its view change). A replication primary stops ordering while it does not:
+   * cut off from its group, it would otherwise go on until its view changes, and a peer it can still
+   * reach would act on positions its group's next primary orders otherwise.
    */
   function tellQuorum(state: MemberState, ctx: ActorContext): MemberState {
     if (options.notify === undefined) return state;
