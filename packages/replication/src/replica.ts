@@ -448,7 +448,11 @@ export class ReplicaRole {
   private readonly peerEntries = new Map<string, Map<number, OrderEntry>>();
   /** By peer group, the entries of `peerEntries` not yet relayed or passed, in arrival order. */
   private readonly relayQueues = new Map<string, PendingRelay[]>();
-  /** The highest position among `peerEntries` of each group, ever. */
+  /**
+   * The highest position `peerEntries` of each group has held since it was last cleared: an entry
+   * below it makes the table unordered. Cleared with the table (a stale one left every later table
+   * unordered, so every trim sorted).
+   */
   private readonly peerEntriesHighest = new Map<string, number>();
   /**
    * Groups whose `peerEntries` map is not in ascending position order (an entry came after a
@@ -1893,8 +1897,8 @@ export class ReplicaRole {
       this.counters.deposedPasses++;
       return;
     }
-    // Cut off from its group (its membership hears from no majority within half the suspicion
-    // timeout): the group may be about to replace it, and a peer it can still reach would act on
+    // Cut off from its group (its membership hears from no majority within a tick less than the
+    // suspicion timeout): the group may be about to replace it, and a peer it can still reach would act on
     // what it orders now, which the next primary, not hearing of it, may order otherwise (found by
     // the sweep, seeds 1329 and 1534). It waits; `replica-quorum` resumes it.
     if (this.cutOff) {
@@ -2567,6 +2571,7 @@ export class ReplicaRole {
     this.checkpointParts = undefined;
     this.peerEntries.clear();
     this.peerEntriesUnordered.clear();
+    this.peerEntriesHighest.clear();
     this.relayQueues.clear();
     this.relayedUpTo.clear();
     this.stateRequestedAtMs = -1;

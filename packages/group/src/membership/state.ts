@@ -162,7 +162,7 @@ export interface MemberState {
   readonly removals: readonly NodeId[];
   /** autoMembership, outside: the primary a `not-primary` answer to our join named, asked too. */
   readonly rejoinHint: NodeId | null;
-  /** Whether it heard from a majority within half the suspicion timeout, as last told (`group-quorum`). */
+  /** As primary, whether it heard from a majority within a tick less than the suspicion timeout, as last told (`group-quorum`). */
   readonly quorumTold: boolean;
   readonly counters: MemberCounters;
 }
