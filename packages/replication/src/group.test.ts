@@ -5,7 +5,8 @@
  * the primary's order into the same state, and a failover keeps both properties (claims 33, 34, 65).
  */
 import { describe, expect, it } from 'vitest';
-import { group, replicationRegistry } from './group.js';
+import { address } from '@steadfast/wire';
+import { group, REPLICA_ACTOR_NAME, replicaQuorumCommand, replicationRegistry } from './group.js';
 import { clientAndLedgers, runtimeReplicas } from './runtime-nodes.test-support.js';
 import { client, ledger } from './workload.js';
 
@@ -25,6 +26,14 @@ describe('group() on runtime nodes', () => {
         body: { type: 'issue', key: requestKey, target: 'B', priority: 0, deadlineMs: 0 },
       });
     await run(100);
+    // A peer node cannot stop the primary: `replica-quorum` counts only from the replica's own node.
+    nodes.get('c1')!.tell(address('b1', REPLICA_ACTOR_NAME), replicaQuorumCommand('B', false));
+    tell('c1', {
+      type: 'replica-external',
+      body: { type: 'issue', key: 'r0', target: 'B', priority: 0, deadlineMs: 0 },
+    });
+    await run(100);
+    expect((state('b1') as { position: number }).position).toBe(5); // start + four requests
     // The primary fails; membership (here: the test) installs the next view at the survivors.
     await nodes.get('b1')!.close();
     for (const name of ['b2', 'b3']) tell(name, view('B', ['b2', 'b3'], 2));
@@ -45,7 +54,7 @@ describe('group() on runtime nodes', () => {
       digest: string;
     };
     expect(b2.role).toBe('primary');
-    expect(b2.position).toBe(5); // start + four requests
+    expect(b2.position).toBe(6); // start + five requests
     // The primary keeps no outputs of its own after sending them: `kept` is for outputs a backup
     // has not yet seen its primary send, so it must not grow with every request served.
     expect((b2 as unknown as { backlog: { kept: number } }).backlog.kept).toBe(0);

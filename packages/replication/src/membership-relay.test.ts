@@ -36,7 +36,7 @@ function relayHarness() {
 }
 
 describe('membership relay', () => {
-  it('membership → replica: a view (epoch + 1) and the outside notice', () => {
+  it('membership → replica: a view (epoch + 1), the outside notice and the quorum notice', () => {
     const relay = relayHarness();
     const view = { epoch: 4, members: ['n2', 'n1'], primary: 'n2' };
     expect(relay.from('n1', 'group.B', { type: 'group-view', group: 'B', view })).toEqual([
@@ -48,6 +48,15 @@ describe('membership relay', () => {
     expect(relay.from('n1', 'group.B', { type: 'group-outside', group: 'B', version: 9 })).toEqual([
       { target: address('n1', 'replica'), body: { type: 'replica-outside', group: 'B' } },
     ]);
+    expect(
+      relay.from('n1', 'group.B', { type: 'group-quorum', group: 'B', heardFromMajority: false }),
+    ).toEqual([
+      {
+        target: address('n1', 'replica'),
+        body: { type: 'replica-quorum', group: 'B', heardFromMajority: false },
+      },
+    ]);
+    expect(relay.state()).toMatchObject({ views: 1, outside: 1, quorum: 1, ignored: 0 });
   });
 
   it('replica → membership: divergence becomes remove-member, a refused promotion step-down of that epoch - 1', () => {
@@ -80,6 +89,13 @@ describe('membership relay', () => {
     ).toEqual([]);
     expect(relay.from('n1', 'group.B', { type: 'group-view', group: 'B' })).toEqual([]);
     expect(relay.from('n1', 'x', 'not an object')).toEqual([]);
-    expect(relay.state()).toMatchObject({ views: 0, outside: 0, stepDowns: 0, ignored: 4 });
+    // A peer must not stop (or resume) this node's primary; nor may a malformed notice.
+    expect(
+      relay.from('n2', 'group.B', { type: 'group-quorum', group: 'B', heardFromMajority: false }),
+    ).toEqual([]);
+    expect(
+      relay.from('n1', 'group.B', { type: 'group-quorum', group: 'B', heardFromMajority: 'no' }),
+    ).toEqual([]);
+    expect(relay.state()).toMatchObject({ views: 0, outside: 0, quorum: 0, stepDowns: 0, ignored: 6 });
   });
 });
