@@ -392,3 +392,65 @@ describe('a primary cut off from its group', () => {
     for (const node of ['b1', 'b2', 'b3']) expect(sim.role(node).history(), node).toEqual(['start', 'C#1']);
   });
 });
+
+describe('a client group that changes its mind about a channel', () => {
+  // Invariant: a backup processes the very message its primary processed at each position, even
+  // when the client group's next primary, never hearing of it, sent another message on the same
+  // channel (sweep seed 1399: entries named the channel only, and a backup took the later message).
+  it.each(['semi-active', 'passive'] as const)(
+    '%s backups take the message their primary processed, fetched from it when the client group disowned it',
+    (style) => {
+      const sim = cluster([
+        {
+          group: 'C',
+          members: ['c1', 'c2'],
+          behavior: client,
+          style: 'semi-active',
+          policy: receptionPolicy,
+          peers: ['B'],
+          // The new client primary waits this long for a peer member that does not answer.
+          settings: { recoveryMaxMs: 200 },
+        },
+        {
+          group: 'B',
+          members: ['b1', 'b2', 'b3'],
+          behavior: ledger,
+          style,
+          policy: receptionPolicy,
+          peers: ['C'],
+        },
+      ]);
+      // c1 reaches b1 alone, and b1 reaches nobody: nobody else hears of r1.
+      for (const target of ['c2', 'b2', 'b3']) {
+        sim.block('c1', target);
+        sim.block('b1', target);
+      }
+      issue(sim, 'c1', 'r1', 'B');
+      sim.runUntil(WARM_UP_MS + 50);
+      expect(sim.role('b1').history()).toEqual(['start', 'C#1']);
+      sim.crash(nodeId('c1'));
+      sim.runUntil(WARM_UP_MS + 1_000, () => sim.role('c2').role === 'primary');
+      expect(sim.role('c2').history()).toEqual(['start']);
+      // c2 uses channel 1 for another request: b2 and b3 hold it; b1 drops it (channel 1 is done).
+      issue(sim, 'c2', 'r2', 'B');
+      sim.runUntil(WARM_UP_MS + 1_100);
+      // b1 reaches its backups again: they learn its entry for C#1, which names r1's copy, and r1
+      // itself (of the client group's old epoch, past its new epoch's cut: fenced).
+      sim.unblock('b1', 'b2');
+      sim.unblock('b1', 'b3');
+      sim.runUntil(WARM_UP_MS + 2_000);
+      const primaryState = sim.role('b1').actorState();
+      for (const node of ['b2', 'b3']) {
+        const backup = sim.role(node);
+        expect(backup.role, node).toBe('backup');
+        expect(backup.counters.inputsFetched, node).toBe(1);
+        // A passive backup processes nothing: it holds every input up to the primary's position.
+        expect(backup.coverage(), node).toBe(sim.role('b1').position);
+        if (style === 'passive') continue;
+        expect(backup.history(), node).toEqual(sim.role('b1').history());
+        expect(backup.actorState(), node).toEqual(primaryState);
+      }
+      expect(JSON.stringify(primaryState)).toContain('r1');
+    },
+  );
+});

@@ -114,6 +114,7 @@ import {
   type InputCopy,
   type KeptOutput,
   type OrderEntry,
+  type MessageInput,
   type OrderedInput,
   type ReplicaBookkeeping,
   type ReplicaControl,
@@ -211,6 +212,12 @@ const USER_TIMER_PREFIX = 'user:';
 const ENDPOINT_TIMER_PREFIX = 'mc:';
 /** Epoch bases kept per group: enough to judge a message delayed across a few failovers. */
 const BASES_MAX = 8;
+/**
+ * How long a backup waits for its primary's answer before asking again for a disowned input: a few
+ * round trips. A primary that no longer holds it never answers; the backup then waits for a view
+ * change, asking ten times a second, which costs one small control message each.
+ */
+const INPUT_ASK_AGAIN_MS = 100;
 /** Parts of one split control message, at most (with 6,000-byte parts: 24 MB). */
 const CONTROL_PARTS_MAX = 4_096;
 /** Split control messages being gathered at once, at most: per sender, and in all. */
@@ -257,6 +264,17 @@ function isCheckpointPart(value: unknown): value is CheckpointPart {
 
 function inputKey(source: string, channel: number): string {
   return `${source}#${channel}`;
+}
+
+/** The ordered input naming a received copy: its channel, and its epoch and position (`MessageInput`). */
+function messageInput(payload: ApplicationPayload): MessageInput {
+  return {
+    type: 'message',
+    source: payload.source,
+    channel: payload.channel,
+    sentEpoch: payload.epoch,
+    sentAt: payload.position,
+  };
 }
 
 function orderedKey(input: OrderedInput, position: number): string {
@@ -316,6 +334,31 @@ export function judgeByBases(
   for (const basis of bases)
     if (basis.epoch > epoch && (first === undefined || basis.epoch < first.epoch)) first = basis;
   return first === undefined ? undefined : position <= first.cut;
+}
+
+/**
+ * Whether `payload` is the message an entry's input names, given the bases known of its source
+ * group; undefined while that cannot be told yet. The same channel may carry two messages when the
+ * source group changed its mind: its primary, cut off from it, sent one, and the next primary,
+ * never hearing of it, used the channel for another (sweep seed 1399, where a backup processed the
+ * newer one where its primary had processed the older). Copies of one epoch and position are one
+ * message, and copies of different positions two. Copies of different epochs are one message only
+ * if the older one belongs to the source group's decided order: a later primary then resent that
+ * very output; if it does not, the later primary's copy is another message.
+ */
+export function isNamedCopy(
+  input: MessageInput,
+  payload: ApplicationPayload,
+  sourceBases: readonly EpochBasis[],
+): boolean | undefined {
+  const { sentEpoch, sentAt } = input;
+  // An entry from a version before these fields names the channel only.
+  if (sentEpoch === undefined || sentAt === undefined) return true;
+  if (payload.position !== sentAt) return false;
+  // Epoch 0 is a copy no primary stamped: an output a peer group's backup kept, passed on by its
+  // answer to this group's flush (`onPeerOrderRequest`). Its position alone must do.
+  if (payload.epoch === sentEpoch || payload.epoch === 0 || sentEpoch === 0) return true;
+  return judgeByBases(sourceBases, Math.min(payload.epoch, sentEpoch), sentAt);
 }
 
 /** Supervisor sources derived from a synchronous reply: the same at every replica that processes it. */
@@ -412,6 +455,14 @@ export class ReplicaRole {
   private readonly fencedInputs = new Set<string>();
   /** Received inputs not yet processed, by `source#channel`. */
   private readonly pool = new Map<string, PendingInput>();
+  /**
+   * The other copy on a pool input's channel, when the two may be different messages
+   * (`mayBeOtherMessage`): which one a position takes is the group's order's to say, so a replica
+   * keeps both until one is processed. The primary orders the later one (its source group's word).
+   */
+  private readonly otherCopies = new Map<string, PendingInput>();
+  /** Positions whose disowned input this backup asked its primary for, and when (`rep-input-request`). */
+  private readonly inputsAskedAt = new Map<number, number>();
   /** Inputs of an older epoch of their group, held until that epoch's basis is known. */
   private held: InputCopy[] = [];
   /** This node's membership, as primary, hears from no majority of the group (`quorum` input). */
@@ -873,6 +924,12 @@ export class ReplicaRole {
       case 'rep-peer-order-reply':
         this.onPeerOrderReply(from, message);
         break;
+      case 'rep-input-request':
+        this.onInputRequest(from, message.position);
+        break;
+      case 'rep-input-reply':
+        this.onInputReply(message.position, message.input);
+        break;
       case 'rep-state-request':
         this.onStateRequest(from, message.incarnation);
         break;
@@ -898,7 +955,8 @@ export class ReplicaRole {
     if (
       message.type !== 'rep-flush-reply' &&
       message.type !== 'rep-state' &&
-      message.type !== 'rep-peer-order-reply'
+      message.type !== 'rep-peer-order-reply' &&
+      message.type !== 'rep-input-reply'
     ) {
       this.effects.push({ type: 'control-send', target, message });
       return;
@@ -1196,10 +1254,21 @@ export class ReplicaRole {
       if (this.canProcess(entry) || entry.input.type !== 'message') continue;
       const key = inputKey(entry.input.source, entry.input.channel);
       // Its sender's group never decided it: nothing from here on can be processed (past the cut).
-      if (this.fencedInputs.has(key)) break;
+      if (this.fencedInputs.has(key) || this.neverDecided(entry.input)) break;
       missing.push(`input ${key} of position ${position}`);
     }
     return missing;
+  }
+
+  /**
+   * True when the copy an entry names is known to lie outside its source group's decided order:
+   * the old primary processed a message its sender's group never decided, so the flush cuts there,
+   * as for a fenced input. The copy held here, if any, is then the channel's later message.
+   */
+  private neverDecided(input: MessageInput): boolean {
+    const { sentEpoch, sentAt } = input;
+    if (sentEpoch === undefined || sentAt === undefined || sentEpoch === 0) return false;
+    return judgeByBases(this.peerBases.get(input.source) ?? [], sentEpoch, sentAt) === false;
   }
 
   private rememberFenced(key: string): void {
@@ -1320,6 +1389,9 @@ export class ReplicaRole {
     );
     for (const [key, pending] of this.pool)
       if (this.processedSet(pending.payload.source).has(pending.payload.channel)) this.poolDelete(key);
+    for (const [key, other] of this.otherCopies)
+      if (!this.pool.has(key) || this.processedSet(other.payload.source).has(other.payload.channel))
+        this.otherCopies.delete(key);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1478,6 +1550,10 @@ export class ReplicaRole {
       [...known, { epoch: basis.epoch, cut: basis.cut }].sort((a, b) => a.epoch - b.epoch).slice(-BASES_MAX),
     );
     this.peerEpochs.set(group, Math.max(this.peerEpochs.get(group) ?? 0, basis.epoch));
+    // The basis may disown inputs that announced entries name (a new basis is rare: a failover).
+    if (this.role === 'backup')
+      for (const entry of this.announced.values())
+        if (entry.input.type === 'message' && entry.input.source === group) this.askIfDisowned(entry);
   }
 
   /** Held messages and announcements whose epoch's basis is now known: accepted up to the cut, else dropped. */
@@ -1557,7 +1633,12 @@ export class ReplicaRole {
   private insertInput(copy: InputCopy): void {
     const { kind, payload } = copy;
     const key = inputKey(payload.source, payload.channel);
-    if (this.processedSet(payload.source).has(payload.channel) || this.pool.has(key)) {
+    const held = this.pool.get(key);
+    if (held !== undefined && this.mayBeOtherMessage(held.payload, payload)) {
+      this.keepOtherCopy(key, held, { kind, payload, arrival: held.arrival });
+      return;
+    }
+    if (this.processedSet(payload.source).has(payload.channel) || held !== undefined) {
       this.counters.duplicateInputs++;
       return;
     }
@@ -1570,6 +1651,111 @@ export class ReplicaRole {
     // Claim 48: the reply a synchronous request waits for goes next, with no ordering decision.
     if (this.processImpliedReply()) this.flushOutputs();
     this.scheduleProcessing();
+  }
+
+  /**
+   * A copy of a later epoch on the channel of one held may be another message, unless the held one
+   * is known to belong to its sender's decided order (then both are the same message).
+   */
+  private mayBeOtherMessage(held: ApplicationPayload, copy: ApplicationPayload): boolean {
+    if (copy.epoch <= held.epoch || held.epoch === 0) return false;
+    return judgeByBases(this.peerBases.get(held.source) ?? [], held.epoch, held.position) !== true;
+  }
+
+  /**
+   * Keeps both copies of a channel. A backup's primary may have processed either: the older (it
+   * acted before its sender's group disowned it) or the later. A primary orders the later one.
+   */
+  private keepOtherCopy(key: string, held: PendingInput, later: PendingInput): void {
+    const kept = this.otherCopies.get(key);
+    if (kept !== undefined && kept.payload.epoch >= later.payload.epoch) {
+      this.counters.duplicateInputs++;
+      return;
+    }
+    if (kept === undefined && this.otherCopies.size >= this.settings.inputsMax) {
+      this.counters.inputsDropped++;
+      return;
+    }
+    this.counters.otherCopiesKept++;
+    if (this.role === 'primary') {
+      this.poolSet(key, later);
+      this.otherCopies.set(key, held);
+    } else this.otherCopies.set(key, later);
+  }
+
+  /** Puts the copy an entry names in the pool, if it is the other one kept (`otherCopies`). */
+  private useNamedCopy(entry: OrderEntry): void {
+    if (entry.input.type !== 'message' || this.otherCopies.size === 0) return;
+    const key = inputKey(entry.input.source, entry.input.channel);
+    const other = this.otherCopies.get(key);
+    const pending = this.pool.get(key);
+    if (other === undefined || pending === undefined) return;
+    if (this.sameMessage(entry.input, pending.payload) === true) return;
+    this.poolSet(key, other);
+    this.otherCopies.set(key, pending);
+  }
+
+  /**
+   * A backup asks its primary for the input of an entry it cannot process when the message the
+   * entry names was disowned by its source group (`neverDecided`): the primary acted on it before
+   * the group's next primary ordered otherwise, and no connection will deliver it again. Without it
+   * the backup would wait for good, or, before entries named their copy, process the channel's
+   * later message in its place.
+   */
+  private askIfDisowned(entry: OrderEntry): void {
+    if (entry.input.type !== 'message' || this.inputsAskedAt.has(entry.position)) return;
+    if (this.canProcess(entry) || !this.neverDecided(entry.input)) return;
+    if (this.inputsAskedAt.size >= this.settings.inputsMax) return;
+    this.inputsAskedAt.set(entry.position, this.nowMs);
+    this.askForInput(entry.position);
+  }
+
+  private askForInput(position: number): void {
+    const primary = this.view?.primary;
+    if (primary === undefined || primary === this.self) return;
+    this.counters.inputsAsked++;
+    this.sendControl(primary, { type: 'rep-input-request', group: this.group, position });
+  }
+
+  /** Asks again, every `INPUT_ASK_AGAIN_MS`, for inputs still missing (control messages may be lost). */
+  private askAgain(): void {
+    for (const [position, atMs] of this.inputsAskedAt) {
+      const entry = this.announced.get(position);
+      if (this.role !== 'backup' || entry === undefined || this.canProcess(entry)) {
+        this.inputsAskedAt.delete(position);
+        continue;
+      }
+      if (this.nowMs - atMs < INPUT_ASK_AGAIN_MS) continue;
+      this.inputsAskedAt.set(position, this.nowMs);
+      this.askForInput(position);
+    }
+  }
+
+  /** The primary answers with its copy of the input it processed at `position`, if it still has it. */
+  private onInputRequest(from: NodeId, position: number): void {
+    if (this.role !== 'primary' || !Number.isSafeInteger(position)) return;
+    const entry = this.recent.find((candidate) => candidate.position === position);
+    if (entry === undefined || entry.input.type !== 'message') return;
+    const copy = this.recentInputsByKey().get(inputKey(entry.input.source, entry.input.channel));
+    if (copy === undefined || this.sameMessage(entry.input, copy.payload) !== true) return;
+    this.sendControl(from, { type: 'rep-input-reply', group: this.group, position, input: copy });
+  }
+
+  /** The primary's copy of an input this backup asked for: it goes in the pool for its entry. */
+  private onInputReply(position: number, input: InputCopy): void {
+    const entry = this.announced.get(position);
+    if (this.role !== 'backup' || entry === undefined || entry.input.type !== 'message') return;
+    if (!isRecord(input) || !isApplicationPayload(input.payload)) return;
+    const payload = input.payload;
+    if (payload.target !== this.group || this.sameMessage(entry.input, payload) !== true) return;
+    const key = inputKey(payload.source, payload.channel);
+    if (this.processedSet(payload.source).has(payload.channel)) return;
+    const held = this.pool.get(key);
+    if (held !== undefined && this.sameMessage(entry.input, held.payload) === true) return;
+    this.poolSet(key, { kind: input.kind, payload, arrival: held?.arrival ?? ++this.arrivals });
+    if (held !== undefined) this.otherCopies.set(key, held);
+    this.inputsAskedAt.delete(position);
+    this.counters.inputsFetched++;
   }
 
   private onOutputSeen(payload: ApplicationPayload): void {
@@ -1730,6 +1916,7 @@ export class ReplicaRole {
     if (input.type !== 'message') return;
     const pending = this.pool.get(key);
     this.poolDelete(key);
+    if (this.otherCopies.size > 0) this.otherCopies.delete(key);
     this.processedSet(input.source).add(input.channel);
     this.served[input.source] = (this.served[input.source] ?? 0) + 1;
     if (pending === undefined) return;
@@ -1861,11 +2048,7 @@ export class ReplicaRole {
     const key = this.awaitedReplyKey();
     const pending = key === undefined ? undefined : this.pool.get(key);
     if (pending === undefined || pending.payload.derived === undefined) return false;
-    const input: OrderedInput = {
-      type: 'message',
-      source: pending.payload.source,
-      channel: pending.payload.channel,
-    };
+    const input = messageInput(pending.payload);
     this.activeSources = derivedSources(pending.payload.derived, messageKey(pending.payload.id));
     this.supervisor.discardReplay();
     try {
@@ -1940,10 +2123,7 @@ export class ReplicaRole {
       if (key === undefined)
         throw new RangeError(`policy '${this.policy.name}' picked index ${index} of ${keys.length}`);
       const pending = this.pool.get(key)!;
-      this.processAsPrimary(
-        { type: 'message', source: pending.payload.source, channel: pending.payload.channel },
-        false,
-      );
+      this.processAsPrimary(messageInput(pending.payload), false);
       keys.splice(index, 1);
       queue.splice(index, 1);
       // Exactly the picked input left the pool: the snapshot still matches it.
@@ -2316,7 +2496,10 @@ export class ReplicaRole {
         this.counters.entriesCut++;
         continue;
       }
-      if (!this.announced.has(entry.position)) this.announced.set(entry.position, entry);
+      if (this.announced.has(entry.position)) continue;
+      this.announced.set(entry.position, entry);
+      // A passive backup processes nothing, so nothing else would notice an input it cannot get.
+      if (this.style === 'passive' && role === 'backup') this.askIfDisowned(entry);
     }
     if (this.announced.size > this.settings.inputsMax) {
       const highest = Math.max(...this.announced.keys());
@@ -2362,7 +2545,16 @@ export class ReplicaRole {
 
   private canProcess(entry: OrderEntry): boolean {
     if (entry.input.type !== 'message') return true;
-    return this.pool.has(inputKey(entry.input.source, entry.input.channel));
+    const key = inputKey(entry.input.source, entry.input.channel);
+    const pending = this.pool.get(key);
+    if (pending === undefined) return false;
+    if (this.sameMessage(entry.input, pending.payload) === true) return true;
+    const other = this.otherCopies.get(key);
+    return other !== undefined && this.sameMessage(entry.input, other.payload) === true;
+  }
+
+  private sameMessage(input: MessageInput, payload: ApplicationPayload): boolean | undefined {
+    return isNamedCopy(input, payload, this.peerBases.get(input.source) ?? []);
   }
 
   /**
@@ -2374,8 +2566,13 @@ export class ReplicaRole {
     for (;;) {
       if (this.processImpliedReply()) continue;
       const entry = this.announced.get(this.positionLast + 1);
-      if (entry === undefined || !this.canProcess(entry)) return;
+      if (entry === undefined) return;
+      if (!this.canProcess(entry)) {
+        this.askIfDisowned(entry);
+        return;
+      }
       this.announced.delete(entry.position);
+      this.useNamedCopy(entry);
       if (!this.replayEntry(entry)) return;
     }
   }
@@ -2468,6 +2665,9 @@ export class ReplicaRole {
     );
     for (const [key, pending] of this.pool)
       if (this.processedSet(pending.payload.source).has(pending.payload.channel)) this.poolDelete(key);
+    for (const [key, other] of this.otherCopies)
+      if (!this.pool.has(key) || this.processedSet(other.payload.source).has(other.payload.channel))
+        this.otherCopies.delete(key);
     for (const output of checkpoint.outputs) {
       const key = messageKey(output.payload.id);
       if (!this.observed.delete(key)) this.kept.set(key, output);
@@ -2491,6 +2691,7 @@ export class ReplicaRole {
       const entry = this.announced.get(this.positionLast + 1);
       if (entry === undefined || !this.canProcess(entry)) break;
       this.announced.delete(entry.position);
+      this.useNamedCopy(entry);
       if (!this.replayEntry(entry)) return false;
     }
     return true;
@@ -2510,6 +2711,15 @@ export class ReplicaRole {
     this.counters.promotions++;
     this.effects.push({ type: 'promoted', replica: this.self, group: this.group, epoch });
     this.addBasis({ epoch, cut: this.positionLast });
+    // Of two copies on a channel, a primary orders the later one: its source group's word.
+    for (const [key, other] of this.otherCopies) {
+      const pending = this.pool.get(key);
+      if (pending === undefined) this.otherCopies.delete(key);
+      else if (other.payload.epoch > pending.payload.epoch) {
+        this.poolSet(key, other);
+        this.otherCopies.set(key, pending);
+      }
+    }
     if (this.positionLast === 0) {
       this.processAsPrimary({ type: 'start' }, false);
       this.attachDigest();
@@ -2602,6 +2812,7 @@ export class ReplicaRole {
   private afterInput(): void {
     const role = this.role;
     if (role === 'backup' || role === 'starting') this.followAnnouncements();
+    if (this.inputsAskedAt.size > 0) this.askAgain();
     if (role === 'recovering') this.tryConcludeFlush();
     if (this.role === 'primary') this.flushOutputs();
   }

@@ -153,6 +153,11 @@ export interface ReplicationSimResult {
   /** Late messages of an older epoch dropped because they were past the flush's cut. */
   readonly fencedMessages: number;
   /**
+   * Later copies kept beside an unprocessed input on the same channel, which may be another message
+   * (`counters.otherCopiesKept`): a source group that changed its mind about a channel.
+   */
+  readonly otherCopiesKept: number;
+  /**
    * Groups whose every replica holding the state failed together (the last holder crashed while the
    * others were joining or had been taken out alive): more failures than the group tolerates. The
    * end checks skip what depended on that state; the safety checks ran after every event.
@@ -680,6 +685,7 @@ export async function runReplicationSimulation(
     controlMessagesJoined: total.controlMessagesJoined,
     divergences: total.divergences,
     fencedMessages: total.fencedMessages,
+    otherCopiesKept: total.otherCopiesKept,
     stateLosses: [...stateLost].map(([group, atMs]) => ({ group, atMs })),
     nullMessages: total.nullMessages,
     entriesRelayed: total.entriesRelayed,

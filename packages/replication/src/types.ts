@@ -189,12 +189,32 @@ export interface EpochBasis {
 export type OrderedInput =
   /** The actor's start (position 1): its supervised values travel like any other. */
   | { readonly type: 'start' }
-  /** An application message from another group, named by its source group and channel sequence. */
-  | { readonly type: 'message'; readonly source: string; readonly channel: number }
+  /** An application message from another group: see `MessageInput`. */
+  | MessageInput
   /** A timer the actor set, fired at the primary. */
   | { readonly type: 'timer'; readonly name: string; readonly payload: unknown }
   /** An input from outside any replica group (a local client): the body travels in the entry. */
   | { readonly type: 'external'; readonly body: unknown };
+
+/**
+ * An application message from another group, named by its source group and channel sequence, and
+ * by the `epoch` and `position` of the copy the primary processed (`sentEpoch`, `sentAt`).
+ *
+ * The channel alone does not name one message: a source group whose primary was cut off from it
+ * may have sent a message on a channel that the group's next primary, never hearing of it, used
+ * for another one (found by the fault sweep, seed 1399). A backup that follows the entry must
+ * process the copy its primary did, so it checks that its copy is that one (`sameMessage` in
+ * replica.ts). Absent in entries from a version before this field: the channel alone then.
+ */
+export interface MessageInput {
+  readonly type: 'message';
+  readonly source: string;
+  readonly channel: number;
+  /** The `epoch` of the copy the primary processed: the source group's epoch when it was multicast. */
+  readonly sentEpoch?: number;
+  /** The `position` of that copy: the source group's position whose processing produced it. */
+  readonly sentAt?: number;
+}
 
 export interface OrderEntry {
   /** From 1; the primary's processing order. */
@@ -345,6 +365,19 @@ export type ReplicaControl =
       readonly entries: readonly OrderEntry[];
       readonly inputs: readonly InputCopy[];
     }
+  /**
+   * A backup asks the primary for the input it processed at `position`: the entry names a message
+   * the backup lacks and whose source group never decided it (`MessageInput`), so the connection
+   * will never deliver it again (its sender's group disowned it; the primary had acted on it first).
+   */
+  | { readonly type: 'rep-input-request'; readonly group: string; readonly position: number }
+  /** The primary's copy of the input it processed at `position`. */
+  | {
+      readonly type: 'rep-input-reply';
+      readonly group: string;
+      readonly position: number;
+      readonly input: InputCopy;
+    }
   /** A joining (restarted) replica asks the primary for its state. */
   | { readonly type: 'rep-state-request'; readonly group: string; readonly incarnation: number }
   | {
@@ -377,6 +410,8 @@ export const REPLICA_CONTROL_TYPES: readonly ReplicaControl['type'][] = [
   'rep-flush-reply',
   'rep-peer-order-request',
   'rep-peer-order-reply',
+  'rep-input-request',
+  'rep-input-reply',
   'rep-state-request',
   'rep-state',
 ];
@@ -459,6 +494,15 @@ export interface ReplicaCounters {
   relaysSkipped: number;
   /** Inputs received again (by group-level id) and dropped. */
   duplicateInputs: number;
+  /**
+   * Copies of a later epoch kept beside an unprocessed input on the same channel, since the two may
+   * be different messages (the older one was not known to be in its sender's decided order;
+   * `MessageInput`). A primary orders the later one; a backup takes the one its entry names.
+   */
+  otherCopiesKept: number;
+  /** Inputs a backup asked its primary for (`rep-input-request`), each time asked, and those it got. */
+  inputsAsked: number;
+  inputsFetched: number;
   inputsDropped: number;
   checkpointsSent: number;
   checkpointsApplied: number;
@@ -519,6 +563,9 @@ export function zeroReplicaCounters(): ReplicaCounters {
     entriesRelayed: 0,
     relaysSkipped: 0,
     duplicateInputs: 0,
+    otherCopiesKept: 0,
+    inputsAsked: 0,
+    inputsFetched: 0,
     inputsDropped: 0,
     checkpointsSent: 0,
     checkpointsApplied: 0,

@@ -58,6 +58,13 @@ const entry: fc.Arbitrary<OrderEntry> = fc
     epoch: fc.option(fc.nat(), { nil: undefined }),
     input: fc.oneof(
       fc.record({ type: fc.constant('message' as const), source: group, channel: fc.nat() }),
+      fc.record({
+        type: fc.constant('message' as const),
+        source: group,
+        channel: fc.nat(),
+        sentEpoch: fc.nat(),
+        sentAt: fc.nat(),
+      }),
       fc.constant({ type: 'start' as const }),
       fc.record({ type: fc.constant('timer' as const), name: fc.string(), payload: json }),
       fc.record({ type: fc.constant('external' as const), body: json }),
@@ -170,6 +177,9 @@ describe('replication wire form', () => {
     for (const badEntry of [
       [1, 1, ['A', 1], [], null],
       [1, 1, ['A'], [], null, 0],
+      [1, 1, ['A', 1, 2], [], null, 0],
+      [1, 1, ['A', 1, 2, 'three'], [], null, 0],
+      [1, 1, ['A', 1, 2, 3, 4], [], null, 0],
       [1, 1, ['A', 1], [['now']], null, 0],
       [1, 1, ['A', 1], [[1, 2]], null, 0],
       [1, 1, 'message', [], null, 0],

@@ -18,7 +18,8 @@
  *
  *   [position, epoch | null, input, values, digest | null, implied (0 or 1)]
  *
- * with a message input as `[source, channel]` (other inputs, rarer, as their objects) and the
+ * with a message input as `[source, channel, sentEpoch, sentAt]` (`[source, channel]` from a version
+ * before those two; other inputs, rarer, as their objects) and the
  * supervised values as `[kind, value]` or `[kind, value, name]`.
  */
 import { MALFORMED_PAYLOAD, type PayloadWireForm } from '@steadfast/group';
@@ -71,7 +72,11 @@ function entryToWire(entry: OrderEntry): unknown[] {
   return [
     entry.position,
     entry.epoch ?? null,
-    input.type === 'message' ? [input.source, input.channel] : input,
+    input.type === 'message'
+      ? input.sentEpoch === undefined || input.sentAt === undefined
+        ? [input.source, input.channel]
+        : [input.source, input.channel, input.sentEpoch, input.sentAt]
+      : input,
     entry.values.map((value) =>
       value.name === undefined ? [value.kind, value.value] : [value.kind, value.value, value.name],
     ),
@@ -101,9 +106,12 @@ function entryFromWire(wire: unknown): OrderEntry | undefined {
     return undefined;
   let input: OrderedInput;
   if (Array.isArray(inputWire)) {
-    const [source, channel] = inputWire as unknown[];
-    if (inputWire.length !== 2 || typeof source !== 'string' || typeof channel !== 'number') return undefined;
-    input = { type: 'message', source, channel };
+    const [source, channel, sentEpoch, sentAt] = inputWire as unknown[];
+    if (typeof source !== 'string' || typeof channel !== 'number') return undefined;
+    if (inputWire.length === 2) input = { type: 'message', source, channel };
+    else if (inputWire.length === 4 && typeof sentEpoch === 'number' && typeof sentAt === 'number')
+      input = { type: 'message', source, channel, sentEpoch, sentAt };
+    else return undefined;
   } else if (isRecord(inputWire) && typeof inputWire.type === 'string') {
     input = inputWire as unknown as OrderedInput;
   } else return undefined;
