@@ -5,6 +5,7 @@
 // of another position, or a later primary's copy of a channel whose older message its group never
 // decided, is another message; until the source group's bases tell which, the backup waits.
 import { nodeId } from '@steadfast/wire';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isNamedCopy } from './replica.js';
 import { applicationPayload, type EpochBasis, type MessageInput } from './types.js';
@@ -69,5 +70,33 @@ describe('an entry names the very message its primary processed', () => {
 
   it('an entry from a version that named the channel only takes the copy held', () => {
     expect(isNamedCopy({ type: 'message', source: 'C', channel: 5 }, copy(12, 10), bases)).toBe(true);
+  });
+
+  it('over any bases: symmetric in the two copies, and a copy always names itself', () => {
+    const basesArbitrary = fc.uniqueArray(
+      fc.record({ epoch: fc.integer({ min: 1, max: 6 }), cut: fc.nat(12) }),
+      {
+        selector: (basis) => basis.epoch,
+        maxLength: 4,
+      },
+    );
+    fc.assert(
+      fc.property(
+        basesArbitrary,
+        fc.integer({ min: 0, max: 6 }),
+        fc.integer({ min: 0, max: 6 }),
+        fc.nat(12),
+        fc.nat(12),
+        (sourceBases, epochA, epochB, positionA, positionB) => {
+          expect(isNamedCopy(named(epochA, positionA), copy(epochA, positionA), sourceBases)).toBe(true);
+          expect(isNamedCopy(named(epochA, positionA), copy(epochB, positionB), sourceBases)).toBe(
+            isNamedCopy(named(epochB, positionB), copy(epochA, positionA), sourceBases),
+          );
+          if (positionA !== positionB)
+            expect(isNamedCopy(named(epochA, positionA), copy(epochB, positionB), sourceBases)).toBe(false);
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });
