@@ -148,6 +148,30 @@ describe('steadfast CLI', () => {
     const bad = await steadfast(['sim', 'replication', '--seeds', '1', '--views', 'oracle']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--views must be one of scripted, membership, got oracle/);
+    // The sweeps' other shapes: five replicas per server group, and small frames.
+    const shaped = await steadfast([
+      'sim',
+      'replication',
+      '--seeds',
+      '1',
+      '--from',
+      '62',
+      '--replicas',
+      '5',
+      '--piggyback-chars',
+      '300',
+      '--json',
+    ]);
+    expect(shaped.code).toBe(0);
+    expect(lastJson(shaped)).toMatchObject({ runs: 1, violations: [] });
+    for (const [flag, value, range] of [
+      ['--replicas', '9', 'from 1 to 7'],
+      ['--piggyback-chars', '100', 'from 300 to 6000'],
+    ] as const) {
+      const refused = await steadfast(['sim', 'replication', '--seeds', '1', flag, value]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain(`${flag} must be an integer ${range}`);
+    }
   });
 
   it('trace: a truncated or corrupt file is a one-line error and exit status 2, never a stack trace', async () => {

@@ -199,7 +199,7 @@ describe('replica groups with views from the real membership layer', () => {
     expect(result.ok).toBe(false);
     expect(result.violations[0]?.check).toBe('end');
     expect(result.violations[0]?.replayCommand).toBe(
-      'pnpm steadfast sim replication --seeds 1 --from 3 --style passive --views membership',
+      'pnpm steadfast sim replication --seeds 1 --from 3 --style passive --views membership --faults none',
     );
   });
 });

@@ -14,7 +14,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { policyForSeed } from './policy.js';
-import { runReplicationSimulation, type ReplicationSimResult } from './testing.js';
+import { ALL_FAULTS } from '@steadfast/sim';
+import {
+  replicationSimReplayCommand,
+  runReplicationSimulation,
+  type ReplicationSimResult,
+} from './testing.js';
 
 const SEEDS = Number(process.env['REPLICATION_SIM_SEEDS'] ?? 25);
 
@@ -135,7 +140,26 @@ describe('replica groups on the simulator, under every fault kind', () => {
     expect(result.ok).toBe(false);
     expect(result.violations[0]?.seed).toBe(3);
     expect(result.violations[0]?.replayCommand).toBe(
-      'pnpm steadfast sim replication --seeds 1 --from 3 --style passive',
+      'pnpm steadfast sim replication --seeds 1 --from 3 --style passive --faults none',
+    );
+  });
+
+  it('the replay command repeats every option that changes the run, and only those', () => {
+    expect(replicationSimReplayCommand(9, 'semi-active')).toBe(
+      'pnpm steadfast sim replication --seeds 1 --from 9 --style semi-active',
+    );
+    // The defaults (all faults, 3 replicas) are left out; the rest is there, in the CLI's words.
+    expect(
+      replicationSimReplayCommand(9, 'passive', undefined, 'scripted', { faults: ALL_FAULTS, replicas: 3 }),
+    ).toBe('pnpm steadfast sim replication --seeds 1 --from 9 --style passive');
+    expect(
+      replicationSimReplayCommand(9, 'passive', 'fairness', 'membership', {
+        faults: ['loss', 'crash'],
+        replicas: 5,
+        piggybackCharsMax: 300,
+      }),
+    ).toBe(
+      'pnpm steadfast sim replication --seeds 1 --from 9 --style passive --policy fairness --views membership --faults crash,loss --replicas 5 --piggyback-chars 300',
     );
   });
 });

@@ -22,6 +22,7 @@ import type { ActorBehavior, Node } from '@steadfast/runtime';
 import type { GroupSettings, GroupView } from '@steadfast/group';
 import {
   ALL_FAULTS,
+  formatFaults,
   Prng,
   Simulation,
   planFaults,
@@ -182,16 +183,39 @@ interface GroupPlan {
   readonly style: ReplicationStyle;
 }
 
+/** What else a replay must repeat, each only when it differs from the default. */
+export interface ReplicationReplayExtras {
+  readonly faults?: readonly FaultKind[];
+  readonly replicas?: number;
+  readonly piggybackCharsMax?: number;
+}
+
+/**
+ * The CLI command that runs one seed again, byte for byte: every option the run was given that
+ * changes it (faults, replicas per server group and the frame budget too, since a sweep may set
+ * them; a replay line that left one out would run another schedule).
+ */
 export function replicationSimReplayCommand(
   seed: number,
   style: ReplicationStyle,
   policy?: PolicyName,
   views: ViewOrigin = 'scripted',
+  extras: ReplicationReplayExtras = {},
 ): string {
-  const base = `pnpm steadfast sim replication --seeds 1 --from ${seed} --style ${style}`;
-  const withPolicy = policy === undefined ? base : `${base} --policy ${policy}`;
-  return views === 'scripted' ? withPolicy : `${withPolicy} --views ${views}`;
+  const words = ['pnpm steadfast sim replication --seeds 1 --from', String(seed), '--style', style];
+  if (policy !== undefined) words.push('--policy', policy);
+  if (views !== 'scripted') words.push('--views', views);
+  const { faults, replicas, piggybackCharsMax } = extras;
+  if (faults !== undefined && formatFaults(faults) !== formatFaults(ALL_FAULTS))
+    words.push('--faults', formatFaults(faults));
+  if (replicas !== undefined && replicas !== DEFAULT_SERVER_REPLICAS)
+    words.push('--replicas', String(replicas));
+  if (piggybackCharsMax !== undefined) words.push('--piggyback-chars', String(piggybackCharsMax));
+  return words.join(' ');
 }
+
+/** Replicas per server group (front and ledger) unless a run says otherwise. */
+const DEFAULT_SERVER_REPLICAS = 3;
 
 /** No client command is offered in the last this-many milliseconds of a run. */
 const QUIET_END_MS = 500;
@@ -270,7 +294,7 @@ export async function runReplicationSimulation(
   const plan = new Prng(seed).fork('replication-plan');
   const topology: Topology = options.topology ?? (plan.chance(0.5) ? 'chain' : 'direct');
   const requests = options.requests ?? 12;
-  const replicas = options.replicas ?? 3;
+  const replicas = options.replicas ?? DEFAULT_SERVER_REPLICAS;
   const safetyMs = options.safetyMs ?? 3_000;
   const livenessMs = options.livenessMs ?? 3_000;
   const faults = options.faults ?? ALL_FAULTS;
@@ -329,7 +353,13 @@ export async function runReplicationSimulation(
   const violations: ReplicationSimViolation[] = [];
   // The first violation stops a run, so the end checks ran only if no invariant failed before.
   let endChecked = false;
-  const replayCommand = replicationSimReplayCommand(seed, style, options.policy, viewOrigin);
+  const replayCommand = replicationSimReplayCommand(seed, style, options.policy, viewOrigin, {
+    faults,
+    replicas,
+    ...(options.settings?.piggybackCharsMax === undefined
+      ? {}
+      : { piggybackCharsMax: options.settings.piggybackCharsMax }),
+  });
 
   const tellView = (simulation: Simulation, member: NodeId, view: Parameters<typeof replicaViewCommand>[0]) =>
     simulation.node(member)?.tell(address(member, REPLICA_ACTOR_NAME), replicaViewCommand(view));
