@@ -203,7 +203,7 @@ export type OrderedInput =
  * The channel alone does not name one message: a source group whose primary was cut off from it
  * may have sent a message on a channel that the group's next primary, never hearing of it, used
  * for another one (found by the fault sweep, seed 1399). A backup that follows the entry must
- * process the copy its primary did, so it checks that its copy is that one (`sameMessage` in
+ * process the copy its primary did, so it checks that its copy is that one (`isNamedCopy` in
  * replica.ts). Absent in entries from a version before this field: the channel alone then.
  */
 export interface MessageInput {
