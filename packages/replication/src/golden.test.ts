@@ -398,7 +398,7 @@ describe('a client group that changes its mind about a channel', () => {
   // when the client group's next primary, never hearing of it, sent another message on the same
   // channel (sweep seed 1399: entries named the channel only, and a backup took the later message).
   it.each(['semi-active', 'passive'] as const)(
-    '%s backups take the message their primary processed, fetched from it when the client group disowned it',
+    '%s backups take the message their primary processed, fetched from it (asking again while unanswered) when the client group disowned it',
     (style) => {
       const sim = cluster([
         {
@@ -435,7 +435,20 @@ describe('a client group that changes its mind about a channel', () => {
       issue(sim, 'c2', 'r2', 'B');
       sim.runUntil(WARM_UP_MS + 1_100);
       // b1 reaches its backups again: they learn its entry for C#1, which names r1's copy, and r1
-      // itself (of the client group's old epoch, past its new epoch's cut: fenced).
+      // itself (of the client group's old epoch, past its new epoch's cut: fenced). b1's first
+      // answers are lost; the backups ask again until one gets through.
+      sim.unblock('b1', 'b2');
+      sim.unblock('b1', 'b3');
+      const asked = () => ['b2', 'b3'].every((node) => sim.role(node).counters.inputsAsked > 0);
+      sim.runUntil(WARM_UP_MS + 1_400, asked);
+      expect(asked()).toBe(true);
+      sim.block('b1', 'b2');
+      sim.block('b1', 'b3');
+      sim.runUntil(sim.clock.now() + 250);
+      for (const node of ['b2', 'b3']) {
+        expect(sim.role(node).counters.inputsAsked, node).toBeGreaterThanOrEqual(2);
+        expect(sim.role(node).counters.inputsFetched, node).toBe(0);
+      }
       sim.unblock('b1', 'b2');
       sim.unblock('b1', 'b3');
       sim.runUntil(WARM_UP_MS + 2_000);

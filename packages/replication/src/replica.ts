@@ -1387,11 +1387,7 @@ export class ReplicaRole {
     this.processedBy = new Map(
       Object.entries(book.processed).map(([source, data]) => [source, SequenceSet.from(data)]),
     );
-    for (const [key, pending] of this.pool)
-      if (this.processedSet(pending.payload.source).has(pending.payload.channel)) this.poolDelete(key);
-    for (const [key, other] of this.otherCopies)
-      if (!this.pool.has(key) || this.processedSet(other.payload.source).has(other.payload.channel))
-        this.otherCopies.delete(key);
+    this.dropProcessedInputs();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1653,13 +1649,19 @@ export class ReplicaRole {
     this.scheduleProcessing();
   }
 
+  /** Inputs held for channels a state transfer or checkpoint says were processed: not needed. */
+  private dropProcessedInputs(): void {
+    for (const [key, pending] of this.pool)
+      if (this.processedSet(pending.payload.source).has(pending.payload.channel)) this.poolDelete(key);
+    for (const key of this.otherCopies.keys()) if (!this.pool.has(key)) this.otherCopies.delete(key);
+  }
+
   /**
-   * A copy of a later epoch on the channel of one held may be another message, unless the held one
-   * is known to belong to its sender's decided order (then both are the same message).
+   * A copy of a later epoch on the channel of one held may be another message unless it is known to
+   * be the same (`isNamedCopy`: the held one is in its sender's decided order).
    */
   private mayBeOtherMessage(held: ApplicationPayload, copy: ApplicationPayload): boolean {
-    if (copy.epoch <= held.epoch || held.epoch === 0) return false;
-    return judgeByBases(this.peerBases.get(held.source) ?? [], held.epoch, held.position) !== true;
+    return copy.epoch > held.epoch && this.sameMessage(messageInput(held), copy) !== true;
   }
 
   /**
@@ -1677,22 +1679,26 @@ export class ReplicaRole {
       return;
     }
     this.counters.otherCopiesKept++;
-    if (this.role === 'primary') {
-      this.poolSet(key, later);
-      this.otherCopies.set(key, held);
-    } else this.otherCopies.set(key, later);
+    this.otherCopies.set(key, later);
+    if (this.role === 'primary') this.swapCopies(key);
+  }
+
+  /** The kept other copy of a channel goes in the pool, and the pool's one is kept instead. */
+  private swapCopies(key: string): void {
+    const pending = this.pool.get(key);
+    const other = this.otherCopies.get(key);
+    if (pending === undefined || other === undefined) return;
+    this.poolSet(key, other);
+    this.otherCopies.set(key, pending);
   }
 
   /** Puts the copy an entry names in the pool, if it is the other one kept (`otherCopies`). */
   private useNamedCopy(entry: OrderEntry): void {
     if (entry.input.type !== 'message' || this.otherCopies.size === 0) return;
     const key = inputKey(entry.input.source, entry.input.channel);
-    const other = this.otherCopies.get(key);
     const pending = this.pool.get(key);
-    if (other === undefined || pending === undefined) return;
-    if (this.sameMessage(entry.input, pending.payload) === true) return;
-    this.poolSet(key, other);
-    this.otherCopies.set(key, pending);
+    if (pending === undefined || this.sameMessage(entry.input, pending.payload) === true) return;
+    this.swapCopies(key);
   }
 
   /**
@@ -1704,7 +1710,7 @@ export class ReplicaRole {
    */
   private askIfDisowned(entry: OrderEntry): void {
     if (entry.input.type !== 'message' || this.inputsAskedAt.has(entry.position)) return;
-    if (this.canProcess(entry) || !this.neverDecided(entry.input)) return;
+    if (!this.neverDecided(entry.input) || this.canProcess(entry)) return;
     if (this.inputsAskedAt.size >= this.settings.inputsMax) return;
     this.inputsAskedAt.set(entry.position, this.nowMs);
     this.askForInput(entry.position);
@@ -1744,7 +1750,8 @@ export class ReplicaRole {
   /** The primary's copy of an input this backup asked for: it goes in the pool for its entry. */
   private onInputReply(position: number, input: InputCopy): void {
     const entry = this.announced.get(position);
-    if (this.role !== 'backup' || entry === undefined || entry.input.type !== 'message') return;
+    if (this.role !== 'backup' || !this.inputsAskedAt.has(position)) return;
+    if (entry === undefined || entry.input.type !== 'message') return;
     if (!isRecord(input) || !isApplicationPayload(input.payload)) return;
     const payload = input.payload;
     if (payload.target !== this.group || this.sameMessage(entry.input, payload) !== true) return;
@@ -1752,8 +1759,8 @@ export class ReplicaRole {
     if (this.processedSet(payload.source).has(payload.channel)) return;
     const held = this.pool.get(key);
     if (held !== undefined && this.sameMessage(entry.input, held.payload) === true) return;
-    this.poolSet(key, { kind: input.kind, payload, arrival: held?.arrival ?? ++this.arrivals });
     if (held !== undefined) this.otherCopies.set(key, held);
+    this.poolSet(key, { kind: input.kind, payload, arrival: held?.arrival ?? ++this.arrivals });
     this.inputsAskedAt.delete(position);
     this.counters.inputsFetched++;
   }
@@ -2663,11 +2670,7 @@ export class ReplicaRole {
         SequenceSet.from(data),
       ]),
     );
-    for (const [key, pending] of this.pool)
-      if (this.processedSet(pending.payload.source).has(pending.payload.channel)) this.poolDelete(key);
-    for (const [key, other] of this.otherCopies)
-      if (!this.pool.has(key) || this.processedSet(other.payload.source).has(other.payload.channel))
-        this.otherCopies.delete(key);
+    this.dropProcessedInputs();
     for (const output of checkpoint.outputs) {
       const key = messageKey(output.payload.id);
       if (!this.observed.delete(key)) this.kept.set(key, output);
@@ -2715,10 +2718,7 @@ export class ReplicaRole {
     for (const [key, other] of this.otherCopies) {
       const pending = this.pool.get(key);
       if (pending === undefined) this.otherCopies.delete(key);
-      else if (other.payload.epoch > pending.payload.epoch) {
-        this.poolSet(key, other);
-        this.otherCopies.set(key, pending);
-      }
+      else if (other.payload.epoch > pending.payload.epoch) this.swapCopies(key);
     }
     if (this.positionLast === 0) {
       this.processAsPrimary({ type: 'start' }, false);

@@ -158,6 +158,8 @@ export interface ReplicationSimResult {
    * (`counters.otherCopiesKept`): a source group that changed its mind about a channel.
    */
   readonly otherCopiesKept: number;
+  /** Inputs backups fetched from their primary: messages their source group disowned (`counters.inputsFetched`). */
+  readonly inputsFetched: number;
   /**
    * Groups whose every replica holding the state failed together (the last holder crashed while the
    * others were joining or had been taken out alive): more failures than the group tolerates. The
@@ -182,6 +184,9 @@ interface GroupPlan {
   readonly behavior: Parameters<typeof replicaActor>[0];
   readonly style: ReplicationStyle;
 }
+
+/** Replicas per server group (front and ledger) unless a run says otherwise. */
+const DEFAULT_SERVER_REPLICAS = 3;
 
 /** What else a replay must repeat, each only when it differs from the default. */
 export interface ReplicationReplayExtras {
@@ -213,9 +218,6 @@ export function replicationSimReplayCommand(
   if (piggybackCharsMax !== undefined) words.push('--piggyback-chars', String(piggybackCharsMax));
   return words.join(' ');
 }
-
-/** Replicas per server group (front and ledger) unless a run says otherwise. */
-const DEFAULT_SERVER_REPLICAS = 3;
 
 /** No client command is offered in the last this-many milliseconds of a run. */
 const QUIET_END_MS = 500;
@@ -716,6 +718,7 @@ export async function runReplicationSimulation(
     divergences: total.divergences,
     fencedMessages: total.fencedMessages,
     otherCopiesKept: total.otherCopiesKept,
+    inputsFetched: total.inputsFetched,
     stateLosses: [...stateLost].map(([group, atMs]) => ({ group, atMs })),
     nullMessages: total.nullMessages,
     entriesRelayed: total.entriesRelayed,
