@@ -21,7 +21,7 @@ import { address, addressNode, assertNever, isAddress, type Address } from '@ste
 import { receptionPolicy, type OrderingPolicy } from './policy.js';
 import { ReplicaRole, type PeerGroupConfig } from './replica.js';
 import {
-  REPLICA_CONTROL_TYPES,
+  REPLICA_CONTROL_PREFIX,
   type ReplicaControl,
   type ReplicaEffect,
   type ReplicaInput,
@@ -113,12 +113,15 @@ export function replicaExternalCommand(body: unknown): ReplicaCommand {
   return { type: 'replica-external', body };
 }
 
+/**
+ * A body in the control messages' namespace (`rep-…`): it goes to the role, which checks its shape
+ * and counts what it cannot read (`controlMessagesDropped`), a type this version does not know
+ * included (a newer peer's), instead of it vanishing here uncounted.
+ */
 function isReplicaControl(body: unknown): body is ReplicaControl {
-  return (
-    typeof body === 'object' &&
-    body !== null &&
-    (REPLICA_CONTROL_TYPES as readonly unknown[]).includes((body as { type?: unknown }).type)
-  );
+  if (typeof body !== 'object' || body === null) return false;
+  const type = (body as { type?: unknown }).type;
+  return typeof type === 'string' && type.startsWith(REPLICA_CONTROL_PREFIX);
 }
 
 /** What the replica actor sends to `reportTo`. */

@@ -6,7 +6,7 @@
  * the stream does not stall behind it.
  */
 import { defineActor, type ActorBehavior } from '@steadfast/runtime';
-import { address } from '@steadfast/wire';
+import { address, encodeBody } from '@steadfast/wire';
 import { describe, expect, it } from 'vitest';
 import { REPLICA_ACTOR_NAME, group } from './group.js';
 import { clientAndLedgers, runtimeReplicas } from './runtime-nodes.test-support.js';
@@ -102,6 +102,33 @@ describe('parts of a split control message (state transfers, flush replies)', ()
     };
     expect(b2.counters.controlPartsDropped).toBe(6);
     expect(b2.counters.controlMessagesJoined).toBe(0);
+    expect(b2.role).toBe('backup');
+  });
+});
+
+describe('control messages the replica cannot read', () => {
+  it('a control message of an unknown type or with a malformed field, whole or in parts, is a counted drop, never a crash', async () => {
+    const { nodes, run, state } = await groupOfTwo(ledger);
+    const fromB1 = (body: unknown) => nodes.get('b1')!.tell(address('b2', REPLICA_ACTOR_NAME), body);
+    const badState = { type: 'rep-state', group: 'B', epoch: 1, incarnation: 1, checkpoint: 5 };
+    fromB1({ type: 'rep-newer', group: 'B' }); // a type of a newer version
+    fromB1(badState); // a checkpoint that is no checkpoint
+    fromB1({ type: 'rep-flush-reply', group: 'B', epoch: 1, position: 1, entries: [], inputs: [null] });
+    fromB1({ type: 'rep-input-request', group: 'B', position: 'one' });
+    const bytes = encodeBody(badState);
+    fromB1({ type: 'rep-part', group: 'B', incarnation: 1, transfer: 9, index: 0, count: 1, bytes }); // joined
+    await run(50);
+    const b2 = state('b2') as {
+      role: string;
+      counters: {
+        controlMessagesDropped: number;
+        controlMessagesJoined: number;
+        controlPartsDropped: number;
+      };
+    };
+    expect(b2.counters.controlMessagesDropped).toBe(5);
+    expect(b2.counters.controlMessagesJoined).toBe(1);
+    expect(b2.counters.controlPartsDropped).toBe(0);
     expect(b2.role).toBe('backup');
   });
 });

@@ -97,6 +97,7 @@ import {
   type LifecycleSnapshot,
 } from './lifecycle.js';
 import type { OrderingPolicy, QueuedInput } from './policy.js';
+import { controlMessageProblem, isApplicationPayload, isCheckpoint } from './control-form.js';
 import { jsonLength } from './json-length.js';
 import { SeededRandom } from './random.js';
 import { SequenceSet } from './sequence-set.js';
@@ -294,21 +295,6 @@ function orderedKey(input: OrderedInput, position: number): string {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isApplicationPayload(value: unknown): value is ApplicationPayload {
-  return (
-    isRecord(value) &&
-    value.type === 'rep-app' &&
-    typeof value.source === 'string' &&
-    typeof value.target === 'string' &&
-    typeof value.channel === 'number' &&
-    Number.isSafeInteger(value.channel) &&
-    value.channel >= 1 &&
-    typeof value.epoch === 'number' &&
-    typeof value.position === 'number' &&
-    isRecord(value.id)
-  );
 }
 
 function piggybackOf(message: DeliveredMessage): ReplicationPiggyback | undefined {
@@ -907,7 +893,13 @@ export class ReplicaRole {
   // Control messages between replicas of this group: flush and state transfer
 
   private onControl(from: NodeId, message: ReplicaControl): void {
-    if (!isRecord(message) || message.group !== this.group) return;
+    // Checked whole before any handler reads it: a field of the wrong type deep inside (a state
+    // transfer's bookkeeping, say) threw out of the step and stopped the replica actor.
+    if (controlMessageProblem(message) !== undefined) {
+      this.counters.controlMessagesDropped++;
+      return;
+    }
+    if (message.group !== this.group) return;
     switch (message.type) {
       case 'rep-part':
         this.onControlPart(from, message);
@@ -1461,7 +1453,9 @@ export class ReplicaRole {
       else if (mine) this.confirmRelayed(relay.group, relay.entries);
     }
     const checkpoint = piggyback.checkpoint;
-    if (checkpoint !== undefined && own) {
+    if (checkpoint !== undefined && own && !mine && !isCheckpoint(checkpoint))
+      this.counters.checkpointsDropped++;
+    else if (checkpoint !== undefined && own) {
       if (mine) {
         if (this.pendingCheckpoint?.checkpoint.position === checkpoint.position)
           this.pendingCheckpoint = undefined;
@@ -2456,8 +2450,8 @@ export class ReplicaRole {
     } catch {
       return; // Parts of one checkpoint from one primary always join up; anything else is dropped.
     }
-    if (isRecord(checkpoint) && checkpoint.position === part.position)
-      this.applyCheckpoint(checkpoint as unknown as Checkpoint);
+    if (isCheckpoint(checkpoint) && checkpoint.position === part.position) this.applyCheckpoint(checkpoint);
+    else this.counters.checkpointsDropped++;
   }
 
   /** Nothing went out within the bound: attach to one connection, whose endpoint sends a null message. */

@@ -690,6 +690,15 @@ function checkEnd(
   style: ReplicationStyle,
   violation: (message: string) => void,
 ): void {
+  // Nothing here sends a malformed control message or checkpoint: a drop means the shape checks
+  // (control-form.ts) refused one the replicas wrote themselves.
+  for (const hosted of cluster.hosted.values()) {
+    const { controlMessagesDropped, checkpointsDropped } = hosted.role.counters;
+    if (controlMessagesDropped + checkpointsDropped > 0)
+      violation(
+        `${hosted.node} dropped ${controlMessagesDropped} control messages and ${checkpointsDropped} checkpoints as malformed`,
+      );
+  }
   for (const group of groups) {
     const primary = cluster.primaryOf(group);
     if (primary === undefined) {

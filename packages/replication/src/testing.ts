@@ -616,6 +616,15 @@ export async function runReplicationSimulation(
 
   function checkEnd(): string[] {
     const messages: string[] = [];
+    // Nothing here sends a malformed control message or checkpoint: a drop means the shape checks
+    // (control-form.ts) refused one the replicas wrote themselves.
+    for (const record of allRoles) {
+      const { controlMessagesDropped, checkpointsDropped } = record.role.counters;
+      if (controlMessagesDropped + checkpointsDropped > 0)
+        messages.push(
+          `${record.node}#${record.incarnation} dropped ${controlMessagesDropped} control messages and ${checkpointsDropped} checkpoints as malformed`,
+        );
+    }
     for (const group of groups) {
       if (stateLost.has(group.group)) continue;
       const view = currentViews.current(group.group);

@@ -404,6 +404,9 @@ export type ReplicaControl =
       readonly peerBases: Readonly<Record<string, readonly EpochBasis[]>>;
     };
 
+/** Every control message's type starts with this; a body of another type is no control message. */
+export const REPLICA_CONTROL_PREFIX = 'rep-';
+
 export const REPLICA_CONTROL_TYPES: readonly ReplicaControl['type'][] = [
   'rep-part',
   'rep-flush-request',
@@ -514,6 +517,13 @@ export interface ReplicaCounters {
   controlMessagesJoined: number;
   /** Parts dropped: malformed, of a foreign group, or of a message that did not decode. */
   controlPartsDropped: number;
+  /**
+   * Control messages dropped unread because a field a handler reads is missing or of the wrong
+   * type (`controlMessageProblem`): a peer of another version, or a bug. Whole or joined from parts.
+   */
+  controlMessagesDropped: number;
+  /** Checkpoints on the connection dropped unapplied because they are malformed (`isCheckpoint`). */
+  checkpointsDropped: number;
   digestsChecked: number;
   /** Times this replica found itself diverged from the primary and reported it. */
   divergences: number;
@@ -573,6 +583,8 @@ export function zeroReplicaCounters(): ReplicaCounters {
     controlMessagesSplit: 0,
     controlMessagesJoined: 0,
     controlPartsDropped: 0,
+    controlMessagesDropped: 0,
+    checkpointsDropped: 0,
     digestsChecked: 0,
     divergences: 0,
     promotions: 0,

@@ -1,0 +1,337 @@
+/**
+ * Control messages and checkpoints a replica cannot read (house rule: bad input is a counted drop,
+ * never a crash). Frames are signed, so these come from key holders only, but one may run another
+ * version or have a bug; before `control-form.ts`, a state transfer with a malformed bookkeeping
+ * threw out of the role's step and stopped the replica actor.
+ *
+ * Invariants checked:
+ * - every control message the replicas write themselves, across a failover with flush and peer
+ *   questions and a state transfer, passes the shape checks (so they refuse nothing real);
+ * - a malformed state transfer is dropped and counted, and the well-formed one after it is applied;
+ * - no message of any control type with arbitrary fields makes a replica's step throw, whatever its
+ *   role (primary, backup, recovering during a failover, joining), in either style.
+ */
+import fc from 'fast-check';
+import { SimulatedClock, entropyFrom } from '@steadfast/runtime';
+import { nodeId, type NodeId } from '@steadfast/wire';
+import { describe, expect, it } from 'vitest';
+import { controlMessageProblem } from './control-form.js';
+import { receptionPolicy } from './policy.js';
+import { ReplicaRole } from './replica.js';
+import { ReplicationCluster } from './simulation.js';
+import {
+  REPLICA_CONTROL_TYPES,
+  REPLICATION_PIGGYBACK_KEY,
+  type ReplicaControl,
+  type ReplicaEffect,
+  type ReplicationPiggyback,
+  type ReplicationStyle,
+} from './types.js';
+import { client, ledger, type IssueCommand } from './workload.js';
+
+function ledgerCluster(style: ReplicationStyle): ReplicationCluster {
+  const cluster = new ReplicationCluster({
+    seed: 7,
+    network: { latencyMs: [1, 1] },
+    groups: [
+      {
+        group: 'C',
+        members: ['c1'],
+        behavior: client,
+        style: 'semi-active',
+        policy: receptionPolicy,
+        peers: ['B'],
+      },
+      {
+        group: 'B',
+        members: ['b1', 'b2', 'b3'],
+        behavior: ledger,
+        style,
+        policy: receptionPolicy,
+        peers: ['C'],
+      },
+    ],
+  });
+  cluster.start();
+  cluster.runUntil(300);
+  return cluster;
+}
+
+function issue(cluster: ReplicationCluster, key: string): void {
+  const body: IssueCommand = { type: 'issue', key, target: 'B', priority: 0, deadlineMs: 0 };
+  cluster.input(nodeId('c1'), { type: 'external', body });
+}
+
+function replica(self: string, style: ReplicationStyle, joining: boolean): ReplicaRole {
+  return new ReplicaRole(
+    {
+      group: 'B',
+      self: nodeId(self),
+      incarnation: 1,
+      behavior: ledger,
+      style,
+      policy: receptionPolicy,
+      peers: [{ group: 'C', contacts: [nodeId('c1')] }],
+      joining,
+    },
+    { clock: new SimulatedClock(), entropy: entropyFrom(() => 0.5) },
+  );
+}
+
+/** A primary b1 and a joining b4 in one view; the primary's answer to b4's request for the state. */
+function stateTransfer(style: ReplicationStyle): {
+  primary: ReplicaRole;
+  joiner: ReplicaRole;
+  state: ReplicaControl;
+} {
+  const view = { group: 'B', epoch: 1, members: [nodeId('b1'), nodeId('b4')], primary: nodeId('b1') };
+  const primary = replica('b1', style, false);
+  const joiner = replica('b4', style, true);
+  primary.step({ type: 'view-installed', view });
+  joiner.step({ type: 'view-installed', view });
+  const effects = primary.step({
+    type: 'control',
+    from: nodeId('b4'),
+    message: { type: 'rep-state-request', group: 'B', incarnation: 1 },
+  });
+  const sent = effects.find((effect) => effect.type === 'control-send');
+  if (sent?.type !== 'control-send') throw new Error('the primary sent no state');
+  return { primary, joiner, state: sent.message };
+}
+
+describe('the shape checks of control messages', () => {
+  for (const style of ['semi-active', 'passive'] as const)
+    it(`accept every control message ${style} replicas write across a failover and a state transfer`, () => {
+      const cluster = ledgerCluster(style);
+      const written: ReplicaControl[] = [];
+      cluster.hook = (_node, _role, _input, effects) => {
+        for (const effect of effects) if (effect.type === 'control-send') written.push(effect.message);
+        return { type: 'continue' };
+      };
+      issue(cluster, 'r1');
+      issue(cluster, 'r2');
+      cluster.runUntil(320);
+      cluster.crash(nodeId('b1'));
+      cluster.runUntil(800);
+      written.push(stateTransfer(style).state);
+      const types = new Set(written.map((message) => message.type));
+      expect([...types].sort()).toEqual(
+        [
+          'rep-flush-reply',
+          'rep-flush-request',
+          'rep-peer-order-reply',
+          'rep-peer-order-request',
+          'rep-state',
+        ].sort(),
+      );
+      for (const message of written) expect(controlMessageProblem(message)).toBeUndefined();
+    });
+
+  it('name what is wrong', () => {
+    const { state } = stateTransfer('passive');
+    const broken = (change: (message: Record<string, unknown>) => void) => {
+      const copy = structuredClone(state) as unknown as Record<string, unknown>;
+      change(copy);
+      return controlMessageProblem(copy);
+    };
+    expect(broken(() => {})).toBeUndefined();
+    expect(broken((m) => ((m.checkpoint as { bookkeeping: unknown }).bookkeeping = 5))).toBe(
+      'rep-state: a malformed checkpoint',
+    );
+    expect(broken((m) => (m.inputs = [null]))).toBe('rep-state: a malformed input');
+    expect(broken((m) => (m.peerBases = { C: 3 }))).toBe('rep-state: malformed peer bases');
+    expect(broken((m) => (m.incarnation = '1'))).toBe('rep-state: incarnation is not an integer');
+    expect(broken((m) => (m.type = 'rep-newer'))).toBe('unknown control message type rep-newer');
+    expect(
+      controlMessageProblem({
+        type: 'rep-flush-reply',
+        group: 'B',
+        epoch: 2,
+        position: 3,
+        entries: [
+          { position: 4, input: { type: 'message', source: 'C', channel: 1, sentEpoch: 1 }, values: [] },
+        ],
+        inputs: [],
+      }),
+    ).toBe('rep-flush-reply: a malformed entry');
+    expect(controlMessageProblem({ type: 'rep-input-request', group: 'B', position: 1.5 })).toBe(
+      'rep-input-request: position is not an integer',
+    );
+    expect(controlMessageProblem(null)).toBe('not a record');
+  });
+});
+
+describe('a joining replica', () => {
+  for (const style of ['semi-active', 'passive'] as const)
+    it(`drops malformed state transfers, counted, and applies the well-formed one after them (${style})`, () => {
+      const { primary, joiner, state } = stateTransfer(style);
+      const corruptions: ((message: Record<string, unknown>) => void)[] = [
+        (m) => ((m.checkpoint as { bookkeeping: { processed: unknown } }).bookkeeping.processed = 5),
+        (m) => (m.inputs = [null]),
+        (m) => (m.outputs = [{ connection: 'B<->C' }]),
+        (m) => (m.peerBases = { C: 3 }),
+      ];
+      for (const corrupt of corruptions) {
+        const copy = structuredClone(state) as unknown as Record<string, unknown>;
+        corrupt(copy);
+        joiner.step({ type: 'control', from: nodeId('b1'), message: copy as unknown as ReplicaControl });
+      }
+      expect(joiner.counters.controlMessagesDropped).toBe(corruptions.length);
+      expect(joiner.role).toBe('joining');
+      joiner.step({ type: 'control', from: nodeId('b1'), message: state });
+      expect(joiner.counters.stateTransfersApplied).toBe(1);
+      expect(joiner.role).toBe('backup');
+      expect(joiner.digest()).toBe(primary.digest());
+    });
+});
+
+describe('a malformed checkpoint on the connection', () => {
+  it('is dropped and counted by the passive backups, which take the next one', () => {
+    const cluster = ledgerCluster('passive');
+    let corrupted: number | undefined;
+    // The primary's first checkpoint reaches both backups with a bookkeeping of the wrong type.
+    cluster.hook = (node, _role, _input, effects) => {
+      if (node !== nodeId('b1')) return { type: 'continue' };
+      const sends = effects as ReplicaEffect[];
+      sends.forEach((effect, index) => {
+        if (effect.type !== 'send') return;
+        const data = effect.packet.data.map((message) => {
+          const rep = message.piggyback?.[REPLICATION_PIGGYBACK_KEY] as ReplicationPiggyback | undefined;
+          const checkpoint = rep?.checkpoint;
+          if (checkpoint === undefined || (corrupted ?? checkpoint.position) !== checkpoint.position)
+            return message;
+          corrupted = checkpoint.position;
+          const bad = { ...checkpoint, bookkeeping: 5 };
+          return {
+            ...message,
+            piggyback: { ...message.piggyback, [REPLICATION_PIGGYBACK_KEY]: { ...rep, checkpoint: bad } },
+          };
+        });
+        sends[index] = { ...effect, packet: { ...effect.packet, data } };
+      });
+      return { type: 'continue' };
+    };
+    // One request every 5 ms: a checkpoint every `checkpointEvery` (8) positions.
+    for (let index = 1; index <= 30; index++) {
+      issue(cluster, `r${index}`);
+      cluster.runUntil(300 + 5 * index);
+    }
+    cluster.runUntil(2_000);
+    expect(corrupted).toBeDefined();
+    const primary = cluster.role('b1');
+    for (const backup of ['b2', 'b3'].map((name) => cluster.role(name))) {
+      expect(backup.counters.checkpointsDropped).toBe(1);
+      expect(backup.counters.checkpointsApplied).toBeGreaterThan(0);
+      expect(backup.coverage()).toBe(primary.position);
+    }
+  });
+});
+
+// Mostly plausible values (the epochs and positions of the scenario), so that messages get past
+// the role and epoch checks to the handlers that read deep; sometimes anything at all.
+const small = fc.oneof(
+  { weight: 4, arbitrary: fc.integer({ min: 0, max: 3 }) },
+  { weight: 1, arbitrary: fc.anything() },
+);
+const list = (item: fc.Arbitrary<unknown>) =>
+  fc.oneof(
+    { weight: 4, arbitrary: fc.array(item, { maxLength: 3 }) },
+    { weight: 1, arbitrary: fc.anything() },
+  );
+const FIELD_NAMES = [
+  'position',
+  'state',
+  'bookkeeping',
+  'outputs',
+  'kind',
+  'payload',
+  'epoch',
+  'cut',
+  'input',
+  'values',
+];
+const loose = fc.oneof(fc.anything(), fc.dictionary(fc.constantFrom(...FIELD_NAMES), fc.anything()));
+/** A control message of a random type whose fields are plausible or anything at all. */
+const anyControl = fc.record({
+  type: fc.constantFrom(...REPLICA_CONTROL_TYPES),
+  group: fc.constant('B'),
+  epoch: small,
+  incarnation: small,
+  position: small,
+  from: fc.oneof(fc.constantFrom('B', 'C'), small),
+  about: fc.oneof(fc.constantFrom('B', 'C'), small),
+  after: small,
+  entries: list(loose),
+  inputs: list(loose),
+  held: list(loose),
+  outputs: list(loose),
+  bases: list(loose),
+  checkpoint: loose,
+  peerEpochs: fc.oneof(fc.dictionary(fc.constantFrom('C', 'B'), small), fc.anything()),
+  peerBases: fc.oneof(fc.dictionary(fc.constantFrom('C', 'B'), list(loose)), fc.anything()),
+  input: loose,
+  transfer: small,
+  count: small,
+  index: small,
+  bytes: fc.oneof(fc.uint8Array({ maxLength: 40 }), fc.anything()),
+});
+// b2 is the one that takes over.
+const member = fc.constantFrom('b1', 'b2', 'b2', 'b2', 'b3');
+
+describe('arbitrary control messages', () => {
+  for (const style of ['semi-active', 'passive'] as const)
+    it(`never make a ${style} replica throw, serving or while a new primary flushes`, () => {
+      let duringFlush = 0;
+      fc.assert(
+        fc.property(
+          fc.array(fc.tuple(member, member, anyControl), { minLength: 1, maxLength: 8 }),
+          fc.constantFrom('serving', 'flushing'),
+          (messages, moment) => {
+            const cluster = ledgerCluster(style);
+            issue(cluster, 'r1');
+            cluster.runUntil(320);
+            if (moment === 'flushing') {
+              // b2 takes over from b1 and asks the others (and the client group) what it lacks.
+              cluster.crash(nodeId('b1'));
+              cluster.runUntil(1_000, () => cluster.role('b2').role === 'recovering');
+              if (cluster.role('b2').role === 'recovering') duringFlush++;
+            }
+            for (const [to, from, message] of messages) {
+              const control = message as unknown as ReplicaControl;
+              cluster.input(nodeId(to), { type: 'control', from: nodeId(from) as NodeId, message: control });
+            }
+            cluster.runUntil(1_500);
+          },
+        ),
+        { numRuns: 200 },
+      );
+      // The flush moment was reached, or this test would not test it.
+      expect(duringFlush).toBeGreaterThan(0);
+    });
+
+  it('never make a joining replica throw', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          anyControl.map((message) => ({ ...message, type: 'rep-state', incarnation: 1 })),
+          {
+            minLength: 1,
+            maxLength: 3,
+          },
+        ),
+        fc.constantFrom('semi-active', 'passive'),
+        (messages, style) => {
+          const { joiner } = stateTransfer(style as ReplicationStyle);
+          for (const message of messages)
+            joiner.step({
+              type: 'control',
+              from: nodeId('b1'),
+              message: message as unknown as ReplicaControl,
+            });
+          expect(joiner.counters.controlMessagesDropped).toBe(messages.length);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
