@@ -16,7 +16,13 @@ import {
   type ActorRegistry,
   type Clock,
 } from '@steadfast/runtime';
-import { isPacketBody, packetFromEnvelope, packetToEnvelope, type GroupView } from '@steadfast/group';
+import {
+  isGroupView,
+  isPacketBody,
+  packetFromEnvelope,
+  packetToEnvelope,
+  type GroupView,
+} from '@steadfast/group';
 import { address, addressNode, assertNever, isAddress, type Address } from '@steadfast/wire';
 import { receptionPolicy, type OrderingPolicy } from './policy.js';
 import { ReplicaRole, type PeerGroupConfig } from './replica.js';
@@ -235,6 +241,11 @@ export function replicaActor(
           const command = envelope.body;
           switch (command.type) {
             case 'replica-view':
+              // A view of the wrong shape would throw deep in the role (or install nonsense).
+              if (!isGroupView(command.view)) {
+                role.counters.commandsDropped++;
+                return;
+              }
               step({ type: 'view-installed', view: command.view });
               return;
             case 'replica-external':

@@ -133,6 +133,26 @@ describe('control messages the replica cannot read', () => {
   });
 });
 
+describe('views the replica actor cannot read', () => {
+  it('a replica-view command whose view is malformed is a counted drop, never a crash', async () => {
+    const { tell, view, run, state } = await groupOfTwo(ledger);
+    tell('b2', { type: 'replica-view', view: { group: 'B', epoch: 5, members: 5, primary: 'b2' } });
+    tell('b2', { type: 'replica-view', view: null });
+    tell('b2', {
+      type: 'replica-view',
+      view: { group: 'B', epoch: -1, members: ['b1', 'b2'], primary: 'b2' },
+    });
+    await run(50);
+    const b2 = () => state('b2') as { role: string; counters: { commandsDropped: number } };
+    expect(b2().counters.commandsDropped).toBe(3);
+    expect(b2().role).toBe('backup');
+    // A well-formed view still installs: b2 becomes primary of epoch 2.
+    tell('b2', view('B', ['b2', 'b1'], 2));
+    await run(50);
+    expect(b2().role).not.toBe('backup');
+  });
+});
+
 describe('packets the replica actor cannot read', () => {
   it('a packet of another format, a malformed one, or one naming another sender is a counted drop, never a crash', async () => {
     const { nodes, run, state } = await groupOfTwo(ledger);

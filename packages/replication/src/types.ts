@@ -524,6 +524,8 @@ export interface ReplicaCounters {
   controlMessagesDropped: number;
   /** Checkpoints on the connection dropped unapplied because they are malformed (`isCheckpoint`). */
   checkpointsDropped: number;
+  /** Commands to the replica actor dropped unread: a `replica-view` whose view is malformed. */
+  commandsDropped: number;
   digestsChecked: number;
   /** Times this replica found itself diverged from the primary and reported it. */
   divergences: number;
@@ -585,6 +587,7 @@ export function zeroReplicaCounters(): ReplicaCounters {
     controlPartsDropped: 0,
     controlMessagesDropped: 0,
     checkpointsDropped: 0,
+    commandsDropped: 0,
     digestsChecked: 0,
     divergences: 0,
     promotions: 0,

@@ -197,7 +197,8 @@ function isCountRecord(value: unknown): value is Record<string, number> {
   return isRecord(value) && Object.values(value).every(isCount);
 }
 
-function isView(value: unknown): value is GroupView {
+/** A group view of the right shape: a group name, an epoch, member node ids and a primary node id. */
+export function isGroupView(value: unknown): value is GroupView {
   return (
     isRecord(value) &&
     typeof value.group === 'string' &&
@@ -239,7 +240,7 @@ function controlFromWire(wire: unknown): Control | undefined {
       (range) => Array.isArray(range) && range.length === 2 && isCount(range[0]) && isCount(range[1]),
     ) ||
     !Array.isArray(views) ||
-    !views.every(isView) ||
+    !views.every(isGroupView) ||
     typeof syncRequest !== 'boolean' ||
     !isCount(counted) ||
     typeof answer !== 'boolean'
