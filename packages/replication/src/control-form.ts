@@ -1,7 +1,7 @@
 /**
  * The shape checks of what replicas send each other directly (control messages) and of the
- * checkpoints a passive primary piggybacks: every field a handler reads, down to the entries,
- * input copies, kept outputs and bases inside them.
+ * checkpoints and other piggybacked data a primary sends: every field a handler reads, down to the
+ * entries, input copies, kept outputs and bases inside them.
  *
  * Why here and all at once: frames are signed, so only a key holder can send these, but a key
  * holder may run another version (a rolling upgrade) or have a bug. The replica's handlers read
@@ -19,6 +19,7 @@ import type {
   KeptOutput,
   OrderEntry,
   ReplicaControl,
+  ReplicationPiggyback,
 } from './types.js';
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -202,6 +203,65 @@ export function controlMessageProblem(message: unknown): string | undefined {
     default:
       return `unknown control message type ${typeof type === 'string' ? type : typeof type}`;
   }
+}
+
+/**
+ * The fields of a delivered message's replication piggyback (`rep`) that can be read, each left
+ * out, and counted in `counters.piggybackFieldsDropped`, when it is of the wrong type. The wire
+ * form (wire-form.ts) already checked the entries of `order` and `relay`; these checks are of the
+ * fields around them, and cheap, since every delivered message with a piggyback passes here. The
+ * checkpoint is checked apart (`isCheckpoint`), only where a passive backup applies it.
+ */
+export function readablePiggyback(
+  piggyback: ReplicationPiggyback,
+  counters: { piggybackFieldsDropped: number },
+): ReplicationPiggyback {
+  const { order, relay, bases, checkpoint, checkpointPart } = piggyback as Record<string, unknown>;
+  const readable = {
+    order: readableField(order, isOrderField, counters),
+    relay: readableField(relay, isRelayField, counters),
+    bases: readableField(bases, isBasesField, counters),
+    checkpoint: checkpoint as Checkpoint | undefined,
+    checkpointPart: readableField(checkpointPart, isCheckpointPart, counters),
+  };
+  return readable as unknown as ReplicationPiggyback;
+}
+
+function readableField(
+  value: unknown,
+  check: (value: Record<string, unknown>) => boolean,
+  counters: { piggybackFieldsDropped: number },
+): Record<string, unknown> | undefined {
+  if (value === undefined) return undefined;
+  if (isRecord(value) && check(value)) return value;
+  counters.piggybackFieldsDropped++;
+  return undefined;
+}
+
+function isOrderField(order: Record<string, unknown>): boolean {
+  return typeof order.group === 'string' && isCount(order.epoch) && Array.isArray(order.entries);
+}
+
+function isRelayField(relay: Record<string, unknown>): boolean {
+  return (
+    typeof relay.group === 'string' &&
+    (relay.epoch === undefined || isCount(relay.epoch)) &&
+    Array.isArray(relay.entries)
+  );
+}
+
+function isBasesField(bases: Record<string, unknown>): boolean {
+  return typeof bases.group === 'string' && Array.isArray(bases.bases);
+}
+
+function isCheckpointPart(value: Record<string, unknown>): boolean {
+  return (
+    isCount(value.position) &&
+    isCount(value.index) &&
+    isInteger(value.count) &&
+    typeof value.text === 'string' &&
+    value.index < value.count
+  );
 }
 
 /** `controlMessageProblem` as a guard, for the places that only need yes or no. */

@@ -227,6 +227,45 @@ describe('a malformed checkpoint on the connection', () => {
   });
 });
 
+describe('malformed fields in a piggyback', () => {
+  it('are skipped and counted; the rest of the piggyback and the message are still handled', () => {
+    const cluster = ledgerCluster('semi-active');
+    let corrupted = 0;
+    // The first three messages of b1 that announce its order also carry bases and a checkpoint
+    // part of the wrong types.
+    cluster.hook = (node, _role, _input, effects) => {
+      if (node !== nodeId('b1')) return { type: 'continue' };
+      const sends = effects as ReplicaEffect[];
+      const carriers = new Set<unknown>();
+      sends.forEach((effect, index) => {
+        if (effect.type !== 'send' || corrupted >= 3) return;
+        const data = effect.packet.data.map((message) => {
+          const rep = message.piggyback?.[REPLICATION_PIGGYBACK_KEY] as ReplicationPiggyback | undefined;
+          if (rep?.order === undefined) return message;
+          carriers.add(message.id.sequence);
+          const bad = { ...rep, bases: null, checkpointPart: 7 };
+          return { ...message, piggyback: { ...message.piggyback, [REPLICATION_PIGGYBACK_KEY]: bad } };
+        });
+        sends[index] = { ...effect, packet: { ...effect.packet, data } };
+      });
+      corrupted += carriers.size;
+      return { type: 'continue' };
+    };
+    for (let index = 1; index <= 6; index++) {
+      issue(cluster, `r${index}`);
+      cluster.runUntil(300 + 5 * index);
+    }
+    cluster.runUntil(1_000);
+    expect(corrupted).toBeGreaterThan(0);
+    const primary = cluster.role('b1');
+    for (const backup of ['b2', 'b3'].map((name) => cluster.role(name))) {
+      expect(backup.counters.piggybackFieldsDropped).toBeGreaterThan(0);
+      // The order rode beside the bad fields and was followed.
+      expect(backup.history()).toEqual(primary.history());
+    }
+  });
+});
+
 // Mostly plausible values (the epochs and positions of the scenario), so that messages get past
 // the role and epoch checks to the handlers that read deep; sometimes anything at all.
 const small = fc.oneof(

@@ -97,7 +97,12 @@ import {
   type LifecycleSnapshot,
 } from './lifecycle.js';
 import type { OrderingPolicy, QueuedInput } from './policy.js';
-import { controlMessageProblem, isApplicationPayload, isCheckpoint } from './control-form.js';
+import {
+  controlMessageProblem,
+  isApplicationPayload,
+  isCheckpoint,
+  readablePiggyback,
+} from './control-form.js';
 import { jsonLength } from './json-length.js';
 import { SeededRandom } from './random.js';
 import { SequenceSet } from './sequence-set.js';
@@ -249,18 +254,6 @@ interface OutgoingCheckpoint {
   readonly checkpoint: Checkpoint;
   readonly parts: readonly string[] | undefined;
   partsOut: number;
-}
-
-function isCheckpointPart(value: unknown): value is CheckpointPart {
-  return (
-    isRecord(value) &&
-    Number.isSafeInteger(value.position) &&
-    Number.isSafeInteger(value.index) &&
-    Number.isSafeInteger(value.count) &&
-    typeof value.text === 'string' &&
-    (value.index as number) >= 0 &&
-    (value.index as number) < (value.count as number)
-  );
 }
 
 function inputKey(source: string, channel: number): string {
@@ -1433,26 +1426,31 @@ export class ReplicaRole {
     own: boolean,
   ): void {
     const mine = own && message.id.origin === this.self;
-    const bases = piggyback.bases;
-    if (bases !== undefined && Array.isArray(bases.bases)) {
+    // A field of the wrong type (a peer of another version, a bug) is skipped and counted; the
+    // other fields, and the message itself, are still handled.
+    const {
+      bases,
+      order,
+      relay,
+      checkpoint,
+      checkpointPart: part,
+    } = readablePiggyback(piggyback, this.counters);
+    if (bases !== undefined) {
       for (const basis of bases.bases) {
         if (bases.group === this.group) this.addBasis(basis);
         else if (this.connections.has(bases.group)) this.addPeerBasis(bases.group, basis);
       }
     }
-    const order = piggyback.order;
-    if (order !== undefined && Array.isArray(order.entries)) {
+    if (order !== undefined) {
       if (order.group === this.group) {
         if (mine) this.confirmAnnounced(connection, order.entries, message.kind === 'null');
         else this.onOrder(order.epoch, order.entries);
       } else this.learnPeerEntries(order.group, order.entries, message.id);
     }
-    const relay = piggyback.relay;
-    if (relay !== undefined && Array.isArray(relay.entries)) {
+    if (relay !== undefined) {
       if (relay.group === this.group) this.onOrder(relay.epoch ?? 0, relay.entries);
       else if (mine) this.confirmRelayed(relay.group, relay.entries);
     }
-    const checkpoint = piggyback.checkpoint;
     if (checkpoint !== undefined && own && !mine && !isCheckpoint(checkpoint))
       this.counters.checkpointsDropped++;
     else if (checkpoint !== undefined && own) {
@@ -1461,8 +1459,7 @@ export class ReplicaRole {
           this.pendingCheckpoint = undefined;
       } else this.applyCheckpoint(checkpoint);
     }
-    const part = piggyback.checkpointPart;
-    if (isCheckpointPart(part) && own) {
+    if (part !== undefined && own) {
       if (mine) this.confirmCheckpointPart(part);
       else this.receiveCheckpointPart(part);
     }

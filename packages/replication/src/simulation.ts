@@ -690,13 +690,13 @@ function checkEnd(
   style: ReplicationStyle,
   violation: (message: string) => void,
 ): void {
-  // Nothing here sends a malformed control message or checkpoint: a drop means the shape checks
+  // Nothing here sends a malformed control message, checkpoint or piggyback: a drop means the shape checks
   // (control-form.ts) refused one the replicas wrote themselves.
   for (const hosted of cluster.hosted.values()) {
-    const { controlMessagesDropped, checkpointsDropped } = hosted.role.counters;
-    if (controlMessagesDropped + checkpointsDropped > 0)
+    const { controlMessagesDropped, checkpointsDropped, piggybackFieldsDropped } = hosted.role.counters;
+    if (controlMessagesDropped + checkpointsDropped + piggybackFieldsDropped > 0)
       violation(
-        `${hosted.node} dropped ${controlMessagesDropped} control messages and ${checkpointsDropped} checkpoints as malformed`,
+        `${hosted.node} dropped as malformed ${controlMessagesDropped} control messages, ${checkpointsDropped} checkpoints and ${piggybackFieldsDropped} piggyback fields`,
       );
   }
   for (const group of groups) {

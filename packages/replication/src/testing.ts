@@ -616,13 +616,13 @@ export async function runReplicationSimulation(
 
   function checkEnd(): string[] {
     const messages: string[] = [];
-    // Nothing here sends a malformed control message or checkpoint: a drop means the shape checks
+    // Nothing here sends a malformed control message, checkpoint or piggyback: a drop means the shape checks
     // (control-form.ts) refused one the replicas wrote themselves.
     for (const record of allRoles) {
-      const { controlMessagesDropped, checkpointsDropped } = record.role.counters;
-      if (controlMessagesDropped + checkpointsDropped > 0)
+      const { controlMessagesDropped, checkpointsDropped, piggybackFieldsDropped } = record.role.counters;
+      if (controlMessagesDropped + checkpointsDropped + piggybackFieldsDropped > 0)
         messages.push(
-          `${record.node}#${record.incarnation} dropped ${controlMessagesDropped} control messages and ${checkpointsDropped} checkpoints as malformed`,
+          `${record.node}#${record.incarnation} dropped as malformed ${controlMessagesDropped} control messages, ${checkpointsDropped} checkpoints and ${piggybackFieldsDropped} piggyback fields`,
         );
     }
     for (const group of groups) {

@@ -526,6 +526,11 @@ export interface ReplicaCounters {
   checkpointsDropped: number;
   /** Commands to the replica actor dropped unread: a `replica-view` whose view is malformed. */
   commandsDropped: number;
+  /**
+   * Fields of delivered messages' piggybacks (`rep`) skipped because they are of the wrong type
+   * (`readablePiggyback`); the other fields, and the message itself, were handled.
+   */
+  piggybackFieldsDropped: number;
   digestsChecked: number;
   /** Times this replica found itself diverged from the primary and reported it. */
   divergences: number;
@@ -588,6 +593,7 @@ export function zeroReplicaCounters(): ReplicaCounters {
     controlMessagesDropped: 0,
     checkpointsDropped: 0,
     commandsDropped: 0,
+    piggybackFieldsDropped: 0,
     digestsChecked: 0,
     divergences: 0,
     promotions: 0,
