@@ -269,6 +269,7 @@ export function replicaActor(
         state: () => ({
           role: role.role,
           position: role.position,
+          coverage: role.coverage(),
           digest: role.digest(),
           counters: { ...role.counters },
           backlog: role.backlog(),
