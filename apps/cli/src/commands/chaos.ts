@@ -1,0 +1,321 @@
+/**
+ * `steadfast chaos replication`: the replicated bank account on 3 real node processes over real
+ * UDP, in a network namespace of its own whose kernel loses and duplicates datagrams at random
+ * throughout, while the run cuts the primary off (a partition) and later SIGKILLs the primary.
+ * It checks what a user of the group is promised: every deposit answered once and applied once.
+ *
+ * The command runs in two halves: the outer one (what the user starts) creates the namespace,
+ * starts the inner one inside it (`ip netns exec`), passes its output through, and deletes the
+ * namespace however the inner one ends. The inner one (`--inside NAME`) runs the cluster and the
+ * load, and cuts and heals with nftables, which inside the namespace acts on its own rules only.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import {
+  REPLICA_ACTOR_NAME,
+  REPLICATION_STYLES as STYLES,
+  type ReplicationStyle,
+} from '@steadfast/replication';
+import {
+  choiceFlag,
+  humanOutput,
+  integerFlag,
+  printJson,
+  stringFlag,
+  UsageError,
+  type CommandSpec,
+} from '../cli-kit.js';
+import {
+  createNamespace,
+  cutPort,
+  deleteNamespace,
+  faultCounts,
+  healCut,
+  namespaceUnavailable,
+  type FaultCounts,
+} from '../host/network-namespace.js';
+import { memberActorName } from '@steadfast/group';
+import { ACCOUNTS_GROUP } from '../replication-app.js';
+import { startReplicationCluster, waitFor, type ReplicationCluster } from '../replication-cluster.js';
+
+const mainScript = fileURLToPath(new URL('../main.ts', import.meta.url));
+const tsxLoader = import.meta.resolve('tsx');
+
+/** Deposits in flight at once, as in `demo replication`. */
+const IN_FLIGHT = 8;
+/** A deposit not answered within this long counts as lost (the run goes on). */
+const ANSWER_DEADLINE_MS = 20_000;
+/** How long the group may take to be whole again after the cut heals or the killed node restarts. */
+const WHOLE_AGAIN_MS = 30_000;
+
+export interface FaultFigures {
+  readonly node: string;
+  /** The longest time without an answer, from the fault until the group was whole again. */
+  readonly longestGapMs: number;
+  /** From the fault until every member served again (null: not within 30 s). */
+  readonly wholeMs: number | null;
+}
+
+export interface ChaosSummary {
+  readonly style: ReplicationStyle;
+  readonly requests: number;
+  readonly replies: number;
+  readonly lost: number;
+  readonly duplicated: number;
+  readonly balanceCents: number | null;
+  readonly expectedBalanceCents: number;
+  readonly exactlyOnce: boolean;
+  /** The primary cut off, and the fault's figures (`FaultFigures`). */
+  readonly partition: FaultFigures;
+  /** The primary SIGKILLed afterwards (and restarted), and the same figures. */
+  readonly crash: FaultFigures;
+  /** What the kernel's rules did to the run's datagrams. */
+  readonly faults: FaultCounts;
+}
+
+export const chaosReplicationCommand: CommandSpec = {
+  name: 'chaos replication',
+  summary:
+    'The replicated account on 3 processes in a private network that loses and duplicates datagrams; a partition, then a SIGKILL.',
+  usage:
+    'steadfast chaos replication [--style semi-active|passive] [--requests N] [--loss PERMILLE] [--duplicate PERMILLE] [--cut-ms MS] [--json]',
+  details:
+    'Runs `demo replication`’s cluster inside a network namespace of its own (Linux, root, iproute2 and\n' +
+    'nftables), where the kernel drops --loss and duplicates --duplicate datagrams per thousand\n' +
+    '(default 50 and 30) for the whole run. After a third of the deposits are answered it cuts the\n' +
+    'primary off for --cut-ms (default 1000) and waits until the group is whole again (the cut-off\n' +
+    'node rejoins); after two thirds it SIGKILLs the primary, restarts it, and waits again. It exits 0\n' +
+    'when every deposit was answered once and the balance is their sum, and the group became whole\n' +
+    'after each fault. The namespace is deleted at the end, whatever happens.',
+  options: {
+    style: { type: 'string', description: 'semi-active (default) or passive' },
+    requests: { type: 'string', description: 'deposits to send (default 600)' },
+    loss: { type: 'string', description: 'datagrams dropped per thousand (default 50)' },
+    duplicate: { type: 'string', description: 'datagrams duplicated per thousand (default 30)' },
+    'cut-ms': { type: 'string', description: 'how long the primary is cut off (default 1000)' },
+    inside: { type: 'string', description: '(internal) the namespace this half runs in' },
+    json: { type: 'boolean', description: 'print the summary as one JSON object' },
+  },
+  async run(args) {
+    const style = choiceFlag(args, 'style', STYLES, 'semi-active');
+    const requests = integerFlag(args, 'requests', 600, 30, 100_000);
+    const lossPerMille = integerFlag(args, 'loss', 50, 0, 500);
+    const duplicatePerMille = integerFlag(args, 'duplicate', 30, 0, 500);
+    const cutMs = integerFlag(args, 'cut-ms', 1_000, 0, 60_000);
+    const json = args.values.json === true;
+    const inside = stringFlag(args, 'inside');
+    if (inside !== undefined) return runInside({ style, requests, cutMs, json });
+
+    const unavailable = namespaceUnavailable();
+    if (unavailable !== undefined) throw new UsageError(`cannot make a private network here: ${unavailable}`);
+    const name = `steadfast-${process.pid}`;
+    createNamespace(name, { lossPerMille, duplicatePerMille });
+    // A signal to this half goes on to the inner one, and this half stays to delete the namespace
+    // once the inner one has ended (a terminal's Ctrl-C reaches both already).
+    let child: ReturnType<typeof spawn> | undefined;
+    const forward = (signal: NodeJS.Signals) => child?.kill(signal);
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    try {
+      const argv = [...process.argv.slice(2), '--inside', name];
+      child = spawn(
+        'ip',
+        ['netns', 'exec', name, process.execPath, '--import', tsxLoader, mainScript, ...argv],
+        {
+          stdio: 'inherit',
+        },
+      );
+      const running = child;
+      return await new Promise<number>((resolve) => {
+        running.on('exit', (code, signal) => resolve(code ?? (signal === null ? 1 : 128)));
+        running.on('error', () => resolve(1));
+      });
+    } finally {
+      process.off('SIGINT', forward);
+      process.off('SIGTERM', forward);
+      deleteNamespace(name);
+    }
+  },
+};
+
+async function runInside(options: {
+  style: ReplicationStyle;
+  requests: number;
+  cutMs: number;
+  json: boolean;
+}): Promise<number> {
+  const { style, requests, cutMs, json } = options;
+  const say = humanOutput(json);
+  const started = performance.now();
+  const at = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
+  say(`a ${style} replica group of the bank account on 3 node processes, in a private network`);
+  const replicated = await startReplicationCluster(style);
+  try {
+    const first = await waitFor(() => replicated.primary(), 15_000, 'a primary');
+    say(`  ${at()}: primary ${first.node}`);
+    let partition: FaultFigures | undefined;
+    let crash: FaultFigures | undefined;
+    // The load runs until both faults are over and at least `requests` deposits were issued: the
+    // faults always happen under load, however fast or slow this machine is.
+    let issued = 0;
+    let answered = 0;
+    let lost = 0;
+    let faultsOver = false;
+    const answerTimes: number[] = [];
+    const worker = async () => {
+      while (!faultsOver || issued < requests) {
+        const operationId = `deposit-${issued++}`;
+        replicated.issue({ type: 'deposit', operationId, amountCents: 100 });
+        const result = await Promise.race([
+          replicated.result(operationId),
+          new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ANSWER_DEADLINE_MS)),
+        ]);
+        if (result === undefined) lost++;
+        else {
+          answered++;
+          answerTimes.push(performance.now());
+        }
+      }
+    };
+    const load = Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+    /** The longest time without an answer between `fromMs` and `toMs`: how long clients waited. */
+    const longestGap = (fromMs: number, toMs: number) => {
+      let gap = 0;
+      let previous = fromMs;
+      for (const time of answerTimes) {
+        if (time <= fromMs) continue;
+        if (time > toMs) break;
+        gap = Math.max(gap, time - previous);
+        previous = time;
+      }
+      return Math.round(Math.max(gap, toMs - previous));
+    };
+    const untilAnswered = (count: number) =>
+      waitFor(() => (answered >= count ? true : undefined), 10 * ANSWER_DEADLINE_MS, `${count} answers`);
+
+    try {
+      // The partition: the primary's endpoint loses every datagram, both ways, for cutMs.
+      await untilAnswered(Math.floor(requests / 3));
+      const cutNode = (await waitFor(() => replicated.primary(), 15_000, 'a primary')).node;
+      const cutAt = performance.now();
+      cutPort(portOf(replicated, cutNode));
+      say(`  ${at()}: ${answered} answered; the primary ${cutNode} is cut off for ${cutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, cutMs));
+      healCut();
+      say(`  ${at()}: the cut heals`);
+      const partitionWhole = await whole(replicated, cutAt);
+      partition = {
+        node: cutNode,
+        longestGapMs: longestGap(cutAt, performance.now()),
+        wholeMs: partitionWhole,
+      };
+      say(`  ${at()}: the group is ${partitionWhole === null ? 'NOT whole again' : 'whole again'}`);
+
+      // The crash: SIGKILL of whoever is primary now, then a restart.
+      await untilAnswered(answered + Math.floor(requests / 3));
+      const killNode = (await waitFor(() => replicated.primary(), 15_000, 'a primary')).node;
+      const killedAt = performance.now();
+      replicated.cluster.kill(killNode);
+      say(`  ${at()}: ${answered} answered; SIGKILL of the primary ${killNode}`);
+      await replicated.cluster.restart(killNode);
+      say(`  ${at()}: ${killNode} restarted`);
+      const crashWhole = await whole(replicated, killedAt);
+      crash = { node: killNode, longestGapMs: longestGap(killedAt, performance.now()), wholeMs: crashWhole };
+      say(`  ${at()}: the group is ${crashWhole === null ? 'NOT whole again' : 'whole again'}`);
+    } finally {
+      faultsOver = true;
+    }
+    await load;
+    replicated.issue({ type: 'balance', operationId: 'final-balance' });
+    const balance = await Promise.race([
+      replicated.result('final-balance'),
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ANSWER_DEADLINE_MS)),
+    ]);
+    const balanceCents = (balance?.reply as { balanceCents?: number } | undefined)?.balanceCents ?? null;
+    const duplicated = Object.values(replicated.results()).filter((result) => result.count > 1).length;
+    const expectedBalanceCents = answered * 100;
+    const summary: ChaosSummary = {
+      style,
+      requests: issued,
+      replies: answered,
+      lost,
+      duplicated,
+      balanceCents,
+      expectedBalanceCents,
+      exactlyOnce: balanceCents === expectedBalanceCents && duplicated === 0 && lost === 0,
+      partition: partition!,
+      crash: crash!,
+      faults: faultCounts(),
+    };
+    say(
+      `requests ${issued}, replies ${answered}, lost ${lost}, duplicated ${duplicated}; balance ${balanceCents} cents, expected ${expectedBalanceCents}: ${summary.exactlyOnce ? 'every deposit applied exactly once' : 'MISMATCH'}`,
+    );
+    say(
+      `the kernel dropped ${summary.faults.dropped} datagrams, duplicated ${summary.faults.duplicated}, and the cut dropped ${summary.faults.cut}`,
+    );
+    if (json) printJson(summary);
+    return summary.exactlyOnce && partition!.wholeMs !== null && crash!.wholeMs !== null ? 0 : 1;
+  } finally {
+    await replicated.close();
+  }
+}
+
+function portOf(replicated: ReplicationCluster, node: string): number {
+  const endpoint = replicated.cluster.peers[node];
+  const port = Number(endpoint?.slice(endpoint.lastIndexOf(':') + 1));
+  if (!Number.isInteger(port)) throw new Error(`no endpoint known for ${node}`);
+  return port;
+}
+
+/**
+ * Waits until every member is running a replica that serves (the primary, or a backup at the
+ * primary's position with its digest): the group tolerates the next failure again. Returns the
+ * time since `sinceMs`, or null if that did not happen within `WHOLE_AGAIN_MS`.
+ */
+async function whole(replicated: ReplicationCluster, sinceMs: number): Promise<number | null> {
+  type ReplicaView = { role?: string; position?: number; coverage?: number };
+  type MemberView = { status?: string; epoch?: number; configuration?: readonly string[] };
+  const members = replicated.members;
+  try {
+    await waitFor(
+      async () => {
+        const primary = await replicated.primary();
+        if (primary === undefined) return undefined;
+        const [replicas, memberships] = await Promise.all([
+          Promise.all(members.map((node) => inspect<ReplicaView>(replicated, node, REPLICA_ACTOR_NAME))),
+          Promise.all(
+            members.map((node) => inspect<MemberView>(replicated, node, memberActorName(ACCOUNTS_GROUP))),
+          ),
+        ]);
+        // Every member in the primary's view (an isolated node still thinks it is a backup of an old one)…
+        const inView = memberships.every(
+          (member) =>
+            member?.status === 'normal' &&
+            member.epoch === primary.epoch &&
+            members.every((node) => member.configuration?.includes(node) === true),
+        );
+        const leader = replicas[members.indexOf(primary.node)];
+        if (!inView || leader?.role !== 'primary') return undefined;
+        // …and serving: a backup could take over from a position close to the primary's (positions
+        // move under load, so one a little behind is following, not lost).
+        return replicas.every(
+          (replica) =>
+            replica?.role === 'primary' ||
+            (replica?.role === 'backup' && (leader.position ?? 0) - (replica.coverage ?? 0) <= 64),
+        )
+          ? true
+          : undefined;
+      },
+      WHOLE_AGAIN_MS,
+      'the group to be whole',
+    );
+    return Math.round(performance.now() - sinceMs);
+  } catch {
+    return null;
+  }
+}
+
+function inspect<T>(replicated: ReplicationCluster, node: string, actor: string): Promise<T | undefined> {
+  if (!replicated.cluster.isAlive(node)) return Promise.resolve(undefined);
+  return (replicated.cluster.inspect(node, actor) as Promise<T | undefined>).catch(() => undefined);
+}
