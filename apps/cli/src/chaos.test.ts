@@ -25,12 +25,15 @@ const unavailable = namespaceUnavailable();
 const mustRun = process.env['CI'] !== undefined && process.env['CI'] !== 'false';
 if (unavailable !== undefined && !mustRun) process.stderr.write(`chaos.test.ts: skipped, ${unavailable}\n`);
 
-function chaos(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function chaos(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       ['--import', tsx, main, 'chaos', 'replication', '--json', ...args],
-      { timeout: 170_000, maxBuffer: 64 * 1024 * 1024 },
+      { timeout: 170_000, maxBuffer: 64 * 1024 * 1024, env },
       (error, stdout, stderr) =>
         resolve({
           code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1,
@@ -68,3 +71,15 @@ describe.skipIf(unavailable !== undefined && !mustRun)(
       }, 180_000);
   },
 );
+
+describe('chaos replication without the tools', () => {
+  it('exits 2 saying what is missing, before it starts anything', async () => {
+    // No PATH: neither `ip` nor `nft` (nor a shell to look them up) can be found.
+    const run = await chaos([], { ...process.env, PATH: '/nonexistent' });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(
+      /cannot make a private network here: (.*is not installed|.*need root|.*need Linux)/,
+    );
+    expect(run.stdout).toBe('');
+  }, 60_000);
+});

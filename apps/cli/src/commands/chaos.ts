@@ -82,11 +82,13 @@ export const chaosReplicationCommand: CommandSpec = {
   details:
     'Runs `demo replication`’s cluster inside a network namespace of its own (Linux, root, iproute2 and\n' +
     'nftables), where the kernel drops --loss and duplicates --duplicate datagrams per thousand\n' +
-    '(default 50 and 30) for the whole run. After a third of the deposits are answered it cuts the\n' +
-    'primary off for --cut-ms (default 1000) and waits until the group is whole again (the cut-off\n' +
-    'node rejoins); after two thirds it SIGKILLs the primary, restarts it, and waits again. It exits 0\n' +
-    'when every deposit was answered once and the balance is their sum, and the group became whole\n' +
-    'after each fault. The namespace is deleted at the end, whatever happens.',
+    '(default 50 and 30) for the whole run, under a steady load of 8 deposits in flight. Once a third\n' +
+    'of --requests are answered it cuts the primary off for --cut-ms (default 1000) and waits until\n' +
+    'the group is whole again (the cut-off node back in the view, every backup able to take over);\n' +
+    'once another third are answered it SIGKILLs the primary, restarts it, and waits again. The load\n' +
+    'stops when both faults are over and at least --requests were issued. It exits 0 when every\n' +
+    'deposit was answered once and the balance is their sum, and the group was whole again after\n' +
+    'each fault. The namespace is deleted at the end (unless this command itself is SIGKILLed).',
   options: {
     style: { type: 'string', description: 'semi-active (default) or passive' },
     requests: { type: 'string', description: 'deposits to send (default 600)' },
