@@ -10,6 +10,9 @@
  * close to the primary's position); and the faults really happened (the rules' counters show
  * dropped, duplicated and cut-off datagrams), so a run that skipped them cannot pass.
  *
+ * `chaos demo` puts the example bank of `steadfast demo` in the same network (loss and duplication):
+ * every transfer answered, the money conserved, and the faults happened.
+ *
  * Needs root, iproute2 and nftables: `.ci/run` installs them and runs as root. Elsewhere the test
  * is skipped with the reason, except under CI, where a missing tool fails it.
  */
@@ -28,11 +31,12 @@ if (unavailable !== undefined && !mustRun) process.stderr.write(`chaos.test.ts: 
 function chaos(
   args: string[],
   env: NodeJS.ProcessEnv = process.env,
+  what = 'replication',
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', tsx, main, 'chaos', 'replication', '--json', ...args],
+      ['--import', tsx, main, 'chaos', what, '--json', ...args],
       { timeout: 170_000, maxBuffer: 64 * 1024 * 1024, env },
       (error, stdout, stderr) =>
         resolve({
@@ -69,6 +73,30 @@ describe.skipIf(unavailable !== undefined && !mustRun)(
         expect(summary.faults.cut).toBeGreaterThan(0);
         expect(run.code, run.stderr).toBe(0);
       }, 180_000);
+  },
+);
+
+describe.skipIf(unavailable !== undefined && !mustRun)(
+  'chaos demo: the example bank in the same network',
+  () => {
+    it('answers every transfer and conserves the money through loss and duplication', async () => {
+      const run = await chaos(['--requests', '300'], process.env, 'demo');
+      const lines = run.stdout.trimEnd().split('\n');
+      const summary = JSON.parse(lines[lines.length - 1]!) as {
+        requests: number;
+        replies: number;
+        lost: number;
+        conserved: boolean;
+        faults: { dropped: number; duplicated: number };
+      };
+      expect(summary.requests).toBe(300);
+      expect(summary.replies).toBe(300);
+      expect(summary.lost).toBe(0);
+      expect(summary.conserved).toBe(true);
+      expect(summary.faults.dropped).toBeGreaterThan(0);
+      expect(summary.faults.duplicated).toBeGreaterThan(0);
+      expect(run.code, run.stderr).toBe(0);
+    }, 180_000);
   },
 );
 

@@ -98,15 +98,25 @@ export function healCut(): void {
 
 let cutSoFar = 0;
 
-export function faultCounts(): FaultCounts {
-  return { dropped: countsOf('lose'), duplicated: countsOf('duplicate'), cut: cutSoFar + countsOf('cut') };
+/**
+ * What the rules did so far. Inside the namespace, without `namespace`; from outside, naming it
+ * (the cut's count is kept by the process that cut, so it is 0 there).
+ */
+export function faultCounts(namespace?: string): FaultCounts {
+  return {
+    dropped: countsOf('lose', namespace),
+    duplicated: countsOf('duplicate', namespace),
+    cut: namespace === undefined ? cutSoFar + countsOf('cut') : 0,
+  };
 }
 
 /** The packets counted by the rules of one chain, summed. */
-function countsOf(chain: string): number {
-  const listing = execFileSync('nft', ['-j', 'list', 'chain', 'ip', FAULTS_TABLE, chain], {
-    encoding: 'utf8',
-  });
+function countsOf(chain: string, namespace?: string): number {
+  const list = ['-j', 'list', 'chain', 'ip', FAULTS_TABLE, chain];
+  const listing =
+    namespace === undefined
+      ? execFileSync('nft', list, { encoding: 'utf8' })
+      : execFileSync('ip', ['netns', 'exec', namespace, 'nft', ...list], { encoding: 'utf8' });
   let packets = 0;
   for (const item of (JSON.parse(listing) as { nftables: { rule?: { expr: unknown[] } }[] }).nftables)
     for (const expression of item.rule?.expr ?? [])
