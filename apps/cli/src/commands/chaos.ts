@@ -65,10 +65,13 @@ export interface ChaosSummary {
   readonly balanceCents: number | null;
   readonly expectedBalanceCents: number;
   readonly exactlyOnce: boolean;
-  /** The primary cut off, and the fault's figures (`FaultFigures`). */
-  readonly partition: FaultFigures;
-  /** The primary SIGKILLed afterwards (and restarted), and the same figures. */
-  readonly crash: FaultFigures;
+  /** The primary cut off, and the fault's figures (`FaultFigures`); null if the run failed before. */
+  readonly partition: FaultFigures | null;
+  /**
+   * The primary SIGKILLed afterwards (and restarted), and the same figures; null if the group was
+   * not whole after the partition (the crash would be one failure more than it tolerates).
+   */
+  readonly crash: FaultFigures | null;
   /** What the kernel's rules did to the run's datagrams. */
   readonly faults: FaultCounts;
 }
@@ -249,9 +252,12 @@ async function runInside(options: {
     let answered = 0;
     let lost = 0;
     let faultsOver = false;
+    // Set when a fault left the group unable to serve: the run ends there instead of sending the
+    // rest of the deposits into a group that cannot answer them.
+    let stopLoad = false;
     const answerTimes: number[] = [];
     const worker = async () => {
-      while (!faultsOver || issued < requests) {
+      while (!stopLoad && (!faultsOver || issued < requests)) {
         const operationId = `deposit-${issued++}`;
         replicated.issue({ type: 'deposit', operationId, amountCents: 100 });
         const result = await Promise.race([
@@ -279,9 +285,9 @@ async function runInside(options: {
       return Math.round(Math.max(gap, toMs - previous));
     };
     const untilAnswered = (count: number) =>
-      waitFor(() => (answered >= count ? true : undefined), 10 * ANSWER_DEADLINE_MS, `${count} answers`);
+      waitFor(() => (answered >= count ? true : undefined), 3 * ANSWER_DEADLINE_MS, `${count} answers`);
 
-    try {
+    const faultPhases = async () => {
       // The partition: the primary's endpoint loses every datagram, both ways, for cutMs.
       await untilAnswered(Math.floor(requests / 3));
       const cutNode = (await waitFor(() => replicated.primary(), 15_000, 'a primary')).node;
@@ -298,6 +304,11 @@ async function runInside(options: {
         wholeMs: partitionWhole,
       };
       say(`  ${at()}: the group is ${partitionWhole === null ? 'NOT whole again' : 'whole again'}`);
+      if (partitionWhole === null) {
+        // Another failure now would be more than the group tolerates: no crash, and the run ends.
+        stopLoad = true;
+        return;
+      }
 
       // The crash: SIGKILL of whoever is primary now, then a restart.
       await untilAnswered(answered + Math.floor(requests / 3));
@@ -310,6 +321,10 @@ async function runInside(options: {
       const crashWhole = await whole(replicated, killedAt);
       crash = { node: killNode, longestGapMs: longestGap(killedAt, performance.now()), wholeMs: crashWhole };
       say(`  ${at()}: the group is ${crashWhole === null ? 'NOT whole again' : 'whole again'}`);
+      if (crashWhole === null) stopLoad = true;
+    };
+    try {
+      await faultPhases();
     } finally {
       faultsOver = true;
     }
@@ -331,8 +346,8 @@ async function runInside(options: {
       balanceCents,
       expectedBalanceCents,
       exactlyOnce: balanceCents === expectedBalanceCents && duplicated === 0 && lost === 0,
-      partition: partition!,
-      crash: crash!,
+      partition: partition ?? null,
+      crash: crash ?? null,
       faults: faultCounts(),
     };
     say(
@@ -342,7 +357,7 @@ async function runInside(options: {
       `the kernel dropped ${summary.faults.dropped} datagrams, duplicated ${summary.faults.duplicated}, and the cut dropped ${summary.faults.cut}`,
     );
     if (json) printJson(summary);
-    return summary.exactlyOnce && partition!.wholeMs !== null && crash!.wholeMs !== null ? 0 : 1;
+    return summary.exactlyOnce && partition?.wholeMs != null && crash?.wholeMs != null ? 0 : 1;
   } finally {
     await replicated.close();
   }
