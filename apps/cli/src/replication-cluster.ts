@@ -30,6 +30,8 @@ export const CLIENT_NODE = 'client';
 export interface ReplicationCluster {
   readonly cluster: ProcessCluster;
   readonly client: Node;
+  /** The client node's UDP endpoint (`host:port`). */
+  readonly clientEndpoint: string;
   readonly members: readonly string[];
   /** Hands a command to the client group (which sends it to the accounts group). */
   issue(command: ClientCommand): void;
@@ -72,6 +74,7 @@ export async function startReplicationCluster(
   return {
     cluster,
     client,
+    clientEndpoint: clientNode.endpoint,
     members,
     issue: (command) => void client.tell(clientReplica, replicaExternalCommand(command)),
     results: () => collectedResults(client),

@@ -72,6 +72,11 @@ export interface ChaosSummary {
    * not whole after the partition (the crash would be one failure more than it tolerates).
    */
   readonly crash: FaultFigures | null;
+  /**
+   * The client cut off last: the longest wait for an answer from the cut on, and how long after
+   * the cut healed the first answer came (null: none within 20 s); null if the run ended before.
+   */
+  readonly clientCut: { readonly longestGapMs: number; readonly resumedMs: number | null } | null;
   /** What the kernel's rules did to the run's datagrams. */
   readonly faults: FaultCounts;
 }
@@ -246,6 +251,8 @@ async function runInside(options: {
     say(`  ${at()}: primary ${first.node}`);
     let partition: FaultFigures | undefined;
     let crash: FaultFigures | undefined;
+    // Assigned in `faultPhases` below (a declared type keeps TypeScript from narrowing it to null).
+    let clientCut = null as ChaosSummary['clientCut'];
     // The load runs until both faults are over and at least `requests` deposits were issued: the
     // faults always happen under load, however fast or slow this machine is.
     let issued = 0;
@@ -321,7 +328,31 @@ async function runInside(options: {
       const crashWhole = await whole(replicated, killedAt);
       crash = { node: killNode, longestGapMs: longestGap(killedAt, performance.now()), wholeMs: crashWhole };
       say(`  ${at()}: the group is ${crashWhole === null ? 'NOT whole again' : 'whole again'}`);
-      if (crashWhole === null) stopLoad = true;
+      if (crashWhole === null) {
+        stopLoad = true;
+        return;
+      }
+
+      // The client cut off: its requests and the replies to them are lost until the cut heals;
+      // the connection's retransmissions must then deliver each request once, and each reply.
+      await untilAnswered(answered + Math.floor(requests / 3));
+      const clientCutAt = performance.now();
+      cutPort(portOfEndpoint(replicated.clientEndpoint));
+      say(`  ${at()}: ${answered} answered; the client is cut off for ${cutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, cutMs));
+      healCut();
+      const healedAt = performance.now();
+      const resumed = await waitFor(
+        () => answerTimes.find((time) => time > healedAt),
+        ANSWER_DEADLINE_MS,
+        'an answer after the cut',
+      ).catch(() => undefined);
+      clientCut = {
+        longestGapMs: longestGap(clientCutAt, performance.now()),
+        resumedMs: resumed === undefined ? null : Math.round(resumed - healedAt),
+      };
+      say(`  ${at()}: the client is ${resumed === undefined ? 'NOT answered again' : 'answered again'}`);
+      if (resumed === undefined) stopLoad = true;
     };
     try {
       await faultPhases();
@@ -348,6 +379,7 @@ async function runInside(options: {
       exactlyOnce: balanceCents === expectedBalanceCents && duplicated === 0 && lost === 0,
       partition: partition ?? null,
       crash: crash ?? null,
+      clientCut,
       faults: faultCounts(),
     };
     say(
@@ -357,7 +389,12 @@ async function runInside(options: {
       `the kernel dropped ${summary.faults.dropped} datagrams, duplicated ${summary.faults.duplicated}, and the cut dropped ${summary.faults.cut}`,
     );
     if (json) printJson(summary);
-    return summary.exactlyOnce && partition?.wholeMs != null && crash?.wholeMs != null ? 0 : 1;
+    return summary.exactlyOnce &&
+      partition?.wholeMs != null &&
+      crash?.wholeMs != null &&
+      clientCut?.resumedMs != null
+      ? 0
+      : 1;
   } finally {
     await replicated.close();
   }
@@ -365,8 +402,13 @@ async function runInside(options: {
 
 function portOf(replicated: ReplicationCluster, node: string): number {
   const endpoint = replicated.cluster.peers[node];
-  const port = Number(endpoint?.slice(endpoint.lastIndexOf(':') + 1));
-  if (!Number.isInteger(port)) throw new Error(`no endpoint known for ${node}`);
+  if (endpoint === undefined) throw new Error(`no endpoint known for ${node}`);
+  return portOfEndpoint(endpoint);
+}
+
+function portOfEndpoint(endpoint: string): number {
+  const port = Number(endpoint.slice(endpoint.lastIndexOf(':') + 1));
+  if (!Number.isInteger(port) || port <= 0) throw new Error(`no port in endpoint ${endpoint}`);
   return port;
 }
 

@@ -273,6 +273,8 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
 
 export interface ClientNode {
   readonly node: Node;
+  /** Its UDP socket's `host:port`. */
+  readonly endpoint: string;
   close(): Promise<void>;
 }
 
@@ -282,16 +284,18 @@ export interface ClientNode {
  */
 export async function startClientNode(cluster: ProcessCluster, id = 'client'): Promise<ClientNode> {
   const clock = new RealClock();
+  const transport = await UdpTransport.bind({ receiveBufferBytes: 8 * 1024 * 1024 });
   const node = new Node({
     id,
     incarnation: Date.now(),
     clock,
-    transport: await UdpTransport.bind({ receiveBufferBytes: 8 * 1024 * 1024 }),
+    transport,
     codec: codecFromHex(cluster.keyHex),
     peers: cluster.peers,
   });
   return {
     node,
+    endpoint: transport.endpoint,
     async close() {
       await node.close();
       clock.clearAll();
