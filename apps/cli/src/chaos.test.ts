@@ -2,14 +2,15 @@
  * End to end over a real network: `steadfast chaos replication` runs the replicated bank account on
  * 3 node processes inside a network namespace whose kernel (nftables) drops 5 % and duplicates 3 %
  * of the UDP datagrams throughout, cuts the primary off for a second, then SIGKILLs the primary and
- * restarts it, then cuts the client off for a second (docs/cli.md, `steadfast chaos replication`).
+ * restarts it, then cuts a backup off, then the client, for a second each (docs/cli.md,
+ * `steadfast chaos replication`).
  *
  * Invariants checked, for each style: every deposit issued was answered exactly once and applied
- * exactly once (the balance is their sum, no request lost or answered twice); after the partition
- * and after the crash every member served again (in the primary's view, a backup able to take over
- * close to the primary's position); after the client's cut the answers resumed; and the faults
- * really happened (the rules' counters show dropped, duplicated and cut-off datagrams), so a run
- * that skipped them cannot pass.
+ * exactly once (the balance is their sum, no request lost or answered twice); after each cut of a
+ * member and after the crash every member served again (in the primary's view, a backup able to
+ * take over close to the primary's position); after the client's cut the answers resumed; and the
+ * faults really happened (the rules' counters show dropped, duplicated and cut-off datagrams), so a
+ * run that skipped them cannot pass.
  *
  * `chaos demo` puts the example bank of `steadfast demo` in the same network (loss and duplication):
  * every transfer answered, the money conserved, and the faults happened.
@@ -69,6 +70,7 @@ describe.skipIf(unavailable !== undefined && !mustRun)(
         expect(summary.exactlyOnce).toBe(true);
         expect(summary.partition?.wholeMs ?? null).not.toBeNull();
         expect(summary.crash?.wholeMs ?? null).not.toBeNull();
+        expect(summary.backupCut?.wholeMs ?? null).not.toBeNull();
         expect(summary.clientCut?.resumedMs ?? null).not.toBeNull();
         expect(summary.faults.dropped).toBeGreaterThan(0);
         expect(summary.faults.duplicated).toBeGreaterThan(0);

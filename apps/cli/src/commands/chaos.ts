@@ -72,6 +72,8 @@ export interface ChaosSummary {
    * not whole after the partition (the crash would be one failure more than it tolerates).
    */
   readonly crash: FaultFigures | null;
+  /** A backup cut off after the crash, and the same figures; null if the run ended before. */
+  readonly backupCut: FaultFigures | null;
   /**
    * The client cut off last: the longest wait for an answer from the cut on, and how long after
    * the cut healed the first answer came (null: none within 20 s); null if the run ended before.
@@ -251,6 +253,7 @@ async function runInside(options: {
     say(`  ${at()}: primary ${first.node}`);
     let partition: FaultFigures | undefined;
     let crash: FaultFigures | undefined;
+    let backupCut: FaultFigures | undefined;
     // Assigned in `faultPhases` below (a declared type keeps TypeScript from narrowing it to null).
     let clientCut = null as ChaosSummary['clientCut'];
     // The load runs until both faults are over and at least `requests` deposits were issued: the
@@ -333,6 +336,28 @@ async function runInside(options: {
         return;
       }
 
+      // A backup cut off: the primary goes on serving, membership evicts the backup, and it
+      // rejoins by state transfer once the cut heals.
+      await untilAnswered(answered + Math.floor(requests / 3));
+      const primaryNow = (await waitFor(() => replicated.primary(), 15_000, 'a primary')).node;
+      const backupNode = replicated.members.find((node) => node !== primaryNow)!;
+      const backupCutAt = performance.now();
+      cutPort(portOf(replicated, backupNode));
+      say(`  ${at()}: ${answered} answered; the backup ${backupNode} is cut off for ${cutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, cutMs));
+      healCut();
+      const backupWhole = await whole(replicated, backupCutAt);
+      backupCut = {
+        node: backupNode,
+        longestGapMs: longestGap(backupCutAt, performance.now()),
+        wholeMs: backupWhole,
+      };
+      say(`  ${at()}: the group is ${backupWhole === null ? 'NOT whole again' : 'whole again'}`);
+      if (backupWhole === null) {
+        stopLoad = true;
+        return;
+      }
+
       // The client cut off: its requests and the replies to them are lost until the cut heals;
       // the connection's retransmissions must then deliver each request once, and each reply.
       await untilAnswered(answered + Math.floor(requests / 3));
@@ -379,6 +404,7 @@ async function runInside(options: {
       exactlyOnce: balanceCents === expectedBalanceCents && duplicated === 0 && lost === 0,
       partition: partition ?? null,
       crash: crash ?? null,
+      backupCut: backupCut ?? null,
       clientCut,
       faults: faultCounts(),
     };
@@ -392,6 +418,7 @@ async function runInside(options: {
     return summary.exactlyOnce &&
       partition?.wholeMs != null &&
       crash?.wholeMs != null &&
+      backupCut?.wholeMs != null &&
       clientCut?.resumedMs != null
       ? 0
       : 1;
