@@ -86,25 +86,26 @@ export interface ChaosSummary {
 export const chaosReplicationCommand: CommandSpec = {
   name: 'chaos replication',
   summary:
-    'The replicated account on 3 processes in a private network that loses and duplicates datagrams; a partition, then a SIGKILL.',
+    'The replicated account on 3 processes in a private network that loses and duplicates datagrams; cuts and a SIGKILL.',
   usage:
     'steadfast chaos replication [--style semi-active|passive] [--requests N] [--loss PERMILLE] [--duplicate PERMILLE] [--cut-ms MS] [--json]',
   details:
     'Runs `demo replication`’s cluster inside a network namespace of its own (Linux, root, iproute2 and\n' +
     'nftables), where the kernel drops --loss and duplicates --duplicate datagrams per thousand\n' +
-    '(default 50 and 30) for the whole run, under a steady load of 8 deposits in flight. Once a third\n' +
-    'of --requests are answered it cuts the primary off for --cut-ms (default 1000) and waits until\n' +
-    'the group is whole again (the cut-off node back in the view, every backup able to take over);\n' +
-    'once another third are answered it SIGKILLs the primary, restarts it, and waits again. The load\n' +
-    'stops when both faults are over and at least --requests were issued. It exits 0 when every\n' +
-    'deposit was answered once and the balance is their sum, and the group was whole again after\n' +
-    'each fault. The namespace is deleted at the end (unless this command itself is SIGKILLed).',
+    '(default 50 and 30) for the whole run, under a steady load of 8 deposits in flight. Each time a\n' +
+    'third of --requests more are answered, it makes one fault and waits until the group is whole\n' +
+    'again (every member back in the primary’s view, every backup able to take over): it cuts the\n' +
+    'primary off for --cut-ms (default 1000); it SIGKILLs the primary and restarts it; it cuts a\n' +
+    'backup off; then it cuts the client off and waits for the answers to resume. The load stops when\n' +
+    'the faults are over and at least --requests were issued. It exits 0 when every deposit was\n' +
+    'answered once and the balance is their sum, and the group recovered from every fault. The\n' +
+    'namespace is deleted at the end (unless this command itself is SIGKILLed).',
   options: {
     style: { type: 'string', description: 'semi-active (default) or passive' },
     requests: { type: 'string', description: 'deposits to send (default 600)' },
     loss: { type: 'string', description: 'datagrams dropped per thousand (default 50)' },
     duplicate: { type: 'string', description: 'datagrams duplicated per thousand (default 30)' },
-    'cut-ms': { type: 'string', description: 'how long the primary is cut off (default 1000)' },
+    'cut-ms': { type: 'string', description: 'how long each cut lasts (default 1000)' },
     inside: { type: 'string', description: '(internal) the namespace this half runs in' },
     json: { type: 'boolean', description: 'print the summary as one JSON object' },
   },
@@ -297,75 +298,59 @@ async function runInside(options: {
     const untilAnswered = (count: number) =>
       waitFor(() => (answered >= count ? true : undefined), 3 * ANSWER_DEADLINE_MS, `${count} answers`);
 
-    const faultPhases = async () => {
-      // The partition: the primary's endpoint loses every datagram, both ways, for cutMs.
-      await untilAnswered(Math.floor(requests / 3));
-      const cutNode = (await waitFor(() => replicated.primary(), 15_000, 'a primary')).node;
-      const cutAt = performance.now();
-      cutPort(portOf(replicated, cutNode));
-      say(`  ${at()}: ${answered} answered; the primary ${cutNode} is cut off for ${cutMs} ms`);
+    /** Drops every datagram to or from `port` for `cutMs`, then heals. */
+    const cutFor = async (port: number, what: string) => {
+      cutPort(port);
+      say(`  ${at()}: ${answered} answered; ${what} is cut off for ${cutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, cutMs));
       healCut();
       say(`  ${at()}: the cut heals`);
-      const partitionWhole = await whole(replicated, cutAt);
-      partition = {
-        node: cutNode,
-        longestGapMs: longestGap(cutAt, performance.now()),
-        wholeMs: partitionWhole,
-      };
-      say(`  ${at()}: the group is ${partitionWhole === null ? 'NOT whole again' : 'whole again'}`);
-      if (partitionWhole === null) {
-        // Another failure now would be more than the group tolerates: no crash, and the run ends.
-        stopLoad = true;
-        return;
-      }
+    };
+    /** After a fault on `node` at `faultAt`: waits until the group is whole, and says so. */
+    const recovery = async (node: string, faultAt: number): Promise<FaultFigures> => {
+      const wholeMs = await whole(replicated, faultAt);
+      say(`  ${at()}: the group is ${wholeMs === null ? 'NOT whole again' : 'whole again'}`);
+      // A group not whole could not take one more failure: the run ends after this fault.
+      if (wholeMs === null) stopLoad = true;
+      return { node, longestGapMs: longestGap(faultAt, performance.now()), wholeMs };
+    };
+    const primaryNow = async () => (await waitFor(() => replicated.primary(), 15_000, 'a primary')).node;
+
+    const faultPhases = async () => {
+      // The partition: the primary's endpoint loses every datagram, both ways, for cutMs.
+      await untilAnswered(Math.floor(requests / 3));
+      const cutNode = await primaryNow();
+      const cutAt = performance.now();
+      await cutFor(portOf(replicated, cutNode), `the primary ${cutNode}`);
+      partition = await recovery(cutNode, cutAt);
+      if (stopLoad) return;
 
       // The crash: SIGKILL of whoever is primary now, then a restart.
       await untilAnswered(answered + Math.floor(requests / 3));
-      const killNode = (await waitFor(() => replicated.primary(), 15_000, 'a primary')).node;
+      const killNode = await primaryNow();
       const killedAt = performance.now();
       replicated.cluster.kill(killNode);
       say(`  ${at()}: ${answered} answered; SIGKILL of the primary ${killNode}`);
       await replicated.cluster.restart(killNode);
       say(`  ${at()}: ${killNode} restarted`);
-      const crashWhole = await whole(replicated, killedAt);
-      crash = { node: killNode, longestGapMs: longestGap(killedAt, performance.now()), wholeMs: crashWhole };
-      say(`  ${at()}: the group is ${crashWhole === null ? 'NOT whole again' : 'whole again'}`);
-      if (crashWhole === null) {
-        stopLoad = true;
-        return;
-      }
+      crash = await recovery(killNode, killedAt);
+      if (stopLoad) return;
 
       // A backup cut off: the primary goes on serving, membership evicts the backup, and it
       // rejoins by state transfer once the cut heals.
       await untilAnswered(answered + Math.floor(requests / 3));
-      const primaryNow = (await waitFor(() => replicated.primary(), 15_000, 'a primary')).node;
-      const backupNode = replicated.members.find((node) => node !== primaryNow)!;
+      const primary = await primaryNow();
+      const backupNode = replicated.members.find((node) => node !== primary)!;
       const backupCutAt = performance.now();
-      cutPort(portOf(replicated, backupNode));
-      say(`  ${at()}: ${answered} answered; the backup ${backupNode} is cut off for ${cutMs} ms`);
-      await new Promise((resolve) => setTimeout(resolve, cutMs));
-      healCut();
-      const backupWhole = await whole(replicated, backupCutAt);
-      backupCut = {
-        node: backupNode,
-        longestGapMs: longestGap(backupCutAt, performance.now()),
-        wholeMs: backupWhole,
-      };
-      say(`  ${at()}: the group is ${backupWhole === null ? 'NOT whole again' : 'whole again'}`);
-      if (backupWhole === null) {
-        stopLoad = true;
-        return;
-      }
+      await cutFor(portOf(replicated, backupNode), `the backup ${backupNode}`);
+      backupCut = await recovery(backupNode, backupCutAt);
+      if (stopLoad) return;
 
       // The client cut off: its requests and the replies to them are lost until the cut heals;
       // the connection's retransmissions must then deliver each request once, and each reply.
       await untilAnswered(answered + Math.floor(requests / 3));
       const clientCutAt = performance.now();
-      cutPort(portOfEndpoint(replicated.clientEndpoint));
-      say(`  ${at()}: ${answered} answered; the client is cut off for ${cutMs} ms`);
-      await new Promise((resolve) => setTimeout(resolve, cutMs));
-      healCut();
+      await cutFor(portOfEndpoint(replicated.clientEndpoint), 'the client');
       const healedAt = performance.now();
       const resumed = await waitFor(
         () => answerTimes.find((time) => time > healedAt),
