@@ -18,11 +18,11 @@ import type {
   InputCopy,
   KeptOutput,
   OrderEntry,
-  ReplicaControl,
   ReplicationPiggyback,
 } from './types.js';
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+/** A plain record (not null, not an array): the shape checks of this package share these. */
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
@@ -30,7 +30,7 @@ function isInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value);
 }
 
-function isCount(value: unknown): value is number {
+export function isCount(value: unknown): value is number {
   return isInteger(value) && value >= 0;
 }
 
@@ -102,7 +102,7 @@ function isOrderedInput(value: unknown): boolean {
 }
 
 /** An order entry as the replica keeps it (not its piggyback wire form, which wire-form.ts checks). */
-export function isOrderEntry(value: unknown): value is OrderEntry {
+function isOrderEntry(value: unknown): value is OrderEntry {
   return (
     isRecord(value) &&
     isInteger(value.position) &&
@@ -216,26 +216,27 @@ export function readablePiggyback(
   piggyback: ReplicationPiggyback,
   counters: { piggybackFieldsDropped: number },
 ): ReplicationPiggyback {
-  const { order, relay, bases, checkpoint, checkpointPart } = piggyback as Record<string, unknown>;
-  const readable = {
-    order: readableField(order, isOrderField, counters),
-    relay: readableField(relay, isRelayField, counters),
-    bases: readableField(bases, isBasesField, counters),
-    checkpoint: checkpoint as Checkpoint | undefined,
-    checkpointPart: readableField(checkpointPart, isCheckpointPart, counters),
+  const { order, relay, bases, checkpointPart } = piggyback as Record<string, unknown>;
+  const orderOk = fieldReadable(order, isOrderField);
+  const relayOk = fieldReadable(relay, isRelayField);
+  const basesOk = fieldReadable(bases, isBasesField);
+  const partOk = fieldReadable(checkpointPart, isCheckpointPart);
+  // The usual case, every field readable: the piggyback itself, no copy (every delivered message
+  // with a piggyback passes here).
+  if (orderOk && relayOk && basesOk && partOk) return piggyback;
+  counters.piggybackFieldsDropped += [orderOk, relayOk, basesOk, partOk].filter((ok) => !ok).length;
+  return {
+    ...(orderOk ? { order: piggyback.order } : {}),
+    ...(relayOk ? { relay: piggyback.relay } : {}),
+    ...(basesOk ? { bases: piggyback.bases } : {}),
+    ...(piggyback.checkpoint === undefined ? {} : { checkpoint: piggyback.checkpoint }),
+    ...(partOk ? { checkpointPart: piggyback.checkpointPart } : {}),
   };
-  return readable as unknown as ReplicationPiggyback;
 }
 
-function readableField(
-  value: unknown,
-  check: (value: Record<string, unknown>) => boolean,
-  counters: { piggybackFieldsDropped: number },
-): Record<string, unknown> | undefined {
-  if (value === undefined) return undefined;
-  if (isRecord(value) && check(value)) return value;
-  counters.piggybackFieldsDropped++;
-  return undefined;
+/** Absent, or a record that passes `check`. */
+function fieldReadable(value: unknown, check: (value: Record<string, unknown>) => boolean): boolean {
+  return value === undefined || (isRecord(value) && check(value));
 }
 
 function isOrderField(order: Record<string, unknown>): boolean {
@@ -262,9 +263,4 @@ function isCheckpointPart(value: Record<string, unknown>): boolean {
     typeof value.text === 'string' &&
     value.index < value.count
   );
-}
-
-/** `controlMessageProblem` as a guard, for the places that only need yes or no. */
-export function isControlMessage(message: unknown): message is ReplicaControl {
-  return controlMessageProblem(message) === undefined;
 }

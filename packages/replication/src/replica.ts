@@ -101,6 +101,7 @@ import {
   controlMessageProblem,
   isApplicationPayload,
   isCheckpoint,
+  isRecord,
   readablePiggyback,
 } from './control-form.js';
 import { jsonLength } from './json-length.js';
@@ -284,10 +285,6 @@ function orderedKey(input: OrderedInput, position: number): string {
     default:
       return assertNever(input, 'ordered input');
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function piggybackOf(message: DeliveredMessage): ReplicationPiggyback | undefined {

@@ -26,6 +26,7 @@ import { MALFORMED_PAYLOAD, type PayloadWireForm } from '@steadfast/group';
 import { isNodeId, type MessageId } from '@steadfast/wire';
 import type { Piggyback } from '@steadfast/group';
 import type { SupervisedValue } from '@steadfast/runtime';
+import { isCount, isRecord } from './control-form.js';
 import {
   applicationPayload,
   REPLICATION_PIGGYBACK_KEY,
@@ -39,10 +40,6 @@ import {
 export const APPLICATION_PAYLOAD_WIRE_TAG = 'rep-app/1';
 
 const FIELDS = 12;
-
-function isCount(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-}
 
 function isApplicationPayloadShape(value: unknown): value is ApplicationPayload {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
@@ -61,10 +58,6 @@ function idFromWire(wire: unknown): MessageId | undefined {
   const [origin, incarnation, sequence] = wire as unknown[];
   if (!isNodeId(origin) || !isCount(incarnation) || !isCount(sequence)) return undefined;
   return { origin, incarnation, sequence };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function entryToWire(entry: OrderEntry): unknown[] {
