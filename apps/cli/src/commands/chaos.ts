@@ -10,6 +10,7 @@
  * load, and cuts and heals with nftables, which inside the namespace acts on its own rules only.
  */
 import { spawn } from 'node:child_process';
+import { parseEndpoint } from '@steadfast/net';
 import { fileURLToPath } from 'node:url';
 import {
   REPLICA_ACTOR_NAME,
@@ -418,10 +419,11 @@ function portOf(replicated: ReplicationCluster, node: string): number {
   return portOfEndpoint(endpoint);
 }
 
+/** The port of a `host:port` endpoint (`parseEndpoint`, the UDP transport's own parser). */
 function portOfEndpoint(endpoint: string): number {
-  const port = Number(endpoint.slice(endpoint.lastIndexOf(':') + 1));
-  if (!Number.isInteger(port) || port <= 0) throw new Error(`no port in endpoint ${endpoint}`);
-  return port;
+  const parsed = parseEndpoint(endpoint);
+  if (parsed === undefined) throw new Error(`no port in endpoint ${endpoint}`);
+  return parsed.port;
 }
 
 /**
