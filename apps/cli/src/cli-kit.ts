@@ -162,6 +162,25 @@ export async function waitFor<T>(
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
+/**
+ * `promise`'s value, or undefined if it has not settled within `timeoutMs`. The timer is cleared
+ * as soon as the promise settles: a load of thousands of requests leaves no timers behind to hold
+ * the process open for the rest of their deadline.
+ */
+export async function within<T>(promise: Promise<T>, timeoutMs: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export interface SeedViolation {
   readonly seed: number;
   readonly message: string;

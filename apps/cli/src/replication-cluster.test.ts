@@ -5,6 +5,7 @@
 // reaches the client twice.
 import { REPLICA_ACTOR_NAME } from '@steadfast/replication';
 import { describe, expect, it } from 'vitest';
+import { within } from './cli-kit.js';
 import { startReplicationCluster, waitFor } from './replication-cluster.js';
 
 describe('replica group of 3 real processes over UDP', () => {
@@ -14,10 +15,7 @@ describe('replica group of 3 real processes over UDP', () => {
       const before = await waitFor(() => replicated.primary(), 15_000, 'a primary');
       const deposit = async (index: number) => {
         replicated.issue({ type: 'deposit', operationId: `d${index}`, amountCents: 10 });
-        return Promise.race([
-          replicated.result(`d${index}`),
-          new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 15_000)),
-        ]);
+        return within(replicated.result(`d${index}`), 15_000);
       };
       for (let index = 0; index < 20; index++) expect(await deposit(index)).toBeDefined();
       // Four deposits in flight when the primary dies.
@@ -132,10 +130,7 @@ describe('passive replica group of 3 real processes over UDP', () => {
           const index = next++;
           if (index === killAt) replicated.cluster.kill(before.node);
           replicated.issue({ type: 'deposit', operationId: `p${index}`, amountCents: 10 });
-          const result = await Promise.race([
-            replicated.result(`p${index}`),
-            new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 15_000)),
-          ]);
+          const result = await within(replicated.result(`p${index}`), 15_000);
           if (result !== undefined) answered.push(`p${index}`);
         }
       };

@@ -24,6 +24,7 @@ import {
   printJson,
   stringFlag,
   UsageError,
+  within,
   type CommandSpec,
 } from '../cli-kit.js';
 import {
@@ -272,10 +273,7 @@ async function runInside(options: {
       while (!stopLoad && (!faultsOver || issued < requests)) {
         const operationId = `deposit-${issued++}`;
         replicated.issue({ type: 'deposit', operationId, amountCents: 100 });
-        const result = await Promise.race([
-          replicated.result(operationId),
-          new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ANSWER_DEADLINE_MS)),
-        ]);
+        const result = await within(replicated.result(operationId), ANSWER_DEADLINE_MS);
         if (result === undefined) lost++;
         else {
           answered++;
@@ -372,10 +370,7 @@ async function runInside(options: {
     }
     await load;
     replicated.issue({ type: 'balance', operationId: 'final-balance' });
-    const balance = await Promise.race([
-      replicated.result('final-balance'),
-      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ANSWER_DEADLINE_MS)),
-    ]);
+    const balance = await within(replicated.result('final-balance'), ANSWER_DEADLINE_MS);
     const balanceCents = (balance?.reply as { balanceCents?: number } | undefined)?.balanceCents ?? null;
     const duplicated = Object.values(replicated.results()).filter((result) => result.count > 1).length;
     const expectedBalanceCents = answered * 100;

@@ -17,6 +17,7 @@ import {
   round,
   sweepSeeds,
   waitFor,
+  within,
   type CommandSpec,
   type LoadFigures,
 } from '../cli-kit.js';
@@ -213,12 +214,8 @@ export const benchFailoverCommand: CommandSpec = {
         killed = primary.node;
         killedAt = performance.now();
         group.cluster.kill(primary.node);
-        const ms = await Promise.race([
-          measured,
-          new Promise<number>((_, reject) =>
-            setTimeout(() => reject(new Error('no new primary within 10 s')), 10_000),
-          ),
-        ]);
+        const ms = await within(measured, 10_000);
+        if (ms === undefined) throw new Error('no new primary within 10 s');
         failoverMs.push(ms);
         say(
           `  trial ${trial}: killed ${primary.node} (epoch ${primary.epoch}); the new primary ordered after ${round(ms)} ms`,

@@ -29,6 +29,7 @@ import {
   printJson,
   round,
   sweepSeeds,
+  within,
   type CommandSpec,
   type LoadFigures,
 } from '../cli-kit.js';
@@ -623,10 +624,7 @@ export const demoReplicationCommand: CommandSpec = {
           const operationId = `deposit-${index}`;
           const issuedAfterKill = killedAt !== undefined;
           replicated.issue({ type: 'deposit', operationId, amountCents: 100 });
-          const result = await Promise.race([
-            replicated.result(operationId),
-            new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), deadlineMs)),
-          ]);
+          const result = await within(replicated.result(operationId), deadlineMs);
           if (result === undefined) {
             lost++;
             continue;
@@ -666,10 +664,7 @@ export const demoReplicationCommand: CommandSpec = {
       );
       say(`  new primary ${after.node} (epoch ${after.epoch})`);
       replicated.issue({ type: 'balance', operationId: 'final-balance' });
-      const balance = await Promise.race([
-        replicated.result('final-balance'),
-        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 10_000)),
-      ]);
+      const balance = await within(replicated.result('final-balance'), 10_000);
       const results = replicated.results();
       const duplicated = Object.values(results).filter((result) => result.count > 1).length;
       const balanceCents = (balance?.reply as { balanceCents?: number } | undefined)?.balanceCents;
