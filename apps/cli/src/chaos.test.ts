@@ -1,19 +1,20 @@
 /**
  * End to end over a real network: `steadfast chaos replication` runs the replicated bank account on
  * 3 node processes inside a network namespace whose kernel (nftables) drops 5 % and duplicates 3 %
- * of the UDP datagrams throughout, cuts the primary off for a second, then SIGKILLs the primary and
- * restarts it, then cuts a backup off, then the client, for a second each (docs/cli.md,
- * `steadfast chaos replication`).
+ * of the UDP datagrams throughout, while every process holds each datagram it sends for a random
+ * 0 – 5 ms (so some arrive after later ones); it cuts the primary off for a second, then SIGKILLs
+ * the primary and restarts it, then cuts a backup off, then the client, for a second each
+ * (docs/cli.md, `steadfast chaos replication`).
  *
  * Invariants checked, for each style: every deposit issued was answered exactly once and applied
  * exactly once (the balance is their sum, no request lost or answered twice); after each cut of a
  * member and after the crash every member served again (in the primary's view, a backup able to
  * take over close to the primary's position); after the client's cut the answers resumed; and the
- * faults really happened (the rules' counters show dropped, duplicated and cut-off datagrams), so a
- * run that skipped them cannot pass.
+ * faults really happened (the rules' counters show dropped, duplicated and cut-off datagrams, the
+ * senders' counters delayed and reordered ones), so a run that skipped them cannot pass.
  *
- * `chaos demo` puts the example bank of `steadfast demo` in the same network (loss and duplication):
- * every transfer answered, the money conserved, and the faults happened.
+ * `chaos demo` puts the example bank of `steadfast demo` in the same network (loss, duplication,
+ * delay and reordering): every transfer answered, the money conserved, and the faults happened.
  *
  * Needs root, iproute2 and nftables: `.ci/run` installs them and runs as root. Elsewhere the test
  * is skipped with the reason, except under CI, where a missing tool fails it.
@@ -58,7 +59,7 @@ describe.skipIf(unavailable !== undefined && !mustRun)(
     });
 
     for (const style of ['semi-active', 'passive'] as const)
-      it(`${style}: every deposit answered and applied exactly once through loss, duplication, partitions and a SIGKILL`, async () => {
+      it(`${style}: every deposit answered and applied exactly once through loss, duplication, delay, reordering, partitions and a SIGKILL`, async () => {
         const run = await chaos(['--style', style, '--requests', '600']);
         const lines = run.stdout.trimEnd().split('\n');
         const summary = JSON.parse(lines[lines.length - 1]!) as ChaosSummary;
@@ -75,6 +76,9 @@ describe.skipIf(unavailable !== undefined && !mustRun)(
         expect(summary.faults.dropped).toBeGreaterThan(0);
         expect(summary.faults.duplicated).toBeGreaterThan(0);
         expect(summary.faults.cut).toBeGreaterThan(0);
+        expect(summary.delays.maxMs).toBe(5);
+        expect(summary.delays.delayed).toBeGreaterThan(0);
+        expect(summary.delays.reordered).toBeGreaterThan(0);
         expect(run.code, run.stderr).toBe(0);
       }, 180_000);
   },
@@ -83,7 +87,7 @@ describe.skipIf(unavailable !== undefined && !mustRun)(
 describe.skipIf(unavailable !== undefined && !mustRun)(
   'chaos demo: the example bank in the same network',
   () => {
-    it('answers every transfer and conserves the money through loss and duplication', async () => {
+    it('answers every transfer and conserves the money through loss, duplication, delay and reordering', async () => {
       const run = await chaos(['--requests', '300'], process.env, 'demo');
       const lines = run.stdout.trimEnd().split('\n');
       const summary = JSON.parse(lines[lines.length - 1]!) as {
@@ -92,6 +96,7 @@ describe.skipIf(unavailable !== undefined && !mustRun)(
         lost: number;
         conserved: boolean;
         faults: { dropped: number; duplicated: number };
+        delays: { maxMs: number; delayed: number; reordered: number };
       };
       expect(summary.requests).toBe(300);
       expect(summary.replies).toBe(300);
@@ -99,6 +104,8 @@ describe.skipIf(unavailable !== undefined && !mustRun)(
       expect(summary.conserved).toBe(true);
       expect(summary.faults.dropped).toBeGreaterThan(0);
       expect(summary.faults.duplicated).toBeGreaterThan(0);
+      expect(summary.delays.delayed).toBeGreaterThan(0);
+      expect(summary.delays.reordered).toBeGreaterThan(0);
       expect(run.code, run.stderr).toBe(0);
     }, 180_000);
   },

@@ -16,6 +16,7 @@ import {
   startProcessCluster,
   type ProcessCluster,
 } from './host/process-cluster.js';
+import type { DatagramDelay } from './host/protocol.js';
 import {
   ACCOUNTS_GROUP,
   accountReplicaSpecs,
@@ -46,11 +47,13 @@ export interface ReplicationCluster {
 /**
  * `replicas` (default 3) node processes host the accounts group. The benchmark also runs a group
  * of one, whose replica has no backups: it tells the cost of the group and replica layers apart
- * from the cost of the backups.
+ * from the cost of the backups. With `delay`, every node and the client hold each datagram they
+ * send for a random delay in that range (`chaos replication --delay-ms`).
  */
 export async function startReplicationCluster(
   style: ReplicationStyle,
   replicas = 3,
+  options: { readonly delay?: DatagramDelay } = {},
 ): Promise<ReplicationCluster> {
   const members = Array.from({ length: replicas }, (_, index) => `n${index + 1}`);
   // Membership persists its log and views (replicas keep their state in each other, not on disk).
@@ -60,8 +63,9 @@ export async function startReplicationCluster(
     app: 'replication',
     dataDir,
     actorsFor: () => accountReplicaSpecs(members, style, CLIENT_NODE),
+    ...(options.delay === undefined ? {} : { delay: options.delay }),
   });
-  const clientNode = await startClientNode(cluster, CLIENT_NODE);
+  const clientNode = await startClientNode(cluster, CLIENT_NODE, options.delay);
   const client = clientNode.node;
 
   const waiting = new Map<string, Array<() => void>>();

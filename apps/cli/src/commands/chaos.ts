@@ -1,7 +1,8 @@
 /**
  * `steadfast chaos replication`: the replicated bank account on 3 real node processes over real
  * UDP, in a network namespace of its own whose kernel loses and duplicates datagrams at random
- * throughout, while the run cuts the primary off (a partition) and later SIGKILLs the primary.
+ * throughout, and whose processes hold every datagram they send for a random delay (so datagrams
+ * come late and out of order), while the run cuts members off (partitions) and SIGKILLs the primary.
  * It checks what a user of the group is promised: every deposit answered once and applied once.
  *
  * The command runs in two halves: the outer one (what the user starts) creates the namespace,
@@ -49,6 +50,17 @@ const IN_FLIGHT = 8;
 const ANSWER_DEADLINE_MS = 20_000;
 /** How long the group may take to be whole again after the cut heals or the killed node restarts. */
 const WHOLE_AGAIN_MS = 30_000;
+/** Default longest delay of a datagram, ms: under a load of 8 deposits it reorders every run. */
+const DELAY_MS_DEFAULT = 5;
+
+/** What the senders' delays did (`DelayingTransport`), summed over the processes alive at the end. */
+export interface DelayCounts {
+  /** The longest delay of a datagram, ms (each is uniform from 0 to it); 0 when off. */
+  readonly maxMs: number;
+  readonly delayed: number;
+  /** Datagrams that left after one sent later to the same endpoint. */
+  readonly reordered: number;
+}
 
 export interface FaultFigures {
   readonly node: string;
@@ -83,6 +95,11 @@ export interface ChaosSummary {
   readonly clientCut: { readonly longestGapMs: number; readonly resumedMs: number | null } | null;
   /** What the kernel's rules did to the run's datagrams. */
   readonly faults: FaultCounts;
+  /**
+   * What the delays did. A SIGKILLed process's counts die with it, so these are the processes
+   * alive at the end: the client, and the members (the restarted one since its restart).
+   */
+  readonly delays: DelayCounts;
 }
 
 export const chaosReplicationCommand: CommandSpec = {
@@ -90,23 +107,29 @@ export const chaosReplicationCommand: CommandSpec = {
   summary:
     'The replicated account on 3 processes in a private network that loses and duplicates datagrams; cuts and a SIGKILL.',
   usage:
-    'steadfast chaos replication [--style semi-active|passive] [--requests N] [--loss PERMILLE] [--duplicate PERMILLE] [--cut-ms MS] [--json]',
+    'steadfast chaos replication [--style semi-active|passive] [--requests N] [--loss PERMILLE] [--duplicate PERMILLE] [--delay-ms MS] [--cut-ms MS] [--json]',
   details:
     'Runs `demo replication`’s cluster inside a network namespace of its own (Linux, root, iproute2 and\n' +
     'nftables), where the kernel drops --loss and duplicates --duplicate datagrams per thousand\n' +
-    '(default 50 and 30) for the whole run, under a steady load of 8 deposits in flight. Each time a\n' +
-    'third of --requests more are answered, it makes one fault and waits until the group is whole\n' +
-    'again (every member back in the primary’s view, every backup able to take over): it cuts the\n' +
-    'primary off for --cut-ms (default 1000); it SIGKILLs the primary and restarts it; it cuts a\n' +
-    'backup off; then it cuts the client off and waits for the answers to resume. The load stops when\n' +
-    'the faults are over and at least --requests were issued. It exits 0 when every deposit was\n' +
-    'answered once and the balance is their sum, and the group recovered from every fault. The\n' +
-    'namespace is deleted at the end (unless this command itself is SIGKILLed).',
+    '(default 50 and 30) for the whole run, and every process holds each datagram it sends for a\n' +
+    'random delay of 0 to --delay-ms (default 5), so datagrams to one peer also arrive out of order;\n' +
+    'all under a steady load of 8 deposits in flight. Each time a third of --requests more are\n' +
+    'answered, it makes one fault and waits until the group is whole again (every member back in the\n' +
+    'primary’s view, every backup able to take over): it cuts the primary off for --cut-ms (default\n' +
+    '1000); it SIGKILLs the primary and restarts it; it cuts a backup off; then it cuts the client off\n' +
+    'and waits for the answers to resume. The load stops when the faults are over and at least\n' +
+    '--requests were issued. It exits 0 when every deposit was answered once and the balance is their\n' +
+    'sum, and the group recovered from every fault. The namespace is deleted at the end (unless this\n' +
+    'command itself is SIGKILLed).',
   options: {
     style: { type: 'string', description: 'semi-active (default) or passive' },
     requests: { type: 'string', description: 'deposits to send (default 600)' },
     loss: { type: 'string', description: 'datagrams dropped per thousand (default 50)' },
     duplicate: { type: 'string', description: 'datagrams duplicated per thousand (default 30)' },
+    'delay-ms': {
+      type: 'string',
+      description: 'longest delay of a datagram, ms, each uniform from 0 (default 5; 0: none)',
+    },
     'cut-ms': { type: 'string', description: 'how long each cut lasts (default 1000)' },
     inside: { type: 'string', description: '(internal) the namespace this half runs in' },
     json: { type: 'boolean', description: 'print the summary as one JSON object' },
@@ -117,9 +140,10 @@ export const chaosReplicationCommand: CommandSpec = {
     const lossPerMille = integerFlag(args, 'loss', 50, 0, 500);
     const duplicatePerMille = integerFlag(args, 'duplicate', 30, 0, 500);
     const cutMs = integerFlag(args, 'cut-ms', 1_000, 0, 60_000);
+    const delayMaxMs = integerFlag(args, 'delay-ms', DELAY_MS_DEFAULT, 0, 1_000);
     const json = args.values.json === true;
     const inside = stringFlag(args, 'inside');
-    if (inside !== undefined) return runInside({ style, requests, cutMs, json });
+    if (inside !== undefined) return runInside({ style, requests, cutMs, delayMaxMs, json });
 
     const run = await runInPrivateNetwork({ lossPerMille, duplicatePerMille }, (name) => [
       ...process.argv.slice(2),
@@ -137,17 +161,23 @@ export const chaosReplicationCommand: CommandSpec = {
  */
 export const chaosDemoCommand: CommandSpec = {
   name: 'chaos demo',
-  summary: 'The example bank of `demo` in a private network that loses and duplicates datagrams.',
+  summary:
+    'The example bank of `demo` in a private network that loses, duplicates, delays and reorders datagrams.',
   usage:
-    'steadfast chaos demo [--loss PERMILLE] [--duplicate PERMILLE] [--nodes K] [--requests N] [--concurrency C] [--accounts A] [--json]',
+    'steadfast chaos demo [--loss PERMILLE] [--duplicate PERMILLE] [--delay-ms MS] [--nodes K] [--requests N] [--concurrency C] [--accounts A] [--json]',
   details:
     'Runs `steadfast demo` (the example bank on real processes) inside a network namespace of its own\n' +
     '(Linux, root, iproute2 and nftables) whose kernel drops --loss and duplicates --duplicate\n' +
-    'datagrams per thousand (default 50 and 30). Exit status: the demo’s (0 when every transfer was\n' +
-    'answered and the money is conserved). The namespace is deleted at the end.',
+    'datagrams per thousand (default 50 and 30), and whose processes hold each datagram they send for\n' +
+    'a random 0 to --delay-ms (default 5; the demo’s --delay-ms). Exit status: the demo’s (0 when\n' +
+    'every transfer was answered and the money is conserved). The namespace is deleted at the end.',
   options: {
     loss: { type: 'string', description: 'datagrams dropped per thousand (default 50)' },
     duplicate: { type: 'string', description: 'datagrams duplicated per thousand (default 30)' },
+    'delay-ms': {
+      type: 'string',
+      description: 'longest delay of a datagram, ms, each uniform from 0 (default 5; 0: none)',
+    },
     nodes: { type: 'string', description: 'node processes (the demo’s --nodes, default 3)' },
     requests: { type: 'string', description: 'transfers (the demo’s --requests, default 400)' },
     concurrency: { type: 'string', description: 'requests in flight (the demo’s --concurrency, default 16)' },
@@ -160,8 +190,9 @@ export const chaosDemoCommand: CommandSpec = {
   async run(args) {
     const lossPerMille = integerFlag(args, 'loss', 50, 0, 500);
     const duplicatePerMille = integerFlag(args, 'duplicate', 30, 0, 500);
+    const delayMaxMs = integerFlag(args, 'delay-ms', DELAY_MS_DEFAULT, 0, 1_000);
     const json = args.values.json === true;
-    const passed: string[] = [];
+    const passed: string[] = ['--delay-ms', String(delayMaxMs)];
     for (const flag of ['nodes', 'requests', 'concurrency', 'accounts']) {
       const value = stringFlag(args, flag);
       if (value !== undefined) passed.push(`--${flag}`, value);
@@ -181,7 +212,12 @@ export const chaosDemoCommand: CommandSpec = {
       summary = undefined;
     }
     const faults = run.faults;
-    const report = `the kernel dropped ${faults.dropped} datagrams and duplicated ${faults.duplicated}`;
+    const delays = summary?.['delays'] as DelayCounts | undefined;
+    const report =
+      `the kernel dropped ${faults.dropped} datagrams and duplicated ${faults.duplicated}` +
+      (delays === undefined
+        ? ''
+        : `; the senders delayed ${delays.delayed} (0 – ${delays.maxMs} ms), ${delays.reordered} of them past a later one`);
     if (json) {
       process.stderr.write(`${report}\n`);
       if (summary !== undefined) printJson({ ...summary, faults });
@@ -243,14 +279,22 @@ async function runInside(options: {
   style: ReplicationStyle;
   requests: number;
   cutMs: number;
+  delayMaxMs: number;
   json: boolean;
 }): Promise<number> {
-  const { style, requests, cutMs, json } = options;
+  const { style, requests, cutMs, delayMaxMs, json } = options;
   const say = humanOutput(json);
   const started = performance.now();
   const at = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
-  say(`a ${style} replica group of the bank account on 3 node processes, in a private network`);
-  const replicated = await startReplicationCluster(style);
+  say(
+    `a ${style} replica group of the bank account on 3 node processes, in a private network` +
+      (delayMaxMs > 0 ? `, each datagram held 0 – ${delayMaxMs} ms by its sender` : ''),
+  );
+  const replicated = await startReplicationCluster(
+    style,
+    3,
+    delayMaxMs > 0 ? { delay: { minMs: 0, maxMs: delayMaxMs } } : {},
+  );
   try {
     const first = await waitFor(() => replicated.primary(), 15_000, 'a primary');
     say(`  ${at()}: primary ${first.node}`);
@@ -388,6 +432,7 @@ async function runInside(options: {
       backupCut: backupCut ?? null,
       clientCut,
       faults: faultCounts(),
+      delays: await delayCounts(replicated, delayMaxMs),
     };
     say(
       `requests ${issued}, replies ${answered}, lost ${lost}, duplicated ${duplicated}; balance ${balanceCents} cents, expected ${expectedBalanceCents}: ${summary.exactlyOnce ? 'every deposit applied exactly once' : 'MISMATCH'}`,
@@ -395,6 +440,10 @@ async function runInside(options: {
     say(
       `the kernel dropped ${summary.faults.dropped} datagrams, duplicated ${summary.faults.duplicated}, and the cut dropped ${summary.faults.cut}`,
     );
+    if (delayMaxMs > 0)
+      say(
+        `the senders delayed ${summary.delays.delayed} datagrams (0 – ${delayMaxMs} ms), ${summary.delays.reordered} of them past a later one`,
+      );
     if (json) printJson(summary);
     return summary.exactlyOnce &&
       partition?.wholeMs != null &&
@@ -406,6 +455,22 @@ async function runInside(options: {
   } finally {
     await replicated.close();
   }
+}
+
+/** The delays' counters of the client and every live member, summed (`DelayCounts`). */
+async function delayCounts(replicated: ReplicationCluster, maxMs: number): Promise<DelayCounts> {
+  type Counted = { transport?: { delayed?: number; reordered?: number } } | undefined;
+  const counted: Counted[] = [replicated.client.counters() as Counted];
+  for (const node of replicated.members)
+    if (replicated.cluster.isAlive(node))
+      counted.push((await replicated.cluster.nodeCounters(node).catch(() => undefined)) as Counted);
+  let delayed = 0;
+  let reordered = 0;
+  for (const counters of counted) {
+    delayed += counters?.transport?.delayed ?? 0;
+    reordered += counters?.transport?.reordered ?? 0;
+  }
+  return { maxMs, delayed, reordered };
 }
 
 function portOf(replicated: ReplicationCluster, node: string): number {

@@ -19,12 +19,16 @@ export const demoCommand: CommandSpec = {
   name: 'demo',
   summary: 'Run the example bank on real processes over loopback UDP, with a client workload.',
   usage:
-    'steadfast demo [--nodes K] [--requests N] [--concurrency C] [--accounts A] [--trace-dir DIR] [--json]',
+    'steadfast demo [--nodes K] [--requests N] [--concurrency C] [--accounts A] [--delay-ms MS] [--trace-dir DIR] [--json]',
   options: {
     nodes: { type: 'string', description: 'node processes to start (default 3, at least 3)' },
     requests: { type: 'string', description: 'transfers to send (default 400)' },
     concurrency: { type: 'string', description: 'requests in flight (default 16)' },
     accounts: { type: 'string', description: 'accounts spread over the nodes (default 12)' },
+    'delay-ms': {
+      type: 'string',
+      description: 'hold each datagram a random 0 – MS ms at its sender, reordering some (default 0)',
+    },
     'trace-dir': { type: 'string', description: 'write one trace file per node into DIR' },
     json: {
       type: 'boolean',
@@ -38,6 +42,8 @@ export const demoCommand: CommandSpec = {
     const requestCount = integerFlag(args, 'requests', 400, 1, 1_000_000);
     const concurrency = integerFlag(args, 'concurrency', 16, 1, 256);
     const accountCount = integerFlag(args, 'accounts', 12, 2, 10_000);
+    const delayMaxMs = integerFlag(args, 'delay-ms', 0, 0, 1_000);
+    const delay = delayMaxMs > 0 ? { minMs: 0, maxMs: delayMaxMs } : undefined;
     const traceDirFlag = stringFlag(args, 'trace-dir');
     const traceDir = traceDirFlag === undefined ? undefined : resolve(traceDirFlag);
     if (traceDir !== undefined) mkdirSync(traceDir, { recursive: true });
@@ -56,8 +62,9 @@ export const demoCommand: CommandSpec = {
       ...(traceDir === undefined
         ? {}
         : { traceFileFor: (nodeId: string) => join(traceDir, `${nodeId}.trace`) }),
+      ...(delay === undefined ? {} : { delay }),
     });
-    const clientNode = await startClientNode(cluster);
+    const clientNode = await startClientNode(cluster, 'client', delay);
     const client = clientNode.node;
 
     for (const [nodeId, endpoint] of Object.entries(cluster.peers)) {
@@ -130,7 +137,16 @@ export const demoCommand: CommandSpec = {
     }
     const counters = await cluster.stop();
     rmSync(dataDir, { recursive: true, force: true });
+    // The client's counters before it closes: a clean close sends what still waits for its delay.
+    const clientCounters = client.counters();
     await clientNode.close();
+    let delayed = 0;
+    let reordered = 0;
+    for (const nodeCounters of [clientCounters, ...Object.values(counters)]) {
+      const transport = (nodeCounters as { transport?: { delayed?: number; reordered?: number } }).transport;
+      delayed += transport?.delayed ?? 0;
+      reordered += transport?.reordered ?? 0;
+    }
     const sorted = [...latenciesMs].sort((a, b) => a - b);
     const expectedTotal = accountCount * initialCents;
     const summary = {
@@ -147,6 +163,7 @@ export const demoCommand: CommandSpec = {
       expectedTotalCents: expectedTotal,
       wallMs: Math.round(performance.now() - startedAt),
       ...(traceDir === undefined ? {} : { traceDir }),
+      ...(delay === undefined ? {} : { delays: { maxMs: delayMaxMs, delayed, reordered } }),
     };
     say('');
     say(`demo finished in ${summary.wallMs} ms`);
@@ -156,6 +173,10 @@ export const demoCommand: CommandSpec = {
     say(
       `  money conserved: ${summary.conserved ? 'yes' : 'NO'} (${totalCents} of ${expectedTotal} cents over ${balancesRead}/${accountCount} accounts)`,
     );
+    if (delay !== undefined)
+      say(
+        `  the senders delayed ${delayed} datagrams (0 – ${delayMaxMs} ms), ${reordered} of them past a later one`,
+      );
     for (const [nodeId, nodeCounters] of Object.entries(counters)) {
       const c = nodeCounters as {
         sentRemote: number;

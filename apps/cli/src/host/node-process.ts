@@ -4,7 +4,7 @@
  * spawns its actors from the app registry and serves until told to stop or killed.
  */
 import { appRegistries } from './apps.js';
-import { UdpTransport } from '@steadfast/net';
+import { DelayingTransport, UdpTransport } from '@steadfast/net';
 import {
   coalescingActorStore,
   Node,
@@ -78,7 +78,14 @@ export async function runNodeProcess(
           switch (message.type) {
             case 'configure': {
               config = message.config;
-              const transport = await UdpTransport.bind({ host: config.host, port: config.port });
+              const socket = await UdpTransport.bind({ host: config.host, port: config.port });
+              const transport =
+                config.delay === undefined
+                  ? socket
+                  : new DelayingTransport(socket, {
+                      minDelayMs: config.delay.minMs,
+                      maxDelayMs: config.delay.maxMs,
+                    });
               clock = new RealClock();
               let actorStore: ActorStateStore | undefined;
               let incarnation = config.incarnation;

@@ -9,10 +9,10 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UdpTransport } from '@steadfast/net';
+import { DelayingTransport, UdpTransport } from '@steadfast/net';
 import { Node, RealClock } from '@steadfast/runtime';
 import { codecFromHex } from './node-process.js';
-import type { ActorSpec, ChildMessage, NodeProcessConfig, ParentMessage } from './protocol.js';
+import type { ActorSpec, ChildMessage, DatagramDelay, NodeProcessConfig, ParentMessage } from './protocol.js';
 
 const mainScript = fileURLToPath(new URL('../main.ts', import.meta.url));
 const tsxLoader = import.meta.resolve('tsx');
@@ -34,6 +34,8 @@ export interface ProcessClusterOptions {
   readonly dataDir?: string;
   /** Time allowed for a child to start, bind and spawn its actors. */
   readonly startTimeoutMs?: number;
+  /** Every node holds each datagram it sends for a random delay in this range (default none). */
+  readonly delay?: DatagramDelay;
 }
 
 export interface ProcessCluster {
@@ -147,6 +149,7 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
       actors: options.actorsFor(slot.id, slot.index),
       ...(traceFile === undefined ? {} : { traceFile }),
       ...(options.dataDir === undefined ? {} : { dataDir: join(options.dataDir, slot.id) }),
+      ...(options.delay === undefined ? {} : { delay: options.delay }),
     };
     const bound = waitFor(slot, (message) => message.type === 'bound', 'bound', startTimeoutMs);
     send(slot, { type: 'configure', config });
@@ -281,10 +284,19 @@ export interface ClientNode {
 /**
  * A node in this process that talks to the cluster over UDP (the demos', benchmarks' and tests'
  * client): the cluster's key and peers, a fresh incarnation, a receive buffer sized for bursts.
+ * With `delay`, it holds each datagram it sends for a random delay in that range.
  */
-export async function startClientNode(cluster: ProcessCluster, id = 'client'): Promise<ClientNode> {
+export async function startClientNode(
+  cluster: ProcessCluster,
+  id = 'client',
+  delay?: DatagramDelay,
+): Promise<ClientNode> {
   const clock = new RealClock();
-  const transport = await UdpTransport.bind({ receiveBufferBytes: 8 * 1024 * 1024 });
+  const socket = await UdpTransport.bind({ receiveBufferBytes: 8 * 1024 * 1024 });
+  const transport =
+    delay === undefined
+      ? socket
+      : new DelayingTransport(socket, { minDelayMs: delay.minMs, maxDelayMs: delay.maxMs });
   const node = new Node({
     id,
     incarnation: Date.now(),

@@ -31,6 +31,14 @@ export interface NodeProcessConfig {
   readonly traceFile?: string;
   /** Keep the actors' persisted state in an LMDB store in this directory (kept across restarts). */
   readonly dataDir?: string;
+  /** Hold every outgoing datagram for a random delay in this range (`DelayingTransport`). */
+  readonly delay?: DatagramDelay;
+}
+
+/** A range of delays, ms, each outgoing datagram's drawn uniformly in it. */
+export interface DatagramDelay {
+  readonly minMs: number;
+  readonly maxMs: number;
 }
 
 export type ParentMessage =
