@@ -125,11 +125,15 @@ describe('replica groups with views from the real membership layer', () => {
 
   it('a client group that changed its mind about a channel: replicas keep both copies and take the one their order names', async () => {
     // In these runs a replica held a client group's unprocessed message when the group's next
-    // primary sent another on the same channel (found by counting `otherCopiesKept` over seeds
-    // 1-1500; seed 1399, which also does, fails for another reason, docs/replication.md).
+    // primary sent another on the same channel (found by counting `otherCopiesKept`: seeds 306 and
+    // 1061 of 1-1500 did until membership's pre-votes changed the timelines; since then, of seeds
+    // 1-1500 with 3 replicas only 1399 does, which fails for another reason (docs/replication.md),
+    // and with 5 replicas seed 321 of 1-400).
     const results: ReplicationSimResult[] = [];
-    for (const seed of [306, 1061])
-      results.push(await runReplicationSimulation({ seed, style: 'passive', views: 'membership' }));
+    for (const seed of [321])
+      results.push(
+        await runReplicationSimulation({ seed, style: 'passive', views: 'membership', replicas: 5 }),
+      );
     expect(describeViolations(results)).toEqual([]);
     for (const result of results) expect(result.otherCopiesKept, `seed ${result.seed}`).toBeGreaterThan(0);
   });

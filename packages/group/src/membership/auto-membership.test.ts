@@ -262,8 +262,8 @@ describe('golden autoMembership scenario', () => {
     expect(deliveredBy(cluster, 'n3')).toEqual(deliveredBy(cluster, 'n2'));
 
     // The local notify actor at each member saw exactly the configuration of each view, primary
-    // first; n1 also heard it was outside (the configuration of the leave that evicted it, op 51) before it rejoined.
-    expect(noticesOf(notices, 'n1')).toEqual(['e0:n1,n2,n3', 'outside@v51', 'e3:n2,n3,n1']);
+    // first; n1 also heard it was outside (the configuration of the leave that evicted it, op 52) before it rejoined.
+    expect(noticesOf(notices, 'n1')).toEqual(['e0:n1,n2,n3', 'outside@v52', 'e3:n2,n3,n1']);
     for (const node of ['n2', 'n3'])
       expect(noticesOf(notices, node)).toEqual(['e0:n1,n2,n3', 'e1:n2,n3,n1', 'e2:n2,n3', 'e3:n2,n3,n1']);
     // Safety after every event; liveness: every acknowledged op delivered at every member, all
@@ -323,7 +323,8 @@ describe('autoMembership under the nemesis (every fault kind)', () => {
 // A replication primary cut off from its group must stop ordering before the group replaces it
 // (docs/replication.md, known limits: seeds 1329 and 1534). Invariant: the primary tells its
 // notify actor `heardFromMajority: false` after one tick less than the suspicion timeout without
-// a majority, exactly once, and `true` once it hears from one again; a backup tells nothing.
+// a majority, exactly once, and `true` once it hears from one again; if it does not, it steps down
+// at the timeout and says nothing more until it is in a view again; a backup tells nothing.
 describe('group-quorum notices', () => {
   const suspicionTicks = groupSettings().suspicionTimeoutMs / groupSettings().heartbeatIntervalMs;
   const quorumNotices = (sent: { target: string; body: unknown }[]) =>
@@ -334,7 +335,7 @@ describe('group-quorum notices', () => {
   it('a primary that hears from no majority says so a tick before the suspicion timeout, and again when it does', () => {
     const primary = unit('n1', {}, 'replica');
     const told: { tick: number; heard: boolean }[] = [];
-    for (let tick = 1; tick <= suspicionTicks + 2; tick++)
+    for (let tick = 1; tick <= suspicionTicks - 1; tick++)
       for (const notice of quorumNotices(primary.tick())) {
         expect(notice.target).toBe('n1');
         told.push({ tick, heard: notice.body.heardFromMajority });
@@ -346,6 +347,33 @@ describe('group-quorum notices', () => {
       { type: 'group-quorum', group: 'g', heardFromMajority: true },
     ]);
     expect(quorumNotices(primary.tick())).toEqual([]);
+  });
+
+  it('a primary still hearing no majority at the timeout steps down, stays stopped, and says true in its next view', () => {
+    const primary = unit('n1', {}, 'replica');
+    const told: { tick: number; heard: boolean }[] = [];
+    for (let tick = 1; tick <= suspicionTicks + 3; tick++)
+      for (const notice of quorumNotices(primary.tick()))
+        told.push({ tick, heard: notice.body.heardFromMajority });
+    expect(told).toEqual([{ tick: suspicionTicks - 1, heard: false }]);
+    expect(primary.state.status).toBe('view-change');
+    expect(primary.state.epoch).toBe(1);
+    // A backup's prepare-ok now is stale: no `true` while it is in the view change.
+    primary.peer('n2', { type: 'prepare-ok', epoch: 0, opNumber: primary.state.opNumber });
+    expect(quorumNotices(primary.tick())).toEqual([]);
+    // The view of epoch 1 (primary n2) reaches it: it is a backup there, and says so at once.
+    const installed = primary.peer('n2', {
+      type: 'start-view',
+      epoch: 1,
+      opNumber: primary.state.opNumber,
+      commitNumber: primary.state.commitNumber,
+      configuration: { version: 0, members: nodes.map((node) => nodeId(node)) },
+      entries: [],
+    });
+    expect(primary.state.status).toBe('normal');
+    expect(quorumNotices(installed).map((notice) => notice.body)).toEqual([
+      { type: 'group-quorum', group: 'g', heardFromMajority: true },
+    ]);
   });
 
   it('a backup tells nothing, even hearing from no one', () => {

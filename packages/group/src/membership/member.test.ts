@@ -20,7 +20,14 @@ interface Effects {
   persisted: number;
 }
 
-function harness(self: string, settings = {}, options: { readonly notify?: string } = {}) {
+/** The bodies of the messages a step sent, in order. */
+const bodies = (effects: Effects) => effects.sends.map((send) => send.body as PeerMessage);
+
+function harness(
+  self: string,
+  settings = {},
+  options: { readonly notify?: string; readonly members?: readonly string[] } = {},
+) {
   const events: MemberEvent[] = [];
   const core = groupMemberCore({
     group: 'g',
@@ -235,10 +242,21 @@ describe('normal operation (VR 4.1)', () => {
     const { effects } = backup.client({ type: 'prepare', epoch: -1 });
     expect(effects.replies[0]!.body.type).toBe('invalid-broadcast');
     expect(backup.state.counters.invalid).toBe(1);
+    // Pre-votes are checked like every other message: a bad epoch is dropped, not answered.
+    for (const body of [
+      { type: 'pre-view-change', epoch: 'one' },
+      { type: 'pre-view-change-ok' },
+      { type: 'pre-view-change', epoch: -1 },
+    ])
+      expect(bodies(backup.peer('n3', body as unknown as PeerMessage))).toEqual([]);
+    expect(backup.state.counters.invalid).toBe(4);
+    expect(backup.state.counters.preVotesGranted + backup.state.counters.preVotesRefused).toBe(0);
   });
 });
 
 describe('failure detector and incarnations', () => {
+  // Invariant: suspicion needs the whole timeout of silence (any message resets it), and then the
+  // backup only asks (a pre-vote); the view change starts when a majority, itself included, agrees.
   it('a backup suspects a silent primary after suspicionTimeoutMs, and any message from it resets the count', () => {
     const backup = harness('n2');
     const ticks = GROUP_DEFAULTS.suspicionTimeoutMs / GROUP_DEFAULTS.heartbeatIntervalMs;
@@ -247,13 +265,53 @@ describe('failure detector and incarnations', () => {
     for (let tick = 1; tick < ticks; tick++) backup.tick();
     expect(backup.state.status).toBe('normal');
     const suspected = backup.tick();
+    expect(backup.state.status).toBe('normal');
+    expect(bodies(suspected)).toEqual([
+      { type: 'pre-view-change', epoch: 1 },
+      { type: 'pre-view-change', epoch: 1 },
+    ]);
+    const agreed = backup.peer('n3', { type: 'pre-view-change-ok', epoch: 1 });
     expect(backup.state.status).toBe('view-change');
     expect(backup.state.epoch).toBe(1);
-    expect(suspected.sends.map((send) => send.body)).toContainEqual({
+    expect(bodies(agreed)).toContainEqual({
       type: 'start-view-change',
       epoch: 1,
       configuration: initialConfiguration,
     });
+  });
+
+  // Invariant: a member cut off alone never moves the epoch on: with no one agreeing, it asks again
+  // every tick and stays in its view; once it hears its primary again, it stops asking.
+  it('a backup that hears no one asks every tick but never starts a view change on its own', () => {
+    const backup = harness('n2');
+    for (let tick = 0; tick < 20; tick++) backup.tick();
+    expect(backup.state.status).toBe('normal');
+    expect(backup.state.epoch).toBe(0);
+    expect(backup.state.counters.preVotesSent).toBe(16);
+    expect(backup.state.counters.viewChangesStarted).toBe(0);
+    backup.peer('n1', { type: 'commit', epoch: 0, commitNumber: 0, opNumber: 0 });
+    expect(bodies(backup.tick())).toEqual([]);
+    expect(backup.state.preVote).toBeNull();
+  });
+
+  // Invariant: a pre-vote is answered yes only by a member with no working view of its own: a backup
+  // that still hears its primary and a primary that still hears a majority say nothing.
+  it('answers a pre-vote only when it too has lost its primary (or, as primary, its majority)', () => {
+    const backup = harness('n3');
+    backup.peer('n1', { type: 'commit', epoch: 0, commitNumber: 0, opNumber: 0 });
+    expect(bodies(backup.peer('n2', { type: 'pre-view-change', epoch: 1 }))).toEqual([]);
+    expect(backup.state.counters.preVotesRefused).toBe(1);
+    for (let tick = 0; tick < 4; tick++) backup.tick();
+    expect(bodies(backup.peer('n2', { type: 'pre-view-change', epoch: 1 }))).toEqual([
+      { type: 'pre-view-change-ok', epoch: 1 },
+    ]);
+    // A pre-vote for the epoch it is already in, or an older one: no.
+    expect(bodies(backup.peer('n2', { type: 'pre-view-change', epoch: 0 }))).toEqual([]);
+    const primary = harness('n1');
+    primary.peer('n2', { type: 'prepare-ok', epoch: 0, opNumber: 0 });
+    primary.peer('n3', { type: 'prepare-ok', epoch: 0, opNumber: 0 });
+    expect(bodies(primary.peer('n2', { type: 'pre-view-change', epoch: 1 }))).toEqual([]);
+    expect(primary.state.status).toBe('normal');
   });
 
   it('an idle primary sends heartbeats, but not on a tick after it prepared something (busy link)', () => {
@@ -273,15 +331,39 @@ describe('failure detector and incarnations', () => {
     expect(primary.state.counters.fenced).toBe(1);
   });
 
-  it('no-quorum: a primary that hears from no majority refuses writes instead of splitting the brain', () => {
+  // Invariant: a primary that hears from no majority for the suspicion timeout stops being primary
+  // (it refuses writes instead of splitting the brain), and hands over with a view change, which
+  // the others join even if they still hear it (it may be deaf, not silent).
+  it('no-quorum: a primary that hears from no majority steps down and refuses writes instead of splitting the brain', () => {
     const primary = harness('n1');
-    for (let tick = 0; tick < 5; tick++) primary.tick();
-    expect(primary.client(broadcast(1)).effects.replies[0]!.body).toEqual({
-      type: 'no-quorum',
+    for (let tick = 0; tick < 4; tick++) primary.tick();
+    expect(primary.state.status).toBe('normal');
+    const stepped = primary.tick();
+    expect(primary.state.status).toBe('view-change');
+    expect(primary.state.epoch).toBe(1);
+    expect(primary.state.counters.stepDowns).toBe(1);
+    expect(bodies(stepped)).toContainEqual({
+      type: 'start-view-change',
+      epoch: 1,
+      configuration: initialConfiguration,
+    });
+    expect(primary.events).toContainEqual({
+      type: 'stepped-down',
+      node: 'n1',
+      epoch: 0,
+      reason: 'heard from no majority for the suspicion timeout',
+    });
+    expect(primary.client(broadcast(1)).effects.replies[0]!.body).toMatchObject({
+      type: 'not-primary',
       clientId: 'c1',
       requestNumber: 1,
-      epoch: 0,
     });
+    // A backup that still hears it joins the view change it started.
+    const backup = harness('n2');
+    backup.peer('n1', { type: 'commit', epoch: 0, commitNumber: 0, opNumber: 0 });
+    backup.peer('n1', { type: 'start-view-change', epoch: 1, configuration: initialConfiguration });
+    expect(backup.state.status).toBe('view-change');
+    expect(backup.state.epoch).toBe(1);
   });
 });
 
@@ -356,7 +438,6 @@ describe('view change (VR 4.2)', () => {
 
 describe('reconfiguration: joins and leaves through the log', () => {
   const v1 = { version: 1, members: ['n1', 'n2', 'n3', 'n4'].map((member) => nodeId(member)) };
-  const bodies = (effects: Effects) => effects.sends.map((send) => send.body as PeerMessage);
 
   it('join: the primary orders the change like an op, answers committed at commit, then starts the next epoch in the new configuration', () => {
     const primary = harness('n1');
@@ -512,6 +593,8 @@ describe('reconfiguration: joins and leaves through the log', () => {
     // A member that suspected the primary on its own has only its own vote: it may still switch.
     const suspecting = harness('n3');
     for (let tick = 0; tick < 5; tick++) suspecting.tick();
+    suspecting.peer('n2', { type: 'pre-view-change-ok', epoch: 1 });
+    // n2's yes made the majority for the view change; n2's own start-view-change has not come yet.
     expect(suspecting.state.status).toBe('view-change');
     expect(suspecting.state.viewChange!.doViewChangeSent).toBe(false);
     const switched = suspecting.peer('n1', { type: 'start-view-change', epoch: 1, configuration: v1 });
@@ -575,6 +658,19 @@ describe('reconfiguration: joins and leaves through the log', () => {
     const backup = harness('n2');
     expect(backup.local({ type: 'step-down', epoch: 0, reason: 'no state' }).sends).toEqual([]);
     expect(backup.state.status).toBe('normal');
+  });
+
+  // Invariant: a member alone in its configuration does not hand over to itself. It did, and the
+  // view it installed made its replica (waiting for a state transfer nobody could send) ask again,
+  // in a loop of local messages with no end (replication sweep, passive seed 795).
+  it('step-down: a primary alone in its configuration stays, since the next epoch would be its own again', () => {
+    const alone = harness('n1', {}, { members: ['n1'] });
+    expect(alone.state.status).toBe('normal');
+    expect(alone.local({ type: 'step-down', epoch: 0, reason: 'no state' }).sends).toEqual([]);
+    expect(alone.state.status).toBe('normal');
+    expect(alone.state.epoch).toBe(0);
+    expect(alone.state.counters.stepDowns).toBe(0);
+    expect(alone.state.counters.stale).toBe(1);
   });
 
   it('a member drops messages from a node outside its configuration, telling it so', () => {

@@ -59,6 +59,8 @@ import {
   type MembershipRequest,
   type RemoveMember,
   type StepDown,
+  type PreViewChange,
+  type PreViewChangeOk,
   type GroupOutsideNotice,
   type GroupQuorumNotice,
   type DoViewChange,
@@ -249,6 +251,8 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
     return {
       incarnations: {},
       silentTicks: {},
+      unackedTicks: {},
+      preVote: null,
       acks: {},
       sentSinceTick: false,
       statusTicks: 0,
@@ -293,7 +297,7 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
     if (state.configuration.length === 1)
       return installNormal(state, state.epoch, epochConfiguration(state), ctx);
     const nonce = ctx.id();
-    broadcastToPeers(state, { type: 'recovery', nonce } satisfies Recovery, ctx);
+    broadcastToAllKnown(state, { type: 'recovery', nonce } satisfies Recovery, ctx);
     return count({ ...state, status: 'recovering', recovery: { nonce, responses: {} } }, 'recoveries');
   }
 
@@ -424,6 +428,8 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
       reconfiguration: null,
       removals: [],
       acks: {},
+      unackedTicks: {},
+      preVote: null,
     };
   }
 
@@ -440,6 +446,10 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
         return onPrepareOk(state, message, from, ctx);
       case 'commit':
         return onCommit(state, message, from, ctx);
+      case 'pre-view-change':
+        return onPreViewChange(state, message, from, ctx);
+      case 'pre-view-change-ok':
+        return onPreViewChangeOk(state, message, from, ctx);
       case 'start-view-change':
         return onStartViewChange(state, message, from, ctx);
       case 'do-view-change':
@@ -482,6 +492,16 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
     for (const peer of peersOf(state)) sendTo(state, peer, body, ctx);
   }
 
+  /**
+   * Every other member of the epoch's configuration and of the newest one known. A member that is
+   * recovering or asking for a pre-vote may hold an old epoch whose configuration lacks members the
+   * group has added since (among them, maybe, the current primary, whose answer recovery needs).
+   */
+  function broadcastToAllKnown(state: MemberState, body: PeerMessage, ctx: ActorContext): void {
+    for (const peer of new Set([...state.configuration, ...state.known.members]))
+      if (peer !== state.self) sendTo(state, peer, body, ctx);
+  }
+
   function reply(envelope: Envelope, body: BroadcastReply | MembershipReply, ctx: ActorContext): void {
     ctx.reply(body, { to: envelope });
   }
@@ -512,7 +532,18 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
   }
 
   function tickPrimary(state: MemberState, ctx: ActorContext): MemberState {
-    let next = state;
+    // Heard from no majority for the whole suspicion timeout: this primary cannot commit, and the
+    // others may still hear its heartbeats (a one-way cut: it is deaf, not silent), so they would
+    // never replace it. It hands over: the view change it starts is one they join, since it comes
+    // from their primary. (The layer above stopped ordering a tick earlier: `group-quorum`.)
+    if (state.configuration.length > 1 && !heardFromMajority(state)) {
+      const reason = 'heard from no majority for the suspicion timeout';
+      env.observer({ type: 'stepped-down', node: state.self, epoch: state.epoch, reason });
+      return count(startViewChange(state, state.epoch + 1, ctx), 'stepDowns');
+    }
+    const unackedTicks: Record<string, number> = {};
+    for (const peer of peersOf(state)) unackedTicks[peer] = (lookup(state.unackedTicks, peer) ?? 0) + 1;
+    let next: MemberState = { ...state, unackedTicks };
     if (!state.sentSinceTick && state.configuration.length > 1) {
       broadcastToPeers(state, commitMessage(state), ctx);
       next = count(next, 'heartbeats');
@@ -547,13 +578,19 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
 
   function tickBackup(state: MemberState, ctx: ActorContext): MemberState {
     const primary = primaryOf(state.configuration, state.epoch);
-    if ((lookup(state.silentTicks, primary) ?? 0) < env.suspicionTicks) return state;
-    return startViewChange(state, state.epoch + 1, ctx);
+    if ((lookup(state.silentTicks, primary) ?? 0) < env.suspicionTicks)
+      return state.preVote === null ? state : { ...state, preVote: null };
+    return preVoteRound(state, state.epoch + 1, ctx);
   }
 
   function tickViewChange(state: MemberState, ctx: ActorContext): MemberState {
-    // The candidate did not start the view in time (it is down, or cut off): try the next by rank.
-    if (state.statusTicks >= env.viewChangeTicks) return startViewChange(state, state.epoch + 1, ctx);
+    // The candidate did not start the view in time (it is down, or cut off): try the next by rank,
+    // once a majority agrees (a member cut off alone would otherwise move the epoch on forever).
+    if (state.statusTicks >= env.viewChangeTicks) {
+      const next = preVoteRound(state, state.epoch + 1, ctx);
+      if (next.status !== 'view-change' || next.epoch !== state.epoch) return next;
+      state = next;
+    }
     // Messages may be lost: say it again, once per tick.
     if (state.transfer?.purpose === 'adopt') return state;
     broadcastToPeers(state, startViewChangeMessage(state, state.epoch), ctx);
@@ -566,11 +603,104 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
 
   function tickRecovering(state: MemberState, ctx: ActorContext): MemberState {
     // Nobody answered in time (a majority is down or recovering too): the persisted log is safe to
-    // vote with, so start a view change instead of waiting forever.
-    if (state.statusTicks >= env.recoveryTicks) return startViewChange(state, state.epoch + 1, ctx);
+    // vote with, so start a view change, once a majority agrees, instead of waiting forever.
+    if (state.statusTicks >= env.recoveryTicks) {
+      const next = preVoteRound(state, state.epoch + 1, ctx);
+      if (next.status !== 'recovering') return next;
+      state = next;
+    }
     if (state.recovery !== null)
-      broadcastToPeers(state, { type: 'recovery', nonce: state.recovery.nonce }, ctx);
+      broadcastToAllKnown(state, { type: 'recovery', nonce: state.recovery.nonce }, ctx);
     return state;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Pre-votes (after Raft's PreVote): a view change started on a timeout needs a majority's yes.
+
+  /**
+   * Asks the peers (again, once per tick) whether they would join a view change to `epoch`, and
+   * starts it once a majority, this member included, said yes. Only view changes started on a
+   * timeout go through here; a primary handing over and a committed configuration start theirs at
+   * once, and a real start-view-change is always joined.
+   */
+  function preVoteRound(state: MemberState, epoch: number, ctx: ActorContext): MemberState {
+    const preVote = state.preVote?.epoch === epoch ? state.preVote : { epoch, grantedBy: [] };
+    const next: MemberState = { ...state, preVote };
+    if (preVoteAgreed(next, preVote.grantedBy)) return startViewChange(next, epoch, ctx);
+    broadcastToAllKnown(next, { type: 'pre-view-change', epoch } satisfies PreViewChange, ctx);
+    return count(next, 'preVotesSent');
+  }
+
+  /**
+   * Whether this member would join a view change to `epoch` now: it has no working view itself.
+   * A backup still hearing its primary, or a primary still hearing a majority, says no: the member
+   * asking is the one cut off. The thresholds are a tick short of the suspicion timeout, so members
+   * whose timers run a tick apart agree when the primary really is gone.
+   */
+  function wouldJoinViewChange(state: MemberState, epoch: number): boolean {
+    const nearlySuspicion = Math.max(1, env.suspicionTicks - 1);
+    switch (state.status) {
+      case 'outside':
+        return false;
+      case 'view-change':
+      case 'recovering':
+        return epoch >= state.epoch;
+      case 'normal':
+        if (epoch <= state.epoch) return false;
+        if (isPrimary(state)) return !heardFromMajority(state, nearlySuspicion);
+        return (
+          (lookup(state.silentTicks, primaryOf(state.configuration, state.epoch)) ?? 0) >= nearlySuspicion
+        );
+      default:
+        return assertNever(state.status, 'member status');
+    }
+  }
+
+  /**
+   * A majority, this member included, of the configuration the view change would vote in (the
+   * newest known: `enterViewChange`) said yes.
+   */
+  function preVoteAgreed(state: MemberState, grantedBy: readonly NodeId[]): boolean {
+    const voters = state.known.members;
+    if (!voters.includes(state.self)) return false;
+    const yes = grantedBy.filter((member) => voters.includes(member)).length + 1;
+    return yes >= majorityOf(voters);
+  }
+
+  /** Whether the member still has the reason it started its pre-vote for: no working view. */
+  function stillWantsViewChange(state: MemberState): boolean {
+    if (state.status !== 'normal') return state.status !== 'outside';
+    if (isPrimary(state)) return false;
+    return (
+      (lookup(state.silentTicks, primaryOf(state.configuration, state.epoch)) ?? 0) >= env.suspicionTicks
+    );
+  }
+
+  function onPreViewChange(
+    state: MemberState,
+    message: PreViewChange,
+    from: NodeId,
+    ctx: ActorContext,
+  ): MemberState {
+    if (!wouldJoinViewChange(state, message.epoch)) return count(state, 'preVotesRefused');
+    sendTo(state, from, { type: 'pre-view-change-ok', epoch: message.epoch } satisfies PreViewChangeOk, ctx);
+    return count(state, 'preVotesGranted');
+  }
+
+  function onPreViewChangeOk(
+    state: MemberState,
+    message: PreViewChangeOk,
+    from: NodeId,
+    ctx: ActorContext,
+  ): MemberState {
+    const preVote = state.preVote;
+    if (preVote === null || message.epoch !== preVote.epoch || message.epoch <= state.epoch)
+      return count(state, 'stale');
+    if (!stillWantsViewChange(state)) return { ...state, preVote: null };
+    if (preVote.grantedBy.includes(from)) return state;
+    const grantedBy = [...preVote.grantedBy, from];
+    const next: MemberState = { ...state, preVote: { epoch: preVote.epoch, grantedBy } };
+    return preVoteAgreed(next, grantedBy) ? startViewChange(next, preVote.epoch, ctx) : next;
   }
 
   function retryFetch(state: MemberState, ctx: ActorContext): MemberState {
@@ -712,12 +842,17 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
    */
   function tellQuorum(state: MemberState, ctx: ActorContext): MemberState {
     if (options.notify === undefined) return state;
-    // Only a primary's quorum matters (the layer above orders only there); a backup, a member in a
-    // view change and one outside report `true`, so that a member that was a primary says so again.
+    // Only a primary's quorum matters (the layer above orders only there). A backup, a member
+    // outside and one recovering (its layer above starts afresh) report `true`. A view change
+    // keeps what was last told: a primary that stepped down because it heard no majority must not
+    // order again before it is in a view again, and the view it installs is told at once
+    // (`installNormal`).
     const heard =
-      state.status !== 'normal' ||
-      !isPrimary(state) ||
-      heardFromMajority(state, Math.max(1, env.suspicionTicks - 1));
+      state.status === 'normal'
+        ? !isPrimary(state) || heardFromMajority(state, Math.max(1, env.suspicionTicks - 1))
+        : state.status === 'view-change'
+          ? state.quorumTold
+          : true;
     if (heard === state.quorumTold) return state;
     const notice: GroupQuorumNotice = {
       type: 'group-quorum',
@@ -774,11 +909,21 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
     return adopt(state, epoch, from, targetOp, ctx);
   }
 
+  /**
+   * At the primary: `from` follows this epoch, or is catching up with it (a recovery or a state
+   * transfer takes longer than a tick): not a member to evict (`unackedTicks`).
+   */
+  function following(state: MemberState, from: NodeId): MemberState {
+    if (!isPrimary(state) || (lookup(state.unackedTicks, from) ?? 0) === 0) return state;
+    return { ...state, unackedTicks: { ...state.unackedTicks, [from]: 0 } };
+  }
+
   function onPrepareOk(state: MemberState, message: PrepareOk, from: NodeId, ctx: ActorContext): MemberState {
     if (!isPrimary(state) || message.epoch !== state.epoch) return count(state, 'stale');
+    const followed = following(state, from);
     const held = Math.min(message.opNumber, state.opNumber);
-    if (held <= (lookup(state.acks, from) ?? 0)) return state;
-    return commitAsPrimary({ ...state, acks: { ...state.acks, [from]: held } }, ctx);
+    if (held <= (lookup(followed.acks, from) ?? 0)) return followed;
+    return commitAsPrimary({ ...followed, acks: { ...followed.acks, [from]: held } }, ctx);
   }
 
   /** Commits up to the highest op a majority (the primary included) holds. */
@@ -1044,6 +1189,9 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
   ): MemberState {
     if (envelope.id.origin !== state.self) return count(state, 'invalid');
     if (!isPrimary(state) || message.epoch !== state.epoch) return count(state, 'stale');
+    // Alone in its configuration, the next epoch's primary is itself again: handing over would
+    // only install the same view, whose layer above would ask again, in a loop with no end.
+    if (state.configuration.length === 1) return count(state, 'stale');
     env.observer({ type: 'stepped-down', node: state.self, epoch: state.epoch, reason: message.reason });
     return count(startViewChange(state, state.epoch + 1, ctx), 'stepDowns');
   }
@@ -1081,7 +1229,9 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
   function evictSilent(state: MemberState, ctx: ActorContext): MemberState {
     if (!settings.autoMembership || state.statusTicks < env.evictTicks) return state;
     if (state.configuration.length <= settings.membersMin) return state;
-    const silent = peersOf(state).find((peer) => (lookup(state.silentTicks, peer) ?? 0) >= env.evictTicks);
+    // Not following, rather than silent: a member that cannot hear the primary acknowledges
+    // nothing, though it may still send (pre-votes), and the layers above would wait for it.
+    const silent = peersOf(state).find((peer) => (lookup(state.unackedTicks, peer) ?? 0) >= env.evictTicks);
     if (silent === undefined) return state;
     const change: MembershipChange = { type: 'leave', node: silent };
     if (state.reconfiguration !== null || proposeRefusal(state, change) !== undefined) return state;
@@ -1165,6 +1315,8 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
       transfer: null,
       pending: {},
       acks: {},
+      unackedTicks: {},
+      preVote: null,
     };
   }
 
@@ -1369,12 +1521,14 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
         fetch: null,
         transfer: null,
         acks: {},
+        unackedTicks: {},
+        preVote: null,
         silentTicks: { ...state.silentTicks, [view.primary]: 0 },
       },
       'viewsInstalled',
     );
     reportView(installed, ctx);
-    return installed;
+    return tellQuorum(installed, ctx);
   }
 
   function onStartView(state: MemberState, message: StartView, from: NodeId, ctx: ActorContext): MemberState {
@@ -1410,6 +1564,7 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
 
   function onRecovery(state: MemberState, message: Recovery, from: NodeId, ctx: ActorContext): MemberState {
     if (state.status !== 'normal') return state;
+    state = following(state, from);
     const response: RecoveryResponse = {
       type: 'recovery-response',
       nonce: message.nonce,
@@ -1474,6 +1629,7 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
 
   function onGetState(state: MemberState, message: GetState, from: NodeId, ctx: ActorContext): MemberState {
     if (state.status === 'recovering') return state;
+    state = following(state, from);
     // Only the primary of the asker's epoch vouches for uncommitted entries; anyone for committed ones.
     const fromPrimary = isPrimary(state) && message.epoch === state.epoch;
     const limit = fromPrimary ? state.opNumber : state.commitNumber;

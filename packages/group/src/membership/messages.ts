@@ -89,6 +89,21 @@ export interface StartViewChange {
   /** The configuration the sender votes in for `epoch`: its newest known committed one. */
   readonly configuration: Configuration;
 }
+/**
+ * A pre-vote (after Raft's PreVote, Ongaro 2014, §9.6): before a member that suspects its view
+ * starts a real view change to `epoch`, it asks whether the others would join one. Only with a
+ * majority's yes does it start it, so a member that cannot hear the group (a one-way cut, a
+ * partition) never moves the epoch on and never forces a working group into a view change.
+ */
+export interface PreViewChange {
+  readonly type: 'pre-view-change';
+  readonly epoch: number;
+}
+/** Yes to a `PreViewChange`: the sender would join a view change to `epoch` (no answer is no). */
+export interface PreViewChangeOk {
+  readonly type: 'pre-view-change-ok';
+  readonly epoch: number;
+}
 export interface DoViewChange {
   readonly type: 'do-view-change';
   readonly epoch: number;
@@ -158,6 +173,8 @@ export type PeerMessage =
   | Prepare
   | PrepareOk
   | Commit
+  | PreViewChange
+  | PreViewChangeOk
   | StartViewChange
   | DoViewChange
   | StartView
@@ -310,6 +327,8 @@ const shapes: Readonly<Record<MemberMessage['type'], Shape>> = {
   prepare: { epoch: 'number', entry: 'entry', commitNumber: 'number' },
   'prepare-ok': { epoch: 'number', opNumber: 'number' },
   commit: { epoch: 'number', commitNumber: 'number', opNumber: 'number' },
+  'pre-view-change': { epoch: 'number' },
+  'pre-view-change-ok': { epoch: 'number' },
   'start-view-change': { epoch: 'number', configuration: 'configuration' },
   'do-view-change': {
     epoch: 'number',

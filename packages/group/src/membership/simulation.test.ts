@@ -57,7 +57,9 @@ describe('atomic broadcast under the nemesis (every fault kind)', () => {
   it('5 members, 100 seeds: the same invariants with two failures tolerated', async () => {
     const result = await sweep(range(1, 100), 5, ALL_FAULTS, 20);
     expect(result.violations, describeFailures(result.violations)).toEqual([]);
-    expect(result.viewChanges).toBeGreaterThan(50);
+    // Fewer than before pre-votes: a member cut off alone no longer forces a working group into a
+    // view change (its pre-vote gets no majority), so the same faults change views less often.
+    expect(result.viewChanges).toBeGreaterThan(30);
   });
 
   it('each fault class alone, 10 seeds each (3 members)', async () => {

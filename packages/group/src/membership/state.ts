@@ -106,8 +106,17 @@ export interface MemberCounters {
   readonly evictions: number;
   /** autoMembership: rounds of join requests sent while outside. */
   readonly rejoinRequests: number;
-  /** Local `step-down` requests that made this primary start a view change. */
+  /**
+   * Times this primary started the view change to the next epoch itself: at a local `step-down`
+   * request, or because it heard from no majority for the suspicion timeout (it cannot serve).
+   */
   readonly stepDowns: number;
+  /** Rounds of pre-votes this member sent (one a tick) before it would start a view change. */
+  readonly preVotesSent: number;
+  /** Pre-votes from others this member answered yes. */
+  readonly preVotesGranted: number;
+  /** Pre-votes from others this member did not answer: it still has a working view. */
+  readonly preVotesRefused: number;
 }
 
 export interface MemberState {
@@ -145,6 +154,14 @@ export interface MemberState {
   readonly incarnations: Readonly<Record<string, number>>;
   /** Ticks since the last message from each member (the failure detector). */
   readonly silentTicks: Readonly<Record<string, number>>;
+  /**
+   * At the primary: ticks since each backup last acknowledged this epoch (a prepare-ok; backups
+   * answer every prepare and heartbeat). autoMembership evicts on this, not on silence: a member
+   * that cannot hear the primary may still send (pre-votes), yet it follows nothing.
+   */
+  readonly unackedTicks: Readonly<Record<string, number>>;
+  /** The pre-vote this member is collecting before it starts a view change to `epoch`. */
+  readonly preVote: { readonly epoch: number; readonly grantedBy: readonly NodeId[] } | null;
   /** At the primary: how far each backup holds this epoch's log (cumulative prepare-oks). */
   readonly acks: Readonly<Record<string, number>>;
   /** At the primary: whether anything went to the backups since the last tick (else: heartbeat). */
@@ -188,6 +205,9 @@ export const zeroCounters: MemberCounters = {
   evictions: 0,
   rejoinRequests: 0,
   stepDowns: 0,
+  preVotesSent: 0,
+  preVotesGranted: 0,
+  preVotesRefused: 0,
 };
 
 export function lookup<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
