@@ -3,13 +3,16 @@
  * 3 node processes inside a network namespace whose kernel (nftables) drops 5 % and duplicates 3 %
  * of the UDP datagrams throughout, while every process holds each datagram it sends for a random
  * 0 – 5 ms (so some arrive after later ones); it cuts the primary off for a second, then SIGKILLs
- * the primary and restarts it, then cuts a backup off, then the client, for a second each
- * (docs/cli.md, `steadfast chaos replication`).
+ * the primary and restarts it, then cuts a backup off, then the client, for a second each; then it
+ * cuts the primary one way (unheard: its datagrams dropped; then deaf: datagrams to it dropped),
+ * and last a backup deaf (docs/cli.md, `steadfast chaos replication`).
  *
  * Invariants checked, for each style: every deposit issued was answered exactly once and applied
  * exactly once (the balance is their sum, no request lost or answered twice); after each cut of a
- * member and after the crash every member served again (in the primary's view, a backup able to
- * take over close to the primary's position); after the client's cut the answers resumed; and the
+ * member, after each one-way cut and after the crash every member served again (in the primary's
+ * view, a backup able to take over close to the primary's position), and no client waited longer
+ * than 1.5 s for an answer through a one-way cut of 2 s (before pre-votes, a deaf member stopped
+ * the group for the whole cut); after the client's cut the answers resumed; and the
  * faults really happened (the rules' counters show dropped, duplicated and cut-off datagrams, the
  * senders' counters delayed and reordered ones), so a run that skipped them cannot pass.
  *
@@ -60,7 +63,7 @@ describe.skipIf(unavailable !== undefined && !mustRun)(
 
     for (const style of ['semi-active', 'passive'] as const)
       it(`${style}: every deposit answered and applied exactly once through loss, duplication, delay, reordering, partitions and a SIGKILL`, async () => {
-        const run = await chaos(['--style', style, '--requests', '600']);
+        const run = await chaos(['--style', style, '--requests', '600', '--cut-ms', '2000']);
         const lines = run.stdout.trimEnd().split('\n');
         const summary = JSON.parse(lines[lines.length - 1]!) as ChaosSummary;
         expect(summary.lost).toBe(0);
@@ -73,6 +76,10 @@ describe.skipIf(unavailable !== undefined && !mustRun)(
         expect(summary.crash?.wholeMs ?? null).not.toBeNull();
         expect(summary.backupCut?.wholeMs ?? null).not.toBeNull();
         expect(summary.clientCut?.resumedMs ?? null).not.toBeNull();
+        for (const oneWay of [summary.primaryUnheard, summary.primaryDeaf, summary.backupDeaf]) {
+          expect(oneWay?.wholeMs ?? null).not.toBeNull();
+          expect(oneWay!.longestGapMs).toBeLessThan(1_500);
+        }
         expect(summary.faults.dropped).toBeGreaterThan(0);
         expect(summary.faults.duplicated).toBeGreaterThan(0);
         expect(summary.faults.cut).toBeGreaterThan(0);

@@ -2,7 +2,8 @@
  * `steadfast chaos replication`: the replicated bank account on 3 real node processes over real
  * UDP, in a network namespace of its own whose kernel loses and duplicates datagrams at random
  * throughout, and whose processes hold every datagram they send for a random delay (so datagrams
- * come late and out of order), while the run cuts members off (partitions) and SIGKILLs the primary.
+ * come late and out of order), while the run cuts members off (partitions, both ways and one way)
+ * and SIGKILLs the primary.
  * It checks what a user of the group is promised: every deposit answered once and applied once.
  *
  * The command runs in two halves: the outer one (what the user starts) creates the namespace,
@@ -32,6 +33,7 @@ import {
   createNamespace,
   cutPort,
   deleteNamespace,
+  type CutDirection,
   faultCounts,
   healCut,
   namespaceUnavailable,
@@ -93,6 +95,19 @@ export interface ChaosSummary {
    * the cut healed the first answer came (null: none within 20 s); null if the run ended before.
    */
   readonly clientCut: { readonly longestGapMs: number; readonly resumedMs: number | null } | null;
+  /**
+   * Then the primary cut off one way: it hears the others but nothing it sends arrives (membership
+   * replaces it, and it must not go on acting as primary once it hears of that), and the same
+   * figures; null if the run ended before.
+   */
+  readonly primaryUnheard: FaultFigures | null;
+  /** Then the primary cut off the other way: it is heard but hears nothing. */
+  readonly primaryDeaf: FaultFigures | null;
+  /**
+   * Last, a backup that is heard but hears nothing: it must not force the others into view changes
+   * (its pre-votes find no majority); the primary evicts it, and it rejoins after.
+   */
+  readonly backupDeaf: FaultFigures | null;
   /** What the kernel's rules did to the run's datagrams. */
   readonly faults: FaultCounts;
   /**
@@ -105,7 +120,7 @@ export interface ChaosSummary {
 export const chaosReplicationCommand: CommandSpec = {
   name: 'chaos replication',
   summary:
-    'The replicated account on 3 processes in a private network that loses and duplicates datagrams; cuts and a SIGKILL.',
+    'The replicated account on 3 processes in a private network that loses, duplicates and delays datagrams; cuts and a SIGKILL.',
   usage:
     'steadfast chaos replication [--style semi-active|passive] [--requests N] [--loss PERMILLE] [--duplicate PERMILLE] [--delay-ms MS] [--cut-ms MS] [--json]',
   details:
@@ -116,8 +131,9 @@ export const chaosReplicationCommand: CommandSpec = {
     'all under a steady load of 8 deposits in flight. Each time a third of --requests more are\n' +
     'answered, it makes one fault and waits until the group is whole again (every member back in the\n' +
     'primary’s view, every backup able to take over): it cuts the primary off for --cut-ms (default\n' +
-    '1000); it SIGKILLs the primary and restarts it; it cuts a backup off; then it cuts the client off\n' +
-    'and waits for the answers to resume. The load stops when the faults are over and at least\n' +
+    '1000); it SIGKILLs the primary and restarts it; it cuts a backup off; it cuts the client off and\n' +
+    'waits for the answers to resume; it cuts the primary one way (unheard, then deaf) and last makes\n' +
+    'a backup deaf. The load stops when the faults are over and at least\n' +
     '--requests were issued. It exits 0 when every deposit was answered once and the balance is their\n' +
     'sum, and the group recovered from every fault. The namespace is deleted at the end (unless this\n' +
     'command itself is SIGKILLed).',
@@ -301,6 +317,9 @@ async function runInside(options: {
     let partition: FaultFigures | undefined;
     let crash: FaultFigures | undefined;
     let backupCut: FaultFigures | undefined;
+    let primaryUnheard: FaultFigures | undefined;
+    let primaryDeaf: FaultFigures | undefined;
+    let backupDeaf: FaultFigures | undefined;
     // Assigned in `faultPhases` below (a declared type keeps TypeScript from narrowing it to null).
     let clientCut = null as ChaosSummary['clientCut'];
     // The load runs until both faults are over and at least `requests` deposits were issued: the
@@ -341,10 +360,15 @@ async function runInside(options: {
     const untilAnswered = (count: number) =>
       waitFor(() => (answered >= count ? true : undefined), 3 * ANSWER_DEADLINE_MS, `${count} answers`);
 
-    /** Drops every datagram to or from `port` for `cutMs`, then heals. */
-    const cutFor = async (port: number, what: string) => {
-      cutPort(port);
-      say(`  ${at()}: ${answered} answered; ${what} is cut off for ${cutMs} ms`);
+    /** Drops the datagrams of `port` in `direction` (default both ways) for `cutMs`, then heals. */
+    const cutFor = async (port: number, what: string, direction: CutDirection = 'both') => {
+      cutPort(port, direction);
+      const how = {
+        both: 'cut off',
+        outbound: 'unheard (its datagrams dropped)',
+        inbound: 'deaf (datagrams to it dropped)',
+      }[direction];
+      say(`  ${at()}: ${answered} answered; ${what} is ${how} for ${cutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, cutMs));
       healCut();
       say(`  ${at()}: the cut heals`);
@@ -405,7 +429,38 @@ async function runInside(options: {
         resumedMs: resumed === undefined ? null : Math.round(resumed - healedAt),
       };
       say(`  ${at()}: the client is ${resumed === undefined ? 'NOT answered again' : 'answered again'}`);
-      if (resumed === undefined) stopLoad = true;
+      if (resumed === undefined) {
+        stopLoad = true;
+        return;
+      }
+
+      // One-way cuts of the primary. Unheard: it still hears everyone, so it keeps its quorum and
+      // could go on ordering while the others replace it; nothing it sends arrives, so no peer
+      // acts on that, and once it heals it must follow the new view, not its own.
+      await untilAnswered(answered + Math.floor(requests / 3));
+      const unheardNode = await primaryNow();
+      const unheardAt = performance.now();
+      await cutFor(portOf(replicated, unheardNode), `the primary ${unheardNode}`, 'outbound');
+      primaryUnheard = await recovery(unheardNode, unheardAt);
+      if (stopLoad) return;
+
+      // Deaf: the others still hear its heartbeats, but it hears no one, so it stops ordering (no
+      // quorum) and the group must get going again once it hears again.
+      await untilAnswered(answered + Math.floor(requests / 3));
+      const deafNode = await primaryNow();
+      const deafAt = performance.now();
+      await cutFor(portOf(replicated, deafNode), `the primary ${deafNode}`, 'inbound');
+      primaryDeaf = await recovery(deafNode, deafAt);
+      if (stopLoad) return;
+
+      // A deaf backup: it suspects its primary, but the others still have a working view and do
+      // not agree to change it; the primary serves on, evicts the backup, and takes it back after.
+      await untilAnswered(answered + Math.floor(requests / 3));
+      const servingPrimary = await primaryNow();
+      const deafBackup = replicated.members.find((node) => node !== servingPrimary)!;
+      const deafBackupAt = performance.now();
+      await cutFor(portOf(replicated, deafBackup), `the backup ${deafBackup}`, 'inbound');
+      backupDeaf = await recovery(deafBackup, deafBackupAt);
     };
     try {
       await faultPhases();
@@ -431,6 +486,9 @@ async function runInside(options: {
       crash: crash ?? null,
       backupCut: backupCut ?? null,
       clientCut,
+      primaryUnheard: primaryUnheard ?? null,
+      primaryDeaf: primaryDeaf ?? null,
+      backupDeaf: backupDeaf ?? null,
       faults: faultCounts(),
       delays: await delayCounts(replicated, delayMaxMs),
     };
@@ -449,7 +507,10 @@ async function runInside(options: {
       partition?.wholeMs != null &&
       crash?.wholeMs != null &&
       backupCut?.wholeMs != null &&
-      clientCut?.resumedMs != null
+      clientCut?.resumedMs != null &&
+      primaryUnheard?.wholeMs != null &&
+      primaryDeaf?.wholeMs != null &&
+      backupDeaf?.wholeMs != null
       ? 0
       : 1;
   } finally {

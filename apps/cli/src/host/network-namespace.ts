@@ -84,10 +84,18 @@ export function deleteNamespace(name: string): void {
 
 // The functions below run inside the namespace (`nft` then acts on its own tables).
 
-/** Cuts `port` off: every datagram to or from it is dropped until `healCut`. */
-export function cutPort(port: number): void {
-  run('nft', ['add', 'rule', 'ip', FAULTS_TABLE, 'cut', 'udp', 'dport', String(port), 'counter', 'drop']);
-  run('nft', ['add', 'rule', 'ip', FAULTS_TABLE, 'cut', 'udp', 'sport', String(port), 'counter', 'drop']);
+/**
+ * Which datagrams of a port a cut drops: all of them (a partition), only those it sends (it hears
+ * but is not heard), or only those sent to it (it is heard but hears nothing).
+ */
+export type CutDirection = 'both' | 'outbound' | 'inbound';
+
+/** Cuts `port` off in `direction` (default both): those datagrams are dropped until `healCut`. */
+export function cutPort(port: number, direction: CutDirection = 'both'): void {
+  if (direction !== 'outbound')
+    run('nft', ['add', 'rule', 'ip', FAULTS_TABLE, 'cut', 'udp', 'dport', String(port), 'counter', 'drop']);
+  if (direction !== 'inbound')
+    run('nft', ['add', 'rule', 'ip', FAULTS_TABLE, 'cut', 'udp', 'sport', String(port), 'counter', 'drop']);
 }
 
 /** Ends the cut, keeping what it dropped in the count (`faultCounts().cut`). */
