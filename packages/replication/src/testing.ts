@@ -448,7 +448,7 @@ export async function runReplicationSimulation(
       const primary = currentViews.current(clientGroup)?.primary;
       const role = primary === undefined ? undefined : hosted.get(primary)?.role;
       // Like a client that retries until answered: a primary that took the command may crash
-      // before anyone else learnt of it, and the replicas' \`issued\` list drops repeats.
+      // before anyone else learnt of it, and the replicas' `issued` list drops repeats.
       const state = role?.actorState() as { replies?: Record<string, number[]> } | undefined;
       if (state?.replies?.[command.key] !== undefined && role?.role === 'primary') return;
       if (primary !== undefined)
