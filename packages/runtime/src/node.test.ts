@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from './clock.js';
 import { entropyFrom } from './entropy.js';
 import { MemoryNetwork } from './memory-transport.js';
-import { Node } from './node.js';
+import { DRAIN_BATCH_MAX, Node } from './node.js';
+import { defineActor } from './actor.js';
 import { MemoryTrace } from './trace.js';
 import { counterActor, pingActor, relayActor } from './test-actors.test-support.js';
 
@@ -26,6 +27,35 @@ describe('Node', () => {
     expect(reply.kind).toBe('async-reply');
     expect(reply.body).toEqual({ type: 'total', total: 5 });
     expect(node.actorState('counter')).toMatchObject({ total: 5 });
+  });
+
+  // Invariant: one drain handles at most DRAIN_BATCH_MAX inputs and leaves the rest to a drain of
+  // its own, so two actors that answer each other for ever never make a drain that does not end.
+  it('bounds each drain, and schedules another while work remains', () => {
+    const drains: (() => void)[] = [];
+    const node = new Node({
+      id: 'n1',
+      incarnation: 1,
+      clock: new SimulatedClock(),
+      scheduleDrain: (drain) => void drains.push(drain),
+    });
+    const pingPong = defineActor<null>({
+      kind: 'ping-pong',
+      initial: () => null,
+      handle(state, input, ctx) {
+        if (input.type === 'message') ctx.send(address('n1', ctx.self.endsWith('/a') ? 'b' : 'a'), 'ball');
+        return state;
+      },
+    });
+    node.spawn('a', pingPong);
+    node.spawn('b', pingPong);
+    node.tell(address('n1', 'a'), 'ball');
+    drains.shift()!();
+    expect(node.counters().router.handled).toBe(DRAIN_BATCH_MAX);
+    expect(drains.length).toBe(1);
+    drains.shift()!();
+    expect(node.counters().router.handled).toBe(2 * DRAIN_BATCH_MAX);
+    expect(drains.length).toBe(1);
   });
 
   it('runs an xstate machine actor: replies from actions, runtime timers fire through the clock', async () => {

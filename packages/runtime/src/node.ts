@@ -64,6 +64,13 @@ export interface NodeCounters {
   readonly transport: TransportCounters | undefined;
 }
 
+/**
+ * Inputs handled in one scheduled drain at most; the rest go to the next drain. Above what a busy
+ * node queues at once (a batch of 64 requests in flight is a few hundred inputs): it bounds a
+ * storm of local sends, so no single drain runs for ever.
+ */
+export const DRAIN_BATCH_MAX = 1_000;
+
 export interface NodeOptions {
   readonly id: NodeId | string;
   /** Grows on every start of the same node id, so message ids stay unique across restarts. */
@@ -435,7 +442,12 @@ export class Node {
     this.drainScheduled = true;
     const schedule = this.options.scheduleDrain ?? queueMicrotask;
     schedule(() => {
-      if (!this.closed) this.drain();
+      if (this.closed) return;
+      this.drain(DRAIN_BATCH_MAX);
+      // Actors that keep sending to each other on this node get the next batch in a drain of its
+      // own: one drain never runs without end (in the simulator each drain is an event, so a
+      // storm of local messages shows as events at one instant, which it reports as a livelock).
+      if (this.hasWork()) this.scheduleDrain();
     });
   }
 

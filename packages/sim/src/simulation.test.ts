@@ -1,7 +1,8 @@
 // The cluster harness: determinism per seed, crash and restart semantics, reporting of a violated
 // invariant with its replay command, liveness after the heal, and a fast-check safety property
 // over explicit fault schedules.
-import { messageKey } from '@steadfast/wire';
+import { defineActor } from '@steadfast/runtime';
+import { address, messageKey } from '@steadfast/wire';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { faultScheduleArbitrary } from './arbitraries.js';
@@ -151,6 +152,45 @@ describe('Simulation reporting', () => {
     expect(result.replayCommand).toBe(
       `pnpm steadfast sim --seed 5 --nodes 3 --steps 100 --faults ${formatFaults(ALL_FAULTS)}`,
     );
+  });
+});
+
+describe('Simulation livelock', () => {
+  // Invariant: two actors on one node that answer each other for ever at one instant end the run
+  // with a violation naming the livelock, instead of hanging the sweep (passive seed 795 of the
+  // replication sweep did, before the node bounded its drains and the simulator counted them).
+  it('reports actors that keep answering each other without virtual time moving, and stops', async () => {
+    const pingPong = defineActor<null>({
+      kind: 'ping-pong',
+      initial: () => null,
+      handle(state, input, ctx) {
+        if (input.type === 'message')
+          ctx.send(
+            address(ctx.node, input.envelope.body === 'ping' ? 'b' : 'a'),
+            input.envelope.body === 'ping' ? 'pong' : 'ping',
+          );
+        return state;
+      },
+    });
+    const simulation = new Simulation({
+      seed: 1,
+      nodes: ['n1'],
+      setup(node) {
+        node.spawn('a', pingPong);
+        node.spawn('b', pingPong);
+      },
+      workload(sim) {
+        sim.clock.setTimer(5, () => void sim.node('n1')?.tell(address('n1', 'b'), 'ping'));
+      },
+      safetyMs: 100,
+      livenessMs: 0,
+      trace: false,
+      livelockEventsMax: 200,
+    });
+    const result = await simulation.run();
+    expect(result.stoppedBy).toBe('violation');
+    expect(result.violations[0]!.message).toMatch(/^livelock: more than 200 events at 5 ms/);
+    expect(result.violations[0]!.atMs).toBe(5);
   });
 });
 

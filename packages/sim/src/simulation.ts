@@ -81,6 +81,8 @@ export interface SimulationOptions {
   readonly network?: Partial<LinkConfig>;
   /** Stop after this many events (the CLI's `--steps`). */
   readonly eventsMax?: number;
+  /** Events at one virtual instant that make a livelock violation. Default `LIVELOCK_EVENTS_MAX`. */
+  readonly livelockEventsMax?: number;
   /** Record the nodes' sends, deliveries, timers and state hashes (default true). Faults are always recorded. */
   readonly trace?: boolean;
   readonly traceEventsMax?: number;
@@ -120,6 +122,13 @@ export interface SimulationResult {
   /** Real time the run took, when the caller passed a `wallClock`. */
   readonly wallMs?: number;
 }
+
+/**
+ * Events at one virtual instant beyond which a run is a livelock (reported as a violation, so a
+ * sweep ends instead of hanging): far above the bursts workloads make at one millisecond. With
+ * the node's drains bounded (`DRAIN_BATCH_MAX` inputs each), that is millions of inputs.
+ */
+export const LIVELOCK_EVENTS_MAX = 10_000;
 
 /** The test key of the default codec: fixed, so frames (and so traces) are the same in every run. */
 const simulationKey = new Uint8Array(32).fill(0x5a);
@@ -198,6 +207,9 @@ export class Simulation {
   private eventsRun = 0;
   private started = false;
   private stopReason: StopReason | undefined;
+  /** Events run at the current virtual instant (`instantMs`), to tell a livelock. */
+  private eventsThisInstant = 0;
+  private instantMs = -1;
   /** Grows at each heal, so the end timers of faults injected before it do nothing after it. */
   private faultEpoch = 0;
   private partitionToken = 0;
@@ -341,6 +353,7 @@ export class Simulation {
     this.start();
     const clock = this.clock;
     const eventsMax = this.options.eventsMax ?? Number.POSITIVE_INFINITY;
+    const livelockEventsMax = this.options.livelockEventsMax ?? LIVELOCK_EVENTS_MAX;
     // Let continuations of earlier events (a store read in `setup`, say) run before looking at the clock.
     await yieldToHost();
     while (this.stopReason === undefined) {
@@ -348,8 +361,11 @@ export class Simulation {
       if (dueAt === undefined || dueAt > endMs) break;
       clock.step();
       this.eventsRun++;
+      this.eventsThisInstant = clock.now() === this.instantMs ? this.eventsThisInstant + 1 : 1;
+      this.instantMs = clock.now();
       await yieldToHost();
       this.checkInvariants(this.invariants);
+      if (this.stopReason === undefined && this.eventsThisInstant > livelockEventsMax) this.reportLivelock();
       if (this.stopReason === undefined && this.eventsRun >= eventsMax) this.stopReason = 'events-max';
     }
     if (this.stopReason === undefined && clock.now() < endMs) clock.runUntil(endMs);
@@ -564,6 +580,17 @@ export class Simulation {
   private recordFault(fault: string, detail: string, node?: NodeId): void {
     const event = { type: 'fault', at: this.clock.now(), fault, detail } as const;
     this.trace.record(node === undefined ? event : { ...event, node });
+  }
+
+  /** Virtual time stands still while events run: actors keep answering each other at one instant. */
+  private reportLivelock(): void {
+    this.violationsSeen.push({
+      atMs: this.clock.now(),
+      event: this.eventsRun,
+      message: `livelock: more than ${this.options.livelockEventsMax ?? LIVELOCK_EVENTS_MAX} events at ${this.clock.now()} ms without virtual time moving`,
+      phase: this.currentPhase,
+    });
+    this.stopReason = 'violation';
   }
 
   private checkInvariants(invariants: readonly Invariant[]): void {
