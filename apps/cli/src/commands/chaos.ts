@@ -126,17 +126,16 @@ export const chaosReplicationCommand: CommandSpec = {
   details:
     'Runs `demo replication`’s cluster inside a network namespace of its own (Linux, root, iproute2 and\n' +
     'nftables), where the kernel drops --loss and duplicates --duplicate datagrams per thousand\n' +
-    '(default 50 and 30) for the whole run, and every process holds each datagram it sends for a\n' +
-    'random delay of 0 to --delay-ms (default 5), so datagrams to one peer also arrive out of order;\n' +
-    'all under a steady load of 8 deposits in flight. Each time a third of --requests more are\n' +
-    'answered, it makes one fault and waits until the group is whole again (every member back in the\n' +
-    'primary’s view, every backup able to take over): it cuts the primary off for --cut-ms (default\n' +
-    '1000); it SIGKILLs the primary and restarts it; it cuts a backup off; it cuts the client off and\n' +
-    'waits for the answers to resume; it cuts the primary one way (unheard, then deaf) and last makes\n' +
-    'a backup deaf. The load stops when the faults are over and at least\n' +
-    '--requests were issued. It exits 0 when every deposit was answered once and the balance is their\n' +
-    'sum, and the group recovered from every fault. The namespace is deleted at the end (unless this\n' +
-    'command itself is SIGKILLed).',
+    '(default 50 and 30) for the whole run, and every process holds each datagram it sends for a random\n' +
+    'delay of 0 to --delay-ms (default 5), so datagrams to one peer also arrive out of order; all under\n' +
+    'a steady load of 8 deposits in flight. Each time a third of --requests more are answered, it makes\n' +
+    'one fault and waits until the group is whole again (every member back in the primary’s view, every\n' +
+    'backup able to take over): it cuts the primary off for --cut-ms (default 1000); it SIGKILLs the\n' +
+    'primary and restarts it; it cuts a backup off; it cuts the client off and waits for the answers to\n' +
+    'resume; it cuts the primary one way (unheard, then deaf) and last makes a backup deaf. The load\n' +
+    'stops when the faults are over and at least --requests were issued. It exits 0 when every deposit\n' +
+    'was answered once and the balance is their sum, and the group recovered from every fault. The\n' +
+    'namespace is deleted at the end (unless this command itself is SIGKILLed).',
   options: {
     style: { type: 'string', description: 'semi-active (default) or passive' },
     requests: { type: 'string', description: 'deposits to send (default 600)' },
