@@ -381,14 +381,30 @@ async function runInside(options: {
       return { node, longestGapMs: longestGap(faultAt, performance.now()), wholeMs };
     };
     const primaryNow = async () => (await waitFor(() => replicated.primary(), 15_000, 'a primary')).node;
+    const aBackupNow = async () => {
+      const primary = await primaryNow();
+      return replicated.members.find((node) => node !== primary)!;
+    };
+    /**
+     * One cut of a member under load: once a third of the requests more are answered, cuts the
+     * member `pick` names (the primary or a backup, as it is then) in `direction` for cutMs, and
+     * waits until the group is whole again.
+     */
+    const memberCut = async (
+      pick: () => Promise<string>,
+      role: 'primary' | 'backup',
+      direction: CutDirection = 'both',
+    ): Promise<FaultFigures> => {
+      await untilAnswered(answered + Math.floor(requests / 3));
+      const node = await pick();
+      const cutAt = performance.now();
+      await cutFor(portOf(replicated, node), `the ${role} ${node}`, direction);
+      return recovery(node, cutAt);
+    };
 
     const faultPhases = async () => {
       // The partition: the primary's endpoint loses every datagram, both ways, for cutMs.
-      await untilAnswered(Math.floor(requests / 3));
-      const cutNode = await primaryNow();
-      const cutAt = performance.now();
-      await cutFor(portOf(replicated, cutNode), `the primary ${cutNode}`);
-      partition = await recovery(cutNode, cutAt);
+      partition = await memberCut(primaryNow, 'primary');
       if (stopLoad) return;
 
       // The crash: SIGKILL of whoever is primary now, then a restart.
@@ -404,12 +420,7 @@ async function runInside(options: {
 
       // A backup cut off: the primary goes on serving, membership evicts the backup, and it
       // rejoins by state transfer once the cut heals.
-      await untilAnswered(answered + Math.floor(requests / 3));
-      const primary = await primaryNow();
-      const backupNode = replicated.members.find((node) => node !== primary)!;
-      const backupCutAt = performance.now();
-      await cutFor(portOf(replicated, backupNode), `the backup ${backupNode}`);
-      backupCut = await recovery(backupNode, backupCutAt);
+      backupCut = await memberCut(aBackupNow, 'backup');
       if (stopLoad) return;
 
       // The client cut off: its requests and the replies to them are lost until the cut heals;
@@ -436,30 +447,17 @@ async function runInside(options: {
       // One-way cuts of the primary. Unheard: it still hears everyone, so it keeps its quorum and
       // could go on ordering while the others replace it; nothing it sends arrives, so no peer
       // acts on that, and once it heals it must follow the new view, not its own.
-      await untilAnswered(answered + Math.floor(requests / 3));
-      const unheardNode = await primaryNow();
-      const unheardAt = performance.now();
-      await cutFor(portOf(replicated, unheardNode), `the primary ${unheardNode}`, 'outbound');
-      primaryUnheard = await recovery(unheardNode, unheardAt);
+      primaryUnheard = await memberCut(primaryNow, 'primary', 'outbound');
       if (stopLoad) return;
 
       // Deaf: the others still hear its heartbeats, but it hears no one, so it stops ordering (no
       // quorum) and the group must get going again once it hears again.
-      await untilAnswered(answered + Math.floor(requests / 3));
-      const deafNode = await primaryNow();
-      const deafAt = performance.now();
-      await cutFor(portOf(replicated, deafNode), `the primary ${deafNode}`, 'inbound');
-      primaryDeaf = await recovery(deafNode, deafAt);
+      primaryDeaf = await memberCut(primaryNow, 'primary', 'inbound');
       if (stopLoad) return;
 
       // A deaf backup: it suspects its primary, but the others still have a working view and do
       // not agree to change it; the primary serves on, evicts the backup, and takes it back after.
-      await untilAnswered(answered + Math.floor(requests / 3));
-      const servingPrimary = await primaryNow();
-      const deafBackup = replicated.members.find((node) => node !== servingPrimary)!;
-      const deafBackupAt = performance.now();
-      await cutFor(portOf(replicated, deafBackup), `the backup ${deafBackup}`, 'inbound');
-      backupDeaf = await recovery(deafBackup, deafBackupAt);
+      backupDeaf = await memberCut(aBackupNow, 'backup', 'inbound');
     };
     try {
       await faultPhases();

@@ -23,6 +23,19 @@ interface Effects {
 /** The bodies of the messages a step sent, in order. */
 const bodies = (effects: Effects) => effects.sends.map((send) => send.body as PeerMessage);
 
+/** The primary of epoch 0 handed over in that step: a view change to epoch 1, told to all, and why. */
+function expectSteppedDown(primary: ReturnType<typeof harness>, stepped: Effects, reason: string): void {
+  expect(primary.state.status).toBe('view-change');
+  expect(primary.state.epoch).toBe(1);
+  expect(primary.state.counters.stepDowns).toBe(1);
+  expect(bodies(stepped)).toContainEqual({
+    type: 'start-view-change',
+    epoch: 1,
+    configuration: initialConfiguration,
+  });
+  expect(primary.events).toContainEqual({ type: 'stepped-down', node: 'n1', epoch: 0, reason });
+}
+
 function harness(
   self: string,
   settings = {},
@@ -338,21 +351,7 @@ describe('failure detector and incarnations', () => {
     const primary = harness('n1');
     for (let tick = 0; tick < 4; tick++) primary.tick();
     expect(primary.state.status).toBe('normal');
-    const stepped = primary.tick();
-    expect(primary.state.status).toBe('view-change');
-    expect(primary.state.epoch).toBe(1);
-    expect(primary.state.counters.stepDowns).toBe(1);
-    expect(bodies(stepped)).toContainEqual({
-      type: 'start-view-change',
-      epoch: 1,
-      configuration: initialConfiguration,
-    });
-    expect(primary.events).toContainEqual({
-      type: 'stepped-down',
-      node: 'n1',
-      epoch: 0,
-      reason: 'heard from no majority for the suspicion timeout',
-    });
+    expectSteppedDown(primary, primary.tick(), 'heard from no majority for the suspicion timeout');
     expect(primary.client(broadcast(1)).effects.replies[0]!.body).toMatchObject({
       type: 'not-primary',
       clientId: 'c1',
@@ -644,16 +643,11 @@ describe('reconfiguration: joins and leaves through the log', () => {
     expect(primary.state.counters.invalid).toBe(1);
     expect(primary.local({ type: 'step-down', epoch: 3, reason: 'no state' }).sends).toEqual([]);
     expect(primary.state.counters.stale).toBe(1);
-    const stepped = primary.local({ type: 'step-down', epoch: 0, reason: 'no state' });
-    expect(primary.state.status).toBe('view-change');
-    expect(primary.state.epoch).toBe(1);
-    expect(primary.state.counters.stepDowns).toBe(1);
-    expect(bodies(stepped)).toContainEqual({
-      type: 'start-view-change',
-      epoch: 1,
-      configuration: initialConfiguration,
-    });
-    expect(primary.events).toContainEqual({ type: 'stepped-down', node: 'n1', epoch: 0, reason: 'no state' });
+    expectSteppedDown(
+      primary,
+      primary.local({ type: 'step-down', epoch: 0, reason: 'no state' }),
+      'no state',
+    );
     // A backup asked to step down changes nothing.
     const backup = harness('n2');
     expect(backup.local({ type: 'step-down', epoch: 0, reason: 'no state' }).sends).toEqual([]);
