@@ -16,6 +16,7 @@ import { SimulatedClock, entropyFrom } from '@steadfast/runtime';
 import { nodeId, type NodeId } from '@steadfast/wire';
 import { describe, expect, it } from 'vitest';
 import { controlMessageProblem } from './control-form.js';
+import { directGroups } from './direct-groups.test-support.js';
 import { receptionPolicy } from './policy.js';
 import { ReplicaRole } from './replica.js';
 import { ReplicationCluster } from './simulation.js';
@@ -27,30 +28,13 @@ import {
   type ReplicationPiggyback,
   type ReplicationStyle,
 } from './types.js';
-import { client, ledger, type IssueCommand } from './workload.js';
+import { ledger, type IssueCommand } from './workload.js';
 
 function ledgerCluster(style: ReplicationStyle): ReplicationCluster {
   const cluster = new ReplicationCluster({
     seed: 7,
     network: { latencyMs: [1, 1] },
-    groups: [
-      {
-        group: 'C',
-        members: ['c1'],
-        behavior: client,
-        style: 'semi-active',
-        policy: receptionPolicy,
-        peers: ['B'],
-      },
-      {
-        group: 'B',
-        members: ['b1', 'b2', 'b3'],
-        behavior: ledger,
-        style,
-        policy: receptionPolicy,
-        peers: ['C'],
-      },
-    ],
+    groups: directGroups({ style }),
   });
   cluster.start();
   cluster.runUntil(300);

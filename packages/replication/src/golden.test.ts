@@ -8,8 +8,9 @@
 import { defineActor } from '@steadfast/runtime';
 import { nodeId } from '@steadfast/wire';
 import { describe, expect, it } from 'vitest';
-import { priorityPolicy, receptionPolicy, type OrderingPolicy } from './policy.js';
+import { priorityPolicy, receptionPolicy } from './policy.js';
 import { groupAddress } from './replica.js';
+import { directGroups } from './direct-groups.test-support.js';
 import { ReplicationCluster, type ClusterGroup } from './simulation.js';
 import { client, front, ledger, type IssueCommand } from './workload.js';
 
@@ -55,31 +56,6 @@ function silence(target: ReplicationCluster, node: string, others: readonly stri
 function link(trace: readonly string[], prefix: string): string[] {
   return trace.filter((line) => line.split(' ')[1] === prefix).map((line) => line.replace(/^\d+ms /, ''));
 }
-
-const directGroups = (
-  policy: OrderingPolicy = receptionPolicy,
-  ledgerSettings?: ClusterGroup['settings'],
-  clientSettings?: ClusterGroup['settings'],
-): ClusterGroup[] => [
-  {
-    group: 'C',
-    members: ['c1'],
-    behavior: client,
-    style: 'semi-active',
-    policy,
-    peers: ['B'],
-    ...(clientSettings === undefined ? {} : { settings: clientSettings }),
-  },
-  {
-    group: 'B',
-    members: ['b1', 'b2', 'b3'],
-    behavior: ledger,
-    style: 'semi-active',
-    policy,
-    peers: ['C'],
-    ...(ledgerSettings === undefined ? {} : { settings: ledgerSettings }),
-  },
-];
 
 describe('golden scenarios', () => {
   it('piggybacking (claims 42, 44, 62): the order of a request rides on its own reply, no extra message', () => {
@@ -135,7 +111,7 @@ describe('golden scenarios', () => {
   it('a replica alone in its group owes nobody its order: what it relays rides on its request, no null message ahead', () => {
     // Relays at once (`relayAfterMs: 0`) what the peer may lack: b2 receives everything, but its
     // acknowledgements are lost, so nobody learns that it holds B's replies.
-    const sim = cluster(directGroups(receptionPolicy, undefined, { relayAfterMs: 0 }));
+    const sim = cluster(directGroups({ clientSettings: { relayAfterMs: 0 } }));
     silence(sim, 'b2', ['c1', 'b1', 'b3']);
     issueEach(sim, 'B', [
       ['r1', 50],
@@ -200,7 +176,7 @@ describe('golden scenarios', () => {
   });
 
   it('ordering policy (claims 5, 39): the primary processes the higher priority first and backups follow', () => {
-    const sim = cluster(directGroups(priorityPolicy()));
+    const sim = cluster(directGroups({ policy: priorityPolicy() }));
     issue(sim, 'c1', 'low', 'B', 0);
     issue(sim, 'c1', 'high', 'B', 3);
     sim.runUntil(WARM_UP_MS + 50);
@@ -308,25 +284,7 @@ describe('golden scenarios', () => {
         return { n: state.n + escaped };
       },
     });
-    const sim = cluster([
-      {
-        group: 'C',
-        members: ['c1'],
-        behavior: client,
-        style: 'semi-active',
-        policy: receptionPolicy,
-        peers: ['B'],
-      },
-      {
-        group: 'B',
-        members: ['b1', 'b2', 'b3'],
-        behavior: leaky,
-        style: 'semi-active',
-        policy: receptionPolicy,
-        peers: ['C'],
-        settings: { digestEvery: 1 },
-      },
-    ]);
+    const sim = cluster(directGroups({ behavior: leaky, ledgerSettings: { digestEvery: 1 } }));
     issue(sim, 'c1', 'r1', 'B');
     sim.runUntil(WARM_UP_MS + 100);
     expect(sim.diverged.map(({ replica, position }) => ({ replica, position }))).toEqual([
@@ -339,7 +297,7 @@ describe('golden scenarios', () => {
 
   it('digest pacing: digestIntervalMs bounds how often the primary hashes its state; backups check whatever carries one', () => {
     const checked = (digestIntervalMs: number) => {
-      const sim = cluster(directGroups(receptionPolicy, { digestEvery: 1, digestIntervalMs }));
+      const sim = cluster(directGroups({ ledgerSettings: { digestEvery: 1, digestIntervalMs } }));
       for (let index = 1; index <= 8; index++) {
         issue(sim, 'c1', `r${index}`, 'B');
         sim.runUntil(sim.clock.now() + 40);
@@ -358,7 +316,7 @@ describe('golden scenarios', () => {
 describe('bounds', () => {
   it('history stays within historyMax while positions go far past it (invariant: historyStart + history length = position)', () => {
     const historyMax = 32;
-    const sim = cluster(directGroups(receptionPolicy, { historyMax }));
+    const sim = cluster(directGroups({ ledgerSettings: { historyMax } }));
     for (let index = 1; index <= 120; index++) issue(sim, 'c1', `r${index}`, 'B');
     sim.runUntil(sim.clock.now() + 3_000);
     for (const member of ['b1', 'b2', 'b3']) {
