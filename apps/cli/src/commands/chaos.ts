@@ -28,6 +28,7 @@ import {
   UsageError,
   within,
   type CommandSpec,
+  type ParsedArgs,
 } from '../cli-kit.js';
 import {
   createNamespace,
@@ -42,6 +43,7 @@ import {
 import { memberActorName } from '@steadfast/group';
 import { ACCOUNTS_GROUP } from '../replication-app.js';
 import { startReplicationCluster, waitFor, type ReplicationCluster } from '../replication-cluster.js';
+import { sumDelays, type DelayCounts } from '../host/process-cluster.js';
 
 const mainScript = fileURLToPath(new URL('../main.ts', import.meta.url));
 const tsxLoader = import.meta.resolve('tsx');
@@ -55,13 +57,27 @@ const WHOLE_AGAIN_MS = 30_000;
 /** Default longest delay of a datagram, ms: under a load of 8 deposits it reorders every run. */
 const DELAY_MS_DEFAULT = 5;
 
-/** What the senders' delays did (`DelayingTransport`), summed over the processes alive at the end. */
-export interface DelayCounts {
-  /** The longest delay of a datagram, ms (each is uniform from 0 to it); 0 when off. */
-  readonly maxMs: number;
-  readonly delayed: number;
-  /** Datagrams that left after one sent later to the same endpoint. */
-  readonly reordered: number;
+/** The options both chaos commands take for the private network's faults. */
+const NETWORK_FAULT_OPTIONS = {
+  loss: { type: 'string', description: 'datagrams dropped per thousand (default 50)' },
+  duplicate: { type: 'string', description: 'datagrams duplicated per thousand (default 30)' },
+  'delay-ms': {
+    type: 'string',
+    description: 'longest delay of a datagram, ms, each uniform from 0 (default 5; 0: none)',
+  },
+} as const;
+
+/** `NETWORK_FAULT_OPTIONS`, read and checked. */
+function networkFaultFlags(args: ParsedArgs): {
+  lossPerMille: number;
+  duplicatePerMille: number;
+  delayMaxMs: number;
+} {
+  return {
+    lossPerMille: integerFlag(args, 'loss', 50, 0, 500),
+    duplicatePerMille: integerFlag(args, 'duplicate', 30, 0, 500),
+    delayMaxMs: integerFlag(args, 'delay-ms', DELAY_MS_DEFAULT, 0, 1_000),
+  };
 }
 
 export interface FaultFigures {
@@ -139,12 +155,7 @@ export const chaosReplicationCommand: CommandSpec = {
   options: {
     style: { type: 'string', description: 'semi-active (default) or passive' },
     requests: { type: 'string', description: 'deposits to send (default 600)' },
-    loss: { type: 'string', description: 'datagrams dropped per thousand (default 50)' },
-    duplicate: { type: 'string', description: 'datagrams duplicated per thousand (default 30)' },
-    'delay-ms': {
-      type: 'string',
-      description: 'longest delay of a datagram, ms, each uniform from 0 (default 5; 0: none)',
-    },
+    ...NETWORK_FAULT_OPTIONS,
     'cut-ms': { type: 'string', description: 'how long each cut lasts (default 1000)' },
     inside: { type: 'string', description: '(internal) the namespace this half runs in' },
     json: { type: 'boolean', description: 'print the summary as one JSON object' },
@@ -152,10 +163,8 @@ export const chaosReplicationCommand: CommandSpec = {
   async run(args) {
     const style = choiceFlag(args, 'style', STYLES, 'semi-active');
     const requests = integerFlag(args, 'requests', 600, 30, 100_000);
-    const lossPerMille = integerFlag(args, 'loss', 50, 0, 500);
-    const duplicatePerMille = integerFlag(args, 'duplicate', 30, 0, 500);
     const cutMs = integerFlag(args, 'cut-ms', 1_000, 0, 60_000);
-    const delayMaxMs = integerFlag(args, 'delay-ms', DELAY_MS_DEFAULT, 0, 1_000);
+    const { lossPerMille, duplicatePerMille, delayMaxMs } = networkFaultFlags(args);
     const json = args.values.json === true;
     const inside = stringFlag(args, 'inside');
     if (inside !== undefined) return runInside({ style, requests, cutMs, delayMaxMs, json });
@@ -187,12 +196,7 @@ export const chaosDemoCommand: CommandSpec = {
     'a random 0 to --delay-ms (default 5; the demo’s --delay-ms). Exit status: the demo’s (0 when\n' +
     'every transfer was answered and the money is conserved). The namespace is deleted at the end.',
   options: {
-    loss: { type: 'string', description: 'datagrams dropped per thousand (default 50)' },
-    duplicate: { type: 'string', description: 'datagrams duplicated per thousand (default 30)' },
-    'delay-ms': {
-      type: 'string',
-      description: 'longest delay of a datagram, ms, each uniform from 0 (default 5; 0: none)',
-    },
+    ...NETWORK_FAULT_OPTIONS,
     nodes: { type: 'string', description: 'node processes (the demo’s --nodes, default 3)' },
     requests: { type: 'string', description: 'transfers (the demo’s --requests, default 400)' },
     concurrency: { type: 'string', description: 'requests in flight (the demo’s --concurrency, default 16)' },
@@ -203,9 +207,7 @@ export const chaosDemoCommand: CommandSpec = {
     },
   },
   async run(args) {
-    const lossPerMille = integerFlag(args, 'loss', 50, 0, 500);
-    const duplicatePerMille = integerFlag(args, 'duplicate', 30, 0, 500);
-    const delayMaxMs = integerFlag(args, 'delay-ms', DELAY_MS_DEFAULT, 0, 1_000);
+    const { lossPerMille, duplicatePerMille, delayMaxMs } = networkFaultFlags(args);
     const json = args.values.json === true;
     const passed: string[] = ['--delay-ms', String(delayMaxMs)];
     for (const flag of ['nodes', 'requests', 'concurrency', 'accounts']) {
@@ -515,20 +517,13 @@ async function runInside(options: {
   }
 }
 
-/** The delays' counters of the client and every live member, summed (`DelayCounts`). */
+/** The delays' counters of the client and every live member, summed. */
 async function delayCounts(replicated: ReplicationCluster, maxMs: number): Promise<DelayCounts> {
-  type Counted = { transport?: { delayed?: number; reordered?: number } } | undefined;
-  const counted: Counted[] = [replicated.client.counters() as Counted];
+  const counters: unknown[] = [replicated.client.counters()];
   for (const node of replicated.members)
     if (replicated.cluster.isAlive(node))
-      counted.push((await replicated.cluster.nodeCounters(node).catch(() => undefined)) as Counted);
-  let delayed = 0;
-  let reordered = 0;
-  for (const counters of counted) {
-    delayed += counters?.transport?.delayed ?? 0;
-    reordered += counters?.transport?.reordered ?? 0;
-  }
-  return { maxMs, delayed, reordered };
+      counters.push(await replicated.cluster.nodeCounters(node).catch(() => undefined));
+  return sumDelays(maxMs, counters);
 }
 
 function portOf(replicated: ReplicationCluster, node: string): number {

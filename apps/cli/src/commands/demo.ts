@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { humanOutput, integerFlag, percentile, printJson, stringFlag, type CommandSpec } from '../cli-kit.js';
-import { startClientNode, startProcessCluster } from '../host/process-cluster.js';
+import { startClientNode, startProcessCluster, sumDelays } from '../host/process-cluster.js';
 
 export const demoCommand: CommandSpec = {
   name: 'demo',
@@ -140,13 +140,7 @@ export const demoCommand: CommandSpec = {
     // The client's counters before it closes: a clean close sends what still waits for its delay.
     const clientCounters = client.counters();
     await clientNode.close();
-    let delayed = 0;
-    let reordered = 0;
-    for (const nodeCounters of [clientCounters, ...Object.values(counters)]) {
-      const transport = (nodeCounters as { transport?: { delayed?: number; reordered?: number } }).transport;
-      delayed += transport?.delayed ?? 0;
-      reordered += transport?.reordered ?? 0;
-    }
+    const delays = sumDelays(delayMaxMs, [clientCounters, ...Object.values(counters)]);
     const sorted = [...latenciesMs].sort((a, b) => a - b);
     const expectedTotal = accountCount * initialCents;
     const summary = {
@@ -163,7 +157,7 @@ export const demoCommand: CommandSpec = {
       expectedTotalCents: expectedTotal,
       wallMs: Math.round(performance.now() - startedAt),
       ...(traceDir === undefined ? {} : { traceDir }),
-      ...(delay === undefined ? {} : { delays: { maxMs: delayMaxMs, delayed, reordered } }),
+      ...(delay === undefined ? {} : { delays }),
     };
     say('');
     say(`demo finished in ${summary.wallMs} ms`);
@@ -175,7 +169,7 @@ export const demoCommand: CommandSpec = {
     );
     if (delay !== undefined)
       say(
-        `  the senders delayed ${delayed} datagrams (0 – ${delayMaxMs} ms), ${reordered} of them past a later one`,
+        `  the senders delayed ${delays.delayed} datagrams (0 – ${delayMaxMs} ms), ${delays.reordered} of them past a later one`,
       );
     for (const [nodeId, nodeCounters] of Object.entries(counters)) {
       const c = nodeCounters as {

@@ -274,6 +274,31 @@ export async function startProcessCluster(options: ProcessClusterOptions): Promi
   };
 }
 
+/** What the senders' delays did (`DelayingTransport`), summed over some nodes' counters. */
+export interface DelayCounts {
+  /** The longest delay of a datagram, ms (each is uniform from 0 to it); 0 when off. */
+  readonly maxMs: number;
+  readonly delayed: number;
+  /** Datagrams that left after one sent later to the same endpoint. */
+  readonly reordered: number;
+}
+
+/**
+ * Sums the transport's `delayed` and `reordered` over nodes' counters (`Node.counters()`, or what
+ * a node process reports); a node without a delaying transport, or without counters, adds 0.
+ */
+export function sumDelays(maxMs: number, nodeCounters: readonly unknown[]): DelayCounts {
+  let delayed = 0;
+  let reordered = 0;
+  for (const counters of nodeCounters) {
+    const transport = (counters as { transport?: { delayed?: number; reordered?: number } } | undefined)
+      ?.transport;
+    delayed += transport?.delayed ?? 0;
+    reordered += transport?.reordered ?? 0;
+  }
+  return { maxMs, delayed, reordered };
+}
+
 export interface ClientNode {
   readonly node: Node;
   /** Its UDP socket's `host:port`. */
