@@ -185,6 +185,30 @@ describe('autoMembership handlers', () => {
     expect(primary.state.counters.evictions).toBe(1);
   });
 
+  // Invariant: eviction follows acknowledgements, not mere traffic: a member that keeps sending
+  // (a deaf one's pre-votes) but acknowledges nothing is evicted like a silent one; a member that
+  // asks for a state transfer (catching up) is following, and is not.
+  it('evicts a member that talks but acknowledges nothing, and not one that is catching up', () => {
+    const deaf = unit('n1', {});
+    const caughtUp = unit('n1', {});
+    const evictedBy = (primary: ReturnType<typeof unit>, from: PeerMessage) => {
+      const proposed: unknown[] = [];
+      for (let tick = 1; tick <= evictTicks + 5; tick++) {
+        proposed.push(...proposedLeaves(primary.tick()));
+        primary.peer('n2', { type: 'prepare-ok', epoch: 0, opNumber: primary.state.opNumber });
+        primary.peer('n3', from);
+      }
+      return proposed;
+    };
+    const asked = evictedBy(deaf, { type: 'pre-view-change', epoch: 1 });
+    expect(asked.map((message) => (message as { body: unknown }).body)).toContainEqual(
+      expect.objectContaining({ entry: expect.objectContaining({ change: { type: 'leave', node: 'n3' } }) }),
+    );
+    expect(deaf.state.counters.evictions).toBe(1);
+    expect(evictedBy(caughtUp, { type: 'get-state', epoch: 0, fromOp: 0 })).toEqual([]);
+    expect(caughtUp.state.counters.evictions).toBe(0);
+  });
+
   it('never evicts below membersMin', () => {
     expect(silentN3({ membersMin: 3 }, evictTicks + 5).proposed).toEqual([]);
   });
