@@ -104,6 +104,10 @@ describe('replica groups with views from the real membership layer', () => {
       // primary's requests (their epoch was not yet judged); the transfer left them out, the
       // connection never delivered them again, and the replica waited at their positions for good.
       { seed: 490, policy: 'sequence' },
+      // Membership's pre-votes: a member back from an empty disk in the first epoch heard its old
+      // primary in that member's own pre-votes and refused them; its yes was the majority's, so the
+      // group had no view (and no primary) for the rest of the run.
+      { seed: 3935, policy: 'sequence' },
     ];
     const results: ReplicationSimResult[] = [];
     for (const style of ['semi-active', 'passive'] as const)

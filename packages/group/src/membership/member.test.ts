@@ -327,6 +327,22 @@ describe('failure detector and incarnations', () => {
     expect(primary.state.status).toBe('normal');
   });
 
+  // Invariant: a backup's own primary asking for a pre-vote is answered yes although the backup hears
+  // from it (the asker has no working view, so neither has the backup). Regression for seed 3935 of
+  // the replication sweep: a member back from an empty disk in epoch 0 kept hearing its "primary"
+  // n1 in n1's own pre-votes, refused them, and its yes was the majority's: no view ever again.
+  it("answers its own primary's pre-vote even while it hears from it", () => {
+    const backup = harness('n3');
+    backup.peer('n1', { type: 'commit', epoch: 0, commitNumber: 0, opNumber: 0 });
+    // Another member asking is still refused: this backup's primary is alive.
+    expect(bodies(backup.peer('n2', { type: 'pre-view-change', epoch: 2 }))).toEqual([]);
+    expect(bodies(backup.peer('n1', { type: 'pre-view-change', epoch: 2 }))).toEqual([
+      { type: 'pre-view-change-ok', epoch: 2 },
+    ]);
+    expect(backup.state.counters.preVotesGranted).toBe(1);
+    expect(backup.state.status).toBe('normal');
+  });
+
   it('an idle primary sends heartbeats, but not on a tick after it prepared something (busy link)', () => {
     const primary = harness('n1');
     expect(primary.tick().sends.map((send) => (send.body as PeerMessage).type)).toEqual(['commit', 'commit']);

@@ -632,12 +632,20 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
   }
 
   /**
-   * Whether this member would join a view change to `epoch` now: it has no working view itself.
-   * A backup still hearing its primary, or a primary still hearing a majority, says no: the member
-   * asking is the one cut off. The thresholds are a tick short of the suspicion timeout, so members
-   * whose timers run a tick apart agree when the primary really is gone.
+   * Whether this member would join a view change to `epoch`, asked by `from`, now: it has no
+   * working view itself. A backup still hearing its primary, or a primary still hearing a majority,
+   * says no: the member asking is the one cut off. The thresholds are a tick short of the suspicion
+   * timeout, so members whose timers run a tick apart agree when the primary really is gone.
+   *
+   * A backup says yes to its own primary, though it hears from it: a member asks only when it has
+   * no working view, so this backup's view does not work either (it may be stale: a member that
+   * restarted from an empty disk is back in the first epoch, whose primary has long moved on).
+   * Before, such a backup heard its "primary" in the very pre-votes it refused, and when its yes
+   * was the one a majority needed, the group never changed view again (seed 3935 of the
+   * replication sweep: a group of three, one member left by reconfiguration, one restarted
+   * empty).
    */
-  function wouldJoinViewChange(state: MemberState, epoch: number): boolean {
+  function wouldJoinViewChange(state: MemberState, epoch: number, from: NodeId): boolean {
     const nearlySuspicion = Math.max(1, env.suspicionTicks - 1);
     switch (state.status) {
       case 'outside':
@@ -645,12 +653,13 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
       case 'view-change':
       case 'recovering':
         return epoch >= state.epoch;
-      case 'normal':
+      case 'normal': {
         if (epoch <= state.epoch) return false;
         if (isPrimary(state)) return !heardFromMajority(state, nearlySuspicion);
-        return (
-          (lookup(state.silentTicks, primaryOf(state.configuration, state.epoch)) ?? 0) >= nearlySuspicion
-        );
+        const primary = primaryOf(state.configuration, state.epoch);
+        if (from === primary) return true;
+        return (lookup(state.silentTicks, primary) ?? 0) >= nearlySuspicion;
+      }
       default:
         return assertNever(state.status, 'member status');
     }
@@ -682,7 +691,7 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
     from: NodeId,
     ctx: ActorContext,
   ): MemberState {
-    if (!wouldJoinViewChange(state, message.epoch)) return count(state, 'preVotesRefused');
+    if (!wouldJoinViewChange(state, message.epoch, from)) return count(state, 'preVotesRefused');
     sendTo(state, from, { type: 'pre-view-change-ok', epoch: message.epoch } satisfies PreViewChangeOk, ctx);
     return count(state, 'preVotesGranted');
   }
