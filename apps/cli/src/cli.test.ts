@@ -226,7 +226,10 @@ describe('steadfast CLI', () => {
   it('bench replication: measures all three sides in one run and accounts for every process, with no ordering-only message', async () => {
     // Figures, not timings: every side answered its requests, each process's CPU was read, and the
     // group sent no null message only to carry an announcement under load.
-    const run = await steadfast(['bench', 'replication', '--requests', '200', '--json'], 240_000);
+    const run = await steadfast(
+      ['bench', 'replication', '--requests', '200', '--throughput-requests', '300', '--json'],
+      240_000,
+    );
     expect(run.code).toBe(0);
     const summary = lastJson(run) as {
       replicated: { opsPerSec: number; p50Us: number };
@@ -241,10 +244,11 @@ describe('steadfast CLI', () => {
       expect(side.opsPerSec).toBeGreaterThan(0);
       expect(side.p50Us).toBeGreaterThan(0);
     }
-    expect(summary.requests).toBe(400);
+    // Both phases, each with its own count.
+    expect(summary.requests).toBe(500);
     expect(summary.orderingOnlyMessagesPerRequest).toBe(0);
     // Every measured request was ordered (and announced) once by the primary.
-    expect(summary.entriesAnnounced).toBeGreaterThanOrEqual(400);
+    expect(summary.entriesAnnounced).toBeGreaterThanOrEqual(500);
     const replicatedCpu = summary.cpuUsPerRequest.replicated!;
     const unreplicatedCpu = summary.cpuUsPerRequest.unreplicated!;
     for (const phase of ['concurrency1', 'inFlight64']) {
