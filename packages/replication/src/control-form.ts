@@ -101,6 +101,17 @@ function isOrderedInput(value: unknown): boolean {
   }
 }
 
+/** A message input that names its copy whole, as a named `rep-input-request` must. */
+function isNamedMessageInput(value: unknown): boolean {
+  return (
+    isOrderedInput(value) &&
+    isRecord(value) &&
+    value.type === 'message' &&
+    typeof value.sentEpoch === 'number' &&
+    typeof value.sentAt === 'number'
+  );
+}
+
 /** An order entry as the replica keeps it (not its piggyback wire form, which wire-form.ts checks). */
 function isOrderEntry(value: unknown): value is OrderEntry {
   return (
@@ -180,7 +191,12 @@ export function controlMessageProblem(message: unknown): string | undefined {
             (isArrayOf(message.inputs, isInputCopy) ? undefined : `${type}: a malformed input`))
         : `${type}: from is not a group`;
     case 'rep-input-request':
-      return integers('position');
+      return (
+        integers('position') ??
+        (message.input === undefined || isNamedMessageInput(message.input)
+          ? undefined
+          : `${type}: the input is not a message named with its epoch and position`)
+      );
     case 'rep-input-reply':
       return integers('position') ?? (isInputCopy(message.input) ? undefined : `${type}: a malformed input`);
     case 'rep-state-request':

@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import { SimulatedClock, entropyFrom } from '@steadfast/runtime';
 import { nodeId, type NodeId } from '@steadfast/wire';
 import { describe, expect, it } from 'vitest';
-import { controlMessageProblem } from './control-form.js';
+import { controlMessageProblem, isApplicationPayload } from './control-form.js';
 import { directGroups } from './direct-groups.test-support.js';
 import { receptionPolicy } from './policy.js';
 import { ReplicaRole } from './replica.js';
@@ -23,6 +23,8 @@ import { ReplicationCluster } from './simulation.js';
 import {
   REPLICA_CONTROL_TYPES,
   REPLICATION_PIGGYBACK_KEY,
+  type ApplicationPayload,
+  type MessageInput,
   type ReplicaControl,
   type ReplicaEffect,
   type ReplicationPiggyback,
@@ -141,7 +143,62 @@ describe('the shape checks of control messages', () => {
     expect(controlMessageProblem({ type: 'rep-input-request', group: 'B', position: 1.5 })).toBe(
       'rep-input-request: position is not an integer',
     );
+    // A named request must name its copy whole: a message input with its epoch and position.
+    const named = { type: 'message', source: 'C', channel: 1, sentEpoch: 1, sentAt: 2 };
+    expect(
+      controlMessageProblem({ type: 'rep-input-request', group: 'B', position: 2, input: named }),
+    ).toBeUndefined();
+    for (const input of [{ ...named, sentAt: undefined }, { type: 'start' }, 'C#1'])
+      expect(controlMessageProblem({ type: 'rep-input-request', group: 'B', position: 2, input })).toBe(
+        'rep-input-request: the input is not a message named with its epoch and position',
+      );
     expect(controlMessageProblem(null)).toBe('not a record');
+  });
+});
+
+describe('a named input request', () => {
+  // Invariant: a replica answers a new primary's request for the input of a position with the very
+  // copy the request names (source, channel, the epoch and position it was sent from), whatever its
+  // own role, and says nothing when it holds only another copy of that channel. It is how a flush
+  // gets an input that only a member which is not the primary still holds (seed 5690).
+  it('is answered with the named copy only', () => {
+    const cluster = ledgerCluster('semi-active');
+    let copy: ApplicationPayload | undefined;
+    const answers: ReplicaControl[] = [];
+    cluster.hook = (node, _role, input, effects) => {
+      if (node === 'b2' && input.type === 'packet')
+        for (const message of input.packet.data)
+          if (isApplicationPayload(message.payload) && message.payload.source === 'C')
+            copy ??= message.payload;
+      if (node === 'b2')
+        for (const effect of effects)
+          if (effect.type === 'control-send' && effect.message.type === 'rep-input-reply')
+            answers.push(effect.message);
+      return { type: 'continue' };
+    };
+    issue(cluster, 'r1');
+    cluster.runUntil(320);
+    if (copy === undefined) throw new Error('b2 received no request from the client group');
+    const name: MessageInput = {
+      type: 'message',
+      source: copy.source,
+      channel: copy.channel,
+      sentEpoch: copy.epoch,
+      sentAt: copy.position,
+    };
+    const ask = (input: MessageInput) =>
+      cluster.input(nodeId('b2'), {
+        type: 'control',
+        from: nodeId('b3'),
+        message: { type: 'rep-input-request', group: 'B', position: 2, input },
+      });
+    ask({ ...name, sentAt: name.sentAt! + 1 });
+    ask({ ...name, sentEpoch: name.sentEpoch! + 1 });
+    expect(answers).toEqual([]);
+    ask(name);
+    expect(answers).toHaveLength(1);
+    expect(answers[0]).toMatchObject({ type: 'rep-input-reply', group: 'B', position: 2 });
+    expect((answers[0] as { input: { payload: ApplicationPayload } }).input.payload).toEqual(copy);
   });
 });
 

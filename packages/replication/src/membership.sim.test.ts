@@ -108,6 +108,10 @@ describe('replica groups with views from the real membership layer', () => {
       // primary in that member's own pre-votes and refused them; its yes was the majority's, so the
       // group had no view (and no primary) for the rest of the run.
       { seed: 3935, policy: 'sequence' },
+      // Two groups' primaries, cut off together, exchanged a request and its reply; one crashed,
+      // the other was removed. Each next primary lacked an input only the removed one still held,
+      // and both flushes waited for the other group's basis until recoveryMaxMs (5 s).
+      { seed: 5690, policy: 'sequence' },
     ];
     const results: ReplicationSimResult[] = [];
     for (const style of ['semi-active', 'passive'] as const)

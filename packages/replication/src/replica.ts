@@ -208,6 +208,8 @@ interface FlushState {
   readonly replies: Map<NodeId, number>;
   /** Peer group → the members of it that answered `rep-peer-order-request`. */
   readonly peerReplies: Map<string, Set<NodeId>>;
+  /** Positions whose missing input this flush asked every member for by name, and when. */
+  readonly inputsAskedAt: Map<number, number>;
 }
 
 const TIMER_PROCESS = 'rep:process';
@@ -907,7 +909,8 @@ export class ReplicaRole {
         this.onPeerOrderReply(from, message);
         break;
       case 'rep-input-request':
-        this.onInputRequest(from, message.position);
+        if (message.input === undefined) this.onInputRequest(from, message.position);
+        else this.onNamedInputRequest(from, message.position, message.input);
         break;
       case 'rep-input-reply':
         this.onInputReply(message.position, message.input);
@@ -1064,7 +1067,14 @@ export class ReplicaRole {
 
   private startFlush(): void {
     const epoch = this.view?.epoch ?? 0;
-    this.flush = { epoch, startedAtMs: this.nowMs, waitedMs: 0, replies: new Map(), peerReplies: new Map() };
+    this.flush = {
+      epoch,
+      startedAtMs: this.nowMs,
+      waitedMs: 0,
+      replies: new Map(),
+      peerReplies: new Map(),
+      inputsAskedAt: new Map(),
+    };
     this.fenceEpoch = Math.max(this.fenceEpoch, epoch);
     // Every member of both groups must learn the new epoch: a null message carries it now.
     for (const connection of this.endpoints.keys())
@@ -1096,6 +1106,31 @@ export class ReplicaRole {
         epoch: flush.epoch,
         after: this.positionLast,
       });
+    this.askForMissingInputs(flush);
+  }
+
+  /**
+   * Asks every other member of the view, by name, for the inputs of announced positions this new
+   * primary lacks: a member that is not the primary may still hold one in its pool (a replica
+   * removed and added back forgets its state, not the messages it received). Why: two groups whose
+   * primaries were cut off together exchanged a request and its reply, then one primary crashed and
+   * the other was removed; each next primary learnt its predecessor's entries but not their inputs,
+   * and each flush waited for the other group's basis until `recoveryMaxMs` (seed 5690 of the
+   * replication sweep). The removed one still held the request.
+   */
+  private askForMissingInputs(flush: FlushState): void {
+    const members = this.view?.members ?? [];
+    for (const { position, input } of this.positionsMissingInputs()) {
+      // Only a copy named whole can be recognised in another replica's pool.
+      if (input?.sentEpoch === undefined || input.sentAt === undefined) continue;
+      const askedAt = flush.inputsAskedAt.get(position);
+      if (askedAt !== undefined && this.nowMs - askedAt < INPUT_ASK_AGAIN_MS) continue;
+      flush.inputsAskedAt.set(position, this.nowMs);
+      this.counters.inputsAsked++;
+      for (const member of members)
+        if (member !== this.self)
+          this.sendControl(member, { type: 'rep-input-request', group: this.group, position, input });
+    }
   }
 
   /** The peer groups' members (their current views) that have not told this flush what they know. */
@@ -1221,7 +1256,19 @@ export class ReplicaRole {
    * first one whose input was fenced.
    */
   private missingInputs(): string[] {
-    const missing: string[] = [];
+    return this.positionsMissingInputs().map(({ position, input, last }) =>
+      input === undefined
+        ? `no entry for position ${position} before ${last}`
+        : `input ${inputKey(input.source, input.channel)} of position ${position}`,
+    );
+  }
+
+  /**
+   * The same positions, with the input each entry names (none where no entry came at all) and the
+   * last position announced.
+   */
+  private positionsMissingInputs(): { position: number; input: MessageInput | undefined; last: number }[] {
+    const missing: { position: number; input: MessageInput | undefined; last: number }[] = [];
     const start =
       this.style === 'passive'
         ? Math.max(this.checkpoint?.position ?? 0, this.positionLast)
@@ -1230,14 +1277,14 @@ export class ReplicaRole {
     for (let position = start + 1; position <= last; position++) {
       const entry = this.announced.get(position);
       if (entry === undefined) {
-        missing.push(`no entry for position ${position} before ${last}`);
+        missing.push({ position, input: undefined, last });
         continue;
       }
       if (this.canProcess(entry) || entry.input.type !== 'message') continue;
       const key = inputKey(entry.input.source, entry.input.channel);
       // Its sender's group never decided it: nothing from here on can be processed (past the cut).
       if (this.fencedInputs.has(key) || this.neverDecided(entry.input)) break;
-      missing.push(`input ${key} of position ${position}`);
+      missing.push({ position, input: entry.input, last });
     }
     return missing;
   }
@@ -1735,10 +1782,41 @@ export class ReplicaRole {
     this.sendControl(from, { type: 'rep-input-reply', group: this.group, position, input: copy });
   }
 
-  /** The primary's copy of an input this backup asked for: it goes in the pool for its entry. */
+  /**
+   * A new primary's flush asks for the message an entry names (`askForMissingInputs`): any
+   * replica that holds exactly that copy, received or already processed, answers with it.
+   */
+  private onNamedInputRequest(from: NodeId, position: number, input: MessageInput): void {
+    if (this.role === 'diverged' || this.role === 'removed' || !Number.isSafeInteger(position)) return;
+    const key = inputKey(input.source, input.channel);
+    const named = (copy: { payload: ApplicationPayload } | undefined): boolean =>
+      copy !== undefined &&
+      copy.payload.source === input.source &&
+      copy.payload.channel === input.channel &&
+      copy.payload.epoch === input.sentEpoch &&
+      copy.payload.position === input.sentAt;
+    const candidates = [this.pool.get(key), this.otherCopies.get(key), this.recentInputsByKey().get(key)];
+    const copy = candidates.find(named);
+    if (copy === undefined) return;
+    this.sendControl(from, {
+      type: 'rep-input-reply',
+      group: this.group,
+      position,
+      input: { kind: copy.kind, payload: copy.payload },
+    });
+  }
+
+  /**
+   * The copy of an input this replica asked for, as a backup (from its primary) or as a new
+   * primary in its flush (from any member): it goes in the pool for its entry.
+   */
   private onInputReply(position: number, input: InputCopy): void {
     const entry = this.announced.get(position);
-    if (this.role !== 'backup' || !this.inputsAskedAt.has(position)) return;
+    const asked =
+      this.role === 'backup'
+        ? this.inputsAskedAt.has(position)
+        : this.role === 'recovering' && this.flush?.inputsAskedAt.has(position) === true;
+    if (!asked) return;
     if (entry === undefined || entry.input.type !== 'message') return;
     if (!isRecord(input) || !isApplicationPayload(input.payload)) return;
     const payload = input.payload;
@@ -1750,6 +1828,7 @@ export class ReplicaRole {
     if (held !== undefined) this.otherCopies.set(key, held);
     this.poolSet(key, { kind: input.kind, payload, arrival: held?.arrival ?? ++this.arrivals });
     this.inputsAskedAt.delete(position);
+    this.flush?.inputsAskedAt.delete(position);
     this.counters.inputsFetched++;
   }
 

@@ -370,8 +370,19 @@ export type ReplicaControl =
    * the backup lacks and whose source group never decided it (`MessageInput`), so the connection
    * will never deliver it again (its sender's group disowned it; the primary had acted on it first).
    */
-  | { readonly type: 'rep-input-request'; readonly group: string; readonly position: number }
-  /** The primary's copy of the input it processed at `position`. */
+  | {
+      readonly type: 'rep-input-request';
+      readonly group: string;
+      readonly position: number;
+      /**
+       * The copy wanted, named whole (with `sentEpoch` and `sentAt`): a new primary's flush asks
+       * every member for the input of a position it learnt of but lacks, and any replica holding
+       * exactly that copy answers. Without it, only the primary answers, from the entry it
+       * processed at `position` (and a replica of an older version ignores the field: no answer).
+       */
+      readonly input?: MessageInput;
+    }
+  /** A replica's copy of the input at `position`: the primary's, or the named copy a member held. */
   | {
       readonly type: 'rep-input-reply';
       readonly group: string;
@@ -503,7 +514,10 @@ export interface ReplicaCounters {
    * `MessageInput`). A primary orders the later one; a backup takes the one its entry names.
    */
   otherCopiesKept: number;
-  /** Inputs a backup asked its primary for (`rep-input-request`), each time asked, and those it got. */
+  /**
+   * Inputs asked for (`rep-input-request`), each time asked, and those that came: a backup asks its
+   * primary, a new primary's flush asks every member of its view by name.
+   */
   inputsAsked: number;
   inputsFetched: number;
   inputsDropped: number;
