@@ -112,6 +112,10 @@ describe('replica groups with views from the real membership layer', () => {
       // the other was removed. Each next primary lacked an input only the removed one still held,
       // and both flushes waited for the other group's basis until recoveryMaxMs (5 s).
       { seed: 5690, policy: 'sequence' },
+      // A client group's backup held its primary's input (of the ledger's older epoch, waiting for
+      // a later basis); the ledger then lost its state, so no basis came and the backup never
+      // processed that position. It now takes a held copy its primary's entry names.
+      { seed: 2740, policy: 'sequence' },
     ];
     const results: ReplicationSimResult[] = [];
     for (const style of ['semi-active', 'passive'] as const)

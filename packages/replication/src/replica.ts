@@ -1587,6 +1587,44 @@ export class ReplicaRole {
         if (entry.input.type === 'message' && entry.input.source === group) this.askIfDisowned(entry);
   }
 
+  /**
+   * A backup takes out of `held` every copy an announced entry names exactly: its primary processed
+   * that very copy, and a backup follows its primary's order (as it does for a copy its sender's
+   * group disowned, `askIfDisowned`). The primary had it in its pool because it did not know yet of
+   * the sender group's later epoch; this backup did, and held it for that epoch's basis. Found by the
+   * replication sweep, seed 2740: the sender group then lost its state, no basis ever came, and the
+   * backup stayed at that position for good while its primary went on. Should the basis come and
+   * disown the copy, the backup is past its group's cut and starts over by state transfer, as for
+   * any position its group never decided.
+   */
+  private takeHeldCopiesNamed(): void {
+    for (const entry of this.announced.values()) {
+      const input = entry.input;
+      if (entry.position <= this.positionLast || input.type !== 'message') continue;
+      if (input.sentEpoch === undefined || input.sentAt === undefined || this.canProcess(entry)) continue;
+      const index = this.held.findIndex(
+        (copy) =>
+          copy.payload.source === input.source &&
+          copy.payload.channel === input.channel &&
+          copy.payload.epoch === input.sentEpoch &&
+          copy.payload.position === input.sentAt,
+      );
+      if (index < 0) continue;
+      const [copy] = this.held.splice(index, 1);
+      if (copy === undefined) continue;
+      const key = inputKey(input.source, input.channel);
+      const pending = this.pool.get(key);
+      if (pending !== undefined) this.otherCopies.set(key, pending);
+      this.poolSet(key, {
+        kind: copy.kind,
+        payload: copy.payload,
+        arrival: pending?.arrival ?? ++this.arrivals,
+      });
+      this.counters.heldCopiesFollowed++;
+      if (this.held.length === 0) return;
+    }
+  }
+
   /** Held messages and announcements whose epoch's basis is now known: accepted up to the cut, else dropped. */
   private releaseHeld(): void {
     if (this.heldOrders.length > 0) {
@@ -2878,6 +2916,7 @@ export class ReplicaRole {
 
   private afterInput(): void {
     const role = this.role;
+    if (role === 'backup' && this.held.length > 0) this.takeHeldCopiesNamed();
     if (role === 'backup' || role === 'starting') this.followAnnouncements();
     if (this.inputsAskedAt.size > 0) this.askAgain();
     if (role === 'recovering') this.tryConcludeFlush();

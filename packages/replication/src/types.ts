@@ -521,6 +521,11 @@ export interface ReplicaCounters {
   inputsAsked: number;
   inputsFetched: number;
   inputsDropped: number;
+  /**
+   * Copies a backup held (of an older epoch of their sender's group than it knew, waiting for a
+   * later basis) and took into its pool because its primary's entry named them.
+   */
+  heldCopiesFollowed: number;
   checkpointsSent: number;
   checkpointsApplied: number;
   /** Parts the primary cut its checkpoints into, for those too large to ride whole on one message. */
@@ -596,6 +601,7 @@ export function zeroReplicaCounters(): ReplicaCounters {
     duplicateInputs: 0,
     otherCopiesKept: 0,
     inputsAsked: 0,
+    heldCopiesFollowed: 0,
     inputsFetched: 0,
     inputsDropped: 0,
     checkpointsSent: 0,
