@@ -1588,7 +1588,7 @@ export class ReplicaRole {
   }
 
   /**
-   * A backup takes out of `held` every copy an announced entry names exactly: its primary processed
+   * A backup takes out of `held` the copy the entry it is at names exactly: its primary processed
    * that very copy, and a backup follows its primary's order (as it does for a copy its sender's
    * group disowned, `askIfDisowned`). The primary had it in its pool because it did not know yet of
    * the sender group's later epoch; this backup did, and held it for that epoch's basis. Found by the
@@ -1597,32 +1597,28 @@ export class ReplicaRole {
    * disown the copy, the backup is past its group's cut and starts over by state transfer, as for
    * any position its group never decided.
    */
-  private takeHeldCopiesNamed(): void {
-    for (const entry of this.announced.values()) {
-      const input = entry.input;
-      if (entry.position <= this.positionLast || input.type !== 'message') continue;
-      if (input.sentEpoch === undefined || input.sentAt === undefined || this.canProcess(entry)) continue;
-      const index = this.held.findIndex(
-        (copy) =>
-          copy.payload.source === input.source &&
-          copy.payload.channel === input.channel &&
-          copy.payload.epoch === input.sentEpoch &&
-          copy.payload.position === input.sentAt,
-      );
-      if (index < 0) continue;
-      const [copy] = this.held.splice(index, 1);
-      if (copy === undefined) continue;
-      const key = inputKey(input.source, input.channel);
-      const pending = this.pool.get(key);
-      if (pending !== undefined) this.otherCopies.set(key, pending);
-      this.poolSet(key, {
-        kind: copy.kind,
-        payload: copy.payload,
-        arrival: pending?.arrival ?? ++this.arrivals,
-      });
-      this.counters.heldCopiesFollowed++;
-      if (this.held.length === 0) return;
-    }
+  private takeHeldCopyNamed(entry: OrderEntry): void {
+    const input = entry.input;
+    if (input.type !== 'message' || input.sentEpoch === undefined || input.sentAt === undefined) return;
+    if (this.canProcess(entry)) return;
+    const index = this.held.findIndex(
+      (copy) =>
+        copy.payload.source === input.source &&
+        copy.payload.channel === input.channel &&
+        copy.payload.epoch === input.sentEpoch &&
+        copy.payload.position === input.sentAt,
+    );
+    const copy = index < 0 ? undefined : this.held.splice(index, 1)[0];
+    if (copy === undefined) return;
+    const key = inputKey(input.source, input.channel);
+    const pending = this.pool.get(key);
+    if (pending !== undefined) this.otherCopies.set(key, pending);
+    this.poolSet(key, {
+      kind: copy.kind,
+      payload: copy.payload,
+      arrival: pending?.arrival ?? ++this.arrivals,
+    });
+    this.counters.heldCopiesFollowed++;
   }
 
   /** Held messages and announcements whose epoch's basis is now known: accepted up to the cut, else dropped. */
@@ -2679,6 +2675,7 @@ export class ReplicaRole {
       if (this.processImpliedReply()) continue;
       const entry = this.announced.get(this.positionLast + 1);
       if (entry === undefined) return;
+      if (this.held.length > 0 && this.role === 'backup') this.takeHeldCopyNamed(entry);
       if (!this.canProcess(entry)) {
         this.askIfDisowned(entry);
         return;
@@ -2916,7 +2913,6 @@ export class ReplicaRole {
 
   private afterInput(): void {
     const role = this.role;
-    if (role === 'backup' && this.held.length > 0) this.takeHeldCopiesNamed();
     if (role === 'backup' || role === 'starting') this.followAnnouncements();
     if (this.inputsAskedAt.size > 0) this.askAgain();
     if (role === 'recovering') this.tryConcludeFlush();
