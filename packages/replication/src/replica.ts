@@ -339,6 +339,22 @@ export function isNamedCopy(
   return judgeByBases(sourceBases, Math.min(payload.epoch, sentEpoch), sentAt);
 }
 
+/**
+ * Whether `payload` is exactly the copy `input` names: the same channel of the same source, sent
+ * from the same epoch and position. Stricter than `isNamedCopy`, which lets bases vouch for a copy
+ * of another epoch: this is for handing a copy over or taking it out of `held`, where only the very
+ * one will do.
+ */
+function isExactCopy(input: MessageInput, payload: ApplicationPayload): boolean {
+  return (
+    payload.source === input.source &&
+    payload.channel === input.channel &&
+    input.sentEpoch !== undefined &&
+    payload.epoch === input.sentEpoch &&
+    payload.position === input.sentAt
+  );
+}
+
 /** Supervisor sources derived from a synchronous reply: the same at every replica that processes it. */
 function derivedSources(
   derived: { readonly nowMs: number; readonly seed: number },
@@ -1601,13 +1617,7 @@ export class ReplicaRole {
     const input = entry.input;
     if (input.type !== 'message' || input.sentEpoch === undefined || input.sentAt === undefined) return;
     if (this.canProcess(entry)) return;
-    const index = this.held.findIndex(
-      (copy) =>
-        copy.payload.source === input.source &&
-        copy.payload.channel === input.channel &&
-        copy.payload.epoch === input.sentEpoch &&
-        copy.payload.position === input.sentAt,
-    );
+    const index = this.held.findIndex((copy) => isExactCopy(input, copy.payload));
     const copy = index < 0 ? undefined : this.held.splice(index, 1)[0];
     if (copy === undefined) return;
     const key = inputKey(input.source, input.channel);
@@ -1823,14 +1833,10 @@ export class ReplicaRole {
   private onNamedInputRequest(from: NodeId, position: number, input: MessageInput): void {
     if (this.role === 'diverged' || this.role === 'removed' || !Number.isSafeInteger(position)) return;
     const key = inputKey(input.source, input.channel);
-    const named = (copy: { payload: ApplicationPayload } | undefined): boolean =>
-      copy !== undefined &&
-      copy.payload.source === input.source &&
-      copy.payload.channel === input.channel &&
-      copy.payload.epoch === input.sentEpoch &&
-      copy.payload.position === input.sentAt;
     const candidates = [this.pool.get(key), this.otherCopies.get(key), this.recentInputsByKey().get(key)];
-    const copy = candidates.find(named);
+    const copy = candidates.find(
+      (candidate) => candidate !== undefined && isExactCopy(input, candidate.payload),
+    );
     if (copy === undefined) return;
     this.sendControl(from, {
       type: 'rep-input-reply',
