@@ -1,6 +1,7 @@
 /**
- * The smallest topology of the replication tests: a client group of one (`c1`) calling a group of
- * three (`b1`–`b3`) directly. The golden scenarios and the control-input tests build on it.
+ * The smallest topology of the replication tests: a client group of one (`c1`, or the members
+ * given) calling a group of three (`b1`–`b3`) directly. The golden scenarios and the control-input
+ * tests build on it.
  */
 import type { ActorBehavior } from '@steadfast/runtime';
 import { receptionPolicy, type OrderingPolicy } from './policy.js';
@@ -16,16 +17,18 @@ export interface DirectGroupsOptions {
   readonly style?: ReplicationStyle;
   readonly ledgerSettings?: ClusterGroup['settings'];
   readonly clientSettings?: ClusterGroup['settings'];
+  /** Group C's members: `['c1']` by default; two when a test fails the client group over. */
+  readonly clientMembers?: readonly string[];
 }
 
-/** Groups C (`c1`) and B (`b1`, `b2`, `b3`), each the other's peer. */
+/** Groups C (`c1` by default) and B (`b1`, `b2`, `b3`), each the other's peer. */
 export function directGroups(options: DirectGroupsOptions = {}): ClusterGroup[] {
   const policy = options.policy ?? receptionPolicy;
   const { ledgerSettings, clientSettings } = options;
   return [
     {
       group: 'C',
-      members: ['c1'],
+      members: options.clientMembers ?? ['c1'],
       behavior: client,
       style: 'semi-active',
       policy,

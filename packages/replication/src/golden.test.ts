@@ -358,26 +358,14 @@ describe('a client group that changes its mind about a channel', () => {
   it.each(['semi-active', 'passive'] as const)(
     '%s backups take the message their primary processed, fetched from it (asking again while unanswered) when the client group disowned it',
     (style) => {
-      const sim = cluster([
-        {
-          group: 'C',
-          members: ['c1', 'c2'],
-          behavior: client,
-          style: 'semi-active',
-          policy: receptionPolicy,
-          peers: ['B'],
-          // The new client primary waits this long for a peer member that does not answer.
-          settings: { recoveryMaxMs: 200 },
-        },
-        {
-          group: 'B',
-          members: ['b1', 'b2', 'b3'],
-          behavior: ledger,
+      const sim = cluster(
+        directGroups({
           style,
-          policy: receptionPolicy,
-          peers: ['C'],
-        },
-      ]);
+          clientMembers: ['c1', 'c2'],
+          // The new client primary waits this long for a peer member that does not answer.
+          clientSettings: { recoveryMaxMs: 200 },
+        }),
+      );
       // c1 reaches b1 alone, and b1 reaches nobody: nobody else hears of r1.
       for (const target of ['c2', 'b2', 'b3']) {
         sim.block('c1', target);
@@ -432,26 +420,13 @@ describe('a backup that held the message its primary processed', () => {
   // that very copy, the primary processed it, and the basis may never come. Sweep seed 2740: the
   // basis never came (the sender group lost its state) and the backup stayed behind for good.
   it("takes the held copy its entry names, while the client group's flush never concludes", () => {
-    const sim = cluster([
-      {
-        group: 'C',
-        members: ['c1', 'c2'],
-        behavior: client,
-        style: 'semi-active',
-        policy: receptionPolicy,
-        peers: ['B'],
+    const sim = cluster(
+      directGroups({
+        clientMembers: ['c1', 'c2'],
         // c2's flush waits for b3, which it never hears: no basis of C's next epoch in this test.
-        settings: { recoveryMaxMs: 60_000 },
-      },
-      {
-        group: 'B',
-        members: ['b1', 'b2', 'b3'],
-        behavior: ledger,
-        style: 'semi-active',
-        policy: receptionPolicy,
-        peers: ['C'],
-      },
-    ]);
+        clientSettings: { recoveryMaxMs: 60_000 },
+      }),
+    );
     // b2 hears of r1 from nobody until the client group has moved to its next epoch.
     for (const source of ['c1', 'b1', 'b3']) sim.block(source, 'b2');
     sim.block('c1', 'c2');
