@@ -116,6 +116,10 @@ describe('replica groups with views from the real membership layer', () => {
       // a later basis); the ledger then lost its state, so no basis came and the backup never
       // processed that position. It now takes a held copy its primary's entry names.
       { seed: 2740, policy: 'sequence' },
+      // A backup stamped an implied reply (claim 48) with its view's epoch while it already knew a
+      // later epoch's basis, cut below that position. Promoted later as the only member left with
+      // the state, it judged that position never decided and discarded the group's state.
+      { seed: 7377, policy: 'priority' },
     ];
     const results: ReplicationSimResult[] = [];
     for (const style of ['semi-active', 'passive'] as const)

@@ -897,6 +897,22 @@ export class ReplicaRole {
     return Math.max(this.view?.epoch ?? 0, this.fenceEpoch);
   }
 
+  /**
+   * The epoch a position this backup processes on its own (an implied reply, claim 48) belongs to:
+   * its view's, or a later one whose basis it knows and whose cut is below the position. A basis
+   * can come, piggybacked, before the view that installs its epoch: its cut says the positions past
+   * it are that epoch's. Stamped with the view's epoch alone, such a position looks like an older
+   * epoch's past a later cut, never decided, and the replica discards its state (found by the
+   * replication sweep, seed 7377: the new primary, the only member left with the group's state,
+   * discarded it for an implied reply it had stamped so as a backup, and the group never served
+   * again).
+   */
+  private epochOfOwnPosition(position: number): number {
+    let epoch = this.currentEpoch();
+    for (const basis of this.bases) if (basis.cut < position && basis.epoch > epoch) epoch = basis.epoch;
+    return epoch;
+  }
+
   // -------------------------------------------------------------------------------------------
   // Control messages between replicas of this group: flush and state transfer
 
@@ -2174,8 +2190,9 @@ export class ReplicaRole {
       this.supervisor.setMode('record');
       this.runActor(input, position, this.envelopeOf(input, position));
       const values = this.supervisor.drainRecorded();
-      this.recordProcessed(input, position, this.currentEpoch());
-      this.remember({ position, epoch: this.currentEpoch(), input, values, implied: true });
+      const epoch = this.epochOfOwnPosition(position);
+      this.recordProcessed(input, position, epoch);
+      this.remember({ position, epoch, input, values, implied: true });
       this.announced.delete(position);
       this.counters.repliesAtOnce++;
       return true;
