@@ -116,6 +116,10 @@ describe('replica groups with views from the real membership layer', () => {
       // a later basis); the ledger then lost its state, so no basis came and the backup never
       // processed that position. It now takes a held copy its primary's entry names.
       { seed: 2740, policy: 'sequence' },
+      // The same, with the ledger's sync reply: the client group's new primary had it from a ledger
+      // backup's flush answer, unstamped (epoch 0), so its entry named no epoch the backup's held
+      // copy had; and a passive backup, which follows no entry, never took a held copy at all.
+      { seed: 7619, policy: 'fairness' },
       // A backup stamped an implied reply (claim 48) with its view's epoch while it already knew a
       // later epoch's basis, cut below that position. Promoted later as the only member left with
       // the state, it judged that position never decided and discarded the group's state.

@@ -7,7 +7,7 @@
 import { nodeId } from '@steadfast/wire';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isNamedCopy } from './replica.js';
+import { isHeldCopyNamed, isNamedCopy } from './replica.js';
 import { applicationPayload, type EpochBasis, type MessageInput } from './types.js';
 
 function copy(epoch: number, position: number) {
@@ -94,6 +94,38 @@ describe('an entry names the very message its primary processed', () => {
           );
           if (positionA !== positionB)
             expect(isNamedCopy(named(epochA, positionA), copy(epochB, positionB), sourceBases)).toBe(false);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('a held copy is taken only for the very message: the same epoch and position, or its position where an epoch is 0', () => {
+    // A backup holds a copy until its source group's next basis judges it; it takes it for an entry
+    // of its primary without that basis, so no base may vouch for another epoch's copy here.
+    expect(isHeldCopyNamed(named(1, 10), copy(1, 10))).toBe(true);
+    expect(isHeldCopyNamed(named(1, 9), copy(12, 9))).toBe(false);
+    expect(isHeldCopyNamed(named(1, 10), copy(1, 11))).toBe(false);
+    // Seed 7619: the primary got the reply from the peer group's flush answer, unstamped.
+    expect(isHeldCopyNamed(named(0, 11), copy(1, 11))).toBe(true);
+    expect(isHeldCopyNamed(named(1, 11), copy(0, 11))).toBe(true);
+    expect(isHeldCopyNamed(named(0, 11), copy(1, 12))).toBe(false);
+    expect(
+      isHeldCopyNamed({ type: 'message', source: 'D', channel: 5, sentEpoch: 1, sentAt: 10 }, copy(1, 10)),
+    ).toBe(false);
+  });
+
+  it('a held copy an entry names is one the entry names whatever the bases say', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 6 }),
+        fc.integer({ min: 0, max: 6 }),
+        fc.nat(12),
+        fc.nat(12),
+        (epochA, epochB, positionA, positionB) => {
+          if (!isHeldCopyNamed(named(epochA, positionA), copy(epochB, positionB))) return;
+          expect(isNamedCopy(named(epochA, positionA), copy(epochB, positionB), bases)).toBe(true);
+          expect(isNamedCopy(named(epochA, positionA), copy(epochB, positionB), [])).toBe(true);
         },
       ),
       { numRuns: 500 },

@@ -355,6 +355,22 @@ function isExactCopy(input: MessageInput, payload: ApplicationPayload): boolean 
   );
 }
 
+/**
+ * Whether `payload`, a held copy, is the one `input` names: exactly (`isExactCopy`), or by its
+ * position where either side's epoch is 0, a copy no primary stamped (as `isNamedCopy` takes it).
+ * A primary that got a peer's output from that group's flush answer names it with epoch 0, while
+ * its backups hold the stamped copy the peer sent them (found by the replication sweep, seed 7619).
+ */
+export function isHeldCopyNamed(input: MessageInput, payload: ApplicationPayload): boolean {
+  if (isExactCopy(input, payload)) return true;
+  return (
+    (input.sentEpoch === 0 || payload.epoch === 0) &&
+    payload.source === input.source &&
+    payload.channel === input.channel &&
+    payload.position === input.sentAt
+  );
+}
+
 /** Supervisor sources derived from a synchronous reply: the same at every replica that processes it. */
 function derivedSources(
   derived: { readonly nowMs: number; readonly seed: number },
@@ -1620,20 +1636,28 @@ export class ReplicaRole {
   }
 
   /**
-   * A backup takes out of `held` the copy the entry it is at names exactly: its primary processed
-   * that very copy, and a backup follows its primary's order (as it does for a copy its sender's
-   * group disowned, `askIfDisowned`). The primary had it in its pool because it did not know yet of
-   * the sender group's later epoch; this backup did, and held it for that epoch's basis. Found by the
+   * A backup takes out of `held` the copies its announced entries name: its primary processed those
+   * very copies, and a backup follows its primary's order (as it does for a copy its sender's group
+   * disowned, `askIfDisowned`). The primary had one in its pool because it did not know yet of the
+   * sender group's later epoch; this backup did, and held it for that epoch's basis. Found by the
    * replication sweep, seed 2740: the sender group then lost its state, no basis ever came, and the
    * backup stayed at that position for good while its primary went on. Should the basis come and
    * disown the copy, the backup is past its group's cut and starts over by state transfer, as for
-   * any position its group never decided.
+   * any position its group never decided. Every entry, not only the next: a passive backup
+   * processes none, and its log must hold every input it would replay (seed 7619, passive).
    */
+  private takeHeldCopiesNamed(): void {
+    for (const entry of this.announced.values()) {
+      if (this.held.length === 0) return;
+      this.takeHeldCopyNamed(entry);
+    }
+  }
+
   private takeHeldCopyNamed(entry: OrderEntry): void {
     const input = entry.input;
     if (input.type !== 'message' || input.sentEpoch === undefined || input.sentAt === undefined) return;
     if (this.canProcess(entry)) return;
-    const index = this.held.findIndex((copy) => isExactCopy(input, copy.payload));
+    const index = this.held.findIndex((copy) => isHeldCopyNamed(input, copy.payload));
     const copy = index < 0 ? undefined : this.held.splice(index, 1)[0];
     if (copy === undefined) return;
     const key = inputKey(input.source, input.channel);
@@ -2698,7 +2722,6 @@ export class ReplicaRole {
       if (this.processImpliedReply()) continue;
       const entry = this.announced.get(this.positionLast + 1);
       if (entry === undefined) return;
-      if (this.held.length > 0 && this.role === 'backup') this.takeHeldCopyNamed(entry);
       if (!this.canProcess(entry)) {
         this.askIfDisowned(entry);
         return;
@@ -2936,6 +2959,7 @@ export class ReplicaRole {
 
   private afterInput(): void {
     const role = this.role;
+    if (role === 'backup' && this.held.length > 0) this.takeHeldCopiesNamed();
     if (role === 'backup' || role === 'starting') this.followAnnouncements();
     if (this.inputsAskedAt.size > 0) this.askAgain();
     if (role === 'recovering') this.tryConcludeFlush();
