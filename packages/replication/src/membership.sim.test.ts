@@ -124,6 +124,10 @@ describe('replica groups with views from the real membership layer', () => {
       // later epoch's basis, cut below that position. Promoted later as the only member left with
       // the state, it judged that position never decided and discarded the group's state.
       { seed: 7377, policy: 'priority' },
+      // A client group's new primary took a ledger output from a ledger backup's flush answer
+      // (unstamped, epoch 0), and the ledger then lost its state: no connection would deliver that
+      // message to the client group's backup, which waited at its position for good. It now asks.
+      { seed: 10993, policy: 'deadline' },
     ];
     const results: ReplicationSimResult[] = [];
     for (const style of ['semi-active', 'passive'] as const)

@@ -1632,13 +1632,13 @@ export class ReplicaRole {
     // The basis may disown inputs that announced entries name (a new basis is rare: a failover).
     if (this.role === 'backup')
       for (const entry of this.announced.values())
-        if (entry.input.type === 'message' && entry.input.source === group) this.askIfDisowned(entry);
+        if (entry.input.type === 'message' && entry.input.source === group) this.askIfNeverDelivered(entry);
   }
 
   /**
    * A backup takes out of `held` the copies its announced entries name: its primary processed those
    * very copies, and a backup follows its primary's order (as it does for a copy its sender's group
-   * disowned, `askIfDisowned`). The primary had one in its pool because it did not know yet of the
+   * disowned, `askIfNeverDelivered`). The primary had one in its pool because it did not know yet of the
    * sender group's later epoch; this backup did, and held it for that epoch's basis. Found by the
    * replication sweep, seed 2740: the sender group then lost its state, no basis ever came, and the
    * backup stayed at that position for good while its primary went on. Should the basis come and
@@ -1821,15 +1821,20 @@ export class ReplicaRole {
   }
 
   /**
-   * A backup asks its primary for the input of an entry it cannot process when the message the
-   * entry names was disowned by its source group (`neverDecided`): the primary acted on it before
-   * the group's next primary ordered otherwise, and no connection will deliver it again. Without it
-   * the backup would wait for good, or, before entries named their copy, process the channel's
-   * later message in its place.
+   * A backup asks its primary for the input of an entry it cannot process when no connection may
+   * ever deliver the message the entry names:
+   * - its source group disowned it (`neverDecided`): the primary acted on it before the group's
+   *   next primary ordered otherwise. Without the question the backup would wait for good, or,
+   *   before entries named their copy, process the channel's later message in its place;
+   * - the entry names an unstamped copy (epoch 0): the primary got it from a peer member's answer to
+   *   its flush (an output that member kept), not from the connection. Found by the replication
+   *   sweep, seed 10993: the peer group then lost its state, and a backup waited at that position
+   *   for good while its primary went on by fifty positions.
    */
-  private askIfDisowned(entry: OrderEntry): void {
+  private askIfNeverDelivered(entry: OrderEntry): void {
     if (entry.input.type !== 'message' || this.inputsAskedAt.has(entry.position)) return;
-    if (!this.neverDecided(entry.input) || this.canProcess(entry)) return;
+    const unstamped = entry.input.sentEpoch === 0;
+    if (!(unstamped || this.neverDecided(entry.input)) || this.canProcess(entry)) return;
     if (this.inputsAskedAt.size >= this.settings.inputsMax) return;
     this.inputsAskedAt.set(entry.position, this.nowMs);
     this.askForInput(entry.position);
@@ -2654,7 +2659,7 @@ export class ReplicaRole {
       if (this.announced.has(entry.position)) continue;
       this.announced.set(entry.position, entry);
       // A passive backup processes nothing, so nothing else would notice an input it cannot get.
-      if (this.style === 'passive' && role === 'backup') this.askIfDisowned(entry);
+      if (this.style === 'passive' && role === 'backup') this.askIfNeverDelivered(entry);
     }
     if (this.announced.size > this.settings.inputsMax) {
       const highest = Math.max(...this.announced.keys());
@@ -2723,7 +2728,7 @@ export class ReplicaRole {
       const entry = this.announced.get(this.positionLast + 1);
       if (entry === undefined) return;
       if (!this.canProcess(entry)) {
-        this.askIfDisowned(entry);
+        this.askIfNeverDelivered(entry);
         return;
       }
       this.announced.delete(entry.position);
