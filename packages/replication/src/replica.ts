@@ -1638,12 +1638,12 @@ export class ReplicaRole {
   /**
    * A backup takes out of `held` the copies its announced entries name: its primary processed those
    * very copies, and a backup follows its primary's order (as it does for a copy its sender's group
-   * disowned, `askIfNeverDelivered`). The primary had one in its pool because it did not know yet of the
-   * sender group's later epoch; this backup did, and held it for that epoch's basis. Found by the
-   * replication sweep, seed 2740: the sender group then lost its state, no basis ever came, and the
-   * backup stayed at that position for good while its primary went on. Should the basis come and
-   * disown the copy, the backup is past its group's cut and starts over by state transfer, as for
-   * any position its group never decided. Every entry, not only the next: a passive backup
+   * disowned, `askIfNeverDelivered`). The primary had one in its pool because it did not know yet
+   * of the sender group's later epoch; this backup did, and held it for that epoch's basis. Found
+   * by the replication sweep, seed 2740: the sender group then lost its state, no basis ever came,
+   * and the backup stayed at that position for good while its primary went on. Should the basis
+   * come and disown the copy, the backup is past its group's cut and starts over by state transfer,
+   * as for any position its group never decided. Every entry, not only the next: a passive backup
    * processes none, and its log must hold every input it would replay (seed 7619, passive).
    */
   private takeHeldCopiesNamed(): void {
