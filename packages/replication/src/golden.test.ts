@@ -207,6 +207,43 @@ describe('golden scenarios', () => {
     expect(sim.role('a2').history()).toEqual(sim.role('a1').history());
   });
 
+  // Invariant: a backup stamps the position of a reply it processes on its own (claim 48) with the
+  // epoch it belongs to, as its primary does, even before it installs that epoch's view: the
+  // epoch's basis, piggybacked, may come first. Stamped with the older view's epoch, the position
+  // looked past the next epoch's cut, never decided, and a promoted backup discarded the group's
+  // state for it (sweep seed 7377).
+  it('synchronous reply (claim 48): a backup stamps it with the epoch whose basis it knows, before that view', () => {
+    const policy = priorityPolicy();
+    const sim = cluster([
+      { group: 'C', members: ['c1'], behavior: client, style: 'semi-active', policy, peers: ['A'] },
+      {
+        group: 'A',
+        members: ['a1', 'a2'],
+        behavior: front({ ledgerGroup: 'B', sync: true }),
+        style: 'semi-active',
+        policy,
+        peers: ['C', 'B'],
+      },
+      { group: 'B', members: ['b1', 'b2'], behavior: ledger, style: 'semi-active', policy, peers: ['A'] },
+    ]);
+    issue(sim, 'c1', 'first', 'A', 0);
+    sim.runUntil(WARM_UP_MS + 60);
+    // a1 goes on as primary in epoch 2 (a view change that kept it); a2 installs that view later.
+    const next = { group: 'A', epoch: 2, members: [nodeId('a1'), nodeId('a2')], primary: nodeId('a1') };
+    sim.input(nodeId('a1'), { type: 'view-installed', view: next });
+    issue(sim, 'c1', 'second', 'A', 0);
+    sim.runUntil(WARM_UP_MS + 120);
+    const primary = sim.role('a1');
+    const backup = sim.role('a2');
+    expect(primary.history()).toEqual(['start', 'C#1', 'B#1', 'C#2', 'B#2']);
+    expect(primary.historyEpochs()).toEqual([1, 1, 1, 2, 2]);
+    expect(backup.history()).toEqual(primary.history());
+    expect(backup.historyEpochs()).toEqual(primary.historyEpochs());
+    sim.input(nodeId('a2'), { type: 'view-installed', view: next });
+    sim.runUntil(WARM_UP_MS + 160);
+    expect(backup.counters.discardedStates).toBe(0);
+  });
+
   it('multi-tier relay (claims 66, 67): the caller relays the announcements of the callee to its backups', () => {
     const sim = cluster([
       {
