@@ -227,6 +227,14 @@ const BASES_MAX = 8;
  * change, asking ten times a second, which costs one small control message each.
  */
 const INPUT_ASK_AGAIN_MS = 100;
+/**
+ * How long a semi-active backup waits at one position for the input its primary's entry names
+ * before it asks its primary for it, whatever the reason it lacks it (`askIfStuck`). Far longer
+ * than a message takes to arrive or be retransmitted while its sender lives (~20 – 60 ms), so it
+ * asks only when something went wrong: a path no known rule covers, like those the sweeps found
+ * (seeds 2740, 7619, 10993), each a backup behind its primary for good.
+ */
+const STUCK_ASK_MS = 500;
 /** Parts of one split control message, at most (with 6,000-byte parts: 24 MB). */
 const CONTROL_PARTS_MAX = 4_096;
 /** Split control messages being gathered at once, at most: per sender, and in all. */
@@ -471,8 +479,10 @@ export class ReplicaRole {
    * keeps both until one is processed. The primary orders the later one (its source group's word).
    */
   private readonly otherCopies = new Map<string, PendingInput>();
-  /** Positions whose disowned input this backup asked its primary for, and when (`rep-input-request`). */
+  /** Positions whose input this backup asked its primary for, and when (`rep-input-request`). */
   private readonly inputsAskedAt = new Map<number, number>();
+  /** The position a semi-active backup stopped at for want of its input, and since when. */
+  private stuckAt: { readonly position: number; readonly sinceMs: number } | undefined;
   /** Inputs of an older epoch of their group, held until that epoch's basis is known. */
   private held: InputCopy[] = [];
   /** This node's membership, as primary, hears from no majority of the group (`quorum` input). */
@@ -1840,6 +1850,29 @@ export class ReplicaRole {
     this.askForInput(entry.position);
   }
 
+  /**
+   * A safety net under the rules above: a backup stopped at one position for `STUCK_ASK_MS` asks
+   * its primary for that position's input, whatever the reason it lacks it. Safe whatever the
+   * reason: the primary answers with the very copy it processed there (`onInputRequest`), and the
+   * backup follows its primary's order. Counted apart (`stuckInputsAsked`), so a sweep can tell
+   * when a run needed it. Checked after each input: a backup whose group goes on gets inputs.
+   */
+  private askIfStuck(): void {
+    const stuck = this.stuckAt;
+    if (stuck === undefined) return;
+    if (this.role !== 'backup' || this.positionLast >= stuck.position) {
+      this.stuckAt = undefined;
+      return;
+    }
+    if (this.nowMs - stuck.sinceMs < STUCK_ASK_MS || this.inputsAskedAt.has(stuck.position)) return;
+    const entry = this.announced.get(stuck.position);
+    if (entry === undefined || entry.input.type !== 'message' || this.canProcess(entry)) return;
+    if (this.inputsAskedAt.size >= this.settings.inputsMax) return;
+    this.inputsAskedAt.set(stuck.position, this.nowMs);
+    this.counters.stuckInputsAsked++;
+    this.askForInput(stuck.position);
+  }
+
   private askForInput(position: number): void {
     const primary = this.view?.primary;
     if (primary === undefined || primary === this.self) return;
@@ -2729,6 +2762,8 @@ export class ReplicaRole {
       if (entry === undefined) return;
       if (!this.canProcess(entry)) {
         this.askIfNeverDelivered(entry);
+        if (this.stuckAt?.position !== entry.position)
+          this.stuckAt = { position: entry.position, sinceMs: this.nowMs };
         return;
       }
       this.announced.delete(entry.position);
@@ -2966,6 +3001,7 @@ export class ReplicaRole {
     const role = this.role;
     if (role === 'backup' && this.held.length > 0) this.takeHeldCopiesNamed();
     if (role === 'backup' || role === 'starting') this.followAnnouncements();
+    if (this.stuckAt !== undefined) this.askIfStuck();
     if (this.inputsAskedAt.size > 0) this.askAgain();
     if (role === 'recovering') this.tryConcludeFlush();
     if (this.role === 'primary') this.flushOutputs();

@@ -161,6 +161,12 @@ export interface ReplicationSimResult {
   /** Inputs backups fetched from their primary: messages their source group disowned (`counters.inputsFetched`). */
   readonly inputsFetched: number;
   /**
+   * Inputs semi-active backups asked for by the safety net (`counters.stuckInputsAsked`): stopped at
+   * one position for 500 ms with no other rule asking. Not a violation (a long partition from the
+   * sender does it too), but a hint worth a look in a sweep.
+   */
+  readonly stuckInputsAsked: number;
+  /**
    * Groups whose every replica holding the state failed together (the last holder crashed while the
    * others were joining or had been taken out alive): more failures than the group tolerates. The
    * end checks skip what depended on that state; the safety checks ran after every event.
@@ -728,6 +734,7 @@ export async function runReplicationSimulation(
     fencedMessages: total.fencedMessages,
     otherCopiesKept: total.otherCopiesKept,
     inputsFetched: total.inputsFetched,
+    stuckInputsAsked: total.stuckInputsAsked,
     stateLosses: [...stateLost].map(([group, atMs]) => ({ group, atMs })),
     nullMessages: total.nullMessages,
     entriesRelayed: total.entriesRelayed,

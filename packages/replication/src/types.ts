@@ -520,6 +520,11 @@ export interface ReplicaCounters {
    */
   inputsAsked: number;
   inputsFetched: number;
+  /**
+   * Of `inputsAsked`: a semi-active backup stopped at one position for 500 ms asked its primary
+   * for its input by the safety net, no other rule having asked (a sweep reads this as a hint).
+   */
+  stuckInputsAsked: number;
   inputsDropped: number;
   /**
    * Copies a backup held (of an older epoch of their sender's group than it knew, waiting for a
@@ -601,6 +606,7 @@ export function zeroReplicaCounters(): ReplicaCounters {
     duplicateInputs: 0,
     otherCopiesKept: 0,
     inputsAsked: 0,
+    stuckInputsAsked: 0,
     heldCopiesFollowed: 0,
     inputsFetched: 0,
     inputsDropped: 0,
