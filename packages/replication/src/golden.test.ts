@@ -49,6 +49,23 @@ function issueEach(
 }
 
 /** `node` receives everything, but nothing it sends to `others` arrives: they never learn what it holds. */
+/** A client C calling a front A (two replicas) that calls the ledger B synchronously, by priority. */
+function syncCallCluster(): ReplicationCluster {
+  const policy = priorityPolicy();
+  return cluster([
+    { group: 'C', members: ['c1'], behavior: client, style: 'semi-active', policy, peers: ['A'] },
+    {
+      group: 'A',
+      members: ['a1', 'a2'],
+      behavior: front({ ledgerGroup: 'B', sync: true }),
+      style: 'semi-active',
+      policy,
+      peers: ['C', 'B'],
+    },
+    { group: 'B', members: ['b1', 'b2'], behavior: ledger, style: 'semi-active', policy, peers: ['A'] },
+  ]);
+}
+
 function silence(target: ReplicationCluster, node: string, others: readonly string[]): void {
   for (const other of others) target.block(node, other);
 }
@@ -185,19 +202,7 @@ describe('golden scenarios', () => {
   });
 
   it('synchronous reply (claim 48): processed at once at the caller, ahead of a waiting higher-priority request', () => {
-    const policy = priorityPolicy();
-    const sim = cluster([
-      { group: 'C', members: ['c1'], behavior: client, style: 'semi-active', policy, peers: ['A'] },
-      {
-        group: 'A',
-        members: ['a1', 'a2'],
-        behavior: front({ ledgerGroup: 'B', sync: true }),
-        style: 'semi-active',
-        policy,
-        peers: ['C', 'B'],
-      },
-      { group: 'B', members: ['b1', 'b2'], behavior: ledger, style: 'semi-active', policy, peers: ['A'] },
-    ]);
+    const sim = syncCallCluster();
     issue(sim, 'c1', 'first', 'A', 0);
     sim.runUntil(WARM_UP_MS + 1);
     issue(sim, 'c1', 'urgent', 'A', 3);
@@ -213,19 +218,7 @@ describe('golden scenarios', () => {
   // looked past the next epoch's cut, never decided, and a promoted backup discarded the group's
   // state for it (sweep seed 7377).
   it('synchronous reply (claim 48): a backup stamps it with the epoch whose basis it knows, before that view', () => {
-    const policy = priorityPolicy();
-    const sim = cluster([
-      { group: 'C', members: ['c1'], behavior: client, style: 'semi-active', policy, peers: ['A'] },
-      {
-        group: 'A',
-        members: ['a1', 'a2'],
-        behavior: front({ ledgerGroup: 'B', sync: true }),
-        style: 'semi-active',
-        policy,
-        peers: ['C', 'B'],
-      },
-      { group: 'B', members: ['b1', 'b2'], behavior: ledger, style: 'semi-active', policy, peers: ['A'] },
-    ]);
+    const sim = syncCallCluster();
     issue(sim, 'c1', 'first', 'A', 0);
     sim.runUntil(WARM_UP_MS + 60);
     // a1 goes on as primary in epoch 2 (a view change that kept it); a2 installs that view later.
