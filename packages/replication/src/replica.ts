@@ -1639,6 +1639,7 @@ export class ReplicaRole {
       [...known, { epoch: basis.epoch, cut: basis.cut }].sort((a, b) => a.epoch - b.epoch).slice(-BASES_MAX),
     );
     this.peerEpochs.set(group, Math.max(this.peerEpochs.get(group) ?? 0, basis.epoch));
+    if (this.role === 'primary' || this.role === 'recovering') this.dropDisownedInputs(group);
     // The basis may disown inputs that announced entries name (a new basis is rare: a failover).
     if (this.role === 'backup')
       for (const entry of this.announced.values())
@@ -1776,6 +1777,45 @@ export class ReplicaRole {
     // Claim 48: the reply a synchronous request waits for goes next, with no ordering decision.
     if (this.processImpliedReply()) this.flushOutputs();
     this.scheduleProcessing();
+  }
+
+  /**
+   * Copies waiting in the pool (or kept beside it) that their source group's bases now disown: a
+   * copy that arrived before this replica knew of that group's later epoch went in the pool, and a
+   * basis learnt later must fence it as it fences one arriving after (`releaseHeld`). Run by the
+   * replicas that order: a primary (when it becomes one, and on each new basis) and a new primary's
+   * flush. Backups follow their primary's entries instead (`askIfNeverDelivered`). Found by the
+   * replication sweep, seed 19778: a front group's new primary processed a ledger reply its old
+   * primary's forward had got from the ledger's cut-off primary, as the reply to its own forward on
+   * the same channel, which the ledger had not even answered yet; a client got the wrong reply.
+   */
+  private dropDisownedInputs(source: string | undefined): void {
+    // Epoch 0 is a copy no primary stamped (a flush answer's): it goes by its position alone.
+    const disowned = (pending: PendingInput) =>
+      (source === undefined || pending.payload.source === source) &&
+      pending.payload.epoch !== 0 &&
+      judgeByBases(
+        this.peerBases.get(pending.payload.source) ?? [],
+        pending.payload.epoch,
+        pending.payload.position,
+      ) === false;
+    for (const [key, other] of this.otherCopies)
+      if (disowned(other)) {
+        this.otherCopies.delete(key);
+        this.counters.fencedMessages++;
+      }
+    for (const [key, pending] of this.pool) {
+      if (!disowned(pending)) continue;
+      this.counters.fencedMessages++;
+      const other = this.otherCopies.get(key);
+      if (other === undefined) {
+        this.poolDelete(key);
+        this.rememberFenced(key);
+        continue;
+      }
+      this.otherCopies.delete(key);
+      this.poolSet(key, other);
+    }
   }
 
   /** Inputs held for channels a state transfer or checkpoint says were processed: not needed. */
@@ -2902,6 +2942,7 @@ export class ReplicaRole {
     this.counters.promotions++;
     this.effects.push({ type: 'promoted', replica: this.self, group: this.group, epoch });
     this.addBasis({ epoch, cut: this.positionLast });
+    this.dropDisownedInputs(undefined);
     // Of two copies on a channel, a primary orders the later one: its source group's word.
     for (const [key, other] of this.otherCopies) {
       const pending = this.pool.get(key);
