@@ -487,3 +487,40 @@ describe('a backup that held the message its primary processed', () => {
     },
   );
 });
+
+describe('a copy its source group disowned, waiting in a pool', () => {
+  // Invariant: a replica that orders (a primary, a new primary's flush) never orders a copy its
+  // source group's bases disown, whether the basis came before the copy (it is fenced on arrival)
+  // or after it, while the copy waited in the pool of a backup later promoted. Sweep seed 19778: a
+  // new primary processed a peer's reply its group had disowned.
+  it('is dropped, not ordered, by the backup that becomes primary', () => {
+    const sim = cluster(
+      directGroups({
+        clientMembers: ['c1', 'c2'],
+        // The new client primary waits this long for a peer member that does not answer.
+        clientSettings: { recoveryMaxMs: 200 },
+      }),
+    );
+    // c1 reaches b2 alone, and b2 reaches nobody: only b2 holds r1, unprocessed.
+    for (const target of ['c2', 'b1', 'b3']) sim.block('c1', target);
+    for (const target of ['c2', 'b1', 'b3']) sim.block('b2', target);
+    issue(sim, 'c1', 'r1', 'B');
+    sim.runUntil(WARM_UP_MS + 50);
+    expect(sim.role('b2').backlog().inputs).toBe(1);
+    expect(sim.role('b1').history()).toEqual(['start']);
+    // The client group moves on without r1: its next epoch's basis cuts before it.
+    sim.crash(nodeId('c1'));
+    sim.runUntil(WARM_UP_MS + 1_000, () => sim.role('c2').role === 'primary');
+    expect(sim.role('c2').history()).toEqual(['start']);
+    sim.runUntil(sim.clock.now() + 100);
+    for (const target of ['c2', 'b1', 'b3']) sim.unblock('b2', target);
+    sim.crash(nodeId('b1'));
+    sim.runUntil(sim.clock.now() + 1_000, () => sim.role('b2').role === 'primary');
+    sim.runUntil(sim.clock.now() + 200);
+    const primary = sim.role('b2');
+    expect(primary.role).toBe('primary');
+    expect(primary.history()).toEqual(['start']);
+    expect(primary.counters.fencedMessages).toBeGreaterThan(0);
+    expect(JSON.stringify(primary.actorState())).not.toContain('r1');
+  });
+});
