@@ -234,7 +234,7 @@ const INPUT_ASK_AGAIN_MS = 100;
  * asks only when something went wrong: a path no known rule covers, like those the sweeps found
  * (seeds 2740, 7619, 10993), each a backup behind its primary for good.
  */
-const STUCK_ASK_MS = 500;
+export const STUCK_ASK_MS = 500;
 /** Parts of one split control message, at most (with 6,000-byte parts: 24 MB). */
 const CONTROL_PARTS_MAX = 4_096;
 /** Split control messages being gathered at once, at most: per sender, and in all. */
@@ -481,8 +481,12 @@ export class ReplicaRole {
   private readonly otherCopies = new Map<string, PendingInput>();
   /** Positions whose input this backup asked its primary for, and when (`rep-input-request`). */
   private readonly inputsAskedAt = new Map<number, number>();
-  /** The position a semi-active backup stopped at for want of its input, and since when. */
-  private stuckAt: { readonly position: number; readonly sinceMs: number } | undefined;
+  /**
+   * The position a semi-active backup stopped at for want of its input (0: none), and since when.
+   * Two numbers, not an object: a backup under load stops for a moment at many positions.
+   */
+  private stuckPosition = 0;
+  private stuckSinceMs = 0;
   /** Inputs of an older epoch of their group, held until that epoch's basis is known. */
   private held: InputCopy[] = [];
   /** This node's membership, as primary, hears from no majority of the group (`quorum` input). */
@@ -1898,19 +1902,18 @@ export class ReplicaRole {
    * when a run needed it. Checked after each input: a backup whose group goes on gets inputs.
    */
   private askIfStuck(): void {
-    const stuck = this.stuckAt;
-    if (stuck === undefined) return;
-    if (this.role !== 'backup' || this.positionLast >= stuck.position) {
-      this.stuckAt = undefined;
+    const position = this.stuckPosition;
+    if (this.role !== 'backup' || this.positionLast >= position) {
+      this.stuckPosition = 0;
       return;
     }
-    if (this.nowMs - stuck.sinceMs < STUCK_ASK_MS || this.inputsAskedAt.has(stuck.position)) return;
-    const entry = this.announced.get(stuck.position);
+    if (this.nowMs - this.stuckSinceMs < STUCK_ASK_MS || this.inputsAskedAt.has(position)) return;
+    const entry = this.announced.get(position);
     if (entry === undefined || entry.input.type !== 'message' || this.canProcess(entry)) return;
     if (this.inputsAskedAt.size >= this.settings.inputsMax) return;
-    this.inputsAskedAt.set(stuck.position, this.nowMs);
+    this.inputsAskedAt.set(position, this.nowMs);
     this.counters.stuckInputsAsked++;
-    this.askForInput(stuck.position);
+    this.askForInput(position);
   }
 
   private askForInput(position: number): void {
@@ -2802,8 +2805,10 @@ export class ReplicaRole {
       if (entry === undefined) return;
       if (!this.canProcess(entry)) {
         this.askIfNeverDelivered(entry);
-        if (this.stuckAt?.position !== entry.position)
-          this.stuckAt = { position: entry.position, sinceMs: this.nowMs };
+        if (this.stuckPosition !== entry.position) {
+          this.stuckPosition = entry.position;
+          this.stuckSinceMs = this.nowMs;
+        }
         return;
       }
       this.announced.delete(entry.position);
@@ -3042,7 +3047,7 @@ export class ReplicaRole {
     const role = this.role;
     if (role === 'backup' && this.held.length > 0) this.takeHeldCopiesNamed();
     if (role === 'backup' || role === 'starting') this.followAnnouncements();
-    if (this.stuckAt !== undefined) this.askIfStuck();
+    if (this.stuckPosition !== 0) this.askIfStuck();
     if (this.inputsAskedAt.size > 0) this.askAgain();
     if (role === 'recovering') this.tryConcludeFlush();
     if (this.role === 'primary') this.flushOutputs();

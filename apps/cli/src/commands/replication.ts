@@ -9,6 +9,7 @@ import {
   REPLICA_ACTOR_NAME,
   REPLICATION_DEFAULTS,
   REPLICATION_STYLES as STYLES,
+  STUCK_ASK_MS,
 } from '@steadfast/replication';
 import { address } from '@steadfast/wire';
 import { startClientNode, startProcessCluster } from '../host/process-cluster.js';
@@ -122,7 +123,7 @@ export const simReplicationCommand: CommandSpec = {
         if (result.stuckInputsAsked > 0) {
           stuckInputRuns++;
           say(
-            `  seed ${seed}: a backup waited 500 ms at one position and asked its primary for the input (${result.stuckInputsAsked} times; the safety net, not a violation)`,
+            `  seed ${seed}: a backup waited ${STUCK_ASK_MS} ms at one position and asked its primary for the input (${result.stuckInputsAsked} times; the safety net, not a violation)`,
           );
         }
         return result.violations.map((violation) => ({
