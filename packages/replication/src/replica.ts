@@ -350,8 +350,8 @@ export function isNamedCopy(
 /**
  * Whether `payload` is exactly the copy `input` names: the same channel of the same source, sent
  * from the same epoch and position. Stricter than `isNamedCopy`, which lets bases vouch for a copy
- * of another epoch: this is for handing a copy over or taking it out of `held`, where only the very
- * one will do.
+ * of another epoch: this is for handing a copy over to a flush that asked for it by name
+ * (`onNamedInputRequest`), where only the very one will do.
  */
 function isExactCopy(input: MessageInput, payload: ApplicationPayload): boolean {
   return (
@@ -364,18 +364,18 @@ function isExactCopy(input: MessageInput, payload: ApplicationPayload): boolean 
 }
 
 /**
- * Whether `payload`, a held copy, is the one `input` names: exactly (`isExactCopy`), or by its
- * position where either side's epoch is 0, a copy no primary stamped (as `isNamedCopy` takes it).
- * A primary that got a peer's output from that group's flush answer names it with epoch 0, while
- * its backups hold the stamped copy the peer sent them (found by the replication sweep, seed 7619).
+ * Whether `payload`, a held copy, is the one `input` names: `isNamedCopy` with no bases to vouch
+ * for a copy of another epoch (none is known yet: that is why it is held), so the same epoch and
+ * position, or the position alone where either side's epoch is 0, a copy no primary stamped. A
+ * primary that got a peer's output from that group's flush answer names it with epoch 0, while its
+ * backups hold the stamped copy the peer sent them (found by the replication sweep, seed 7619).
  */
 export function isHeldCopyNamed(input: MessageInput, payload: ApplicationPayload): boolean {
-  if (isExactCopy(input, payload)) return true;
   return (
-    (input.sentEpoch === 0 || payload.epoch === 0) &&
+    input.sentEpoch !== undefined &&
     payload.source === input.source &&
     payload.channel === input.channel &&
-    payload.position === input.sentAt
+    isNamedCopy(input, payload, []) === true
   );
 }
 
