@@ -48,7 +48,6 @@ function issueEach(
   }
 }
 
-/** `node` receives everything, but nothing it sends to `others` arrives: they never learn what it holds. */
 /** A client C calling a front A (two replicas) that calls the ledger B synchronously, by priority. */
 function syncCallCluster(): ReplicationCluster {
   const policy = priorityPolicy();
@@ -66,6 +65,7 @@ function syncCallCluster(): ReplicationCluster {
   ]);
 }
 
+/** `node` receives everything, but nothing it sends to `others` arrives: they never learn what it holds. */
 function silence(target: ReplicationCluster, node: string, others: readonly string[]): void {
   for (const other of others) target.block(node, other);
 }
@@ -522,5 +522,49 @@ describe('a copy its source group disowned, waiting in a pool', () => {
     expect(primary.history()).toEqual(['start']);
     expect(primary.counters.fencedMessages).toBeGreaterThan(0);
     expect(JSON.stringify(primary.actorState())).not.toContain('r1');
+  });
+
+  it("is dropped by a new primary's flush as soon as it learns the basis that disowns it", () => {
+    const sim = cluster(
+      directGroups({
+        clientMembers: ['c1', 'c2'],
+        clientSettings: { recoveryMaxMs: 200 },
+        // b2's flush waits this long for b3, which it does not hear while the basis arrives.
+        ledgerSettings: { recoveryMaxMs: 60_000 },
+      }),
+    );
+    // As above, only b2 holds r1; and b2 hears nothing of the client group's next epoch yet.
+    for (const target of ['c2', 'b1', 'b3']) sim.block('c1', target);
+    for (const target of ['c2', 'b1', 'b3']) sim.block('b2', target);
+    sim.block('c2', 'b2');
+    issue(sim, 'c1', 'r1', 'B');
+    sim.runUntil(WARM_UP_MS + 50);
+    expect(sim.role('b2').backlog().inputs).toBe(1);
+    sim.crash(nodeId('c1'));
+    sim.runUntil(WARM_UP_MS + 1_000, () => sim.role('c2').role === 'primary');
+    expect(sim.role('c2').history()).toEqual(['start']);
+    // b1 fails; b2 starts its flush and waits for b3, whose answers do not reach it.
+    for (const target of ['c2', 'b1', 'b3']) sim.unblock('b2', target);
+    sim.block('b3', 'b2');
+    sim.crash(nodeId('b1'));
+    sim.runUntil(sim.clock.now() + 1_000, () => sim.role('b2').role === 'recovering');
+    const flushing = sim.role('b2');
+    expect(flushing.role).toBe('recovering');
+    expect(flushing.counters.fencedMessages).toBe(0);
+    // The client group's next request brings its basis, which cuts before r1: the flush drops r1
+    // then, before anything could order it.
+    sim.unblock('c2', 'b2');
+    issue(sim, 'c2', 'r2', 'B');
+    sim.runUntil(sim.clock.now() + 100);
+    expect(flushing.role).toBe('recovering');
+    expect(flushing.counters.fencedMessages).toBeGreaterThan(0);
+    sim.unblock('b3', 'b2');
+    sim.runUntil(sim.clock.now() + 1_000, () => sim.role('b2').role === 'primary');
+    sim.runUntil(sim.clock.now() + 200);
+    const primary = sim.role('b2');
+    expect(primary.role).toBe('primary');
+    const state = JSON.stringify(primary.actorState());
+    expect(state).not.toContain('r1');
+    expect(state).toContain('r2');
   });
 });

@@ -200,7 +200,16 @@ interface PendingInput {
   readonly arrival: number;
 }
 
-/** What a member told the new primary in its flush reply. */
+/** An announced position a new primary's flush lacks the input of (`positionsMissingInputs`). */
+interface MissingInput {
+  readonly position: number;
+  /** The input its entry names; none where no entry for the position came at all. */
+  readonly input: MessageInput | undefined;
+  /** The last position announced. */
+  readonly last: number;
+}
+
+/** A new primary's flush in progress: who answered it, and what it asked for. */
 interface FlushState {
   readonly epoch: number;
   readonly startedAtMs: number;
@@ -1149,7 +1158,7 @@ export class ReplicaRole {
     this.setTimer(TIMER_RECOVERY, this.settings.recoveryWaitMs);
   }
 
-  private askForFlush(): void {
+  private askForFlush(missing = this.positionsMissingInputs()): void {
     const flush = this.flush;
     if (flush === undefined || this.view === undefined) return;
     for (const member of this.view.members)
@@ -1168,7 +1177,7 @@ export class ReplicaRole {
         epoch: flush.epoch,
         after: this.positionLast,
       });
-    this.askForMissingInputs(flush);
+    this.askForMissingInputs(flush, missing);
   }
 
   /**
@@ -1180,9 +1189,9 @@ export class ReplicaRole {
    * and each flush waited for the other group's basis until `recoveryMaxMs` (seed 5690 of the
    * replication sweep). The removed one still held the request.
    */
-  private askForMissingInputs(flush: FlushState): void {
+  private askForMissingInputs(flush: FlushState, missing: readonly MissingInput[]): void {
     const members = this.view?.members ?? [];
-    for (const { position, input } of this.positionsMissingInputs()) {
+    for (const { position, input } of missing) {
       // Only a copy named whole can be recognised in another replica's pool.
       if (input?.sentEpoch === undefined || input.sentAt === undefined) continue;
       const askedAt = flush.inputsAskedAt.get(position);
@@ -1283,14 +1292,20 @@ export class ReplicaRole {
   private onFlushDue(): void {
     if (this.role !== 'recovering' || this.flush === undefined) return;
     this.flush.waitedMs += this.settings.recoveryWaitMs;
-    if (this.tryConcludeFlush()) return;
+    // Computed once per tick: the conclusion and the asking look at the same positions.
+    const missing = this.positionsMissingInputs();
+    if (this.tryConcludeFlush(missing)) return;
     this.counters.recoveryExtensions++;
-    this.askForFlush();
+    this.askForFlush(missing);
     this.setTimer(TIMER_RECOVERY, this.settings.recoveryWaitMs);
   }
 
   /** What still keeps the flush open, if anything (for the checks and for diagnosis). */
   flushBlockers(): string[] {
+    return this.blockersOfFlush(this.positionsMissingInputs());
+  }
+
+  private blockersOfFlush(missing: readonly MissingInput[]): string[] {
     const flush = this.flush;
     if (flush === undefined || this.view === undefined) return [];
     const blockers: string[] = [];
@@ -1301,7 +1316,12 @@ export class ReplicaRole {
     // A position announced (learnt from a member, or relayed by a peer group that may already have
     // acted on its outputs) whose input is not here yet: the cut must not stop short of it while
     // the input can still arrive (the sender retransmits to every member of the view).
-    for (const missing of this.missingInputs()) blockers.push(missing);
+    for (const { position, input, last } of missing)
+      blockers.push(
+        input === undefined
+          ? `no entry for position ${position} before ${last}`
+          : `input ${inputKey(input.source, input.channel)} of position ${position}`,
+      );
     for (const [connection, endpoint] of this.endpoints) {
       for (const member of membersBehindEpoch(endpoint, this.group, flush.epoch))
         blockers.push(`${member} on ${connection} does not know epoch ${flush.epoch}`);
@@ -1315,22 +1335,11 @@ export class ReplicaRole {
 
   /**
    * The announced positions after what this replica can reach whose inputs it lacks, up to the
-   * first one whose input was fenced.
+   * first one whose input was fenced: each with the input its entry names (none where no entry came
+   * at all) and the last position announced.
    */
-  private missingInputs(): string[] {
-    return this.positionsMissingInputs().map(({ position, input, last }) =>
-      input === undefined
-        ? `no entry for position ${position} before ${last}`
-        : `input ${inputKey(input.source, input.channel)} of position ${position}`,
-    );
-  }
-
-  /**
-   * The same positions, with the input each entry names (none where no entry came at all) and the
-   * last position announced.
-   */
-  private positionsMissingInputs(): { position: number; input: MessageInput | undefined; last: number }[] {
-    const missing: { position: number; input: MessageInput | undefined; last: number }[] = [];
+  private positionsMissingInputs(): MissingInput[] {
+    const missing: MissingInput[] = [];
     const start =
       this.style === 'passive'
         ? Math.max(this.checkpoint?.position ?? 0, this.positionLast)
@@ -1371,10 +1380,10 @@ export class ReplicaRole {
   }
 
   /** Concludes the flush once every member answered, knows the epoch, and nothing is left to fetch. */
-  private tryConcludeFlush(): boolean {
+  private tryConcludeFlush(missing?: readonly MissingInput[]): boolean {
     const flush = this.flush;
     if (flush === undefined || this.role !== 'recovering') return false;
-    if (this.flushBlockers().length > 0) {
+    if (this.blockersOfFlush(missing ?? this.positionsMissingInputs()).length > 0) {
       if (flush.waitedMs < this.settings.recoveryMaxMs) return false;
       this.counters.flushTimeouts++;
     }
