@@ -199,6 +199,10 @@ export function controlMessageProblem(message: unknown): string | undefined {
       );
     case 'rep-input-reply':
       return integers('position') ?? (isInputCopy(message.input) ? undefined : `${type}: a malformed input`);
+    case 'rep-held':
+      return integers('epoch', 'position');
+    case 'rep-held-request':
+      return integers('epoch');
     case 'rep-state-request':
       return integers('incarnation');
     case 'rep-state':

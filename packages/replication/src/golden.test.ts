@@ -568,3 +568,66 @@ describe('a copy its source group disowned, waiting in a pool', () => {
     expect(state).toContain('r2');
   });
 });
+
+describe("output commit (outputCommit: 'majority')", () => {
+  // Invariant: with `majority`, no output of a position leaves the primary before a majority of its
+  // view holds that position; so a primary cut off from its backups sends nothing a peer could act
+  // on, and a failover can never cut a position a peer acted on (docs/replication.md, "Output
+  // commit"). With `at-once` the same primary answers at once: the setting is what holds it.
+  const repliesAt = (sim: ReplicationCluster, node: string) =>
+    (sim.role(node).actorState() as { replies: Record<string, number[]> }).replies;
+
+  it.each(['semi-active', 'passive'] as const)(
+    '%s: a primary cut off from its backups processes a request, and its reply waits until a backup holds it',
+    (style) => {
+      const sim = cluster(directGroups({ style, ledgerSettings: { outputCommit: 'majority' } }));
+      silence(sim, 'b1', ['b2', 'b3']);
+      silence(sim, 'b2', ['b1']);
+      silence(sim, 'b3', ['b1']);
+      issue(sim, 'c1', 'r1', 'B');
+      sim.runUntil(WARM_UP_MS + 200);
+      const primary = sim.role('b1');
+      expect(primary.history()).toEqual(['start', 'C#1']);
+      expect(repliesAt(sim, 'c1')).toEqual({});
+      expect(primary.counters.outputsAwaitingMajority).toBeGreaterThan(0);
+      // While the reply waits, the primary asks its backups every `recoveryWaitMs` what they hold.
+      expect(primary.counters.heldAsked).toBeGreaterThan(0);
+      for (const [from, to] of [
+        ['b1', 'b2'],
+        ['b1', 'b3'],
+        ['b2', 'b1'],
+        ['b3', 'b1'],
+      ] as const)
+        sim.unblock(from, to);
+      sim.runUntil(WARM_UP_MS + 400);
+      expect(repliesAt(sim, 'c1')).toEqual({ r1: [1] });
+      expect(sim.role('b2').counters.heldTold + sim.role('b3').counters.heldTold).toBeGreaterThan(0);
+    },
+  );
+
+  it('at-once (the default): the same cut-off primary answers at once', () => {
+    const sim = cluster(directGroups());
+    silence(sim, 'b1', ['b2', 'b3']);
+    silence(sim, 'b2', ['b1']);
+    silence(sim, 'b3', ['b1']);
+    issue(sim, 'c1', 'r1', 'B');
+    sim.runUntil(WARM_UP_MS + 200);
+    expect(repliesAt(sim, 'c1')).toEqual({ r1: [1] });
+    expect(sim.role('b1').counters.outputsAwaitingMajority).toBe(0);
+  });
+
+  it('when nothing fails, every reply comes, each after one backup told the primary it holds its position', () => {
+    const sim = cluster(directGroups({ ledgerSettings: { outputCommit: 'majority' } }));
+    issueEach(sim, 'B', [
+      ['r1', 20],
+      ['r2', 40],
+      ['r3', 60],
+    ]);
+    sim.runUntil(WARM_UP_MS + 200);
+    expect(repliesAt(sim, 'c1')).toEqual({ r1: [1], r2: [2], r3: [3] });
+    const primary = sim.role('b1');
+    expect(primary.counters.outputsAwaitingMajority).toBeGreaterThanOrEqual(3);
+    expect(primary.counters.heldAsked).toBe(0);
+    for (const node of ['b2', 'b3']) expect(sim.role(node).history(), node).toEqual(primary.history());
+  });
+});

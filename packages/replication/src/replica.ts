@@ -110,6 +110,7 @@ import { SequenceSet } from './sequence-set.js';
 import { withoutLowestPositions } from './position-table.js';
 import {
   REPLICA_CONTROL_TYPES,
+  OUTPUT_COMMITS,
   REPLICATION_DEFAULTS,
   REPLICATION_PIGGYBACK_KEY,
   applicationPayload,
@@ -226,6 +227,7 @@ const TIMER_ANNOUNCE = 'rep:announce';
 const TIMER_RECOVERY = 'rep:recovery';
 const TIMER_STATE = 'rep:state';
 const TIMER_OUTPUTS = 'rep:outputs';
+const TIMER_MAJORITY = 'rep:majority';
 const USER_TIMER_PREFIX = 'user:';
 const ENDPOINT_TIMER_PREFIX = 'mc:';
 /** Epoch bases kept per group: enough to judge a message delayed across a few failovers. */
@@ -513,6 +515,26 @@ export class ReplicaRole {
   private outputSequence = 0;
   private channels: Record<string, number> = {};
   private readonly pendingOutputs: KeptOutput[] = [];
+  /**
+   * `outputCommit: 'majority'`. Primary: each member of its view → the position it said it holds in
+   * this view (`rep-held`). Cleared on every view of the group: a position told in another epoch
+   * may be one a flush cut.
+   */
+  private readonly heldBy = new Map<NodeId, number>();
+  /** Backup: the epoch and position it last told its primary it holds. */
+  private heldToldEpoch = 0;
+  private heldToldPosition = 0;
+  /** Primary: sends to outside addresses waiting for a majority to hold their position. */
+  private readonly externalAwaitingMajority: { readonly position: number; readonly envelope: Envelope }[] =
+    [];
+  /** Primary: a `TIMER_MAJORITY` is set (it asks the backups again when it fires). */
+  private majorityTimerSet = false;
+  /**
+   * Kept outputs of positions this replica processed as primary and no majority held when it
+   * stopped being primary: never handed to a peer group's flush, since no output of such a
+   * position may reach a peer (`outputCommit: 'majority'`).
+   */
+  private readonly uncommittedKept = new Set<string>();
   /** Outputs produced here and not yet seen on the wire from this group, by group-level id. */
   private readonly kept = new Map<string, KeptOutput>();
   /** Outputs of this group seen on the wire before this replica produced them. */
@@ -589,6 +611,10 @@ export class ReplicaRole {
       if (!Number.isSafeInteger(value) || value < 1)
         throw new RangeError(`${name} must be a positive integer`);
     }
+    if (!OUTPUT_COMMITS.includes(this.settings.outputCommit))
+      throw new RangeError(
+        `outputCommit must be one of ${OUTPUT_COMMITS.join(', ')}, got ${String(this.settings.outputCommit)}`,
+      );
     for (const name of ['digestIntervalMs', 'relayAfterMs'] as const) {
       const value = this.settings[name];
       if (!Number.isFinite(value) || value < 0)
@@ -834,6 +860,9 @@ export class ReplicaRole {
       case TIMER_OUTPUTS:
         if (this.role === 'primary') this.flushOutputs();
         return;
+      case TIMER_MAJORITY:
+        this.onMajorityDue();
+        return;
       default:
         return;
     }
@@ -854,6 +883,7 @@ export class ReplicaRole {
     const wasPrimary = this.role === 'primary';
     const continuous = this.view === undefined || view.epoch === this.view.epoch + 1;
     this.view = view;
+    this.heldBy.clear();
     const fresh = this.positionLast === 0 && this.announced.size === 0 && this.heldOrders.length === 0;
     this.lifecycleEvent({
       type: 'view',
@@ -985,6 +1015,12 @@ export class ReplicaRole {
         break;
       case 'rep-input-reply':
         this.onInputReply(message.position, message.input);
+        break;
+      case 'rep-held':
+        this.onHeld(from, message.epoch, message.position);
+        break;
+      case 'rep-held-request':
+        if (this.role === 'backup') this.tellHeld(true);
         break;
       case 'rep-state-request':
         this.onStateRequest(from, message.incarnation);
@@ -1231,9 +1267,14 @@ export class ReplicaRole {
     const entries = [...(this.peerEntries.get(about)?.values() ?? [])]
       .filter((entry) => entry.position > since)
       .sort((a, b) => a.position - b.position);
-    // The newest outputs to it (a bound: older ones reached it long ago, or were stable).
+    // The newest outputs to it (a bound: older ones reached it long ago, or were stable). Not those
+    // of positions no majority held (`outputCommit: 'majority'`): no such output may reach a peer.
+    const heldThrough = this.role === 'primary' ? this.majorityHeldThrough() : Number.POSITIVE_INFINITY;
     const outputs = [...this.recentOutputs, ...this.kept.values(), ...this.pendingOutputs].filter(
-      (output) => output.payload.target === about,
+      (output) =>
+        output.payload.target === about &&
+        output.payload.position <= heldThrough &&
+        !this.uncommittedKept.has(messageKey(output.payload.id)),
     );
     const inputs: InputCopy[] = [];
     const seen = new Set<string>();
@@ -2004,6 +2045,7 @@ export class ReplicaRole {
 
   private onOutputSeen(payload: ApplicationPayload): void {
     const key = messageKey(payload.id);
+    this.uncommittedKept.delete(key);
     if (this.kept.delete(key) || this.role === 'primary') return;
     this.observed.add(key);
     if (this.observed.size > this.settings.inputsMax) {
@@ -2023,8 +2065,12 @@ export class ReplicaRole {
     }
     if (targetGroup === undefined || connection === undefined) {
       // Not a replicated group this one is connected to: only the primary reaches it.
-      if (this.role === 'primary')
-        this.effects.push({ type: 'external-send', envelope: { ...envelope, id } as Envelope });
+      if (this.role === 'primary') {
+        const external = { ...envelope, id } as Envelope;
+        if (this.settings.outputCommit === 'majority')
+          this.externalAwaitingMajority.push({ position: this.positionProcessing, envelope: external });
+        else this.effects.push({ type: 'external-send', envelope: external });
+      }
       return id;
     }
     const channel = (this.channels[targetGroup] ?? 0) + 1;
@@ -2408,6 +2454,9 @@ export class ReplicaRole {
    * waits, with every later one, and is tried again.
    */
   private flushOutputs(): void {
+    const heldThrough =
+      this.settings.outputCommit === 'majority' ? this.majorityHeldThrough() : Number.POSITIVE_INFINITY;
+    if (this.externalAwaitingMajority.length > 0) this.releaseExternalSends(heldThrough);
     if (this.pendingOutputs.length === 0) {
       if (this.announcementDue()) this.setTimer(TIMER_ANNOUNCE, this.settings.announceDelayMs);
       return;
@@ -2416,7 +2465,7 @@ export class ReplicaRole {
     // member per pass instead of one per member per output.
     const holding = new Set<string>();
     try {
-      this.sendPendingOutputs(holding);
+      this.sendPendingOutputs(holding, heldThrough);
     } finally {
       for (const connection of holding) {
         const endpoint = this.endpoints.get(connection)!;
@@ -2427,9 +2476,13 @@ export class ReplicaRole {
     if (this.announcementDue()) this.setTimer(TIMER_ANNOUNCE, this.settings.announceDelayMs);
   }
 
-  private sendPendingOutputs(holding: Set<string>): void {
+  private sendPendingOutputs(holding: Set<string>, heldThrough: number): void {
     while (this.pendingOutputs.length > 0) {
       const output = this.pendingOutputs[0]!;
+      if (output.payload.position > heldThrough) {
+        this.awaitMajority();
+        break;
+      }
       if (!holding.has(output.connection)) {
         holdSends(this.endpoints.get(output.connection)!);
         holding.add(output.connection);
@@ -2464,6 +2517,99 @@ export class ReplicaRole {
       if (this.recentOutputs.length > this.recentMax()) this.recentOutputs.shift();
       this.counters.outputsSent++;
     }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Output commit (`outputCommit: 'majority'`; docs/replication.md, "Output commit")
+
+  /**
+   * The last position a majority of the view holds, this primary included (+∞ with
+   * `outputCommit: 'at-once'`, and in a group of one, its own majority).
+   */
+  private majorityHeldThrough(): number {
+    if (this.settings.outputCommit !== 'majority') return Number.POSITIVE_INFINITY;
+    const view = this.view;
+    if (view === undefined) return 0;
+    // Besides the primary itself: 1 of 2 or 3 members, 2 of 4 or 5.
+    const needed = Math.floor(view.members.length / 2);
+    if (needed === 0) return Number.POSITIVE_INFINITY;
+    const told: number[] = [];
+    for (const member of view.members) if (member !== this.self) told.push(this.heldBy.get(member) ?? 0);
+    told.sort((a, b) => b - a);
+    return Math.min(this.positionLast, told[needed - 1] ?? 0);
+  }
+
+  /**
+   * Outputs wait for a majority: the backups need the order of their positions now, not after
+   * `announceDelayMs` (no output will carry it), and a timer asks them again should what they
+   * tell be lost.
+   */
+  private awaitMajority(): void {
+    this.counters.outputsAwaitingMajority++;
+    if (this.announcementDue()) this.onAnnounceDue();
+    if (this.majorityTimerSet) return;
+    this.majorityTimerSet = true;
+    this.setTimer(TIMER_MAJORITY, this.settings.recoveryWaitMs);
+  }
+
+  /** Still waiting after `recoveryWaitMs`: asks the members that told less than needed. */
+  private onMajorityDue(): void {
+    this.majorityTimerSet = false;
+    const view = this.view;
+    if (this.role !== 'primary' || view === undefined) return;
+    const waiting = Math.min(
+      this.pendingOutputs[0]?.payload.position ?? Number.POSITIVE_INFINITY,
+      this.externalAwaitingMajority[0]?.position ?? Number.POSITIVE_INFINITY,
+    );
+    if (waiting === Number.POSITIVE_INFINITY) return;
+    if (waiting <= this.majorityHeldThrough()) {
+      this.flushOutputs();
+      return;
+    }
+    this.counters.heldAsked++;
+    for (const member of view.members)
+      if (member !== this.self && (this.heldBy.get(member) ?? 0) < waiting)
+        this.sendControl(member, { type: 'rep-held-request', group: this.group, epoch: view.epoch });
+    if (this.announcementDue()) this.onAnnounceDue();
+    this.majorityTimerSet = true;
+    this.setTimer(TIMER_MAJORITY, this.settings.recoveryWaitMs);
+  }
+
+  /** Sends to outside addresses whose positions a majority holds, in order. */
+  private releaseExternalSends(heldThrough: number): void {
+    const waiting = this.externalAwaitingMajority;
+    let released = 0;
+    while (released < waiting.length && waiting[released]!.position <= heldThrough) {
+      this.effects.push({ type: 'external-send', envelope: waiting[released]!.envelope });
+      released++;
+    }
+    waiting.splice(0, released);
+    if (waiting.length > 0) this.awaitMajority();
+  }
+
+  /** A backup told this primary what it holds. */
+  private onHeld(from: NodeId, epoch: number, position: number): void {
+    const view = this.view;
+    if (this.role !== 'primary' || view === undefined || epoch !== view.epoch || !view.members.includes(from))
+      return;
+    if (position > (this.heldBy.get(from) ?? 0)) this.heldBy.set(from, position);
+  }
+
+  /**
+   * A backup tells its primary the last position it holds, when that grew (or when asked): only
+   * once it knows its view's basis, since until then positions it holds past that basis's cut may
+   * be an older epoch's, which the new primary's order does not have.
+   */
+  private tellHeld(asked: boolean): void {
+    const view = this.view;
+    if (view === undefined || view.primary === this.self || !view.members.includes(this.self)) return;
+    if (!this.bases.some((basis) => basis.epoch === view.epoch)) return;
+    const position = this.style === 'passive' ? this.coverage() : this.positionLast;
+    if (!asked && view.epoch === this.heldToldEpoch && position <= this.heldToldPosition) return;
+    this.heldToldEpoch = view.epoch;
+    this.heldToldPosition = position;
+    this.counters.heldTold++;
+    this.sendControl(view.primary, { type: 'rep-held', group: this.group, epoch: view.epoch, position });
   }
 
   /**
@@ -2975,6 +3121,7 @@ export class ReplicaRole {
       this.setTimer(`${USER_TIMER_PREFIX}${name}`, timer.delayMs);
     const resend = [...this.kept.values()].sort((a, b) => a.payload.id.sequence - b.payload.id.sequence);
     this.kept.clear();
+    this.uncommittedKept.clear();
     this.observed.clear();
     for (const output of resend) {
       this.pendingOutputs.push(output);
@@ -3017,6 +3164,7 @@ export class ReplicaRole {
     this.announcedAnywhere = 0;
     this.localQueue.length = 0;
     this.kept.clear();
+    this.uncommittedKept.clear();
     this.observed.clear();
     this.recentOutputs.length = 0;
     this.outputsSinceCheckpoint = [];
@@ -3042,8 +3190,15 @@ export class ReplicaRole {
     }
     // Outputs produced and not sent yet stay kept, as a backup keeps what its primary has not
     // sent: if this replica is primary again after a flush, it resends them.
-    for (const output of this.pendingOutputs) this.kept.set(messageKey(output.payload.id), output);
+    const heldThrough = this.majorityHeldThrough();
+    for (const output of this.pendingOutputs) {
+      const key = messageKey(output.payload.id);
+      this.kept.set(key, output);
+      if (output.payload.position > heldThrough) this.uncommittedKept.add(key);
+    }
     this.pendingOutputs.length = 0;
+    // Sends to outside addresses are the primary's alone, never resent (docs/replication.md).
+    this.externalAwaitingMajority.length = 0;
     this.pendingCheckpoint = undefined;
     this.digestDue = false;
     this.supervisor.setMode('replay');
@@ -3056,6 +3211,7 @@ export class ReplicaRole {
     const role = this.role;
     if (role === 'backup' && this.held.length > 0) this.takeHeldCopiesNamed();
     if (role === 'backup' || role === 'starting') this.followAnnouncements();
+    if (this.role === 'backup' && this.settings.outputCommit === 'majority') this.tellHeld(false);
     if (this.stuckPosition !== 0) this.askIfStuck();
     if (this.inputsAskedAt.size > 0) this.askAgain();
     if (role === 'recovering') this.tryConcludeFlush();

@@ -40,7 +40,13 @@ import {
 } from './group.js';
 import { policyByName, type PolicyName } from './policy.js';
 import { judgeByBases, type ReplicaRole } from './replica.js';
-import { sumReplicaCounters, type ReplicationSettings, type ReplicationStyle } from './types.js';
+import {
+  REPLICATION_DEFAULTS,
+  sumReplicaCounters,
+  type OutputCommit,
+  type ReplicationSettings,
+  type ReplicationStyle,
+} from './types.js';
 import { ScriptedViewSource } from './view-source.js';
 import {
   RelayedViews,
@@ -199,6 +205,7 @@ export interface ReplicationReplayExtras {
   readonly faults?: readonly FaultKind[];
   readonly replicas?: number;
   readonly piggybackCharsMax?: number;
+  readonly outputCommit?: OutputCommit;
 }
 
 /**
@@ -216,12 +223,14 @@ export function replicationSimReplayCommand(
   const words = ['pnpm steadfast sim replication --seeds 1 --from', String(seed), '--style', style];
   if (policy !== undefined) words.push('--policy', policy);
   if (views !== 'scripted') words.push('--views', views);
-  const { faults, replicas, piggybackCharsMax } = extras;
+  const { faults, replicas, piggybackCharsMax, outputCommit } = extras;
   if (faults !== undefined && formatFaults(faults) !== formatFaults(ALL_FAULTS))
     words.push('--faults', formatFaults(faults));
   if (replicas !== undefined && replicas !== DEFAULT_SERVER_REPLICAS)
     words.push('--replicas', String(replicas));
   if (piggybackCharsMax !== undefined) words.push('--piggyback-chars', String(piggybackCharsMax));
+  if (outputCommit !== undefined && outputCommit !== REPLICATION_DEFAULTS.outputCommit)
+    words.push('--output-commit', outputCommit);
   return words.join(' ');
 }
 
@@ -367,6 +376,7 @@ export async function runReplicationSimulation(
     ...(options.settings?.piggybackCharsMax === undefined
       ? {}
       : { piggybackCharsMax: options.settings.piggybackCharsMax }),
+    ...(options.settings?.outputCommit === undefined ? {} : { outputCommit: options.settings.outputCommit }),
   });
 
   const tellView = (simulation: Simulation, member: NodeId, view: Parameters<typeof replicaViewCommand>[0]) =>

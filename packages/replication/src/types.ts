@@ -11,6 +11,14 @@ import type { Envelope, MessageId, NodeId } from '@steadfast/wire';
 export type ReplicationStyle = 'semi-active' | 'passive';
 export const REPLICATION_STYLES: readonly ReplicationStyle[] = ['semi-active', 'passive'];
 
+/**
+ * When a primary's outputs may leave (`ReplicationSettings.outputCommit`): `at-once`, as soon as it
+ * processed their position (the protocol of the seed: no extra message when nothing fails); or
+ * `majority`, once a majority of its view (itself included) holds that position.
+ */
+export type OutputCommit = 'at-once' | 'majority';
+export const OUTPUT_COMMITS: readonly OutputCommit[] = ['at-once', 'majority'];
+
 export interface ReplicationSettings {
   /**
    * How long processed-but-unannounced positions wait for an outgoing application message to ride
@@ -75,6 +83,22 @@ export interface ReplicationSettings {
    * packets by that bound, so a message that fits it always travels.
    */
   readonly piggybackCharsMax: number;
+  /**
+   * When outputs leave the primary. `at-once` (the default) sends each output, with the order of
+   * its position piggybacked, as soon as the primary processed it: no extra message and no wait.
+   * Its limit: if the primary and the only peer members that received an output all fail before
+   * the group's backups hold that position (two primaries cut off together from their groups,
+   * then both crashing), the next primary cannot learn it, and a peer may have acted on it (a
+   * request lost, or applied twice; docs/replication.md, "Output commit").
+   *
+   * `majority` holds every output (to a peer group and to outside addresses) until a majority of
+   * the view, the primary included, holds its position: the backups tell the primary what they
+   * hold (`rep-held`) and the primary sends the announcements at once in a null message when its
+   * outputs wait. Nothing leaves a primary cut off from its group, so no peer ever acts on a
+   * position a failover could cut. It costs a round trip to a backup per pass and a control
+   * message per backup per input it follows. A group of one is its own majority: nothing waits.
+   */
+  readonly outputCommit: OutputCommit;
   /** Settings of the multicast connections this replica takes part in. */
   readonly connection: Partial<ConnectionSettings>;
 }
@@ -94,6 +118,7 @@ export const REPLICATION_DEFAULTS: ReplicationSettings = {
   peerAnnouncementsMax: 256,
   relayAfterMs: 100,
   piggybackCharsMax: 6_000,
+  outputCommit: 'at-once',
   // A retransmission answers a NACK with up to this many messages; the group layer splits them into
   // packets that each stay within `messageBytesMax`, so full-size messages still travel one per
   // packet. A pass's outputs leave batched (several per packet), so one lost packet can be dozens of
@@ -389,6 +414,14 @@ export type ReplicaControl =
       readonly position: number;
       readonly input: InputCopy;
     }
+  /**
+   * A backup tells its primary that it holds every position of the order through `position`
+   * (processed, semi-active; inputs and entries logged, passive), in the view of `epoch` whose
+   * basis it knows. Sent with `outputCommit: 'majority'`, whenever that grows, and on request.
+   */
+  | { readonly type: 'rep-held'; readonly group: string; readonly epoch: number; readonly position: number }
+  /** A primary whose outputs wait for a majority asks a backup to tell it again what it holds. */
+  | { readonly type: 'rep-held-request'; readonly group: string; readonly epoch: number }
   /** A joining (restarted) replica asks the primary for its state. */
   | { readonly type: 'rep-state-request'; readonly group: string; readonly incarnation: number }
   | {
@@ -426,6 +459,8 @@ export const REPLICA_CONTROL_TYPES: readonly ReplicaControl['type'][] = [
   'rep-peer-order-reply',
   'rep-input-request',
   'rep-input-reply',
+  'rep-held',
+  'rep-held-request',
   'rep-state-request',
   'rep-state',
 ];
@@ -585,6 +620,12 @@ export interface ReplicaCounters {
   outputsDeferred: number;
   /** Outputs the connection refused for good (too large, unencodable): dropped and counted, never retried. */
   outputsRefused: number;
+  /** `outputCommit: 'majority'`: times a primary's outputs waited for a majority to hold their position. */
+  outputsAwaitingMajority: number;
+  /** `outputCommit: 'majority'`: times a primary asked its backups again what they hold (`rep-held-request`). */
+  heldAsked: number;
+  /** `outputCommit: 'majority'`: positions held that a backup told its primary of (`rep-held`). */
+  heldTold: number;
   /**
    * Packets the replica actor dropped unread: malformed, of another packet or payload format (a
    * node of another version), or naming a sender other than the node that sent them.
@@ -637,6 +678,9 @@ export function zeroReplicaCounters(): ReplicaCounters {
     cutOffPasses: 0,
     outputsDeferred: 0,
     outputsRefused: 0,
+    outputsAwaitingMajority: 0,
+    heldAsked: 0,
+    heldTold: 0,
     packetsDropped: 0,
   };
 }

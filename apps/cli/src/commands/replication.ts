@@ -7,6 +7,7 @@ import {
   POLICY_NAMES,
   policyForSeed,
   REPLICA_ACTOR_NAME,
+  OUTPUT_COMMITS,
   REPLICATION_DEFAULTS,
   REPLICATION_STYLES as STYLES,
   STUCK_ASK_MS,
@@ -46,7 +47,7 @@ export const simReplicationCommand: CommandSpec = {
   name: 'sim replication',
   summary: 'Run many seeds of replica groups (order announcements, failover) under the nemesis.',
   usage:
-    'steadfast sim replication --seeds N [--from S] [--style semi-active|passive] [--policy NAME] [--faults LIST] [--views scripted|membership] [--replicas N] [--piggyback-chars N] [--json]',
+    'steadfast sim replication --seeds N [--from S] [--style semi-active|passive] [--policy NAME] [--faults LIST] [--views scripted|membership] [--replicas N] [--piggyback-chars N] [--output-commit at-once|majority] [--json]',
   details:
     `Seeds S … S+N−1 (default S = 1). Policies: ${POLICY_NAMES.join(', ')} (default: rotating with the seed).\n` +
     `Faults: ${ALL_FAULTS.join(', ')} (default all). Topology alternates with the seed between clients →\n` +
@@ -59,7 +60,9 @@ export const simReplicationCommand: CommandSpec = {
     'real membership layer on every node, with autoMembership: evictions, rejoins, step-downs).\n' +
     '--replicas sets the replicas of each server group (front and ledger; clients keep 2), and\n' +
     '--piggyback-chars the frame budget piggybackCharsMax (small values cut announcements, checkpoints\n' +
-    'and control messages into many parts). A violation prints the command that replays its seed.',
+    'and control messages into many parts). --output-commit majority holds every output until a\n' +
+    'majority of its group holds its position (docs/replication.md, "Output commit").\n' +
+    'A violation prints the command that replays its seed.',
   options: {
     seeds: { type: 'string', description: 'how many seeds to run (required)' },
     from: { type: 'string', description: 'first seed (default 1)' },
@@ -72,12 +75,17 @@ export const simReplicationCommand: CommandSpec = {
       type: 'string',
       description: `frame budget piggybackCharsMax, ${PIGGYBACK_CHARS_MIN} to ${REPLICATION_DEFAULTS.piggybackCharsMax} (default ${REPLICATION_DEFAULTS.piggybackCharsMax})`,
     },
+    'output-commit': {
+      type: 'string',
+      description: `when outputs leave a primary: ${OUTPUT_COMMITS.join(' or ')} (default ${REPLICATION_DEFAULTS.outputCommit})`,
+    },
     json: { type: 'boolean', description: 'print {"runs","violations","requests","failovers","wallMs"}' },
   },
   async run(args) {
     const json = args.values.json === true;
     const say = humanOutput(json);
     if (args.values.seeds === undefined) throw new UsageError('--seeds is required');
+    const outputCommit = choiceFlag(args, 'output-commit', OUTPUT_COMMITS, REPLICATION_DEFAULTS.outputCommit);
     const replicas = integerFlag(args, 'replicas', 3, 1, 7);
     const piggybackCharsMax =
       args.values['piggyback-chars'] === undefined
@@ -110,7 +118,7 @@ export const simReplicationCommand: CommandSpec = {
           views,
           policy: policy ?? policyForSeed(seed),
           replicas,
-          ...(piggybackCharsMax === undefined ? {} : { settings: { piggybackCharsMax } }),
+          settings: { outputCommit, ...(piggybackCharsMax === undefined ? {} : { piggybackCharsMax }) },
         });
         requests += result.requests;
         failovers += result.failovers;
