@@ -441,7 +441,8 @@ export const benchReplicationStackCommand: CommandSpec = {
   name: 'bench replication-stack',
   summary:
     'The replicated stack of bench replication in one process: CPU time and bytes allocated per request.',
-  usage: 'steadfast bench replication-stack [--requests N] [--rounds R] [--sites N] [--json]',
+  usage:
+    'steadfast bench replication-stack [--requests N] [--rounds R] [--sites N] [--output-commit at-once|majority] [--json]',
   details:
     'The client group of one and the 3-replica semi-active accounts group of bench replication, as\n' +
     'four nodes on an in-memory network in this process: the real codec, replica and group layers and\n' +
@@ -449,13 +450,18 @@ export const benchReplicationStackCommand: CommandSpec = {
     'system) per request of all four nodes together, each round, and the bytes allocated per request\n' +
     '(V8 heap sampling) over one more round. One process on one core has no scheduling in its figures:\n' +
     'it is the A/B of two versions of the code, where bench replication is what a deployment gets.\n' +
-    'It fails (exit 1) unless every request was answered exactly once.',
+    'It fails (exit 1) unless every request was answered exactly once. --output-commit majority\n' +
+    'measures the cost of holding outputs until a backup holds their position.',
   options: {
     requests: { type: 'string', description: 'requests per round (default 20000)' },
     rounds: { type: 'string', description: 'measured rounds (default 3; the median is reported)' },
     sites: {
       type: 'string',
       description: 'also list the N functions that allocated most, in bytes per request (default 0)',
+    },
+    'output-commit': {
+      type: 'string',
+      description: `when outputs leave a primary: ${OUTPUT_COMMITS.join(' or ')} (default ${REPLICATION_DEFAULTS.outputCommit})`,
     },
     json: { type: 'boolean', description: 'print the figures as one JSON object' },
   },
@@ -465,8 +471,9 @@ export const benchReplicationStackCommand: CommandSpec = {
     const requests = integerFlag(args, 'requests', 20_000, 10, 10_000_000);
     const roundsCount = integerFlag(args, 'rounds', 3, 1, 100);
     const sitesCount = integerFlag(args, 'sites', 0, 0, 1_000);
+    const outputCommit = choiceFlag(args, 'output-commit', OUTPUT_COMMITS, REPLICATION_DEFAULTS.outputCommit);
     const inFlight = 64;
-    const stack = startReplicationStack();
+    const stack = startReplicationStack({ outputCommit });
     let issued = 0;
     const deposit = (prefix: string) => (index: number) => {
       issued++;
