@@ -214,14 +214,16 @@ describe('replica groups with views from the real membership layer', () => {
     expect(results.every((result) => result.replies === result.requests)).toBe(true);
   });
 
-  it("output commit (outputCommit: 'majority'): the cut-off primaries' window loses and repeats nothing (seeds 1399, 12444, 18086, 18638, 19778, 21991) and seeds 1-10 hold, both styles", async () => {
+  it("output commit (outputCommit: 'majority'): the cut-off primaries' window loses and repeats nothing (seeds 1399, 12444, 18086, 18638, 19778, 21991), a joiner resends what its primary had not sent (1664), and seeds 1-10 hold, both styles", async () => {
     // Each named seed breaks exactly-once with `at-once` (docs/replication.md, "Known limits"):
     // two primaries cut off together from their groups exchange requests and replies at positions
     // their groups' next flushes cut. With `majority` nothing leaves a primary its backups do not
-    // hold, so those exchanges never happen.
+    // hold, so those exchanges never happen. In 1664 a client group's restarted replica got its
+    // state while its primary's outputs waited for it, became primary at once, and never sent them:
+    // a state transfer now carries the outputs not sent yet.
     const results: ReplicationSimResult[] = [];
     for (const style of ['semi-active', 'passive'] as const)
-      for (const seed of [1399, 12444, 18086, 18638, 19778, 21991, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+      for (const seed of [1399, 12444, 18086, 18638, 19778, 21991, 1664, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
         results.push(
           await runReplicationSimulation({
             seed,

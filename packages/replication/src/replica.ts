@@ -1469,7 +1469,11 @@ export class ReplicaRole {
       checkpoint: this.snapshotCheckpoint([]),
       inputs: [...this.pool.values()].map(({ kind, payload }) => ({ kind, payload })),
       held: [...this.held],
-      outputs: [...this.recentOutputs],
+      // With the outputs not sent yet (waiting for a majority, or for the connection's window): they
+      // belong to positions the checkpoint holds, so the joiner must resend them should it take
+      // over before this primary sent them (sweep seed 1664 with `outputCommit: 'majority'`: a
+      // client group's joiner became primary at once, and two requests were never sent).
+      outputs: [...this.recentOutputs, ...this.pendingOutputs],
       bases: this.bases,
       peerEpochs,
       peerBases,

@@ -440,7 +440,10 @@ export type ReplicaControl =
        * processed at positions after the checkpoint. Absent from a sender of an older version.
        */
       readonly held?: readonly InputCopy[];
-      /** The primary's recent outputs: kept, and resent should the joiner ever take over. */
+      /**
+       * The primary's recent outputs and those it has not sent yet (waiting for a majority or for a
+       * connection's window): kept, and resent should the joiner ever take over.
+       */
       readonly outputs: readonly KeptOutput[];
       readonly bases: readonly EpochBasis[];
       /** What the primary knows of the peer groups' epochs, for fencing their late messages. */
