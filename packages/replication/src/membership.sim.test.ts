@@ -40,19 +40,26 @@ function describeViolations(results: readonly ReplicationSimResult[], check?: 'i
   );
 }
 
+/** One seed as `sim replication --views membership` runs it: the policy rotating with the seed. */
+function membershipRun(
+  seed: number,
+  style: 'semi-active' | 'passive',
+  settings?: Parameters<typeof runReplicationSimulation>[0]['settings'],
+): Promise<ReplicationSimResult> {
+  return runReplicationSimulation({
+    seed,
+    style,
+    views: 'membership',
+    policy: policyForSeed(seed),
+    ...(settings === undefined ? {} : { settings }),
+  });
+}
+
 describe('replica groups with views from the real membership layer', () => {
   for (const style of ['semi-active', 'passive'] as const) {
     it(`${style}: seeds 1-${SEEDS}, all faults: safe after every event, live and exactly-once at the end`, async () => {
       const results: ReplicationSimResult[] = [];
-      for (let seed = 1; seed <= SEEDS; seed++)
-        results.push(
-          await runReplicationSimulation({
-            seed,
-            style,
-            views: 'membership',
-            policy: policyForSeed(seed),
-          }),
-        );
+      for (let seed = 1; seed <= SEEDS; seed++) results.push(await membershipRun(seed, style));
       expect(describeViolations(results)).toEqual([]);
       // A state loss excuses a run's end checks: none happens in these seeds, so none is excused.
       expect(results.flatMap((result) => result.stateLosses)).toEqual([]);
@@ -70,12 +77,7 @@ describe('replica groups with views from the real membership layer', () => {
   it('a group whose every state holder failed together (crashed, or evicted alive while partitioned) is reported as a state loss, with the safety checks holding after every event (seeds 417, 1302)', async () => {
     // Seed 207 was one too, until a primary cut off from its group stopped ordering (quorum notices).
     for (const seed of [417, 1302]) {
-      const result = await runReplicationSimulation({
-        seed,
-        style: 'semi-active',
-        views: 'membership',
-        policy: policyForSeed(seed),
-      });
+      const result = await membershipRun(seed, 'semi-active');
       // The order and divergence checks ran after every event and found nothing.
       expect(describeViolations([result])).toEqual([]);
       expect(result.stateLosses.map((loss) => loss.group)).toEqual(['B']);
@@ -224,15 +226,7 @@ describe('replica groups with views from the real membership layer', () => {
     const results: ReplicationSimResult[] = [];
     for (const style of ['semi-active', 'passive'] as const)
       for (const seed of [1399, 12444, 18086, 18638, 19778, 21991, 1664, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
-        results.push(
-          await runReplicationSimulation({
-            seed,
-            style,
-            views: 'membership',
-            policy: policyForSeed(seed),
-            settings: { outputCommit: 'majority' },
-          }),
-        );
+        results.push(await membershipRun(seed, style, { outputCommit: 'majority' }));
     expect(describeViolations(results)).toEqual([]);
     expect(results.flatMap((result) => result.stateLosses)).toEqual([]);
     expect(results.reduce((sum, result) => sum + result.failovers, 0)).toBeGreaterThan(results.length / 2);
