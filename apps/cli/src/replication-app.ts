@@ -15,6 +15,7 @@ import {
   REPLICA_ACTOR_NAME,
   replicaViewCommand,
   VIEW_RELAY_ACTOR,
+  type ReplicationSettings,
   type ReplicationStyle,
 } from '@steadfast/replication';
 import {
@@ -208,6 +209,7 @@ export function accountReplicaSpecs(
   style: ReplicationStyle,
   clientNode: string,
   settings?: Partial<GroupSettings>,
+  replicationSettings?: Partial<ReplicationSettings>,
 ): ActorSpec[] {
   // Replica groups need views without crashed members (the failover flush and the multicast
   // stability wait for every view member), so membership evicts silent members and lets them rejoin.
@@ -225,6 +227,7 @@ export function accountReplicaSpecs(
         group: ACCOUNTS_GROUP,
         peers: [{ group: CLIENTS_GROUP, contacts: [clientNode] }],
         reportToLocal: VIEW_RELAY_ACTOR,
+        ...(replicationSettings === undefined ? {} : { settings: replicationSettings }),
         input: { owner: 'replicated', balanceCents: 0, appliedOperationsMax: BENCH_APPLIED_OPERATIONS_MAX },
       },
       hostInput: true,

@@ -4,7 +4,11 @@
  * end-to-end replication test.
  */
 import { memberActorName, type MemberState } from '@steadfast/group';
-import { replicaExternalCommand, type ReplicationStyle } from '@steadfast/replication';
+import {
+  replicaExternalCommand,
+  type ReplicationSettings,
+  type ReplicationStyle,
+} from '@steadfast/replication';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,7 +57,11 @@ export interface ReplicationCluster {
 export async function startReplicationCluster(
   style: ReplicationStyle,
   replicas = 3,
-  options: { readonly delay?: DatagramDelay } = {},
+  options: {
+    readonly delay?: DatagramDelay;
+    /** Over the accounts group's settings (`bench replication --output-commit`). */
+    readonly replicationSettings?: Partial<ReplicationSettings>;
+  } = {},
 ): Promise<ReplicationCluster> {
   const members = Array.from({ length: replicas }, (_, index) => `n${index + 1}`);
   // Membership persists its log and views (replicas keep their state in each other, not on disk).
@@ -62,7 +70,7 @@ export async function startReplicationCluster(
     nodeIds: members,
     app: 'replication',
     dataDir,
-    actorsFor: () => accountReplicaSpecs(members, style, CLIENT_NODE),
+    actorsFor: () => accountReplicaSpecs(members, style, CLIENT_NODE, undefined, options.replicationSettings),
     ...(options.delay === undefined ? {} : { delay: options.delay }),
   });
   const clientNode = await startClientNode(cluster, CLIENT_NODE, options.delay);

@@ -5,8 +5,17 @@
  * the primary's order into the same state, and a failover keeps both properties (claims 33, 34, 65).
  */
 import { describe, expect, it } from 'vitest';
-import { address } from '@steadfast/wire';
-import { group, REPLICA_ACTOR_NAME, replicaQuorumCommand, replicationRegistry } from './group.js';
+import { MemoryNetwork, Node, SimulatedClock } from '@steadfast/runtime';
+import { address, createCodec } from '@steadfast/wire';
+import {
+  group,
+  REPLICA_ACTOR_NAME,
+  replicaActor,
+  replicaQuorumCommand,
+  replicationRegistry,
+} from './group.js';
+import { receptionPolicy } from './policy.js';
+import type { ReplicaRole } from './replica.js';
 import { clientAndLedgers, runtimeReplicas } from './runtime-nodes.test-support.js';
 import { client, ledger } from './workload.js';
 
@@ -80,5 +89,51 @@ describe('group() on runtime nodes', () => {
     );
     expect(sum(backupConnections, 'dataMessages')).toBe(0);
     expect(replicationRegistry().has(ledgerGroup.replicaBehavior.kind)).toBe(true);
+  });
+});
+
+describe("a host's settings in the replica's input", () => {
+  // Invariant: `ReplicaActorInput.settings` lies over the deployment's settings field by field (the
+  // connection's too), output commit takes the own group's delay away unless a host sets it, and a
+  // setting out of range stops the replica at its start with an error naming it.
+  function hosted(settings: unknown): { start: () => ReplicaRole } {
+    const node = new Node({
+      id: 'b1',
+      incarnation: 1,
+      clock: new SimulatedClock(),
+      transport: new MemoryNetwork().attach('b1'),
+      codec: createCodec({ keys: new Map([[1, new Uint8Array(32).fill(7)]]), activeKeyId: 1 }),
+      peers: { b1: 'b1' },
+    });
+    const roles: ReplicaRole[] = [];
+    const behavior = replicaActor(ledger, {
+      style: 'semi-active',
+      policy: receptionPolicy,
+      settings: { relayAfterMs: 50, connection: { ackDelayMs: 7 } },
+      onRole: (role) => roles.push(role),
+    });
+    return {
+      start: () => {
+        node.spawn(REPLICA_ACTOR_NAME, behavior, { group: 'B', incarnation: 1, peers: [], settings });
+        return roles[0]!;
+      },
+    };
+  }
+
+  it('lie over the deployment’s, field by field', () => {
+    const role = hosted({ outputCommit: 'majority', connection: { windowMax: 64 } }).start();
+    expect(role.settings.relayAfterMs).toBe(50);
+    expect(role.settings.outputCommit).toBe('majority');
+    expect(role.settings.connection).toMatchObject({ ackDelayMs: 7, windowMax: 64, ownGroupDelayMs: 0 });
+  });
+
+  it('keep the deployment’s and the defaults where they say nothing', () => {
+    const role = hosted(undefined).start();
+    expect(role.settings.outputCommit).toBe('at-once');
+    expect(role.settings.connection).toMatchObject({ ackDelayMs: 7, ownGroupDelayMs: 2 });
+  });
+
+  it('out of range, stop the replica at its start with an error naming the setting', () => {
+    expect(() => hosted({ outputCommit: 'sometimes' }).start()).toThrow(/outputCommit/);
   });
 });

@@ -79,6 +79,13 @@ export interface ReplicaActorInput {
    * asks the primary for a state transfer before it serves as a backup.
    */
   readonly joining?: boolean;
+  /**
+   * Settings over the deployment's (`group(actor, { settings })`), from the host's configuration:
+   * one deployment (one actor kind in the registry) can then run with, say, `outputCommit:
+   * 'majority'` where a host asks for it. Every replica of a group should get the same; a setting
+   * out of range stops the replica at its start with a `RangeError` naming it.
+   */
+  readonly settings?: Partial<ReplicationSettings>;
 }
 
 /**
@@ -157,6 +164,21 @@ export function group(behavior: ActorBehavior, options: GroupOptions): Replicate
   };
 }
 
+/** The deployment's settings with a host's over them (the connection's field by field). */
+function settingsOf(
+  deployment: Partial<ReplicationSettings> | undefined,
+  host: Partial<ReplicationSettings> | undefined,
+): { settings?: Partial<ReplicationSettings> } {
+  if (host === undefined) return deployment === undefined ? {} : { settings: deployment };
+  return {
+    settings: {
+      ...deployment,
+      ...host,
+      connection: { ...deployment?.connection, ...host.connection },
+    },
+  };
+}
+
 /** A clock for the supervisor that only tells time: the role sets no timers through it. */
 function clockOf(ctx: ActorContext): Clock {
   return {
@@ -205,7 +227,7 @@ export function replicaActor(
           policy: options.policy,
           peers: config.peers,
           joining: config.joining === true,
-          ...(options.settings === undefined ? {} : { settings: options.settings }),
+          ...settingsOf(options.settings, config.settings),
         },
         // The node's own supervisor takes the real values; the role's supervisor records them.
         { clock: clockOf(ctx), entropy: { random: () => ctx.random(), id: () => ctx.id() } },

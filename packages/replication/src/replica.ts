@@ -598,7 +598,13 @@ export class ReplicaRole {
     this.settings = {
       ...REPLICATION_DEFAULTS,
       ...config.settings,
-      connection: { ...REPLICATION_DEFAULTS.connection, ...config.settings?.connection },
+      connection: {
+        ...REPLICATION_DEFAULTS.connection,
+        // With output commit the backups are on every output's path: what reaches them must not
+        // wait the own group's delay (2 ms at every pass over UDP: a p50 of 2.4 ms, measured).
+        ...(config.settings?.outputCommit === 'majority' ? { ownGroupDelayMs: 0 } : {}),
+        ...config.settings?.connection,
+      },
     };
     for (const name of [
       'announceBatchMax',

@@ -218,7 +218,8 @@ function sentDatagrams(counters: Record<string, unknown>): number {
 export const benchReplicationCommand: CommandSpec = {
   name: 'bench replication',
   summary: 'A 3-replica semi-active group vs the same actor unreplicated, over UDP, at 1 and 64 in flight.',
-  usage: 'steadfast bench replication [--requests N] [--throughput-requests N] [--json]',
+  usage:
+    'steadfast bench replication [--requests N] [--throughput-requests N] [--output-commit at-once|majority] [--json]',
   details:
     'The example bank’s account actor, replicated with group(account, { replicas: 3 }) on 3 node\n' +
     'processes (membership supplying the views), against the same actor on one node process. Latency is\n' +
@@ -228,12 +229,18 @@ export const benchReplicationCommand: CommandSpec = {
     'only to carry order announcements. groupOfOne is the same group stack with one replica (no\n' +
     'backups): the cost of the group and replica layers apart from the backups. cpuUsPerRequest is the\n' +
     'CPU time (user + system) each process used per measured request: the client (this process, with\n' +
-    'the benchmark loop), the server or the primary, and each backup.',
+    'the benchmark loop), the server or the primary, and each backup. --output-commit majority runs\n' +
+    'the 3-replica group with outputCommit: majority (its null messages then carry the order its\n' +
+    'held outputs cannot): what holding outputs for a backup costs over UDP.',
   options: {
     requests: { type: 'string', description: 'requests measured at concurrency 1 (default 2000)' },
     'throughput-requests': {
       type: 'string',
       description: 'requests measured with 64 in flight (default 10000)',
+    },
+    'output-commit': {
+      type: 'string',
+      description: `when the group's outputs leave its primary: ${OUTPUT_COMMITS.join(' or ')} (default ${REPLICATION_DEFAULTS.outputCommit})`,
     },
     json: { type: 'boolean', description: 'print the figures as one JSON object' },
   },
@@ -242,6 +249,7 @@ export const benchReplicationCommand: CommandSpec = {
     const say = humanOutput(json);
     const requests = integerFlag(args, 'requests', 2_000, 10, 1_000_000);
     const throughputRequests = integerFlag(args, 'throughput-requests', 10_000, 10, 1_000_000);
+    const outputCommit = choiceFlag(args, 'output-commit', OUTPUT_COMMITS, REPLICATION_DEFAULTS.outputCommit);
 
     say('unreplicated: the account on one node process…');
     const single = await startUnreplicated();
@@ -290,8 +298,10 @@ export const benchReplicationCommand: CommandSpec = {
       `  concurrency 1: p50 ${groupOfOne.latency.p50Us} µs; 64 in flight: ${groupOfOne.throughput.opsPerSec} ops/s`,
     );
 
-    say('replicated: a semi-active group of 3 node processes…');
-    const replicated = await startReplicationCluster('semi-active');
+    say(`replicated: a semi-active group of 3 node processes (outputCommit ${outputCommit})…`);
+    const replicated = await startReplicationCluster('semi-active', 3, {
+      replicationSettings: { outputCommit },
+    });
     let figures: { latency: LoadFigures; throughput: LoadFigures };
     let replicaCounters: { nullMessages: number; entriesAnnounced: number };
     let replicatedCpu: Record<string, Record<string, number>>;
@@ -358,6 +368,7 @@ export const benchReplicationCommand: CommandSpec = {
       entriesAnnounced: replicaCounters.entriesAnnounced,
       datagramsPerRequest: round(datagrams / measured, 2),
       requests: measured,
+      outputCommit,
       cpuUsPerRequest: { replicated: replicatedCpu, unreplicated: unreplicatedCpu },
     };
     for (const [side, phases] of Object.entries(summary.cpuUsPerRequest))
