@@ -43,6 +43,12 @@ import {
  */
 const PIGGYBACK_CHARS_MIN = 300;
 
+/** `--output-commit` of `sim replication` and the two replication benchmarks. */
+const OUTPUT_COMMIT_OPTION = {
+  type: 'string',
+  description: `when a primary's outputs leave it: ${OUTPUT_COMMITS.join(' or ')} (default ${REPLICATION_DEFAULTS.outputCommit}; docs/replication.md, "Output commit")`,
+} as const;
+
 export const simReplicationCommand: CommandSpec = {
   name: 'sim replication',
   summary: 'Run many seeds of replica groups (order announcements, failover) under the nemesis.',
@@ -75,10 +81,7 @@ export const simReplicationCommand: CommandSpec = {
       type: 'string',
       description: `frame budget piggybackCharsMax, ${PIGGYBACK_CHARS_MIN} to ${REPLICATION_DEFAULTS.piggybackCharsMax} (default ${REPLICATION_DEFAULTS.piggybackCharsMax})`,
     },
-    'output-commit': {
-      type: 'string',
-      description: `when outputs leave a primary: ${OUTPUT_COMMITS.join(' or ')} (default ${REPLICATION_DEFAULTS.outputCommit})`,
-    },
+    'output-commit': OUTPUT_COMMIT_OPTION,
     json: { type: 'boolean', description: 'print {"runs","violations","requests","failovers","wallMs"}' },
   },
   async run(args) {
@@ -238,10 +241,7 @@ export const benchReplicationCommand: CommandSpec = {
       type: 'string',
       description: 'requests measured with 64 in flight (default 10000)',
     },
-    'output-commit': {
-      type: 'string',
-      description: `when the group's outputs leave its primary: ${OUTPUT_COMMITS.join(' or ')} (default ${REPLICATION_DEFAULTS.outputCommit})`,
-    },
+    'output-commit': OUTPUT_COMMIT_OPTION,
     json: { type: 'boolean', description: 'print the figures as one JSON object' },
   },
   async run(args) {
@@ -470,10 +470,7 @@ export const benchReplicationStackCommand: CommandSpec = {
       type: 'string',
       description: 'also list the N functions that allocated most, in bytes per request (default 0)',
     },
-    'output-commit': {
-      type: 'string',
-      description: `when outputs leave a primary: ${OUTPUT_COMMITS.join(' or ')} (default ${REPLICATION_DEFAULTS.outputCommit})`,
-    },
+    'output-commit': OUTPUT_COMMIT_OPTION,
     json: { type: 'boolean', description: 'print the figures as one JSON object' },
   },
   async run(args) {
