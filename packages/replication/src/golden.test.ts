@@ -6,7 +6,7 @@
  * The same small cluster also checks the bound of the position history every replica keeps.
  */
 import { defineActor } from '@steadfast/runtime';
-import { nodeId } from '@steadfast/wire';
+import { address, nodeId } from '@steadfast/wire';
 import { describe, expect, it } from 'vitest';
 import { priorityPolicy, receptionPolicy } from './policy.js';
 import { groupAddress } from './replica.js';
@@ -604,6 +604,44 @@ describe("output commit (outputCommit: 'majority')", () => {
       expect(sim.role('b2').counters.heldTold + sim.role('b3').counters.heldTold).toBeGreaterThan(0);
     },
   );
+
+  it('a send to an address outside every group waits the same way, and leaves once after the heal', () => {
+    // A ledger that also tells an outside log of each request it applies (`external-send`).
+    const loggingLedger = defineActor<{ total: number }>({
+      kind: 'golden-logging-ledger',
+      initial: () => ({ total: 0 }),
+      handle(state, input, ctx) {
+        if (input.type !== 'message') return state;
+        const body = input.envelope.body as { type?: string; key?: string };
+        if (body.type !== 'add') return state;
+        const total = state.total + 1;
+        ctx.reply({ type: 'added', key: body.key, total });
+        ctx.send(address('outside', 'log'), { type: 'applied', key: body.key });
+        return { total };
+      },
+    });
+    const sim = cluster(
+      directGroups({ behavior: loggingLedger, ledgerSettings: { outputCommit: 'majority' } }),
+    );
+    const externalSends = () => sim.trace.filter((line) => line.endsWith('external-send from b1')).length;
+    silence(sim, 'b1', ['b2', 'b3']);
+    silence(sim, 'b2', ['b1']);
+    silence(sim, 'b3', ['b1']);
+    issue(sim, 'c1', 'r1', 'B');
+    sim.runUntil(WARM_UP_MS + 200);
+    expect(sim.role('b1').history()).toEqual(['start', 'C#1']);
+    expect(externalSends()).toBe(0);
+    for (const [from, to] of [
+      ['b1', 'b2'],
+      ['b1', 'b3'],
+      ['b2', 'b1'],
+      ['b3', 'b1'],
+    ] as const)
+      sim.unblock(from, to);
+    sim.runUntil(WARM_UP_MS + 400);
+    expect(externalSends()).toBe(1);
+    expect(repliesAt(sim, 'c1')).toEqual({ r1: [1] });
+  });
 
   it('at-once (the default): the same cut-off primary answers at once', () => {
     const sim = cluster(directGroups());

@@ -1280,7 +1280,7 @@ export class ReplicaRole {
       (output) =>
         output.payload.target === about &&
         output.payload.position <= heldThrough &&
-        !this.uncommittedKept.has(messageKey(output.payload.id)),
+        (this.uncommittedKept.size === 0 || !this.uncommittedKept.has(messageKey(output.payload.id))),
     );
     const inputs: InputCopy[] = [];
     const seen = new Set<string>();
