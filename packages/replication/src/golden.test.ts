@@ -5,7 +5,7 @@
  * the exact expected trace. Only the lines of one link are kept, so each golden stays readable.
  * The same small cluster also checks the bound of the position history every replica keeps.
  */
-import { defineActor } from '@steadfast/runtime';
+import { defineActor, type ActorBehavior } from '@steadfast/runtime';
 import { address, nodeId } from '@steadfast/wire';
 import { describe, expect, it } from 'vitest';
 import { priorityPolicy, receptionPolicy } from './policy.js';
@@ -57,6 +57,49 @@ function syncCallCluster(): ReplicationCluster {
       group: 'A',
       members: ['a1', 'a2'],
       behavior: front({ ledgerGroup: 'B', sync: true }),
+      style: 'semi-active',
+      policy,
+      peers: ['C', 'B'],
+    },
+    { group: 'B', members: ['b1', 'b2'], behavior: ledger, style: 'semi-active', policy, peers: ['A'] },
+  ]);
+}
+
+/**
+ * `syncCallCluster`'s groups, but the front's handler of the ledger's synchronous reply takes a
+ * nondeterministic value through `ctx.call` (which node ran it, and how many runs came before) and
+ * keeps it in its state. `calls` collects the node of every real call.
+ */
+function stampingCluster(calls: string[]): ReplicationCluster {
+  const forwarding = front({ ledgerGroup: 'B', sync: true });
+  const stamping: ActorBehavior = {
+    kind: 'stamping-front',
+    start(ctx, input) {
+      const inner = forwarding.start(ctx, input);
+      let stamps: string[] = [];
+      return {
+        handle(actorInput) {
+          inner.handle(actorInput);
+          if (actorInput.type !== 'message' || actorInput.envelope.kind !== 'sync-reply') return;
+          const stamp = ctx.call('stamp', () => {
+            calls.push(String(ctx.node));
+            return `${String(ctx.node)}#${calls.length}`;
+          });
+          stamps = [...stamps, `${stamp}@${ctx.now()}`];
+        },
+        state: () => ({ inner: inner.state(), stamps }),
+        persisted: () => ({ inner: inner.persisted(), stamps }),
+        stop: () => inner.stop(),
+      };
+    },
+  };
+  const policy = priorityPolicy();
+  return cluster([
+    { group: 'C', members: ['c1'], behavior: client, style: 'semi-active', policy, peers: ['A'] },
+    {
+      group: 'A',
+      members: ['a1', 'a2'],
+      behavior: stamping,
       style: 'semi-active',
       policy,
       peers: ['C', 'B'],
@@ -212,12 +255,12 @@ describe('golden scenarios', () => {
     expect(sim.role('a2').history()).toEqual(sim.role('a1').history());
   });
 
-  // Invariant: a backup stamps the position of a reply it processes on its own (claim 48) with the
-  // epoch it belongs to, as its primary does, even before it installs that epoch's view: the
-  // epoch's basis, piggybacked, may come first. Stamped with the older view's epoch, the position
-  // looked past the next epoch's cut, never decided, and a promoted backup discarded the group's
-  // state for it (sweep seed 7377).
-  it('synchronous reply (claim 48): a backup stamps it with the epoch whose basis it knows, before that view', () => {
+  // Invariant: a backup holds the position of a synchronous reply with the epoch its primary
+  // stamped on it, even before it installs that epoch's view: the epoch's basis, piggybacked, may
+  // come first. When backups processed the reply on their own and stamped it with their older
+  // view's epoch, the position looked past the next epoch's cut, never decided, and a promoted
+  // backup discarded the group's state for it (sweep seed 7377).
+  it("synchronous reply (claim 48): a backup holds it with its primary's epoch, before that view", () => {
     const sim = syncCallCluster();
     issue(sim, 'c1', 'first', 'A', 0);
     sim.runUntil(WARM_UP_MS + 60);
@@ -235,6 +278,49 @@ describe('golden scenarios', () => {
     sim.input(nodeId('a2'), { type: 'view-installed', view: next });
     sim.runUntil(WARM_UP_MS + 160);
     expect(backup.counters.discardedStates).toBe(0);
+  });
+
+  // Invariant (replica-supervisors.txt): a backup never calls the real source, not even while it
+  // handles a synchronous reply, which needs no announcement of its order (claim 48). What the
+  // handler takes through `ctx.call` comes from the primary's entry for that position; the clock,
+  // randomness and ids still come from the reply's derived record.
+  it('synchronous reply (claim 48): a call in its handler runs at the primary only; the backup replays its result', () => {
+    const calls: string[] = [];
+    const sim = stampingCluster(calls);
+    issueEach(sim, 'A', [
+      ['first', 60],
+      ['second', 120],
+    ]);
+    expect(sim.role('a1').history()).toEqual(['start', 'C#1', 'B#1', 'C#2', 'B#2']);
+    expect(sim.role('a2').history()).toEqual(sim.role('a1').history());
+    expect(calls).toEqual(['a1', 'a1']);
+    expect(sim.role('a2').actorState()).toEqual(sim.role('a1').actorState());
+    expect(sim.role('a2').counters.divergences).toBe(0);
+    expect(sim.role('c1').actorState()).toEqual({
+      issued: ['first', 'second'],
+      replies: { first: [1], second: [2] },
+    });
+  });
+
+  // Invariant: the same when the primary fails after handling the reply and its entry reached only
+  // the peer groups: the new primary's flush gets the entry from them and replays the old
+  // primary's call instead of making its own.
+  it('synchronous reply (claim 48): a new primary replays the call its old primary made, from the peer group', () => {
+    const calls: string[] = [];
+    const sim = stampingCluster(calls);
+    silence(sim, 'a1', ['a2']);
+    issueEach(sim, 'A', [['first', 60]]);
+    const stamps = (sim.role('a1').actorState() as { stamps: string[] }).stamps;
+    expect(sim.role('a1').history()).toEqual(['start', 'C#1', 'B#1']);
+    // C#1's order reached a2 relayed by the ledger (claims 66, 67); B#1's entry reached the peers only.
+    expect(sim.role('a2').history()).toEqual(['start', 'C#1']);
+    sim.crash(nodeId('a1'));
+    sim.runUntil(WARM_UP_MS + 700);
+    expect(sim.role('a2').role).toBe('primary');
+    expect(sim.role('a2').history()).toEqual(['start', 'C#1', 'B#1']);
+    expect(calls).toEqual(['a1']);
+    expect((sim.role('a2').actorState() as { stamps: string[] }).stamps).toEqual(stamps);
+    expect(sim.role('c1').actorState()).toEqual({ issued: ['first'], replies: { first: [1] } });
   });
 
   it('multi-tier relay (claims 66, 67): the caller relays the announcements of the callee to its backups', () => {

@@ -124,7 +124,8 @@ describe('replica groups with views from the real membership layer', () => {
       { seed: 7619, policy: 'fairness' },
       // A backup stamped an implied reply (claim 48) with its view's epoch while it already knew a
       // later epoch's basis, cut below that position. Promoted later as the only member left with
-      // the state, it judged that position never decided and discarded the group's state.
+      // the state, it judged that position never decided and discarded the group's state. (Backups
+      // now take the position from the primary's entry, with its epoch.)
       { seed: 7377, policy: 'priority' },
       // A client group's new primary took a ledger output from a ledger backup's flush answer
       // (unstamped, epoch 0), and the ledger then lost its state: no connection would deliver that

@@ -12,9 +12,10 @@
  *   Announcements ride on the next application message it multicasts on any connection (claims 42,
  *   44, 62), several per message (43); if nothing leaves within `announceDelayMs`, a null message
  *   carries them (46).
- * - A synchronous reply is processed at once by every replica, primary and backups alike, with no
- *   announcement (claim 48): its position follows from the request that waited for it, and the
- *   values its handling takes are derived from data the reply itself carries (`derived`).
+ * - The primary processes a synchronous reply at once, with no ordering decision (claim 48): its
+ *   position follows from the request that waited for it, and the values its handling takes are
+ *   derived from data the reply itself carries (`derived`). Backups process it from the primary's
+ *   `implied` entry, since its handler may also take `ctx.call` values no reply can carry.
  * - A semi-active backup processes in the announced order, feeding the primary's values to its
  *   supervisor (which never calls the real source) and keeping its outputs instead of sending them.
  *   A passive backup logs inputs and announcements and applies the primary's checkpoints.
@@ -970,22 +971,6 @@ export class ReplicaRole {
   /** The highest epoch of this group known here: its view's, or one a flush request named. */
   private currentEpoch(): number {
     return Math.max(this.view?.epoch ?? 0, this.fenceEpoch);
-  }
-
-  /**
-   * The epoch a position this backup processes on its own (an implied reply, claim 48) belongs to:
-   * its view's, or a later one whose basis it knows and whose cut is below the position. A basis
-   * can come, piggybacked, before the view that installs its epoch: its cut says the positions past
-   * it are that epoch's. Stamped with the view's epoch alone, such a position looks like an older
-   * epoch's past a later cut, never decided, and the replica discards its state (found by the
-   * replication sweep, seed 7377: the new primary, the only member left with the group's state,
-   * discarded it for an implied reply it had stamped so as a backup, and the group never served
-   * again).
-   */
-  private epochOfOwnPosition(position: number): number {
-    let epoch = this.currentEpoch();
-    for (const basis of this.bases) if (basis.cut < position && basis.epoch > epoch) epoch = basis.epoch;
-    return epoch;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -2337,14 +2322,17 @@ export class ReplicaRole {
   }
 
   /**
-   * Claim 48, at every replica: the reply to the synchronous request made at position `p` is
+   * Claim 48, at the primary: the reply to the synchronous request made at position `p` is
    * processed at `p + 1`, at once, with the supervised values its own `derived` field provides.
-   * Nobody decided anything (the caller processed nothing while it waited), so no announcement is
-   * needed, and every replica takes the same values from the same reply. Returns true if processed.
+   * Nobody decided anything (the caller processed nothing while it waited), so nothing waits for
+   * an announcement. Backups process that position from the primary's `implied` entry, which
+   * rides on the primary's next message like any other: the reply's handler may take a value
+   * through `ctx.call`, which no derived record can provide, and a backup never calls the real
+   * source (replica-supervisors.txt). Returns true if processed.
    */
   private processImpliedReply(): boolean {
+    if (this.role !== 'primary') return false;
     if (this.syncWait === null || this.positionLast !== this.syncWaitAt) return false;
-    if (this.style === 'passive' && this.role !== 'primary') return false;
     const key = this.awaitedReplyKey();
     const pending = key === undefined ? undefined : this.pool.get(key);
     if (pending === undefined || pending.payload.derived === undefined) return false;
@@ -2352,23 +2340,12 @@ export class ReplicaRole {
     this.activeSources = derivedSources(pending.payload.derived, messageKey(pending.payload.id));
     this.supervisor.discardReplay();
     try {
-      if (this.role === 'primary') {
-        this.processAsPrimary(input, true);
-        return true;
-      }
-      const position = this.positionLast + 1;
-      this.supervisor.setMode('record');
-      this.runActor(input, position, this.envelopeOf(input, position));
-      const values = this.supervisor.drainRecorded();
-      const epoch = this.epochOfOwnPosition(position);
-      this.recordProcessed(input, position, epoch);
-      this.remember({ position, epoch, input, values, implied: true });
-      this.announced.delete(position);
+      this.processAsPrimary(input, true);
       this.counters.repliesAtOnce++;
       return true;
     } finally {
       this.activeSources = this.realSources;
-      this.supervisor.setMode(this.role === 'primary' ? 'record' : 'replay');
+      this.supervisor.setMode('record');
     }
   }
 
@@ -2959,13 +2936,12 @@ export class ReplicaRole {
   }
 
   /**
-   * A semi-active backup processes, in order, every position it can: the reply its actor waits
-   * for (claim 48, no announcement needed), else the next announced position whose input it holds.
+   * A semi-active backup processes, in order, every announced position whose input it holds,
+   * the reply to a synchronous request (the primary's `implied` entry) among them.
    */
   private followAnnouncements(): void {
     if (this.style !== 'semi-active') return;
     for (;;) {
-      if (this.processImpliedReply()) continue;
       const entry = this.announced.get(this.positionLast + 1);
       if (entry === undefined) return;
       if (!this.canProcess(entry)) {

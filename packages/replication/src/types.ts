@@ -160,9 +160,10 @@ export interface ApplicationPayload {
   /** The source group's position whose processing produced it. */
   readonly position: number;
   /**
-   * On a synchronous reply: values the caller's replicas use for the supervised calls of the
-   * reply's handling, so every replica can process it at once with no announcement (claim 48).
-   * The replier's primary took them through its own supervisor (so its backups resend the same).
+   * On a synchronous reply: what the caller's primary uses for the clock, randomness and ids of
+   * the reply's handling, so it processes the reply at once with no ordering decision (claim 48),
+   * and a new primary that processes it after a failover takes the same values. The replier's
+   * primary took them through its own supervisor (so its backups resend the same).
    */
   readonly derived?: { readonly nowMs: number; readonly seed: number };
 }
@@ -253,7 +254,8 @@ export interface OrderEntry {
   readonly digest?: string;
   /**
    * True for a synchronous reply: its position follows from the request that waited for it, so no
-   * ordering decision was taken (claim 48); the entry exists to carry supervised values and a digest.
+   * ordering decision was taken (claim 48); the entry carries the supervised values its handling
+   * took, which backups replay.
    */
   readonly implied?: boolean;
 }
@@ -605,7 +607,7 @@ export interface ReplicaCounters {
   entriesCut: number;
   /** Messages of an older epoch of their group, held until the epoch's basis arrived and then dropped. */
   fencedMessages: number;
-  /** Synchronous replies a backup processed at once, without waiting for an announcement (claim 48). */
+  /** Synchronous replies a primary processed at once, ahead of anything waiting (claim 48). */
   repliesAtOnce: number;
   stateTransfersSent: number;
   stateTransfersApplied: number;
