@@ -16,7 +16,7 @@ const layers = {
 };
 const allPackages = Object.keys(layers);
 /** Tests may also import the simulator (it is a test tool, below nothing in production code). */
-const testOnly = { group: ['sim'], replication: ['sim', 'store'] };
+const testOnly = { net: ['sim'], group: ['sim'], replication: ['sim', 'store'] };
 
 const boundaryRules = Object.entries(layers).flatMap(([name, allowed]) => [
   boundaryRule(

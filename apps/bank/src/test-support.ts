@@ -13,6 +13,7 @@ import {
   Supervisor,
   type ActorContext,
 } from '@steadfast/runtime';
+import { Prng } from '@steadfast/sim';
 import {
   actorId,
   address,
@@ -23,16 +24,10 @@ import {
   type MessageId,
 } from '@steadfast/wire';
 
-/** mulberry32: a tiny seeded PRNG, so every randomised test run replays from its seed. */
+/** The simulator's seeded PRNG as a function, so every randomised test run replays from its seed. */
 export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let mixed = state;
-    mixed = Math.imul(mixed ^ (mixed >>> 15), mixed | 1);
-    mixed ^= mixed + Math.imul(mixed ^ (mixed >>> 7), mixed | 61);
-    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4_294_967_296;
-  };
+  const prng = new Prng(seed);
+  return () => prng.nextFloat();
 }
 
 export interface CapturedTimer {

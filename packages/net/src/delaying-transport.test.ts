@@ -2,6 +2,7 @@
 // what it adds: frames arrive late, reordered, every one of them, and none after close.
 import { describe, expect, it } from 'vitest';
 import { transportComplianceSuite } from '@steadfast/runtime/testing';
+import { Prng } from '@steadfast/sim';
 import { DelayingTransport } from './delaying-transport.js';
 import { UdpTransport } from './udp-transport.js';
 
@@ -15,16 +16,10 @@ transportComplianceSuite(
   { lossless: false, unreachableEndpoint: 'no-such-endpoint' },
 );
 
-/** A seeded generator (mulberry32), so a run's delays are the same every time. */
+/** A seeded generator (the simulator's), so a run's delays are the same every time. */
 function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
+  const prng = new Prng(seed);
+  return () => prng.nextFloat();
 }
 
 async function pair(minDelayMs: number, maxDelayMs: number) {

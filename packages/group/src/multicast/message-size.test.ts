@@ -4,6 +4,7 @@
 // the node would drop it at every send and retransmission and, since each sender's stream is
 // delivered in order, nothing the sender multicast after it would ever be delivered.
 import { address, createCodec, DEFAULT_MAX_FRAME_BYTES, nodeId, type NodeId } from '@steadfast/wire';
+import { Prng } from '@steadfast/sim';
 import { describe, expect, it } from 'vitest';
 import { createEndpoint } from './endpoint.js';
 import { encodedBytes } from './size.js';
@@ -58,15 +59,10 @@ function payloadOf(index: number, bytes: number) {
   return { index, text: 'x'.repeat(bytes - 20) };
 }
 
-/** A small deterministic PRNG (mulberry32): the loss pattern is the same on every run. */
+/** The simulator's seeded PRNG: the loss pattern is the same on every run. */
 function prng(seed: number): () => number {
-  let value = seed >>> 0;
-  return () => {
-    value = (value + 0x6d2b79f5) >>> 0;
-    let mixed = Math.imul(value ^ (value >>> 15), 1 | value);
-    mixed = (mixed + Math.imul(mixed ^ (mixed >>> 7), 61 | mixed)) ^ mixed;
-    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4294967296;
-  };
+  const source = new Prng(seed);
+  return () => source.nextFloat();
 }
 
 describe('multicast endpoint: message size bound (messageBytesMax)', () => {
