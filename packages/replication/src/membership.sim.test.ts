@@ -45,6 +45,7 @@ function membershipRun(
   seed: number,
   style: 'semi-active' | 'passive',
   settings?: Parameters<typeof runReplicationSimulation>[0]['settings'],
+  frontCalls = false,
 ): Promise<ReplicationSimResult> {
   return runReplicationSimulation({
     seed,
@@ -52,6 +53,7 @@ function membershipRun(
     views: 'membership',
     policy: policyForSeed(seed),
     ...(settings === undefined ? {} : { settings }),
+    ...(frontCalls ? { frontCalls } : {}),
   });
 }
 
@@ -233,6 +235,20 @@ describe('replica groups with views from the real membership layer', () => {
     expect(results.reduce((sum, result) => sum + result.failovers, 0)).toBeGreaterThan(results.length / 2);
     // The replay command names the setting.
     expect(results[0]?.replayCommand).toContain('--output-commit majority');
+  });
+
+  // Invariant (replica-supervisors.txt): a backup never calls the real source. The front handles
+  // each synchronous reply of the ledger with a `ctx.call` whose result (the calling replica's node
+  // and count) lands in its state, so a backup that made its own call ends in another state than
+  // its primary. With the backups processing such a reply at once (the code before 2026-11-23's
+  // change), semi-active seeds 8, 9 and 11 fail here that way.
+  it('a ctx.call in the handling of a synchronous reply is replayed at every backup, through every fault (seeds 1-12, both styles)', async () => {
+    const results: ReplicationSimResult[] = [];
+    for (const style of ['semi-active', 'passive'] as const)
+      for (let seed = 1; seed <= 12; seed++) results.push(await membershipRun(seed, style, undefined, true));
+    expect(describeViolations(results)).toEqual([]);
+    expect(results.filter((result) => result.topology === 'chain').length).toBeGreaterThanOrEqual(6);
+    expect(results[0]?.replayCommand).toContain('--front-calls');
   });
 
   it('a membership run names its view origin in the replay command', async () => {

@@ -157,9 +157,11 @@ describe('replica groups on the simulator, under every fault kind', () => {
         faults: ['loss', 'crash'],
         replicas: 5,
         piggybackCharsMax: 300,
+        outputCommit: 'majority',
+        frontCalls: true,
       }),
     ).toBe(
-      'pnpm steadfast sim replication --seeds 1 --from 9 --style passive --policy fairness --views membership --faults crash,loss --replicas 5 --piggyback-chars 300',
+      'pnpm steadfast sim replication --seeds 1 --from 9 --style passive --policy fairness --views membership --faults crash,loss --replicas 5 --piggyback-chars 300 --output-commit majority --front-calls',
     );
   });
 });

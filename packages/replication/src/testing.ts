@@ -92,6 +92,12 @@ export interface ReplicationSimOptions {
   /** The ledger group's actor (default the workload's `ledger`): a test may give a faulty one. */
   readonly ledger?: ActorBehavior;
   /**
+   * The front (chain topology) handles each ledger reply with a nondeterministic `ctx.call`
+   * (`front({ callOnReply: true })`): a backup that called the real source instead of replaying its
+   * primary's value would end in another state. `sim replication --front-calls`.
+   */
+  readonly frontCalls?: boolean;
+  /**
    * Replicas (node ids) whose divergence the test provokes on purpose: their `diverged` role is not
    * a violation (every other check still holds, the end checks included: by the end they must have
    * been removed, added back and caught up by state transfer).
@@ -206,6 +212,7 @@ export interface ReplicationReplayExtras {
   readonly replicas?: number;
   readonly piggybackCharsMax?: number;
   readonly outputCommit?: OutputCommit;
+  readonly frontCalls?: boolean;
 }
 
 /**
@@ -223,7 +230,7 @@ export function replicationSimReplayCommand(
   const words = ['pnpm steadfast sim replication --seeds 1 --from', String(seed), '--style', style];
   if (policy !== undefined) words.push('--policy', policy);
   if (views !== 'scripted') words.push('--views', views);
-  const { faults, replicas, piggybackCharsMax, outputCommit } = extras;
+  const { faults, replicas, piggybackCharsMax, outputCommit, frontCalls } = extras;
   if (faults !== undefined && formatFaults(faults) !== formatFaults(ALL_FAULTS))
     words.push('--faults', formatFaults(faults));
   if (replicas !== undefined && replicas !== DEFAULT_SERVER_REPLICAS)
@@ -231,6 +238,7 @@ export function replicationSimReplayCommand(
   if (piggybackCharsMax !== undefined) words.push('--piggyback-chars', String(piggybackCharsMax));
   if (outputCommit !== undefined && outputCommit !== REPLICATION_DEFAULTS.outputCommit)
     words.push('--output-commit', outputCommit);
+  if (frontCalls === true) words.push('--front-calls');
   return words.join(' ');
 }
 
@@ -334,7 +342,7 @@ export async function runReplicationSimulation(
       group: 'A',
       members: range('a', replicas),
       peers: ['C', 'D', 'B'],
-      behavior: front({ ledgerGroup: 'B', sync: true }),
+      behavior: front({ ledgerGroup: 'B', sync: true, callOnReply: options.frontCalls === true }),
       style,
     });
   const groupOf = new Map<string, GroupPlan>();
@@ -377,6 +385,7 @@ export async function runReplicationSimulation(
       ? {}
       : { piggybackCharsMax: options.settings.piggybackCharsMax }),
     ...(options.settings?.outputCommit === undefined ? {} : { outputCommit: options.settings.outputCommit }),
+    ...(options.frontCalls === true ? { frontCalls: true } : {}),
   });
 
   const tellView = (simulation: Simulation, member: NodeId, view: Parameters<typeof replicaViewCommand>[0]) =>

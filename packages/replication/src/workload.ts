@@ -68,15 +68,43 @@ interface FrontState {
   pending: Record<string, { readonly request: Envelope; readonly key: string }>;
   forwarded: number;
   lastAtMs: number;
+  /** With `callOnReply`: what the last `ctx.call` on a ledger reply returned. */
+  lastStamp?: string;
+}
+
+/**
+ * Real calls taken by each running front made with `callOnReply` (by its context: one per replica
+ * incarnation). A call returns the replica's node and its count, so a replica that made its own
+ * call instead of replaying its primary's holds another state than its primary, which the digests
+ * and the simulations' end checks catch; and a run stays a function of its seed.
+ */
+const replyStampsTaken = new WeakMap<ActorContext, number>();
+
+function takeReplyStamp(ctx: ActorContext): string {
+  const count = (replyStampsTaken.get(ctx) ?? 0) + 1;
+  replyStampsTaken.set(ctx, count);
+  return `${String(ctx.node)}#${count}`;
+}
+
+export interface FrontOptions {
+  readonly ledgerGroup: string;
+  readonly sync: boolean;
+  /**
+   * Handle each ledger reply with a nondeterministic `ctx.call` whose result lands in the state: a
+   * workload for the supervisor's guarantee that backups replay what the primary took, also in the
+   * handling of a synchronous reply (claim 48). `sim replication --front-calls`.
+   */
+  readonly callOnReply?: boolean;
 }
 
 /**
  * The middle tier: forwards each `add` to the ledger group and answers its caller with the ledger's
  * reply. With `sync: true` it calls synchronously, so its replicas wait for the reply (claim 48).
  */
-export function front(options: { readonly ledgerGroup: string; readonly sync: boolean }): ActorBehavior {
+export function front(options: FrontOptions): ActorBehavior {
+  const callOnReply = options.callOnReply === true;
   return defineActor<FrontState>({
-    kind: `replication-front${options.sync ? '-sync' : ''}`,
+    kind: `replication-front${options.sync ? '-sync' : ''}${callOnReply ? '-calling' : ''}`,
     initial: () => ({ pending: {}, forwarded: 0, lastAtMs: 0 }),
     handle(state, input, ctx: ActorContext) {
       if (input.type !== 'message') return state;
@@ -103,7 +131,8 @@ export function front(options: { readonly ledgerGroup: string; readonly sync: bo
         });
         const pending = { ...state.pending };
         delete pending[messageKey(envelope.inReplyTo)];
-        return { ...state, pending };
+        if (!callOnReply) return { ...state, pending };
+        return { ...state, pending, lastStamp: ctx.call('reply-stamp', () => takeReplyStamp(ctx)) };
       }
       return state;
     },

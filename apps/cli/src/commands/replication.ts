@@ -53,7 +53,7 @@ export const simReplicationCommand: CommandSpec = {
   name: 'sim replication',
   summary: 'Run many seeds of replica groups (order announcements, failover) under the nemesis.',
   usage:
-    'steadfast sim replication --seeds N [--from S] [--style semi-active|passive] [--policy NAME] [--faults LIST] [--views scripted|membership] [--replicas N] [--piggyback-chars N] [--output-commit at-once|majority] [--json]',
+    'steadfast sim replication --seeds N [--from S] [--style semi-active|passive] [--policy NAME] [--faults LIST] [--views scripted|membership] [--replicas N] [--piggyback-chars N] [--output-commit at-once|majority] [--front-calls] [--json]',
   details:
     `Seeds S … S+N−1 (default S = 1). Policies: ${POLICY_NAMES.join(', ')} (default: rotating with the seed).\n` +
     `Faults: ${ALL_FAULTS.join(', ')} (default all). Topology alternates with the seed between clients →\n` +
@@ -67,7 +67,9 @@ export const simReplicationCommand: CommandSpec = {
     '--replicas sets the replicas of each server group (front and ledger; clients keep 2), and\n' +
     '--piggyback-chars the frame budget piggybackCharsMax (small values cut announcements, checkpoints\n' +
     'and control messages into many parts). --output-commit majority holds every output until a\n' +
-    'majority of its group holds its position (docs/replication.md, "Output commit").\n' +
+    'majority of its group holds its position (docs/replication.md, "Output commit"). --front-calls\n' +
+    'makes the front handle each ledger reply with a nondeterministic ctx.call kept in its state, so a\n' +
+    "backup that took its own value instead of replaying its primary's ends in another state.\n" +
     'A violation prints the command that replays its seed.',
   options: {
     seeds: { type: 'string', description: 'how many seeds to run (required)' },
@@ -82,6 +84,10 @@ export const simReplicationCommand: CommandSpec = {
       description: `frame budget piggybackCharsMax, ${PIGGYBACK_CHARS_MIN} to ${REPLICATION_DEFAULTS.piggybackCharsMax} (default ${REPLICATION_DEFAULTS.piggybackCharsMax})`,
     },
     'output-commit': OUTPUT_COMMIT_OPTION,
+    'front-calls': {
+      type: 'boolean',
+      description: "the front takes a ctx.call value on every ledger reply (chain topology's runs)",
+    },
     json: { type: 'boolean', description: 'print {"runs","violations","requests","failovers","wallMs"}' },
   },
   async run(args) {
@@ -122,6 +128,7 @@ export const simReplicationCommand: CommandSpec = {
           policy: policy ?? policyForSeed(seed),
           replicas,
           settings: { outputCommit, ...(piggybackCharsMax === undefined ? {} : { piggybackCharsMax }) },
+          ...(args.values['front-calls'] === true ? { frontCalls: true } : {}),
         });
         requests += result.requests;
         failovers += result.failovers;
