@@ -1,8 +1,9 @@
 /**
  * Properties. Policies against a dumb model: each picks what a plain sort by its criterion puts
  * first (claims 5, 39). Whole runs over fast-check-chosen policies, styles, topologies, crash
- * points and request counts: the simulation's invariants (prefix order after every event, same
- * order and state at the end, exactly-once effect and reply) hold for every schedule.
+ * points and request counts, with or without a front that takes `ctx.call` values on the ledger's
+ * replies: the simulation's invariants (prefix order after every event, same order and state at the
+ * end, exactly-once effect and reply) hold for every schedule.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -95,13 +96,17 @@ describe('replica groups over random schedules', () => {
           position: fc.integer({ min: 2, max: 10 }),
           requests: fc.integer({ min: 2, max: 14 }),
           group: fc.constantFrom('A', 'B'),
+          // A front that takes a `ctx.call` value on every ledger reply: a backup that took its own
+          // instead of replaying its primary's would end in another state than its primary.
+          frontCalls: fc.boolean(),
         }),
-        ({ seed, style, policy, point, position, requests, group }) => {
+        ({ seed, style, policy, point, position, requests, group, frontCalls }) => {
           const result = runReplicationSimulation({
             seed,
             style,
             policy,
             requests,
+            frontCalls,
             topology: 'chain',
             faults: ['crash', 'duplicate', 'reorder', 'loss'],
             crash: { group: point === 'mid-call' ? 'A' : group, point, position },

@@ -391,6 +391,8 @@ export interface ReplicationSimulationOptions {
   readonly crash?: CrashPlan | null;
   readonly replicas?: number;
   readonly settings?: Partial<ReplicationSettings>;
+  /** The front handles each ledger reply with a nondeterministic `ctx.call` (`front({ callOnReply })`). */
+  readonly frontCalls?: boolean;
   readonly trace?: boolean;
   /** Virtual time limit of the whole run. */
   readonly limitMs?: number;
@@ -522,7 +524,7 @@ export function runReplicationSimulation(options: ReplicationSimulationOptions):
     groups.push({
       group: 'A',
       members: members('a'),
-      behavior: front({ ledgerGroup: 'B', sync: true }),
+      behavior: front({ ledgerGroup: 'B', sync: true, callOnReply: options.frontCalls === true }),
       style,
       policy,
       peers: ['C', 'D', 'B'],
