@@ -25,7 +25,7 @@ import {
   type ActorContext,
   type Node,
 } from '@steadfast/runtime';
-import { address, messageKey, nodeId, type Address } from '@steadfast/wire';
+import { address, messageKey, nodeId, type Address, type Envelope } from '@steadfast/wire';
 import { ledgerApplication } from './group-app.js';
 import type { ActorSpec } from './host/protocol.js';
 
@@ -37,6 +37,8 @@ export const ACCOUNTS_GROUP = 'accounts';
 export const BENCH_APPLIED_OPERATIONS_MAX = 256;
 export const CLIENTS_GROUP = 'clients';
 export const COLLECTOR_ACTOR = 'collector';
+/** The middle tier of the chain (`startChainCluster`): clients → front → accounts. */
+export const FRONT_GROUP = 'front';
 
 export const replicatedAccounts = {
   'semi-active': group(account, { replicas: 3, style: 'semi-active' }),
@@ -87,33 +89,38 @@ export interface ClientResult {
 type Waiting = ReadonlyArray<readonly [messageKey: string, operationId: string]>;
 
 /** The client group's actor: forwards each command to the accounts group, reports each reply. */
-export const accountClient: ActorBehavior = defineActor<{ waiting: Waiting }>({
-  kind: 'replication-account-client',
-  initial: () => ({ waiting: [] }),
-  handle(state, input, ctx: ActorContext) {
-    if (input.type !== 'message') return state;
-    const envelope = input.envelope;
-    if (envelope.kind === 'async-reply') {
-      const key = messageKey(envelope.inReplyTo);
-      const index = state.waiting.findIndex(([waitingKey]) => waitingKey === key);
-      if (index < 0) return state;
-      const result: ClientResult = {
-        type: 'result',
-        operationId: state.waiting[index]![1],
-        reply: envelope.body as AccountReply,
-      };
-      ctx.send(address(ctx.node, COLLECTOR_ACTOR), result);
-      return { waiting: withoutIndex(state.waiting, index) };
-    }
-    const command = envelope.body as ClientCommand;
-    const body =
-      command.type === 'deposit'
-        ? { type: 'deposit', operationId: command.operationId, amountCents: command.amountCents }
-        : { type: 'balance' };
-    const id = ctx.request(groupAddress(ACCOUNTS_GROUP), body);
-    return { waiting: withEntry(state.waiting, [messageKey(id), command.operationId]) };
-  },
-});
+export const accountClient: ActorBehavior = accountClientOf(ACCOUNTS_GROUP, 'replication-account-client');
+
+/** The same client, sending its commands to the replica group `target` (the chain's front). */
+function accountClientOf(target: string, kind: string): ActorBehavior {
+  return defineActor<{ waiting: Waiting }>({
+    kind,
+    initial: () => ({ waiting: [] }),
+    handle(state, input, ctx: ActorContext) {
+      if (input.type !== 'message') return state;
+      const envelope = input.envelope;
+      if (envelope.kind === 'async-reply') {
+        const key = messageKey(envelope.inReplyTo);
+        const index = state.waiting.findIndex(([waitingKey]) => waitingKey === key);
+        if (index < 0) return state;
+        const result: ClientResult = {
+          type: 'result',
+          operationId: state.waiting[index]![1],
+          reply: envelope.body as AccountReply,
+        };
+        ctx.send(address(ctx.node, COLLECTOR_ACTOR), result);
+        return { waiting: withoutIndex(state.waiting, index) };
+      }
+      const command = envelope.body as ClientCommand;
+      const body =
+        command.type === 'deposit'
+          ? { type: 'deposit', operationId: command.operationId, amountCents: command.amountCents }
+          : { type: 'balance' };
+      const id = ctx.request(groupAddress(target), body);
+      return { waiting: withEntry(state.waiting, [messageKey(id), command.operationId]) };
+    },
+  });
+}
 
 // Copies of the waiting table at their final length: a spread or a filter grows its copy step by
 // step, and this table is copied on every request and every reply of the benchmark's client.
@@ -132,6 +139,53 @@ function withoutIndex(waiting: Waiting, removed: number): Waiting {
 }
 
 export const clientGroup = group(accountClient, { replicas: 1, style: 'semi-active' });
+
+/** The chain's client group of one: its commands go to the front group. */
+export const frontClientGroup = group(accountClientOf(FRONT_GROUP, 'replication-front-client'), {
+  replicas: 1,
+  style: 'semi-active',
+});
+
+interface FrontState {
+  /** Message key of each synchronous call to the accounts group → the client request it serves. */
+  readonly serving: ReadonlyArray<readonly [callKey: string, request: Envelope]>;
+  /** When the last reply of the accounts group was handled, by a real clock call on the primary. */
+  readonly lastAnsweredAtMs: number;
+}
+
+/**
+ * The chain's middle tier: passes each client request on to the accounts group with a synchronous
+ * request (so its replicas process the accounts group's reply at once, claim 48) and answers the
+ * client with the account's reply. Handling that reply it reads the wall clock through `ctx.call`,
+ * a value no synchronous reply carries: every backup must replay the primary's (a backup that read
+ * its own clock would hold another state, and the digests would report it diverged).
+ */
+export const accountFront: ActorBehavior = defineActor<FrontState>({
+  kind: 'replication-account-front',
+  initial: () => ({ serving: [], lastAnsweredAtMs: 0 }),
+  handle(state, input, ctx: ActorContext) {
+    if (input.type !== 'message') return state;
+    const envelope = input.envelope;
+    if (envelope.kind === 'sync-reply') {
+      const key = messageKey(envelope.inReplyTo);
+      const index = state.serving.findIndex(([callKey]) => callKey === key);
+      if (index < 0) return state;
+      ctx.reply(envelope.body, { to: state.serving[index]![1] });
+      return {
+        serving: state.serving.filter((_, at) => at !== index),
+        lastAnsweredAtMs: ctx.call('answered-at', () => Date.now()),
+      };
+    }
+    if (envelope.kind !== 'async-request' && envelope.kind !== 'sync-request') return state;
+    const id = ctx.request(groupAddress(ACCOUNTS_GROUP), envelope.body, { sync: true });
+    return { ...state, serving: [...state.serving, [messageKey(id), envelope] as const] };
+  },
+});
+
+export const replicatedFronts = {
+  'semi-active': group(accountFront, { replicas: 3, style: 'semi-active' }),
+  passive: group(accountFront, { replicas: 3, style: 'passive' }),
+} as const;
 
 export interface CollectedResult {
   readonly reply: AccountReply;
@@ -171,12 +225,13 @@ export function hostClientGroup(
   members: readonly string[],
   onResult: (operationId: string) => void,
   replicaBehavior: ActorBehavior = clientGroup.replicaBehavior,
+  target: string = ACCOUNTS_GROUP,
 ): Address {
   client.spawn(COLLECTOR_ACTOR, collector(onResult));
   client.spawn(REPLICA_ACTOR_NAME, replicaBehavior, {
     group: CLIENTS_GROUP,
     incarnation: client.incarnation,
-    peers: [{ group: ACCOUNTS_GROUP, contacts: members }],
+    peers: [{ group: target, contacts: members }],
   });
   const clientReplica = address(client.id, REPLICA_ACTOR_NAME);
   client.tell(
@@ -199,6 +254,8 @@ export function collectedResults(client: Node): Readonly<Record<string, Collecte
 export const replicationAppRegistry = actorRegistry([
   replicatedAccounts['semi-active'].replicaBehavior,
   replicatedAccounts.passive.replicaBehavior,
+  replicatedFronts['semi-active'].replicaBehavior,
+  replicatedFronts.passive.replicaBehavior,
   replicaGroupMember,
   viewRelay,
 ]);
@@ -233,6 +290,52 @@ export function accountReplicaSpecs(
       hostInput: true,
     },
     { name: memberActorName(ACCOUNTS_GROUP), kind: replicaGroupMember.kind, input: memberInput },
+  ];
+}
+
+/**
+ * What each node of the chain hosts (`startChainCluster`): a front replica on each of `fronts`,
+ * an account replica on each of `ledgers`, each with its group's membership member and view relay.
+ * The front's peers are the clients and the accounts group; the accounts group's peer is the front.
+ */
+export function chainReplicaSpecs(
+  node: string,
+  fronts: readonly string[],
+  ledgers: readonly string[],
+  style: ReplicationStyle,
+  clientNode: string,
+): ActorSpec[] {
+  const isFront = fronts.includes(node);
+  const groupName = isFront ? FRONT_GROUP : ACCOUNTS_GROUP;
+  const memberInput: ReplicatedMemberInput = {
+    group: groupName,
+    members: isFront ? fronts : ledgers,
+    settings: { autoMembership: true },
+  };
+  const replicaInput = isFront
+    ? {
+        group: FRONT_GROUP,
+        peers: [
+          { group: CLIENTS_GROUP, contacts: [clientNode] },
+          { group: ACCOUNTS_GROUP, contacts: ledgers },
+        ],
+        reportToLocal: VIEW_RELAY_ACTOR,
+      }
+    : {
+        group: ACCOUNTS_GROUP,
+        peers: [{ group: FRONT_GROUP, contacts: fronts }],
+        reportToLocal: VIEW_RELAY_ACTOR,
+        input: { owner: 'chained', balanceCents: 0, appliedOperationsMax: BENCH_APPLIED_OPERATIONS_MAX },
+      };
+  return [
+    { name: VIEW_RELAY_ACTOR, kind: viewRelay.kind },
+    {
+      name: REPLICA_ACTOR_NAME,
+      kind: (isFront ? replicatedFronts : replicatedAccounts)[style].replicaBehavior.kind,
+      input: replicaInput,
+      hostInput: true,
+    },
+    { name: memberActorName(groupName), kind: replicaGroupMember.kind, input: memberInput },
   ];
 }
 

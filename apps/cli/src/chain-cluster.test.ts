@@ -1,0 +1,113 @@
+// End to end over real UDP processes, two tiers (issue 4, claims 48, 65 – 69): a front group of 3
+// processes calls the example bank's account, replicated on 3 more, synchronously for every request
+// of the client group of one in this process. Each group has its own membership. SIGKILL of the
+// front's primary and then of the accounts group's primary, each with deposits in flight:
+// - every deposit is answered once and applied once (the balance is exactly the sum of them);
+// - the survivors of each group agree (semi-active: position and state digest; passive: the
+//   backup's log reaches the primary's position);
+// - no replica of the front diverged, although the front reads the wall clock through `ctx.call`
+//   in the handling of every synchronous reply: backups replay the primary's reading.
+import { REPLICA_ACTOR_NAME } from '@steadfast/replication';
+import { describe, expect, it } from 'vitest';
+import { within } from './cli-kit.js';
+import { startChainCluster, waitFor, type ChainCluster } from './replication-cluster.js';
+
+interface ReplicaInspection {
+  readonly role: string;
+  readonly position: number;
+  /** The last position a replica could take over at (a passive backup replays its log to it). */
+  readonly coverage: number;
+  readonly digest: string;
+  readonly counters: { readonly divergences: number };
+}
+
+async function inspectReplicas(chain: ChainCluster, nodes: readonly string[]): Promise<ReplicaInspection[]> {
+  return (await Promise.all(
+    nodes.map((node) => chain.cluster.inspect(node, REPLICA_ACTOR_NAME)),
+  )) as ReplicaInspection[];
+}
+
+/**
+ * Waits until the live replicas on `nodes` agree: semi-active ones hold the primary's position and
+ * state digest; a passive backup holds the primary's position in its checkpoint and log (its state
+ * is the last checkpoint's until it takes over).
+ */
+async function agreeing(
+  chain: ChainCluster,
+  nodes: readonly string[],
+  style: 'semi-active' | 'passive',
+  what: string,
+): Promise<ReplicaInspection[]> {
+  return waitFor(
+    async () => {
+      const replicas = await inspectReplicas(chain, nodes);
+      const primary = replicas.find((replica) => replica.role === 'primary');
+      if (primary === undefined) return undefined;
+      const same = replicas.every((replica) =>
+        style === 'semi-active'
+          ? replica.position === primary.position && replica.digest === primary.digest
+          : replica === primary || replica.coverage === primary.position,
+      );
+      return same ? replicas : undefined;
+    },
+    10_000,
+    what,
+  );
+}
+
+describe('a replicated front calling a replicated account, 6 real processes over UDP', () => {
+  for (const style of ['semi-active', 'passive'] as const)
+    it(`${style}: SIGKILL of the front primary, then of the accounts primary, under load: every deposit answered and applied once`, async () => {
+      const chain = await startChainCluster(style);
+      try {
+        const front = await waitFor(() => chain.primary(), 20_000, "the front's primary");
+        const ledger = await waitFor(() => chain.ledgerPrimary(), 20_000, "the accounts group's primary");
+        const deposit = async (index: number) => {
+          chain.issue({ type: 'deposit', operationId: `d${index}`, amountCents: 10 });
+          return within(chain.result(`d${index}`), 20_000);
+        };
+        for (let index = 0; index < 10; index++) expect(await deposit(index)).toBeDefined();
+
+        // Four deposits in flight when the front's primary dies, four more after.
+        const frontInFlight = [10, 11, 12, 13].map(deposit);
+        chain.cluster.kill(front.node);
+        await Promise.all([...frontInFlight, ...[14, 15, 16, 17].map(deposit)]);
+        const nextFront = await waitFor(() => chain.primary(), 20_000, "the front's next primary");
+        expect(nextFront.node).not.toBe(front.node);
+
+        // The same at the accounts group.
+        const ledgerInFlight = [18, 19, 20, 21].map(deposit);
+        chain.cluster.kill(ledger.node);
+        await Promise.all([...ledgerInFlight, ...[22, 23, 24, 25].map(deposit)]);
+        const nextLedger = await waitFor(
+          () => chain.ledgerPrimary(),
+          20_000,
+          "the accounts group's next primary",
+        );
+        expect(nextLedger.node).not.toBe(ledger.node);
+
+        chain.issue({ type: 'balance', operationId: 'balance' });
+        const balance = await within(chain.result('balance'), 20_000);
+        expect(balance?.reply).toMatchObject({ balanceCents: 26 * 10 });
+        expect(Object.values(chain.results()).every((result) => result.count === 1)).toBe(true);
+
+        const fronts = await agreeing(
+          chain,
+          chain.fronts.filter((node) => node !== front.node),
+          style,
+          "the front's survivors to agree",
+        );
+        expect(fronts.map((replica) => replica.role).sort()).toEqual(['backup', 'primary']);
+        expect(fronts.every((replica) => replica.counters.divergences === 0)).toBe(true);
+        const ledgers = await agreeing(
+          chain,
+          chain.ledgers.filter((node) => node !== ledger.node),
+          style,
+          "the accounts group's survivors to agree",
+        );
+        expect(ledgers.map((replica) => replica.role).sort()).toEqual(['backup', 'primary']);
+      } finally {
+        await chain.close();
+      }
+    });
+});
