@@ -7,6 +7,8 @@
 //   backup's log reaches the primary's position);
 // - no replica of the front diverged, although the front reads the wall clock through `ctx.call`
 //   in the handling of every synchronous reply: backups replay the primary's reading.
+// Each style runs twice: as the network delivers, and with every datagram held 0 – 5 ms by its
+// sender (`DelayingTransport`), so datagrams to one peer arrive out of order.
 import { REPLICA_ACTOR_NAME } from '@steadfast/replication';
 import { describe, expect, it } from 'vitest';
 import { within } from './cli-kit.js';
@@ -57,57 +59,61 @@ async function agreeing(
 
 describe('a replicated front calling a replicated account, 6 real processes over UDP', () => {
   for (const style of ['semi-active', 'passive'] as const)
-    it(`${style}: SIGKILL of the front primary, then of the accounts primary, under load: every deposit answered and applied once`, async () => {
-      const chain = await startChainCluster(style);
-      try {
-        const front = await waitFor(() => chain.primary(), 20_000, "the front's primary");
-        const ledger = await waitFor(() => chain.ledgerPrimary(), 20_000, "the accounts group's primary");
-        const deposit = async (index: number) => {
-          chain.issue({ type: 'deposit', operationId: `d${index}`, amountCents: 10 });
-          return within(chain.result(`d${index}`), 20_000);
-        };
-        for (let index = 0; index < 10; index++) expect(await deposit(index)).toBeDefined();
-
-        // Four deposits in flight when the front's primary dies, four more after.
-        const frontInFlight = [10, 11, 12, 13].map(deposit);
-        chain.cluster.kill(front.node);
-        await Promise.all([...frontInFlight, ...[14, 15, 16, 17].map(deposit)]);
-        const nextFront = await waitFor(() => chain.primary(), 20_000, "the front's next primary");
-        expect(nextFront.node).not.toBe(front.node);
-
-        // The same at the accounts group.
-        const ledgerInFlight = [18, 19, 20, 21].map(deposit);
-        chain.cluster.kill(ledger.node);
-        await Promise.all([...ledgerInFlight, ...[22, 23, 24, 25].map(deposit)]);
-        const nextLedger = await waitFor(
-          () => chain.ledgerPrimary(),
-          20_000,
-          "the accounts group's next primary",
-        );
-        expect(nextLedger.node).not.toBe(ledger.node);
-
-        chain.issue({ type: 'balance', operationId: 'balance' });
-        const balance = await within(chain.result('balance'), 20_000);
-        expect(balance?.reply).toMatchObject({ balanceCents: 26 * 10 });
-        expect(Object.values(chain.results()).every((result) => result.count === 1)).toBe(true);
-
-        const fronts = await agreeing(
-          chain,
-          chain.fronts.filter((node) => node !== front.node),
+    for (const delayMaxMs of [0, 5])
+      it(`${style}${delayMaxMs > 0 ? `, each datagram held 0 – ${delayMaxMs} ms by its sender (reordered)` : ''}: SIGKILL of the front primary, then of the accounts primary, under load: every deposit answered and applied once`, async () => {
+        const chain = await startChainCluster(
           style,
-          "the front's survivors to agree",
+          delayMaxMs > 0 ? { delay: { minMs: 0, maxMs: delayMaxMs } } : {},
         );
-        expect(fronts.map((replica) => replica.role).sort()).toEqual(['backup', 'primary']);
-        expect(fronts.every((replica) => replica.counters.divergences === 0)).toBe(true);
-        const ledgers = await agreeing(
-          chain,
-          chain.ledgers.filter((node) => node !== ledger.node),
-          style,
-          "the accounts group's survivors to agree",
-        );
-        expect(ledgers.map((replica) => replica.role).sort()).toEqual(['backup', 'primary']);
-      } finally {
-        await chain.close();
-      }
-    });
+        try {
+          const front = await waitFor(() => chain.primary(), 20_000, "the front's primary");
+          const ledger = await waitFor(() => chain.ledgerPrimary(), 20_000, "the accounts group's primary");
+          const deposit = async (index: number) => {
+            chain.issue({ type: 'deposit', operationId: `d${index}`, amountCents: 10 });
+            return within(chain.result(`d${index}`), 20_000);
+          };
+          for (let index = 0; index < 10; index++) expect(await deposit(index)).toBeDefined();
+
+          // Four deposits in flight when the front's primary dies, four more after.
+          const frontInFlight = [10, 11, 12, 13].map(deposit);
+          chain.cluster.kill(front.node);
+          await Promise.all([...frontInFlight, ...[14, 15, 16, 17].map(deposit)]);
+          const nextFront = await waitFor(() => chain.primary(), 20_000, "the front's next primary");
+          expect(nextFront.node).not.toBe(front.node);
+
+          // The same at the accounts group.
+          const ledgerInFlight = [18, 19, 20, 21].map(deposit);
+          chain.cluster.kill(ledger.node);
+          await Promise.all([...ledgerInFlight, ...[22, 23, 24, 25].map(deposit)]);
+          const nextLedger = await waitFor(
+            () => chain.ledgerPrimary(),
+            20_000,
+            "the accounts group's next primary",
+          );
+          expect(nextLedger.node).not.toBe(ledger.node);
+
+          chain.issue({ type: 'balance', operationId: 'balance' });
+          const balance = await within(chain.result('balance'), 20_000);
+          expect(balance?.reply).toMatchObject({ balanceCents: 26 * 10 });
+          expect(Object.values(chain.results()).every((result) => result.count === 1)).toBe(true);
+
+          const fronts = await agreeing(
+            chain,
+            chain.fronts.filter((node) => node !== front.node),
+            style,
+            "the front's survivors to agree",
+          );
+          expect(fronts.map((replica) => replica.role).sort()).toEqual(['backup', 'primary']);
+          expect(fronts.every((replica) => replica.counters.divergences === 0)).toBe(true);
+          const ledgers = await agreeing(
+            chain,
+            chain.ledgers.filter((node) => node !== ledger.node),
+            style,
+            "the accounts group's survivors to agree",
+          );
+          expect(ledgers.map((replica) => replica.role).sort()).toEqual(['backup', 'primary']);
+        } finally {
+          await chain.close();
+        }
+      });
 });

@@ -90,9 +90,13 @@ export interface ChainCluster extends ReplicationCluster {
 /**
  * Six node processes: a front group of 3 (`f1` – `f3`) that calls an accounts group of 3 (`l1` –
  * `l3`) synchronously for every request of the client group of one in this process (claims 48,
- * 66, 67 over real UDP). Each group has its own membership; `primary()` is the front's.
+ * 66, 67 over real UDP). Each group has its own membership; `primary()` is the front's. With
+ * `delay`, every node and the client hold each datagram they send for a random delay in that range.
  */
-export async function startChainCluster(style: ReplicationStyle): Promise<ChainCluster> {
+export async function startChainCluster(
+  style: ReplicationStyle,
+  options: { readonly delay?: DatagramDelay } = {},
+): Promise<ChainCluster> {
   const fronts = ['f1', 'f2', 'f3'];
   const ledgers = ['l1', 'l2', 'l3'];
   const replicated = await startClientsAnd({
@@ -100,6 +104,7 @@ export async function startChainCluster(style: ReplicationStyle): Promise<ChainC
     actorsFor: (node) => chainReplicaSpecs(node, fronts, ledgers, style, CLIENT_NODE),
     target: { group: FRONT_GROUP, members: fronts },
     clientBehavior: frontClientGroup.replicaBehavior,
+    ...(options.delay === undefined ? {} : { delay: options.delay }),
   });
   const memberState = async (nodeId: string) =>
     (await inspectLive(replicated.cluster, nodeId, memberActorName(ACCOUNTS_GROUP))) as
