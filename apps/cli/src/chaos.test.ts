@@ -16,6 +16,13 @@
  * faults really happened (the rules' counters show dropped, duplicated and cut-off datagrams, the
  * senders' counters delayed and reordered ones), so a run that skipped them cannot pass.
  *
+ * `chaos chain` puts two tiers there: a replicated front that calls the replicated account
+ * synchronously for every deposit (reading the wall clock through `ctx.call` while it handles each
+ * reply), with a SIGKILL and restart of each group's primary and then a cut of each: every deposit
+ * answered and applied exactly once, both groups whole again after every fault, no replica of the
+ * front diverged (with the backups' processing of synchronous replies before 2026-11-23, 48
+ * divergences in one run), and the faults happened.
+ *
  * `chaos demo` puts the example bank of `steadfast demo` in the same network (loss, duplication,
  * delay and reordering): every transfer answered, the money conserved, and the faults happened.
  *
@@ -25,7 +32,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { ChaosSummary } from './commands/chaos.js';
+import type { ChainChaosSummary, ChaosSummary } from './commands/chaos.js';
 import { namespaceUnavailable } from './host/network-namespace.js';
 
 const main = fileURLToPath(new URL('./main.ts', import.meta.url));
@@ -84,6 +91,38 @@ describe.skipIf(unavailable !== undefined && !mustRun)(
         expect(summary.faults.duplicated).toBeGreaterThan(0);
         expect(summary.faults.cut).toBeGreaterThan(0);
         expect(summary.delays.maxMs).toBe(5);
+        expect(summary.delays.delayed).toBeGreaterThan(0);
+        expect(summary.delays.reordered).toBeGreaterThan(0);
+        expect(run.code, run.stderr).toBe(0);
+      }, 180_000);
+  },
+);
+
+describe.skipIf(unavailable !== undefined && !mustRun)(
+  'chaos chain: two tiers of replica groups in the same network',
+  () => {
+    for (const style of ['semi-active', 'passive'] as const)
+      it(`${style}: every deposit through the front answered and applied exactly once through loss, duplication, delay, reordering, a SIGKILL and a cut in each tier`, async () => {
+        const run = await chaos(['--style', style, '--requests', '400'], process.env, 'chain');
+        const lines = run.stdout.trimEnd().split('\n');
+        const summary = JSON.parse(lines[lines.length - 1]!) as ChainChaosSummary;
+        expect(summary.lost).toBe(0);
+        expect(summary.duplicated).toBe(0);
+        expect(summary.replies).toBe(summary.requests);
+        expect(summary.requests).toBeGreaterThanOrEqual(400);
+        expect(summary.balanceCents).toBe(summary.expectedBalanceCents);
+        expect(summary.exactlyOnce).toBe(true);
+        for (const fault of [
+          summary.frontCrash,
+          summary.accountsCrash,
+          summary.frontCut,
+          summary.accountsCut,
+        ])
+          expect(fault?.wholeMs ?? null).not.toBeNull();
+        expect(summary.frontDivergences).toBe(0);
+        expect(summary.faults.dropped).toBeGreaterThan(0);
+        expect(summary.faults.duplicated).toBeGreaterThan(0);
+        expect(summary.faults.cut).toBeGreaterThan(0);
         expect(summary.delays.delayed).toBeGreaterThan(0);
         expect(summary.delays.reordered).toBeGreaterThan(0);
         expect(run.code, run.stderr).toBe(0);

@@ -4,7 +4,7 @@
  * Every subcommand has `--help`; with `--json`, the last line of stdout is exactly one JSON object.
  */
 import { helpText, parseCommandArgs, UsageError, type CommandSpec } from './cli-kit.js';
-import { chaosDemoCommand, chaosReplicationCommand } from './commands/chaos.js';
+import { chaosChainCommand, chaosDemoCommand, chaosReplicationCommand } from './commands/chaos.js';
 import { demoCommand } from './commands/demo.js';
 import { benchBroadcastCommand, benchFailoverCommand, simGroupCommand } from './commands/group.js';
 import {
@@ -33,6 +33,7 @@ const commands: readonly CommandSpec[] = [
   simGroupCommand,
   simReplicationCommand,
   chaosReplicationCommand,
+  chaosChainCommand,
   chaosDemoCommand,
   traceShowCommand,
   traceReplayCommand,

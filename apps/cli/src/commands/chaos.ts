@@ -41,8 +41,13 @@ import {
   type FaultCounts,
 } from '../host/network-namespace.js';
 import { memberActorName } from '@steadfast/group';
-import { ACCOUNTS_GROUP } from '../replication-app.js';
-import { startReplicationCluster, waitFor, type ReplicationCluster } from '../replication-cluster.js';
+import { ACCOUNTS_GROUP, FRONT_GROUP } from '../replication-app.js';
+import {
+  startChainCluster,
+  startReplicationCluster,
+  waitFor,
+  type ReplicationCluster,
+} from '../replication-cluster.js';
 import { sumDelays, type DelayCounts } from '../host/process-cluster.js';
 
 const mainScript = fileURLToPath(new URL('../main.ts', import.meta.url));
@@ -517,10 +522,14 @@ async function runInside(options: {
   }
 }
 
-/** The delays' counters of the client and every live member, summed. */
-async function delayCounts(replicated: ReplicationCluster, maxMs: number): Promise<DelayCounts> {
+/** The delays' counters of the client and every live node of `nodes` (the members), summed. */
+async function delayCounts(
+  replicated: ReplicationCluster,
+  maxMs: number,
+  nodes: readonly string[] = replicated.members,
+): Promise<DelayCounts> {
   const counters: unknown[] = [replicated.client.counters()];
-  for (const node of replicated.members)
+  for (const node of nodes)
     if (replicated.cluster.isAlive(node))
       counters.push(await replicated.cluster.nodeCounters(node).catch(() => undefined));
   return sumDelays(maxMs, counters);
@@ -544,19 +553,36 @@ function portOfEndpoint(endpoint: string): number {
  * primary's position with its digest): the group tolerates the next failure again. Returns the
  * time since `sinceMs`, or null if that did not happen within `WHOLE_AGAIN_MS`.
  */
-async function whole(replicated: ReplicationCluster, sinceMs: number): Promise<number | null> {
+function whole(replicated: ReplicationCluster, sinceMs: number): Promise<number | null> {
+  return wholeGroup(
+    replicated,
+    { group: ACCOUNTS_GROUP, members: replicated.members, primary: () => replicated.primary() },
+    sinceMs,
+  );
+}
+
+/** `whole` for the replica group `target` of the nodes of `replicated` (the chain has two). */
+async function wholeGroup(
+  replicated: ReplicationCluster,
+  target: {
+    readonly group: string;
+    readonly members: readonly string[];
+    primary(): Promise<{ node: string; epoch: number } | undefined>;
+  },
+  sinceMs: number,
+): Promise<number | null> {
   type ReplicaView = { role?: string; position?: number; coverage?: number };
   type MemberView = { status?: string; epoch?: number; configuration?: readonly string[] };
-  const members = replicated.members;
+  const { members } = target;
   try {
     await waitFor(
       async () => {
-        const primary = await replicated.primary();
+        const primary = await target.primary();
         if (primary === undefined) return undefined;
         const [replicas, memberships] = await Promise.all([
           Promise.all(members.map((node) => inspect<ReplicaView>(replicated, node, REPLICA_ACTOR_NAME))),
           Promise.all(
-            members.map((node) => inspect<MemberView>(replicated, node, memberActorName(ACCOUNTS_GROUP))),
+            members.map((node) => inspect<MemberView>(replicated, node, memberActorName(target.group))),
           ),
         ]);
         // Every member in the primary's view (an isolated node still thinks it is a backup of an old one)…
@@ -579,7 +605,7 @@ async function whole(replicated: ReplicationCluster, sinceMs: number): Promise<n
           : undefined;
       },
       WHOLE_AGAIN_MS,
-      'the group to be whole',
+      `the group ${target.group} to be whole`,
     );
     return Math.round(performance.now() - sinceMs);
   } catch {
@@ -590,4 +616,221 @@ async function whole(replicated: ReplicationCluster, sinceMs: number): Promise<n
 function inspect<T>(replicated: ReplicationCluster, node: string, actor: string): Promise<T | undefined> {
   if (!replicated.cluster.isAlive(node)) return Promise.resolve(undefined);
   return (replicated.cluster.inspect(node, actor) as Promise<T | undefined>).catch(() => undefined);
+}
+
+/** What `chaos chain --json` prints. */
+export interface ChainChaosSummary {
+  readonly style: ReplicationStyle;
+  readonly requests: number;
+  readonly replies: number;
+  readonly lost: number;
+  readonly duplicated: number;
+  readonly balanceCents: number | null;
+  readonly expectedBalanceCents: number;
+  readonly exactlyOnce: boolean;
+  /** The front's primary SIGKILLed and restarted; null if the run ended before. */
+  readonly frontCrash: FaultFigures | null;
+  /** Then the accounts group's primary, the same. */
+  readonly accountsCrash: FaultFigures | null;
+  /** Then the front's primary cut off for `--cut-ms`. */
+  readonly frontCut: FaultFigures | null;
+  /** Then the accounts group's primary cut off for `--cut-ms`. */
+  readonly accountsCut: FaultFigures | null;
+  /** Replicas of the front that reported a divergence by the end (the live ones). */
+  readonly frontDivergences: number;
+  readonly faults: FaultCounts;
+  readonly delays: DelayCounts;
+}
+
+export const chaosChainCommand: CommandSpec = {
+  name: 'chaos chain',
+  summary:
+    'A replicated front calling the replicated account, 6 processes in a private network that loses, duplicates and delays datagrams; SIGKILLs and cuts in both tiers.',
+  usage:
+    'steadfast chaos chain [--style semi-active|passive] [--requests N] [--loss PERMILLE] [--duplicate PERMILLE] [--delay-ms MS] [--cut-ms MS] [--json]',
+  details:
+    'Two tiers of replica groups in a network namespace of their own (as `chaos replication`): a front\n' +
+    'group of 3 node processes calls the replicated account (3 more) with a synchronous request for\n' +
+    'every deposit of the client group of one, and reads the wall clock through ctx.call while it\n' +
+    'handles each reply (its backups must replay the primary’s reading). The kernel drops --loss and\n' +
+    'duplicates --duplicate datagrams per thousand (default 50 and 30) and every process holds each\n' +
+    'datagram it sends for 0 to --delay-ms (default 5), under 8 deposits in flight. Each time a\n' +
+    'quarter of --requests more are answered it makes one fault and waits until that group is whole\n' +
+    'again: it SIGKILLs the front’s primary and restarts it; the same for the account’s primary; it\n' +
+    'cuts the front’s primary off for --cut-ms (default 1000); then the account’s primary. It exits 0\n' +
+    'when every deposit was answered once and the balance is their sum, both groups recovered from\n' +
+    'every fault, and no replica of the front diverged.',
+  options: {
+    style: { type: 'string', description: 'semi-active (default) or passive' },
+    requests: { type: 'string', description: 'deposits to send (default 400)' },
+    ...NETWORK_FAULT_OPTIONS,
+    'cut-ms': { type: 'string', description: 'how long each cut lasts (default 1000)' },
+    inside: { type: 'string', description: '(internal) the namespace this half runs in' },
+    json: { type: 'boolean', description: 'print the summary as one JSON object' },
+  },
+  async run(args) {
+    const style = choiceFlag(args, 'style', STYLES, 'semi-active');
+    const requests = integerFlag(args, 'requests', 400, 40, 100_000);
+    const cutMs = integerFlag(args, 'cut-ms', 1_000, 0, 60_000);
+    const { lossPerMille, duplicatePerMille, delayMaxMs } = networkFaultFlags(args);
+    const json = args.values.json === true;
+    const inside = stringFlag(args, 'inside');
+    if (inside !== undefined) return runChainInside({ style, requests, cutMs, delayMaxMs, json });
+    const run = await runInPrivateNetwork({ lossPerMille, duplicatePerMille }, (name) => [
+      ...process.argv.slice(2),
+      '--inside',
+      name,
+    ]);
+    return run.code;
+  },
+};
+
+async function runChainInside(options: {
+  style: ReplicationStyle;
+  requests: number;
+  cutMs: number;
+  delayMaxMs: number;
+  json: boolean;
+}): Promise<number> {
+  const { style, requests, cutMs, delayMaxMs, json } = options;
+  const say = humanOutput(json);
+  const started = performance.now();
+  const at = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
+  say(
+    `a ${style} front group calling a ${style} account group, 3 node processes each, in a private network` +
+      (delayMaxMs > 0 ? `, each datagram held 0 – ${delayMaxMs} ms by its sender` : ''),
+  );
+  const chain = await startChainCluster(
+    style,
+    delayMaxMs > 0 ? { delay: { minMs: 0, maxMs: delayMaxMs } } : {},
+  );
+  try {
+    const front = { group: FRONT_GROUP, members: chain.fronts, primary: () => chain.primary() };
+    const accounts = { group: ACCOUNTS_GROUP, members: chain.ledgers, primary: () => chain.ledgerPrimary() };
+    for (const target of [front, accounts]) {
+      const primary = await waitFor(() => target.primary(), 20_000, `a primary of ${target.group}`);
+      say(`  ${at()}: ${target.group}'s primary is ${primary.node}`);
+    }
+    let issued = 0;
+    let answered = 0;
+    let lost = 0;
+    let faultsOver = false;
+    let stopLoad = false;
+    const answerTimes: number[] = [];
+    const worker = async () => {
+      while (!stopLoad && (!faultsOver || issued < requests)) {
+        const operationId = `deposit-${issued++}`;
+        chain.issue({ type: 'deposit', operationId, amountCents: 100 });
+        const result = await within(chain.result(operationId), ANSWER_DEADLINE_MS);
+        if (result === undefined) lost++;
+        else {
+          answered++;
+          answerTimes.push(performance.now());
+        }
+      }
+    };
+    const load = Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+    const longestGap = (fromMs: number, toMs: number) => {
+      let gap = 0;
+      let previous = fromMs;
+      for (const time of answerTimes) {
+        if (time <= fromMs) continue;
+        if (time > toMs) break;
+        gap = Math.max(gap, time - previous);
+        previous = time;
+      }
+      return Math.round(Math.max(gap, toMs - previous));
+    };
+    /** Answers counted when the current fault's quarter began. */
+    let answeredBefore = 0;
+    const nextQuarter = () =>
+      waitFor(
+        () => (answered >= answeredBefore + Math.floor(requests / 4) ? true : undefined),
+        3 * ANSWER_DEADLINE_MS,
+        'a quarter of the deposits more',
+      );
+    /** After a fault on `node` of `target` at `faultAt`: waits until that group is whole again. */
+    const recovery = async (target: typeof front, node: string, faultAt: number): Promise<FaultFigures> => {
+      const wholeMs = await wholeGroup(chain, target, faultAt);
+      say(`  ${at()}: ${target.group} is ${wholeMs === null ? 'NOT whole again' : 'whole again'}`);
+      if (wholeMs === null) stopLoad = true;
+      return { node, longestGapMs: longestGap(faultAt, performance.now()), wholeMs };
+    };
+    const crashOf = async (target: typeof front): Promise<FaultFigures> => {
+      answeredBefore = answered;
+      await nextQuarter();
+      const node = (await waitFor(() => target.primary(), 15_000, `a primary of ${target.group}`)).node;
+      const killedAt = performance.now();
+      chain.cluster.kill(node);
+      say(`  ${at()}: ${answered} answered; SIGKILL of ${target.group}'s primary ${node}`);
+      await chain.cluster.restart(node);
+      say(`  ${at()}: ${node} restarted`);
+      return recovery(target, node, killedAt);
+    };
+    const cutOf = async (target: typeof front): Promise<FaultFigures> => {
+      answeredBefore = answered;
+      await nextQuarter();
+      const node = (await waitFor(() => target.primary(), 15_000, `a primary of ${target.group}`)).node;
+      const cutAt = performance.now();
+      cutPort(portOf(chain, node), 'both');
+      say(`  ${at()}: ${answered} answered; ${target.group}'s primary ${node} is cut off for ${cutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, cutMs));
+      healCut();
+      say(`  ${at()}: the cut heals`);
+      return recovery(target, node, cutAt);
+    };
+    let frontCrash: FaultFigures | null = null;
+    let accountsCrash: FaultFigures | null = null;
+    let frontCut: FaultFigures | null = null;
+    let accountsCut: FaultFigures | null = null;
+    try {
+      frontCrash = await crashOf(front);
+      if (!stopLoad) accountsCrash = await crashOf(accounts);
+      if (!stopLoad) frontCut = await cutOf(front);
+      if (!stopLoad) accountsCut = await cutOf(accounts);
+    } finally {
+      faultsOver = true;
+    }
+    await load;
+    chain.issue({ type: 'balance', operationId: 'final-balance' });
+    const balance = await within(chain.result('final-balance'), ANSWER_DEADLINE_MS);
+    const balanceCents = (balance?.reply as { balanceCents?: number } | undefined)?.balanceCents ?? null;
+    const duplicated = Object.values(chain.results()).filter((result) => result.count > 1).length;
+    const expectedBalanceCents = answered * 100;
+    let frontDivergences = 0;
+    for (const node of chain.fronts) {
+      const replica = await inspect<{ counters?: { divergences?: number } }>(chain, node, REPLICA_ACTOR_NAME);
+      frontDivergences += replica?.counters?.divergences ?? 0;
+    }
+    const summary: ChainChaosSummary = {
+      style,
+      requests: issued,
+      replies: answered,
+      lost,
+      duplicated,
+      balanceCents,
+      expectedBalanceCents,
+      exactlyOnce: balanceCents === expectedBalanceCents && duplicated === 0 && lost === 0,
+      frontCrash,
+      accountsCrash,
+      frontCut,
+      accountsCut,
+      frontDivergences,
+      faults: faultCounts(),
+      delays: await delayCounts(chain, delayMaxMs, [...chain.fronts, ...chain.ledgers]),
+    };
+    say(
+      `requests ${issued}, replies ${answered}, lost ${lost}, duplicated ${duplicated}; balance ${balanceCents} cents, expected ${expectedBalanceCents}: ${summary.exactlyOnce ? 'every deposit applied exactly once' : 'MISMATCH'}; front divergences ${frontDivergences}`,
+    );
+    say(
+      `the kernel dropped ${summary.faults.dropped} datagrams, duplicated ${summary.faults.duplicated}, and the cuts dropped ${summary.faults.cut}`,
+    );
+    if (json) printJson(summary);
+    const recovered = [frontCrash, accountsCrash, frontCut, accountsCut].every(
+      (fault) => fault?.wholeMs != null,
+    );
+    return summary.exactlyOnce && recovered && frontDivergences === 0 ? 0 : 1;
+  } finally {
+    await chain.close();
+  }
 }
