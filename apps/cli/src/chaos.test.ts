@@ -61,6 +61,26 @@ function chaos(
   });
 }
 
+/** Every deposit issued (at least `requests`) answered once and applied once: the balance is their sum. */
+function expectExactlyOnce(summary: ChaosSummary | ChainChaosSummary, requests: number): void {
+  expect(summary.lost).toBe(0);
+  expect(summary.duplicated).toBe(0);
+  expect(summary.replies).toBe(summary.requests);
+  expect(summary.requests).toBeGreaterThanOrEqual(requests);
+  expect(summary.balanceCents).toBe(summary.expectedBalanceCents);
+  expect(summary.exactlyOnce).toBe(true);
+}
+
+/** The run's faults happened: datagrams dropped, duplicated and cut off; delayed, and reordered. */
+function expectFaultsHappened(summary: ChaosSummary | ChainChaosSummary): void {
+  expect(summary.faults.dropped).toBeGreaterThan(0);
+  expect(summary.faults.duplicated).toBeGreaterThan(0);
+  expect(summary.faults.cut).toBeGreaterThan(0);
+  expect(summary.delays.maxMs).toBe(5);
+  expect(summary.delays.delayed).toBeGreaterThan(0);
+  expect(summary.delays.reordered).toBeGreaterThan(0);
+}
+
 describe.skipIf(unavailable !== undefined && !mustRun)(
   'chaos replication: a private network that loses, duplicates and partitions',
   () => {
@@ -73,12 +93,7 @@ describe.skipIf(unavailable !== undefined && !mustRun)(
         const run = await chaos(['--style', style, '--requests', '600', '--cut-ms', '2000']);
         const lines = run.stdout.trimEnd().split('\n');
         const summary = JSON.parse(lines[lines.length - 1]!) as ChaosSummary;
-        expect(summary.lost).toBe(0);
-        expect(summary.duplicated).toBe(0);
-        expect(summary.replies).toBe(summary.requests);
-        expect(summary.requests).toBeGreaterThanOrEqual(600);
-        expect(summary.balanceCents).toBe(summary.expectedBalanceCents);
-        expect(summary.exactlyOnce).toBe(true);
+        expectExactlyOnce(summary, 600);
         expect(summary.partition?.wholeMs ?? null).not.toBeNull();
         expect(summary.crash?.wholeMs ?? null).not.toBeNull();
         expect(summary.backupCut?.wholeMs ?? null).not.toBeNull();
@@ -87,12 +102,7 @@ describe.skipIf(unavailable !== undefined && !mustRun)(
           expect(oneWay?.wholeMs ?? null).not.toBeNull();
           expect(oneWay!.longestGapMs).toBeLessThan(1_500);
         }
-        expect(summary.faults.dropped).toBeGreaterThan(0);
-        expect(summary.faults.duplicated).toBeGreaterThan(0);
-        expect(summary.faults.cut).toBeGreaterThan(0);
-        expect(summary.delays.maxMs).toBe(5);
-        expect(summary.delays.delayed).toBeGreaterThan(0);
-        expect(summary.delays.reordered).toBeGreaterThan(0);
+        expectFaultsHappened(summary);
         expect(run.code, run.stderr).toBe(0);
       }, 180_000);
   },
@@ -106,12 +116,7 @@ describe.skipIf(unavailable !== undefined && !mustRun)(
         const run = await chaos(['--style', style, '--requests', '400'], process.env, 'chain');
         const lines = run.stdout.trimEnd().split('\n');
         const summary = JSON.parse(lines[lines.length - 1]!) as ChainChaosSummary;
-        expect(summary.lost).toBe(0);
-        expect(summary.duplicated).toBe(0);
-        expect(summary.replies).toBe(summary.requests);
-        expect(summary.requests).toBeGreaterThanOrEqual(400);
-        expect(summary.balanceCents).toBe(summary.expectedBalanceCents);
-        expect(summary.exactlyOnce).toBe(true);
+        expectExactlyOnce(summary, 400);
         for (const fault of [
           summary.frontCrash,
           summary.accountsCrash,
@@ -120,11 +125,7 @@ describe.skipIf(unavailable !== undefined && !mustRun)(
         ])
           expect(fault?.wholeMs ?? null).not.toBeNull();
         expect(summary.frontDivergences).toBe(0);
-        expect(summary.faults.dropped).toBeGreaterThan(0);
-        expect(summary.faults.duplicated).toBeGreaterThan(0);
-        expect(summary.faults.cut).toBeGreaterThan(0);
-        expect(summary.delays.delayed).toBeGreaterThan(0);
-        expect(summary.delays.reordered).toBeGreaterThan(0);
+        expectFaultsHappened(summary);
         expect(run.code, run.stderr).toBe(0);
       }, 180_000);
   },

@@ -93,15 +93,8 @@ export interface FaultFigures {
   readonly wholeMs: number | null;
 }
 
-export interface ChaosSummary {
+export interface ChaosSummary extends DepositTally {
   readonly style: ReplicationStyle;
-  readonly requests: number;
-  readonly replies: number;
-  readonly lost: number;
-  readonly duplicated: number;
-  readonly balanceCents: number | null;
-  readonly expectedBalanceCents: number;
-  readonly exactlyOnce: boolean;
   /** The primary cut off, and the fault's figures (`FaultFigures`); null if the run failed before. */
   readonly partition: FaultFigures | null;
   /**
@@ -157,31 +150,53 @@ export const chaosReplicationCommand: CommandSpec = {
     'stops when the faults are over and at least --requests were issued. It exits 0 when every deposit\n' +
     'was answered once and the balance is their sum, and the group recovered from every fault. The\n' +
     'namespace is deleted at the end (unless this command itself is SIGKILLed).',
-  options: {
+  options: groupChaosOptions(600),
+  run: (args) => runGroupChaos(args, { requests: 600, requestsMin: 30 }, runInside),
+};
+
+/** The options of `chaos replication` and `chaos chain`; `requests` is the default deposit count. */
+function groupChaosOptions(requests: number) {
+  return {
     style: { type: 'string', description: 'semi-active (default) or passive' },
-    requests: { type: 'string', description: 'deposits to send (default 600)' },
+    requests: { type: 'string', description: `deposits to send (default ${requests})` },
     ...NETWORK_FAULT_OPTIONS,
     'cut-ms': { type: 'string', description: 'how long each cut lasts (default 1000)' },
     inside: { type: 'string', description: '(internal) the namespace this half runs in' },
     json: { type: 'boolean', description: 'print the summary as one JSON object' },
-  },
-  async run(args) {
-    const style = choiceFlag(args, 'style', STYLES, 'semi-active');
-    const requests = integerFlag(args, 'requests', 600, 30, 100_000);
-    const cutMs = integerFlag(args, 'cut-ms', 1_000, 0, 60_000);
-    const { lossPerMille, duplicatePerMille, delayMaxMs } = networkFaultFlags(args);
-    const json = args.values.json === true;
-    const inside = stringFlag(args, 'inside');
-    if (inside !== undefined) return runInside({ style, requests, cutMs, delayMaxMs, json });
+  } as const;
+}
 
-    const run = await runInPrivateNetwork({ lossPerMille, duplicatePerMille }, (name) => [
-      ...process.argv.slice(2),
-      '--inside',
-      name,
-    ]);
-    return run.code;
-  },
-};
+/** What the inner half of a replica-group chaos run is given. */
+interface GroupChaosRun {
+  style: ReplicationStyle;
+  requests: number;
+  cutMs: number;
+  delayMaxMs: number;
+  json: boolean;
+}
+
+/**
+ * Both halves of `chaos replication` and `chaos chain`: outside (no `--inside`), makes the private
+ * network and runs this same command in it; inside, runs `inside` with the parsed flags.
+ */
+async function runGroupChaos(
+  args: ParsedArgs,
+  requestsFlag: { readonly requests: number; readonly requestsMin: number },
+  inside: (run: GroupChaosRun) => Promise<number>,
+): Promise<number> {
+  const style = choiceFlag(args, 'style', STYLES, 'semi-active');
+  const requests = integerFlag(args, 'requests', requestsFlag.requests, requestsFlag.requestsMin, 100_000);
+  const cutMs = integerFlag(args, 'cut-ms', 1_000, 0, 60_000);
+  const { lossPerMille, duplicatePerMille, delayMaxMs } = networkFaultFlags(args);
+  const json = args.values.json === true;
+  if (stringFlag(args, 'inside') !== undefined) return inside({ style, requests, cutMs, delayMaxMs, json });
+  const run = await runInPrivateNetwork({ lossPerMille, duplicatePerMille }, (name) => [
+    ...process.argv.slice(2),
+    '--inside',
+    name,
+  ]);
+  return run.code;
+}
 
 /**
  * The bank of `steadfast demo` in the same private network: every datagram between its processes
@@ -297,13 +312,7 @@ async function runInPrivateNetwork(
   }
 }
 
-async function runInside(options: {
-  style: ReplicationStyle;
-  requests: number;
-  cutMs: number;
-  delayMaxMs: number;
-  json: boolean;
-}): Promise<number> {
+async function runInside(options: GroupChaosRun): Promise<number> {
   const { style, requests, cutMs, delayMaxMs, json } = options;
   const say = humanOutput(json);
   const started = performance.now();
@@ -328,44 +337,8 @@ async function runInside(options: {
     let backupDeaf: FaultFigures | undefined;
     // Assigned in `faultPhases` below (a declared type keeps TypeScript from narrowing it to null).
     let clientCut = null as ChaosSummary['clientCut'];
-    // The load runs until both faults are over and at least `requests` deposits were issued: the
-    // faults always happen under load, however fast or slow this machine is.
-    let issued = 0;
-    let answered = 0;
-    let lost = 0;
-    let faultsOver = false;
-    // Set when a fault left the group unable to serve: the run ends there instead of sending the
-    // rest of the deposits into a group that cannot answer them.
-    let stopLoad = false;
-    const answerTimes: number[] = [];
-    const worker = async () => {
-      while (!stopLoad && (!faultsOver || issued < requests)) {
-        const operationId = `deposit-${issued++}`;
-        replicated.issue({ type: 'deposit', operationId, amountCents: 100 });
-        const result = await within(replicated.result(operationId), ANSWER_DEADLINE_MS);
-        if (result === undefined) lost++;
-        else {
-          answered++;
-          answerTimes.push(performance.now());
-        }
-      }
-    };
-    const load = Promise.all(Array.from({ length: IN_FLIGHT }, worker));
-    /** The longest time without an answer between `fromMs` and `toMs`: how long clients waited. */
-    const longestGap = (fromMs: number, toMs: number) => {
-      let gap = 0;
-      let previous = fromMs;
-      for (const time of answerTimes) {
-        if (time <= fromMs) continue;
-        if (time > toMs) break;
-        gap = Math.max(gap, time - previous);
-        previous = time;
-      }
-      return Math.round(Math.max(gap, toMs - previous));
-    };
-    const untilAnswered = (count: number) =>
-      waitFor(() => (answered >= count ? true : undefined), 3 * ANSWER_DEADLINE_MS, `${count} answers`);
-
+    // The faults always happen under load, however fast or slow this machine is.
+    const load = new DepositLoad(replicated, requests);
     /** Drops the datagrams of `port` in `direction` (default both ways) for `cutMs`, then heals. */
     const cutFor = async (port: number, what: string, direction: CutDirection = 'both') => {
       cutPort(port, direction);
@@ -374,19 +347,16 @@ async function runInside(options: {
         outbound: 'unheard (its datagrams dropped)',
         inbound: 'deaf (datagrams to it dropped)',
       }[direction];
-      say(`  ${at()}: ${answered} answered; ${what} is ${how} for ${cutMs} ms`);
+      say(`  ${at()}: ${load.answered} answered; ${what} is ${how} for ${cutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, cutMs));
       healCut();
       say(`  ${at()}: the cut heals`);
     };
     /** After a fault on `node` at `faultAt`: waits until the group is whole, and says so. */
-    const recovery = async (node: string, faultAt: number): Promise<FaultFigures> => {
-      const wholeMs = await whole(replicated, faultAt);
-      say(`  ${at()}: the group is ${wholeMs === null ? 'NOT whole again' : 'whole again'}`);
-      // A group not whole could not take one more failure: the run ends after this fault.
-      if (wholeMs === null) stopLoad = true;
-      return { node, longestGapMs: longestGap(faultAt, performance.now()), wholeMs };
-    };
+    const recovery = (node: string, faultAt: number): Promise<FaultFigures> =>
+      recovered(replicated, accountsTarget(replicated), node, faultAt, load, (line) =>
+        say(`  ${at()}: ${line}`),
+      );
     const primaryNow = async () => (await waitFor(() => replicated.primary(), 15_000, 'a primary')).node;
     const aBackupNow = async () => {
       const primary = await primaryNow();
@@ -402,7 +372,7 @@ async function runInside(options: {
       role: 'primary' | 'backup',
       direction: CutDirection = 'both',
     ): Promise<FaultFigures> => {
-      await untilAnswered(answered + Math.floor(requests / 3));
+      await load.untilAnswered(load.answered + Math.floor(requests / 3));
       const node = await pick();
       const cutAt = performance.now();
       await cutFor(portOf(replicated, node), `the ${role} ${node}`, direction);
@@ -412,42 +382,42 @@ async function runInside(options: {
     const faultPhases = async () => {
       // The partition: the primary's endpoint loses every datagram, both ways, for cutMs.
       partition = await memberCut(primaryNow, 'primary');
-      if (stopLoad) return;
+      if (load.stopped) return;
 
       // The crash: SIGKILL of whoever is primary now, then a restart.
-      await untilAnswered(answered + Math.floor(requests / 3));
+      await load.untilAnswered(load.answered + Math.floor(requests / 3));
       const killNode = await primaryNow();
       const killedAt = performance.now();
       replicated.cluster.kill(killNode);
-      say(`  ${at()}: ${answered} answered; SIGKILL of the primary ${killNode}`);
+      say(`  ${at()}: ${load.answered} answered; SIGKILL of the primary ${killNode}`);
       await replicated.cluster.restart(killNode);
       say(`  ${at()}: ${killNode} restarted`);
       crash = await recovery(killNode, killedAt);
-      if (stopLoad) return;
+      if (load.stopped) return;
 
       // A backup cut off: the primary goes on serving, membership evicts the backup, and it
       // rejoins by state transfer once the cut heals.
       backupCut = await memberCut(aBackupNow, 'backup');
-      if (stopLoad) return;
+      if (load.stopped) return;
 
       // The client cut off: its requests and the replies to them are lost until the cut heals;
       // the connection's retransmissions must then deliver each request once, and each reply.
-      await untilAnswered(answered + Math.floor(requests / 3));
+      await load.untilAnswered(load.answered + Math.floor(requests / 3));
       const clientCutAt = performance.now();
       await cutFor(portOfEndpoint(replicated.clientEndpoint), 'the client');
       const healedAt = performance.now();
       const resumed = await waitFor(
-        () => answerTimes.find((time) => time > healedAt),
+        () => load.firstAnswerAfter(healedAt),
         ANSWER_DEADLINE_MS,
         'an answer after the cut',
       ).catch(() => undefined);
       clientCut = {
-        longestGapMs: longestGap(clientCutAt, performance.now()),
+        longestGapMs: load.longestGap(clientCutAt, performance.now()),
         resumedMs: resumed === undefined ? null : Math.round(resumed - healedAt),
       };
       say(`  ${at()}: the client is ${resumed === undefined ? 'NOT answered again' : 'answered again'}`);
       if (resumed === undefined) {
-        stopLoad = true;
+        load.stop();
         return;
       }
 
@@ -455,12 +425,12 @@ async function runInside(options: {
       // could go on ordering while the others replace it; nothing it sends arrives, so no peer
       // acts on that, and once it heals it must follow the new view, not its own.
       primaryUnheard = await memberCut(primaryNow, 'primary', 'outbound');
-      if (stopLoad) return;
+      if (load.stopped) return;
 
       // Deaf: the others still hear its heartbeats, but it hears no one, so it stops ordering (no
       // quorum) and the group must get going again once it hears again.
       primaryDeaf = await memberCut(primaryNow, 'primary', 'inbound');
-      if (stopLoad) return;
+      if (load.stopped) return;
 
       // A deaf backup: it suspects its primary, but the others still have a working view and do
       // not agree to change it; the primary serves on, evicts the backup, and takes it back after.
@@ -469,23 +439,12 @@ async function runInside(options: {
     try {
       await faultPhases();
     } finally {
-      faultsOver = true;
+      load.faultsAreOver();
     }
-    await load;
-    replicated.issue({ type: 'balance', operationId: 'final-balance' });
-    const balance = await within(replicated.result('final-balance'), ANSWER_DEADLINE_MS);
-    const balanceCents = (balance?.reply as { balanceCents?: number } | undefined)?.balanceCents ?? null;
-    const duplicated = Object.values(replicated.results()).filter((result) => result.count > 1).length;
-    const expectedBalanceCents = answered * 100;
+    const tally = await finalTally(replicated, load);
     const summary: ChaosSummary = {
       style,
-      requests: issued,
-      replies: answered,
-      lost,
-      duplicated,
-      balanceCents,
-      expectedBalanceCents,
-      exactlyOnce: balanceCents === expectedBalanceCents && duplicated === 0 && lost === 0,
+      ...tally,
       partition: partition ?? null,
       crash: crash ?? null,
       backupCut: backupCut ?? null,
@@ -496,9 +455,7 @@ async function runInside(options: {
       faults: faultCounts(),
       delays: await delayCounts(replicated, delayMaxMs),
     };
-    say(
-      `requests ${issued}, replies ${answered}, lost ${lost}, duplicated ${duplicated}; balance ${balanceCents} cents, expected ${expectedBalanceCents}: ${summary.exactlyOnce ? 'every deposit applied exactly once' : 'MISMATCH'}`,
-    );
+    say(tallyLine(tally));
     say(
       `the kernel dropped ${summary.faults.dropped} datagrams, duplicated ${summary.faults.duplicated}, and the cut dropped ${summary.faults.cut}`,
     );
@@ -520,6 +477,144 @@ async function runInside(options: {
   } finally {
     await replicated.close();
   }
+}
+
+/** A replica group of a chaos run: its name, its nodes, and who its primary is now. */
+interface GroupTarget {
+  readonly group: string;
+  readonly members: readonly string[];
+  primary(): Promise<{ node: string; epoch: number } | undefined>;
+}
+
+function accountsTarget(replicated: ReplicationCluster): GroupTarget {
+  return { group: ACCOUNTS_GROUP, members: replicated.members, primary: () => replicated.primary() };
+}
+
+/**
+ * The steady load of the chaos runs: `IN_FLIGHT` workers, each sending one-dollar deposits through
+ * the client group and waiting for each answer (one not answered within `ANSWER_DEADLINE_MS` counts
+ * as lost). It runs until the faults are over and at least `requests` deposits were issued, so the
+ * faults always happen under load however fast the machine is; or until `stop()`, when a fault
+ * left a group unable to serve and the rest of the deposits would only go unanswered.
+ */
+class DepositLoad {
+  issued = 0;
+  answered = 0;
+  lost = 0;
+  readonly done: Promise<void>;
+  readonly #answerTimes: number[] = [];
+  #faultsOver = false;
+  #stopped = false;
+
+  constructor(
+    private readonly cluster: ReplicationCluster,
+    private readonly requests: number,
+  ) {
+    this.done = Promise.all(Array.from({ length: IN_FLIGHT }, () => this.#worker())).then(() => undefined);
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  /** The faults are over: the load ends once `requests` deposits were issued. */
+  faultsAreOver(): void {
+    this.#faultsOver = true;
+  }
+
+  /** The longest time without an answer between `fromMs` and `toMs`: how long clients waited. */
+  longestGap(fromMs: number, toMs: number): number {
+    let gap = 0;
+    let previous = fromMs;
+    for (const time of this.#answerTimes) {
+      if (time <= fromMs) continue;
+      if (time > toMs) break;
+      gap = Math.max(gap, time - previous);
+      previous = time;
+    }
+    return Math.round(Math.max(gap, toMs - previous));
+  }
+
+  /** When the first answer after `timeMs` came, if one did. */
+  firstAnswerAfter(timeMs: number): number | undefined {
+    return this.#answerTimes.find((time) => time > timeMs);
+  }
+
+  untilAnswered(count: number): Promise<true> {
+    return waitFor(
+      () => (this.answered >= count ? true : undefined),
+      3 * ANSWER_DEADLINE_MS,
+      `${count} answers`,
+    );
+  }
+
+  async #worker(): Promise<void> {
+    while (!this.#stopped && (!this.#faultsOver || this.issued < this.requests)) {
+      const operationId = `deposit-${this.issued++}`;
+      this.cluster.issue({ type: 'deposit', operationId, amountCents: 100 });
+      const result = await within(this.cluster.result(operationId), ANSWER_DEADLINE_MS);
+      if (result === undefined) this.lost++;
+      else {
+        this.answered++;
+        this.#answerTimes.push(performance.now());
+      }
+    }
+  }
+}
+
+/**
+ * After a fault on `node` of `target` at `faultAt`: waits until that group is whole again, says so,
+ * and gives the fault's figures. A group not whole could not take one more failure: the load stops.
+ */
+async function recovered(
+  replicated: ReplicationCluster,
+  target: GroupTarget,
+  node: string,
+  faultAt: number,
+  load: DepositLoad,
+  say: (line: string) => void,
+): Promise<FaultFigures> {
+  const wholeMs = await wholeGroup(replicated, target, faultAt);
+  say(`the group ${target.group} is ${wholeMs === null ? 'NOT whole again' : 'whole again'}`);
+  if (wholeMs === null) load.stop();
+  return { node, longestGapMs: load.longestGap(faultAt, performance.now()), wholeMs };
+}
+
+/** What every chaos run reports of its deposits: the balance asked for once the load is over. */
+export interface DepositTally {
+  readonly requests: number;
+  readonly replies: number;
+  readonly lost: number;
+  readonly duplicated: number;
+  readonly balanceCents: number | null;
+  readonly expectedBalanceCents: number;
+  readonly exactlyOnce: boolean;
+}
+
+async function finalTally(replicated: ReplicationCluster, load: DepositLoad): Promise<DepositTally> {
+  await load.done;
+  replicated.issue({ type: 'balance', operationId: 'final-balance' });
+  const balance = await within(replicated.result('final-balance'), ANSWER_DEADLINE_MS);
+  const balanceCents = (balance?.reply as { balanceCents?: number } | undefined)?.balanceCents ?? null;
+  const duplicated = Object.values(replicated.results()).filter((result) => result.count > 1).length;
+  const expectedBalanceCents = load.answered * 100;
+  return {
+    requests: load.issued,
+    replies: load.answered,
+    lost: load.lost,
+    duplicated,
+    balanceCents,
+    expectedBalanceCents,
+    exactlyOnce: balanceCents === expectedBalanceCents && duplicated === 0 && load.lost === 0,
+  };
+}
+
+function tallyLine(tally: DepositTally): string {
+  return `requests ${tally.requests}, replies ${tally.replies}, lost ${tally.lost}, duplicated ${tally.duplicated}; balance ${tally.balanceCents} cents, expected ${tally.expectedBalanceCents}: ${tally.exactlyOnce ? 'every deposit applied exactly once' : 'MISMATCH'}`;
 }
 
 /** The delays' counters of the client and every live node of `nodes` (the members), summed. */
@@ -553,22 +648,9 @@ function portOfEndpoint(endpoint: string): number {
  * primary's position with its digest): the group tolerates the next failure again. Returns the
  * time since `sinceMs`, or null if that did not happen within `WHOLE_AGAIN_MS`.
  */
-function whole(replicated: ReplicationCluster, sinceMs: number): Promise<number | null> {
-  return wholeGroup(
-    replicated,
-    { group: ACCOUNTS_GROUP, members: replicated.members, primary: () => replicated.primary() },
-    sinceMs,
-  );
-}
-
-/** `whole` for the replica group `target` of the nodes of `replicated` (the chain has two). */
 async function wholeGroup(
   replicated: ReplicationCluster,
-  target: {
-    readonly group: string;
-    readonly members: readonly string[];
-    primary(): Promise<{ node: string; epoch: number } | undefined>;
-  },
+  target: GroupTarget,
   sinceMs: number,
 ): Promise<number | null> {
   type ReplicaView = { role?: string; position?: number; coverage?: number };
@@ -619,15 +701,8 @@ function inspect<T>(replicated: ReplicationCluster, node: string, actor: string)
 }
 
 /** What `chaos chain --json` prints. */
-export interface ChainChaosSummary {
+export interface ChainChaosSummary extends DepositTally {
   readonly style: ReplicationStyle;
-  readonly requests: number;
-  readonly replies: number;
-  readonly lost: number;
-  readonly duplicated: number;
-  readonly balanceCents: number | null;
-  readonly expectedBalanceCents: number;
-  readonly exactlyOnce: boolean;
   /** The front's primary SIGKILLed and restarted; null if the run ended before. */
   readonly frontCrash: FaultFigures | null;
   /** Then the accounts group's primary, the same. */
@@ -660,38 +735,11 @@ export const chaosChainCommand: CommandSpec = {
     'cuts the front’s primary off for --cut-ms (default 1000); then the account’s primary. It exits 0\n' +
     'when every deposit was answered once and the balance is their sum, both groups recovered from\n' +
     'every fault, and no replica of the front diverged.',
-  options: {
-    style: { type: 'string', description: 'semi-active (default) or passive' },
-    requests: { type: 'string', description: 'deposits to send (default 400)' },
-    ...NETWORK_FAULT_OPTIONS,
-    'cut-ms': { type: 'string', description: 'how long each cut lasts (default 1000)' },
-    inside: { type: 'string', description: '(internal) the namespace this half runs in' },
-    json: { type: 'boolean', description: 'print the summary as one JSON object' },
-  },
-  async run(args) {
-    const style = choiceFlag(args, 'style', STYLES, 'semi-active');
-    const requests = integerFlag(args, 'requests', 400, 40, 100_000);
-    const cutMs = integerFlag(args, 'cut-ms', 1_000, 0, 60_000);
-    const { lossPerMille, duplicatePerMille, delayMaxMs } = networkFaultFlags(args);
-    const json = args.values.json === true;
-    const inside = stringFlag(args, 'inside');
-    if (inside !== undefined) return runChainInside({ style, requests, cutMs, delayMaxMs, json });
-    const run = await runInPrivateNetwork({ lossPerMille, duplicatePerMille }, (name) => [
-      ...process.argv.slice(2),
-      '--inside',
-      name,
-    ]);
-    return run.code;
-  },
+  options: groupChaosOptions(400),
+  run: (args) => runGroupChaos(args, { requests: 400, requestsMin: 40 }, runChainInside),
 };
 
-async function runChainInside(options: {
-  style: ReplicationStyle;
-  requests: number;
-  cutMs: number;
-  delayMaxMs: number;
-  json: boolean;
-}): Promise<number> {
+async function runChainInside(options: GroupChaosRun): Promise<number> {
   const { style, requests, cutMs, delayMaxMs, json } = options;
   const say = humanOutput(json);
   const started = performance.now();
@@ -705,79 +753,41 @@ async function runChainInside(options: {
     delayMaxMs > 0 ? { delay: { minMs: 0, maxMs: delayMaxMs } } : {},
   );
   try {
-    const front = { group: FRONT_GROUP, members: chain.fronts, primary: () => chain.primary() };
-    const accounts = { group: ACCOUNTS_GROUP, members: chain.ledgers, primary: () => chain.ledgerPrimary() };
+    const front: GroupTarget = { group: FRONT_GROUP, members: chain.fronts, primary: () => chain.primary() };
+    const accounts: GroupTarget = {
+      group: ACCOUNTS_GROUP,
+      members: chain.ledgers,
+      primary: () => chain.ledgerPrimary(),
+    };
     for (const target of [front, accounts]) {
       const primary = await waitFor(() => target.primary(), 20_000, `a primary of ${target.group}`);
       say(`  ${at()}: ${target.group}'s primary is ${primary.node}`);
     }
-    let issued = 0;
-    let answered = 0;
-    let lost = 0;
-    let faultsOver = false;
-    let stopLoad = false;
-    const answerTimes: number[] = [];
-    const worker = async () => {
-      while (!stopLoad && (!faultsOver || issued < requests)) {
-        const operationId = `deposit-${issued++}`;
-        chain.issue({ type: 'deposit', operationId, amountCents: 100 });
-        const result = await within(chain.result(operationId), ANSWER_DEADLINE_MS);
-        if (result === undefined) lost++;
-        else {
-          answered++;
-          answerTimes.push(performance.now());
-        }
-      }
+    const load = new DepositLoad(chain, requests);
+    const timed = (line: string) => say(`  ${at()}: ${line}`);
+    /** Waits until a quarter of the deposits more were answered, then names `target`'s primary. */
+    const nextPrimary = async (target: GroupTarget) => {
+      await load.untilAnswered(load.answered + Math.floor(requests / 4));
+      return (await waitFor(() => target.primary(), 15_000, `a primary of ${target.group}`)).node;
     };
-    const load = Promise.all(Array.from({ length: IN_FLIGHT }, worker));
-    const longestGap = (fromMs: number, toMs: number) => {
-      let gap = 0;
-      let previous = fromMs;
-      for (const time of answerTimes) {
-        if (time <= fromMs) continue;
-        if (time > toMs) break;
-        gap = Math.max(gap, time - previous);
-        previous = time;
-      }
-      return Math.round(Math.max(gap, toMs - previous));
-    };
-    /** Answers counted when the current fault's quarter began. */
-    let answeredBefore = 0;
-    const nextQuarter = () =>
-      waitFor(
-        () => (answered >= answeredBefore + Math.floor(requests / 4) ? true : undefined),
-        3 * ANSWER_DEADLINE_MS,
-        'a quarter of the deposits more',
-      );
-    /** After a fault on `node` of `target` at `faultAt`: waits until that group is whole again. */
-    const recovery = async (target: typeof front, node: string, faultAt: number): Promise<FaultFigures> => {
-      const wholeMs = await wholeGroup(chain, target, faultAt);
-      say(`  ${at()}: ${target.group} is ${wholeMs === null ? 'NOT whole again' : 'whole again'}`);
-      if (wholeMs === null) stopLoad = true;
-      return { node, longestGapMs: longestGap(faultAt, performance.now()), wholeMs };
-    };
-    const crashOf = async (target: typeof front): Promise<FaultFigures> => {
-      answeredBefore = answered;
-      await nextQuarter();
-      const node = (await waitFor(() => target.primary(), 15_000, `a primary of ${target.group}`)).node;
+    const crashOf = async (target: GroupTarget): Promise<FaultFigures> => {
+      const node = await nextPrimary(target);
       const killedAt = performance.now();
       chain.cluster.kill(node);
-      say(`  ${at()}: ${answered} answered; SIGKILL of ${target.group}'s primary ${node}`);
+      timed(`${load.answered} answered; SIGKILL of ${target.group}'s primary ${node}`);
       await chain.cluster.restart(node);
-      say(`  ${at()}: ${node} restarted`);
-      return recovery(target, node, killedAt);
+      timed(`${node} restarted`);
+      return recovered(chain, target, node, killedAt, load, timed);
     };
-    const cutOf = async (target: typeof front): Promise<FaultFigures> => {
-      answeredBefore = answered;
-      await nextQuarter();
-      const node = (await waitFor(() => target.primary(), 15_000, `a primary of ${target.group}`)).node;
+    const cutOf = async (target: GroupTarget): Promise<FaultFigures> => {
+      const node = await nextPrimary(target);
       const cutAt = performance.now();
       cutPort(portOf(chain, node), 'both');
-      say(`  ${at()}: ${answered} answered; ${target.group}'s primary ${node} is cut off for ${cutMs} ms`);
+      timed(`${load.answered} answered; ${target.group}'s primary ${node} is cut off for ${cutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, cutMs));
       healCut();
-      say(`  ${at()}: the cut heals`);
-      return recovery(target, node, cutAt);
+      timed('the cut heals');
+      return recovered(chain, target, node, cutAt, load, timed);
     };
     let frontCrash: FaultFigures | null = null;
     let accountsCrash: FaultFigures | null = null;
@@ -785,18 +795,13 @@ async function runChainInside(options: {
     let accountsCut: FaultFigures | null = null;
     try {
       frontCrash = await crashOf(front);
-      if (!stopLoad) accountsCrash = await crashOf(accounts);
-      if (!stopLoad) frontCut = await cutOf(front);
-      if (!stopLoad) accountsCut = await cutOf(accounts);
+      if (!load.stopped) accountsCrash = await crashOf(accounts);
+      if (!load.stopped) frontCut = await cutOf(front);
+      if (!load.stopped) accountsCut = await cutOf(accounts);
     } finally {
-      faultsOver = true;
+      load.faultsAreOver();
     }
-    await load;
-    chain.issue({ type: 'balance', operationId: 'final-balance' });
-    const balance = await within(chain.result('final-balance'), ANSWER_DEADLINE_MS);
-    const balanceCents = (balance?.reply as { balanceCents?: number } | undefined)?.balanceCents ?? null;
-    const duplicated = Object.values(chain.results()).filter((result) => result.count > 1).length;
-    const expectedBalanceCents = answered * 100;
+    const tally = await finalTally(chain, load);
     let frontDivergences = 0;
     for (const node of chain.fronts) {
       const replica = await inspect<{ counters?: { divergences?: number } }>(chain, node, REPLICA_ACTOR_NAME);
@@ -804,13 +809,7 @@ async function runChainInside(options: {
     }
     const summary: ChainChaosSummary = {
       style,
-      requests: issued,
-      replies: answered,
-      lost,
-      duplicated,
-      balanceCents,
-      expectedBalanceCents,
-      exactlyOnce: balanceCents === expectedBalanceCents && duplicated === 0 && lost === 0,
+      ...tally,
       frontCrash,
       accountsCrash,
       frontCut,
@@ -819,17 +818,15 @@ async function runChainInside(options: {
       faults: faultCounts(),
       delays: await delayCounts(chain, delayMaxMs, [...chain.fronts, ...chain.ledgers]),
     };
-    say(
-      `requests ${issued}, replies ${answered}, lost ${lost}, duplicated ${duplicated}; balance ${balanceCents} cents, expected ${expectedBalanceCents}: ${summary.exactlyOnce ? 'every deposit applied exactly once' : 'MISMATCH'}; front divergences ${frontDivergences}`,
-    );
+    say(`${tallyLine(tally)}; front divergences ${frontDivergences}`);
     say(
       `the kernel dropped ${summary.faults.dropped} datagrams, duplicated ${summary.faults.duplicated}, and the cuts dropped ${summary.faults.cut}`,
     );
     if (json) printJson(summary);
-    const recovered = [frontCrash, accountsCrash, frontCut, accountsCut].every(
+    const allRecovered = [frontCrash, accountsCrash, frontCut, accountsCut].every(
       (fault) => fault?.wholeMs != null,
     );
-    return summary.exactlyOnce && recovered && frontDivergences === 0 ? 0 : 1;
+    return summary.exactlyOnce && allRecovered && frontDivergences === 0 ? 0 : 1;
   } finally {
     await chain.close();
   }
