@@ -155,8 +155,8 @@ interface FrontState {
 
 /**
  * The chain's middle tier: passes each client request on to the accounts group with a synchronous
- * request (so its replicas process the accounts group's reply at once, claim 48) and answers the
- * client with the account's reply. Handling that reply it reads the wall clock through `ctx.call`,
+ * request (its primary processes the accounts group's reply at once, claim 48, and its backups from
+ * the primary's entry) and answers the client with the account's reply. Handling that reply it reads the wall clock through `ctx.call`,
  * a value no synchronous reply carries: every backup must replay the primary's (a backup that read
  * its own clock would hold another state, and the digests would report it diverged).
  */
