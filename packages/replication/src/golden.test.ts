@@ -662,14 +662,24 @@ describe("output commit (outputCommit: 'majority')", () => {
   // commit"). With `at-once` the same primary answers at once: the setting is what holds it.
   const repliesAt = (sim: ReplicationCluster, node: string) =>
     (sim.role(node).actorState() as { replies: Record<string, number[]> }).replies;
+  /** The ledger's primary b1 and its backups b2 and b3 no longer hear each other. */
+  const cutOffPrimary = (sim: ReplicationCluster) => {
+    silence(sim, 'b1', ['b2', 'b3']);
+    silence(sim, 'b2', ['b1']);
+    silence(sim, 'b3', ['b1']);
+  };
+  const healPrimary = (sim: ReplicationCluster) => {
+    for (const backup of ['b2', 'b3']) {
+      sim.unblock('b1', backup);
+      sim.unblock(backup, 'b1');
+    }
+  };
 
   it.each(['semi-active', 'passive'] as const)(
     '%s: a primary cut off from its backups processes a request, and its reply waits until a backup holds it',
     (style) => {
       const sim = cluster(directGroups({ style, ledgerSettings: { outputCommit: 'majority' } }));
-      silence(sim, 'b1', ['b2', 'b3']);
-      silence(sim, 'b2', ['b1']);
-      silence(sim, 'b3', ['b1']);
+      cutOffPrimary(sim);
       issue(sim, 'c1', 'r1', 'B');
       sim.runUntil(WARM_UP_MS + 200);
       const primary = sim.role('b1');
@@ -678,13 +688,7 @@ describe("output commit (outputCommit: 'majority')", () => {
       expect(primary.counters.outputsAwaitingMajority).toBeGreaterThan(0);
       // While the reply waits, the primary asks its backups every `recoveryWaitMs` what they hold.
       expect(primary.counters.heldAsked).toBeGreaterThan(0);
-      for (const [from, to] of [
-        ['b1', 'b2'],
-        ['b1', 'b3'],
-        ['b2', 'b1'],
-        ['b3', 'b1'],
-      ] as const)
-        sim.unblock(from, to);
+      healPrimary(sim);
       sim.runUntil(WARM_UP_MS + 400);
       expect(repliesAt(sim, 'c1')).toEqual({ r1: [1] });
       expect(sim.role('b2').counters.heldTold + sim.role('b3').counters.heldTold).toBeGreaterThan(0);
@@ -710,20 +714,12 @@ describe("output commit (outputCommit: 'majority')", () => {
       directGroups({ behavior: loggingLedger, ledgerSettings: { outputCommit: 'majority' } }),
     );
     const externalSends = () => sim.trace.filter((line) => line.endsWith('external-send from b1')).length;
-    silence(sim, 'b1', ['b2', 'b3']);
-    silence(sim, 'b2', ['b1']);
-    silence(sim, 'b3', ['b1']);
+    cutOffPrimary(sim);
     issue(sim, 'c1', 'r1', 'B');
     sim.runUntil(WARM_UP_MS + 200);
     expect(sim.role('b1').history()).toEqual(['start', 'C#1']);
     expect(externalSends()).toBe(0);
-    for (const [from, to] of [
-      ['b1', 'b2'],
-      ['b1', 'b3'],
-      ['b2', 'b1'],
-      ['b3', 'b1'],
-    ] as const)
-      sim.unblock(from, to);
+    healPrimary(sim);
     sim.runUntil(WARM_UP_MS + 400);
     expect(externalSends()).toBe(1);
     expect(repliesAt(sim, 'c1')).toEqual({ r1: [1] });
@@ -731,9 +727,7 @@ describe("output commit (outputCommit: 'majority')", () => {
 
   it('at-once (the default): the same cut-off primary answers at once', () => {
     const sim = cluster(directGroups());
-    silence(sim, 'b1', ['b2', 'b3']);
-    silence(sim, 'b2', ['b1']);
-    silence(sim, 'b3', ['b1']);
+    cutOffPrimary(sim);
     issue(sim, 'c1', 'r1', 'B');
     sim.runUntil(WARM_UP_MS + 200);
     expect(repliesAt(sim, 'c1')).toEqual({ r1: [1] });
