@@ -312,11 +312,16 @@ async function runInPrivateNetwork(
   }
 }
 
+/** `say` with each line indented and led by the seconds since this call: a run's timeline. */
+function timedSay(say: (line: string) => void): (line: string) => void {
+  const started = performance.now();
+  return (line) => say(`  ${((performance.now() - started) / 1000).toFixed(1)} s: ${line}`);
+}
+
 async function runInside(options: GroupChaosRun): Promise<number> {
   const { style, requests, cutMs, delayMaxMs, json } = options;
   const say = humanOutput(json);
-  const started = performance.now();
-  const at = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
+  const timed = timedSay(say);
   say(
     `a ${style} replica group of the bank account on 3 node processes, in a private network` +
       (delayMaxMs > 0 ? `, each datagram held 0 – ${delayMaxMs} ms by its sender` : ''),
@@ -328,7 +333,7 @@ async function runInside(options: GroupChaosRun): Promise<number> {
   );
   try {
     const first = await waitFor(() => replicated.primary(), 15_000, 'a primary');
-    say(`  ${at()}: primary ${first.node}`);
+    timed(`primary ${first.node}`);
     let partition: FaultFigures | undefined;
     let crash: FaultFigures | undefined;
     let backupCut: FaultFigures | undefined;
@@ -347,16 +352,14 @@ async function runInside(options: GroupChaosRun): Promise<number> {
         outbound: 'unheard (its datagrams dropped)',
         inbound: 'deaf (datagrams to it dropped)',
       }[direction];
-      say(`  ${at()}: ${load.answered} answered; ${what} is ${how} for ${cutMs} ms`);
+      timed(`${load.answered} answered; ${what} is ${how} for ${cutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, cutMs));
       healCut();
-      say(`  ${at()}: the cut heals`);
+      timed(`the cut heals`);
     };
     /** After a fault on `node` at `faultAt`: waits until the group is whole, and says so. */
     const recovery = (node: string, faultAt: number): Promise<FaultFigures> =>
-      recovered(replicated, accountsTarget(replicated), node, faultAt, load, (line) =>
-        say(`  ${at()}: ${line}`),
-      );
+      recovered(replicated, accountsTarget(replicated), node, faultAt, load, timed);
     const primaryNow = async () => (await waitFor(() => replicated.primary(), 15_000, 'a primary')).node;
     const aBackupNow = async () => {
       const primary = await primaryNow();
@@ -389,9 +392,9 @@ async function runInside(options: GroupChaosRun): Promise<number> {
       const killNode = await primaryNow();
       const killedAt = performance.now();
       replicated.cluster.kill(killNode);
-      say(`  ${at()}: ${load.answered} answered; SIGKILL of the primary ${killNode}`);
+      timed(`${load.answered} answered; SIGKILL of the primary ${killNode}`);
       await replicated.cluster.restart(killNode);
-      say(`  ${at()}: ${killNode} restarted`);
+      timed(`${killNode} restarted`);
       crash = await recovery(killNode, killedAt);
       if (load.stopped) return;
 
@@ -415,7 +418,7 @@ async function runInside(options: GroupChaosRun): Promise<number> {
         longestGapMs: load.longestGap(clientCutAt, performance.now()),
         resumedMs: resumed === undefined ? null : Math.round(resumed - healedAt),
       };
-      say(`  ${at()}: the client is ${resumed === undefined ? 'NOT answered again' : 'answered again'}`);
+      timed(`the client is ${resumed === undefined ? 'NOT answered again' : 'answered again'}`);
       if (resumed === undefined) {
         load.stop();
         return;
@@ -742,8 +745,7 @@ export const chaosChainCommand: CommandSpec = {
 async function runChainInside(options: GroupChaosRun): Promise<number> {
   const { style, requests, cutMs, delayMaxMs, json } = options;
   const say = humanOutput(json);
-  const started = performance.now();
-  const at = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
+  const timed = timedSay(say);
   say(
     `a ${style} front group calling a ${style} account group, 3 node processes each, in a private network` +
       (delayMaxMs > 0 ? `, each datagram held 0 – ${delayMaxMs} ms by its sender` : ''),
@@ -761,10 +763,9 @@ async function runChainInside(options: GroupChaosRun): Promise<number> {
     };
     for (const target of [front, accounts]) {
       const primary = await waitFor(() => target.primary(), 20_000, `a primary of ${target.group}`);
-      say(`  ${at()}: ${target.group}'s primary is ${primary.node}`);
+      timed(`${target.group}'s primary is ${primary.node}`);
     }
     const load = new DepositLoad(chain, requests);
-    const timed = (line: string) => say(`  ${at()}: ${line}`);
     /** Waits until a quarter of the deposits more were answered, then names `target`'s primary. */
     const nextPrimary = async (target: GroupTarget) => {
       await load.untilAnswered(load.answered + Math.floor(requests / 4));
