@@ -223,11 +223,22 @@ describe('steadfast CLI', () => {
     expect(summary.primaryAfter).not.toBe(summary.primaryBefore);
   });
 
-  it('bench replication: measures all three sides in one run and accounts for every process, with no ordering-only message', async () => {
-    // Figures, not timings: every side answered its requests, each process's CPU was read, and the
-    // group sent no null message only to carry an announcement under load.
+  it('bench replication: measures all three sides in each of two rounds and accounts for every process, with no ordering-only message', async () => {
+    // Figures, not timings: every side answered its requests in both rounds, each process's CPU was
+    // read, the summary is the rounds' medians, and the group sent no null message only to carry an
+    // announcement under load.
     const run = await steadfast(
-      ['bench', 'replication', '--requests', '200', '--throughput-requests', '300', '--json'],
+      [
+        'bench',
+        'replication',
+        '--requests',
+        '200',
+        '--throughput-requests',
+        '300',
+        '--rounds',
+        '2',
+        '--json',
+      ],
       240_000,
     );
     expect(run.code).toBe(0);
@@ -235,20 +246,39 @@ describe('steadfast CLI', () => {
       replicated: { opsPerSec: number; p50Us: number };
       unreplicated: { opsPerSec: number; p50Us: number };
       groupOfOne: { opsPerSec: number; p50Us: number };
+      latencyRatioP50: number;
       orderingOnlyMessagesPerRequest: number;
       entriesAnnounced: number;
       requests: number;
       cpuUsPerRequest: Record<string, Record<string, Record<string, number>>>;
+      rounds: {
+        replicated: { opsPerSec: number; p50Us: number };
+        unreplicated: { opsPerSec: number; p50Us: number };
+        groupOfOne: { opsPerSec: number; p50Us: number };
+        latencyRatioP50: number;
+        throughputRatio: number;
+      }[];
     };
-    for (const side of [summary.replicated, summary.unreplicated, summary.groupOfOne]) {
-      expect(side.opsPerSec).toBeGreaterThan(0);
-      expect(side.p50Us).toBeGreaterThan(0);
-    }
-    // Both phases, each with its own count.
-    expect(summary.requests).toBe(500);
+    expect(summary.rounds).toHaveLength(2);
+    for (const figures of summary.rounds)
+      for (const side of [figures.replicated, figures.unreplicated, figures.groupOfOne]) {
+        expect(side.opsPerSec).toBeGreaterThan(0);
+        expect(side.p50Us).toBeGreaterThan(0);
+      }
+    // Each summary figure is the median of the rounds' (the upper one of two).
+    for (const side of ['replicated', 'unreplicated', 'groupOfOne'] as const)
+      for (const figure of ['opsPerSec', 'p50Us'] as const)
+        expect(summary[side][figure]).toBe(
+          Math.max(...summary.rounds.map((figures) => figures[side][figure])),
+        );
+    expect(summary.latencyRatioP50).toBe(
+      Math.max(...summary.rounds.map((figures) => figures.latencyRatioP50)),
+    );
+    // Both phases of both rounds, each with its own count.
+    expect(summary.requests).toBe(1_000);
     expect(summary.orderingOnlyMessagesPerRequest).toBe(0);
     // Every measured request was ordered (and announced) once by the primary.
-    expect(summary.entriesAnnounced).toBeGreaterThanOrEqual(500);
+    expect(summary.entriesAnnounced).toBeGreaterThanOrEqual(1_000);
     const replicatedCpu = summary.cpuUsPerRequest.replicated!;
     const unreplicatedCpu = summary.cpuUsPerRequest.unreplicated!;
     for (const phase of ['concurrency1', 'inFlight64']) {

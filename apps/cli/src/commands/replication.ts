@@ -11,6 +11,7 @@ import {
   REPLICATION_DEFAULTS,
   REPLICATION_STYLES as STYLES,
   STUCK_ASK_MS,
+  type OutputCommit,
 } from '@steadfast/replication';
 import { address } from '@steadfast/wire';
 import { startClientNode, startProcessCluster } from '../host/process-cluster.js';
@@ -42,6 +43,12 @@ import {
  * fit a frame at all, which is a setting the simulation was never meant to judge.
  */
 const PIGGYBACK_CHARS_MIN = 300;
+
+/**
+ * The most rounds `bench replication --rounds` runs: each round starts all three sides' processes
+ * afresh and takes ~10 s here.
+ */
+const BENCH_ROUNDS_MAX = 20;
 
 /** `--output-commit` of `sim replication` and the two replication benchmarks. */
 const OUTPUT_COMMIT_OPTION = {
@@ -229,7 +236,7 @@ export const benchReplicationCommand: CommandSpec = {
   name: 'bench replication',
   summary: 'A 3-replica semi-active group vs the same actor unreplicated, over UDP, at 1 and 64 in flight.',
   usage:
-    'steadfast bench replication [--requests N] [--throughput-requests N] [--output-commit at-once|majority] [--json]',
+    'steadfast bench replication [--requests N] [--throughput-requests N] [--rounds R] [--output-commit at-once|majority] [--json]',
   details:
     'The example bank’s account actor, replicated with group(account, { replicas: 3 }) on 3 node\n' +
     'processes (membership supplying the views), against the same actor on one node process. Latency is\n' +
@@ -241,12 +248,19 @@ export const benchReplicationCommand: CommandSpec = {
     'CPU time (user + system) each process used per measured request: the client (this process, with\n' +
     'the benchmark loop), the server or the primary, and each backup. --output-commit majority runs\n' +
     'the 3-replica group with outputCommit: majority (its null messages then carry the order its\n' +
-    'held outputs cannot): what holding outputs for a backup costs over UDP.',
+    'held outputs cannot): what holding outputs for a backup costs over UDP. --rounds R measures all\n' +
+    'three sides R times, each round starting with the next side, and prints each round and the\n' +
+    'medians: the host changes speed from minute to minute, and a ratio of one round compares sides\n' +
+    'measured minutes apart at most.',
   options: {
     requests: { type: 'string', description: 'requests measured at concurrency 1 (default 2000)' },
     'throughput-requests': {
       type: 'string',
       description: 'requests measured with 64 in flight (default 10000)',
+    },
+    rounds: {
+      type: 'string',
+      description: `rounds of all three sides, each side's figures the median over them (default 1, at most ${BENCH_ROUNDS_MAX})`,
     },
     'output-commit': OUTPUT_COMMIT_OPTION,
     json: { type: 'boolean', description: 'print the figures as one JSON object' },
@@ -254,130 +268,80 @@ export const benchReplicationCommand: CommandSpec = {
   async run(args) {
     const json = args.values.json === true;
     const say = humanOutput(json);
-    const requests = integerFlag(args, 'requests', 2_000, 10, 1_000_000);
-    const throughputRequests = integerFlag(args, 'throughput-requests', 10_000, 10, 1_000_000);
+    const benchLoad: BenchLoad = {
+      requests: integerFlag(args, 'requests', 2_000, 10, 1_000_000),
+      throughputRequests: integerFlag(args, 'throughput-requests', 10_000, 10, 1_000_000),
+    };
+    const roundCount = integerFlag(args, 'rounds', 1, 1, BENCH_ROUNDS_MAX);
     const outputCommit = choiceFlag(args, 'output-commit', OUTPUT_COMMITS, REPLICATION_DEFAULTS.outputCommit);
 
-    say('unreplicated: the account on one node process…');
-    const single = await startUnreplicated();
-    let unreplicated: { latency: LoadFigures; throughput: LoadFigures };
-    let unreplicatedCpu: Record<string, Record<string, number>>;
-    try {
-      const deposit = (prefix: string) => async (index: number) => {
-        await single.client.request(
-          single.account,
-          { type: 'deposit', operationId: `${prefix}${index}`, amountCents: 1 },
-          { retryAfterMs: 500, attemptsMax: 20 },
+    const rounds: {
+      unreplicated: SideFigures;
+      groupOfOne: SideFigures;
+      replicated: ReplicatedFigures;
+    }[] = [];
+    for (let roundIndex = 0; roundIndex < roundCount; roundIndex++) {
+      // Each round starts with the next side, so no side always runs first (after a quiet minute)
+      // or last: over three rounds each side takes each place once.
+      const order = BENCH_SIDES.map((_, index) => BENCH_SIDES[(index + roundIndex) % BENCH_SIDES.length]!);
+      const measured: Partial<(typeof rounds)[number]> = {};
+      for (const side of order) {
+        const prefix = roundCount > 1 ? `round ${roundIndex + 1}/${roundCount}, ` : '';
+        say(
+          `${prefix}${BENCH_SIDE_LABELS[side]}${side === 'replicated' ? ` (outputCommit ${outputCommit})` : ''}…`,
         );
-      };
-      await warmUp(deposit);
-      const nodes = [{ role: 'server', id: 'n1' }];
-      const latency = await withCpu(requests, nodes, single.cpuUs, () => load(requests, 1, deposit('c1-')));
-      const throughput = await withCpu(throughputRequests, nodes, single.cpuUs, () =>
-        load(throughputRequests, 64, deposit('c64-')),
-      );
-      unreplicated = { latency: latency.result, throughput: throughput.result };
-      unreplicatedCpu = { concurrency1: latency.cpu, inFlight64: throughput.cpu };
-    } finally {
-      await single.close();
+        let figures: SideFigures;
+        if (side === 'unreplicated') figures = measured.unreplicated = await measureUnreplicated(benchLoad);
+        else if (side === 'groupOfOne') figures = measured.groupOfOne = await measureGroupOfOne(benchLoad);
+        else figures = measured.replicated = await measureReplicated(benchLoad, outputCommit);
+        say(
+          `  concurrency 1: p50 ${figures.latency.p50Us} µs; 64 in flight: ${figures.throughput.opsPerSec} ops/s`,
+        );
+      }
+      rounds.push(measured as (typeof rounds)[number]);
     }
-    say(
-      `  concurrency 1: p50 ${unreplicated.latency.p50Us} µs; 64 in flight: ${unreplicated.throughput.opsPerSec} ops/s`,
-    );
 
-    // The same group stack with one replica and so no backups: what the group and replica layers
-    // cost on their own, apart from what the backups add.
-    say('group of one: the account as a one-replica group on one node process…');
-    const single1 = await startReplicationCluster('semi-active', 1);
-    let groupOfOne: { latency: LoadFigures; throughput: LoadFigures };
-    try {
-      await waitFor(() => single1.primary(), 15_000, 'a primary');
-      const deposit = depositThrough(single1);
-      await warmUp(deposit);
-      groupOfOne = {
-        latency: await load(requests, 1, deposit('c1-')),
-        throughput: await load(throughputRequests, 64, deposit('c64-')),
+    const perRound = rounds.map((measured) => {
+      const replicated = sideSummary(measured.replicated);
+      const unreplicated = sideSummary(measured.unreplicated);
+      return {
+        replicated,
+        unreplicated,
+        groupOfOne: sideSummary(measured.groupOfOne),
+        latencyRatioP50: round(replicated.p50Us / unreplicated.p50Us, 3),
+        throughputRatio: round(replicated.opsPerSec / unreplicated.opsPerSec, 3),
       };
-    } finally {
-      await single1.close();
-    }
-    say(
-      `  concurrency 1: p50 ${groupOfOne.latency.p50Us} µs; 64 in flight: ${groupOfOne.throughput.opsPerSec} ops/s`,
-    );
-
-    say(`replicated: a semi-active group of 3 node processes (outputCommit ${outputCommit})…`);
-    const replicated = await startReplicationCluster('semi-active', 3, {
-      replicationSettings: { outputCommit },
     });
-    let figures: { latency: LoadFigures; throughput: LoadFigures };
-    let replicaCounters: { nullMessages: number; entriesAnnounced: number };
-    let replicatedCpu: Record<string, Record<string, number>>;
-    let datagrams: number;
-    try {
-      await waitFor(() => replicated.primary(), 15_000, 'a primary');
-      const deposit = depositThrough(replicated);
-      await warmUp(deposit);
-      const before = await replicaTotals(replicated);
-      const sentBefore =
-        sentDatagrams({ client: replicated.client.counters() }) + (await clusterSent(replicated));
-      const primary = (await replicated.primary())?.node;
-      const backups = replicated.members.filter((id) => id !== primary);
-      const nodes = [
-        ...(primary === undefined ? [] : [{ role: 'primary', id: primary }]),
-        ...backups.map((id, index) => ({ role: `backup${index + 1}`, id })),
-      ];
-      const readCpuUs = (id: string) => replicated.cluster.nodeCpuUs(id);
-      const latency = await withCpu(requests, nodes, readCpuUs, () => load(requests, 1, deposit('c1-')));
-      const throughput = await withCpu(throughputRequests, nodes, readCpuUs, () =>
-        load(throughputRequests, 64, deposit('c64-')),
-      );
-      figures = { latency: latency.result, throughput: throughput.result };
-      replicatedCpu = { concurrency1: latency.cpu, inFlight64: throughput.cpu };
-      const after = await replicaTotals(replicated);
-      replicaCounters = {
-        nullMessages: after.nullMessages - before.nullMessages,
-        entriesAnnounced: after.entriesAnnounced - before.entriesAnnounced,
-      };
-      datagrams =
-        sentDatagrams({ client: replicated.client.counters() }) +
-        (await clusterSent(replicated)) -
-        sentBefore;
-    } finally {
-      await replicated.close();
-    }
-    say(
-      `  concurrency 1: p50 ${figures.latency.p50Us} µs; 64 in flight: ${figures.throughput.opsPerSec} ops/s`,
-    );
-    const measured = requests + throughputRequests;
+    const measuredRequests = roundCount * (benchLoad.requests + benchLoad.throughputRequests);
+    const total = (count: (figures: ReplicatedFigures) => number) =>
+      rounds.reduce((sum, measured) => sum + count(measured.replicated), 0);
+    const nullMessages = total((figures) => figures.nullMessages);
     const summary = {
-      replicated: {
-        opsPerSec: figures.throughput.opsPerSec,
-        p50Us: figures.latency.p50Us,
-        p99Us: figures.latency.p99Us,
-        p99UsAt64: figures.throughput.p99Us,
-      },
-      unreplicated: {
-        opsPerSec: unreplicated.throughput.opsPerSec,
-        p50Us: unreplicated.latency.p50Us,
-        p99Us: unreplicated.latency.p99Us,
-        p99UsAt64: unreplicated.throughput.p99Us,
-      },
-      groupOfOne: {
-        opsPerSec: groupOfOne.throughput.opsPerSec,
-        p50Us: groupOfOne.latency.p50Us,
-        p99Us: groupOfOne.latency.p99Us,
-        p99UsAt64: groupOfOne.throughput.p99Us,
-      },
-      latencyRatioP50: round(figures.latency.p50Us / unreplicated.latency.p50Us, 3),
-      throughputRatio: round(figures.throughput.opsPerSec / unreplicated.throughput.opsPerSec, 3),
-      orderingOnlyMessagesPerRequest: round(replicaCounters.nullMessages / measured, 4),
-      nullMessages: replicaCounters.nullMessages,
-      entriesAnnounced: replicaCounters.entriesAnnounced,
-      datagramsPerRequest: round(datagrams / measured, 2),
-      requests: measured,
+      replicated: medianSide(perRound.map((figures) => figures.replicated)),
+      unreplicated: medianSide(perRound.map((figures) => figures.unreplicated)),
+      groupOfOne: medianSide(perRound.map((figures) => figures.groupOfOne)),
+      // Ratios of figures measured in the same round, minutes apart at most; then their median.
+      latencyRatioP50: median(perRound.map((figures) => figures.latencyRatioP50)),
+      throughputRatio: median(perRound.map((figures) => figures.throughputRatio)),
+      orderingOnlyMessagesPerRequest: round(nullMessages / measuredRequests, 4),
+      nullMessages,
+      entriesAnnounced: total((figures) => figures.entriesAnnounced),
+      datagramsPerRequest: round(total((figures) => figures.datagrams) / measuredRequests, 2),
+      requests: measuredRequests,
       outputCommit,
-      cpuUsPerRequest: { replicated: replicatedCpu, unreplicated: unreplicatedCpu },
+      cpuUsPerRequest: {
+        replicated: medianCpu(rounds.map((measured) => measured.replicated.cpu)),
+        unreplicated: medianCpu(rounds.map((measured) => measured.unreplicated.cpu)),
+      },
+      rounds: perRound,
     };
+    if (roundCount > 1) {
+      for (const [index, figures] of perRound.entries())
+        say(
+          `round ${index + 1}: replicated ${figures.replicated.opsPerSec} ops/s, p50 ${figures.replicated.p50Us} µs; unreplicated ${figures.unreplicated.opsPerSec} ops/s, p50 ${figures.unreplicated.p50Us} µs; ratios: latency ${figures.latencyRatioP50}, throughput ${figures.throughputRatio}`,
+        );
+      say(`medians over ${roundCount} rounds:`);
+    }
     for (const [side, phases] of Object.entries(summary.cpuUsPerRequest))
       for (const [phase, cpu] of Object.entries(phases))
         say(
@@ -388,12 +352,174 @@ export const benchReplicationCommand: CommandSpec = {
             .join(', ')}`,
         );
     say(
+      `replicated ${summary.replicated.opsPerSec} ops/s, p50 ${summary.replicated.p50Us} µs; unreplicated ${summary.unreplicated.opsPerSec} ops/s, p50 ${summary.unreplicated.p50Us} µs; group of one ${summary.groupOfOne.opsPerSec} ops/s, p50 ${summary.groupOfOne.p50Us} µs`,
+    );
+    say(
       `latency ratio p50 ${summary.latencyRatioP50}, throughput ratio ${summary.throughputRatio}, ordering-only messages per request ${summary.orderingOnlyMessagesPerRequest}, datagrams per request ${summary.datagramsPerRequest}`,
     );
     if (json) printJson(summary);
     return 0;
   },
 };
+
+/** What one side of `bench replication` measured in one round. */
+interface SideFigures {
+  readonly latency: LoadFigures;
+  readonly throughput: LoadFigures;
+  /** CPU µs per request by phase and process role; the group of one is not read. */
+  readonly cpu?: Record<string, Record<string, number>>;
+}
+
+/** The replicated side's figures, with what its replicas and sockets counted while measured. */
+interface ReplicatedFigures extends SideFigures {
+  readonly nullMessages: number;
+  readonly entriesAnnounced: number;
+  readonly datagrams: number;
+}
+
+interface BenchLoad {
+  readonly requests: number;
+  readonly throughputRequests: number;
+}
+
+const BENCH_SIDES = ['unreplicated', 'groupOfOne', 'replicated'] as const;
+type BenchSide = (typeof BENCH_SIDES)[number];
+
+const BENCH_SIDE_LABELS: Record<BenchSide, string> = {
+  unreplicated: 'unreplicated: the account on one node process',
+  groupOfOne: 'group of one: the account as a one-replica group on one node process',
+  replicated: 'replicated: a semi-active group of 3 node processes',
+};
+
+/** The same actor on one node process, reached by a plain client node (no group stack). */
+async function measureUnreplicated(benchLoad: BenchLoad): Promise<SideFigures> {
+  const single = await startUnreplicated();
+  try {
+    const deposit = (prefix: string) => async (index: number) => {
+      await single.client.request(
+        single.account,
+        { type: 'deposit', operationId: `${prefix}${index}`, amountCents: 1 },
+        { retryAfterMs: 500, attemptsMax: 20 },
+      );
+    };
+    await warmUp(deposit);
+    const nodes = [{ role: 'server', id: 'n1' }];
+    const latency = await withCpu(benchLoad.requests, nodes, single.cpuUs, () =>
+      load(benchLoad.requests, 1, deposit('c1-')),
+    );
+    const throughput = await withCpu(benchLoad.throughputRequests, nodes, single.cpuUs, () =>
+      load(benchLoad.throughputRequests, 64, deposit('c64-')),
+    );
+    return {
+      latency: latency.result,
+      throughput: throughput.result,
+      cpu: { concurrency1: latency.cpu, inFlight64: throughput.cpu },
+    };
+  } finally {
+    await single.close();
+  }
+}
+
+/**
+ * The same group stack with one replica and so no backups: what the group and replica layers cost
+ * on their own, apart from what the backups add.
+ */
+async function measureGroupOfOne(benchLoad: BenchLoad): Promise<SideFigures> {
+  const cluster = await startReplicationCluster('semi-active', 1);
+  try {
+    await waitFor(() => cluster.primary(), 15_000, 'a primary');
+    const deposit = depositThrough(cluster);
+    await warmUp(deposit);
+    return {
+      latency: await load(benchLoad.requests, 1, deposit('c1-')),
+      throughput: await load(benchLoad.throughputRequests, 64, deposit('c64-')),
+    };
+  } finally {
+    await cluster.close();
+  }
+}
+
+/** The 3-replica semi-active group, with its null messages, announced entries and datagrams. */
+async function measureReplicated(
+  benchLoad: BenchLoad,
+  outputCommit: OutputCommit,
+): Promise<ReplicatedFigures> {
+  const replicated = await startReplicationCluster('semi-active', 3, {
+    replicationSettings: { outputCommit },
+  });
+  try {
+    await waitFor(() => replicated.primary(), 15_000, 'a primary');
+    const deposit = depositThrough(replicated);
+    await warmUp(deposit);
+    const before = await replicaTotals(replicated);
+    const sentBefore =
+      sentDatagrams({ client: replicated.client.counters() }) + (await clusterSent(replicated));
+    const primary = (await replicated.primary())?.node;
+    const backups = replicated.members.filter((id) => id !== primary);
+    const nodes = [
+      ...(primary === undefined ? [] : [{ role: 'primary', id: primary }]),
+      ...backups.map((id, index) => ({ role: `backup${index + 1}`, id })),
+    ];
+    const readCpuUs = (id: string) => replicated.cluster.nodeCpuUs(id);
+    const latency = await withCpu(benchLoad.requests, nodes, readCpuUs, () =>
+      load(benchLoad.requests, 1, deposit('c1-')),
+    );
+    const throughput = await withCpu(benchLoad.throughputRequests, nodes, readCpuUs, () =>
+      load(benchLoad.throughputRequests, 64, deposit('c64-')),
+    );
+    const after = await replicaTotals(replicated);
+    return {
+      latency: latency.result,
+      throughput: throughput.result,
+      cpu: { concurrency1: latency.cpu, inFlight64: throughput.cpu },
+      nullMessages: after.nullMessages - before.nullMessages,
+      entriesAnnounced: after.entriesAnnounced - before.entriesAnnounced,
+      datagrams:
+        sentDatagrams({ client: replicated.client.counters() }) +
+        (await clusterSent(replicated)) -
+        sentBefore,
+    };
+  } finally {
+    await replicated.close();
+  }
+}
+
+/** A side's figures in the JSON: throughput with 64 in flight, latency at concurrency 1. */
+function sideSummary(figures: SideFigures) {
+  return {
+    opsPerSec: figures.throughput.opsPerSec,
+    p50Us: figures.latency.p50Us,
+    p99Us: figures.latency.p99Us,
+    p99UsAt64: figures.throughput.p99Us,
+  };
+}
+
+/** The median of each figure over the rounds (each side's figures of one round stay together per round). */
+function medianSide(rounds: readonly ReturnType<typeof sideSummary>[]): ReturnType<typeof sideSummary> {
+  return {
+    opsPerSec: median(rounds.map((side) => side.opsPerSec)),
+    p50Us: median(rounds.map((side) => side.p50Us)),
+    p99Us: median(rounds.map((side) => side.p99Us)),
+    p99UsAt64: median(rounds.map((side) => side.p99UsAt64)),
+  };
+}
+
+/** Per phase and role, the median over the rounds of the CPU µs per request. */
+function medianCpu(
+  rounds: readonly (Record<string, Record<string, number>> | undefined)[],
+): Record<string, Record<string, number>> {
+  const result: Record<string, Record<string, number>> = {};
+  for (const phase of ['concurrency1', 'inFlight64']) {
+    const roles = new Set(rounds.flatMap((cpu) => Object.keys(cpu?.[phase] ?? {})));
+    result[phase] = Object.fromEntries(
+      [...roles].map((role) => [
+        role,
+        round(median(rounds.map((cpu) => cpu?.[phase]?.[role] ?? Number.NaN)), 1),
+      ]),
+    );
+  }
+  return result;
+}
 
 /** One-cent deposits through a cluster's client group: `deposit(prefix)(i)` resolves when answered. */
 function depositThrough(cluster: ReplicationCluster) {
