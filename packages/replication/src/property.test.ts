@@ -78,6 +78,11 @@ describe('sequence sets', () => {
         for (const value of values)
           expect(set.add(value)).toBe(!model.has(value) && (model.add(value), true));
         for (let value = 1; value <= 40; value++) expect(set.has(value)).toBe(model.has(value));
+        // Bounded: the floor is the longest run 1, 2, … added, and only numbers past a gap stay above it.
+        let run = 0;
+        while (model.has(run + 1)) run++;
+        expect(set.data().floor).toBe(run);
+        expect(set.sparseCount).toBe([...model].filter((value) => value > run).length);
         expect(SequenceSet.from(set.data()).data()).toEqual(set.data());
       }),
     );

@@ -20,11 +20,19 @@ export class SequenceSet {
     return value <= this.floor || this.above.has(value);
   }
 
-  /** Adds `value`; returns false if it was already there. */
+  /**
+   * Adds `value`; returns false if it was already there. `above` never holds `floor + 1` (the floor
+   * would have taken it), so only that number moves the floor: the next number in order, the
+   * common case, costs no hash-set operation at all unless it closes a gap.
+   */
   add(value: number): boolean {
+    if (value === this.floor + 1) {
+      this.floor = value;
+      while (this.above.size > 0 && this.above.delete(this.floor + 1)) this.floor++;
+      return true;
+    }
     if (this.has(value)) return false;
     this.above.add(value);
-    while (this.above.delete(this.floor + 1)) this.floor++;
     return true;
   }
 
