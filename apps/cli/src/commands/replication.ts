@@ -717,20 +717,21 @@ async function allocatedPerRequest(
     }
     const bySite = new Map<string, number>();
     let total = 0;
-    const visit = (node: SampledAllocation): void => {
+    // `caller` is the nearest frame above with a file: a built-in (`Set`, `push`, `keys`) is named
+    // with the code that called it, or the site would not say whose sets or arrays they are.
+    const visit = (node: SampledAllocation, caller: string): void => {
       total += node.selfSize;
+      const frame = node.callFrame;
+      const file = frame.url.slice(frame.url.lastIndexOf('/') + 1);
+      // Code loaded through tsx reports line 0 (no source map applied).
+      const name = `${frame.functionName || '(anonymous)'} ${frame.lineNumber > 0 ? `${file}:${frame.lineNumber + 1}` : file}`;
       if (node.selfSize > 0) {
-        const frame = node.callFrame;
-        const file = frame.url.slice(frame.url.lastIndexOf('/') + 1);
-        // Built-ins have no file; code loaded through tsx reports line 0 (no source map applied).
-        const where =
-          file === '' ? '(built-in)' : frame.lineNumber > 0 ? `${file}:${frame.lineNumber + 1}` : file;
-        const site = `${frame.functionName || '(anonymous)'} ${where}`;
+        const site = file === '' ? `${frame.functionName || '(anonymous)'} (built-in) in ${caller}` : name;
         bySite.set(site, (bySite.get(site) ?? 0) + node.selfSize);
       }
-      for (const child of node.children) visit(child);
+      for (const child of node.children) visit(child, file === '' ? caller : name);
     };
-    visit(profile.head);
+    visit(profile.head, '(root)');
     const sites = [...bySite]
       .sort((a, b) => b[1] - a[1])
       .slice(0, sitesCount)
