@@ -296,12 +296,25 @@ describe('steadfast CLI', () => {
     // Figures, not timings: every request issued (warm-up included) came back once, and both
     // measures were taken.
     const run = await steadfast(
-      ['bench', 'replication-stack', '--requests', '300', '--rounds', '2', '--sites', '4', '--json'],
+      [
+        'bench',
+        'replication-stack',
+        '--requests',
+        '300',
+        '--rounds',
+        '2',
+        '--in-flight',
+        '8',
+        '--sites',
+        '4',
+        '--json',
+      ],
       120_000,
     );
     expect(run.code).toBe(0);
     const summary = lastJson(run) as {
       requests: number;
+      inFlight: number;
       rounds: { opsPerSec: number; cpuUsPerRequest: number }[];
       cpuUsPerRequest: number;
       bytesAllocatedPerRequest: number;
@@ -311,8 +324,10 @@ describe('steadfast CLI', () => {
       duplicated: number;
     };
     expect(summary.requests).toBe(300);
+    expect(summary.inFlight).toBe(8);
     expect(summary.rounds).toHaveLength(2);
-    expect(summary.issued).toBe(5_000 + 3 * 300);
+    // The warm-up at 64 in flight, 500 more at 8, two rounds and the allocation round.
+    expect(summary.issued).toBe(5_000 + 500 + 3 * 300);
     expect(summary.answered).toBe(summary.issued);
     expect(summary.duplicated).toBe(0);
     expect(summary.cpuUsPerRequest).toBeGreaterThan(0);
