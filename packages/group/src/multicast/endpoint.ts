@@ -519,7 +519,11 @@ export function receivePacket(state: EndpointState, packet: Packet): void {
   }
   const control = packet.control;
   for (const view of control.views) if (viewProblem(state, view) === undefined) adoptView(state, view);
-  for (const [group, epoch] of Object.entries(control.epochs)) {
+  // `for…in` with `hasOwn` rather than `Object.entries`: the same keys, without an array of pairs
+  // per record and packet (four records per packet, every packet).
+  for (const group in control.epochs) {
+    if (!Object.hasOwn(control.epochs, group)) continue;
+    const epoch = control.epochs[group]!;
     if (epoch > (peer.epochs[group] ?? 0)) peer.epochs[group] = epoch;
   }
   for (const group of state.groups) {
@@ -530,7 +534,9 @@ export function receivePacket(state: EndpointState, packet: Packet): void {
   // delivered: another may still count a predecessor's acknowledgements.
   const counted = control.counted === state.incarnation;
   if (counted && control.answer) state.countedBy[packet.from] = true;
-  for (const [key, stable] of Object.entries(control.stable)) {
+  for (const key in control.stable) {
+    if (!Object.hasOwn(control.stable, key)) continue;
+    const stable = control.stable[key]!;
     if (retiredAt(state, packet.from, key, stable)) continue;
     if (counted && !state.admitted) {
       state.admissionStable[key] = Math.max(state.admissionStable[key] ?? 0, stable);
@@ -540,7 +546,9 @@ export function receivePacket(state: EndpointState, packet: Packet): void {
     if (stream !== undefined) raiseStable(state, stream, stable, counted);
   }
   for (const message of packet.data) acceptData(state, message, packet.from, counted);
-  for (const [key, ack] of Object.entries(control.acks)) {
+  for (const key in control.acks) {
+    if (!Object.hasOwn(control.acks, key)) continue;
+    const ack = control.acks[key]!;
     if (retiredAt(state, packet.from, key, ack) || !(ack > 0)) continue;
     if (ack > (peer.acks[key] ?? 0)) peer.acks[key] = ack;
     const stream =
@@ -548,7 +556,8 @@ export function receivePacket(state: EndpointState, packet: Packet): void {
     if (stream !== undefined && ack > stream.delivered && !originSending(state, stream))
       requestMissing(state, key, stream, packet.from);
   }
-  for (const [key, range] of Object.entries(control.nacks)) retransmit(state, packet.from, key, range);
+  for (const key in control.nacks)
+    if (Object.hasOwn(control.nacks, key)) retransmit(state, packet.from, key, control.nacks[key]!);
   if (control.syncRequest) {
     owe(state, packet.from);
     state.answersOwed[packet.from] = true;
@@ -669,13 +678,29 @@ export function isAdmitted(state: EndpointState): boolean {
 export function needsSync(state: EndpointState): boolean {
   const members = stabilityMembers(state);
   if (members === undefined || !state.admitted) return true;
-  for (const [key, stream] of Object.entries(state.streams)) {
+  for (const key in state.streams) {
+    if (!Object.hasOwn(state.streams, key)) continue;
+    const stream = state.streams[key]!;
     if (hasEntries(stream.pending)) return true;
     // A member behind us (the stream is unstable, or a new member has not heard of it yet) or
     // ahead of us (we lack messages it has): either way the control data must flow.
-    if (members.some((member) => ackOf(state, member, key) !== stream.delivered)) return true;
+    if (!allAcknowledged(state, members, key, stream.delivered)) return true;
   }
   return false;
+}
+
+/**
+ * Whether every one of `members` acknowledged exactly `delivered` of stream `key`. A loop rather than
+ * `members.some(…)`: asked for every stream after every input, and the callback was a closure each time.
+ */
+function allAcknowledged(
+  state: EndpointState,
+  members: readonly NodeId[],
+  key: string,
+  delivered: number,
+): boolean {
+  for (const member of members) if (ackOf(state, member, key) !== delivered) return false;
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -838,7 +863,52 @@ function entryBytes(key: string, data: unknown): ReturnType<typeof encodedBytes>
  * multicast can hold up the later ones by a whole processing step: a request sent to two backups
  * before the primary waited ~250 µs for them on these 2-vCPU machines.
  */
-function targets(state: EndpointState): NodeId[] {
+function targets(state: EndpointState): readonly NodeId[] {
+  return membersMemo(state).targets;
+}
+
+/** Members whose acknowledgements make a message stable; undefined while a view is unknown. */
+function stabilityMembers(state: EndpointState): readonly NodeId[] | undefined {
+  return membersMemo(state).stability;
+}
+
+/**
+ * `targets` and `stabilityMembers` for the views they were computed from. Both are asked for after
+ * every input and for every packet (a new `Set` and array each time, ~3 KB per request at one
+ * request in flight over the four nodes of `bench replication-stack`), and they change only when a
+ * view does: `adoptView` puts a new view object in place of the old one, so the views' identities
+ * say whether a memo still holds. Kept beside the state rather than in it: the state is plain data.
+ */
+interface MembersMemo {
+  /** `state.views[group]` for each of `state.groups`, in order, when the memo was computed. */
+  readonly views: readonly (GroupView | undefined)[];
+  readonly targets: readonly NodeId[];
+  readonly stability: readonly NodeId[] | undefined;
+}
+
+const membersMemos = new WeakMap<EndpointState, MembersMemo>();
+
+function membersMemo(state: EndpointState): MembersMemo {
+  const memo = membersMemos.get(state);
+  if (memo !== undefined && memoHolds(state, memo)) return memo;
+  const fresh: MembersMemo = {
+    views: state.groups.map((group) => state.views[group]),
+    targets: computeTargets(state),
+    stability: computeStabilityMembers(state),
+  };
+  membersMemos.set(state, fresh);
+  return fresh;
+}
+
+function memoHolds(state: EndpointState, memo: MembersMemo): boolean {
+  const groups = state.groups;
+  if (memo.views.length !== groups.length) return false;
+  for (let index = 0; index < groups.length; index++)
+    if (memo.views[index] !== state.views[groups[index]!]) return false;
+  return true;
+}
+
+function computeTargets(state: EndpointState): NodeId[] {
   const result = new Set<NodeId>();
   let unknown = false;
   const others = state.groups.filter((group) => group !== state.group);
@@ -856,8 +926,7 @@ function targets(state: EndpointState): NodeId[] {
   return [...result];
 }
 
-/** Members whose acknowledgements make a message stable; undefined while a view is unknown. */
-function stabilityMembers(state: EndpointState): NodeId[] | undefined {
+function computeStabilityMembers(state: EndpointState): NodeId[] | undefined {
   const result = new Set<NodeId>();
   for (const group of state.groups) {
     const view = state.views[group];
@@ -903,7 +972,9 @@ function pushPacket(state: EndpointState, target: NodeId, data: DataMessage[], s
 function controlFor(state: EndpointState, target: NodeId, syncRequest: boolean): Control {
   const acks: Record<string, number> = {};
   const stable: Record<string, number> = {};
-  for (const [key, stream] of Object.entries(state.streams)) {
+  for (const key in state.streams) {
+    if (!Object.hasOwn(state.streams, key)) continue;
+    const stream = state.streams[key]!;
     if (stream.delivered > 0) acks[key] = stream.delivered;
     if (stream.stable > 0) stable[key] = stream.stable;
   }
@@ -1326,7 +1397,9 @@ function settle(state: EndpointState): void {
   const members = stabilityMembers(state);
   if (members !== undefined && !state.admitted) admitIfCounted(state, members);
   if (members !== undefined) {
-    for (const [key, stream] of Object.entries(state.streams)) {
+    for (const key in state.streams) {
+      if (!Object.hasOwn(state.streams, key)) continue;
+      const stream = state.streams[key]!;
       let stable = stream.delivered;
       for (const member of members) stable = Math.min(stable, ackOf(state, member, key));
       raiseStable(state, stream, stable, false);
@@ -1365,7 +1438,7 @@ function tidyDeparted(
       : (state.peers[stream.origin]?.incarnation ?? 0) > stream.incarnation;
   const departed = fenced || !members.includes(stream.origin);
   if (!departed || stream.stable !== stream.delivered) return;
-  if (members.some((member) => ackOf(state, member, key) !== stream.delivered)) return;
+  if (!allAcknowledged(state, members, key, stream.delivered)) return;
   if (hasEntries(stream.pending)) {
     state.counters.abandoned += Object.keys(stream.pending).length;
     stream.pending = {};
