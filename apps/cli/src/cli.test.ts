@@ -164,9 +164,51 @@ describe('steadfast CLI', () => {
     ]);
     expect(shaped.code).toBe(0);
     expect(lastJson(shaped)).toMatchObject({ runs: 1, violations: [] });
+    // Seed 5840's run needs the stuck-input net once: the sweep runs it again without the net, and
+    // says whether that run passes too (it does: the input came by the rules, only later).
+    const netted = await steadfast([
+      'sim',
+      'replication',
+      '--seeds',
+      '1',
+      '--from',
+      '5840',
+      '--views',
+      'membership',
+      '--json',
+    ]);
+    expect(netted.code).toBe(0);
+    expect(lastJson(netted)).toMatchObject({
+      runs: 1,
+      violations: [],
+      stuckInputRuns: 1,
+      stuckInputNeededRuns: 0,
+    });
+    expect(netted.stderr).toContain('seed 5840: a backup waited 500 ms at one position');
+    expect(netted.stderr).toContain('without the net the run passes too');
+    const netOff = await steadfast([
+      'sim',
+      'replication',
+      '--seeds',
+      '1',
+      '--from',
+      '5840',
+      '--views',
+      'membership',
+      '--stuck-ask-ms',
+      '0',
+      '--json',
+    ]);
+    expect(lastJson(netOff)).toMatchObject({
+      runs: 1,
+      violations: [],
+      stuckInputRuns: 0,
+      stuckInputNeededRuns: 0,
+    });
     for (const [flag, value, range] of [
       ['--replicas', '9', 'from 1 to 7'],
       ['--piggyback-chars', '100', 'from 300 to 6000'],
+      ['--stuck-ask-ms', '60001', 'from 0 to 60000'],
     ] as const) {
       const refused = await steadfast(['sim', 'replication', '--seeds', '1', flag, value]);
       expect(refused.code).toBe(2);

@@ -28,15 +28,19 @@ import {
   type ReplicaControl,
   type ReplicaEffect,
   type ReplicationPiggyback,
+  type ReplicationSettings,
   type ReplicationStyle,
 } from './types.js';
 import { ledger, type IssueCommand } from './workload.js';
 
-function ledgerCluster(style: ReplicationStyle): ReplicationCluster {
+function ledgerCluster(
+  style: ReplicationStyle,
+  ledgerSettings?: Partial<ReplicationSettings>,
+): ReplicationCluster {
   const cluster = new ReplicationCluster({
     seed: 7,
     network: { latencyMs: [1, 1] },
-    groups: directGroups({ style }),
+    groups: directGroups({ style, ...(ledgerSettings === undefined ? {} : { ledgerSettings }) }),
   });
   cluster.start();
   cluster.runUntil(300);
@@ -207,8 +211,11 @@ describe('a named input request', () => {
  * retransmitted by b1 or b3. With `unstamped`, b1's entries name the client's messages as a
  * primary that took them from a flush answer does (epoch 0).
  */
-function starvedBackupCluster(unstamped: boolean): { cluster: ReplicationCluster; renamed: () => number } {
-  const cluster = ledgerCluster('semi-active');
+function starvedBackupCluster(
+  unstamped: boolean,
+  ledgerSettings?: Partial<ReplicationSettings>,
+): { cluster: ReplicationCluster; renamed: () => number } {
+  const cluster = ledgerCluster('semi-active', ledgerSettings);
   cluster.block('c1', 'b2');
   cluster.block('b3', 'b2');
   let renamed = 0;
@@ -278,6 +285,23 @@ describe('a backup stopped at one position', () => {
     expect(backup.counters.stuckInputsAsked).toBe(1);
     expect(backup.history()).toEqual(primary.history());
     expect(backup.digest()).toBe(primary.digest());
+  });
+
+  it('asks after stuckAskMs, as set, and never with stuckAskMs 0 (the sweeps turn the net off so)', () => {
+    const early = starvedBackupCluster(false, { stuckAskMs: 200 }).cluster;
+    issue(early, 'r1');
+    early.runUntil(650);
+    expect(early.role('b2').counters.stuckInputsAsked).toBe(1);
+    expect(early.role('b2').history()).toEqual(early.role('b1').history());
+
+    const off = starvedBackupCluster(false, { stuckAskMs: 0 }).cluster;
+    issue(off, 'r1');
+    off.runUntil(3_000);
+    // Every other rule still holds: this starved backup needs the net, so it stays behind.
+    expect(off.role('b2').counters.stuckInputsAsked).toBe(0);
+    expect(off.role('b2').counters.inputsAsked).toBe(0);
+    expect(off.role('b2').history()).toEqual(['start']);
+    expect(off.role('b1').history()).toEqual(['start', 'C#1']);
   });
 });
 

@@ -240,13 +240,13 @@ const BASES_MAX = 8;
  */
 const INPUT_ASK_AGAIN_MS = 100;
 /**
- * How long a semi-active backup waits at one position for the input its primary's entry names
- * before it asks its primary for it, whatever the reason it lacks it (`askIfStuck`). Far longer
- * than a message takes to arrive or be retransmitted while its sender lives (~20 – 60 ms), so it
- * asks only when something went wrong: a path no known rule covers, like those the sweeps found
- * (seeds 2740, 7619, 10993), each a backup behind its primary for good.
+ * The default of `ReplicationSettings.stuckAskMs`: how long a semi-active backup waits at one
+ * position for the input its primary's entry names before it asks its primary for it, whatever the
+ * reason it lacks it (`askIfStuck`). It asks only when something went wrong: a path no known rule
+ * covers, like those the sweeps found (seeds 2740, 7619, 10993), each a backup behind its primary
+ * for good.
  */
-export const STUCK_ASK_MS = 500;
+export const STUCK_ASK_MS = REPLICATION_DEFAULTS.stuckAskMs;
 /** Parts of one split control message, at most (with 6,000-byte parts: 24 MB). */
 const CONTROL_PARTS_MAX = 4_096;
 /** Split control messages being gathered at once, at most: per sender, and in all. */
@@ -622,7 +622,7 @@ export class ReplicaRole {
       throw new RangeError(
         `outputCommit must be one of ${OUTPUT_COMMITS.join(', ')}, got ${String(this.settings.outputCommit)}`,
       );
-    for (const name of ['digestIntervalMs', 'relayAfterMs'] as const) {
+    for (const name of ['digestIntervalMs', 'relayAfterMs', 'stuckAskMs'] as const) {
       const value = this.settings[name];
       if (!Number.isFinite(value) || value < 0)
         throw new RangeError(`${name} must be a finite number of milliseconds, 0 or more`);
@@ -1940,19 +1940,22 @@ export class ReplicaRole {
   }
 
   /**
-   * A safety net under the rules above: a backup stopped at one position for `STUCK_ASK_MS` asks
+   * A safety net under the rules above: a backup stopped at one position for `stuckAskMs` asks
    * its primary for that position's input, whatever the reason it lacks it. Safe whatever the
    * reason: the primary answers with the very copy it processed there (`onInputRequest`), and the
    * backup follows its primary's order. Counted apart (`stuckInputsAsked`), so a sweep can tell
    * when a run needed it. Checked after each input: a backup whose group goes on gets inputs.
+   * `stuckAskMs` 0: no net (the sweeps' check of whether a run needed it).
    */
   private askIfStuck(): void {
+    const stuckAskMs = this.settings.stuckAskMs;
+    if (stuckAskMs === 0) return;
     const position = this.stuckPosition;
     if (this.role !== 'backup' || this.positionLast >= position) {
       this.stuckPosition = 0;
       return;
     }
-    if (this.nowMs - this.stuckSinceMs < STUCK_ASK_MS || this.inputsAskedAt.has(position)) return;
+    if (this.nowMs - this.stuckSinceMs < stuckAskMs || this.inputsAskedAt.has(position)) return;
     const entry = this.announced.get(position);
     if (entry === undefined || entry.input.type !== 'message' || this.canProcess(entry)) return;
     if (this.inputsAskedAt.size >= this.settings.inputsMax) return;

@@ -150,7 +150,11 @@ describe('replica groups on the simulator, under every fault kind', () => {
     );
     // The defaults (all faults, 3 replicas) are left out; the rest is there, in the CLI's words.
     expect(
-      replicationSimReplayCommand(9, 'passive', undefined, 'scripted', { faults: ALL_FAULTS, replicas: 3 }),
+      replicationSimReplayCommand(9, 'passive', undefined, 'scripted', {
+        faults: ALL_FAULTS,
+        replicas: 3,
+        stuckAskMs: 500,
+      }),
     ).toBe('pnpm steadfast sim replication --seeds 1 --from 9 --style passive');
     expect(
       replicationSimReplayCommand(9, 'passive', 'fairness', 'membership', {
@@ -159,9 +163,10 @@ describe('replica groups on the simulator, under every fault kind', () => {
         piggybackCharsMax: 300,
         outputCommit: 'majority',
         frontCalls: true,
+        stuckAskMs: 0,
       }),
     ).toBe(
-      'pnpm steadfast sim replication --seeds 1 --from 9 --style passive --policy fairness --views membership --faults crash,loss --replicas 5 --piggyback-chars 300 --output-commit majority --front-calls',
+      'pnpm steadfast sim replication --seeds 1 --from 9 --style passive --policy fairness --views membership --faults crash,loss --replicas 5 --piggyback-chars 300 --output-commit majority --front-calls --stuck-ask-ms 0',
     );
   });
 });

@@ -29,13 +29,14 @@ function role(settings: Partial<ReplicationSettings>): ReplicaRole {
 describe('replica settings', () => {
   it('accepts the defaults and a zero delay', () => {
     expect(() => role({})).not.toThrow();
-    expect(() => role({ relayAfterMs: 0, digestIntervalMs: 0 })).not.toThrow();
+    expect(() => role({ relayAfterMs: 0, digestIntervalMs: 0, stuckAskMs: 0 })).not.toThrow();
   });
 
   it.each([
     ['relayAfterMs', -1, 'relayAfterMs must be a finite number of milliseconds, 0 or more'],
     ['relayAfterMs', Number.NaN, 'relayAfterMs must be a finite number of milliseconds, 0 or more'],
     ['digestIntervalMs', Number.POSITIVE_INFINITY, 'digestIntervalMs must be a finite number'],
+    ['stuckAskMs', -500, 'stuckAskMs must be a finite number of milliseconds, 0 or more'],
     ['announceBatchMax', 0, 'announceBatchMax must be a positive integer'],
     ['piggybackCharsMax', 1.5, 'piggybackCharsMax must be a positive integer'],
   ] as const)('refuses %s = %s with a RangeError naming it', (name, value, message) => {

@@ -213,6 +213,7 @@ export interface ReplicationReplayExtras {
   readonly piggybackCharsMax?: number;
   readonly outputCommit?: OutputCommit;
   readonly frontCalls?: boolean;
+  readonly stuckAskMs?: number;
 }
 
 /**
@@ -230,7 +231,7 @@ export function replicationSimReplayCommand(
   const words = ['pnpm steadfast sim replication --seeds 1 --from', String(seed), '--style', style];
   if (policy !== undefined) words.push('--policy', policy);
   if (views !== 'scripted') words.push('--views', views);
-  const { faults, replicas, piggybackCharsMax, outputCommit, frontCalls } = extras;
+  const { faults, replicas, piggybackCharsMax, outputCommit, frontCalls, stuckAskMs } = extras;
   if (faults !== undefined && formatFaults(faults) !== formatFaults(ALL_FAULTS))
     words.push('--faults', formatFaults(faults));
   if (replicas !== undefined && replicas !== DEFAULT_SERVER_REPLICAS)
@@ -239,6 +240,8 @@ export function replicationSimReplayCommand(
   if (outputCommit !== undefined && outputCommit !== REPLICATION_DEFAULTS.outputCommit)
     words.push('--output-commit', outputCommit);
   if (frontCalls === true) words.push('--front-calls');
+  if (stuckAskMs !== undefined && stuckAskMs !== REPLICATION_DEFAULTS.stuckAskMs)
+    words.push('--stuck-ask-ms', String(stuckAskMs));
   return words.join(' ');
 }
 
@@ -386,6 +389,7 @@ export async function runReplicationSimulation(
       : { piggybackCharsMax: options.settings.piggybackCharsMax }),
     ...(options.settings?.outputCommit === undefined ? {} : { outputCommit: options.settings.outputCommit }),
     ...(options.frontCalls === true ? { frontCalls: true } : {}),
+    ...(options.settings?.stuckAskMs === undefined ? {} : { stuckAskMs: options.settings.stuckAskMs }),
   });
 
   const tellView = (simulation: Simulation, member: NodeId, view: Parameters<typeof replicaViewCommand>[0]) =>

@@ -99,6 +99,16 @@ export interface ReplicationSettings {
    * message per backup per input it follows. A group of one is its own majority: nothing waits.
    */
   readonly outputCommit: OutputCommit;
+  /**
+   * The safety net under the rules that fetch a missing input: a semi-active backup stopped at one
+   * position this long for the input its primary's entry names asks its primary for it, whatever
+   * the reason it lacks it (docs/replication.md, "A backup stopped at one position asks anyway").
+   * Far longer than a message takes to arrive or be retransmitted while its sender lives (~20 – 60
+   * ms), so it asks only when something went wrong. 0 turns the net off: `sim replication` runs
+   * each seed in which the net fired again without it, to tell a run that needed the net (a path
+   * no rule covers) from one in which the input would have come anyway.
+   */
+  readonly stuckAskMs: number;
   /** Settings of the multicast connections this replica takes part in. */
   readonly connection: Partial<ConnectionSettings>;
 }
@@ -119,6 +129,7 @@ export const REPLICATION_DEFAULTS: ReplicationSettings = {
   relayAfterMs: 100,
   piggybackCharsMax: 6_000,
   outputCommit: 'at-once',
+  stuckAskMs: 500,
   // A retransmission answers a NACK with up to this many messages; the group layer splits them into
   // packets that each stay within `messageBytesMax`, so full-size messages still travel one per
   // packet. A pass's outputs leave batched (several per packet), so one lost packet can be dozens of

@@ -10,7 +10,6 @@ import {
   OUTPUT_COMMITS,
   REPLICATION_DEFAULTS,
   REPLICATION_STYLES as STYLES,
-  STUCK_ASK_MS,
   type OutputCommit,
 } from '@steadfast/replication';
 import { address } from '@steadfast/wire';
@@ -44,6 +43,9 @@ import {
  */
 const PIGGYBACK_CHARS_MIN = 300;
 
+/** `sim replication --stuck-ask-ms` at most: a minute, far past any run's quiet end. */
+const STUCK_ASK_MS_MAX = 60_000;
+
 /**
  * The most rounds `bench replication --rounds` runs: each round starts all three sides' processes
  * afresh and takes ~10 s here.
@@ -60,7 +62,7 @@ export const simReplicationCommand: CommandSpec = {
   name: 'sim replication',
   summary: 'Run many seeds of replica groups (order announcements, failover) under the nemesis.',
   usage:
-    'steadfast sim replication --seeds N [--from S] [--style semi-active|passive] [--policy NAME] [--faults LIST] [--views scripted|membership] [--replicas N] [--piggyback-chars N] [--output-commit at-once|majority] [--front-calls] [--json]',
+    'steadfast sim replication --seeds N [--from S] [--style semi-active|passive] [--policy NAME] [--faults LIST] [--views scripted|membership] [--replicas N] [--piggyback-chars N] [--output-commit at-once|majority] [--front-calls] [--stuck-ask-ms N] [--json]',
   details:
     `Seeds S … S+N−1 (default S = 1). Policies: ${POLICY_NAMES.join(', ')} (default: rotating with the seed).\n` +
     `Faults: ${ALL_FAULTS.join(', ')} (default all). Topology alternates with the seed between clients →\n` +
@@ -77,7 +79,11 @@ export const simReplicationCommand: CommandSpec = {
     'majority of its group holds its position (docs/replication.md, "Output commit"). --front-calls\n' +
     'makes the front handle each ledger reply with a nondeterministic ctx.call kept in its state, so a\n' +
     "backup that took its own value instead of replaying its primary's ends in another state.\n" +
-    'A violation prints the command that replays its seed.',
+    'A semi-active backup stopped at one position for --stuck-ask-ms (default 500; 0: never) asks its\n' +
+    'primary for the input: a safety net under the rules that fetch inputs. A run in which it fired is\n' +
+    'run again without it; one that then fails needed the net (a path no rule covers), counted in\n' +
+    'stuckInputNeededRuns with the failure and its replay command. A violation prints the command\n' +
+    'that replays its seed.',
   options: {
     seeds: { type: 'string', description: 'how many seeds to run (required)' },
     from: { type: 'string', description: 'first seed (default 1)' },
@@ -95,7 +101,15 @@ export const simReplicationCommand: CommandSpec = {
       type: 'boolean',
       description: "the front takes a ctx.call value on every ledger reply (chain topology's runs)",
     },
-    json: { type: 'boolean', description: 'print {"runs","violations","requests","failovers","wallMs"}' },
+    'stuck-ask-ms': {
+      type: 'string',
+      description: `the stuck-input safety net's wait, 0 (off) to ${STUCK_ASK_MS_MAX} (default ${REPLICATION_DEFAULTS.stuckAskMs})`,
+    },
+    json: {
+      type: 'boolean',
+      description:
+        'print {"runs","violations","requests","failovers","stateLosses","stuckInputRuns","stuckInputNeededRuns","wallMs"}',
+    },
   },
   async run(args) {
     const json = args.values.json === true;
@@ -119,24 +133,38 @@ export const simReplicationCommand: CommandSpec = {
     const policy = choiceFlag(args, 'policy', POLICY_NAMES, undefined);
     const views = choiceFlag(args, 'views', VIEW_ORIGINS, 'scripted');
     const faults = faultsFlag(args);
+    const stuckAskMs = integerFlag(
+      args,
+      'stuck-ask-ms',
+      REPLICATION_DEFAULTS.stuckAskMs,
+      0,
+      STUCK_ASK_MS_MAX,
+    );
     let requests = 0;
     let failovers = 0;
     let stateLosses = 0;
     let stuckInputRuns = 0;
+    let stuckInputNeededRuns = 0;
+    const simulate = (seed: number, netMs: number) =>
+      runReplicationSimulation({
+        seed,
+        style,
+        faults,
+        views,
+        policy: policy ?? policyForSeed(seed),
+        replicas,
+        settings: {
+          outputCommit,
+          ...(piggybackCharsMax === undefined ? {} : { piggybackCharsMax }),
+          ...(netMs === REPLICATION_DEFAULTS.stuckAskMs ? {} : { stuckAskMs: netMs }),
+        },
+        ...(args.values['front-calls'] === true ? { frontCalls: true } : {}),
+      });
     const { violations, wallMs } = await sweepSeeds(
       { from, seeds },
       say,
       async (seed) => {
-        const result = await runReplicationSimulation({
-          seed,
-          style,
-          faults,
-          views,
-          policy: policy ?? policyForSeed(seed),
-          replicas,
-          settings: { outputCommit, ...(piggybackCharsMax === undefined ? {} : { piggybackCharsMax }) },
-          ...(args.values['front-calls'] === true ? { frontCalls: true } : {}),
-        });
+        const result = await simulate(seed, stuckAskMs);
         requests += result.requests;
         failovers += result.failovers;
         if (result.stateLosses.length > 0) {
@@ -147,8 +175,19 @@ export const simReplicationCommand: CommandSpec = {
         }
         if (result.stuckInputsAsked > 0) {
           stuckInputRuns++;
+          // Did the run need the net? The same seed without it: a failure there is a path by which a
+          // backup lacks an input that no rule fetches (the net covered it here; the sweeps found
+          // three such paths before, each fixed at its cause).
+          const withoutNet = result.violations.length === 0 ? await simulate(seed, 0) : undefined;
+          const failure = withoutNet?.violations[0];
+          if (failure !== undefined) stuckInputNeededRuns++;
           say(
-            `  seed ${seed}: a backup waited ${STUCK_ASK_MS} ms at one position and asked its primary for the input (${result.stuckInputsAsked} times; the safety net, not a violation)`,
+            `  seed ${seed}: a backup waited ${stuckAskMs} ms at one position and asked its primary for the input (${result.stuckInputsAsked} times; the safety net, not a violation)` +
+              (withoutNet === undefined
+                ? ''
+                : failure === undefined
+                  ? '; without the net the run passes too'
+                  : `; WITHOUT THE NET THE RUN FAILS: ${failure.message} (replay: ${failure.replayCommand})`),
           );
         }
         return result.violations.map((violation) => ({
@@ -159,10 +198,19 @@ export const simReplicationCommand: CommandSpec = {
       () => `${failovers} failovers`,
     );
     say(
-      `${seeds} runs (${style}, ${views} views), ${requests} requests, ${failovers} failovers, ${stateLosses} runs with a group's state lost, ${stuckInputRuns} with the stuck-input safety net, ${violations.length} violations, ${wallMs} ms`,
+      `${seeds} runs (${style}, ${views} views), ${requests} requests, ${failovers} failovers, ${stateLosses} runs with a group's state lost, ${stuckInputRuns} with the stuck-input safety net (${stuckInputNeededRuns} of them fail without it), ${violations.length} violations, ${wallMs} ms`,
     );
     if (json)
-      printJson({ runs: seeds, violations, requests, failovers, stateLosses, stuckInputRuns, wallMs });
+      printJson({
+        runs: seeds,
+        violations,
+        requests,
+        failovers,
+        stateLosses,
+        stuckInputRuns,
+        stuckInputNeededRuns,
+        wallMs,
+      });
     return violations.length === 0 ? 0 : 1;
   },
 };
