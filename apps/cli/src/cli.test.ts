@@ -166,7 +166,7 @@ describe('steadfast CLI', () => {
     expect(lastJson(shaped)).toMatchObject({ runs: 1, violations: [] });
     // Seed 5840's run needs the stuck-input net once: the sweep runs it again without the net, and
     // says whether that run passes too (it does: the input came by the rules, only later).
-    const netted = await steadfast([
+    const seed5840 = [
       'sim',
       'replication',
       '--seeds',
@@ -176,7 +176,8 @@ describe('steadfast CLI', () => {
       '--views',
       'membership',
       '--json',
-    ]);
+    ];
+    const netted = await steadfast(seed5840);
     expect(netted.code).toBe(0);
     expect(lastJson(netted)).toMatchObject({
       runs: 1,
@@ -186,19 +187,7 @@ describe('steadfast CLI', () => {
     });
     expect(netted.stderr).toContain('seed 5840: a backup waited 500 ms at one position');
     expect(netted.stderr).toContain('without the net the run passes too');
-    const netOff = await steadfast([
-      'sim',
-      'replication',
-      '--seeds',
-      '1',
-      '--from',
-      '5840',
-      '--views',
-      'membership',
-      '--stuck-ask-ms',
-      '0',
-      '--json',
-    ]);
+    const netOff = await steadfast([...seed5840, '--stuck-ask-ms', '0']);
     expect(lastJson(netOff)).toMatchObject({
       runs: 1,
       violations: [],
