@@ -48,7 +48,7 @@ const STUCK_ASK_MS_MAX = 60_000;
 
 /**
  * The most rounds `bench replication --rounds` runs: each round starts all three sides' processes
- * afresh and takes ~10 s here.
+ * afresh and takes ~30 – 40 s here.
  */
 const BENCH_ROUNDS_MAX = 20;
 
@@ -299,7 +299,7 @@ export const benchReplicationCommand: CommandSpec = {
     'held outputs cannot): what holding outputs for a backup costs over UDP. --rounds R measures all\n' +
     'three sides R times, each round starting with the next side, and prints each round and the\n' +
     'medians: the host changes speed from minute to minute, and a ratio of one round compares sides\n' +
-    'measured minutes apart at most.',
+    'measured within a minute of each other (a round takes ~30 – 40 s here).',
   options: {
     requests: { type: 'string', description: 'requests measured at concurrency 1 (default 2000)' },
     'throughput-requests': {
@@ -368,7 +368,7 @@ export const benchReplicationCommand: CommandSpec = {
       replicated: medianSide(perRound.map((figures) => figures.replicated)),
       unreplicated: medianSide(perRound.map((figures) => figures.unreplicated)),
       groupOfOne: medianSide(perRound.map((figures) => figures.groupOfOne)),
-      // Ratios of figures measured in the same round, minutes apart at most; then their median.
+      // Ratios of figures measured in the same round, within a minute of each other; then their median.
       latencyRatioP50: median(perRound.map((figures) => figures.latencyRatioP50)),
       throughputRatio: median(perRound.map((figures) => figures.throughputRatio)),
       orderingOnlyMessagesPerRequest: round(nullMessages / measuredRequests, 4),
