@@ -440,6 +440,38 @@ const BENCH_SIDE_LABELS: Record<BenchSide, string> = {
 };
 
 /** The same actor on one node process, reached by a plain client node (no group stack). */
+/** Which processes' CPU a side reads, and how: by role (`server`, `primary`, `backup1`, …). */
+interface CpuReading {
+  readonly nodes: readonly { readonly role: string; readonly id: string }[];
+  readonly readCpuUs: (nodeId: string) => Promise<number | undefined>;
+}
+
+/** For a side whose processes' CPU is not read (the group of one). */
+const noCpu = async (): Promise<undefined> => undefined;
+
+/**
+ * The two phases every side runs, after the same warm-up (`warmUp`, the caller's): latency at
+ * concurrency 1, throughput with 64 in flight, each with the CPU its processes used when `cpu`
+ * names them.
+ */
+async function measurePhases(
+  benchLoad: BenchLoad,
+  deposit: (prefix: string) => (index: number) => Promise<void>,
+  cpu?: CpuReading,
+): Promise<SideFigures> {
+  const phase = (requests: number, inFlight: number, prefix: string) =>
+    withCpu(requests, cpu?.nodes ?? [], cpu?.readCpuUs ?? noCpu, () =>
+      load(requests, inFlight, deposit(prefix)),
+    );
+  const latency = await phase(benchLoad.requests, 1, 'c1-');
+  const throughput = await phase(benchLoad.throughputRequests, 64, 'c64-');
+  return {
+    latency: latency.result,
+    throughput: throughput.result,
+    ...(cpu === undefined ? {} : { cpu: { concurrency1: latency.cpu, inFlight64: throughput.cpu } }),
+  };
+}
+
 async function measureUnreplicated(benchLoad: BenchLoad): Promise<SideFigures> {
   const single = await startUnreplicated();
   try {
@@ -451,18 +483,10 @@ async function measureUnreplicated(benchLoad: BenchLoad): Promise<SideFigures> {
       );
     };
     await warmUp(deposit);
-    const nodes = [{ role: 'server', id: 'n1' }];
-    const latency = await withCpu(benchLoad.requests, nodes, single.cpuUs, () =>
-      load(benchLoad.requests, 1, deposit('c1-')),
-    );
-    const throughput = await withCpu(benchLoad.throughputRequests, nodes, single.cpuUs, () =>
-      load(benchLoad.throughputRequests, 64, deposit('c64-')),
-    );
-    return {
-      latency: latency.result,
-      throughput: throughput.result,
-      cpu: { concurrency1: latency.cpu, inFlight64: throughput.cpu },
-    };
+    return await measurePhases(benchLoad, deposit, {
+      nodes: [{ role: 'server', id: 'n1' }],
+      readCpuUs: single.cpuUs,
+    });
   } finally {
     await single.close();
   }
@@ -478,10 +502,7 @@ async function measureGroupOfOne(benchLoad: BenchLoad): Promise<SideFigures> {
     await waitFor(() => cluster.primary(), 15_000, 'a primary');
     const deposit = depositThrough(cluster);
     await warmUp(deposit);
-    return {
-      latency: await load(benchLoad.requests, 1, deposit('c1-')),
-      throughput: await load(benchLoad.throughputRequests, 64, deposit('c64-')),
-    };
+    return await measurePhases(benchLoad, deposit);
   } finally {
     await cluster.close();
   }
@@ -499,37 +520,34 @@ async function measureReplicated(
     await waitFor(() => replicated.primary(), 15_000, 'a primary');
     const deposit = depositThrough(replicated);
     await warmUp(deposit);
-    const before = await replicaTotals(replicated);
-    const sentBefore =
-      sentDatagrams({ client: replicated.client.counters() }) + (await clusterSent(replicated));
+    // The primary after the warm-up: the one whose CPU the measured phases read as `primary`.
     const primary = (await replicated.primary())?.node;
     const backups = replicated.members.filter((id) => id !== primary);
     const nodes = [
       ...(primary === undefined ? [] : [{ role: 'primary', id: primary }]),
       ...backups.map((id, index) => ({ role: `backup${index + 1}`, id })),
     ];
-    const readCpuUs = (id: string) => replicated.cluster.nodeCpuUs(id);
-    const latency = await withCpu(benchLoad.requests, nodes, readCpuUs, () =>
-      load(benchLoad.requests, 1, deposit('c1-')),
-    );
-    const throughput = await withCpu(benchLoad.throughputRequests, nodes, readCpuUs, () =>
-      load(benchLoad.throughputRequests, 64, deposit('c64-')),
-    );
+    const before = await replicaTotals(replicated);
+    const sentBefore = await sentByAll(replicated);
+    const figures = await measurePhases(benchLoad, deposit, {
+      nodes,
+      readCpuUs: (id) => replicated.cluster.nodeCpuUs(id),
+    });
     const after = await replicaTotals(replicated);
     return {
-      latency: latency.result,
-      throughput: throughput.result,
-      cpu: { concurrency1: latency.cpu, inFlight64: throughput.cpu },
+      ...figures,
       nullMessages: after.nullMessages - before.nullMessages,
       entriesAnnounced: after.entriesAnnounced - before.entriesAnnounced,
-      datagrams:
-        sentDatagrams({ client: replicated.client.counters() }) +
-        (await clusterSent(replicated)) -
-        sentBefore,
+      datagrams: (await sentByAll(replicated)) - sentBefore,
     };
   } finally {
     await replicated.close();
   }
+}
+
+/** Datagrams sent so far by the client node and every live member of the cluster. */
+async function sentByAll(cluster: ReplicationCluster): Promise<number> {
+  return sentDatagrams({ client: cluster.client.counters() }) + (await clusterSent(cluster));
 }
 
 /** A side's figures in the JSON: throughput with 64 in flight, latency at concurrency 1. */
