@@ -239,14 +239,6 @@ const BASES_MAX = 8;
  * change, asking ten times a second, which costs one small control message each.
  */
 const INPUT_ASK_AGAIN_MS = 100;
-/**
- * The default of `ReplicationSettings.stuckAskMs`: how long a semi-active backup waits at one
- * position for the input its primary's entry names before it asks its primary for it, whatever the
- * reason it lacks it (`askIfStuck`). It asks only when something went wrong: a path no known rule
- * covers, like those the sweeps found (seeds 2740, 7619, 10993), each a backup behind its primary
- * for good.
- */
-export const STUCK_ASK_MS = REPLICATION_DEFAULTS.stuckAskMs;
 /** Parts of one split control message, at most (with 6,000-byte parts: 24 MB). */
 const CONTROL_PARTS_MAX = 4_096;
 /** Split control messages being gathered at once, at most: per sender, and in all. */
