@@ -174,7 +174,7 @@ export interface ReplicationSimResult {
   readonly inputsFetched: number;
   /**
    * Inputs semi-active backups asked for by the safety net (`counters.stuckInputsAsked`): stopped at
-   * one position for 500 ms with no other rule asking. Not a violation (a long partition from the
+   * one position for `stuckAskMs` (500 ms by default) with no other rule asking. Not a violation (a long partition from the
    * sender does it too), but a hint worth a look in a sweep.
    */
   readonly stuckInputsAsked: number;

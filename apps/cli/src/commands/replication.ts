@@ -18,7 +18,11 @@ import { BENCH_APPLIED_OPERATIONS_MAX } from '../replication-app.js';
 import { startReplicationCluster, waitFor, type ReplicationCluster } from '../replication-cluster.js';
 import { startReplicationStack } from '../replication-stack.js';
 import { Session } from 'node:inspector';
-import { runReplicationSimulation, VIEW_ORIGINS } from '@steadfast/replication/testing';
+import {
+  runReplicationSimulation,
+  VIEW_ORIGINS,
+  type ReplicationSimResult,
+} from '@steadfast/replication/testing';
 import { ALL_FAULTS } from '@steadfast/sim';
 import {
   UsageError,
@@ -140,11 +144,13 @@ export const simReplicationCommand: CommandSpec = {
       0,
       STUCK_ASK_MS_MAX,
     );
-    let requests = 0;
-    let failovers = 0;
-    let stateLosses = 0;
-    let stuckInputRuns = 0;
-    let stuckInputNeededRuns = 0;
+    const tally: ReplicationSweepTally = {
+      requests: 0,
+      failovers: 0,
+      stateLosses: 0,
+      stuckInputRuns: 0,
+      stuckInputNeededRuns: 0,
+    };
     const simulate = (seed: number, netMs: number) =>
       runReplicationSimulation({
         seed,
@@ -163,40 +169,10 @@ export const simReplicationCommand: CommandSpec = {
     const { violations, wallMs } = await sweepSeeds(
       { from, seeds },
       say,
-      async (seed) => {
-        const result = await simulate(seed, stuckAskMs);
-        requests += result.requests;
-        failovers += result.failovers;
-        if (result.stateLosses.length > 0) {
-          stateLosses++;
-          say(
-            `  seed ${seed}: ${result.stateLosses.map((loss) => `group ${loss.group}`).join(', ')} lost its state at ${result.stateLosses.map((loss) => `${loss.atMs} ms`).join(', ')} (every replica holding it failed: beyond what the group tolerates)`,
-          );
-        }
-        if (result.stuckInputsAsked > 0) {
-          stuckInputRuns++;
-          // Did the run need the net? The same seed without it: a failure there is a path by which a
-          // backup lacks an input that no rule fetches (the net covered it here; the sweeps found
-          // three such paths before, each fixed at its cause).
-          const withoutNet = result.violations.length === 0 ? await simulate(seed, 0) : undefined;
-          const failure = withoutNet?.violations[0];
-          if (failure !== undefined) stuckInputNeededRuns++;
-          say(
-            `  seed ${seed}: a backup waited ${stuckAskMs} ms at one position and asked its primary for the input (${result.stuckInputsAsked} times; the safety net, not a violation)` +
-              (withoutNet === undefined
-                ? ''
-                : failure === undefined
-                  ? '; without the net the run passes too'
-                  : `; WITHOUT THE NET THE RUN FAILS: ${failure.message} (replay: ${failure.replayCommand})`),
-          );
-        }
-        return result.violations.map((violation) => ({
-          message: violation.message,
-          replay: violation.replayCommand,
-        }));
-      },
-      () => `${failovers} failovers`,
+      (seed) => sweepReplicationSeed(seed, stuckAskMs, simulate, tally, say),
+      () => `${tally.failovers} failovers`,
     );
+    const { requests, failovers, stateLosses, stuckInputRuns, stuckInputNeededRuns } = tally;
     say(
       `${seeds} runs (${style}, ${views} views), ${requests} requests, ${failovers} failovers, ${stateLosses} runs with a group's state lost, ${stuckInputRuns} with the stuck-input safety net (${stuckInputNeededRuns} of them fail without it), ${violations.length} violations, ${wallMs} ms`,
     );
@@ -214,6 +190,69 @@ export const simReplicationCommand: CommandSpec = {
     return violations.length === 0 ? 0 : 1;
   },
 };
+
+/** What `sim replication` counts over its seeds, besides their violations. */
+export interface ReplicationSweepTally {
+  requests: number;
+  failovers: number;
+  /** Runs in which a group lost its state (more failures than it tolerates; reported, not violations). */
+  stateLosses: number;
+  /** Runs in which the stuck-input safety net fired. */
+  stuckInputRuns: number;
+  /** Of those, runs that pass with the net and fail without it: the net covered a path no rule covers. */
+  stuckInputNeededRuns: number;
+}
+
+/** What a sweep reads of one run. */
+export type ReplicationSweepRun = Pick<
+  ReplicationSimResult,
+  'requests' | 'failovers' | 'stateLosses' | 'stuckInputsAsked' | 'violations'
+>;
+
+/**
+ * One seed of `sim replication`: `simulate(seed, stuckAskMs)` runs it with the stuck-input safety
+ * net as set; when the net fired in a run that passed, the seed runs again with the net off
+ * (`simulate(seed, 0)`), and a failure there is counted (`stuckInputNeededRuns`) and printed with
+ * its replay command. Returns the first run's violations.
+ */
+export async function sweepReplicationSeed(
+  seed: number,
+  stuckAskMs: number,
+  simulate: (seed: number, stuckAskMs: number) => Promise<ReplicationSweepRun>,
+  tally: ReplicationSweepTally,
+  say: (line: string) => void,
+): Promise<{ message: string; replay: string }[]> {
+  const result = await simulate(seed, stuckAskMs);
+  tally.requests += result.requests;
+  tally.failovers += result.failovers;
+  if (result.stateLosses.length > 0) {
+    tally.stateLosses++;
+    say(
+      `  seed ${seed}: ${result.stateLosses.map((loss) => `group ${loss.group}`).join(', ')} lost its state at ${result.stateLosses.map((loss) => `${loss.atMs} ms`).join(', ')} (every replica holding it failed: beyond what the group tolerates)`,
+    );
+  }
+  if (result.stuckInputsAsked > 0) {
+    tally.stuckInputRuns++;
+    // Did the run need the net? The same seed without it: a failure there is a path by which a
+    // backup lacks an input that no rule fetches (the net covered it here; the sweeps found
+    // three such paths before, each fixed at its cause).
+    const withoutNet = result.violations.length === 0 ? await simulate(seed, 0) : undefined;
+    const failure = withoutNet?.violations[0];
+    if (failure !== undefined) tally.stuckInputNeededRuns++;
+    say(
+      `  seed ${seed}: a backup waited ${stuckAskMs} ms at one position and asked its primary for the input (${result.stuckInputsAsked} times; the safety net, not a violation)` +
+        (withoutNet === undefined
+          ? ''
+          : failure === undefined
+            ? '; without the net the run passes too'
+            : `; WITHOUT THE NET THE RUN FAILS: ${failure.message} (replay: ${failure.replayCommand})`),
+    );
+  }
+  return result.violations.map((violation) => ({
+    message: violation.message,
+    replay: violation.replayCommand,
+  }));
+}
 
 /**
  * Both sides run the same warm-up before they are measured: 3,000 requests with 64 in flight, then

@@ -1,0 +1,111 @@
+/**
+ * `sim replication`'s handling of one seed (`sweepReplicationSeed`), with the simulation replaced by
+ * scripted results: the branch in which a run passes with the stuck-input safety net and fails
+ * without it has no seed known to reach it (that is what the sweeps found), so only a script can
+ * drive it. The CLI test runs the real simulation through the passing branch (seed 5840).
+ */
+import { describe, expect, it } from 'vitest';
+import { sweepReplicationSeed, type ReplicationSweepRun, type ReplicationSweepTally } from './replication.js';
+
+const NET_MS = 500;
+
+function tally(): ReplicationSweepTally {
+  return { requests: 0, failovers: 0, stateLosses: 0, stuckInputRuns: 0, stuckInputNeededRuns: 0 };
+}
+
+function run(overrides: Partial<ReplicationSweepRun> = {}): ReplicationSweepRun {
+  return { requests: 12, failovers: 3, stateLosses: [], stuckInputsAsked: 0, violations: [], ...overrides };
+}
+
+const violation = {
+  seed: 7,
+  atMs: 1_234,
+  event: 56,
+  message: 'request r2 took effect 0 times at the ledger',
+  replayCommand: 'pnpm steadfast sim replication --seeds 1 --from 7 --stuck-ask-ms 0',
+  check: 'end' as const,
+};
+
+/** A scripted `simulate`: the result for each net wait, and every call it got. */
+function scripted(byNetMs: Record<number, ReplicationSweepRun>) {
+  const calls: [seed: number, stuckAskMs: number][] = [];
+  const simulate = async (seed: number, stuckAskMs: number) => {
+    calls.push([seed, stuckAskMs]);
+    const result = byNetMs[stuckAskMs];
+    if (result === undefined) throw new Error(`unexpected net wait ${stuckAskMs}`);
+    return result;
+  };
+  return { simulate, calls };
+}
+
+describe('sweepReplicationSeed', () => {
+  // Invariant: a run the net carried to a pass, which fails without it, is counted as needing the
+  // net and printed with the failing run's replay command; the seed itself is no violation.
+  it('counts and prints a run that passes with the stuck-input net and fails without it', async () => {
+    const { simulate, calls } = scripted({
+      [NET_MS]: run({ stuckInputsAsked: 2 }),
+      0: run({ violations: [violation] }),
+    });
+    const counts = tally();
+    const lines: string[] = [];
+    const violations = await sweepReplicationSeed(7, NET_MS, simulate, counts, (line) => lines.push(line));
+    expect(violations).toEqual([]);
+    expect(calls).toEqual([
+      [7, NET_MS],
+      [7, 0],
+    ]);
+    expect(counts).toEqual({
+      ...tally(),
+      requests: 12,
+      failovers: 3,
+      stuckInputRuns: 1,
+      stuckInputNeededRuns: 1,
+    });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('asked its primary for the input (2 times');
+    expect(lines[0]).toContain(`WITHOUT THE NET THE RUN FAILS: ${violation.message}`);
+    expect(lines[0]).toContain(`(replay: ${violation.replayCommand})`);
+  });
+
+  // Invariant: a run that passes either way counts as a net run, not a needed one (the recheck's
+  // own run adds nothing to the requests and failovers).
+  it('counts a run that passes without the net too as not needing it', async () => {
+    const { simulate, calls } = scripted({ [NET_MS]: run({ stuckInputsAsked: 1 }), 0: run() });
+    const counts = tally();
+    const lines: string[] = [];
+    expect(await sweepReplicationSeed(8, NET_MS, simulate, counts, (line) => lines.push(line))).toEqual([]);
+    expect(calls).toEqual([
+      [8, NET_MS],
+      [8, 0],
+    ]);
+    expect(counts).toEqual({ ...tally(), requests: 12, failovers: 3, stuckInputRuns: 1 });
+    expect(lines).toEqual([expect.stringContaining('; without the net the run passes too')]);
+  });
+
+  // Invariant: a failing run is reported as its own violation and not rerun (the recheck asks only
+  // whether a pass depended on the net); a run in which the net never fired is not rerun either.
+  it('does not rerun a run that failed, nor one in which the net did not fire', async () => {
+    const failed = scripted({ [NET_MS]: run({ stuckInputsAsked: 1, violations: [violation] }) });
+    const counts = tally();
+    const lines: string[] = [];
+    expect(
+      await sweepReplicationSeed(9, NET_MS, failed.simulate, counts, (line) => lines.push(line)),
+    ).toEqual([{ message: violation.message, replay: violation.replayCommand }]);
+    expect(failed.calls).toEqual([[9, NET_MS]]);
+    expect(counts.stuckInputRuns).toBe(1);
+    expect(counts.stuckInputNeededRuns).toBe(0);
+    expect(lines[0]).not.toContain('without the net');
+
+    const quiet = scripted({ [NET_MS]: run({ stateLosses: [{ group: 'B', atMs: 1_800 }] }) });
+    const quietCounts = tally();
+    const quietLines: string[] = [];
+    expect(
+      await sweepReplicationSeed(10, NET_MS, quiet.simulate, quietCounts, (line) => quietLines.push(line)),
+    ).toEqual([]);
+    expect(quiet.calls).toEqual([[10, NET_MS]]);
+    expect(quietCounts).toEqual({ ...tally(), requests: 12, failovers: 3, stateLosses: 1 });
+    expect(quietLines).toEqual([
+      '  seed 10: group B lost its state at 1800 ms (every replica holding it failed: beyond what the group tolerates)',
+    ]);
+  });
+});
