@@ -402,6 +402,77 @@ function derivedSources(
   };
 }
 
+/** Settings counted in items: a positive integer each. */
+const COUNT_SETTINGS = [
+  'announceBatchMax',
+  'processBatchMax',
+  'digestEvery',
+  'checkpointEvery',
+  'piggybackCharsMax',
+  'inputsMax',
+  'historyMax',
+  'peerAnnouncementsMax',
+] as const satisfies readonly (keyof ReplicationSettings)[];
+
+/** Delays in milliseconds that may be 0 (at once, or no such bound: each setting's doc says which). */
+const DELAY_SETTINGS = [
+  'announceDelayMs',
+  'processDelayMs',
+  'digestIntervalMs',
+  'relayAfterMs',
+  'stuckAskMs',
+] as const satisfies readonly (keyof ReplicationSettings)[];
+
+/**
+ * Periods in milliseconds that must be above 0: a flush or state request resent every 0 ms would
+ * be a storm, and a flush bounded by 0 ms would conclude before anyone could answer it.
+ */
+const PERIOD_SETTINGS = [
+  'recoveryWaitMs',
+  'recoveryMaxMs',
+] as const satisfies readonly (keyof ReplicationSettings)[];
+
+/**
+ * Refuses a replica's settings that are out of range, with a `RangeError` naming the setting: a
+ * replica that ran with a negative, NaN or fractional bound would relay, hash or retry on every
+ * message, or never. `given` is what the deployment and the host set (settings often come from a
+ * configuration file, where a misspelt name would otherwise be ignored in silence); `settings`,
+ * the same over the defaults. The connection's settings are checked by the group layer.
+ */
+function checkSettings(given: Partial<ReplicationSettings>, settings: ReplicationSettings): void {
+  if (typeof given !== 'object' || given === null)
+    throw new RangeError(`replication settings must be an object, got ${String(given)}`);
+  for (const name of Object.keys(given))
+    if (!Object.hasOwn(REPLICATION_DEFAULTS, name))
+      throw new RangeError(
+        `unknown replication setting '${name}' (known: ${Object.keys(REPLICATION_DEFAULTS).join(', ')})`,
+      );
+  for (const name of COUNT_SETTINGS) {
+    const value = settings[name];
+    if (!Number.isSafeInteger(value) || value < 1)
+      throw new RangeError(`${name} must be a positive integer, got ${String(value)}`);
+  }
+  for (const name of DELAY_SETTINGS) {
+    const value = settings[name];
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+      throw new RangeError(
+        `${name} must be a finite number of milliseconds, 0 or more, got ${String(value)}`,
+      );
+  }
+  for (const name of PERIOD_SETTINGS) {
+    const value = settings[name];
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+      throw new RangeError(`${name} must be a finite number of milliseconds above 0, got ${String(value)}`);
+  }
+  if (!OUTPUT_COMMITS.includes(settings.outputCommit))
+    throw new RangeError(
+      `outputCommit must be one of ${OUTPUT_COMMITS.join(', ')}, got ${String(settings.outputCommit)}`,
+    );
+  const connection: unknown = given.connection;
+  if (connection !== undefined && (typeof connection !== 'object' || connection === null))
+    throw new RangeError(`connection must be an object of connection settings, got ${String(connection)}`);
+}
+
 export class ReplicaRole {
   readonly group: string;
   /** The group's name as the origin of the ids of its outputs. */
@@ -599,26 +670,7 @@ export class ReplicaRole {
         ...config.settings?.connection,
       },
     };
-    for (const name of [
-      'announceBatchMax',
-      'processBatchMax',
-      'digestEvery',
-      'checkpointEvery',
-      'piggybackCharsMax',
-    ] as const) {
-      const value = this.settings[name];
-      if (!Number.isSafeInteger(value) || value < 1)
-        throw new RangeError(`${name} must be a positive integer`);
-    }
-    if (!OUTPUT_COMMITS.includes(this.settings.outputCommit))
-      throw new RangeError(
-        `outputCommit must be one of ${OUTPUT_COMMITS.join(', ')}, got ${String(this.settings.outputCommit)}`,
-      );
-    for (const name of ['digestIntervalMs', 'relayAfterMs', 'stuckAskMs'] as const) {
-      const value = this.settings[name];
-      if (!Number.isFinite(value) || value < 0)
-        throw new RangeError(`${name} must be a finite number of milliseconds, 0 or more`);
-    }
+    checkSettings(config.settings ?? {}, this.settings);
     this.realSources = sources;
     this.activeSources = sources;
     // The supervisor reads whichever sources are active: the real ones, or those a synchronous
