@@ -51,6 +51,7 @@ import {
   type SupervisorSources,
 } from '@steadfast/runtime';
 import {
+  CONNECTION_DEFAULTS,
   createEndpoint,
   deliveredEverywhere,
   detachPiggyback,
@@ -437,7 +438,7 @@ const PERIOD_SETTINGS = [
  * replica that ran with a negative, NaN or fractional bound would relay, hash or retry on every
  * message, or never. `given` is what the deployment and the host set (settings often come from a
  * configuration file, where a misspelt name would otherwise be ignored in silence); `settings`,
- * the same over the defaults. The connection's settings are checked by the group layer.
+ * the same over the defaults. The connection's values are checked by the group layer, its names here.
  */
 function checkSettings(given: Partial<ReplicationSettings>, settings: ReplicationSettings): void {
   if (typeof given !== 'object' || given === null)
@@ -469,8 +470,14 @@ function checkSettings(given: Partial<ReplicationSettings>, settings: Replicatio
       `outputCommit must be one of ${OUTPUT_COMMITS.join(', ')}, got ${String(settings.outputCommit)}`,
     );
   const connection: unknown = given.connection;
-  if (connection !== undefined && (typeof connection !== 'object' || connection === null))
+  if (connection === undefined) return;
+  if (typeof connection !== 'object' || connection === null)
     throw new RangeError(`connection must be an object of connection settings, got ${String(connection)}`);
+  for (const name of Object.keys(connection))
+    if (!Object.hasOwn(CONNECTION_DEFAULTS, name))
+      throw new RangeError(
+        `unknown connection setting '${name}' (known: ${Object.keys(CONNECTION_DEFAULTS).join(', ')})`,
+      );
 }
 
 export class ReplicaRole {

@@ -68,6 +68,12 @@ describe('replica settings', () => {
     );
   });
 
+  it('refuses an unknown connection setting, naming it and the known ones', () => {
+    const misspelt = { connection: { ackDelay: 5 } } as unknown as Partial<ReplicationSettings>;
+    expect(() => role(misspelt)).toThrow(RangeError);
+    expect(() => role(misspelt)).toThrow(/unknown connection setting 'ackDelay' \(known: .*ackDelayMs/);
+  });
+
   it('accepts every setting at a value in its range', () => {
     expect(() =>
       role({
