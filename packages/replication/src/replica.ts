@@ -403,35 +403,42 @@ function derivedSources(
   };
 }
 
-/** Settings counted in items: a positive integer each. */
-const COUNT_SETTINGS = [
-  'announceBatchMax',
-  'processBatchMax',
-  'digestEvery',
-  'checkpointEvery',
-  'piggybackCharsMax',
-  'inputsMax',
-  'historyMax',
-  'peerAnnouncementsMax',
-] as const satisfies readonly (keyof ReplicationSettings)[];
+/** What values a numeric setting takes (`SETTING_RANGES`). */
+type SettingRange = 'count' | 'delay' | 'period';
 
-/** Delays in milliseconds that may be 0 (at once, or no such bound: each setting's doc says which). */
-const DELAY_SETTINGS = [
-  'announceDelayMs',
-  'processDelayMs',
-  'digestIntervalMs',
-  'relayAfterMs',
-  'stuckAskMs',
-] as const satisfies readonly (keyof ReplicationSettings)[];
+const SETTING_RANGE_TEXT: Record<SettingRange, string> = {
+  count: 'a positive integer',
+  delay: 'a finite number of milliseconds, 0 or more',
+  period: 'a finite number of milliseconds, above 0',
+};
 
 /**
- * Periods in milliseconds that must be above 0: a flush or state request resent every 0 ms would
- * be a storm, and a flush bounded by 0 ms would conclude before anyone could answer it.
+ * The range of each numeric setting: `count`, a positive integer; `delay`, milliseconds that may be
+ * 0 (at once, or no such bound: each setting's doc says which); `period`, milliseconds above 0 (a
+ * flush or state request resent every 0 ms would be a storm, and a flush bounded by 0 ms would
+ * conclude before anyone could answer it). A record, so a new setting without a range does not
+ * compile.
  */
-const PERIOD_SETTINGS = [
-  'recoveryWaitMs',
-  'recoveryMaxMs',
-] as const satisfies readonly (keyof ReplicationSettings)[];
+const SETTING_RANGES: Record<
+  Exclude<keyof ReplicationSettings, 'outputCommit' | 'connection'>,
+  SettingRange
+> = {
+  announceBatchMax: 'count',
+  processBatchMax: 'count',
+  digestEvery: 'count',
+  checkpointEvery: 'count',
+  piggybackCharsMax: 'count',
+  inputsMax: 'count',
+  historyMax: 'count',
+  peerAnnouncementsMax: 'count',
+  announceDelayMs: 'delay',
+  processDelayMs: 'delay',
+  digestIntervalMs: 'delay',
+  relayAfterMs: 'delay',
+  stuckAskMs: 'delay',
+  recoveryWaitMs: 'period',
+  recoveryMaxMs: 'period',
+};
 
 /**
  * Refuses a replica's settings that are out of range, with a `RangeError` naming the setting: a
@@ -448,22 +455,16 @@ function checkSettings(given: Partial<ReplicationSettings>, settings: Replicatio
       throw new RangeError(
         `unknown replication setting '${name}' (known: ${Object.keys(REPLICATION_DEFAULTS).join(', ')})`,
       );
-  for (const name of COUNT_SETTINGS) {
-    const value = settings[name];
-    if (!Number.isSafeInteger(value) || value < 1)
-      throw new RangeError(`${name} must be a positive integer, got ${String(value)}`);
-  }
-  for (const name of DELAY_SETTINGS) {
-    const value = settings[name];
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
-      throw new RangeError(
-        `${name} must be a finite number of milliseconds, 0 or more, got ${String(value)}`,
-      );
-  }
-  for (const name of PERIOD_SETTINGS) {
-    const value = settings[name];
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
-      throw new RangeError(`${name} must be a finite number of milliseconds above 0, got ${String(value)}`);
+  for (const [name, range] of Object.entries(SETTING_RANGES) as [
+    keyof typeof SETTING_RANGES,
+    SettingRange,
+  ][]) {
+    const value: unknown = settings[name];
+    const inRange =
+      range === 'count'
+        ? Number.isSafeInteger(value) && (value as number) >= 1
+        : typeof value === 'number' && Number.isFinite(value) && (range === 'delay' ? value >= 0 : value > 0);
+    if (!inRange) throw new RangeError(`${name} must be ${SETTING_RANGE_TEXT[range]}, got ${String(value)}`);
   }
   if (!OUTPUT_COMMITS.includes(settings.outputCommit))
     throw new RangeError(

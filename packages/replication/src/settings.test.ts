@@ -45,11 +45,11 @@ describe('replica settings', () => {
     ['processBatchMax', '64', 'processBatchMax must be a positive integer, got 64'],
     ['announceDelayMs', -2, 'announceDelayMs must be a finite number of milliseconds, 0 or more, got -2'],
     ['processDelayMs', '0', 'processDelayMs must be a finite number of milliseconds, 0 or more, got 0'],
-    ['recoveryWaitMs', 0, 'recoveryWaitMs must be a finite number of milliseconds above 0, got 0'],
+    ['recoveryWaitMs', 0, 'recoveryWaitMs must be a finite number of milliseconds, above 0, got 0'],
     [
       'recoveryMaxMs',
       Number.POSITIVE_INFINITY,
-      'recoveryMaxMs must be a finite number of milliseconds above 0',
+      'recoveryMaxMs must be a finite number of milliseconds, above 0',
     ],
     ['outputCommit', 'eventually', 'outputCommit must be one of at-once, majority, got eventually'],
     ['connection', 'fast', 'connection must be an object of connection settings, got fast'],
