@@ -8,7 +8,7 @@
 import { defineActor, type ActorBehavior } from '@steadfast/runtime';
 import { address, nodeId } from '@steadfast/wire';
 import { describe, expect, it } from 'vitest';
-import { priorityPolicy, receptionPolicy } from './policy.js';
+import { priorityPolicy, receptionPolicy, type OrderingPolicy } from './policy.js';
 import { groupAddress } from './replica.js';
 import { directGroups } from './direct-groups.test-support.js';
 import { ReplicationCluster, type ClusterGroup } from './simulation.js';
@@ -242,6 +242,37 @@ describe('golden scenarios', () => {
     sim.runUntil(WARM_UP_MS + 50);
     expect(sim.role('b1').history()).toEqual(['start', 'C#2', 'C#1']);
     expect(sim.role('b3').history()).toEqual(['start', 'C#2', 'C#1']);
+  });
+
+  // Invariant: a policy of the user's own is consulted like the built-ins, and backups follow the
+  // order it chose (they never consult it). Here: the latest arrival first.
+  it("ordering policy (claims 5, 39): a policy of one's own picks the order, and backups follow it", () => {
+    const latestFirst: OrderingPolicy = {
+      name: 'latest-first',
+      pick: (queue) =>
+        queue.reduce((chosen, input, index) => (input.arrival > queue[chosen]!.arrival ? index : chosen), 0),
+    };
+    const sim = cluster(directGroups({ policy: latestFirst }));
+    for (const key of ['first', 'second', 'third']) issue(sim, 'c1', key, 'B');
+    sim.runUntil(WARM_UP_MS + 50);
+    expect(sim.role('b1').history()).toEqual(['start', 'C#3', 'C#2', 'C#1']);
+    expect(sim.role('b2').history()).toEqual(sim.role('b1').history());
+    expect(sim.role('b3').history()).toEqual(sim.role('b1').history());
+  });
+
+  // Invariant: a policy that answers an index outside the queue is a programmer error, reported as
+  // a RangeError naming the policy, never an input processed at random or skipped.
+  it('ordering policy: an index outside the queue stops the primary with a RangeError naming the policy', () => {
+    const outOfRange: OrderingPolicy = { name: 'off-by-one', pick: (queue) => queue.length };
+    const groups = directGroups().map((spec) =>
+      spec.group === 'B' ? { ...spec, policy: outOfRange } : spec,
+    );
+    const sim = cluster(groups);
+    issue(sim, 'c1', 'first', 'B');
+    expect(() => sim.runUntil(WARM_UP_MS + 50)).toThrow(
+      new RangeError("policy 'off-by-one' picked index 1 of 1"),
+    );
+    expect(sim.role('b1').history()).toEqual(['start']);
   });
 
   it('synchronous reply (claim 48): processed at once at the caller, ahead of a waiting higher-priority request', () => {
