@@ -137,3 +137,39 @@ describe("a host's settings in the replica's input", () => {
     expect(() => hosted({ outputCommit: 'sometimes' }).start()).toThrow(/outputCommit/);
   });
 });
+
+describe('group() options', () => {
+  // Invariant: a deployment with a bad option fails where it is made, with an error naming the
+  // option, before any replica starts: options often come from configuration, where a misspelt
+  // style or a policy's name in place of the policy would otherwise run as something else or fail
+  // at the first input.
+  it.each([
+    [{ replicas: 0 }, RangeError, 'replicas must be a positive integer, got 0'],
+    [{ style: 'semi-activ' }, RangeError, 'style must be one of semi-active, passive, got semi-activ'],
+    [
+      { policy: 'priority' },
+      TypeError,
+      "policy must be an OrderingPolicy ({ name, pick(queue, served) }; policyByName gives a built-in), got 'priority'",
+    ],
+    [{ policy: { name: 'no-pick' } }, TypeError, 'policy must be an OrderingPolicy'],
+    [{ settings: { historyMax: -1 } }, RangeError, 'historyMax must be a positive integer, got -1'],
+    [{ settings: { ackDelayMs: 5 } }, RangeError, "unknown replication setting 'ackDelayMs'"],
+  ] as const)('refuses %j', (override, errorType, message) => {
+    const options = { replicas: 3, style: 'semi-active', ...override } as unknown as Parameters<
+      typeof group
+    >[1];
+    expect(() => group(ledger, options)).toThrow(errorType);
+    expect(() => group(ledger, options)).toThrow(message);
+  });
+
+  it('accepts good options and keeps them', () => {
+    const deployment = group(ledger, {
+      replicas: 3,
+      style: 'passive',
+      settings: { outputCommit: 'majority' },
+    });
+    expect(deployment.style).toBe('passive');
+    expect(deployment.policy).toBe(receptionPolicy);
+    expect(deployment.settings).toEqual({ outputCommit: 'majority' });
+  });
+});

@@ -25,7 +25,7 @@ import {
 } from '@steadfast/group';
 import { address, addressNode, assertNever, isAddress, type Address } from '@steadfast/wire';
 import { receptionPolicy, type OrderingPolicy } from './policy.js';
-import { ReplicaRole, type PeerGroupConfig } from './replica.js';
+import { checkStyleAndPolicy, ReplicaRole, replicationSettings, type PeerGroupConfig } from './replica.js';
 import {
   REPLICA_CONTROL_PREFIX,
   type ReplicaControl,
@@ -149,11 +149,18 @@ export const REPLICA_NOTICE_TYPES: readonly ReplicaNotice['type'][] = [
   'refused-promotion',
 ];
 
+/**
+ * Deploys `behavior` replicated. Bad options fail here, where the deployment is made, with an error
+ * naming the option: `replicas` not a positive integer, a `style` that is not one, a `policy` that
+ * is not an `OrderingPolicy`, a setting out of range or unknown (`replicationSettings`).
+ */
 export function group(behavior: ActorBehavior, options: GroupOptions): ReplicatedDeployment {
   if (!Number.isSafeInteger(options.replicas) || options.replicas < 1)
     throw new RangeError(`replicas must be a positive integer, got ${options.replicas}`);
   const policy = options.policy ?? receptionPolicy;
   const settings = options.settings ?? {};
+  checkStyleAndPolicy(options.style, policy);
+  replicationSettings(settings);
   return {
     behavior,
     replicas: options.replicas,

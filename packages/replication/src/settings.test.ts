@@ -74,6 +74,12 @@ describe('replica settings', () => {
     expect(() => role(misspelt)).toThrow(/unknown connection setting 'ackDelay' \(known: .*ackDelayMs/);
   });
 
+  it('refuses settings that are not an object', () => {
+    expect(() => role(null as unknown as Partial<ReplicationSettings>)).toThrow(
+      new RangeError('replication settings must be an object, got null'),
+    );
+  });
+
   it('accepts every setting at a value in its range', () => {
     expect(() =>
       role({
