@@ -173,3 +173,52 @@ describe('group() options', () => {
     expect(deployment.settings).toEqual({ outputCommit: 'majority' });
   });
 });
+
+describe("the replica actor's start input", () => {
+  // Invariant: a start input of the wrong shape (from a host's spec or configuration) stops the
+  // replica at its start with a TypeError naming the field, never a replica of a group named
+  // `undefined` or a failure deep in the role.
+  const good = { group: 'B', incarnation: 1, peers: [{ group: 'C', contacts: ['c1'] }] };
+  function spawn(input: unknown): void {
+    const node = new Node({
+      id: 'b1',
+      incarnation: 1,
+      clock: new SimulatedClock(),
+      transport: new MemoryNetwork().attach('b1'),
+      codec: createCodec({ keys: new Map([[1, new Uint8Array(32).fill(7)]]), activeKeyId: 1 }),
+      peers: { b1: 'b1' },
+    });
+    node.spawn(
+      REPLICA_ACTOR_NAME,
+      group(ledger, { replicas: 3, style: 'semi-active' }).replicaBehavior,
+      input,
+    );
+  }
+
+  it('accepts a good one', () => {
+    expect(() => spawn(good)).not.toThrow();
+    expect(() =>
+      spawn({ ...good, joining: true, reportTo: 'm1/monitor', reportToLocal: 'view-relay' }),
+    ).not.toThrow();
+  });
+
+  it.each([
+    [undefined, 'replica input: must be an object, got undefined'],
+    [{ ...good, group: '' }, 'replica input: group must be a non-empty string, got ""'],
+    [{ ...good, incarnation: 0 }, 'replica input: incarnation must be a positive integer, got 0'],
+    [{ ...good, peers: 'C' }, 'replica input: peers must be an array of { group, contacts }, got "C"'],
+    [
+      { ...good, peers: [{ group: 'C' }] },
+      'replica input: peers[0].contacts must be an array of node ids, got undefined',
+    ],
+    [{ ...good, peers: [null] }, 'replica input: peers[0].group must be a non-empty string, got undefined'],
+    [{ ...good, joining: 'yes' }, 'replica input: joining must be a boolean, got "yes"'],
+    [
+      { ...good, reportTo: 'monitor' },
+      'replica input: reportTo must be an address (node/actor), got "monitor"',
+    ],
+    [{ ...good, reportToLocal: 7 }, 'replica input: reportToLocal must be a non-empty actor name, got 7'],
+  ])('refuses %j, naming the field', (input, message) => {
+    expect(() => spawn(input)).toThrow(new TypeError(message));
+  });
+});

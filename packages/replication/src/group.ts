@@ -171,6 +171,39 @@ export function group(behavior: ActorBehavior, options: GroupOptions): Replicate
   };
 }
 
+/**
+ * What is wrong with a replica actor's start input, if anything: it comes from a host's spec or
+ * configuration, and a field of the wrong shape would otherwise fail deep in the role (or, for
+ * `group`, run a replica of a group named `undefined`). `settings` are checked by the role.
+ */
+export function replicaActorInputProblem(input: unknown): string | undefined {
+  if (typeof input !== 'object' || input === null) return `must be an object, got ${String(input)}`;
+  const config = input as Record<keyof ReplicaActorInput, unknown>;
+  if (typeof config.group !== 'string' || config.group.length === 0)
+    return `group must be a non-empty string, got ${JSON.stringify(config.group)}`;
+  if (!Number.isSafeInteger(config.incarnation) || (config.incarnation as number) < 1)
+    return `incarnation must be a positive integer, got ${JSON.stringify(config.incarnation)}`;
+  if (!Array.isArray(config.peers))
+    return `peers must be an array of { group, contacts }, got ${JSON.stringify(config.peers)}`;
+  for (const [index, peer] of (config.peers as unknown[]).entries()) {
+    const { group: name, contacts } = (peer ?? {}) as { group?: unknown; contacts?: unknown };
+    if (typeof name !== 'string' || name.length === 0)
+      return `peers[${index}].group must be a non-empty string, got ${JSON.stringify(name)}`;
+    if (!Array.isArray(contacts) || !contacts.every((contact) => typeof contact === 'string'))
+      return `peers[${index}].contacts must be an array of node ids, got ${JSON.stringify(contacts)}`;
+  }
+  if (config.joining !== undefined && typeof config.joining !== 'boolean')
+    return `joining must be a boolean, got ${JSON.stringify(config.joining)}`;
+  if (config.reportTo !== undefined && !isAddress(config.reportTo))
+    return `reportTo must be an address (node/actor), got ${JSON.stringify(config.reportTo)}`;
+  if (
+    config.reportToLocal !== undefined &&
+    (typeof config.reportToLocal !== 'string' || config.reportToLocal.length === 0)
+  )
+    return `reportToLocal must be a non-empty actor name, got ${JSON.stringify(config.reportToLocal)}`;
+  return undefined;
+}
+
 /** The deployment's settings with a host's over them (the connection's field by field). */
 function settingsOf(
   deployment: Partial<ReplicationSettings> | undefined,
@@ -222,6 +255,8 @@ export function replicaActor(
   return {
     kind: `replica:${options.style}:${behavior.kind}`,
     start(ctx, input): ActorInstance {
+      const problem = replicaActorInputProblem(input);
+      if (problem !== undefined) throw new TypeError(`replica input: ${problem}`);
       const config = input as ReplicaActorInput;
       const role = new ReplicaRole(
         {
