@@ -279,6 +279,7 @@ describe('steadfast CLI', () => {
       groupOfOne: { opsPerSec: number; p50Us: number };
       latencyRatioP50: number;
       orderingOnlyMessagesPerRequest: number;
+      checkpointsPerRequest: number;
       entriesAnnounced: number;
       requests: number;
       cpuUsPerRequest: Record<string, Record<string, Record<string, number>>>;
@@ -308,6 +309,7 @@ describe('steadfast CLI', () => {
     // Both phases of both rounds, each with its own count.
     expect(summary.requests).toBe(1_000);
     expect(summary.orderingOnlyMessagesPerRequest).toBe(0);
+    expect(summary.checkpointsPerRequest).toBe(0);
     // Every measured request was ordered (and announced) once by the primary.
     expect(summary.entriesAnnounced).toBeGreaterThanOrEqual(1_000);
     const replicatedCpu = summary.cpuUsPerRequest.replicated!;
@@ -321,6 +323,40 @@ describe('steadfast CLI', () => {
       ])
         expect(usPerRequest).toBeGreaterThan(0);
     }
+  });
+
+  it('bench replication --style passive: the group is passive (its primary checkpoints) and answers every request', async () => {
+    const run = await steadfast(
+      [
+        'bench',
+        'replication',
+        '--style',
+        'passive',
+        '--requests',
+        '100',
+        '--throughput-requests',
+        '300',
+        '--json',
+      ],
+      240_000,
+    );
+    expect(run.code).toBe(0);
+    const summary = lastJson(run) as {
+      style: string;
+      replicated: { opsPerSec: number; p50Us: number };
+      checkpointsPerRequest: number;
+      orderingOnlyMessagesPerRequest: number;
+      requests: number;
+    };
+    expect(summary.style).toBe('passive');
+    expect(summary.replicated.opsPerSec).toBeGreaterThan(0);
+    expect(summary.requests).toBe(400);
+    // Checkpoints were taken (a semi-active group takes none), at most one per `checkpointEvery`
+    // (8) positions: one per pass, however many multiples of 8 the pass reached.
+    expect(summary.checkpointsPerRequest).toBeGreaterThan(0);
+    expect(summary.checkpointsPerRequest).toBeLessThanOrEqual(1 / 8 + 0.01);
+    expect(summary.orderingOnlyMessagesPerRequest).toBe(0);
+    expect((await steadfast(['bench', 'replication', '--style', 'pasive'])).code).toBe(2);
   });
 
   it('bench replication-stack: the in-process stack answers every request exactly once and reports CPU and allocation per request', async () => {

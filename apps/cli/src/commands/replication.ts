@@ -11,6 +11,7 @@ import {
   REPLICATION_DEFAULTS,
   REPLICATION_STYLES as STYLES,
   type OutputCommit,
+  type ReplicationStyle,
 } from '@steadfast/replication';
 import { address } from '@steadfast/wire';
 import { startClientNode, startProcessCluster } from '../host/process-cluster.js';
@@ -350,11 +351,16 @@ export const benchReplicationCommand: CommandSpec = {
       description: `rounds of all three sides, each side's figures the median over them (default 1, at most ${BENCH_ROUNDS_MAX})`,
     },
     'output-commit': OUTPUT_COMMIT_OPTION,
+    style: {
+      type: 'string',
+      description: "the 3-replica group's style: semi-active (default; the targets are for it) or passive",
+    },
     json: { type: 'boolean', description: 'print the figures as one JSON object' },
   },
   async run(args) {
     const json = args.values.json === true;
     const say = humanOutput(json);
+    const style = choiceFlag(args, 'style', STYLES, 'semi-active');
     const benchLoad: BenchLoad = {
       requests: integerFlag(args, 'requests', 2_000, 10, 1_000_000),
       throughputRequests: integerFlag(args, 'throughput-requests', 10_000, 10, 1_000_000),
@@ -375,12 +381,12 @@ export const benchReplicationCommand: CommandSpec = {
       for (const side of order) {
         const prefix = roundCount > 1 ? `round ${roundIndex + 1}/${roundCount}, ` : '';
         say(
-          `${prefix}${BENCH_SIDE_LABELS[side]}${side === 'replicated' ? ` (outputCommit ${outputCommit})` : ''}…`,
+          `${prefix}${BENCH_SIDE_LABELS[side]}${side === 'replicated' ? ` (${style}, outputCommit ${outputCommit})` : ''}…`,
         );
         let figures: SideFigures;
         if (side === 'unreplicated') figures = measured.unreplicated = await measureUnreplicated(benchLoad);
         else if (side === 'groupOfOne') figures = measured.groupOfOne = await measureGroupOfOne(benchLoad);
-        else figures = measured.replicated = await measureReplicated(benchLoad, outputCommit);
+        else figures = measured.replicated = await measureReplicated(benchLoad, style, outputCommit);
         say(
           `  concurrency 1: p50 ${figures.latency.p50Us} µs; 64 in flight: ${figures.throughput.opsPerSec} ops/s`,
         );
@@ -413,8 +419,10 @@ export const benchReplicationCommand: CommandSpec = {
       orderingOnlyMessagesPerRequest: round(nullMessages / measuredRequests, 4),
       nullMessages,
       entriesAnnounced: total((figures) => figures.entriesAnnounced),
+      checkpointsPerRequest: round(total((figures) => figures.checkpointsSent) / measuredRequests, 4),
       datagramsPerRequest: round(total((figures) => figures.datagrams) / measuredRequests, 2),
       requests: measuredRequests,
+      style,
       outputCommit,
       cpuUsPerRequest: {
         replicated: medianCpu(rounds.map((measured) => measured.replicated.cpu)),
@@ -442,7 +450,8 @@ export const benchReplicationCommand: CommandSpec = {
       `replicated ${summary.replicated.opsPerSec} ops/s, p50 ${summary.replicated.p50Us} µs; unreplicated ${summary.unreplicated.opsPerSec} ops/s, p50 ${summary.unreplicated.p50Us} µs; group of one ${summary.groupOfOne.opsPerSec} ops/s, p50 ${summary.groupOfOne.p50Us} µs`,
     );
     say(
-      `latency ratio p50 ${summary.latencyRatioP50}, throughput ratio ${summary.throughputRatio}, ordering-only messages per request ${summary.orderingOnlyMessagesPerRequest}, datagrams per request ${summary.datagramsPerRequest}`,
+      `latency ratio p50 ${summary.latencyRatioP50}, throughput ratio ${summary.throughputRatio}, ordering-only messages per request ${summary.orderingOnlyMessagesPerRequest}, datagrams per request ${summary.datagramsPerRequest}` +
+        (style === 'passive' ? `, checkpoints per request ${summary.checkpointsPerRequest}` : ''),
     );
     if (json) printJson(summary);
     return 0;
@@ -461,6 +470,8 @@ interface SideFigures {
 interface ReplicatedFigures extends SideFigures {
   readonly nullMessages: number;
   readonly entriesAnnounced: number;
+  /** Passive style: the checkpoints the primary took (0 for semi-active). */
+  readonly checkpointsSent: number;
   readonly datagrams: number;
 }
 
@@ -547,12 +558,13 @@ async function measureGroupOfOne(benchLoad: BenchLoad): Promise<SideFigures> {
   }
 }
 
-/** The 3-replica semi-active group, with its null messages, announced entries and datagrams. */
+/** The 3-replica group (semi-active unless asked), with its null messages, announced entries and datagrams. */
 async function measureReplicated(
   benchLoad: BenchLoad,
+  style: ReplicationStyle,
   outputCommit: OutputCommit,
 ): Promise<ReplicatedFigures> {
-  const replicated = await startReplicationCluster('semi-active', 3, {
+  const replicated = await startReplicationCluster(style, 3, {
     replicationSettings: { outputCommit },
   });
   try {
@@ -577,6 +589,7 @@ async function measureReplicated(
       ...figures,
       nullMessages: after.nullMessages - before.nullMessages,
       entriesAnnounced: after.entriesAnnounced - before.entriesAnnounced,
+      checkpointsSent: after.checkpointsSent - before.checkpointsSent,
       datagrams: (await sentByAll(replicated)) - sentBefore,
     };
   } finally {
@@ -637,17 +650,17 @@ function depositThrough(cluster: ReplicationCluster) {
 
 async function replicaTotals(
   cluster: ReplicationCluster,
-): Promise<{ nullMessages: number; entriesAnnounced: number }> {
-  let nullMessages = 0;
-  let entriesAnnounced = 0;
+): Promise<{ nullMessages: number; entriesAnnounced: number; checkpointsSent: number }> {
+  const totals = { nullMessages: 0, entriesAnnounced: 0, checkpointsSent: 0 };
   for (const nodeId of cluster.members) {
     if (!cluster.cluster.isAlive(nodeId)) continue;
     const state = (await cluster.cluster.inspect(nodeId, REPLICA_ACTOR_NAME)) as
-      { counters?: { nullMessages: number; entriesAnnounced: number } } | undefined;
-    nullMessages += state?.counters?.nullMessages ?? 0;
-    entriesAnnounced += state?.counters?.entriesAnnounced ?? 0;
+      { counters?: { nullMessages: number; entriesAnnounced: number; checkpointsSent: number } } | undefined;
+    totals.nullMessages += state?.counters?.nullMessages ?? 0;
+    totals.entriesAnnounced += state?.counters?.entriesAnnounced ?? 0;
+    totals.checkpointsSent += state?.counters?.checkpointsSent ?? 0;
   }
-  return { nullMessages, entriesAnnounced };
+  return totals;
 }
 
 async function clusterSent(cluster: ReplicationCluster): Promise<number> {
