@@ -329,6 +329,44 @@ describe('a joining replica', () => {
     });
 });
 
+describe("a passive primary's checkpoints", () => {
+  // Invariant: a pass that reaches several multiples of `checkpointEvery` takes one checkpoint, at
+  // its last position, and the backups apply it: a checkpoint taken at each multiple was replaced
+  // before it left, after the whole state had been copied and serialized for it.
+  it('are taken once per pass, at its last position, however many multiples of checkpointEvery it reached', () => {
+    const cluster = ledgerCluster('passive');
+    const carried: number[] = [];
+    cluster.hook = (node, _role, _input, effects) => {
+      if (node !== nodeId('b1')) return { type: 'continue' };
+      for (const effect of effects as ReplicaEffect[]) {
+        if (effect.type !== 'send') continue;
+        for (const message of effect.packet.data) {
+          const rep = message.piggyback?.[REPLICATION_PIGGYBACK_KEY] as ReplicationPiggyback | undefined;
+          // Whole, or in parts when larger than half a piggyback.
+          const position = rep?.checkpoint?.position ?? rep?.checkpointPart?.position;
+          if (position !== undefined) carried.push(position);
+        }
+      }
+      return { type: 'continue' };
+    };
+    const primary = cluster.role('b1');
+    const before = primary.counters.checkpointsSent;
+    const from = primary.position;
+    // Twenty requests at once: the client sends them in one packet, the primary orders them in
+    // one pass, through two multiples of 8.
+    for (let index = 1; index <= 20; index++) issue(cluster, `r${index}`);
+    cluster.runUntil(1_000);
+    expect(primary.position).toBe(from + 20);
+    expect(Math.floor(primary.position / 8) - Math.floor(from / 8)).toBeGreaterThanOrEqual(2);
+    expect(primary.counters.checkpointsSent - before).toBe(1);
+    expect(new Set(carried)).toEqual(new Set([primary.position]));
+    for (const backup of ['b2', 'b3'].map((name) => cluster.role(name))) {
+      expect(backup.counters.checkpointsApplied).toBeGreaterThan(0);
+      expect(backup.coverage()).toBe(primary.position);
+    }
+  });
+});
+
 describe('a malformed checkpoint on the connection', () => {
   it('is dropped and counted by the passive backups, which take the next one', () => {
     const cluster = ledgerCluster('passive');

@@ -687,6 +687,8 @@ export class ReplicaRole {
   private stateRequestedAtMs = -1;
   /** A position of this pass reached a multiple of `digestEvery`: its last position gets a digest. */
   private digestDue = false;
+  /** Passive style: a checkpoint is due at the end of this pass (`attachCheckpoint`). */
+  private checkpointDue = false;
   /** Counts changes of `pool` (through `poolSet`/`poolDelete`), so a pass can tell its snapshot is current. */
   private poolVersion = 0;
   /** The process timer is set and has not fired yet. */
@@ -2362,12 +2364,28 @@ export class ReplicaRole {
     // The digest itself is taken at the end of the pass (`attachDigest`): hashing the whole state
     // is by far the dearest step of a position, so one pass pays for it once.
     if (position % this.settings.digestEvery === 0) this.digestDue = true;
-    // A checkpoint partly sent is finished first: replaced, it would never arrive whole anywhere.
-    const inTransit = this.pendingCheckpoint !== undefined && this.pendingCheckpoint.partsOut > 0;
-    if (this.style === 'passive' && position % this.settings.checkpointEvery === 0 && !inTransit) {
-      this.pendingCheckpoint = this.outgoingCheckpoint(this.makeCheckpoint());
-      this.counters.checkpointsSent++;
-    }
+    // Likewise the checkpoint (`attachCheckpoint`): copying and serializing the whole state is the
+    // dearest step of a passive primary.
+    if (this.style === 'passive' && position % this.settings.checkpointEvery === 0) this.checkpointDue = true;
+  }
+
+  /**
+   * Passive style: takes the checkpoint that is due at the end of the primary's pass, at its last
+   * position, as the digest is taken: one per pass however many multiples of `checkpointEvery`
+   * the pass reached. Taken at each multiple, every checkpoint of a pass but the last was replaced
+   * before it left, after its state had been copied and serialized whole (a pass of 64 inputs made
+   * 8, and a passive primary spent most of its time on them). A checkpoint partly sent is finished
+   * first (replaced, it would never arrive whole anywhere): the new one stays due for a later pass.
+   * One not sent at all is replaced, and its outputs ride on the new one, or they would be in no
+   * checkpoint a backup receives.
+   */
+  private attachCheckpoint(): void {
+    if (!this.checkpointDue) return;
+    const pending = this.pendingCheckpoint;
+    if (pending !== undefined && pending.partsOut > 0) return;
+    this.pendingCheckpoint = this.outgoingCheckpoint(this.makeCheckpoint(pending?.checkpoint.outputs ?? []));
+    this.checkpointDue = false;
+    this.counters.checkpointsSent++;
   }
 
   /**
@@ -2493,6 +2511,7 @@ export class ReplicaRole {
       if (this.poolVersion === snapshotVersion + 1 && !this.pool.has(key)) snapshotVersion = this.poolVersion;
     }
     this.attachDigest();
+    this.attachCheckpoint();
     this.flushOutputs();
     if (this.hasWork()) this.scheduleProcessing();
   }
@@ -3086,8 +3105,11 @@ export class ReplicaRole {
     this.effects.push({ type: 'diverged', replica: this.self, group: this.group, position, reason });
   }
 
-  private makeCheckpoint(): Checkpoint {
-    const checkpoint = this.snapshotCheckpoint(this.outputsSinceCheckpoint);
+  /** A checkpoint at the last position, with `carried` outputs (a replaced checkpoint's) before those since. */
+  private makeCheckpoint(carried: readonly KeptOutput[]): Checkpoint {
+    const outputs =
+      carried.length === 0 ? this.outputsSinceCheckpoint : [...carried, ...this.outputsSinceCheckpoint];
+    const checkpoint = this.snapshotCheckpoint(outputs);
     this.outputsSinceCheckpoint = [];
     return checkpoint;
   }
@@ -3183,6 +3205,7 @@ export class ReplicaRole {
     if (this.positionLast === 0) {
       this.processAsPrimary({ type: 'start' }, false);
       this.attachDigest();
+      this.attachCheckpoint();
     }
     // Re-announce the recent positions: a backup that missed the old primary's last messages gets them.
     const from = Math.max(0, this.positionLast - this.recentMax());
@@ -3271,6 +3294,7 @@ export class ReplicaRole {
     // Sends to outside addresses are the primary's alone, never resent (docs/replication.md).
     this.externalAwaitingMajority.length = 0;
     this.pendingCheckpoint = undefined;
+    this.checkpointDue = false;
     this.digestDue = false;
     this.supervisor.setMode('replay');
   }
