@@ -52,6 +52,7 @@ import {
 } from '@steadfast/runtime';
 import {
   CONNECTION_DEFAULTS,
+  connectionSettings,
   createEndpoint,
   deliveredEverywhere,
   detachPiggyback,
@@ -446,9 +447,9 @@ const SETTING_RANGES: Record<
  * a setting out of its range, or a name the role does not know, is a `RangeError` naming it. A
  * replica that ran with a negative, NaN or fractional bound would relay, hash or retry on every
  * message, or never; and settings often come from a configuration file, where a misspelt name
- * would otherwise be ignored in silence. The connection's values are checked by the group layer
- * when the replica creates its endpoints, their names here. `group()` calls it too, so a bad
- * deployment fails where it is made rather than at the first replica's start.
+ * would otherwise be ignored in silence. The connection's values are checked by the group layer's
+ * `connectionSettings`, their names here. `group()` calls it too, so a bad deployment fails where
+ * it is made rather than at the first replica's start.
  */
 export function replicationSettings(given: Partial<ReplicationSettings> = {}): ReplicationSettings {
   if (typeof given !== 'object' || given === null)
@@ -519,6 +520,8 @@ function checkSettings(given: Partial<ReplicationSettings>, settings: Replicatio
       throw new RangeError(
         `unknown connection setting '${name}' (known: ${Object.keys(CONNECTION_DEFAULTS).join(', ')})`,
       );
+  // The values too, here rather than when the first connection opens (never, without peers).
+  connectionSettings(settings.connection);
 }
 
 export class ReplicaRole {

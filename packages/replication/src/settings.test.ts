@@ -53,6 +53,8 @@ describe('replica settings', () => {
     ],
     ['outputCommit', 'eventually', 'outputCommit must be one of at-once, majority, got eventually'],
     ['connection', 'fast', 'connection must be an object of connection settings, got fast'],
+    ['connection', { ackDelayMs: -1 }, 'ackDelayMs must be a finite number >= 0, got -1'],
+    ['connection', { windowMax: 0.5 }, 'windowMax must be a positive integer, got 0.5'],
   ] as const)('refuses %s = %s with a RangeError naming it', (name, value, message) => {
     expect(() => role({ [name]: value })).toThrow(RangeError);
     expect(() => role({ [name]: value })).toThrow(message);

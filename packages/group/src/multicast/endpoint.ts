@@ -196,7 +196,13 @@ function nonNegative(name: string, value: number): void {
     throw new RangeError(`${name} must be a finite number >= 0, got ${value}`);
 }
 
-export function createEndpoint(config: ConnectionConfig): EndpointState {
+/**
+ * A connection's settings over `CONNECTION_DEFAULTS`, checked: a value out of its range is a
+ * `RangeError` naming the setting. `createEndpoint` runs it; a layer above that takes connection
+ * settings from its own configuration (replication's `connection`) runs it too, to refuse bad
+ * values where they are given rather than when the first connection opens.
+ */
+export function connectionSettings(config: Partial<ConnectionSettings>): ConnectionSettings {
   const settings: ConnectionSettings = {
     windowMax: config.windowMax ?? CONNECTION_DEFAULTS.windowMax,
     ackDelayMs: config.ackDelayMs ?? CONNECTION_DEFAULTS.ackDelayMs,
@@ -222,6 +228,11 @@ export function createEndpoint(config: ConnectionConfig): EndpointState {
   nonNegative('nullMessageDelayMs', settings.nullMessageDelayMs);
   nonNegative('ownGroupDelayMs', settings.ownGroupDelayMs);
   positiveInteger('syncIntervalMs', settings.syncIntervalMs);
+  return settings;
+}
+
+export function createEndpoint(config: ConnectionConfig): EndpointState {
+  const settings = connectionSettings(config);
   positiveInteger('incarnation', config.incarnation);
   if (config.connection.length === 0) throw new RangeError('a connection needs a name');
   if (!config.groups.includes(config.group))

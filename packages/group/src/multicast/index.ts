@@ -7,6 +7,7 @@ export * from './types.js';
 export {
   attachPiggyback,
   bufferedMessages,
+  connectionSettings,
   createEndpoint,
   deliveredEverywhere,
   detachPiggyback,
