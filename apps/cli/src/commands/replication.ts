@@ -486,7 +486,7 @@ type BenchSide = (typeof BENCH_SIDES)[number];
 const BENCH_SIDE_LABELS: Record<BenchSide, string> = {
   unreplicated: 'unreplicated: the account on one node process',
   groupOfOne: 'group of one: the account as a one-replica group on one node process',
-  replicated: 'replicated: a semi-active group of 3 node processes',
+  replicated: 'replicated: a group of 3 node processes',
 };
 
 /** The same actor on one node process, reached by a plain client node (no group stack). */
