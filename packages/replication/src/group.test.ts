@@ -92,19 +92,24 @@ describe('group() on runtime nodes', () => {
   });
 });
 
+/** A node of its own (`b1`) on a network of its own, for a replica that only starts. */
+function loneNode(): Node {
+  return new Node({
+    id: 'b1',
+    incarnation: 1,
+    clock: new SimulatedClock(),
+    transport: new MemoryNetwork().attach('b1'),
+    codec: createCodec({ keys: new Map([[1, new Uint8Array(32).fill(7)]]), activeKeyId: 1 }),
+    peers: { b1: 'b1' },
+  });
+}
+
 describe("a host's settings in the replica's input", () => {
   // Invariant: `ReplicaActorInput.settings` lies over the deployment's settings field by field (the
   // connection's too), output commit takes the own group's delay away unless a host sets it, and a
   // setting out of range stops the replica at its start with an error naming it.
   function hosted(settings: unknown): { start: () => ReplicaRole } {
-    const node = new Node({
-      id: 'b1',
-      incarnation: 1,
-      clock: new SimulatedClock(),
-      transport: new MemoryNetwork().attach('b1'),
-      codec: createCodec({ keys: new Map([[1, new Uint8Array(32).fill(7)]]), activeKeyId: 1 }),
-      peers: { b1: 'b1' },
-    });
+    const node = loneNode();
     const roles: ReplicaRole[] = [];
     const behavior = replicaActor(ledger, {
       style: 'semi-active',
@@ -180,14 +185,7 @@ describe("the replica actor's start input", () => {
   // `undefined` or a failure deep in the role.
   const good = { group: 'B', incarnation: 1, peers: [{ group: 'C', contacts: ['c1'] }] };
   function spawn(input: unknown): void {
-    const node = new Node({
-      id: 'b1',
-      incarnation: 1,
-      clock: new SimulatedClock(),
-      transport: new MemoryNetwork().attach('b1'),
-      codec: createCodec({ keys: new Map([[1, new Uint8Array(32).fill(7)]]), activeKeyId: 1 }),
-      peers: { b1: 'b1' },
-    });
+    const node = loneNode();
     node.spawn(
       REPLICA_ACTOR_NAME,
       group(ledger, { replicas: 3, style: 'semi-active' }).replicaBehavior,
