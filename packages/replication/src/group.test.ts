@@ -216,7 +216,8 @@ describe("the replica actor's start input", () => {
       'replica input: reportTo must be an address (node/actor), got "monitor"',
     ],
     [{ ...good, reportToLocal: 7 }, 'replica input: reportToLocal must be a non-empty actor name, got 7'],
-  ])('refuses %j, naming the field', (input, message) => {
+    [{ ...good, incarnation: 2n }, 'replica input: incarnation must be a positive integer, got bigint'],
+  ])('refuses bad input %#, naming the field', (input, message) => {
     expect(() => spawn(input)).toThrow(new TypeError(message));
   });
 });
