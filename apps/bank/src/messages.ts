@@ -5,7 +5,7 @@
  * funds, a full coordinator) are replies, never crashes: the actors validate each body they receive,
  * because a body arrived over the network and its TypeScript type is only a promise.
  */
-import { isAddress, type Address } from '@steadfast/wire';
+import { describeValue, isAddress, type Address } from '@steadfast/wire';
 
 /** Longest operation or transfer id accepted, so a client cannot make an actor's tables grow without bound. */
 export const OPERATION_ID_CHARS_MAX = 128;
@@ -243,13 +243,5 @@ export function checkTransfer(body: unknown): Checked<TransferRequest> {
   };
 }
 
-/** A short, safe rendering of an untrusted value for an error message. */
-export function describe(value: unknown): string {
-  let text: string;
-  try {
-    text = typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
-  } catch {
-    text = String(value);
-  }
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
-}
+/** A short, safe rendering of an untrusted value for an error message (`describeValue`). */
+export const describe = describeValue;

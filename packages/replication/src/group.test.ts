@@ -216,7 +216,7 @@ describe("the replica actor's start input", () => {
       'replica input: reportTo must be an address (node/actor), got "monitor"',
     ],
     [{ ...good, reportToLocal: 7 }, 'replica input: reportToLocal must be a non-empty actor name, got 7'],
-    [{ ...good, incarnation: 2n }, 'replica input: incarnation must be a positive integer, got bigint'],
+    [{ ...good, incarnation: 2n }, 'replica input: incarnation must be a positive integer, got 2'],
   ])('refuses bad input %#, naming the field', (input, message) => {
     expect(() => spawn(input)).toThrow(new TypeError(message));
   });

@@ -23,7 +23,7 @@ import {
   packetToEnvelope,
   type GroupView,
 } from '@steadfast/group';
-import { address, addressNode, assertNever, isAddress, type Address } from '@steadfast/wire';
+import { address, addressNode, assertNever, describeValue, isAddress, type Address } from '@steadfast/wire';
 import { receptionPolicy, type OrderingPolicy } from './policy.js';
 import { checkStyleAndPolicy, ReplicaRole, replicationSettings, type PeerGroupConfig } from './replica.js';
 import {
@@ -171,15 +171,6 @@ export function group(behavior: ActorBehavior, options: GroupOptions): Replicate
   };
 }
 
-/** A value as an error message shows it: JSON where it has one, never a throw (a cycle, a bigint). */
-function shown(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return typeof value;
-  }
-}
-
 /**
  * What is wrong with a replica actor's start input, if anything: it comes from a host's spec or
  * configuration, and a field of the wrong shape would otherwise fail deep in the role (or, for
@@ -189,27 +180,27 @@ export function replicaActorInputProblem(input: unknown): string | undefined {
   if (typeof input !== 'object' || input === null) return `must be an object, got ${String(input)}`;
   const config = input as Record<keyof ReplicaActorInput, unknown>;
   if (typeof config.group !== 'string' || config.group.length === 0)
-    return `group must be a non-empty string, got ${shown(config.group)}`;
+    return `group must be a non-empty string, got ${describeValue(config.group)}`;
   if (!Number.isSafeInteger(config.incarnation) || (config.incarnation as number) < 1)
-    return `incarnation must be a positive integer, got ${shown(config.incarnation)}`;
+    return `incarnation must be a positive integer, got ${describeValue(config.incarnation)}`;
   if (!Array.isArray(config.peers))
-    return `peers must be an array of { group, contacts }, got ${shown(config.peers)}`;
+    return `peers must be an array of { group, contacts }, got ${describeValue(config.peers)}`;
   for (const [index, peer] of (config.peers as unknown[]).entries()) {
     const { group: name, contacts } = (peer ?? {}) as { group?: unknown; contacts?: unknown };
     if (typeof name !== 'string' || name.length === 0)
-      return `peers[${index}].group must be a non-empty string, got ${shown(name)}`;
+      return `peers[${index}].group must be a non-empty string, got ${describeValue(name)}`;
     if (!Array.isArray(contacts) || !contacts.every((contact) => typeof contact === 'string'))
-      return `peers[${index}].contacts must be an array of node ids, got ${shown(contacts)}`;
+      return `peers[${index}].contacts must be an array of node ids, got ${describeValue(contacts)}`;
   }
   if (config.joining !== undefined && typeof config.joining !== 'boolean')
-    return `joining must be a boolean, got ${shown(config.joining)}`;
+    return `joining must be a boolean, got ${describeValue(config.joining)}`;
   if (config.reportTo !== undefined && !isAddress(config.reportTo))
-    return `reportTo must be an address (node/actor), got ${shown(config.reportTo)}`;
+    return `reportTo must be an address (node/actor), got ${describeValue(config.reportTo)}`;
   if (
     config.reportToLocal !== undefined &&
     (typeof config.reportToLocal !== 'string' || config.reportToLocal.length === 0)
   )
-    return `reportToLocal must be a non-empty actor name, got ${shown(config.reportToLocal)}`;
+    return `reportToLocal must be a non-empty actor name, got ${describeValue(config.reportToLocal)}`;
   return undefined;
 }
 
