@@ -2372,6 +2372,12 @@ export class ReplicaRole {
     if (this.style === 'passive' && position % this.settings.checkpointEvery === 0) this.checkpointDue = true;
   }
 
+  /** The end of a primary's pass: the digest and the checkpoint it made due are taken once, here. */
+  private endPass(): void {
+    this.attachDigest();
+    this.attachCheckpoint();
+  }
+
   /**
    * Passive style: takes the checkpoint that is due at the end of the primary's pass, at its last
    * position, as the digest is taken: one per pass however many multiples of `checkpointEvery`
@@ -2513,8 +2519,7 @@ export class ReplicaRole {
       // Exactly the picked input left the pool: the snapshot still matches it.
       if (this.poolVersion === snapshotVersion + 1 && !this.pool.has(key)) snapshotVersion = this.poolVersion;
     }
-    this.attachDigest();
-    this.attachCheckpoint();
+    this.endPass();
     this.flushOutputs();
     if (this.hasWork()) this.scheduleProcessing();
   }
@@ -3207,8 +3212,7 @@ export class ReplicaRole {
     }
     if (this.positionLast === 0) {
       this.processAsPrimary({ type: 'start' }, false);
-      this.attachDigest();
-      this.attachCheckpoint();
+      this.endPass();
     }
     // Re-announce the recent positions: a backup that missed the old primary's last messages gets them.
     const from = Math.max(0, this.positionLast - this.recentMax());
