@@ -9,7 +9,9 @@
  *   questions and a state transfer, passes the shape checks (so they refuse nothing real);
  * - a malformed state transfer is dropped and counted, and the well-formed one after it is applied;
  * - no message of any control type with arbitrary fields makes a replica's step throw, whatever its
- *   role (primary, backup, recovering during a failover, joining), in either style.
+ *   role (primary, backup, recovering during a failover, joining), in either style;
+ * - a passive primary takes one checkpoint per pass, and a checkpoint replaced before it left hands
+ *   its outputs on, so a backup taking over from the new one resends them.
  */
 import fc from 'fast-check';
 import { SimulatedClock, entropyFrom } from '@steadfast/runtime';
@@ -31,7 +33,7 @@ import {
   type ReplicationSettings,
   type ReplicationStyle,
 } from './types.js';
-import { ledger, type IssueCommand } from './workload.js';
+import { client, ledger, type IssueCommand } from './workload.js';
 
 function ledgerCluster(
   style: ReplicationStyle,
@@ -364,6 +366,85 @@ describe("a passive primary's checkpoints", () => {
       expect(backup.counters.checkpointsApplied).toBeGreaterThan(0);
       expect(backup.coverage()).toBe(primary.position);
     }
+  });
+  // Invariant: a checkpoint replaced before it left hands its outputs on to the one that replaces
+  // it. A passive backup that takes over from that checkpoint resends its outputs the old primary
+  // had not sent, and each request still gets exactly one reply. Without the hand-on, the output
+  // of the replaced checkpoint's pass is in no checkpoint a backup holds and at no position it
+  // replays: its request is never answered.
+  it('hand the outputs of a checkpoint replaced before it left on to the one that replaces it', () => {
+    const cluster = new ReplicationCluster({
+      seed: 7,
+      network: { latencyMs: [1, 1] },
+      groups: [
+        {
+          group: 'C',
+          members: ['c1'],
+          behavior: client,
+          style: 'semi-active',
+          policy: receptionPolicy,
+          peers: ['B'],
+        },
+        {
+          group: 'D',
+          members: ['d1'],
+          behavior: client,
+          style: 'semi-active',
+          policy: receptionPolicy,
+          peers: ['B'],
+        },
+        {
+          group: 'B',
+          members: ['b1', 'b2', 'b3'],
+          behavior: ledger,
+          style: 'passive',
+          policy: receptionPolicy,
+          peers: ['C', 'D'],
+          // A checkpoint every pass; a window of one message on each connection, so D's replies
+          // wait behind the first one; a null message 5 ms after a pass, and the own group's
+          // packets sent at once, so the crash below reaches the backups with it.
+          settings: {
+            checkpointEvery: 1,
+            announceDelayMs: 5,
+            connection: { windowMax: 1, ownGroupDelayMs: 0 },
+          },
+        },
+      ],
+    });
+    cluster.start();
+    cluster.runUntil(300);
+    const from = cluster.role('b1').position;
+    // d1's three requests reach b1 1 ms apart, one pass each. r1's reply fills the window to D;
+    // r2's pass takes a checkpoint that cannot leave (its only message would be r2's reply); r3's
+    // pass replaces it. The null message that carries r3's checkpoint goes on the connection to C,
+    // whose window is free; b1 crashes once the backups have it, before r2's and r3's replies left.
+    let carried: readonly string[] | undefined;
+    cluster.hook = (node, _role, _input, effects) => {
+      if (node !== nodeId('b1') || carried !== undefined) return { type: 'continue' };
+      for (const effect of effects as ReplicaEffect[]) {
+        if (effect.type !== 'send') continue;
+        for (const message of effect.packet.data) {
+          const checkpoint = (
+            message.piggyback?.[REPLICATION_PIGGYBACK_KEY] as ReplicationPiggyback | undefined
+          )?.checkpoint;
+          if (message.kind !== 'null' || checkpoint?.position !== from + 3) continue;
+          carried = checkpoint.outputs.map((output) => (output.payload.body as { key: string }).key);
+          return { type: 'crash-after-own-group' };
+        }
+      }
+      return { type: 'continue' };
+    };
+    for (const key of ['r1', 'r2', 'r3']) {
+      const body: IssueCommand = { type: 'issue', key, target: 'B', priority: 0, deadlineMs: 0 };
+      cluster.input(nodeId('d1'), { type: 'external', body });
+      cluster.runUntil(cluster.clock.now() + 1);
+    }
+    cluster.runUntil(cluster.clock.now() + 3_000);
+    expect(carried).toEqual(['r2', 'r3']);
+    const promoted = ['b2', 'b3'].map((name) => cluster.role(name)).find((role) => role.role === 'primary');
+    expect(promoted?.counters.outputsResent).toBe(2);
+    const replies = (cluster.role('d1').actorState() as { replies: Record<string, number[]> }).replies;
+    expect(replies).toEqual({ r1: [1], r2: [2], r3: [3] });
   });
 });
 
