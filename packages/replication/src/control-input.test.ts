@@ -367,6 +367,32 @@ describe("a passive primary's checkpoints", () => {
       expect(backup.coverage()).toBe(primary.position);
     }
   });
+  // Invariant: a passive primary takes at most one checkpoint per `checkpointIntervalMs` of its
+  // clock, unless a quarter of `inputsMax` positions passed since the last one; the backups still
+  // cover its position with the checkpoints it takes.
+  it('are taken at most once per checkpointIntervalMs, or once a quarter of inputsMax positions passed', () => {
+    const taken = (settings: Partial<ReplicationSettings>) => {
+      const cluster = ledgerCluster('passive', { checkpointEvery: 1, ...settings });
+      const primary = cluster.role('b1');
+      const before = primary.counters.checkpointsSent;
+      // Twenty requests 5 ms apart: twenty passes in 100 ms, each at a multiple of 1.
+      for (let index = 1; index <= 20; index++) {
+        issue(cluster, `r${index}`);
+        cluster.runUntil(cluster.clock.now() + 5);
+      }
+      cluster.runUntil(cluster.clock.now() + 1_000);
+      for (const backup of ['b2', 'b3'].map((name) => cluster.role(name)))
+        expect(backup.counters.checkpointsApplied).toBeGreaterThan(0);
+      return primary.counters.checkpointsSent - before;
+    };
+    expect(taken({ checkpointIntervalMs: 0 })).toBe(20);
+    const paced = taken({ checkpointIntervalMs: 30 });
+    expect(paced).toBeGreaterThanOrEqual(3);
+    expect(paced).toBeLessThanOrEqual(4);
+    // An interval longer than the run: only the log's bound (16 / 4 = 4 positions) takes them.
+    expect(taken({ checkpointIntervalMs: 60_000, inputsMax: 16 })).toBe(5);
+  });
+
   // Invariant: a checkpoint replaced before it left hands its outputs on to the one that replaces
   // it. A passive backup that takes over from that checkpoint resends its outputs the old primary
   // had not sent, and each request still gets exactly one reply. Without the hand-on, the output
@@ -400,11 +426,12 @@ describe("a passive primary's checkpoints", () => {
           style: 'passive',
           policy: receptionPolicy,
           peers: ['C', 'D'],
-          // A checkpoint every pass; a window of one message on each connection, so D's replies
+          // A checkpoint every pass (no interval); a window of one message on each connection, so D's replies
           // wait behind the first one; a null message 5 ms after a pass, and the own group's
           // packets sent at once, so the crash below reaches the backups with it.
           settings: {
             checkpointEvery: 1,
+            checkpointIntervalMs: 0,
             announceDelayMs: 5,
             connection: { windowMax: 1, ownGroupDelayMs: 0 },
           },

@@ -436,6 +436,7 @@ const SETTING_RANGES: Record<
   announceDelayMs: 'delay',
   processDelayMs: 'delay',
   digestIntervalMs: 'delay',
+  checkpointIntervalMs: 'delay',
   relayAfterMs: 'delay',
   stuckAskMs: 'delay',
   recoveryWaitMs: 'period',
@@ -698,6 +699,9 @@ export class ReplicaRole {
   private processTimerSet = false;
   /** When the primary last took a digest (its clock), for `digestIntervalMs`. */
   private digestAtMs = Number.NEGATIVE_INFINITY;
+  /** When, and at which position, the primary last took a checkpoint, for `checkpointIntervalMs`. */
+  private checkpointAtMs = Number.NEGATIVE_INFINITY;
+  private checkpointAtPosition = 0;
 
   constructor(
     private readonly config: ReplicaConfig,
@@ -2386,14 +2390,25 @@ export class ReplicaRole {
    * 8, and a passive primary spent most of its time on them). A checkpoint partly sent is finished
    * first (replaced, it would never arrive whole anywhere): the new one stays due for a later pass.
    * One not sent at all is replaced, and its outputs ride on the new one, or they would be in no
-   * checkpoint a backup receives.
+   * checkpoint a backup receives. And at most one per `checkpointIntervalMs`, unless the backups'
+   * logs grew to a quarter of `inputsMax` positions since the last one.
    */
   private attachCheckpoint(): void {
     if (!this.checkpointDue) return;
     const pending = this.pendingCheckpoint;
     if (pending !== undefined && pending.partsOut > 0) return;
+    // Still due: a later pass's last position carries it once the interval has passed, or once
+    // the backups' logs grow long (`checkpointIntervalMs`).
+    const logged = this.positionLast - this.checkpointAtPosition;
+    if (
+      this.nowMs - this.checkpointAtMs < this.settings.checkpointIntervalMs &&
+      logged < this.settings.inputsMax / 4
+    )
+      return;
     this.pendingCheckpoint = this.outgoingCheckpoint(this.makeCheckpoint(pending?.checkpoint.outputs ?? []));
     this.checkpointDue = false;
+    this.checkpointAtMs = this.nowMs;
+    this.checkpointAtPosition = this.positionLast;
     this.counters.checkpointsSent++;
   }
 
@@ -3302,6 +3317,8 @@ export class ReplicaRole {
     this.externalAwaitingMajority.length = 0;
     this.pendingCheckpoint = undefined;
     this.checkpointDue = false;
+    // Should this replica be primary again, its first pass takes a checkpoint at once.
+    this.checkpointAtMs = Number.NEGATIVE_INFINITY;
     this.digestDue = false;
     this.supervisor.setMode('replay');
   }
