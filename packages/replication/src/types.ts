@@ -51,7 +51,7 @@ export interface ReplicationSettings {
    * no such bound), unless a quarter of `inputsMax` positions passed since the last one (a
    * backup's log holds every input after its checkpoint, and past `inputsMax` it would drop
    * them). Copying, serializing and sending the whole state is the passive primary's dearest step:
-   * a checkpoint per pass took ~25 % of its throughput with 64 requests in flight. The cost of a
+   * a checkpoint per pass took 22 – 39 % of its throughput with 64 requests in flight. The cost of a
    * longer interval falls on a failover: the backup that takes over replays the positions after
    * its checkpoint, up to an interval's worth.
    */
