@@ -386,11 +386,47 @@ describe("a passive primary's checkpoints", () => {
       return primary.counters.checkpointsSent - before;
     };
     expect(taken({ checkpointIntervalMs: 0 })).toBe(20);
+    // One per 30 ms over the 100 ms of load, and one when the interval after the last ends.
     const paced = taken({ checkpointIntervalMs: 30 });
-    expect(paced).toBeGreaterThanOrEqual(3);
-    expect(paced).toBeLessThanOrEqual(4);
+    expect(paced).toBeGreaterThanOrEqual(4);
+    expect(paced).toBeLessThanOrEqual(5);
     // An interval longer than the run: only the log's bound (16 / 4 = 4 positions) takes them.
     expect(taken({ checkpointIntervalMs: 60_000, inputsMax: 16 })).toBe(5);
+  });
+
+  // Invariant: a checkpoint that waits for the interval's end is taken then even if no pass
+  // comes: when the load stops, the backups' checkpoint reaches the primary's last position
+  // within the interval, so their logs (and the positions a new primary replays) stay short.
+  it('waiting for the interval, are taken at its end when the load stops', () => {
+    const cluster = ledgerCluster('passive', { checkpointEvery: 1, checkpointIntervalMs: 40 });
+    const carried: { position: number; atMs: number }[] = [];
+    cluster.hook = (node, _role, _input, effects) => {
+      if (node !== nodeId('b1')) return { type: 'continue' };
+      for (const effect of effects as ReplicaEffect[]) {
+        if (effect.type !== 'send') continue;
+        for (const message of effect.packet.data) {
+          const rep = message.piggyback?.[REPLICATION_PIGGYBACK_KEY] as ReplicationPiggyback | undefined;
+          const position = rep?.checkpoint?.position ?? rep?.checkpointPart?.position;
+          if (position !== undefined) carried.push({ position, atMs: cluster.clock.now() });
+        }
+      }
+      return { type: 'continue' };
+    };
+    const primary = cluster.role('b1');
+    // Three requests 5 ms apart, then nothing: the first pass takes a checkpoint, the next two are
+    // within its interval.
+    const startMs = cluster.clock.now();
+    for (const key of ['r1', 'r2', 'r3']) {
+      issue(cluster, key);
+      cluster.runUntil(cluster.clock.now() + 5);
+    }
+    cluster.runUntil(startMs + 200);
+    const last = carried.find((sent) => sent.position === primary.position);
+    expect(last).toBeDefined();
+    // Within the interval after the first pass's checkpoint, plus a null message's delay.
+    expect(last!.atMs - carried[0]!.atMs).toBeLessThanOrEqual(40 + 2 + 1);
+    for (const backup of ['b2', 'b3'].map((name) => cluster.role(name)))
+      expect(backup.counters.checkpointsApplied).toBe(primary.counters.checkpointsSent);
   });
 
   // Invariant: a checkpoint replaced before it left hands its outputs on to the one that replaces

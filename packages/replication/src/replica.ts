@@ -232,6 +232,7 @@ const TIMER_RECOVERY = 'rep:recovery';
 const TIMER_STATE = 'rep:state';
 const TIMER_OUTPUTS = 'rep:outputs';
 const TIMER_MAJORITY = 'rep:majority';
+const TIMER_CHECKPOINT = 'rep:checkpoint';
 const USER_TIMER_PREFIX = 'user:';
 const ENDPOINT_TIMER_PREFIX = 'mc:';
 /** Epoch bases kept per group: enough to judge a message delayed across a few failovers. */
@@ -702,6 +703,8 @@ export class ReplicaRole {
   /** When, and at which position, the primary last took a checkpoint, for `checkpointIntervalMs`. */
   private checkpointAtMs = Number.NEGATIVE_INFINITY;
   private checkpointAtPosition = 0;
+  /** A due checkpoint waits for the interval's end (`TIMER_CHECKPOINT`). */
+  private checkpointTimerSet = false;
 
   constructor(
     private readonly config: ReplicaConfig,
@@ -960,6 +963,14 @@ export class ReplicaRole {
         return;
       case TIMER_MAJORITY:
         this.onMajorityDue();
+        return;
+      case TIMER_CHECKPOINT:
+        this.checkpointTimerSet = false;
+        if (this.role !== 'primary') return;
+        // The load stopped within the interval: the due checkpoint goes now, on the next message
+        // or in a null message, instead of waiting for a pass that may not come.
+        this.attachCheckpoint();
+        this.flushOutputs();
         return;
       default:
         return;
@@ -2391,7 +2402,8 @@ export class ReplicaRole {
    * first (replaced, it would never arrive whole anywhere): the new one stays due for a later pass.
    * One not sent at all is replaced, and its outputs ride on the new one, or they would be in no
    * checkpoint a backup receives. And at most one per `checkpointIntervalMs`, unless the backups'
-   * logs grew to a quarter of `inputsMax` positions since the last one.
+   * logs grew to a quarter of `inputsMax` positions since the last one; one that waits for the
+   * interval is taken by a timer at its end if no pass takes it first.
    */
   private attachCheckpoint(): void {
     if (!this.checkpointDue) return;
@@ -2400,11 +2412,15 @@ export class ReplicaRole {
     // Still due: a later pass's last position carries it once the interval has passed, or once
     // the backups' logs grow long (`checkpointIntervalMs`).
     const logged = this.positionLast - this.checkpointAtPosition;
-    if (
-      this.nowMs - this.checkpointAtMs < this.settings.checkpointIntervalMs &&
-      logged < this.settings.inputsMax / 4
-    )
+    const waited = this.nowMs - this.checkpointAtMs;
+    if (waited < this.settings.checkpointIntervalMs && logged < this.settings.inputsMax / 4) {
+      // Should no pass come before the interval ends, the timer takes it then.
+      if (!this.checkpointTimerSet) {
+        this.checkpointTimerSet = true;
+        this.setTimer(TIMER_CHECKPOINT, this.settings.checkpointIntervalMs - waited);
+      }
       return;
+    }
     this.pendingCheckpoint = this.outgoingCheckpoint(this.makeCheckpoint(pending?.checkpoint.outputs ?? []));
     this.checkpointDue = false;
     this.checkpointAtMs = this.nowMs;
