@@ -331,26 +331,34 @@ describe('a joining replica', () => {
     });
 });
 
+/**
+ * Records the position of every checkpoint `node` sends from now on (whole, or in parts when larger
+ * than half a piggyback), with the simulated time it left.
+ */
+function checkpointsSentBy(cluster: ReplicationCluster, node: string): { position: number; atMs: number }[] {
+  const carried: { position: number; atMs: number }[] = [];
+  cluster.hook = (stepped, _role, _input, effects) => {
+    if (stepped !== nodeId(node)) return { type: 'continue' };
+    for (const effect of effects) {
+      if (effect.type !== 'send') continue;
+      for (const message of effect.packet.data) {
+        const rep = message.piggyback?.[REPLICATION_PIGGYBACK_KEY] as ReplicationPiggyback | undefined;
+        const position = rep?.checkpoint?.position ?? rep?.checkpointPart?.position;
+        if (position !== undefined) carried.push({ position, atMs: cluster.clock.now() });
+      }
+    }
+    return { type: 'continue' };
+  };
+  return carried;
+}
+
 describe("a passive primary's checkpoints", () => {
   // Invariant: a pass that reaches several multiples of `checkpointEvery` takes one checkpoint, at
   // its last position, and the backups apply it: a checkpoint taken at each multiple was replaced
   // before it left, after the whole state had been copied and serialized for it.
   it('are taken once per pass, at its last position, however many multiples of checkpointEvery it reached', () => {
     const cluster = ledgerCluster('passive');
-    const carried: number[] = [];
-    cluster.hook = (node, _role, _input, effects) => {
-      if (node !== nodeId('b1')) return { type: 'continue' };
-      for (const effect of effects as ReplicaEffect[]) {
-        if (effect.type !== 'send') continue;
-        for (const message of effect.packet.data) {
-          const rep = message.piggyback?.[REPLICATION_PIGGYBACK_KEY] as ReplicationPiggyback | undefined;
-          // Whole, or in parts when larger than half a piggyback.
-          const position = rep?.checkpoint?.position ?? rep?.checkpointPart?.position;
-          if (position !== undefined) carried.push(position);
-        }
-      }
-      return { type: 'continue' };
-    };
+    const carried = checkpointsSentBy(cluster, 'b1');
     const primary = cluster.role('b1');
     const before = primary.counters.checkpointsSent;
     const from = primary.position;
@@ -361,7 +369,7 @@ describe("a passive primary's checkpoints", () => {
     expect(primary.position).toBe(from + 20);
     expect(Math.floor(primary.position / 8) - Math.floor(from / 8)).toBeGreaterThanOrEqual(2);
     expect(primary.counters.checkpointsSent - before).toBe(1);
-    expect(new Set(carried)).toEqual(new Set([primary.position]));
+    expect(new Set(carried.map((sent) => sent.position))).toEqual(new Set([primary.position]));
     for (const backup of ['b2', 'b3'].map((name) => cluster.role(name))) {
       expect(backup.counters.checkpointsApplied).toBeGreaterThan(0);
       expect(backup.coverage()).toBe(primary.position);
@@ -399,19 +407,7 @@ describe("a passive primary's checkpoints", () => {
   // within the interval, so their logs (and the positions a new primary replays) stay short.
   it('waiting for the interval, are taken at its end when the load stops', () => {
     const cluster = ledgerCluster('passive', { checkpointEvery: 1, checkpointIntervalMs: 40 });
-    const carried: { position: number; atMs: number }[] = [];
-    cluster.hook = (node, _role, _input, effects) => {
-      if (node !== nodeId('b1')) return { type: 'continue' };
-      for (const effect of effects as ReplicaEffect[]) {
-        if (effect.type !== 'send') continue;
-        for (const message of effect.packet.data) {
-          const rep = message.piggyback?.[REPLICATION_PIGGYBACK_KEY] as ReplicationPiggyback | undefined;
-          const position = rep?.checkpoint?.position ?? rep?.checkpointPart?.position;
-          if (position !== undefined) carried.push({ position, atMs: cluster.clock.now() });
-        }
-      }
-      return { type: 'continue' };
-    };
+    const carried = checkpointsSentBy(cluster, 'b1');
     const primary = cluster.role('b1');
     // Three requests 5 ms apart, then nothing: the first pass takes a checkpoint, the next two are
     // within its interval.
