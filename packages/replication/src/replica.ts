@@ -966,7 +966,7 @@ export class ReplicaRole {
         return;
       case TIMER_CHECKPOINT:
         this.checkpointTimerSet = false;
-        if (this.role !== 'primary') return;
+        if (this.role !== 'primary' || !this.checkpointDue) return;
         // The load stopped within the interval: the due checkpoint goes now, on the next message
         // or in a null message, instead of waiting for a pass that may not come.
         this.attachCheckpoint();
@@ -2409,8 +2409,8 @@ export class ReplicaRole {
     if (!this.checkpointDue) return;
     const pending = this.pendingCheckpoint;
     if (pending !== undefined && pending.partsOut > 0) return;
-    // Still due: a later pass's last position carries it once the interval has passed, or once
-    // the backups' logs grow long (`checkpointIntervalMs`).
+    // Within the interval it stays due: the first pass after the interval's end takes it (the
+    // timer, if no pass comes), or an earlier pass once the backups' logs have grown long.
     const logged = this.positionLast - this.checkpointAtPosition;
     const waited = this.nowMs - this.checkpointAtMs;
     if (waited < this.settings.checkpointIntervalMs && logged < this.settings.inputsMax / 4) {
