@@ -198,6 +198,7 @@ describe('steadfast CLI', () => {
       ['--replicas', '9', 'from 1 to 7'],
       ['--piggyback-chars', '100', 'from 300 to 6000'],
       ['--stuck-ask-ms', '60001', 'from 0 to 60000'],
+      ['--checkpoint-interval-ms', '60001', 'from 0 to 60000'],
     ] as const) {
       const refused = await steadfast(['sim', 'replication', '--seeds', '1', flag, value]);
       expect(refused.code).toBe(2);

@@ -154,6 +154,7 @@ describe('replica groups on the simulator, under every fault kind', () => {
         faults: ALL_FAULTS,
         replicas: 3,
         stuckAskMs: 500,
+        checkpointIntervalMs: 20,
       }),
     ).toBe('pnpm steadfast sim replication --seeds 1 --from 9 --style passive');
     expect(
@@ -164,9 +165,10 @@ describe('replica groups on the simulator, under every fault kind', () => {
         outputCommit: 'majority',
         frontCalls: true,
         stuckAskMs: 0,
+        checkpointIntervalMs: 1000,
       }),
     ).toBe(
-      'pnpm steadfast sim replication --seeds 1 --from 9 --style passive --policy fairness --views membership --faults crash,loss --replicas 5 --piggyback-chars 300 --output-commit majority --front-calls --stuck-ask-ms 0',
+      'pnpm steadfast sim replication --seeds 1 --from 9 --style passive --policy fairness --views membership --faults crash,loss --replicas 5 --piggyback-chars 300 --output-commit majority --front-calls --stuck-ask-ms 0 --checkpoint-interval-ms 1000',
     );
   });
 });

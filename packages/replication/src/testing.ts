@@ -214,6 +214,7 @@ export interface ReplicationReplayExtras {
   readonly outputCommit?: OutputCommit;
   readonly frontCalls?: boolean;
   readonly stuckAskMs?: number;
+  readonly checkpointIntervalMs?: number;
 }
 
 /**
@@ -231,7 +232,8 @@ export function replicationSimReplayCommand(
   const words = ['pnpm steadfast sim replication --seeds 1 --from', String(seed), '--style', style];
   if (policy !== undefined) words.push('--policy', policy);
   if (views !== 'scripted') words.push('--views', views);
-  const { faults, replicas, piggybackCharsMax, outputCommit, frontCalls, stuckAskMs } = extras;
+  const { faults, replicas, piggybackCharsMax, outputCommit, frontCalls, stuckAskMs, checkpointIntervalMs } =
+    extras;
   if (faults !== undefined && formatFaults(faults) !== formatFaults(ALL_FAULTS))
     words.push('--faults', formatFaults(faults));
   if (replicas !== undefined && replicas !== DEFAULT_SERVER_REPLICAS)
@@ -242,6 +244,11 @@ export function replicationSimReplayCommand(
   if (frontCalls === true) words.push('--front-calls');
   if (stuckAskMs !== undefined && stuckAskMs !== REPLICATION_DEFAULTS.stuckAskMs)
     words.push('--stuck-ask-ms', String(stuckAskMs));
+  if (
+    checkpointIntervalMs !== undefined &&
+    checkpointIntervalMs !== REPLICATION_DEFAULTS.checkpointIntervalMs
+  )
+    words.push('--checkpoint-interval-ms', String(checkpointIntervalMs));
   return words.join(' ');
 }
 
@@ -390,6 +397,9 @@ export async function runReplicationSimulation(
     ...(options.settings?.outputCommit === undefined ? {} : { outputCommit: options.settings.outputCommit }),
     ...(options.frontCalls === true ? { frontCalls: true } : {}),
     ...(options.settings?.stuckAskMs === undefined ? {} : { stuckAskMs: options.settings.stuckAskMs }),
+    ...(options.settings?.checkpointIntervalMs === undefined
+      ? {}
+      : { checkpointIntervalMs: options.settings.checkpointIntervalMs }),
   });
 
   const tellView = (simulation: Simulation, member: NodeId, view: Parameters<typeof replicaViewCommand>[0]) =>

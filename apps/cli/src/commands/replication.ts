@@ -51,6 +51,9 @@ const PIGGYBACK_CHARS_MIN = 300;
 /** `sim replication --stuck-ask-ms` at most: a minute, far past any run's quiet end. */
 const STUCK_ASK_MS_MAX = 60_000;
 
+/** `sim replication --checkpoint-interval-ms` at most: a minute, longer than any run. */
+const CHECKPOINT_INTERVAL_MS_MAX = 60_000;
+
 /**
  * The most rounds `bench replication --rounds` runs: each round starts all three sides' processes
  * afresh and takes ~30 – 40 s here.
@@ -67,7 +70,7 @@ export const simReplicationCommand: CommandSpec = {
   name: 'sim replication',
   summary: 'Run many seeds of replica groups (order announcements, failover) under the nemesis.',
   usage:
-    'steadfast sim replication --seeds N [--from S] [--style semi-active|passive] [--policy NAME] [--faults LIST] [--views scripted|membership] [--replicas N] [--piggyback-chars N] [--output-commit at-once|majority] [--front-calls] [--stuck-ask-ms N] [--json]',
+    'steadfast sim replication --seeds N [--from S] [--style semi-active|passive] [--policy NAME] [--faults LIST] [--views scripted|membership] [--replicas N] [--piggyback-chars N] [--output-commit at-once|majority] [--front-calls] [--stuck-ask-ms N] [--checkpoint-interval-ms N] [--json]',
   details:
     `Seeds S … S+N−1 (default S = 1). Policies: ${POLICY_NAMES.join(', ')} (default: rotating with the seed).\n` +
     `Faults: ${ALL_FAULTS.join(', ')} (default all). Topology alternates with the seed between clients →\n` +
@@ -84,6 +87,8 @@ export const simReplicationCommand: CommandSpec = {
     'majority of its group holds its position (docs/replication.md, "Output commit"). --front-calls\n' +
     'makes the front handle each ledger reply with a nondeterministic ctx.call kept in its state, so a\n' +
     "backup that took its own value instead of replaying its primary's ends in another state.\n" +
+    "--checkpoint-interval-ms sets a passive primary's checkpointIntervalMs (default 20): long values\n" +
+    'make checkpoints rare, so a backup that takes over replays long logs.\n' +
     'A semi-active backup stopped at one position for --stuck-ask-ms (default 500; 0: never) asks its\n' +
     'primary for the input: a safety net under the rules that fetch inputs. A run in which it fired is\n' +
     'run again without it; one that then fails needed the net (a path no rule covers), counted in\n' +
@@ -109,6 +114,10 @@ export const simReplicationCommand: CommandSpec = {
     'stuck-ask-ms': {
       type: 'string',
       description: `the stuck-input safety net's wait, 0 (off) to ${STUCK_ASK_MS_MAX} (default ${REPLICATION_DEFAULTS.stuckAskMs})`,
+    },
+    'checkpoint-interval-ms': {
+      type: 'string',
+      description: `passive style: checkpointIntervalMs, 0 (a checkpoint every pass) to ${CHECKPOINT_INTERVAL_MS_MAX} (default ${REPLICATION_DEFAULTS.checkpointIntervalMs})`,
     },
     json: {
       type: 'boolean',
@@ -145,6 +154,13 @@ export const simReplicationCommand: CommandSpec = {
       0,
       STUCK_ASK_MS_MAX,
     );
+    const checkpointIntervalMs = integerFlag(
+      args,
+      'checkpoint-interval-ms',
+      REPLICATION_DEFAULTS.checkpointIntervalMs,
+      0,
+      CHECKPOINT_INTERVAL_MS_MAX,
+    );
     const tally: ReplicationSweepTally = {
       requests: 0,
       failovers: 0,
@@ -164,6 +180,9 @@ export const simReplicationCommand: CommandSpec = {
           outputCommit,
           ...(piggybackCharsMax === undefined ? {} : { piggybackCharsMax }),
           ...(netMs === REPLICATION_DEFAULTS.stuckAskMs ? {} : { stuckAskMs: netMs }),
+          ...(checkpointIntervalMs === REPLICATION_DEFAULTS.checkpointIntervalMs
+            ? {}
+            : { checkpointIntervalMs }),
         },
         ...(args.values['front-calls'] === true ? { frontCalls: true } : {}),
       });
