@@ -353,7 +353,8 @@ describe('steadfast CLI', () => {
     expect(summary.replicated.opsPerSec).toBeGreaterThan(0);
     expect(summary.requests).toBe(400);
     // Checkpoints were taken (a semi-active group takes none), at most one per `checkpointEvery`
-    // (8) positions: one per pass, however many multiples of 8 the pass reached.
+    // (8) positions: one per pass at most, however many multiples of 8 the pass reached, and at
+    // most one per `checkpointIntervalMs` (20 ms).
     expect(summary.checkpointsPerRequest).toBeGreaterThan(0);
     expect(summary.checkpointsPerRequest).toBeLessThanOrEqual(1 / 8 + 0.01);
     expect(summary.orderingOnlyMessagesPerRequest).toBe(0);
