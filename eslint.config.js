@@ -64,6 +64,7 @@ function boundaryRule(name, allowed, files, ignores) {
 const hostFiles = [
   'packages/runtime/src/clock.ts',
   'packages/runtime/src/entropy.ts',
+  'packages/runtime/src/hop-trace.ts',
   'packages/runtime/src/trace-file.ts',
   'packages/runtime/src/host/**/*.ts',
   'packages/runtime/src/testing/**/*.ts',

@@ -4,6 +4,7 @@
  * timings here are noisy, so compare the ratios measured within one run.
  */
 import { benchChain } from './chain.js';
+import { hopsMain } from './hops.js';
 import { benchRouter } from './router-vs-xstate.js';
 import { benchSimulator } from './sim-speed.js';
 import { benchUdpEcho } from './udp-echo.js';
@@ -14,10 +15,11 @@ type BenchName = (typeof all)[number];
 async function main(args: string[]): Promise<number> {
   if (args.includes('--help')) {
     process.stdout.write(
-      'usage: pnpm bench [router] [udp] [sim] [chain] [--markdown]\n\nRuns the named benchmarks (default all) and prints one JSON object.\n',
+      'usage: pnpm bench [router] [udp] [sim] [chain] [--markdown]\n       pnpm bench hops DIR [--timeline PID:PORT] [--count N] [--json]\n\nRuns the named benchmarks (default all) and prints one JSON object; `hops` reads the hop trace\nfiles of a run (STEADFAST_HOP_TRACE) instead.\n',
     );
     return 0;
   }
+  if (args[0] === 'hops') return hopsMain(args.slice(1));
   const markdown = args.includes('--markdown');
   const named = args.filter((arg) => !arg.startsWith('--'));
   for (const name of named) {

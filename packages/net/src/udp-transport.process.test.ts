@@ -1,10 +1,16 @@
 // Invariant: frames cross an OS process boundary whole, and loss is repaired by retransmission.
 // The parent sends frames to a child process (testing/udp-echo-child.ts) that echoes each one back,
 // resending a frame on timeout as a protocol above UDP would, and checks every echo byte for byte.
+// Second invariant: with STEADFAST_HOP_TRACE set, the child's hop trace holds every datagram it
+// received and every send it made, in time order, each receipt followed by its handler's return.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { HopEvent, portOf, type HopTraceFile } from '@steadfast/runtime';
 import { describe, expect, it } from 'vitest';
 import { UdpTransport } from './udp-transport.js';
 
@@ -50,6 +56,70 @@ describe('UdpTransport across processes', () => {
     } finally {
       await transport.close();
       await stopChild(child);
+    }
+  });
+});
+
+describe('the hop trace (STEADFAST_HOP_TRACE)', () => {
+  it('records every receipt, handler return, send call and return of a child, in time order', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'steadfast-hops-'));
+    const child = spawn(process.execPath, ['--import', 'tsx', childScript], {
+      cwd: repositoryRoot,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, STEADFAST_HOP_TRACE: join(directory, 'run') },
+    });
+    const transport = await UdpTransport.bind();
+    try {
+      const childEndpoint = await readEndpoint(child);
+      let echoes = 0;
+      transport.onReceive(() => (echoes += 1));
+      const framesSent = 10;
+      for (let index = 0; index < framesSent; index += 1) {
+        transport.send(childEndpoint, Buffer.of(index, 1, 2, 3));
+        // Loopback may drop a datagram; the trace must hold what the child saw, whatever it was.
+        await waitUntil(() => echoes > index, retransmitIntervalMs);
+      }
+      await stopChild(child);
+      const file = JSON.parse(readFileSync(join(directory, `run.${child.pid}.json`), 'utf8')) as HopTraceFile;
+      expect(file.sockets).toEqual([portOf(childEndpoint)]);
+      expect(file.truncated).toBe(false);
+      const events: { timeUs: number; kind: number; port: number; value: number }[] = [];
+      for (let at = 0; at < file.events.length; at += 4) {
+        const [timeUs, kind, port, value] = file.events.slice(at, at + 4) as [number, number, number, number];
+        events.push({ timeUs, kind, port, value });
+      }
+      const ofKind = (kind: number) => events.filter((event) => event.kind === kind);
+      const received = ofKind(HopEvent.received).length;
+      // Every echo the parent got was a receipt of the child's; loopback may have lost a few either way.
+      expect(received).toBeGreaterThanOrEqual(echoes);
+      expect(received).toBeLessThanOrEqual(framesSent);
+      expect(
+        ofKind(HopEvent.received).every(
+          (event) => event.port === portOf(transport.endpoint) && event.value === 4,
+        ),
+      ).toBe(true);
+      // The child echoes inside its handler: receipt, send called, send returned, handler returned.
+      expect(ofKind(HopEvent.sendCalled).every((event) => event.port === portOf(transport.endpoint))).toBe(
+        true,
+      );
+      const sequence = events
+        .filter(
+          (event) =>
+            event.kind <= HopEvent.sendReturned &&
+            event.kind !== HopEvent.timerSet &&
+            event.kind !== HopEvent.timerFired,
+        )
+        .map((event) => event.kind);
+      const perEcho = [HopEvent.received, HopEvent.sendCalled, HopEvent.sendReturned, HopEvent.handled];
+      expect(sequence).toEqual(Array.from({ length: received }, () => perEcho).flat());
+      expect(events.every((event, index) => index === 0 || event.timeUs >= events[index - 1]!.timeUs)).toBe(
+        true,
+      );
+      expect(echoes).toBeGreaterThanOrEqual(framesSent / 2);
+    } finally {
+      await transport.close();
+      await stopChild(child);
+      rmSync(directory, { recursive: true, force: true });
     }
   });
 });

@@ -9,7 +9,7 @@ import DgramAsPromised from 'dgram-as-promised';
 import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
 import { isIP } from 'node:net';
 import type { RemoteInfo, SocketAsPromised } from 'dgram-as-promised';
-import { emptyTransportCounters } from '@steadfast/runtime';
+import { emptyTransportCounters, HopEvent, hopTrace, portOf } from '@steadfast/runtime';
 import type {
   Endpoint,
   ReceiveHandler,
@@ -105,6 +105,7 @@ export class UdpTransport implements Transport {
   ) {
     this.#socket = socket;
     this.#allowPeer = allowPeer;
+    if (hopTrace.enabled) hopTrace.socketBound(portOf(endpoint));
     // The raw 'message' event, not the wrapper's `recv()` or async iteration: those attach a
     // listener per datagram, and a datagram that arrives while none is attached would be lost.
     socket.socket.on('message', this.#onMessage);
@@ -160,8 +161,10 @@ export class UdpTransport implements Transport {
     // The callback is its own token in `#sendsPending`.
     const sent = (error: Error | null): void => this.#settle(sent, error === null ? 'sent' : 'send-failed');
     this.#sendsPending.add(sent);
+    if (hopTrace.enabled) hopTrace.record(HopEvent.sendCalled, address.port, frame.byteLength);
     try {
       this.#socket.socket.send(copy, address.port, address.host, sent);
+      if (hopTrace.enabled) hopTrace.record(HopEvent.sendReturned, address.port, 0);
     } catch {
       // The socket refused at once (closed under us, say): counted like a failed send.
       this.#settle(sent, 'send-failed');
@@ -211,8 +214,10 @@ export class UdpTransport implements Transport {
     if (this.#allowPeer !== undefined && !this.#allowPeer(source)) return this.#drop('unknown-peer');
     if (message.byteLength > this.maxDatagramBytes) return this.#drop('oversize');
     this.#counters.received += 1;
+    if (hopTrace.enabled) hopTrace.record(HopEvent.received, remote.port, message.byteLength);
     // Hand out a plain Uint8Array over the same memory, so every transport delivers the same type.
     this.#handler?.(new Uint8Array(message.buffer, message.byteOffset, message.byteLength), source);
+    if (hopTrace.enabled) hopTrace.record(HopEvent.handled, remote.port, 0);
   };
 
   /** Counts a send's outcome once; a later answer for an already counted send is ignored. */

@@ -6,6 +6,8 @@
  * order the timers were set. That makes every simulated run a pure function of its inputs.
  */
 
+import { HopEvent, hopTrace } from './hop-trace.js';
+
 export interface TimerHandle {
   readonly timerId: number;
 }
@@ -37,10 +39,18 @@ export class RealClock implements Clock {
    */
   setTimer(delayMs: number, callback: () => void): TimerHandle {
     const timerId = this.nextTimerId++;
-    const fire = () => {
-      this.pending.delete(timerId);
-      callback();
-    };
+    const fire = hopTrace.enabled
+      ? () => {
+          this.pending.delete(timerId);
+          hopTrace.record(HopEvent.timerFired, 0, delayMs);
+          callback();
+          hopTrace.record(HopEvent.timerDone, 0, delayMs);
+        }
+      : () => {
+          this.pending.delete(timerId);
+          callback();
+        };
+    if (hopTrace.enabled) hopTrace.record(HopEvent.timerSet, 0, delayMs);
     if (delayMs <= 0) this.pending.set(timerId, { immediate: setImmediate(fire) });
     else this.pending.set(timerId, { timeout: setTimeout(fire, delayMs) });
     return { timerId };

@@ -2,6 +2,7 @@ export * from './actor.js';
 export * from './clock.js';
 export * from './context.js';
 export * from './entropy.js';
+export * from './hop-trace.js';
 export * from './node.js';
 export * from './router.js';
 export * from './supervisor.js';

@@ -30,6 +30,7 @@ import { RejectedInputError, type ActorBehavior, type ActorInput, type ActorInst
 import type { Clock, TimerHandle } from './clock.js';
 import { createActorContext, type OutgoingEnvelope } from './context.js';
 import { realEntropy, type Entropy } from './entropy.js';
+import { HopEvent, hopTrace } from './hop-trace.js';
 import { Router, type RouterCounters } from './router.js';
 import { Supervisor, type SupervisorMode } from './supervisor.js';
 import type { TraceSink } from './trace.js';
@@ -448,6 +449,7 @@ export class Node {
       // own: one drain never runs without end (in the simulator each drain is an event, so a
       // storm of local messages shows as events at one instant, which it reports as a livelock).
       if (this.hasWork()) this.scheduleDrain();
+      if (hopTrace.enabled) hopTrace.record(HopEvent.drained, 0, 0);
     });
   }
 
