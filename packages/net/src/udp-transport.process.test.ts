@@ -10,9 +10,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HopEvent, portOf, type HopTraceFile } from '@steadfast/runtime';
+import { HopEvent, type HopTraceFile } from '@steadfast/runtime';
 import { describe, expect, it } from 'vitest';
-import { UdpTransport } from './udp-transport.js';
+import { parseEndpoint, UdpTransport } from './udp-transport.js';
 
 const framesCount = 50;
 const attemptsMax = 10;
@@ -59,6 +59,8 @@ describe('UdpTransport across processes', () => {
     }
   });
 });
+
+const portOf = (endpoint: string): number | undefined => parseEndpoint(endpoint)?.port;
 
 describe('the hop trace (STEADFAST_HOP_TRACE)', () => {
   it('records every receipt, handler return, send call and return of a child, in time order', async () => {

@@ -9,7 +9,7 @@ import DgramAsPromised from 'dgram-as-promised';
 import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
 import { isIP } from 'node:net';
 import type { RemoteInfo, SocketAsPromised } from 'dgram-as-promised';
-import { emptyTransportCounters, HopEvent, hopTrace, portOf } from '@steadfast/runtime';
+import { emptyTransportCounters, HopEvent, hopTrace } from '@steadfast/runtime';
 import type {
   Endpoint,
   ReceiveHandler,
@@ -105,7 +105,7 @@ export class UdpTransport implements Transport {
   ) {
     this.#socket = socket;
     this.#allowPeer = allowPeer;
-    if (hopTrace.enabled) hopTrace.socketBound(portOf(endpoint));
+    if (hopTrace.enabled) hopTrace.socketBound(parseEndpoint(endpoint)?.port ?? 0);
     // The raw 'message' event, not the wrapper's `recv()` or async iteration: those attach a
     // listener per datagram, and a datagram that arrives while none is attached would be lost.
     socket.socket.on('message', this.#onMessage);

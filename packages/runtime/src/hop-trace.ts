@@ -97,9 +97,3 @@ class HopTrace {
 
 /** The process's hop trace, enabled by `STEADFAST_HOP_TRACE` when the module loads. */
 export const hopTrace = new HopTrace(process.env['STEADFAST_HOP_TRACE']);
-
-/** The port of an `host:port` endpoint, or 0 when it has none (the trace keeps ports, not hosts). */
-export function portOf(endpoint: string): number {
-  const port = Number(endpoint.slice(endpoint.lastIndexOf(':') + 1));
-  return Number.isInteger(port) ? port : 0;
-}
