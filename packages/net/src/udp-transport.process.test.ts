@@ -68,7 +68,8 @@ describe('the hop trace (STEADFAST_HOP_TRACE)', () => {
     const child = spawn(process.execPath, ['--import', 'tsx', childScript], {
       cwd: repositoryRoot,
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, STEADFAST_HOP_TRACE: join(directory, 'run') },
+      // A directory that does not exist yet: the trace makes it.
+      env: { ...process.env, STEADFAST_HOP_TRACE: join(directory, 'hops', 'run') },
     });
     const transport = await UdpTransport.bind();
     try {
@@ -82,7 +83,9 @@ describe('the hop trace (STEADFAST_HOP_TRACE)', () => {
         await waitUntil(() => echoes > index, retransmitIntervalMs);
       }
       await stopChild(child);
-      const file = JSON.parse(readFileSync(join(directory, `run.${child.pid}.json`), 'utf8')) as HopTraceFile;
+      const file = JSON.parse(
+        readFileSync(join(directory, 'hops', `run.${child.pid}.json`), 'utf8'),
+      ) as HopTraceFile;
       expect(file.sockets).toEqual([portOf(childEndpoint)]);
       expect(file.truncated).toBe(false);
       const events: { timeUs: number; kind: number; port: number; value: number }[] = [];

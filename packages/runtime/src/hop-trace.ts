@@ -11,11 +11,12 @@
  *
  *     STEADFAST_HOP_TRACE=/tmp/hops/run pnpm steadfast bench replication
  *
- * Each process then writes `<prefix>.<pid>.json` when it exits normally (a SIGKILLed process writes
- * nothing). Off, each call site costs one property read. On, a process keeps at most
- * `hopEventsMax` events and notes in the file that it stopped there.
+ * Each process then writes `<prefix>.<pid>.json` (making the directory if need be) when it exits
+ * normally; a SIGKILLed process writes nothing. Off, each call site costs one property read. On, a
+ * process keeps at most `hopEventsMax` events and notes in the file that it stopped there.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 /** Event kinds in a hop trace file. Numbers, append-only: the analysis reads files by them. */
 export const HopEvent = {
@@ -85,6 +86,8 @@ class HopTrace {
       events: this.#events,
     };
     try {
+      // The directory of the prefix is made if missing, so one command line sets a run up.
+      mkdirSync(dirname(`${this.filePrefix}`), { recursive: true });
       writeFileSync(`${this.filePrefix}.${process.pid}.json`, JSON.stringify(file));
     } catch (error) {
       // At exit there is nobody to hand the error to; say so rather than lose the trace silently.
