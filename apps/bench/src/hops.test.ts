@@ -1,9 +1,12 @@
 // Invariant: `bench hops` reports, per process and peer, only turnarounds from idle (a receipt after
 // quiet time, answered by a send before any other receipt), with the quartiles of their handler,
 // turnaround and send-call times; the timelines show one such turnaround's events in order.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { HopEvent, type HopTraceFile } from '@steadfast/runtime';
-import { describe, expect, it } from 'vitest';
-import { analyzeHops, formatHops, hopTimelines } from './hops.js';
+import { describe, expect, it, vi } from 'vitest';
+import { analyzeHops, formatHops, hopsMain, hopTimelines } from './hops.js';
 
 const clientPort = 4001;
 const serverPort = 5001;
@@ -76,5 +79,38 @@ describe('bench hops', () => {
       '1000.0 µs  next datagram',
     ]);
     expect(() => hopTimelines([serverFile(10)], 99, clientPort, 1)).toThrow('no hop trace file of pid 99');
+  });
+
+  it('answers bad input with one line on stderr and exit 1, bad usage with exit 2', () => {
+    const directory = mkdtempSync(join(tmpdir(), 'steadfast-hops-test-'));
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      expect(hopsMain([])).toBe(2);
+      expect(hopsMain([join(directory, 'missing')])).toBe(1);
+      expect(hopsMain([directory])).toBe(2);
+      writeFileSync(join(directory, 'other.json'), '{"events": [1, 2]}');
+      expect(hopsMain([directory])).toBe(1);
+      writeFileSync(join(directory, 'other.json'), JSON.stringify(serverFile(10)));
+      expect(hopsMain([directory, '--timeline', '99:4001'])).toBe(1);
+      expect(hopsMain([directory, '--timeline', 'x'])).toBe(2);
+      expect(hopsMain([directory, '--timeline', '20:4001', '--count', '0'])).toBe(2);
+      const messages = stderr.mock.calls.map(([text]) => String(text));
+      expect(messages).toEqual([
+        expect.stringContaining('usage: pnpm bench hops DIR'),
+        expect.stringContaining('bench hops: ENOENT'),
+        expect.stringContaining('no hop trace files in'),
+        'bench hops: other.json is not a hop trace file (see STEADFAST_HOP_TRACE)\n',
+        'bench hops: no hop trace file of pid 99\n',
+        'bench hops: --timeline takes PID:PORT\n',
+        'bench hops: --count takes an integer in [1, 100]\n',
+      ]);
+      expect(hopsMain([directory, '--timeline', '20:4001', '--count', '1'])).toBe(0);
+      expect(String(stdout.mock.calls.at(-1)?.[0])).toContain('send called (port 4001, 440 bytes)');
+    } finally {
+      stderr.mockRestore();
+      stdout.mockRestore();
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 });
