@@ -16,10 +16,9 @@
  * or `trace replay` stamps the same time). The decision itself is the pure `applyOperation`.
  */
 import { actorContext, fromMachine, type ActorBehavior, type ActorInput } from '@steadfast/runtime';
-import { isRequest } from '@steadfast/wire';
+import { describeValue, isRequest } from '@steadfast/wire';
 import { assign, setup } from 'xstate';
 import {
-  describe,
   operationProblem,
   type AccountReply,
   type BalanceLimitReply,
@@ -103,7 +102,7 @@ export function initialAccount(input: AccountInput): AccountContext {
   const appliedOperationsMax = input.appliedOperationsMax ?? APPLIED_OPERATIONS_MAX_DEFAULT;
   // Opening an account comes from code or configuration, so a bad input is a programmer error.
   if (typeof input.owner !== 'string' || input.owner.length === 0) {
-    throw new TypeError(`account owner must be a non-empty string, got ${describe(input.owner)}`);
+    throw new TypeError(`account owner must be a non-empty string, got ${describeValue(input.owner)}`);
   }
   if (!Number.isSafeInteger(balanceCents) || balanceCents < 0) {
     throw new RangeError(`opening balanceCents must be a non-negative safe integer, got ${balanceCents}`);
@@ -390,7 +389,7 @@ export function accountEvent(input: ActorInput): AccountEvent {
   if (typeof type !== 'string' || !ACCOUNT_REQUEST_TYPES.has(type)) {
     return {
       type: 'invalid',
-      detail: `not an account request (deposit, withdraw, balance): ${describe(body)}`,
+      detail: `not an account request (deposit, withdraw, balance): ${describeValue(body)}`,
     };
   }
   return body as AccountEvent;

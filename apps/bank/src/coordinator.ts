@@ -20,10 +20,9 @@
  * transfers in flight (`busy` past the bound), remembered outcomes, waiting clients, resends.
  */
 import { defineActor, type ActorContext, type ActorInput } from '@steadfast/runtime';
-import { messageKey, type Address, type Envelope, type Reply } from '@steadfast/wire';
+import { describeValue, messageKey, type Address, type Envelope, type Reply } from '@steadfast/wire';
 import {
   checkTransfer,
-  describe,
   type AccountFailure,
   type AccountReply,
   type TransferOutcome,
@@ -211,7 +210,7 @@ function onClientRequest(state: CoordinatorState, envelope: Envelope, ctx: Actor
       : undefined;
   const checked = type === 'transfer' ? checkTransfer(envelope.body) : undefined;
   if (checked === undefined || !checked.ok) {
-    const detail = checked?.detail ?? `not a transfer request: ${describe(envelope.body)}`;
+    const detail = checked?.detail ?? `not a transfer request: ${describeValue(envelope.body)}`;
     ctx.reply({ ok: false, type: 'invalid-request', detail } satisfies TransferReply);
     return count(state, 'invalid');
   }
@@ -356,7 +355,7 @@ function isRetryPayload(value: unknown): value is RetryPayload {
 
 function onRetryTimer(state: CoordinatorState, payload: unknown, ctx: ActorContext): CoordinatorState {
   if (!isRetryPayload(payload))
-    throw new Error(`coordinator timer with a foreign payload: ${describe(payload)}`);
+    throw new Error(`coordinator timer with a foreign payload: ${describeValue(payload)}`);
   const transfer = lookup(state.active, payload.transferId);
   // A timer of a step that has moved on was cancelled; this guards against one that fired anyway.
   if (

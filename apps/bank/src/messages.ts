@@ -183,7 +183,7 @@ function fail(detail: string): { ok: false; detail: string } {
 /** Amounts are whole, positive, safe-integer cents: no floats, so sums are exact. */
 export function checkAmountCents(value: unknown): string | undefined {
   if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
-    return `amountCents must be a safe integer, got ${describe(value)}`;
+    return `amountCents must be a safe integer, got ${describeValue(value)}`;
   }
   if (value <= 0) return `amountCents must be positive, got ${value}`;
   return undefined;
@@ -191,7 +191,7 @@ export function checkAmountCents(value: unknown): string | undefined {
 
 export function checkOperationId(value: unknown, field = 'operationId'): string | undefined {
   if (typeof value !== 'string' || value.length === 0 || value.length > OPERATION_ID_CHARS_MAX) {
-    return `${field} must be a string of 1 to ${OPERATION_ID_CHARS_MAX} characters, got ${describe(value)}`;
+    return `${field} must be a string of 1 to ${OPERATION_ID_CHARS_MAX} characters, got ${describeValue(value)}`;
   }
   return undefined;
 }
@@ -225,14 +225,15 @@ export function checkOperation(body: {
 
 export function checkTransfer(body: unknown): Checked<TransferRequest> {
   if (typeof body !== 'object' || body === null)
-    return fail(`transfer: body must be an object, got ${describe(body)}`);
+    return fail(`transfer: body must be an object, got ${describeValue(body)}`);
   const { transferId, from, to, amountCents } = body as Record<string, unknown>;
   if (transferId !== undefined) {
     const problem = checkOperationId(transferId, 'transferId');
     if (problem !== undefined) return fail(`transfer: ${problem}`);
   }
-  if (!isAddress(from)) return fail(`transfer: from must be an address (node/actor), got ${describe(from)}`);
-  if (!isAddress(to)) return fail(`transfer: to must be an address (node/actor), got ${describe(to)}`);
+  if (!isAddress(from))
+    return fail(`transfer: from must be an address (node/actor), got ${describeValue(from)}`);
+  if (!isAddress(to)) return fail(`transfer: to must be an address (node/actor), got ${describeValue(to)}`);
   if (from === to) return fail(`transfer: from and to are the same account ${from}`);
   const problem = checkAmountCents(amountCents);
   if (problem !== undefined) return fail(`transfer: ${problem}`);
@@ -242,6 +243,3 @@ export function checkTransfer(body: unknown): Checked<TransferRequest> {
     value: transferId === undefined ? request : { ...request, transferId: transferId as string },
   };
 }
-
-/** A short, safe rendering of an untrusted value for an error message (`describeValue`). */
-export const describe = describeValue;
