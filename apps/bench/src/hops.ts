@@ -39,6 +39,10 @@ export interface HopProcessReport {
   readonly peers: readonly HopPeerFigures[];
 }
 
+const IDLE_US_DEFAULT = 30;
+const TURNAROUND_US_MAX_DEFAULT = 5_000;
+const TURNAROUNDS_MIN_DEFAULT = 100;
+
 export interface HopAnalysisOptions {
   /** Quiet time before a receipt for it to count as waking the process. Default 30 µs. */
   readonly idleUs?: number;
@@ -147,9 +151,9 @@ export function analyzeHops(
   files: readonly HopTraceFile[],
   options: HopAnalysisOptions = {},
 ): HopProcessReport[] {
-  const idleUs = options.idleUs ?? 30;
-  const turnaroundUsMax = options.turnaroundUsMax ?? 5_000;
-  const turnaroundsMin = options.turnaroundsMin ?? 100;
+  const idleUs = options.idleUs ?? IDLE_US_DEFAULT;
+  const turnaroundUsMax = options.turnaroundUsMax ?? TURNAROUND_US_MAX_DEFAULT;
+  const turnaroundsMin = options.turnaroundsMin ?? TURNAROUNDS_MIN_DEFAULT;
   const ownerOfPort = new Map<number, string>();
   for (const file of files) for (const port of file.sockets) ownerOfPort.set(port, `pid ${file.pid}`);
   return files.map((file) => {
@@ -190,9 +194,11 @@ export function hopTimelines(
   const file = files.find((candidate) => candidate.pid === pid);
   if (file === undefined) throw new Error(`no hop trace file of pid ${pid}`);
   const events = eventsOf(file);
-  const turnarounds = turnaroundsOf(events, options.idleUs ?? 30, options.turnaroundUsMax ?? 5_000).filter(
-    (turnaround) => events[turnaround.index]!.port === port,
-  );
+  const turnarounds = turnaroundsOf(
+    events,
+    options.idleUs ?? IDLE_US_DEFAULT,
+    options.turnaroundUsMax ?? TURNAROUND_US_MAX_DEFAULT,
+  ).filter((turnaround) => events[turnaround.index]!.port === port);
   if (turnarounds.length === 0) throw new Error(`pid ${pid} has no turnaround from idle for port ${port}`);
   const step = Math.max(1, Math.floor(turnarounds.length / (count + 1)));
   const timelines: string[] = [];

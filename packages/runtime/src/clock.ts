@@ -39,17 +39,12 @@ export class RealClock implements Clock {
    */
   setTimer(delayMs: number, callback: () => void): TimerHandle {
     const timerId = this.nextTimerId++;
-    const fire = hopTrace.enabled
-      ? () => {
-          this.pending.delete(timerId);
-          hopTrace.record(HopEvent.timerFired, 0, delayMs);
-          callback();
-          hopTrace.record(HopEvent.timerDone, 0, delayMs);
-        }
-      : () => {
-          this.pending.delete(timerId);
-          callback();
-        };
+    const fire = () => {
+      this.pending.delete(timerId);
+      if (hopTrace.enabled) hopTrace.record(HopEvent.timerFired, 0, delayMs);
+      callback();
+      if (hopTrace.enabled) hopTrace.record(HopEvent.timerDone, 0, delayMs);
+    };
     if (hopTrace.enabled) hopTrace.record(HopEvent.timerSet, 0, delayMs);
     if (delayMs <= 0) this.pending.set(timerId, { immediate: setImmediate(fire) });
     else this.pending.set(timerId, { timeout: setTimeout(fire, delayMs) });
