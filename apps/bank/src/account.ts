@@ -206,7 +206,6 @@ function decide(
   };
 }
 
-/** Records an operation's outcome, forgetting the oldest past the bound (copy on write: states are values). */
 /** What the account did for `operationId`, if it still remembers it. */
 export function appliedOperation(account: AccountContext, operationId: string): AppliedOperation | undefined {
   for (const [id, applied] of account.appliedRecent) if (id === operationId) return applied;
@@ -238,6 +237,7 @@ function withPair(pairs: readonly AppliedPair[], pair: AppliedPair): AppliedPair
   return copy;
 }
 
+/** Records an operation's outcome, forgetting the oldest past the bound (copy on write: states are values). */
 function remember(account: AccountContext, balanceCents: number, applied: AppliedOperation): AccountContext {
   const operationId = applied.reply.operationId;
   let appliedRecent: readonly AppliedPair[] = withPair(account.appliedRecent, [operationId, applied]);

@@ -3264,7 +3264,6 @@ export class ReplicaRole {
     this.scheduleProcessing();
   }
 
-  /** No longer primary: nothing of this replica's order may go out any more. */
   /**
    * A replica added back to its group after it was taken out (alive, but silent or diverged) drops
    * what it knew of the order and of its own outputs: the group went on without it, positions it
@@ -3314,6 +3313,7 @@ export class ReplicaRole {
     this.historyBase = this.positionLast;
   }
 
+  /** No longer primary: nothing of this replica's order may go out any more. */
   private stepDown(): void {
     for (const connection of this.endpoints.keys()) {
       const endpoint = this.endpoints.get(connection)!;

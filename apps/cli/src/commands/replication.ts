@@ -508,7 +508,6 @@ const BENCH_SIDE_LABELS: Record<BenchSide, string> = {
   replicated: 'replicated: a group of 3 node processes',
 };
 
-/** The same actor on one node process, reached by a plain client node (no group stack). */
 /** Which processes' CPU a side reads, and how: by role (`server`, `primary`, `backup1`, …). */
 interface CpuReading {
   readonly nodes: readonly { readonly role: string; readonly id: string }[];
@@ -541,6 +540,7 @@ async function measurePhases(
   };
 }
 
+/** The same actor on one node process, reached by a plain client node (no group stack). */
 async function measureUnreplicated(benchLoad: BenchLoad): Promise<SideFigures> {
   const single = await startUnreplicated();
   try {
