@@ -13,7 +13,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HopEvent, type HopTraceFile } from '@steadfast/runtime';
+import { HopEvent, hopEventsOf, type HopEventRecord, type HopTraceFile } from '@steadfast/runtime';
 
 export interface Quartiles {
   readonly p25: number;
@@ -52,13 +52,6 @@ export interface HopAnalysisOptions {
   readonly turnaroundsMin?: number;
 }
 
-interface Event {
-  readonly timeUs: number;
-  readonly kind: number;
-  readonly port: number;
-  readonly value: number;
-}
-
 interface Turnaround {
   /** Index of the receipt in the process's events. */
   readonly index: number;
@@ -88,20 +81,11 @@ export function readHopFiles(directory: string): HopTraceFile[] {
   });
 }
 
-function eventsOf(file: HopTraceFile): Event[] {
-  const events: Event[] = [];
-  for (let index = 0; index < file.events.length; index += 4) {
-    events.push({
-      timeUs: file.events[index]!,
-      kind: file.events[index + 1]!,
-      port: file.events[index + 2]!,
-      value: file.events[index + 3]!,
-    });
-  }
-  return events;
-}
-
-function turnaroundsOf(events: readonly Event[], idleUs: number, turnaroundUsMax: number): Turnaround[] {
+function turnaroundsOf(
+  events: readonly HopEventRecord[],
+  idleUs: number,
+  turnaroundUsMax: number,
+): Turnaround[] {
   const turnarounds: Turnaround[] = [];
   for (let index = 0; index < events.length; index += 1) {
     const receipt = events[index]!;
@@ -114,7 +98,7 @@ function turnaroundsOf(events: readonly Event[], idleUs: number, turnaroundUsMax
       if (event.kind === HopEvent.received || event.timeUs - receipt.timeUs > turnaroundUsMax) break;
       if (event.kind === HopEvent.handled && handledAt === undefined) handledAt = event.timeUs;
       if (event.kind !== HopEvent.sendCalled) continue;
-      let returned: Event | undefined;
+      let returned: HopEventRecord | undefined;
       for (let later = next + 1; later < events.length && returned === undefined; later += 1) {
         if (events[later]!.kind === HopEvent.sendReturned) returned = events[later];
       }
@@ -157,7 +141,7 @@ export function analyzeHops(
   const ownerOfPort = new Map<number, string>();
   for (const file of files) for (const port of file.sockets) ownerOfPort.set(port, `pid ${file.pid}`);
   return files.map((file) => {
-    const events = eventsOf(file);
+    const events = hopEventsOf(file);
     const byPeer = new Map<number, Turnaround[]>();
     for (const turnaround of turnaroundsOf(events, idleUs, turnaroundUsMax)) {
       const port = events[turnaround.index]!.port;
@@ -193,7 +177,7 @@ export function hopTimelines(
 ): string[] {
   const file = files.find((candidate) => candidate.pid === pid);
   if (file === undefined) throw new Error(`no hop trace file of pid ${pid}`);
-  const events = eventsOf(file);
+  const events = hopEventsOf(file);
   const turnarounds = turnaroundsOf(
     events,
     options.idleUs ?? IDLE_US_DEFAULT,

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HopEvent, type HopTraceFile } from '@steadfast/runtime';
+import { HopEvent, hopEventsOf, type HopTraceFile } from '@steadfast/runtime';
 import { describe, expect, it } from 'vitest';
 import { parseEndpoint, UdpTransport } from './udp-transport.js';
 
@@ -88,11 +88,7 @@ describe('the hop trace (STEADFAST_HOP_TRACE)', () => {
       ) as HopTraceFile;
       expect(file.sockets).toEqual([portOf(childEndpoint)]);
       expect(file.truncated).toBe(false);
-      const events: { timeUs: number; kind: number; port: number; value: number }[] = [];
-      for (let at = 0; at < file.events.length; at += 4) {
-        const [timeUs, kind, port, value] = file.events.slice(at, at + 4) as [number, number, number, number];
-        events.push({ timeUs, kind, port, value });
-      }
+      const events = hopEventsOf(file);
       const ofKind = (kind: number) => events.filter((event) => event.kind === kind);
       const received = ofKind(HopEvent.received).length;
       // Every echo the parent got was a receipt of the child's; loopback may have lost a few either way.

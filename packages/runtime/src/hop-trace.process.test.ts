@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { HopEvent, type HopTraceFile } from './hop-trace.js';
+import { HopEvent, hopEventsOf, type HopEventRecord, type HopTraceFile } from './hop-trace.js';
 
 const childScript = fileURLToPath(new URL('./testing/hop-trace-child.ts', import.meta.url));
 // The repository root, so that `--import tsx` resolves from its node_modules.
@@ -17,12 +17,6 @@ const repositoryRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const childTimeoutMs = 30_000;
 /** The actor timer's delay the child is given: not 0, so it is told apart from the clock's own. */
 const ACTOR_TIMER_DELAY_MS = 7;
-
-interface TracedEvent {
-  readonly timeUs: number;
-  readonly kind: number;
-  readonly value: number;
-}
 
 describe('the hop trace: timers and drains', () => {
   it('records each timer set, fired and done with its delay, and the end of every drain', async () => {
@@ -33,11 +27,7 @@ describe('the hop trace: timers and drains', () => {
       const file = JSON.parse(readFileSync(join(directory, `run.${pid}.json`), 'utf8')) as HopTraceFile;
       expect(file.truncated).toBe(false);
       expect(file.sockets).toEqual([]);
-      const events: TracedEvent[] = [];
-      for (let at = 0; at < file.events.length; at += 4) {
-        const [timeUs, kind, , value] = file.events.slice(at, at + 4) as [number, number, number, number];
-        events.push({ timeUs, kind, value });
-      }
+      const events = hopEventsOf(file);
       expect(events.every((event, index) => index === 0 || event.timeUs >= events[index - 1]!.timeUs)).toBe(
         true,
       );
@@ -53,9 +43,9 @@ describe('the hop trace: timers and drains', () => {
         ).toEqual(timerKinds);
       }
       const [actorTimerSet, actorTimerFired, actorTimerDone] = timerEvents(ACTOR_TIMER_DELAY_MS) as [
-        TracedEvent,
-        TracedEvent,
-        TracedEvent,
+        HopEventRecord,
+        HopEventRecord,
+        HopEventRecord,
       ];
 
       // Drains: one per message before the one that set the actor's timer, that message's own

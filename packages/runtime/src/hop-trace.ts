@@ -52,6 +52,32 @@ export interface HopTraceFile {
   readonly events: readonly number[];
 }
 
+/** One event of a hop trace file, unpacked. */
+export interface HopEventRecord {
+  /** µs of `process.hrtime`, shared by the processes of a host. */
+  readonly timeUs: number;
+  /** A `HopEvent` (a number read from a file: a kind this version does not know stays as it is). */
+  readonly kind: number;
+  /** The peer's port for datagram events, 0 otherwise. */
+  readonly port: number;
+  /** Bytes for datagram events, the delay in ms for timer events, 0 otherwise. */
+  readonly value: number;
+}
+
+/** The events of a hop trace file, in the order recorded (its flat quadruples unpacked). */
+export function hopEventsOf(file: HopTraceFile): HopEventRecord[] {
+  const events: HopEventRecord[] = [];
+  for (let index = 0; index + 3 < file.events.length; index += 4) {
+    events.push({
+      timeUs: file.events[index]!,
+      kind: file.events[index + 1]!,
+      port: file.events[index + 2]!,
+      value: file.events[index + 3]!,
+    });
+  }
+  return events;
+}
+
 class HopTrace {
   readonly enabled: boolean;
   readonly #events: number[] = [];
