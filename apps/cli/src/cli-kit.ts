@@ -92,7 +92,7 @@ export function choiceFlag<Choice extends string, Fallback extends Choice | unde
   const raw = stringFlag(args, name);
   if (raw === undefined) return fallback;
   if (!(choices as readonly string[]).includes(raw))
-    throw new UsageError(`--${name} must be one of ${choices.join(', ')}, got ${raw}`);
+    throw new UsageError(`--${name} must be one of ${choices.join(', ')}, got ${JSON.stringify(raw)}`);
   return raw as Choice;
 }
 

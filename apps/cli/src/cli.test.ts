@@ -147,7 +147,7 @@ describe('steadfast CLI', () => {
     expect(lastJson(run)).toMatchObject({ runs: 1, violations: [] });
     const bad = await steadfast(['sim', 'replication', '--seeds', '1', '--views', 'oracle']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/--views must be one of scripted, membership, got oracle/);
+    expect(bad.stderr).toMatch(/--views must be one of scripted, membership, got "oracle"/);
     // The sweeps' other shapes: five replicas per server group, and small frames.
     const shaped = await steadfast([
       'sim',
