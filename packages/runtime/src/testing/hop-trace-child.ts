@@ -1,9 +1,10 @@
 /**
  * A child process for the hop trace's test (`hop-trace.process.test.ts`). Run with
  * `STEADFAST_HOP_TRACE` set, it has a node without a transport deliver three one-way messages to an
- * actor, each in a turn of its own; the third makes the actor set a timer of the delay its first argument gives. It also sets a
- * zero-delay timer on its `RealClock` directly. Once the actor handled its timer it exits with
- * code 0, and the hop trace writes its file at exit. Anything unexpected exits with code 1.
+ * actor, each in a turn of its own; the third makes the actor set a timer of the delay its first
+ * argument gives. It also sets a zero-delay timer on its `RealClock` directly. Once the actor
+ * handled its timer it exits with code 0, and the hop trace writes its file at exit. Anything
+ * unexpected exits with code 1.
  *
  * Run: STEADFAST_HOP_TRACE=/tmp/hops/run node --import tsx packages/runtime/src/testing/hop-trace-child.ts 7
  */
