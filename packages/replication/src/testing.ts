@@ -43,7 +43,6 @@ import { judgeByBases, type ReplicaRole } from './replica.js';
 import {
   REPLICATION_DEFAULTS,
   sumReplicaCounters,
-  type OutputCommit,
   type ReplicationSettings,
   type ReplicationStyle,
 } from './types.js';
@@ -206,15 +205,21 @@ interface GroupPlan {
 /** Replicas per server group (front and ledger) unless a run says otherwise. */
 const DEFAULT_SERVER_REPLICAS = 3;
 
+/** The replica settings a sweep may set, so a replay line must repeat them. */
+const REPLAYED_SETTINGS = [
+  'piggybackCharsMax',
+  'outputCommit',
+  'stuckAskMs',
+  'checkpointIntervalMs',
+] as const;
+
 /** What else a replay must repeat, each only when it differs from the default. */
-export interface ReplicationReplayExtras {
+export interface ReplicationReplayExtras extends Partial<
+  Pick<ReplicationSettings, (typeof REPLAYED_SETTINGS)[number]>
+> {
   readonly faults?: readonly FaultKind[];
   readonly replicas?: number;
-  readonly piggybackCharsMax?: number;
-  readonly outputCommit?: OutputCommit;
   readonly frontCalls?: boolean;
-  readonly stuckAskMs?: number;
-  readonly checkpointIntervalMs?: number;
 }
 
 /**
@@ -250,6 +255,15 @@ export function replicationSimReplayCommand(
   )
     words.push('--checkpoint-interval-ms', String(checkpointIntervalMs));
   return words.join(' ');
+}
+
+/** The settings of `REPLAYED_SETTINGS` that a run was given. */
+function replayedSettings(
+  settings: Partial<ReplicationSettings> | undefined,
+): Partial<Pick<ReplicationSettings, (typeof REPLAYED_SETTINGS)[number]>> {
+  const replayed: Record<string, unknown> = {};
+  for (const key of REPLAYED_SETTINGS) if (settings?.[key] !== undefined) replayed[key] = settings[key];
+  return replayed;
 }
 
 /** No client command is offered in the last this-many milliseconds of a run. */
@@ -391,15 +405,8 @@ export async function runReplicationSimulation(
   const replayCommand = replicationSimReplayCommand(seed, style, options.policy, viewOrigin, {
     faults,
     replicas,
-    ...(options.settings?.piggybackCharsMax === undefined
-      ? {}
-      : { piggybackCharsMax: options.settings.piggybackCharsMax }),
-    ...(options.settings?.outputCommit === undefined ? {} : { outputCommit: options.settings.outputCommit }),
+    ...replayedSettings(options.settings),
     ...(options.frontCalls === true ? { frontCalls: true } : {}),
-    ...(options.settings?.stuckAskMs === undefined ? {} : { stuckAskMs: options.settings.stuckAskMs }),
-    ...(options.settings?.checkpointIntervalMs === undefined
-      ? {}
-      : { checkpointIntervalMs: options.settings.checkpointIntervalMs }),
   });
 
   const tellView = (simulation: Simulation, member: NodeId, view: Parameters<typeof replicaViewCommand>[0]) =>

@@ -176,13 +176,12 @@ export const simReplicationCommand: CommandSpec = {
         views,
         policy: policy ?? policyForSeed(seed),
         replicas,
+        // The replay line leaves out what equals the default, so every setting may be given here.
         settings: {
           outputCommit,
+          stuckAskMs: netMs,
+          checkpointIntervalMs,
           ...(piggybackCharsMax === undefined ? {} : { piggybackCharsMax }),
-          ...(netMs === REPLICATION_DEFAULTS.stuckAskMs ? {} : { stuckAskMs: netMs }),
-          ...(checkpointIntervalMs === REPLICATION_DEFAULTS.checkpointIntervalMs
-            ? {}
-            : { checkpointIntervalMs }),
         },
         ...(args.values['front-calls'] === true ? { frontCalls: true } : {}),
       });
