@@ -13,6 +13,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { HopEvent, hopEventsOf, type HopEventRecord, type HopTraceFile } from '@steadfast/runtime';
 
 export interface Quartiles {
@@ -241,10 +242,24 @@ export function hopsMain(args: readonly string[]): number {
   }
 }
 
+const HOPS_USAGE = 'usage: pnpm bench hops DIR [--timeline PID:PORT] [--count N] [--json]';
+
 function runHops(args: readonly string[]): number {
-  const directory = args.find((arg) => !arg.startsWith('--') && !/^\d+(:\d+)?$/.test(arg));
-  if (directory === undefined) {
-    process.stderr.write('usage: pnpm bench hops DIR [--timeline PID:PORT] [--count N] [--json]\n');
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...args],
+      allowPositionals: true,
+      options: { timeline: { type: 'string' }, count: { type: 'string' }, json: { type: 'boolean' } },
+    });
+  } catch (error) {
+    process.stderr.write(`bench hops: ${(error as Error).message}\n${HOPS_USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const directory = positionals[0];
+  if (directory === undefined || positionals.length > 1) {
+    process.stderr.write(`${HOPS_USAGE}\n`);
     return 2;
   }
   const files = readHopFiles(directory);
@@ -254,15 +269,13 @@ function runHops(args: readonly string[]): number {
     );
     return 2;
   }
-  const timelineAt = args.indexOf('--timeline');
-  if (timelineAt >= 0) {
-    const match = /^(\d+):(\d+)$/.exec(args[timelineAt + 1] ?? '');
+  if (values.timeline !== undefined) {
+    const match = /^(\d+):(\d+)$/.exec(values.timeline);
     if (match === null) {
       process.stderr.write('bench hops: --timeline takes PID:PORT\n');
       return 2;
     }
-    const countAt = args.indexOf('--count');
-    const count = countAt >= 0 ? Number(args[countAt + 1]) : 3;
+    const count = values.count === undefined ? 3 : Number(values.count);
     if (!Number.isInteger(count) || count < 1 || count > 100) {
       process.stderr.write('bench hops: --count takes an integer in [1, 100]\n');
       return 2;
@@ -273,6 +286,6 @@ function runHops(args: readonly string[]): number {
     return 0;
   }
   const reports = analyzeHops(files);
-  process.stdout.write(args.includes('--json') ? `${JSON.stringify(reports)}\n` : `${formatHops(reports)}\n`);
+  process.stdout.write(values.json === true ? `${JSON.stringify(reports)}\n` : `${formatHops(reports)}\n`);
   return 0;
 }
