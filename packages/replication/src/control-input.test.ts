@@ -375,6 +375,52 @@ describe("a passive primary's checkpoints", () => {
       expect(backup.coverage()).toBe(primary.position);
     }
   });
+  // Invariant: a checkpoint, whole or in parts, reaches every backup and no member of the peer
+  // group (which never reads one: only its own group's backups apply it); the backups still apply
+  // the primary's checkpoints, and the client still gets each reply once.
+  it('reach the backups and never the peer group, whole or in parts', () => {
+    for (const piggybackCharsMax of [undefined, 400]) {
+      const cluster = ledgerCluster('passive', {
+        checkpointEvery: 1,
+        checkpointIntervalMs: 0,
+        ...(piggybackCharsMax === undefined ? {} : { piggybackCharsMax }),
+      });
+      const carriedTo = { backups: 0, peers: 0 };
+      cluster.hook = (node, _role, _input, effects) => {
+        if (node !== nodeId('b1')) return { type: 'continue' };
+        for (const effect of effects as ReplicaEffect[]) {
+          if (effect.type !== 'send') continue;
+          for (const message of effect.packet.data) {
+            const rep = message.piggyback?.[REPLICATION_PIGGYBACK_KEY] as ReplicationPiggyback | undefined;
+            if (rep?.checkpoint === undefined && rep?.checkpointPart === undefined) continue;
+            if (effect.target === nodeId('c1')) carriedTo.peers++;
+            else carriedTo.backups++;
+          }
+        }
+        return { type: 'continue' };
+      };
+      const primary = cluster.role('b1');
+      const before = primary.counters.checkpointsSent;
+      for (let index = 1; index <= 10; index++) {
+        issue(cluster, `r${index}`);
+        cluster.runUntil(cluster.clock.now() + 5);
+      }
+      cluster.runUntil(cluster.clock.now() + 1_000);
+      const label = `piggybackCharsMax ${piggybackCharsMax ?? 'default'}`;
+      // One per pass whole; in parts, a checkpoint partly sent is finished before the next is taken.
+      expect(primary.counters.checkpointsSent - before, label).toBe(piggybackCharsMax === undefined ? 10 : 4);
+      if (piggybackCharsMax !== undefined) expect(primary.counters.checkpointParts, label).toBeGreaterThan(0);
+      expect(carriedTo.backups, label).toBeGreaterThan(0);
+      expect(carriedTo.peers, label).toBe(0);
+      for (const backup of ['b2', 'b3'].map((name) => cluster.role(name))) {
+        expect(backup.counters.checkpointsApplied, label).toBeGreaterThan(0);
+        expect(backup.coverage(), label).toBe(primary.position);
+      }
+      const replies = (cluster.role('c1').actorState() as { replies: Record<string, number[]> }).replies;
+      for (let index = 1; index <= 10; index++) expect(replies[`r${index}`], label).toHaveLength(1);
+    }
+  });
+
   // Invariant: a passive primary takes at most one checkpoint per `checkpointIntervalMs` of its
   // clock, unless a quarter of `inputsMax` positions passed since the last one; the backups still
   // cover its position with the checkpoints it takes.

@@ -305,6 +305,20 @@ function orderedKey(input: OrderedInput, position: number): string {
   }
 }
 
+/**
+ * Attaches `piggyback` to a connection's next message. A checkpoint, or a part of one, is read
+ * only by this group's backups (`onPiggyback`), so the members of the peer group get the
+ * piggyback without it: a passive primary's checkpoints (the actor's whole state, every
+ * `checkpointIntervalMs`) do not cross to the other group, whose members would receive, decode and
+ * hold them for nothing.
+ */
+function attachInput(piggyback: ReplicationPiggyback): EndpointInput {
+  const input = { type: 'attach-piggyback', key: REPLICATION_PIGGYBACK_KEY, data: piggyback } as const;
+  if (piggyback.checkpoint === undefined && piggyback.checkpointPart === undefined) return input;
+  const { checkpoint: _checkpoint, checkpointPart: _part, ...forPeers } = piggyback;
+  return { ...input, forOtherGroups: Object.keys(forPeers).length > 0 ? { data: forPeers } : null };
+}
+
 function piggybackOf(message: DeliveredMessage): ReplicationPiggyback | undefined {
   const data = message.piggyback?.[REPLICATION_PIGGYBACK_KEY];
   return isRecord(data) ? (data as ReplicationPiggyback) : undefined;
@@ -2756,11 +2770,7 @@ export class ReplicaRole {
     for (;;) {
       const piggyback = this.piggybackFor(connection);
       if (piggyback === undefined) return true;
-      this.runEndpoint(connection, {
-        type: 'attach-piggyback',
-        key: REPLICATION_PIGGYBACK_KEY,
-        data: piggyback,
-      });
+      this.runEndpoint(connection, attachInput(piggyback));
       // A replica alone in its view owes nobody its order (`piggybackFor` carries none): what is
       // attached (relayed announcements of a peer group) rides on the output itself. Checking the
       // order owed here sent a null message ahead of every output of a one-replica client group.
@@ -2981,22 +2991,14 @@ export class ReplicaRole {
     if (connection === undefined) return;
     const piggyback = this.piggybackFor(connection);
     if (piggyback === undefined) return;
-    this.runEndpoint(connection, {
-      type: 'attach-piggyback',
-      key: REPLICATION_PIGGYBACK_KEY,
-      data: piggyback,
-    });
+    this.runEndpoint(connection, attachInput(piggyback));
   }
 
   /** After a view change: every connection learns this group's epoch bases (a null message if need be). */
   private announceBases(): void {
     for (const connection of this.endpoints.keys()) {
       const piggyback = this.piggybackFor(connection) ?? { bases: { group: this.group, bases: this.bases } };
-      this.runEndpoint(connection, {
-        type: 'attach-piggyback',
-        key: REPLICATION_PIGGYBACK_KEY,
-        data: piggyback,
-      });
+      this.runEndpoint(connection, attachInput(piggyback));
     }
   }
 

@@ -331,6 +331,103 @@ describe('multicast endpoint: piggyback and null messages (claims 58-62)', () =>
   });
 });
 
+describe("multicast endpoint: data for the sender's own group only (forOtherGroups)", () => {
+  /** What each member got under the piggyback of the messages of a1's stream, by member. */
+  function piggybacksOfA1(cluster: PureCluster, nodes: readonly string[]) {
+    return Object.fromEntries(
+      nodes.map((node) => [
+        node,
+        cluster.delivered
+          .get(n(node))!
+          .filter((message) => message.id.origin === 'a1')
+          .map((message) => message.piggyback),
+      ]),
+    );
+  }
+
+  it("sends members outside the sender's group the other form, and its own group the data (invariant: every member still gets every message)", () => {
+    const cluster = threeAndTwo();
+    cluster.attachPiggyback(n('a1'), 'order', 'o1');
+    cluster.attachPiggyback(n('a1'), 'checkpoint', 'the whole state', null);
+    cluster.multicast(n('a1'), 'reply 1', 'async-reply');
+    cluster.attachPiggyback(n('a1'), 'checkpoint', 'the whole state again', { data: 'its position' });
+    cluster.multicast(n('a1'), 'reply 2', 'async-reply');
+    cluster.settle();
+    const own = [{ order: 'o1', checkpoint: 'the whole state' }, { checkpoint: 'the whole state again' }];
+    const others = [{ order: 'o1' }, { checkpoint: 'its position' }];
+    expect(piggybacksOfA1(cluster, ['a1', 'a2', 'a3', 'b1', 'b2'])).toEqual({
+      a1: own,
+      a2: own,
+      a3: own,
+      b1: others,
+      b2: others,
+    });
+  });
+
+  it('sends the other group a null message with nothing in it when nothing else was attached, so its stream has no gap', () => {
+    const cluster = threeAndTwo();
+    cluster.attachPiggyback(n('a1'), 'checkpoint', 'the whole state', null);
+    cluster.settle(); // the null-message timer fires: a null message carries the checkpoint
+    cluster.multicast(n('a1'), 'next', 'one-way');
+    cluster.settle();
+    for (const node of ['b1', 'b2']) {
+      const delivered = cluster.delivered.get(n(node))!.filter((message) => message.id.origin === 'a1');
+      expect(
+        delivered.map((message) => [message.kind, message.piggyback]),
+        node,
+      ).toEqual([
+        ['null', null],
+        ['one-way', null],
+      ]);
+    }
+    expect(piggybacksOfA1(cluster, ['a2'])).toEqual({ a2: [{ checkpoint: 'the whole state' }, null] });
+  });
+
+  it("retransmits its own message to each member in that member's form (invariant: a lost copy comes back as the first would have)", () => {
+    const cluster = threeAndTwo();
+    cluster.attachPiggyback(n('a1'), 'checkpoint', 'the whole state', { data: 'its position' });
+    cluster.multicast(n('a1'), 'reply', 'async-reply');
+    // Every first copy is lost: each member gets the message from a1's retransmission buffer.
+    while (cluster.inFlight.some((flight) => flight.source === 'a1' && flight.packet.data.length > 0))
+      cluster.drop(
+        cluster.inFlight.findIndex((flight) => flight.source === 'a1' && flight.packet.data.length > 0),
+      );
+    cluster.settle();
+    expect(cluster.endpoints.get(n('a1'))!.counters.retransmissions).toBeGreaterThanOrEqual(4);
+    const own = [{ checkpoint: 'the whole state' }];
+    const others = [{ checkpoint: 'its position' }];
+    expect(piggybacksOfA1(cluster, ['a2', 'a3', 'b1', 'b2'])).toEqual({
+      a2: own,
+      a3: own,
+      b1: others,
+      b2: others,
+    });
+  });
+
+  it("holds its own group's copies with ownGroupDelayMs and batches with holdSends, each in its member's form", () => {
+    const cluster = new PureCluster({
+      groups: { A: ['a1', 'a2', 'a3'], B: ['b1', 'b2'] },
+      views: 'both',
+      settings: { windowMax: 64, ownGroupDelayMs: 2 },
+    });
+    cluster.settle();
+    cluster.hold(n('a1'));
+    cluster.attachPiggyback(n('a1'), 'checkpoint', 'the whole state', null);
+    cluster.multicast(n('a1'), 'reply 1', 'async-reply');
+    cluster.multicast(n('a1'), 'reply 2', 'async-reply');
+    cluster.release(n('a1'));
+    cluster.settle();
+    const own = [{ checkpoint: 'the whole state' }, null];
+    expect(piggybacksOfA1(cluster, ['a2', 'a3', 'b1', 'b2'])).toEqual({
+      a2: own,
+      a3: own,
+      b1: [null, null],
+      b2: [null, null],
+    });
+    expect(cluster.endpoints.get(n('a1'))!.counters.deferredSends).toBeGreaterThan(0);
+  });
+});
+
 describe('multicast endpoint: detaching piggyback data', () => {
   it('withdraws attached data before any message carried it: no null message goes out', () => {
     const cluster = threeAndTwo();

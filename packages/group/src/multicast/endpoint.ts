@@ -47,6 +47,7 @@ import {
   type EndpointEffect,
   type EndpointInput,
   type EndpointTimer,
+  type ForOtherGroups,
   type GroupView,
   type MessageKind,
   type MulticastKind,
@@ -130,6 +131,8 @@ export interface EndpointState {
   piggyback: Record<string, unknown> | null;
   /** Estimated wire bytes of each attached key and its data (`encodedBytes`), by key. */
   piggybackBytes: Record<string, number>;
+  /** For attached keys whose data has another form for members outside this group, that form. */
+  piggybackForOthers: Record<string, ForOtherGroups>;
   timers: Record<EndpointTimer, boolean>;
   syncRound: number;
   counters: EndpointCounters;
@@ -263,6 +266,7 @@ export function createEndpoint(config: ConnectionConfig): EndpointState {
     mentionsOwed: {},
     piggyback: null,
     piggybackBytes: {},
+    piggybackForOthers: {},
     timers: { flush: false, sync: false, 'null-message': false, 'own-group': false },
     syncRound: 0,
     counters: zeroCounters(),
@@ -288,7 +292,7 @@ export function step(state: EndpointState, input: EndpointInput): StepResult {
       return { effects: takeEffects(state), result };
     }
     case 'attach-piggyback': {
-      const attached = attachPiggyback(state, input.key, input.data);
+      const attached = attachPiggyback(state, input.key, input.data, input.forOtherGroups);
       return { effects: takeEffects(state), attached };
     }
     case 'view-installed':
@@ -345,8 +349,19 @@ export function multicast(
  * (`unencodable`), is refused and counted, and nothing attached changes: accepting it would
  * stall the stream at the message that carried it. Data that fits alone is always accepted; if it
  * would push the next message over `messageBytesMax`, it travels ahead in a null message.
+ *
+ * With `forOtherGroups`, the copies of the carrying message that this endpoint sends to members
+ * outside its own group (first sends and its own retransmissions) carry that form under `key`
+ * instead, or nothing under it for `null`; its own group's members get `data`. Sizes are
+ * estimated with `data`, the larger form in use. A copy retransmitted by another member is the
+ * form that member holds.
  */
-export function attachPiggyback(state: EndpointState, key: string, data: unknown): PiggybackResult {
+export function attachPiggyback(
+  state: EndpointState,
+  key: string,
+  data: unknown,
+  forOtherGroups?: ForOtherGroups,
+): PiggybackResult {
   const size = entryBytes(key, data);
   if (!size.ok) {
     state.counters.unencodable++;
@@ -362,6 +377,8 @@ export function attachPiggyback(state: EndpointState, key: string, data: unknown
   }
   state.piggyback = { ...state.piggyback, [key]: data };
   state.piggybackBytes[key] = size.bytes;
+  if (forOtherGroups === undefined) delete state.piggybackForOthers[key];
+  else state.piggybackForOthers[key] = forOtherGroups;
   settle(state);
   return { ok: true };
 }
@@ -380,6 +397,7 @@ export function detachPiggyback(state: EndpointState, key: string): unknown {
   for (const [other, value] of Object.entries(attached)) if (other !== key) rest[other] = value;
   state.piggyback = hasEntries(rest) ? rest : null;
   delete state.piggybackBytes[key];
+  delete state.piggybackForOthers[key];
   if (state.piggyback === null && state.timers['null-message']) {
     state.timers['null-message'] = false;
     state.outbox.push({ type: 'cancel-timer', name: 'null-message' });
@@ -423,7 +441,18 @@ export function releaseSends(state: EndpointState): void {
 function sendData(state: EndpointState, messages: DataMessage[], bytes: number[]): void {
   const followers = state.settings.ownGroupDelayMs > 0 ? ownGroupFollowers(state) : undefined;
   let packets: DataMessage[][] | undefined;
+  // The messages as members outside this group get them, when attached data had another form
+  // for them (`forOtherGroups`); undefined when every message goes to everyone as it is.
+  const others = messages.some((message) => otherGroupsCopies.has(message))
+    ? messages.map((message) => otherGroupsCopies.get(message) ?? message)
+    : undefined;
+  let packetsForOthers: DataMessage[][] | undefined;
   for (const target of targets(state)) {
+    if (others !== undefined && outsideOwnGroup(state, target)) {
+      packetsForOthers ??= packetsOf(state, others, bytes);
+      for (const packet of packetsForOthers) sendPacket(state, target, packet, false);
+      continue;
+    }
     if (followers?.has(target) === true) {
       const waiting = (state.deferred[target] ??= { messages: [], bytes: [] });
       for (let index = 0; index < messages.length; index++) {
@@ -772,6 +801,7 @@ function sendMessage(
     bytes = withPiggybackBytes(messageBytes, entriesBytes);
   }
   const id: MessageId = { origin: state.self, incarnation: state.incarnation, sequence: ++state.sequence };
+  const forOthers = piggybackForOthers(state, keys);
   const message: DataMessage = {
     id,
     group: state.group,
@@ -780,6 +810,7 @@ function sendMessage(
     piggyback: takePiggyback(state, keys),
     stableAtSend: stream.stable,
   };
+  if (forOthers !== undefined) otherGroupsCopies.set(message, { ...message, piggyback: forOthers });
   deliverMessage(state, stream, message);
   if (state.held !== null) {
     state.held.messages.push(message);
@@ -799,6 +830,7 @@ function takePiggyback(state: EndpointState, keys: readonly string[]): Piggyback
     taken[key] = attached[key];
     delete attached[key];
     delete state.piggybackBytes[key];
+    delete state.piggybackForOthers[key];
   }
   if (!hasEntries(attached)) {
     state.piggyback = null;
@@ -808,6 +840,35 @@ function takePiggyback(state: EndpointState, keys: readonly string[]): Piggyback
     }
   }
   return taken;
+}
+
+/**
+ * The piggyback that members outside this group get for a message carrying the attached `keys`:
+ * undefined when none of them has another form for them (the message goes to everyone as it is),
+ * null when nothing is left for them. Read before `takePiggyback` detaches the keys.
+ */
+function piggybackForOthers(state: EndpointState, keys: readonly string[]): Piggyback | null | undefined {
+  const forOthers = state.piggybackForOthers;
+  if (!keys.some((key) => Object.hasOwn(forOthers, key))) return undefined;
+  const result: Record<string, unknown> = {};
+  for (const key of keys) {
+    if (!Object.hasOwn(forOthers, key)) result[key] = state.piggyback?.[key];
+    else if (forOthers[key] !== null) result[key] = forOthers[key]!.data;
+  }
+  return hasEntries(result) ? result : null;
+}
+
+/**
+ * This endpoint's own messages as members outside its group get them, where attached data had
+ * another form for them (`forOtherGroups`), by message. Beside the state, as `membersMemos`: the
+ * state is plain data, and a copy is only worth keeping while the message is (for retransmission).
+ */
+const otherGroupsCopies = new WeakMap<DataMessage, DataMessage>();
+
+/** A target known to be outside this endpoint's own group (its own view known and without it). */
+function outsideOwnGroup(state: EndpointState, target: NodeId): boolean {
+  const own = state.views[state.group];
+  return own !== undefined && !own.members.includes(target);
 }
 
 /** The attached keys, in the order attached, that fit one null message together. */
@@ -1326,8 +1387,10 @@ function retransmit(
   let data: DataMessage[] = [];
   let bytes = 0;
   for (let sequence = from; sequence <= to && count < state.settings.retransmitBatchMax; sequence++) {
-    const message = buffered(stream, sequence);
-    if (message === undefined) continue;
+    const held = buffered(stream, sequence);
+    if (held === undefined) continue;
+    const copy = otherGroupsCopies.get(held);
+    const message = copy !== undefined && outsideOwnGroup(state, requester) ? copy : held;
     const size = encodedBytes(message);
     // A peer's message that cannot be sized (it came off the wire, so it can) travels alone.
     const messageBytes = size.ok ? size.bytes : bytesMax;

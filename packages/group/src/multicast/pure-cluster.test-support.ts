@@ -22,6 +22,7 @@ import type {
   ConnectionSettings,
   DeliveredMessage,
   EndpointTimer,
+  ForOtherGroups,
   MulticastKind,
   MulticastResult,
   Packet,
@@ -172,10 +173,15 @@ export class PureCluster {
     this.collect(node);
   }
 
-  attachPiggyback(node: NodeId, key: string, data: unknown): PiggybackResult {
+  attachPiggyback(
+    node: NodeId,
+    key: string,
+    data: unknown,
+    forOtherGroups?: ForOtherGroups,
+  ): PiggybackResult {
     const state = this.endpoints.get(node);
     if (state === undefined) throw new Error(`node ${node} is down`);
-    const result = attachPiggyback(state, key, data);
+    const result = attachPiggyback(state, key, data, forOtherGroups);
     this.collect(node);
     return result;
   }

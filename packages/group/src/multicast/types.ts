@@ -28,6 +28,14 @@ export type MessageKind = MulticastKind | 'null';
 /** Data that the layer above piggybacks on the next message (claims 58-62), by key. */
 export type Piggyback = Readonly<Record<string, unknown>>;
 
+/**
+ * The form of attached data that members outside the sender's group receive: `{ data }` in place of
+ * the data the sender's group gets, or `null` for nothing under that key. For data only the sender's
+ * own group reads (a passive primary's checkpoints): the other group's members need not receive,
+ * decode and hold it.
+ */
+export type ForOtherGroups = { readonly data: unknown } | null;
+
 export interface ConnectionSettings {
   /** Unsent messages of this sender that are not yet stable, at most. Past it `multicast` says `window-full`. */
   readonly windowMax: number;
@@ -170,7 +178,13 @@ export type EndpointInput =
       readonly kind: MulticastKind;
       readonly payload: unknown;
     }
-  | { readonly type: 'attach-piggyback'; readonly key: string; readonly data: unknown }
+  | {
+      readonly type: 'attach-piggyback';
+      readonly key: string;
+      readonly data: unknown;
+      /** What members outside the sender's group get under `key` instead (`attachPiggyback`). */
+      readonly forOtherGroups?: ForOtherGroups;
+    }
   | { readonly type: 'view-installed'; readonly view: GroupView }
   | { readonly type: 'packet'; readonly packet: Packet }
   | { readonly type: 'timer'; readonly name: EndpointTimer };
