@@ -384,6 +384,8 @@ describe('steadfast CLI', () => {
     const summary = lastJson(run) as {
       requests: number;
       inFlight: number;
+      style: string;
+      bytesSentPerRequest: Record<string, number>;
       rounds: { opsPerSec: number; cpuUsPerRequest: number }[];
       cpuUsPerRequest: number;
       bytesAllocatedPerRequest: number;
@@ -394,6 +396,15 @@ describe('steadfast CLI', () => {
     };
     expect(summary.requests).toBe(300);
     expect(summary.inFlight).toBe(8);
+    expect(summary.style).toBe('semi-active');
+    // Every node was sent frames: requests to all three replicas, replies and acknowledgements back.
+    expect(Object.keys(summary.bytesSentPerRequest).sort()).toEqual([
+      'backup1',
+      'backup2',
+      'client',
+      'primary',
+    ]);
+    for (const bytes of Object.values(summary.bytesSentPerRequest)) expect(bytes).toBeGreaterThan(0);
     expect(summary.rounds).toHaveLength(2);
     // The warm-up at 64 in flight, 500 more at 8, two rounds and the allocation round.
     expect(summary.issued).toBe(5_000 + 500 + 3 * 300);

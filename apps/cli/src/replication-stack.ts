@@ -16,8 +16,9 @@ import {
   replicaExternalCommand,
   replicaViewCommand,
   type ReplicationSettings,
+  type ReplicationStyle,
 } from '@steadfast/replication';
-import { MemoryNetwork, Node, RealClock } from '@steadfast/runtime';
+import { MemoryNetwork, Node, RealClock, type Transport } from '@steadfast/runtime';
 import { address, createCodec, nodeId } from '@steadfast/wire';
 import { randomBytes } from 'node:crypto';
 import {
@@ -33,6 +34,11 @@ import {
 export interface ReplicationStack {
   /** Hands a command to the client group; resolves when its result reached the collector. */
   request(command: ClientCommand & { readonly operationId: string }): Promise<void>;
+  /**
+   * Bytes of the frames sent to each node so far, by role (`client`, `primary`, `backup1`,
+   * `backup2`): what each receives, decodes and checks (the in-memory network loses nothing).
+   */
+  bytesSentTo(): Readonly<Record<StackRole, number>>;
   /** Results the collector holds, by operation id, with how many times each arrived. */
   resultCounts(): ReadonlyMap<string, number>;
   close(): Promise<void>;
@@ -41,20 +47,57 @@ export interface ReplicationStack {
 const CLIENT = 'client';
 const MEMBERS = ['n1', 'n2', 'n3'] as const;
 
+/** The four nodes by what they do: views are given by hand, with `n1` the primary. */
+export type StackRole = 'client' | 'primary' | 'backup1' | 'backup2';
+const ROLES: Readonly<Record<string, StackRole>> = {
+  [CLIENT]: 'client',
+  n1: 'primary',
+  n2: 'backup1',
+  n3: 'backup2',
+};
+
+/** `transport`, adding the bytes of every frame it sends to `sentTo[target]`. */
+function countingSends(transport: Transport, sentTo: Record<string, number>): Transport {
+  return {
+    endpoint: transport.endpoint,
+    maxDatagramBytes: transport.maxDatagramBytes,
+    send(target, frame) {
+      sentTo[target] = (sentTo[target] ?? 0) + frame.length;
+      transport.send(target, frame);
+    },
+    onReceive: (handler) => transport.onReceive(handler),
+    counters: () => transport.counters(),
+    close: () => transport.close(),
+  };
+}
+
 /**
  * Starts the stack. `settings` apply to both groups (an A/B of a setting: `digestIntervalMs`,
- * `historyMax`, …); the command runs it with the defaults.
+ * `historyMax`, …); the command runs it with the defaults. `style` is the accounts group's (the
+ * client group of one is semi-active, as in `bench replication`).
  */
-export function startReplicationStack(settings: Partial<ReplicationSettings> = {}): ReplicationStack {
+export function startReplicationStack(
+  settings: Partial<ReplicationSettings> = {},
+  style: ReplicationStyle = 'semi-active',
+): ReplicationStack {
   const network = new MemoryNetwork();
+  const sentTo: Record<string, number> = {};
   const codec = createCodec({ keys: new Map([[1, new Uint8Array(randomBytes(32))]]), activeKeyId: 1 });
   const clock = new RealClock();
   const ids = [CLIENT, ...MEMBERS];
   const peers = Object.fromEntries(ids.map((id) => [id, id]));
   const nodes = ids.map(
-    (id) => new Node({ id, incarnation: 1, clock, transport: network.attach(id), codec, peers }),
+    (id) =>
+      new Node({
+        id,
+        incarnation: 1,
+        clock,
+        transport: countingSends(network.attach(id), sentTo),
+        codec,
+        peers,
+      }),
   );
-  const accounts = group(account, { replicas: MEMBERS.length, style: 'semi-active', settings });
+  const accounts = group(account, { replicas: MEMBERS.length, style, settings });
   const clients = group(accountClient, { replicas: 1, style: 'semi-active', settings });
 
   for (const node of nodes.slice(1)) {
@@ -96,6 +139,8 @@ export function startReplicationStack(settings: Partial<ReplicationSettings> = {
         client.tell(clientReplica, replicaExternalCommand(command));
       });
     },
+    bytesSentTo: () =>
+      Object.fromEntries(ids.map((id) => [ROLES[id]!, sentTo[id] ?? 0])) as Record<StackRole, number>,
     resultCounts: () =>
       new Map(
         Object.entries(collectedResults(client)).map(([operationId, result]) => [operationId, result.count]),

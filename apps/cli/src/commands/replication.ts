@@ -722,7 +722,7 @@ export const benchReplicationStackCommand: CommandSpec = {
   summary:
     'The replicated stack of bench replication in one process: CPU time and bytes allocated per request.',
   usage:
-    'steadfast bench replication-stack [--requests N] [--rounds R] [--in-flight N] [--sites N] [--output-commit at-once|majority] [--json]',
+    'steadfast bench replication-stack [--requests N] [--rounds R] [--in-flight N] [--sites N] [--style semi-active|passive] [--output-commit at-once|majority] [--json]',
   details:
     'The client group of one and the 3-replica semi-active accounts group of bench replication, as\n' +
     'four nodes on an in-memory network in this process: the real codec, replica and group layers and\n' +
@@ -731,7 +731,9 @@ export const benchReplicationStackCommand: CommandSpec = {
     '(V8 heap sampling) over one more round. One process on one core has no scheduling in its figures:\n' +
     'it is the A/B of two versions of the code, where bench replication is what a deployment gets.\n' +
     'It fails (exit 1) unless every request was answered exactly once. --output-commit majority\n' +
-    'measures the cost of holding outputs until a backup holds their position.',
+    'measures the cost of holding outputs until a backup holds their position. It also prints the\n' +
+    'bytes of the frames each node was sent per request over the measured rounds; --style passive\n' +
+    'runs the accounts group passive (its backups apply checkpoints instead of running the account).',
   options: {
     requests: { type: 'string', description: 'requests per round (default 20000)' },
     rounds: { type: 'string', description: 'measured rounds (default 3; the median is reported)' },
@@ -743,18 +745,20 @@ export const benchReplicationStackCommand: CommandSpec = {
       type: 'string',
       description: 'also list the N functions that allocated most, in bytes per request (default 0)',
     },
+    style: { type: 'string', description: 'the accounts group: semi-active (default) or passive' },
     'output-commit': OUTPUT_COMMIT_OPTION,
     json: { type: 'boolean', description: 'print the figures as one JSON object' },
   },
   async run(args) {
     const json = args.values.json === true;
     const say = humanOutput(json);
+    const style = choiceFlag(args, 'style', STYLES, 'semi-active');
     const requests = integerFlag(args, 'requests', 20_000, 10, 10_000_000);
     const roundsCount = integerFlag(args, 'rounds', 3, 1, 100);
     const sitesCount = integerFlag(args, 'sites', 0, 0, 1_000);
     const outputCommit = choiceFlag(args, 'output-commit', OUTPUT_COMMITS, REPLICATION_DEFAULTS.outputCommit);
     const inFlight = integerFlag(args, 'in-flight', 64, 1, 1_024);
-    const stack = startReplicationStack({ outputCommit });
+    const stack = startReplicationStack({ outputCommit }, style);
     let issued = 0;
     const deposit = (prefix: string) => (index: number) => {
       issued++;
@@ -766,6 +770,7 @@ export const benchReplicationStackCommand: CommandSpec = {
       await load(5_000, 64, deposit('warm-'));
       if (inFlight !== 64) await load(500, inFlight, deposit('warm1-'));
       const rounds: { opsPerSec: number; cpuUsPerRequest: number }[] = [];
+      const sentBefore = stack.bytesSentTo();
       for (let round_ = 0; round_ < roundsCount; round_++) {
         const before = process.cpuUsage();
         const figures = await load(requests, inFlight, deposit(`r${round_}-`));
@@ -778,6 +783,18 @@ export const benchReplicationStackCommand: CommandSpec = {
           `  round ${round_ + 1}: ${figures.opsPerSec} requests/s, ${rounds.at(-1)!.cpuUsPerRequest} µs CPU per request`,
         );
       }
+      const sentAfter = stack.bytesSentTo();
+      const bytesSentPerRequest = Object.fromEntries(
+        Object.entries(sentAfter).map(([role, bytes]) => [
+          role,
+          Math.round((bytes - sentBefore[role as keyof typeof sentBefore]) / (requests * roundsCount)),
+        ]),
+      );
+      say(
+        `  frame bytes sent to each node per request: ${Object.entries(bytesSentPerRequest)
+          .map(([role, bytes]) => `${role} ${bytes}`)
+          .join(', ')}`,
+      );
       const allocation = await allocatedPerRequest(requests, sitesCount, () =>
         load(requests, inFlight, deposit('alloc-')),
       );
@@ -790,7 +807,9 @@ export const benchReplicationStackCommand: CommandSpec = {
       const summary = {
         requests,
         inFlight,
+        style,
         rounds,
+        bytesSentPerRequest,
         opsPerSec: median(rounds.map((row) => row.opsPerSec)),
         cpuUsPerRequest: median(rounds.map((row) => row.cpuUsPerRequest)),
         bytesAllocatedPerRequest,
