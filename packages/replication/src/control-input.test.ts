@@ -54,6 +54,15 @@ function issue(cluster: ReplicationCluster, key: string): void {
   cluster.input(nodeId('c1'), { type: 'external', body });
 }
 
+/** Issues requests `r1` … `r<count>` 5 ms apart (one pass each), then runs a second more. */
+function issueSpaced(cluster: ReplicationCluster, count: number): void {
+  for (let index = 1; index <= count; index++) {
+    issue(cluster, `r${index}`);
+    cluster.runUntil(cluster.clock.now() + 5);
+  }
+  cluster.runUntil(cluster.clock.now() + 1_000);
+}
+
 function replica(self: string, style: ReplicationStyle, joining: boolean): ReplicaRole {
   return new ReplicaRole(
     {
@@ -401,11 +410,7 @@ describe("a passive primary's checkpoints", () => {
       };
       const primary = cluster.role('b1');
       const before = primary.counters.checkpointsSent;
-      for (let index = 1; index <= 10; index++) {
-        issue(cluster, `r${index}`);
-        cluster.runUntil(cluster.clock.now() + 5);
-      }
-      cluster.runUntil(cluster.clock.now() + 1_000);
+      issueSpaced(cluster, 10);
       const label = `piggybackCharsMax ${piggybackCharsMax ?? 'default'}`;
       // One per pass whole; in parts, a checkpoint partly sent is finished before the next is taken.
       expect(primary.counters.checkpointsSent - before, label).toBe(piggybackCharsMax === undefined ? 10 : 4);
@@ -430,11 +435,7 @@ describe("a passive primary's checkpoints", () => {
       const primary = cluster.role('b1');
       const before = primary.counters.checkpointsSent;
       // Twenty requests 5 ms apart: twenty passes in 100 ms, each at a multiple of 1.
-      for (let index = 1; index <= 20; index++) {
-        issue(cluster, `r${index}`);
-        cluster.runUntil(cluster.clock.now() + 5);
-      }
-      cluster.runUntil(cluster.clock.now() + 1_000);
+      issueSpaced(cluster, 20);
       for (const backup of ['b2', 'b3'].map((name) => cluster.role(name)))
         expect(backup.counters.checkpointsApplied).toBeGreaterThan(0);
       return primary.counters.checkpointsSent - before;
