@@ -15,6 +15,7 @@ import type {
   DeliveredMessage,
   EndpointInput,
   EndpointTimer,
+  ForOtherGroups,
   GroupView,
   MulticastKind,
   MulticastResult,
@@ -24,7 +25,13 @@ import { isPacketBody, packetFromEnvelope, packetToEnvelope } from './wire-forma
 /** Commands the endpoint actor takes as message bodies (from the host, a test, or membership). */
 export type MulticastCommand =
   | { readonly type: 'mc-multicast'; readonly kind: MulticastKind; readonly payload: unknown }
-  | { readonly type: 'mc-piggyback'; readonly key: string; readonly data: unknown }
+  | {
+      readonly type: 'mc-piggyback';
+      readonly key: string;
+      readonly data: unknown;
+      /** What members outside this group get under `key` instead (`attachPiggyback`). */
+      readonly forOtherGroups?: ForOtherGroups;
+    }
   | { readonly type: 'mc-view'; readonly view: GroupView };
 
 /** What the actor sends to `deliverTo` for each delivered message. */
@@ -80,7 +87,7 @@ export function multicastActor(options: MulticastActorOptions): ActorBehavior {
         return state;
       }
       const command = body as MulticastCommand;
-      const endpointInput = commandInput(command);
+      const endpointInput = multicastCommandInput(command);
       if (endpointInput === undefined) return state;
       const outcome = step(state, endpointInput);
       if (outcome.result !== undefined) {
@@ -93,13 +100,21 @@ export function multicastActor(options: MulticastActorOptions): ActorBehavior {
   });
 }
 
-function commandInput(command: MulticastCommand): EndpointInput | undefined {
+/** The endpoint input a command body becomes; undefined for anything that is not a command. */
+export function multicastCommandInput(command: MulticastCommand): EndpointInput | undefined {
   if (typeof command !== 'object' || command === null) return undefined;
   switch (command.type) {
     case 'mc-multicast':
       return { type: 'multicast', kind: command.kind, payload: command.payload };
-    case 'mc-piggyback':
-      return { type: 'attach-piggyback', key: command.key, data: command.data };
+    case 'mc-piggyback': {
+      const { forOtherGroups } = command;
+      if (forOtherGroups === undefined)
+        return { type: 'attach-piggyback', key: command.key, data: command.data };
+      // A body from a message: `forOtherGroups` is `null` or a record holding `data`, or the command is not one.
+      if (forOtherGroups !== null && (typeof forOtherGroups !== 'object' || !('data' in forOtherGroups)))
+        return undefined;
+      return { type: 'attach-piggyback', key: command.key, data: command.data, forOtherGroups };
+    }
     case 'mc-view':
       return { type: 'view-installed', view: command.view };
     default:

@@ -17,8 +17,9 @@ import {
   streamKey,
   takeEffects,
 } from './endpoint.js';
+import { multicastCommandInput } from './actor.js';
 import { PureCluster } from './pure-cluster.test-support.js';
-import type { Packet } from './types.js';
+import type { ForOtherGroups, Packet } from './types.js';
 import { packetFromEnvelope, packetToEnvelope } from './wire-format.js';
 
 const n = nodeId;
@@ -402,6 +403,28 @@ describe("multicast endpoint: data for the sender's own group only (forOtherGrou
       b1: others,
       b2: others,
     });
+  });
+
+  it("takes the other form from the endpoint actor's mc-piggyback command too, and refuses a malformed one", () => {
+    const command = { type: 'mc-piggyback', key: 'checkpoint', data: 'state' } as const;
+    expect(multicastCommandInput(command)).toEqual({
+      type: 'attach-piggyback',
+      key: 'checkpoint',
+      data: 'state',
+    });
+    expect(multicastCommandInput({ ...command, forOtherGroups: null })).toEqual({
+      type: 'attach-piggyback',
+      key: 'checkpoint',
+      data: 'state',
+      forOtherGroups: null,
+    });
+    expect(multicastCommandInput({ ...command, forOtherGroups: { data: 'its position' } })).toMatchObject({
+      forOtherGroups: { data: 'its position' },
+    });
+    for (const malformed of [5, 'x', {}, { position: 1 }])
+      expect(
+        multicastCommandInput({ ...command, forOtherGroups: malformed as unknown as ForOtherGroups }),
+      ).toBeUndefined();
   });
 
   it("holds its own group's copies with ownGroupDelayMs and batches with holdSends, each in its member's form", () => {

@@ -801,7 +801,7 @@ function sendMessage(
     bytes = withPiggybackBytes(messageBytes, entriesBytes);
   }
   const id: MessageId = { origin: state.self, incarnation: state.incarnation, sequence: ++state.sequence };
-  const forOthers = piggybackForOthers(state, keys);
+  const forOthers = otherGroupsPiggyback(state, keys);
   const message: DataMessage = {
     id,
     group: state.group,
@@ -847,7 +847,7 @@ function takePiggyback(state: EndpointState, keys: readonly string[]): Piggyback
  * undefined when none of them has another form for them (the message goes to everyone as it is),
  * null when nothing is left for them. Read before `takePiggyback` detaches the keys.
  */
-function piggybackForOthers(state: EndpointState, keys: readonly string[]): Piggyback | null | undefined {
+function otherGroupsPiggyback(state: EndpointState, keys: readonly string[]): Piggyback | null | undefined {
   const forOthers = state.piggybackForOthers;
   if (!keys.some((key) => Object.hasOwn(forOthers, key))) return undefined;
   const result: Record<string, unknown> = {};
