@@ -426,6 +426,48 @@ describe("a passive primary's checkpoints", () => {
     }
   });
 
+  // Invariant: a backup that gets a checkpoint's carrying message without the checkpoint (the copy
+  // a peer member holds, retransmitted to it) skips that checkpoint and keeps its log; taking over
+  // from its older checkpoint, it replays the log, and each request is applied and answered once.
+  it("missed by a backup (a peer member's copy of the message) leave it its log to take over from", () => {
+    const cluster = ledgerCluster('passive', { checkpointEvery: 1, checkpointIntervalMs: 0 });
+    const [primary, missing, complete] = ['b1', 'b2', 'b3'].map((name) => cluster.role(name));
+    const from = primary!.position;
+    // After the first three requests, b1's copies to b2 carry no checkpoint, as a client's would not.
+    cluster.hook = (node, _role, _input, effects) => {
+      if (node !== nodeId('b1') || primary!.position < from + 3) return { type: 'continue' };
+      const sends = effects as ReplicaEffect[];
+      sends.forEach((effect, index) => {
+        if (effect.type !== 'send' || effect.target !== nodeId('b2')) return;
+        const data = effect.packet.data.map((message) => {
+          const rep = message.piggyback?.[REPLICATION_PIGGYBACK_KEY] as ReplicationPiggyback | undefined;
+          if (rep?.checkpoint === undefined && rep?.checkpointPart === undefined) return message;
+          const { checkpoint: _checkpoint, checkpointPart: _part, ...rest } = rep;
+          return { ...message, piggyback: { ...message.piggyback, [REPLICATION_PIGGYBACK_KEY]: rest } };
+        });
+        sends[index] = { ...effect, packet: { ...effect.packet, data } };
+      });
+      return { type: 'continue' };
+    };
+    issueSpaced(cluster, 10);
+    expect(missing!.counters.checkpointsApplied).toBeGreaterThan(0);
+    expect(missing!.counters.checkpointsApplied).toBeLessThan(complete!.counters.checkpointsApplied);
+    expect(missing!.coverage()).toBe(primary!.position);
+    cluster.crash(nodeId('b1'));
+    cluster.runUntil(cluster.clock.now() + 1_000);
+    expect(missing!.role).toBe('primary');
+    for (const key of ['r11', 'r12', 'r13']) issue(cluster, key);
+    cluster.runUntil(cluster.clock.now() + 1_000);
+    const replies = (cluster.role('c1').actorState() as { replies: Record<string, number[]> }).replies;
+    for (let index = 1; index <= 13; index++) expect(replies[`r${index}`], `r${index}`).toHaveLength(1);
+    // The ledger applied each request once; the other backup's checkpoint and log reach its position.
+    const ledger = (missing!.actorState() as { context: { total: number; applied: Record<string, number> } })
+      .context;
+    expect(ledger.total).toBe(13);
+    expect(Object.values(ledger.applied)).toEqual(new Array<number>(13).fill(1));
+    expect(complete!.coverage()).toBe(missing!.position);
+  });
+
   // Invariant: a passive primary takes at most one checkpoint per `checkpointIntervalMs` of its
   // clock, unless a quarter of `inputsMax` positions passed since the last one; the backups still
   // cover its position with the checkpoints it takes.
