@@ -1386,11 +1386,12 @@ function retransmit(
   // within `messageBytesMax`: one packet per message for messages near the bound.
   let data: DataMessage[] = [];
   let bytes = 0;
+  // The requester's form of this endpoint's own messages (`forOtherGroups`).
+  const outside = outsideOwnGroup(state, requester);
   for (let sequence = from; sequence <= to && count < state.settings.retransmitBatchMax; sequence++) {
     const held = buffered(stream, sequence);
     if (held === undefined) continue;
-    const copy = otherGroupsCopies.get(held);
-    const message = copy !== undefined && outsideOwnGroup(state, requester) ? copy : held;
+    const message = (outside ? otherGroupsCopies.get(held) : undefined) ?? held;
     const size = encodedBytes(message);
     // A peer's message that cannot be sized (it came off the wire, so it can) travels alone.
     const messageBytes = size.ok ? size.bytes : bytesMax;
