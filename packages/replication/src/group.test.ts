@@ -5,6 +5,7 @@
  * the primary's order into the same state, and a failover keeps both properties (claims 33, 34, 65).
  */
 import { describe, expect, it } from 'vitest';
+import { createMachine } from 'xstate';
 import { MemoryNetwork, Node, SimulatedClock } from '@steadfast/runtime';
 import { address, createCodec } from '@steadfast/wire';
 import {
@@ -165,6 +166,35 @@ describe('group() options', () => {
     >[1];
     expect(() => group(ledger, options)).toThrow(errorType);
     expect(() => group(ledger, options)).toThrow(message);
+  });
+
+  it.each([
+    [
+      undefined,
+      'behavior must be an actor behavior (fromMachine(kind, machine) or defineActor(...)), got undefined',
+    ],
+    [
+      createMachine({ id: 'account' }),
+      'behavior is an xstate machine: wrap it as an actor with fromMachine(kind, machine) first',
+    ],
+    [
+      { kind: '', start: () => ({}) },
+      'behavior must be an actor behavior ({ kind, start }, from fromMachine or defineActor), got an object with kind "" and start () => ({})',
+    ],
+    [{ kind: 'k' }, 'got an object with kind "k" and start undefined'],
+  ] as const)('refuses a behavior that is no actor behavior: %#', (behavior, message) => {
+    const make = () =>
+      group(behavior as unknown as Parameters<typeof group>[0], { replicas: 3, style: 'semi-active' });
+    expect(make).toThrow(TypeError);
+    expect(make).toThrow(message);
+  });
+
+  it.each([undefined, null, 3])('refuses options that are no object: %j', (options) => {
+    const make = () => group(ledger, options as unknown as Parameters<typeof group>[1]);
+    expect(make).toThrow(TypeError);
+    expect(make).toThrow(
+      `options must be an object { replicas, style, policy?, settings? }, got ${String(options)}`,
+    );
   });
 
   it('accepts good options and keeps them', () => {

@@ -150,11 +150,19 @@ export const REPLICA_NOTICE_TYPES: readonly ReplicaNotice['type'][] = [
 ];
 
 /**
- * Deploys `behavior` replicated. Bad options fail here, where the deployment is made, with an error
- * naming the option: `replicas` not a positive integer, a `style` that is not one, a `policy` that
- * is not an `OrderingPolicy`, a setting out of range or unknown (`replicationSettings`).
+ * Deploys `behavior` replicated. Bad arguments fail here, where the deployment is made, with an
+ * error naming what is wrong: a `behavior` that is no `ActorBehavior` (an xstate machine passed
+ * without `fromMachine`, say), `options` that are no object, `replicas` not a positive integer, a
+ * `style` that is not one, a `policy` that is not an `OrderingPolicy`, a setting out of range or
+ * unknown (`replicationSettings`).
  */
 export function group(behavior: ActorBehavior, options: GroupOptions): ReplicatedDeployment {
+  const behaviorProblem = actorBehaviorProblem(behavior);
+  if (behaviorProblem !== undefined) throw new TypeError(`group(behavior, options): ${behaviorProblem}`);
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError(
+      `group(behavior, options): options must be an object { replicas, style, policy?, settings? }, got ${describeValue(options)}`,
+    );
   if (!Number.isSafeInteger(options.replicas) || options.replicas < 1)
     throw new RangeError(`replicas must be a positive integer, got ${options.replicas}`);
   const policy = options.policy ?? receptionPolicy;
@@ -169,6 +177,21 @@ export function group(behavior: ActorBehavior, options: GroupOptions): Replicate
     settings,
     replicaBehavior: replicaActor(behavior, { style: options.style, policy, settings }),
   };
+}
+
+/**
+ * What is wrong with `behavior` as an actor to replicate, if anything. JavaScript callers and
+ * configuration can hand `group` anything; the replica would otherwise fail at its first start,
+ * on every node, far from the mistake. An xstate machine is the likely one, so it gets its fix.
+ */
+function actorBehaviorProblem(behavior: unknown): string | undefined {
+  if (typeof behavior !== 'object' || behavior === null)
+    return `behavior must be an actor behavior (fromMachine(kind, machine) or defineActor(...)), got ${describeValue(behavior)}`;
+  const { kind, start } = behavior as { kind?: unknown; start?: unknown };
+  if (typeof kind === 'string' && kind.length > 0 && typeof start === 'function') return undefined;
+  if ('getInitialSnapshot' in behavior && 'transition' in behavior)
+    return 'behavior is an xstate machine: wrap it as an actor with fromMachine(kind, machine) first';
+  return `behavior must be an actor behavior ({ kind, start }, from fromMachine or defineActor), got an object with kind ${describeValue(kind)} and start ${describeValue(start)}`;
 }
 
 /**
