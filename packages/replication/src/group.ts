@@ -158,10 +158,10 @@ export const REPLICA_NOTICE_TYPES: readonly ReplicaNotice['type'][] = [
  */
 export function group(behavior: ActorBehavior, options: GroupOptions): ReplicatedDeployment {
   const behaviorProblem = actorBehaviorProblem(behavior);
-  if (behaviorProblem !== undefined) throw new TypeError(`group(behavior, options): ${behaviorProblem}`);
+  if (behaviorProblem !== undefined) throw new TypeError(behaviorProblem);
   if (typeof options !== 'object' || options === null)
     throw new TypeError(
-      `group(behavior, options): options must be an object { replicas, style, policy?, settings? }, got ${describeValue(options)}`,
+      `options must be an object { replicas, style, policy?, settings? }, got ${describeValue(options)}`,
     );
   if (!Number.isSafeInteger(options.replicas) || options.replicas < 1)
     throw new RangeError(`replicas must be a positive integer, got ${options.replicas}`);
