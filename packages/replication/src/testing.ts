@@ -274,12 +274,11 @@ const JOIN_GRACE_MS = 600;
 
 /**
  * The nemesis's schedule, with the crashes removed that would leave a group without a live member
- * that holds the state (up, and not restarted within `JOIN_GRACE_MS`): replication keeps state in
- * memory, so a group whose every replica failed together has lost it, which no protocol can mend.
+ * that holds the state (`survivableSchedule`).
  */
 export function replicationSchedule(
   seed: number,
-  groups: readonly GroupPlan[],
+  groups: readonly { readonly members: readonly string[] }[],
   faults: readonly FaultKind[],
   safetyMs: number,
 ): ScheduledFault[] {
@@ -290,10 +289,24 @@ export function replicationSchedule(
     safetyMs,
     crashedMax: nodes.length,
   });
+  return survivableSchedule(planned, groups);
+}
+
+/**
+ * `schedule` without what no replica group survives or what means nothing: a crash that would
+ * leave its group without a live member holding the state (up, and not restarted within
+ * `JOIN_GRACE_MS`), since replication keeps state in memory and a group whose every replica failed
+ * together has lost it, which no protocol can mend; a crash of a node already down; a restart of a
+ * node that is up. Entries are taken in the order given (sorted by `atMs`, as a schedule is).
+ */
+export function survivableSchedule(
+  schedule: FaultSchedule,
+  groups: readonly { readonly members: readonly string[] }[],
+): ScheduledFault[] {
   const down = new Set<string>();
   const restartedAtMs = new Map<string, number>();
   const kept: ScheduledFault[] = [];
-  for (const entry of planned) {
+  for (const entry of schedule) {
     if (entry.fault === 'restart') {
       const nodesUp = entry.nodes.filter((node) => down.has(node));
       for (const node of nodesUp) {
@@ -325,6 +338,25 @@ export function replicationSchedule(
   return kept;
 }
 
+/**
+ * The node ids of each group of a run, by group name: the client groups C and D (2 replicas each),
+ * the ledger B and, in the chain topology, the front A (`replicas` each).
+ */
+export function replicationGroupMembers(
+  topology: Topology,
+  replicas: number = DEFAULT_SERVER_REPLICAS,
+): Record<string, readonly string[]> {
+  const range = (prefix: string, count: number) =>
+    Array.from({ length: count }, (_, index) => `${prefix}${index + 1}`);
+  const members: Record<string, readonly string[]> = {
+    C: range('c', 2),
+    D: range('d', 2),
+    B: range('b', replicas),
+  };
+  if (topology === 'chain') members['A'] = range('a', replicas);
+  return members;
+}
+
 interface Hosted {
   readonly node: NodeId;
   readonly group: string;
@@ -348,14 +380,13 @@ export async function runReplicationSimulation(
   const livenessMs = options.livenessMs ?? 3_000;
   const faults = options.faults ?? ALL_FAULTS;
   const entry = topology === 'chain' ? 'A' : 'B';
-  const range = (prefix: string, count: number) =>
-    Array.from({ length: count }, (_, index) => `${prefix}${index + 1}`);
+  const memberIds = replicationGroupMembers(topology, replicas);
   const groups: GroupPlan[] = [
-    { group: 'C', members: range('c', 2), peers: [entry], behavior: client, style: 'semi-active' },
-    { group: 'D', members: range('d', 2), peers: [entry], behavior: client, style: 'semi-active' },
+    { group: 'C', members: memberIds['C']!, peers: [entry], behavior: client, style: 'semi-active' },
+    { group: 'D', members: memberIds['D']!, peers: [entry], behavior: client, style: 'semi-active' },
     {
       group: 'B',
-      members: range('b', replicas),
+      members: memberIds['B']!,
       peers: topology === 'chain' ? ['A'] : ['C', 'D'],
       behavior: options.ledger ?? ledger,
       style,
@@ -364,7 +395,7 @@ export async function runReplicationSimulation(
   if (topology === 'chain')
     groups.push({
       group: 'A',
-      members: range('a', replicas),
+      members: memberIds['A']!,
       peers: ['C', 'D', 'B'],
       behavior: front({ ledgerGroup: 'B', sync: true, callOnReply: options.frontCalls === true }),
       style,
