@@ -1,12 +1,12 @@
 /**
  * Replica groups under fault schedules that fast-check chooses, and shrinks on a failure to the few
  * faults that still break a run (`faultScheduleArbitrary`, docs/simulator.md), where the sweeps and
- * `replication.sim.test.ts` let the nemesis draw them from a seed. Any mix of crashes, restarts,
- * partitions, one-way links, loss, duplication, reordering and delay that the groups can survive
- * (`survivableSchedule`: a crash never takes a group's last replica holding the state), for both
- * styles, every policy, both topologies and both view origins. With `outputCommit: 'majority'`,
- * which closes the double-fault limits of the default (docs/replication.md, "Known limits"), every
- * invariant of the simulation must hold:
+ * `replication.sim.test.ts` let the nemesis draw them from a seed. Any mix of partitions, one-way
+ * links, loss, duplication, reordering and delay, with crashes and restarts that fail one replica
+ * of a group at a time (`survivableSchedule(…, 1)` leaves out a crash while another replica of its
+ * group is down or has just restarted), for both styles, every policy, both topologies and both
+ * view origins. With `outputCommit: 'majority'`, which closes the double-fault limits of the
+ * default (docs/replication.md, "Known limits"), every invariant of the simulation must hold:
  *
  * - after every event, no two replicas of a group (of any incarnation) processed different inputs at
  *   one position, so every backup's order is a prefix of its primary's (claims 44-47, 65, 69), and
@@ -29,6 +29,9 @@ import {
 
 const SAFETY_MS = 3_000;
 const RUNS = Number(process.env['STEADFAST_SCHEDULE_RUNS'] ?? 24);
+// A fixed seed, so CI runs the same schedules every time; set STEADFAST_SCHEDULE_SEED (and
+// STEADFAST_SCHEDULE_RUNS) to explore others. fast-check prints the seed of a failure.
+const SEED = Number(process.env['STEADFAST_SCHEDULE_SEED'] ?? 20_261_124);
 
 function scheduleFor(topology: Topology): fc.Arbitrary<FaultSchedule> {
   const groups = Object.values(replicationGroupMembers(topology)).map((members) => ({ members }));
@@ -37,10 +40,10 @@ function scheduleFor(topology: Topology): fc.Arbitrary<FaultSchedule> {
     nodes,
     safetyMs: SAFETY_MS,
     entriesMax: 10,
-    // Any node may crash; `survivableSchedule` keeps a holder of the state in every group.
+    // Any node may crash; `survivableSchedule` fails one replica of a group at a time.
     crashedMax: nodes.length,
     durationMs: [50, 1_500],
-  }).map((schedule) => survivableSchedule(schedule, groups));
+  }).map((schedule) => survivableSchedule(schedule, groups, 1));
 }
 
 const runs = fc.constantFrom<Topology>('direct', 'chain').chain((topology) =>
@@ -55,7 +58,7 @@ const runs = fc.constantFrom<Topology>('direct', 'chain').chain((topology) =>
 );
 
 describe('replica groups under fast-check fault schedules (outputCommit majority)', () => {
-  it('keep order, state and exactly-once under any survivable schedule, shrunk to its faults on a failure', async () => {
+  it('keep order, state and exactly-once under any schedule that fails one replica of a group at a time, shrunk to its faults on a failure', async () => {
     const results: ReplicationSimResult[] = [];
     await fc.assert(
       fc.asyncProperty(runs, async ({ topology, schedule, seed, style, policy, views }) => {
@@ -74,7 +77,7 @@ describe('replica groups under fast-check fault schedules (outputCommit majority
         results.push(result);
         expect(result.violations).toEqual([]);
       }),
-      { numRuns: RUNS },
+      { numRuns: RUNS, seed: SEED },
     );
     // The schedules must have failed primaries over, or this proves little.
     expect(results.reduce((sum, result) => sum + result.failovers, 0)).toBeGreaterThan(0);

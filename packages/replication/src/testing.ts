@@ -298,11 +298,21 @@ export function replicationSchedule(
  * `JOIN_GRACE_MS`), since replication keeps state in memory and a group whose every replica failed
  * together has lost it, which no protocol can mend; a crash of a node already down; a restart of a
  * node that is up. Entries are taken in the order given (sorted by `atMs`, as a schedule is).
+ *
+ * `failuresMax` bounds, per group, the members that do not hold the state at once (crashed, or
+ * restarted and still within `JOIN_GRACE_MS`), the crashing one included: a crash past it is left
+ * out too. Default: all but one. With 1, a group fails one replica at a time, which is what
+ * `outputCommit: 'majority'` promises to survive in a group of two or three (a position a majority
+ * held is still held by a live member): two of three crashing together may take a position that
+ * only they held.
  */
 export function survivableSchedule(
   schedule: FaultSchedule,
   groups: readonly { readonly members: readonly string[] }[],
+  failuresMax?: number,
 ): ScheduledFault[] {
+  if (failuresMax !== undefined && !(Number.isInteger(failuresMax) && failuresMax >= 1))
+    throw new RangeError(`failuresMax must be a positive integer, got ${String(failuresMax)}`);
   const down = new Set<string>();
   const restartedAtMs = new Map<string, number>();
   const kept: ScheduledFault[] = [];
@@ -330,6 +340,7 @@ export function survivableSchedule(
           entry.atMs - (restartedAtMs.get(member) ?? -JOIN_GRACE_MS) >= JOIN_GRACE_MS,
       );
       if (holders.length === 0) return false;
+      if (group.members.length - holders.length > (failuresMax ?? group.members.length - 1)) return false;
       down.add(node);
       return true;
     });
