@@ -237,6 +237,41 @@ describe('replica groups with views from the real membership layer', () => {
     expect(results[0]?.replayCommand).toContain('--output-commit majority');
   });
 
+  it("the cut-off primaries' window in two faults (the schedule fast-check shrank): lost with at-once, held with majority, both styles", async () => {
+    // A 50 ms partition leaves the ledger's primary b1 with client D's primary d1, cut off from
+    // their backups; then both crash. That is the window of "Known limits" (docs/replication.md):
+    // what the two primaries exchanged inside it sat at positions their backups did not hold, the
+    // next primaries' flushes cut them, and with `at-once` request r6 takes effect 0 times (with
+    // knock-on failures after it). With `majority` no output leaves a primary before a backup holds
+    // its position, and every check holds. The at-once half shows that the schedule reaches the
+    // limit, so the majority half does not pass by luck.
+    const schedule = [
+      { atMs: 931, fault: 'partition', nodes: ['b1', 'd1'], durationMs: 50 },
+      { atMs: 986, fault: 'crash', nodes: ['d1', 'b1'] },
+    ] as const;
+    for (const style of ['semi-active', 'passive'] as const) {
+      const run = (outputCommit: 'at-once' | 'majority') =>
+        runReplicationSimulation({
+          seed: 1,
+          style,
+          policy: 'sequence',
+          topology: 'direct',
+          views: 'membership',
+          faults: [],
+          schedule,
+          requests: 10,
+          settings: { outputCommit },
+        });
+      const atOnce = await run('at-once');
+      expect(atOnce.violations.map((violation) => violation.message)).toContain(
+        'request r6 took effect 0 times at the ledger',
+      );
+      const majority = await run('majority');
+      expect(describeViolations([majority])).toEqual([]);
+      expect(majority.failovers).toBe(2);
+    }
+  });
+
   // Invariant (replica-supervisors.txt): a backup never calls the real source. The front handles
   // each synchronous reply of the ledger with a `ctx.call` whose result (the calling replica's node
   // and count) lands in its state, so a backup that made its own call ends in another state than
