@@ -204,10 +204,11 @@ export function controlMessageProblem(message: unknown): string | undefined {
     case 'rep-held-request':
       return integers('epoch');
     case 'rep-state-request':
-      return integers('incarnation');
+      return integers('incarnation') ?? optionalCount(message, 'joining');
     case 'rep-state':
       return (
         integers('epoch', 'incarnation') ??
+        optionalCount(message, 'joining') ??
         (isCheckpoint(message.checkpoint) ? undefined : `${type}: a malformed checkpoint`) ??
         (isArrayOf(message.inputs, isInputCopy) ? undefined : `${type}: a malformed input`) ??
         (message.held === undefined || isArrayOf(message.held, isInputCopy)
@@ -223,6 +224,14 @@ export function controlMessageProblem(message: unknown): string | undefined {
     default:
       return `unknown control message type ${typeof type === 'string' ? type : typeof type}`;
   }
+}
+
+/** Undefined when `message[name]` is absent or a count; else what is wrong with it. */
+function optionalCount(message: Record<string, unknown>, name: string): string | undefined {
+  const value = message[name];
+  return value === undefined || isCount(value)
+    ? undefined
+    : `${String(message.type)}: ${name} is not a count`;
 }
 
 /**

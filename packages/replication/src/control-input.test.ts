@@ -142,6 +142,10 @@ describe('the shape checks of control messages', () => {
     expect(broken((m) => (m.inputs = [null]))).toBe('rep-state: a malformed input');
     expect(broken((m) => (m.peerBases = { C: 3 }))).toBe('rep-state: malformed peer bases');
     expect(broken((m) => (m.incarnation = '1'))).toBe('rep-state: incarnation is not an integer');
+    expect(broken((m) => (m.joining = -1))).toBe('rep-state: joining is not a count');
+    expect(
+      controlMessageProblem({ type: 'rep-state-request', group: 'B', incarnation: 1, joining: 'x' }),
+    ).toBe('rep-state-request: joining is not a count');
     expect(broken((m) => (m.type = 'rep-newer'))).toBe('unknown control message type rep-newer');
     expect(
       controlMessageProblem({
@@ -335,6 +339,53 @@ describe('a joining replica', () => {
       expect(joiner.role).toBe('joining');
       joiner.step({ type: 'control', from: nodeId('b1'), message: state });
       expect(joiner.counters.stateTransfersApplied).toBe(1);
+      expect(joiner.role).toBe('backup');
+      expect(joiner.digest()).toBe(primary.digest());
+    });
+});
+
+describe('a replica that joins again', () => {
+  // Invariant: a joiner applies only an answer to its current joining. One that answers an earlier
+  // joining of the same incarnation (delayed past its being taken out and added back) may stand
+  // before positions whose announcements it skipped since, which no one sends again.
+  for (const style of ['semi-active', 'passive'] as const)
+    it(`ignores a state transfer that answers its earlier joining, counted, and applies its current one's (${style})`, () => {
+      const { primary, joiner } = stateTransfer(style);
+      const answer = (joining: number): ReplicaControl => {
+        const effects = primary.step({
+          type: 'control',
+          from: nodeId('b4'),
+          message: { type: 'rep-state-request', group: 'B', incarnation: 1, joining },
+        });
+        const sent = effects.find((effect) => effect.type === 'control-send');
+        if (sent?.type !== 'control-send') throw new Error('the primary sent no state');
+        expect(sent.message).toMatchObject({ type: 'rep-state', joining });
+        return sent.message;
+      };
+      const first = answer(1);
+      joiner.step({ type: 'control', from: nodeId('b1'), message: first });
+      expect(joiner.role).toBe('backup');
+      // Taken out of the group, then added back: it joins again, a second time.
+      for (const [epoch, members] of [
+        [2, ['b1']],
+        [3, ['b1', 'b4']],
+      ] as const) {
+        const view = {
+          group: 'B',
+          epoch,
+          members: members.map((member) => nodeId(member)),
+          primary: nodeId('b1'),
+        };
+        primary.step({ type: 'view-installed', view });
+        joiner.step({ type: 'view-installed', view });
+      }
+      expect(joiner.role).toBe('joining');
+      joiner.step({ type: 'control', from: nodeId('b1'), message: first });
+      expect(joiner.counters.stateTransfersStale).toBe(1);
+      expect(joiner.counters.stateTransfersApplied).toBe(1);
+      expect(joiner.role).toBe('joining');
+      joiner.step({ type: 'control', from: nodeId('b1'), message: answer(2) });
+      expect(joiner.counters.stateTransfersApplied).toBe(2);
       expect(joiner.role).toBe('backup');
       expect(joiner.digest()).toBe(primary.digest());
     });

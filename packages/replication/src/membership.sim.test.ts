@@ -272,6 +272,46 @@ describe('replica groups with views from the real membership layer', () => {
     }
   });
 
+  it('a backup taken out and added back ignores a state transfer that answered its earlier joining (the schedule fast-check shrank), both styles and output commits', async () => {
+    // b1 crashes and restarts (a new incarnation joins); 200 ms delays on every node make
+    // membership take it out and add it back, and the transfers the primary sent for its first
+    // joining arrive during its second. Applying one (position 1) left it waiting at position 2 for
+    // good, with the primary at 11: it had skipped position 2's announcement while it held a later
+    // position, and no one sends it again. It must take the answer to its current joining.
+    const schedule = [
+      { atMs: 96, fault: 'partition', nodes: ['c1', 'd2'], durationMs: 1047 },
+      { atMs: 631, fault: 'crash', nodes: ['b1'] },
+      { atMs: 707, fault: 'reorder', nodes: ['b2', 'd1', 'c1'], durationMs: 518, intensity: 0.1 },
+      { atMs: 797, fault: 'delay', nodes: ['c1'], durationMs: 351, intensity: 20 },
+      { atMs: 797, fault: 'restart', nodes: ['b1'] },
+      {
+        atMs: 860,
+        fault: 'delay',
+        nodes: ['b3', 'c2', 'c1', 'b1', 'd2', 'd1'],
+        durationMs: 1341,
+        intensity: 200,
+      },
+    ] as const;
+    const results: ReplicationSimResult[] = [];
+    for (const style of ['semi-active', 'passive'] as const)
+      for (const outputCommit of ['at-once', 'majority'] as const)
+        results.push(
+          await runReplicationSimulation({
+            seed: 556269,
+            style,
+            policy: 'fairness',
+            topology: 'direct',
+            views: 'membership',
+            faults: [],
+            schedule,
+            requests: 10,
+            settings: { outputCommit },
+          }),
+        );
+    expect(describeViolations(results)).toEqual([]);
+    expect(results.every((result) => result.rejoins >= 1 && result.stateTransfersStale >= 1)).toBe(true);
+  });
+
   // Invariant (replica-supervisors.txt): a backup never calls the real source. The front handles
   // each synchronous reply of the ledger with a `ctx.call` whose result (the calling replica's node
   // and count) lands in its state, so a backup that made its own call ends in another state than

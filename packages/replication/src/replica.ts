@@ -704,6 +704,11 @@ export class ReplicaRole {
   private controlTransfers = 0;
   private readonly partsIn = new Map<string, { chunks: (Uint8Array | undefined)[]; received: number }>();
   private stateRequestedAtMs = -1;
+  /**
+   * Times this incarnation started joining (`requestState`): its state requests carry the count and
+   * a transfer that does not echo the current one answers an earlier joining (`onState`).
+   */
+  private joinings = 0;
   /** A position of this pass reached a multiple of `digestEvery`: its last position gets a digest. */
   private digestDue = false;
   /** Passive style: a checkpoint is due at the end of this pass (`attachCheckpoint`). */
@@ -1052,6 +1057,7 @@ export class ReplicaRole {
           this.stepDown();
           break;
         case 'requestState':
+          this.joinings++;
           this.setTimer(TIMER_STATE, 0);
           break;
         case 'refusePromotion':
@@ -1130,7 +1136,7 @@ export class ReplicaRole {
         if (this.role === 'backup') this.tellHeld(true);
         break;
       case 'rep-state-request':
-        this.onStateRequest(from, message.incarnation);
+        this.onStateRequest(from, message.incarnation, message.joining);
         break;
       case 'rep-state':
         this.onState(message);
@@ -1558,10 +1564,11 @@ export class ReplicaRole {
       type: 'rep-state-request',
       group: this.group,
       incarnation: this.incarnation,
+      joining: this.joinings,
     });
   }
 
-  private onStateRequest(from: NodeId, incarnation: number): void {
+  private onStateRequest(from: NodeId, incarnation: number, joining: number | undefined): void {
     if (this.role !== 'primary' || this.view?.members.includes(from) !== true) return;
     const peerEpochs: Record<string, number> = {};
     for (const [group, epoch] of this.peerEpochs) peerEpochs[group] = epoch;
@@ -1573,6 +1580,7 @@ export class ReplicaRole {
       group: this.group,
       epoch: this.view.epoch,
       incarnation,
+      ...(joining === undefined ? {} : { joining }),
       checkpoint: this.snapshotCheckpoint([]),
       inputs: [...this.pool.values()].map(({ kind, payload }) => ({ kind, payload })),
       held: [...this.held],
@@ -1590,6 +1598,16 @@ export class ReplicaRole {
   /** A joining replica takes the primary's state and becomes a backup. */
   private onState(message: Extract<ReplicaControl, { type: 'rep-state' }>): void {
     if (this.role !== 'joining' || message.incarnation !== this.incarnation) return;
+    // An answer to an earlier joining of this incarnation, delayed until it joins again (taken out
+    // and added back, or its state discarded): its checkpoint may stand before positions whose
+    // announcements this replica skipped since (it held them then) and that no one will send again,
+    // so applying it would leave the replica waiting at the first of them for good (found by a
+    // fast-check schedule: a rejoined backup took a 200 ms late transfer of position 1 and never
+    // got past it, with the primary at 11). The current joining's own answer follows.
+    if (message.joining !== undefined && message.joining !== this.joinings) {
+      this.counters.stateTransfersStale++;
+      return;
+    }
     const checkpoint = message.checkpoint;
     this.restoreFrom(checkpoint);
     this.historyKeys.length = 0;

@@ -149,6 +149,8 @@ export interface ReplicationSimResult {
   /** Promotions after the first primaries: failovers. */
   readonly failovers: number;
   readonly stateTransfers: number;
+  /** State transfers joiners ignored as answers to an earlier joining (`counters.stateTransfersStale`). */
+  readonly stateTransfersStale: number;
   /** Views that named a joining replica primary (it refused; membership moved on). */
   readonly refusedPromotions: number;
   /** Replicas taken out alive (evicted, diverged) and added back, which started over as joining. */
@@ -808,6 +810,7 @@ export async function runReplicationSimulation(
     replies,
     failovers: total.promotions - groups.length,
     stateTransfers: total.stateTransfersApplied,
+    stateTransfersStale: total.stateTransfersStale,
     refusedPromotions: total.refusedPromotions,
     rejoins: total.rejoins,
     discardedStates: total.discardedStates,

@@ -447,14 +447,26 @@ export type ReplicaControl =
   | { readonly type: 'rep-held'; readonly group: string; readonly epoch: number; readonly position: number }
   /** A primary whose outputs wait for a majority asks a backup to tell it again what it holds. */
   | { readonly type: 'rep-held-request'; readonly group: string; readonly epoch: number }
-  /** A joining (restarted) replica asks the primary for its state. */
-  | { readonly type: 'rep-state-request'; readonly group: string; readonly incarnation: number }
+  /**
+   * A joining replica (a restarted one, one added back, one whose state was discarded) asks the
+   * primary for its state. `joining` counts the times this incarnation started joining; the answer
+   * echoes it, so an answer to an earlier joining, delayed past it, is told apart and ignored.
+   * Absent from a sender of an older version.
+   */
+  | {
+      readonly type: 'rep-state-request';
+      readonly group: string;
+      readonly incarnation: number;
+      readonly joining?: number;
+    }
   | {
       readonly type: 'rep-state';
       readonly group: string;
       readonly epoch: number;
       /** The requester's incarnation: an answer meant for an earlier one is ignored. */
       readonly incarnation: number;
+      /** The request's `joining`, echoed: an answer meant for an earlier joining is ignored. */
+      readonly joining?: number;
       readonly checkpoint: Checkpoint;
       /** Inputs received and not yet processed at the primary. */
       readonly inputs: readonly InputCopy[];
@@ -634,6 +646,13 @@ export interface ReplicaCounters {
   repliesAtOnce: number;
   stateTransfersSent: number;
   stateTransfersApplied: number;
+  /**
+   * State transfers a joining replica ignored because they answered an earlier joining of its
+   * incarnation (sent before it was taken out and added back, or before it discarded its state, and
+   * delayed): applying one would take it back to a position whose later announcements it may have
+   * missed for good.
+   */
+  stateTransfersStale: number;
   /** Views that made this replica primary while it had no state yet (membership must pick another). */
   refusedPromotions: number;
   /** Times this replica was added back after membership took it out, and started over as joining. */
@@ -699,6 +718,7 @@ export function zeroReplicaCounters(): ReplicaCounters {
     repliesAtOnce: 0,
     stateTransfersSent: 0,
     stateTransfersApplied: 0,
+    stateTransfersStale: 0,
     refusedPromotions: 0,
     rejoins: 0,
     discardedStates: 0,
