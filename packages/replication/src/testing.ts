@@ -204,6 +204,9 @@ interface GroupPlan {
   readonly style: ReplicationStyle;
 }
 
+/** Client requests of a run unless it says otherwise. */
+const DEFAULT_REQUESTS = 12;
+
 /** Replicas per server group (front and ledger) unless a run says otherwise. */
 const DEFAULT_SERVER_REPLICAS = 3;
 
@@ -222,6 +225,12 @@ export interface ReplicationReplayExtras extends Partial<
   readonly faults?: readonly FaultKind[];
   readonly replicas?: number;
   readonly frontCalls?: boolean;
+  /** A topology the run was given (not the seed's): `--topology`. */
+  readonly topology?: Topology;
+  /** Client requests, when not the default 12: `--requests`. */
+  readonly requests?: number;
+  /** An explicit fault schedule in place of the nemesis: `--schedule`, inline JSON. */
+  readonly schedule?: FaultSchedule;
 }
 
 /**
@@ -239,8 +248,18 @@ export function replicationSimReplayCommand(
   const words = ['pnpm steadfast sim replication --seeds 1 --from', String(seed), '--style', style];
   if (policy !== undefined) words.push('--policy', policy);
   if (views !== 'scripted') words.push('--views', views);
-  const { faults, replicas, piggybackCharsMax, outputCommit, frontCalls, stuckAskMs, checkpointIntervalMs } =
-    extras;
+  const {
+    faults,
+    replicas,
+    piggybackCharsMax,
+    outputCommit,
+    frontCalls,
+    stuckAskMs,
+    checkpointIntervalMs,
+    topology,
+    requests,
+    schedule,
+  } = extras;
   if (faults !== undefined && formatFaults(faults) !== formatFaults(ALL_FAULTS))
     words.push('--faults', formatFaults(faults));
   if (replicas !== undefined && replicas !== DEFAULT_SERVER_REPLICAS)
@@ -256,6 +275,12 @@ export function replicationSimReplayCommand(
     checkpointIntervalMs !== REPLICATION_DEFAULTS.checkpointIntervalMs
   )
     words.push('--checkpoint-interval-ms', String(checkpointIntervalMs));
+  if (topology !== undefined) words.push('--topology', topology);
+  if (requests !== undefined && requests !== DEFAULT_REQUESTS) words.push('--requests', String(requests));
+  // In single quotes for a POSIX shell (a quote inside, which no valid node id has, closes and
+  // reopens them around an escaped one).
+  if (schedule !== undefined)
+    words.push('--schedule', `'${JSON.stringify(schedule).replaceAll("'", "'\\''")}'`);
   return words.join(' ');
 }
 
@@ -387,7 +412,7 @@ export async function runReplicationSimulation(
   const policy = policyByName(policyName);
   const plan = new Prng(seed).fork('replication-plan');
   const topology: Topology = options.topology ?? (plan.chance(0.5) ? 'chain' : 'direct');
-  const requests = options.requests ?? 12;
+  const requests = options.requests ?? DEFAULT_REQUESTS;
   const replicas = options.replicas ?? DEFAULT_SERVER_REPLICAS;
   const safetyMs = options.safetyMs ?? 3_000;
   const livenessMs = options.livenessMs ?? 3_000;
@@ -451,6 +476,9 @@ export async function runReplicationSimulation(
     replicas,
     ...replayedSettings(options.settings),
     ...(options.frontCalls === true ? { frontCalls: true } : {}),
+    ...(options.topology === undefined ? {} : { topology: options.topology }),
+    requests,
+    ...(options.schedule === undefined ? {} : { schedule: options.schedule }),
   });
 
   const tellView = (simulation: Simulation, member: NodeId, view: Parameters<typeof replicaViewCommand>[0]) =>

@@ -79,6 +79,78 @@ export interface ScheduledFault {
 
 export type FaultSchedule = readonly ScheduledFault[];
 
+/** Most entries `faultScheduleFrom` takes: a schedule is a test's handful of faults, not a log. */
+export const FAULT_SCHEDULE_ENTRIES_MAX = 1_000;
+
+export type FaultScheduleResult =
+  { readonly ok: true; readonly schedule: ScheduledFault[] } | { readonly ok: false; readonly error: string };
+
+/**
+ * A fault schedule from untrusted data (JSON from a file or a command line, such as a fast-check
+ * counterexample): an array of at most `FAULT_SCHEDULE_ENTRIES_MAX` entries
+ * `{ atMs, fault, nodes, durationMs?, intensity? }`, each with a non-negative integer time, a known
+ * fault kind, a non-empty array of node ids and, when present, a positive integer duration and a
+ * finite non-negative intensity (a probability of at most 1 for loss, duplicate and reorder). Other
+ * fields are an error too, so a misspelt one is not silently dropped. Never throws: a wrong value
+ * comes back as a message naming the entry and the field. The entries come back sorted by time, as
+ * the simulator applies them, each with only the fields above.
+ */
+export function faultScheduleFrom(value: unknown): FaultScheduleResult {
+  if (!Array.isArray(value)) return { ok: false, error: 'a fault schedule must be an array of entries' };
+  if (value.length > FAULT_SCHEDULE_ENTRIES_MAX) {
+    return {
+      ok: false,
+      error: `a fault schedule has at most ${FAULT_SCHEDULE_ENTRIES_MAX} entries, got ${value.length}`,
+    };
+  }
+  const schedule: ScheduledFault[] = [];
+  for (const [index, entry] of value.entries()) {
+    const shaped = scheduledFaultFrom(entry);
+    if (typeof shaped === 'string') return { ok: false, error: `fault schedule entry ${index}: ${shaped}` };
+    schedule.push(shaped);
+  }
+  return { ok: true, schedule: schedule.sort((left, right) => left.atMs - right.atMs) };
+}
+
+const SCHEDULED_FAULT_FIELDS: ReadonlySet<string> = new Set([
+  'atMs',
+  'fault',
+  'nodes',
+  'durationMs',
+  'intensity',
+]);
+
+function scheduledFaultFrom(entry: unknown): ScheduledFault | string {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return 'not an object';
+  const fields = entry as Record<string, unknown>;
+  const unknown = Object.keys(fields).find((name) => !SCHEDULED_FAULT_FIELDS.has(name));
+  if (unknown !== undefined) return `unknown field ${JSON.stringify(unknown)}`;
+  const { atMs, fault, nodes, durationMs, intensity } = fields;
+  if (!Number.isSafeInteger(atMs) || (atMs as number) < 0) return 'atMs must be a non-negative integer';
+  if (typeof fault !== 'string' || !isFaultKind(fault))
+    return `fault must be one of ${ALL_FAULTS.join(', ')}`;
+  if (
+    !Array.isArray(nodes) ||
+    nodes.length === 0 ||
+    !nodes.every((node) => typeof node === 'string' && node !== '')
+  )
+    return 'nodes must be a non-empty array of node ids';
+  if (durationMs !== undefined && (!Number.isSafeInteger(durationMs) || (durationMs as number) <= 0))
+    return 'durationMs must be a positive integer';
+  if (intensity !== undefined) {
+    if (typeof intensity !== 'number' || !Number.isFinite(intensity) || intensity < 0)
+      return 'intensity must be a finite non-negative number';
+    if (fault !== 'delay' && intensity > 1) return `intensity of ${fault} is a probability, at most 1`;
+  }
+  return {
+    atMs: atMs as number,
+    fault,
+    nodes: [...(nodes as string[])],
+    ...(durationMs === undefined ? {} : { durationMs: durationMs as number }),
+    ...(intensity === undefined ? {} : { intensity }),
+  };
+}
+
 /** A record with a zero count per fault kind. */
 export function zeroFaultCounts(): Record<FaultKind, number> {
   return {

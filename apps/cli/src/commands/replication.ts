@@ -20,11 +20,14 @@ import { startReplicationCluster, waitFor, type ReplicationCluster } from '../re
 import { startReplicationStack } from '../replication-stack.js';
 import { Session } from 'node:inspector';
 import {
+  replicationGroupMembers,
   runReplicationSimulation,
   VIEW_ORIGINS,
   type ReplicationSimResult,
+  type Topology,
 } from '@steadfast/replication/testing';
-import { ALL_FAULTS } from '@steadfast/sim';
+import { ALL_FAULTS, faultScheduleFrom, type FaultSchedule } from '@steadfast/sim';
+import { readFileSync } from 'node:fs';
 import {
   UsageError,
   choiceFlag,
@@ -60,6 +63,10 @@ const CHECKPOINT_INTERVAL_MS_MAX = 60_000;
  */
 const BENCH_ROUNDS_MAX = 20;
 
+const TOPOLOGIES: readonly Topology[] = ['chain', 'direct'];
+/** Most client requests `sim replication --requests` takes (a run's bookkeeping grows with them). */
+const SIM_REQUESTS_MAX = 1_000;
+
 /** `--output-commit` of `sim replication` and the two replication benchmarks. */
 const OUTPUT_COMMIT_OPTION = {
   type: 'string',
@@ -70,7 +77,7 @@ export const simReplicationCommand: CommandSpec = {
   name: 'sim replication',
   summary: 'Run many seeds of replica groups (order announcements, failover) under the nemesis.',
   usage:
-    'steadfast sim replication --seeds N [--from S] [--style semi-active|passive] [--policy NAME] [--faults LIST] [--views scripted|membership] [--replicas N] [--piggyback-chars N] [--output-commit at-once|majority] [--front-calls] [--stuck-ask-ms N] [--checkpoint-interval-ms N] [--json]',
+    'steadfast sim replication --seeds N [--from S] [--style semi-active|passive] [--policy NAME] [--faults LIST] [--views scripted|membership] [--replicas N] [--piggyback-chars N] [--output-commit at-once|majority] [--front-calls] [--stuck-ask-ms N] [--checkpoint-interval-ms N] [--topology chain|direct] [--requests N] [--schedule JSON|FILE] [--json]',
   details:
     `Seeds S … S+N−1 (default S = 1). Policies: ${POLICY_NAMES.join(', ')} (default: rotating with the seed).\n` +
     `Faults: ${ALL_FAULTS.join(', ')} (default all). Topology alternates with the seed between clients →\n` +
@@ -93,7 +100,12 @@ export const simReplicationCommand: CommandSpec = {
     'primary for the input: a safety net under the rules that fetch inputs. A run in which it fired is\n' +
     'run again without it; one that then fails needed the net (a path no rule covers), counted in\n' +
     'stuckInputNeededRuns with the failure and its replay command. A violation prints the command\n' +
-    'that replays its seed.',
+    'that replays its seed.\n' +
+    '--topology fixes the topology instead of the seed, --requests the client requests (default 12),\n' +
+    '--schedule an explicit fault schedule in place of the nemesis: a JSON array of\n' +
+    '{ atMs, fault, nodes, durationMs?, intensity? }, inline or in a file (the shrunk counterexample\n' +
+    'of fault-schedule.property.test.ts, or the replay command of a run that had one); it needs\n' +
+    '--topology, since it names the nodes of one.',
   options: {
     seeds: { type: 'string', description: 'how many seeds to run (required)' },
     from: { type: 'string', description: 'first seed (default 1)' },
@@ -118,6 +130,18 @@ export const simReplicationCommand: CommandSpec = {
     'checkpoint-interval-ms': {
       type: 'string',
       description: `passive style: checkpointIntervalMs, 0 (a checkpoint every pass) to ${CHECKPOINT_INTERVAL_MS_MAX} (default ${REPLICATION_DEFAULTS.checkpointIntervalMs})`,
+    },
+    topology: {
+      type: 'string',
+      description: 'chain (clients → front → ledger) or direct (clients → ledger); default: from the seed',
+    },
+    requests: {
+      type: 'string',
+      description: `client requests per run, 1 to ${SIM_REQUESTS_MAX} (default 12)`,
+    },
+    schedule: {
+      type: 'string',
+      description: 'a fault schedule in place of the nemesis: JSON (starting with [) or a file of it',
     },
     json: {
       type: 'boolean',
@@ -161,6 +185,9 @@ export const simReplicationCommand: CommandSpec = {
       0,
       CHECKPOINT_INTERVAL_MS_MAX,
     );
+    const topology = choiceFlag(args, 'topology', TOPOLOGIES, undefined);
+    const requestsPerRun = integerFlag(args, 'requests', 12, 1, SIM_REQUESTS_MAX);
+    const schedule = scheduleFlag(args.values.schedule, topology, replicas);
     const tally: ReplicationSweepTally = {
       requests: 0,
       failovers: 0,
@@ -184,6 +211,9 @@ export const simReplicationCommand: CommandSpec = {
           ...(piggybackCharsMax === undefined ? {} : { piggybackCharsMax }),
         },
         ...(args.values['front-calls'] === true ? { frontCalls: true } : {}),
+        ...(topology === undefined ? {} : { topology }),
+        requests: requestsPerRun,
+        ...(schedule === undefined ? {} : { schedule }),
       });
     const { violations, wallMs } = await sweepSeeds(
       { from, seeds },
@@ -209,6 +239,50 @@ export const simReplicationCommand: CommandSpec = {
     return violations.length === 0 ? 0 : 1;
   },
 };
+
+/**
+ * `--schedule`: inline JSON (it starts with `[`) or the name of a file holding it, checked by
+ * `faultScheduleFrom`, with every node it names one of the run's (`--topology` says which run).
+ */
+function scheduleFlag(
+  value: unknown,
+  topology: Topology | undefined,
+  replicas: number,
+): FaultSchedule | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new UsageError('--schedule takes JSON or a file name');
+  if (topology === undefined)
+    throw new UsageError(
+      '--schedule needs --topology chain|direct: a schedule names the nodes of one topology',
+    );
+  let text = value;
+  if (!value.trimStart().startsWith('[')) {
+    try {
+      text = readFileSync(value, 'utf8');
+    } catch (error) {
+      throw new UsageError(
+        `--schedule ${value}: not JSON (it does not start with [) and not a readable file: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--schedule: not JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const read = faultScheduleFrom(parsed);
+  if (!read.ok) throw new UsageError(`--schedule: ${read.error}`);
+  const nodes = new Set(Object.values(replicationGroupMembers(topology, replicas)).flat());
+  for (const entry of read.schedule) {
+    const unknown = entry.nodes.find((node) => !nodes.has(node));
+    if (unknown !== undefined)
+      throw new UsageError(
+        `--schedule: node ${JSON.stringify(unknown)} is not in a ${topology} run (${[...nodes].join(', ')})`,
+      );
+  }
+  return read.schedule;
+}
 
 /** What `sim replication` counts over its seeds, besides their violations. */
 export interface ReplicationSweepTally {
