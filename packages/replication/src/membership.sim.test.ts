@@ -23,9 +23,10 @@
  * every run.
  */
 import { describe, expect, it } from 'vitest';
-import type { FaultKind } from '@steadfast/sim';
+import type { FaultKind, FaultSchedule } from '@steadfast/sim';
 import { policyForSeed, type PolicyName } from './policy.js';
 import { runReplicationSimulation, type ReplicationSimResult } from './testing.js';
+import type { OutputCommit } from './types.js';
 import { ledger } from './workload.js';
 import type { ActorBehavior } from '@steadfast/runtime';
 
@@ -54,6 +55,26 @@ function membershipRun(
     policy: policyForSeed(seed),
     ...(settings === undefined ? {} : { settings }),
     ...(frontCalls ? { frontCalls } : {}),
+  });
+}
+
+/**
+ * A schedule `fault-schedule.property.test.ts` found and fast-check shrank, run the way the property
+ * and the sweeps of its schedules ran it: direct topology, membership views, 10 requests, no nemesis.
+ */
+function shrunkScheduleRun(
+  run: { seed: number; policy: PolicyName; schedule: FaultSchedule },
+  style: 'semi-active' | 'passive',
+  outputCommit: OutputCommit,
+): Promise<ReplicationSimResult> {
+  return runReplicationSimulation({
+    ...run,
+    style,
+    topology: 'direct',
+    views: 'membership',
+    faults: [],
+    requests: 10,
+    settings: { outputCommit },
   });
 }
 
@@ -250,18 +271,8 @@ describe('replica groups with views from the real membership layer', () => {
       { atMs: 986, fault: 'crash', nodes: ['d1', 'b1'] },
     ] as const;
     for (const style of ['semi-active', 'passive'] as const) {
-      const run = (outputCommit: 'at-once' | 'majority') =>
-        runReplicationSimulation({
-          seed: 1,
-          style,
-          policy: 'sequence',
-          topology: 'direct',
-          views: 'membership',
-          faults: [],
-          schedule,
-          requests: 10,
-          settings: { outputCommit },
-        });
+      const run = (outputCommit: OutputCommit) =>
+        shrunkScheduleRun({ seed: 1, policy: 'sequence', schedule }, style, outputCommit);
       const atOnce = await run('at-once');
       expect(atOnce.violations.map((violation) => violation.message)).toContain(
         'request r6 took effect 0 times at the ledger',
@@ -296,17 +307,7 @@ describe('replica groups with views from the real membership layer', () => {
     for (const style of ['semi-active', 'passive'] as const)
       for (const outputCommit of ['at-once', 'majority'] as const)
         results.push(
-          await runReplicationSimulation({
-            seed: 556269,
-            style,
-            policy: 'fairness',
-            topology: 'direct',
-            views: 'membership',
-            faults: [],
-            schedule,
-            requests: 10,
-            settings: { outputCommit },
-          }),
+          await shrunkScheduleRun({ seed: 556269, policy: 'fairness', schedule }, style, outputCommit),
         );
     expect(describeViolations(results)).toEqual([]);
     expect(results.every((result) => result.rejoins >= 1 && result.stateTransfersStale >= 1)).toBe(true);
