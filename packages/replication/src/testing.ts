@@ -366,8 +366,9 @@ export function survivableSchedule(
           !down.has(member) &&
           entry.atMs - (restartedAtMs.get(member) ?? -JOIN_GRACE_MS) >= JOIN_GRACE_MS,
       );
-      if (holders.length === 0) return false;
-      if (group.members.length - holders.length > (failuresMax ?? group.members.length - 1)) return false;
+      // At least one holder left, and no more members without the state than `failuresMax`.
+      const withoutState = group.members.length - holders.length;
+      if (withoutState > Math.min(failuresMax ?? Infinity, group.members.length - 1)) return false;
       down.add(node);
       return true;
     });
