@@ -204,8 +204,8 @@ interface GroupPlan {
   readonly style: ReplicationStyle;
 }
 
-/** Client requests of a run unless it says otherwise. */
-const DEFAULT_REQUESTS = 12;
+/** Client requests of a run unless it says otherwise (`sim replication --requests`' default too). */
+export const REPLICATION_SIM_REQUESTS_DEFAULT = 12;
 
 /** Replicas per server group (front and ledger) unless a run says otherwise. */
 const DEFAULT_SERVER_REPLICAS = 3;
@@ -276,7 +276,8 @@ export function replicationSimReplayCommand(
   )
     words.push('--checkpoint-interval-ms', String(checkpointIntervalMs));
   if (topology !== undefined) words.push('--topology', topology);
-  if (requests !== undefined && requests !== DEFAULT_REQUESTS) words.push('--requests', String(requests));
+  if (requests !== undefined && requests !== REPLICATION_SIM_REQUESTS_DEFAULT)
+    words.push('--requests', String(requests));
   // In single quotes for a POSIX shell (a quote inside, which no valid node id has, closes and
   // reopens them around an escaped one).
   if (schedule !== undefined)
@@ -413,7 +414,7 @@ export async function runReplicationSimulation(
   const policy = policyByName(policyName);
   const plan = new Prng(seed).fork('replication-plan');
   const topology: Topology = options.topology ?? (plan.chance(0.5) ? 'chain' : 'direct');
-  const requests = options.requests ?? DEFAULT_REQUESTS;
+  const requests = options.requests ?? REPLICATION_SIM_REQUESTS_DEFAULT;
   const replicas = options.replicas ?? DEFAULT_SERVER_REPLICAS;
   const safetyMs = options.safetyMs ?? 3_000;
   const livenessMs = options.livenessMs ?? 3_000;

@@ -21,6 +21,7 @@ import { startReplicationStack } from '../replication-stack.js';
 import { Session } from 'node:inspector';
 import {
   replicationGroupMembers,
+  REPLICATION_SIM_REQUESTS_DEFAULT,
   runReplicationSimulation,
   VIEW_ORIGINS,
   type ReplicationSimResult,
@@ -101,7 +102,7 @@ export const simReplicationCommand: CommandSpec = {
     'run again without it; one that then fails needed the net (a path no rule covers), counted in\n' +
     'stuckInputNeededRuns with the failure and its replay command. A violation prints the command\n' +
     'that replays its seed.\n' +
-    '--topology fixes the topology instead of the seed, --requests the client requests (default 12),\n' +
+    `--topology fixes the topology instead of the seed, --requests the client requests (default ${REPLICATION_SIM_REQUESTS_DEFAULT}),\n` +
     '--schedule an explicit fault schedule in place of the nemesis: a JSON array of\n' +
     '{ atMs, fault, nodes, durationMs?, intensity? }, inline or in a file (the shrunk counterexample\n' +
     'of fault-schedule.property.test.ts, or the replay command of a run that had one); it needs\n' +
@@ -137,7 +138,7 @@ export const simReplicationCommand: CommandSpec = {
     },
     requests: {
       type: 'string',
-      description: `client requests per run, 1 to ${SIM_REQUESTS_MAX} (default 12)`,
+      description: `client requests per run, 1 to ${SIM_REQUESTS_MAX} (default ${REPLICATION_SIM_REQUESTS_DEFAULT})`,
     },
     schedule: {
       type: 'string',
@@ -186,7 +187,13 @@ export const simReplicationCommand: CommandSpec = {
       CHECKPOINT_INTERVAL_MS_MAX,
     );
     const topology = choiceFlag(args, 'topology', TOPOLOGIES, undefined);
-    const requestsPerRun = integerFlag(args, 'requests', 12, 1, SIM_REQUESTS_MAX);
+    const requestsPerRun = integerFlag(
+      args,
+      'requests',
+      REPLICATION_SIM_REQUESTS_DEFAULT,
+      1,
+      SIM_REQUESTS_MAX,
+    );
     const schedule = scheduleFlag(args.values.schedule, topology, replicas);
     const tally: ReplicationSweepTally = {
       requests: 0,
