@@ -8,6 +8,10 @@ import fc from 'fast-check';
 import { ALL_FAULTS, type FaultKind, type FaultSchedule, type ScheduledFault } from './faults.js';
 import { minorityOf } from './nemesis.js';
 
+/**
+ * Options of `faultScheduleArbitrary`: the nodes and safety phase the schedules are for, and the
+ * bounds they keep. Throws `RangeError` for no nodes or a non-positive `safetyMs`.
+ */
 export interface FaultScheduleArbitraryOptions {
   readonly nodes: readonly string[];
   /** Faults start in [0, safetyMs). */

@@ -15,14 +15,20 @@ export const ALL_FAULTS = [
   'delay',
 ] as const;
 
+/** One of `ALL_FAULTS`: the name of a fault in schedules, traces, counters and `--faults`. */
 export type FaultKind = (typeof ALL_FAULTS)[number];
 
 const faultNames: ReadonlySet<string> = new Set(ALL_FAULTS);
 
+/** Whether `value` names a fault kind (for checking a `--faults` entry or a schedule read from JSON). */
 export function isFaultKind(value: string): value is FaultKind {
   return faultNames.has(value);
 }
 
+/**
+ * Thrown by `parseFaults` for an entry that names no fault; `fault` holds the entry. The CLI turns
+ * it into a usage error, and its message lists the valid names.
+ */
 export class UnknownFaultError extends Error {
   override readonly name = 'UnknownFaultError';
   constructor(readonly fault: string) {
@@ -77,11 +83,20 @@ export interface ScheduledFault {
   readonly intensity?: number;
 }
 
+/**
+ * A list of faults to inject, in time order: what the nemesis plans from the seed, what
+ * `faultScheduleArbitrary` generates, and what `SimulationOptions.schedule` takes instead of the
+ * nemesis.
+ */
 export type FaultSchedule = readonly ScheduledFault[];
 
 /** Most entries `faultScheduleFrom` takes: a schedule is a test's handful of faults, not a log. */
 export const FAULT_SCHEDULE_ENTRIES_MAX = 1_000;
 
+/**
+ * What `faultScheduleFrom` gives: the checked schedule, sorted by time, or a message naming the
+ * bad entry and field.
+ */
 export type FaultScheduleResult =
   { readonly ok: true; readonly schedule: ScheduledFault[] } | { readonly ok: false; readonly error: string };
 

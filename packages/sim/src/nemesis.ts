@@ -10,6 +10,10 @@
 import type { FaultKind, ScheduledFault } from './faults.js';
 import type { Prng } from './prng.js';
 
+/**
+ * Tuning of the nemesis, all optional; the defaults are those of docs/simulator.md. Every bound here
+ * keeps a run meaningful: a majority stays up and every fault ends.
+ */
 export interface NemesisOptions {
   /** How often the nemesis considers a new fault. Default 100 ms (the simulation's `tickMs`). */
   readonly intervalMs?: number;
@@ -23,6 +27,10 @@ export interface NemesisOptions {
   readonly linkFaultsMax?: number;
 }
 
+/**
+ * What `planFaults` plans for: the cluster's nodes, the fault kinds allowed and the safety phase's
+ * length, with the nemesis's tuning.
+ */
 export interface FaultPlanRequest extends NemesisOptions {
   readonly nodes: readonly string[];
   readonly faults: readonly FaultKind[];

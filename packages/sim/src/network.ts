@@ -34,6 +34,10 @@ export interface LinkConfig {
   readonly reorderDelayMs: readonly [min: number, max: number];
 }
 
+/**
+ * What every link does unless told otherwise: 1-10 ms of latency and no loss, duplication or
+ * reordering (the reorder delay, 10-50 ms, applies only to datagrams picked for reordering).
+ */
 export const defaultLinkConfig: LinkConfig = {
   latencyMs: [1, 10],
   loss: 0,
@@ -53,6 +57,10 @@ export interface LinkFault {
   readonly extraLatencyMs?: number;
 }
 
+/**
+ * Options of `SimNetwork`. The clock and the PRNG are the simulation's own (a fork of its seed), so
+ * delivery order is a function of the seed; bad link values throw `RangeError`.
+ */
 export interface SimNetworkOptions {
   readonly clock: Clock;
   readonly prng: Prng;
@@ -154,6 +162,12 @@ function checkLinkConfig(config: Partial<LinkConfig>): void {
   checkProbability('reorder', config.reorder);
 }
 
+/**
+ * A simulated datagram network for one simulation: endpoints `attach` to get a `Transport`, every
+ * datagram becomes a timer on the shared clock, and the fault methods (`partition`, `blockOneWay`,
+ * `addLinkFault`, `detach` for a crash, `heal`) are what the nemesis drives. Dropped and lost frames
+ * are counted in `counters()`, never thrown; invalid configuration is a programmer error and throws.
+ */
 export class SimNetwork {
   readonly maxDatagramBytes: number;
   private readonly clock: Clock;

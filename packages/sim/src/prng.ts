@@ -40,6 +40,12 @@ function seedWords(seed: number): [low: number, high: number] {
   return [seed >>> 0, Math.floor(seed / twoPow32) >>> 0];
 }
 
+/**
+ * A seeded stream of random numbers (sfc32): the only randomness a simulation may use, so that a
+ * seed names one run. Draws are deterministic given the seed and the order of calls; `fork` gives
+ * each component a stream of its own. Methods throw `RangeError` on impossible arguments (a
+ * programmer error).
+ */
 export class Prng {
   private a: number;
   private b: number;

@@ -5,6 +5,10 @@
  */
 import { formatFaults, type FaultKind } from './faults.js';
 
+/**
+ * The flags of the replay command besides the seed. Options without a CLI flag (`safetyMs`, the
+ * network, ...) are not carried, so a run is only replayable when it used the CLI's defaults.
+ */
 export interface ReplayOptions {
   /** Node count, or the node ids (only their count travels: the CLI names nodes `n1`..`nK`). */
   readonly nodes: number | readonly string[];
@@ -41,12 +45,17 @@ export function replayCommand(seed: number, options: ReplayOptions): string {
   return words.join(' ');
 }
 
+/** The part of a violation `formatReport` prints: its virtual time, its event number and its message. */
 export interface ReportedViolation {
   readonly atMs: number;
   readonly event: number;
   readonly message: string;
 }
 
+/**
+ * The fields of a run's result that `formatReport` reads: a `SimulationResult` has them, and so may
+ * any other result that should print the same way.
+ */
 export interface ReportableResult {
   readonly seed: number;
   readonly events: number;

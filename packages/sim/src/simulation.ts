@@ -33,6 +33,10 @@ import { Prng } from './prng.js';
 import { replayCommand } from './replay.js';
 import { yieldToHost } from './yield.js';
 
+/**
+ * What `SimulationOptions.setup` gets besides the `Node`: the node's durable state, which survives
+ * its crashes, and whether this is a first start or a restart, so setup can restore actors.
+ */
 export interface SetupContext {
   /** The node's disk: the same object across crashes and restarts of this node. */
   readonly store: Store;
@@ -44,6 +48,7 @@ export interface SetupContext {
   readonly actorDisk: ReadonlyMap<string, unknown>;
   /** True when the node is being restarted after a crash. */
   readonly restart: boolean;
+  /** The node's incarnation: 1 at the first start, one more at each restart. */
   readonly incarnation: number;
   readonly simulation: Simulation;
 }
@@ -51,8 +56,17 @@ export interface SetupContext {
 /** Returns the violations it sees, as messages; an empty array when all is well. */
 export type Invariant = (simulation: Simulation) => readonly string[];
 
+/**
+ * Where a run is: `idle` before `start`, `safety` while faults are injected, `liveness` after the
+ * heal, `done` once `run` has returned.
+ */
 export type SimulationPhase = 'idle' | 'safety' | 'liveness' | 'done';
 
+/**
+ * Options of `Simulation`: the cluster, what runs on it, the faults and the checks. A run is a pure
+ * function of these options, the seed included. The constructor throws `RangeError` for no nodes,
+ * repeated node ids or negative phase lengths, and `InvalidIdError` for a malformed node id.
+ */
 export interface SimulationOptions {
   /** A non-negative safe integer: the whole run is a function of it and of these options. */
   readonly seed: number;
@@ -85,6 +99,7 @@ export interface SimulationOptions {
   readonly livelockEventsMax?: number;
   /** Record the nodes' sends, deliveries, timers and state hashes (default true). Faults are always recorded. */
   readonly trace?: boolean;
+  /** Most trace events kept; later ones are dropped and counted (`MemoryTrace`'s default when absent). */
   readonly traceEventsMax?: number;
   /** Hash each actor's state into the trace after every step (default: on when tracing). Costly. */
   readonly hashStates?: boolean;
@@ -96,6 +111,10 @@ export interface SimulationOptions {
   readonly wallClock?: () => number;
 }
 
+/**
+ * A failed invariant or liveness check (one per message it returned), or a livelock: when, after
+ * how many events, and in which phase.
+ */
 export interface Violation {
   readonly atMs: number;
   /** The number of events run when the violation was seen. */
@@ -104,8 +123,17 @@ export interface Violation {
   readonly phase: SimulationPhase;
 }
 
+/**
+ * Why a run stopped: it ran to the end of the liveness phase, a check failed (or it livelocked), or
+ * it reached `eventsMax`.
+ */
 export type StopReason = 'end' | 'violation' | 'events-max';
 
+/**
+ * The outcome of `Simulation.run()`: `ok` when no violation was seen, with everything needed to
+ * understand and reproduce the run (the trace and its hash, fault and network counters, the replay
+ * command). `formatReport` prints it for a person.
+ */
 export interface SimulationResult {
   readonly seed: number;
   readonly ok: boolean;
@@ -114,6 +142,7 @@ export interface SimulationResult {
   readonly events: number;
   readonly simulatedMs: number;
   readonly violations: readonly Violation[];
+  /** SHA-256 of the encoded trace: two runs of one seed must give the same hash. */
   readonly traceHash: string;
   readonly trace: MemoryTrace;
   readonly faultsInjected: Readonly<Record<FaultKind, number>>;
@@ -188,6 +217,13 @@ interface NodeSlot {
   clock: IncarnationClock | undefined;
 }
 
+/**
+ * One simulated cluster run: real `Node`s on one `SimulatedClock` and one `SimNetwork`, with faults
+ * from the nemesis or an explicit schedule, every choice drawn from one `Prng` built from the seed.
+ * `run()` does the whole run (safety phase, heal, liveness phase) and returns a `SimulationResult`;
+ * tests that need finer control call `start`, `runUntil`, `crash`, `restart` and `heal` themselves.
+ * docs/simulator.md describes the phases and the determinism rules code under test must follow.
+ */
 export class Simulation {
   readonly seed: number;
   readonly nodeIds: readonly NodeId[];

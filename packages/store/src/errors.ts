@@ -27,6 +27,10 @@ export type StoreErrorCode =
   /** The storage engine failed; the log or table refuses further calls until the store is reopened. */
   | 'io';
 
+/**
+ * The error of every failed store call: a tagged class (`_tag === 'StoreError'`) whose `code` says
+ * what went wrong and whether anything was written (docs/store.md, "Errors").
+ */
 export class StoreError extends Error {
   readonly _tag = 'StoreError' as const;
   readonly code: StoreErrorCode;
@@ -38,6 +42,7 @@ export class StoreError extends Error {
   }
 }
 
+/** Whether `value` is a `StoreError`, for narrowing a caught `unknown` before reading its `code`. */
 export function isStoreError(value: unknown): value is StoreError {
   return value instanceof StoreError;
 }

@@ -40,6 +40,7 @@ import { FrontendStore } from './frontend.js';
 import type { Store, StoreOptions } from './types.js';
 import { resolveOptions } from './validate.js';
 
+/** Options of `openLmdbStore`: the store's directory and its bounds (`StoreOptions`). */
 export interface LmdbStoreOptions extends StoreOptions {
   /** Directory holding `data.mdb` and `lock.mdb`; created when missing. */
   readonly path: string;
@@ -52,6 +53,11 @@ const SUB_DATABASES = ['log', 'log-first', 'table', 'snapshot'] as const;
 /** Directories with an open store in this process (see `openLmdbStore`). */
 const openPaths = new Set<string>();
 
+/**
+ * Opens (or creates) the durable store in `options.path`: a resolved write has been synced to disk.
+ * Rejects with `StoreError` `invalid_argument` for a missing path, bad bounds or a directory already
+ * open in this process, and `io` when LMDB cannot open it. Close it before opening it again.
+ */
 export async function openLmdbStore(options: LmdbStoreOptions): Promise<Store> {
   if (typeof options?.path !== 'string' || options.path.length === 0) {
     throw new StoreError('invalid_argument', 'openLmdbStore needs a directory path');

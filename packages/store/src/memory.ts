@@ -21,6 +21,10 @@ import { FrontendStore } from './frontend.js';
 import type { ResolvedStoreOptions, Store, StoreOptions } from './types.js';
 import { compareKeyBytes, resolveOptions } from './validate.js';
 
+/**
+ * A store in memory (`durable` is false) that can be reopened on the same data, as the simulator
+ * does for a node that restarts after a crash.
+ */
 export interface MemoryStore extends Store {
   /** Closes this handle (after its pending calls) and returns a new one on the same data. */
   reopen(): Promise<MemoryStore>;
@@ -38,6 +42,11 @@ interface MemoryData {
   readonly snapshots: Map<string, Map<number, Uint8Array>>;
 }
 
+/**
+ * A new, empty memory store with the given bounds (defaults: `DEFAULT_STORE_OPTIONS`). It keeps the
+ * same contract as the LMDB store, checks included. Throws `StoreError` `invalid_argument` for a
+ * bound that is not a positive integer.
+ */
 export function createMemoryStore(options: StoreOptions = {}): MemoryStore {
   const data: MemoryData = { logs: new Map(), tables: new Map(), snapshots: new Map() };
   return openMemoryHandle(data, resolveOptions(options));

@@ -20,6 +20,12 @@ export interface LogRecord {
   readonly value: unknown;
 }
 
+/**
+ * A named append-only log of values with contiguous indexes from 1: what a protocol keeps its
+ * entries in. The front of the log can be garbage-collected (`truncatePrefix`) and its tail
+ * overwritten (`truncateSuffix`); indexes never shift. A failed call rejects with a `StoreError`
+ * (docs/store.md, "Log indexes").
+ */
 export interface AppendLog {
   readonly name: string;
   /**
@@ -55,11 +61,16 @@ export interface AppendLog {
   truncateSuffix(afterIndex: number): Promise<void>;
 }
 
+/** One entry of a table, as `Table.scan` returns it. */
 export interface TableEntry {
   readonly key: string;
   readonly value: unknown;
 }
 
+/**
+ * Options of `Table.scan`: which keys and how many. Order is by the keys' UTF-8 bytes, so `after`
+ * pages through a table in that order.
+ */
 export interface ScanOptions {
   /** Only keys starting with this string. */
   readonly prefix?: string;
@@ -69,10 +80,16 @@ export interface ScanOptions {
   readonly limit?: number;
 }
 
+/**
+ * A named key-value table: string keys of at most `TABLE_KEY_BYTES_MAX` UTF-8 bytes (a bad one is
+ * `invalid_key`), values encoded and copied like log records. For the small durable state a
+ * protocol looks up by key.
+ */
 export interface Table {
   readonly name: string;
   /** The value stored under `key`, or `undefined` when there is none. */
   get(key: string): Promise<unknown>;
+  /** Stores `value` under `key`, replacing any value there; `unencodable` or `too_large` write nothing. */
   put(key: string, value: unknown): Promise<void>;
   /** Removes `key`; removing an absent key is a no-op. */
   delete(key: string): Promise<void>;
@@ -82,11 +99,16 @@ export interface Table {
   putMany(entries: readonly (readonly [key: string, value: unknown])[]): Promise<void>;
 }
 
+/** A saved snapshot: the state as of log `index`, as `SnapshotStore.latest` returns it. */
 export interface Snapshot {
   readonly index: number;
   readonly value: unknown;
 }
 
+/**
+ * A named store of state snapshots keyed by the log index they were taken at, keeping only the
+ * newest `snapshotsKept`, so a log can be truncated up to the latest snapshot.
+ */
 export interface SnapshotStore {
   readonly name: string;
   /**
@@ -100,6 +122,11 @@ export interface SnapshotStore {
   indexes(): Promise<number[]>;
 }
 
+/**
+ * One node's storage: logs, tables and snapshot stores by name, keeping the durability and ordering
+ * contracts of this module (and docs/store.md). Made by `openLmdbStore` (durable) or `createMemoryStore` (tests and the
+ * simulator); both pass the compliance suite in `@steadfast/store/testing`.
+ */
 export interface Store {
   /** True when a resolved write survives a process crash and power loss (LMDB), false for memory. */
   readonly durable: boolean;

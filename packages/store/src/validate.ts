@@ -5,12 +5,17 @@
 import { StoreError } from './errors.js';
 import type { ResolvedStoreOptions, StoreOptions } from './types.js';
 
+/**
+ * Longest log, table or snapshot store name, in characters of `[A-Za-z0-9._-]`; a longer one is
+ * `invalid_name`. Names are the prefix of every LMDB key, so they are kept short.
+ */
 export const NAME_LENGTH_MAX = 100;
 /** LMDB keys hold at most 1978 bytes; a table key shares them with its table's name. */
 export const TABLE_KEY_BYTES_MAX = 1024;
 
 const NAME_PATTERN = /^[A-Za-z0-9._-]+$/;
 
+/** The bounds of a store whose `StoreOptions` leave a field out (docs/store.md, "Bounds"). */
 export const DEFAULT_STORE_OPTIONS: ResolvedStoreOptions = {
   snapshotsKept: 3,
   pendingOperationsMax: 1024,

@@ -14,6 +14,7 @@ export function encodeBody(value: unknown): Uint8Array {
   return Uint8Array.from(packr.pack(value));
 }
 
+/** What `decodeBody` gives: the one value the bytes encode, or why they are not one msgpack value. */
 export type DecodedBody =
   { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: string };
 

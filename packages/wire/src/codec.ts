@@ -16,9 +16,16 @@ import { Packr, RESET_BUFFER_MODE } from 'msgpackr';
 import { kindOfTag, tagOfKind, type Envelope, type EnvelopeKind } from './envelope.js';
 import { isAddress, isNodeId, type MessageId, type NodeId, type Address } from './ids.js';
 
+/**
+ * The version byte that opens every frame. A change to the body layout of an existing kind needs a
+ * new version; `decode` rejects any other version as `bad-version`.
+ */
 export const FRAME_VERSION = 1;
+/** Bytes before the body: version, tag and key id (one byte each), then the 32-byte MAC. */
 export const FRAME_HEADER_BYTES = 3 + 32;
+/** The largest UDP payload over IPv4 (65,535 - 20 IP - 8 UDP): the upper bound of `maxFrameBytes`. */
 export const MAX_DATAGRAM_BYTES = 65_507;
+/** The `maxFrameBytes` of a codec whose options give none. */
 export const DEFAULT_MAX_FRAME_BYTES = 16_384;
 
 /** Bytes of the HMAC-SHA256 tag that follows the three leading header bytes. */
@@ -28,6 +35,10 @@ export const MIN_KEY_BYTES = 16;
 /** Largest key id: the id travels in one byte. */
 export const MAX_KEY_ID = 255;
 
+/**
+ * Why `decode` rejected a frame. The `reason` is the stable part, to count and switch on; `detail`
+ * is for logs and traces. docs/wire.md lists the checks in the order they run.
+ */
 export type DecodeError =
   | { readonly reason: 'bad-version'; readonly detail: string }
   | { readonly reason: 'unknown-key'; readonly detail: string }
@@ -35,16 +46,26 @@ export type DecodeError =
   | { readonly reason: 'oversize'; readonly detail: string }
   | { readonly reason: 'unknown-tag'; readonly detail: string }
   | { readonly reason: 'malformed'; readonly detail: string };
+/** The reasons `decode` can reject a frame for. */
 export type DecodeErrorReason = DecodeError['reason'];
 
+/**
+ * Why `encode` could not produce a frame: `oversize` when the frame would exceed `maxFrameBytes`,
+ * `unencodable` when the envelope has a shape `decode` would reject or msgpackr cannot encode the
+ * body; `detail` names the problem.
+ */
 export type EncodeError = { readonly reason: 'oversize' | 'unencodable'; readonly detail: string };
+/** The reasons `encode` can fail for. */
 export type EncodeErrorReason = EncodeError['reason'];
 
+/** What `Codec.decode` gives: the envelope a frame carries, or why the frame was rejected. */
 export type DecodeResult =
   { readonly ok: true; readonly envelope: Envelope } | { readonly ok: false; readonly error: DecodeError };
+/** What `Codec.encode` gives: the signed frame, ready to send as one datagram, or why there is none. */
 export type EncodeResult =
   { readonly ok: true; readonly frame: Uint8Array } | { readonly ok: false; readonly error: EncodeError };
 
+/** Options of `createCodec`; `createCodec` throws for values outside the bounds given here. */
 export interface CodecOptions {
   /** Cluster keys by id (0-255); at least one. Several allow key rotation. */
   readonly keys: ReadonlyMap<number, Uint8Array>;
@@ -65,11 +86,17 @@ export interface EncodeMemo {
   readonly bodies: Map<unknown, Uint8Array>;
 }
 
+/** A fresh, empty memo for one batch of `encode` calls; see `EncodeMemo` for how long it may live. */
 export function encodeMemo(): EncodeMemo {
   return { bodies: new Map() };
 }
 
+/**
+ * One cluster's frame codec, made by `createCodec`: signs and frames envelopes with the active key,
+ * and checks and unpacks frames signed with any of its keys. Neither method throws.
+ */
 export interface Codec {
+  /** Largest frame this codec produces or accepts, header included. */
   readonly maxFrameBytes: number;
   /**
    * Signs and frames an envelope. Never throws: problems come back as `{ ok: false }`. With a

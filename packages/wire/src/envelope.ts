@@ -42,17 +42,27 @@ export interface OneWay<Body = unknown> extends EnvelopeCommon<Body> {
   readonly kind: 'one-way';
 }
 
+/**
+ * Everything that travels between actors: one of the five kinds, told apart by `kind`. Every
+ * envelope carries its `id`, `source` and `target` addresses, an optional `header` and its `body`;
+ * replies also name the request they answer in `inReplyTo`.
+ */
 export type Envelope<Body = unknown> =
   SyncRequest<Body> | SyncReply<Body> | AsyncRequest<Body> | AsyncReply<Body> | OneWay<Body>;
 
+/** The `kind` of an envelope; each has one number in `WireTag`. */
 export type EnvelopeKind = Envelope['kind'];
+/** Either kind of reply: both carry `inReplyTo`. */
 export type Reply<Body = unknown> = SyncReply<Body> | AsyncReply<Body>;
+/** Either kind of request: the envelopes a receiver is expected to answer. */
 export type Request<Body = unknown> = SyncRequest<Body> | AsyncRequest<Body>;
 
+/** Whether an envelope is a reply (sync or async), so it has `inReplyTo`. */
 export function isReply(envelope: Envelope): envelope is Reply {
   return envelope.kind === 'sync-reply' || envelope.kind === 'async-reply';
 }
 
+/** Whether an envelope is a request (sync or async) that expects a reply. */
 export function isRequest(envelope: Envelope): envelope is Request {
   return envelope.kind === 'sync-request' || envelope.kind === 'async-request';
 }
@@ -70,6 +80,7 @@ export const WireTag = {
 } as const;
 export type WireTag = (typeof WireTag)[keyof typeof WireTag];
 
+/** The wire tag of each envelope kind, written into byte 1 of a frame (see docs/wire.md, tag table). */
 export const tagOfKind: Readonly<Record<EnvelopeKind, WireTag>> = {
   'sync-request': WireTag.syncRequest,
   'sync-reply': WireTag.syncReply,
@@ -78,6 +89,10 @@ export const tagOfKind: Readonly<Record<EnvelopeKind, WireTag>> = {
   'one-way': WireTag.oneWay,
 };
 
+/**
+ * The envelope kind of each wire tag, the inverse of `tagOfKind`; a tag missing here is reported
+ * by the codec as `unknown-tag`.
+ */
 export const kindOfTag: ReadonlyMap<number, EnvelopeKind> = new Map(
   Object.entries(tagOfKind).map(([kind, tag]) => [tag, kind as EnvelopeKind]),
 );

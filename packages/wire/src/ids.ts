@@ -31,6 +31,10 @@ export function isNodeId(value: unknown): value is NodeId {
   return typeof value === 'string' && nodeIdPattern.test(value);
 }
 
+/**
+ * Checks and brands a node id: 1-64 of `[A-Za-z0-9._-]`. Throws `InvalidIdError` otherwise, since
+ * node ids come from configuration and code; use `isNodeId` to check untrusted input.
+ */
 export function nodeId(value: string): NodeId {
   if (!nodeIdPattern.test(value)) {
     throw new InvalidIdError(`invalid node id ${JSON.stringify(value)}: use 1-64 of [A-Za-z0-9._-]`);
@@ -38,6 +42,7 @@ export function nodeId(value: string): NodeId {
   return value as NodeId;
 }
 
+/** Checks and brands an actor id: 1-128 of `[A-Za-z0-9._:@-]`; throws `InvalidIdError` otherwise. */
 export function actorId(value: string): ActorId {
   if (!actorIdPattern.test(value)) {
     throw new InvalidIdError(`invalid actor id ${JSON.stringify(value)}: use 1-128 of [A-Za-z0-9._:@-]`);
@@ -45,10 +50,18 @@ export function actorId(value: string): ActorId {
   return value as ActorId;
 }
 
+/**
+ * The address `node/actor` of an actor, checking both parts as `nodeId` and `actorId` do (so it
+ * throws `InvalidIdError` on a malformed one).
+ */
 export function address(node: NodeId | string, actor: ActorId | string): Address {
   return `${nodeId(node)}/${actorId(actor)}` as Address;
 }
 
+/**
+ * Whether `value` is a well-formed `node/actor` address, without a throw: the codec judges the
+ * source and target of every decoded frame with it.
+ */
 export function isAddress(value: unknown): value is Address {
   if (typeof value !== 'string') return false;
   const slash = value.indexOf('/');
@@ -63,10 +76,12 @@ export function parseAddress(value: string): { node: NodeId; actor: ActorId } {
   return { node: nodeId(value.slice(0, slash)), actor: actorId(value.slice(slash + 1)) };
 }
 
+/** The node part of an address (no check: an `Address` is well-formed by construction). */
 export function addressNode(value: Address): NodeId {
   return value.slice(0, value.indexOf('/')) as NodeId;
 }
 
+/** The actor part of an address (no check: an `Address` is well-formed by construction). */
 export function addressActor(value: Address): ActorId {
   return value.slice(value.indexOf('/') + 1) as ActorId;
 }
@@ -86,6 +101,7 @@ export function messageKey(id: MessageId): string {
   return `${id.origin}:${id.incarnation}:${id.sequence}`;
 }
 
+/** Whether two ids name the same message: equal origin, incarnation and sequence. */
 export function sameMessageId(a: MessageId, b: MessageId): boolean {
   return a.origin === b.origin && a.incarnation === b.incarnation && a.sequence === b.sequence;
 }

@@ -11,6 +11,7 @@ import type { Store, StoreOptions } from '../types.js';
 import { TABLE_KEY_BYTES_MAX } from '../validate.js';
 import { expectStoreError, initialModel, storeCommands, type RealStore } from './store-model.js';
 
+/** What an `OpenStore` gives the suite: a fresh, empty store and how to reopen it and clean up. */
 export interface OpenedStore {
   readonly store: Store;
   /** Opens the same data again; called only after the previous store was closed. */
@@ -19,8 +20,17 @@ export interface OpenedStore {
   cleanup(): Promise<void>;
 }
 
+/**
+ * How the suite opens the implementation under test: a new, empty store on each call, with the
+ * given bounds (some tests pass small ones to reach them quickly, so they must be honoured).
+ */
 export type OpenStore = (options?: StoreOptions) => Promise<OpenedStore>;
 
+/**
+ * Registers the vitest tests of the whole store contract (`types.ts`, docs/store.md) for one
+ * implementation, under `name`; call it at the top level of a test file. The persistence checks
+ * run, and the model-based test mixes in reopens, only when `open` gives a `reopen`.
+ */
 export function storeComplianceSuite(name: string, open: OpenStore): void {
   describe(`${name} store compliance`, () => {
     let opened: OpenedStore;

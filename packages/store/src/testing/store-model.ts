@@ -8,6 +8,10 @@ import { expect } from 'vitest';
 import { StoreError, type StoreErrorCode } from '../errors.js';
 import type { Store } from '../types.js';
 
+/**
+ * The model the real store is compared with: the log as an array from `firstIndex`, the table as a
+ * `Map`. Mutated in place by the commands, as fast-check's model runs expect.
+ */
 export interface StoreModel {
   /** Index of `records[0]`. */
   firstIndex: number;
@@ -15,6 +19,9 @@ export interface StoreModel {
   table: Map<string, unknown>;
 }
 
+/**
+ * The real side of a model run: the store under test, replaced in place by the reopen command.
+ */
 export interface RealStore {
   store: Store;
   /** Closes `store` and opens it again on the same data, when the implementation can. */
@@ -26,6 +33,7 @@ type StoreCommand = fc.AsyncCommand<StoreModel, RealStore>;
 export const MODEL_LOG = 'model-log';
 export const MODEL_TABLE = 'model-table';
 
+/** The model of a new store: an empty log whose first index is 1 and an empty table. */
 export function initialModel(): StoreModel {
   return { firstIndex: 1, records: [], table: new Map() };
 }
@@ -34,6 +42,7 @@ function lastIndex(model: StoreModel): number {
   return model.firstIndex + model.records.length - 1;
 }
 
+/** Asserts (with vitest) that `promise` rejects with a `StoreError` of this `code`. */
 export async function expectStoreError(promise: Promise<unknown>, code: StoreErrorCode): Promise<void> {
   const error: unknown = await promise.then(
     () => undefined,
@@ -264,6 +273,12 @@ const keyArbitrary = fc.string({ unit: fc.constantFrom('a', 'b', 'é', '\uffff',
 const indexArbitrary = fc.integer({ min: 0, max: 14 });
 const batchArbitrary = fc.array(valueArbitrary, { maxLength: 4 });
 
+/**
+ * fast-check commands over the log `model-log` and the table `model-table`, each checking the
+ * real store's answer against the model (up to 40 per run, for `fc.asyncModelRun` starting from
+ * `initialModel()`). `withReopen` adds a clean close and reopen after which everything
+ * acknowledged must still be there.
+ */
 export function storeCommands(withReopen: boolean): fc.Arbitrary<Iterable<StoreCommand>> {
   const commands: fc.Arbitrary<StoreCommand>[] = [
     batchArbitrary.map((values) => new AppendCommand(values)),
