@@ -18,6 +18,7 @@ interface ActorQueue {
   next: { state: unknown; waiters: Waiter[] } | undefined;
 }
 
+/** What `coalescingActorStore` has done so far, for benchmarks and tests; live, not a snapshot. */
 export interface CoalescingCounters {
   /** Writes issued to the underlying store. */
   writes: number;
@@ -25,6 +26,11 @@ export interface CoalescingCounters {
   coalesced: number;
 }
 
+/**
+ * Wraps `write` (one asynchronous save of an actor's whole state) as an `ActorStateStore` that
+ * coalesces saves as the module comment says. A failed write rejects the saves it covered, and the
+ * node then stops that actor (`persist-failed`). docs/actors.md, "Coalescing saves".
+ */
 export function coalescingActorStore(
   write: (actor: ActorId, state: unknown) => Promise<void>,
 ): ActorStateStore & {

@@ -12,19 +12,35 @@
 import type { ActorId, Address, Envelope, EnvelopeHeader, MessageId, NodeId } from '@steadfast/wire';
 import { createActor, type AnyStateMachine, type EventObject, type Snapshot } from 'xstate';
 
+/**
+ * What an actor handles in one step: a message taken from its mailbox, or one of its own named
+ * timers firing with the payload given to `ctx.setTimer`. Both are traced, so replay re-feeds them.
+ */
 export type ActorInput<Body = unknown> =
   | { readonly type: 'message'; readonly envelope: Envelope<Body> }
   | { readonly type: 'timer'; readonly name: string; readonly payload: unknown };
 
+/**
+ * Options of `ctx.send` and `ctx.reply`: `header` carries protocol data (keyed by protocol name)
+ * piggybacked on the envelope beside its body.
+ */
 export interface SendOptions {
   readonly header?: EnvelopeHeader;
 }
 
+/** Options of `ctx.request`: those of `send`, and whether the request is synchronous. */
 export interface RequestOptions extends SendOptions {
   /** A synchronous request: the sender waits for the reply before processing anything else. */
   readonly sync?: boolean;
 }
 
+/**
+ * An actor's only way to reach the world (docs/actors.md, "The context"). The clock, randomness,
+ * ids and `call` go through the actor's `Supervisor`, so a replica or `trace replay` gets the values
+ * the recorded run took; sends leave only when the step ends (and after its state is durable when
+ * the step called `persist()`). Use it only inside a step: reducers get it as an argument, machine
+ * actions through `actorContext()`.
+ */
 export interface ActorContext {
   readonly self: Address;
   readonly actor: ActorId;
@@ -66,6 +82,10 @@ export interface ActorInstance {
   stop(): void;
 }
 
+/**
+ * A kind of actor: what `defineActor` and `fromMachine` return and `node.spawn` starts. One behavior
+ * starts any number of instances; `kind` must be unique within an `ActorRegistry`.
+ */
 export interface ActorBehavior {
   /** A stable name, recorded in traces so `trace replay` can rebuild the actor from a registry. */
   readonly kind: string;
@@ -76,6 +96,10 @@ export interface ActorBehavior {
 /** Behaviors by kind, for `trace replay` and for spawning actors named in configuration. */
 export type ActorRegistry = ReadonlyMap<string, ActorBehavior>;
 
+/**
+ * Builds an `ActorRegistry` from behaviors. Two behaviors with the same `kind` are a programmer
+ * error and throw, because replay could not tell which one a trace means.
+ */
 export function actorRegistry(behaviors: readonly ActorBehavior[]): ActorRegistry {
   const registry = new Map<string, ActorBehavior>();
   for (const behavior of behaviors) {
@@ -112,6 +136,11 @@ export function withActorContext<T>(ctx: ActorContext, step: () => T): T {
   }
 }
 
+/**
+ * What `defineActor` takes: a `kind`, the `initial` state and `handle(state, input, ctx)` returning
+ * the next state, with effects only through `ctx`. State must be plain data: it is hashed into
+ * traces and persisted.
+ */
 export interface ReducerDefinition<State, Body> {
   readonly kind: string;
   initial(ctx: ActorContext, input: unknown): State;
@@ -145,6 +174,11 @@ export function defineActor<State, Body = unknown>(
   };
 }
 
+/**
+ * Thrown by a `fromMachine` actor whose machine has failed (one of its actions threw). The node
+ * notes it in the trace and stops that actor instead of crashing; the other actors go on. A
+ * failure while starting also makes `node.spawn` throw it.
+ */
 export class ActorFailedError extends Error {
   override readonly name = 'ActorFailedError';
 }
@@ -161,6 +195,7 @@ export class RejectedInputError extends Error {
 /** Timer names under which a machine actor's xstate `after` delays run. */
 export const DELAYED_TIMER_PREFIX = 'xstate.after#';
 
+/** Options of `fromMachine`: how an input becomes the machine's event (default `defaultToEvent`). */
 export interface MachineOptions {
   /** Turns an input into the machine's event. Default: a message's body (which must have a string
    *  `type`), or a timer's payload if it has one, else `{ type: timerName }`. */
@@ -173,6 +208,12 @@ function hasType(value: unknown): value is EventObject {
   );
 }
 
+/**
+ * How `fromMachine` turns an input into an event by default: a timer's payload if it has a string
+ * `type`, else `{ type: timerName }`; a message's body as it is. A body without a string `type`, or
+ * with a reserved `xstate.*` type, throws `RejectedInputError`, which the node counts as a
+ * `rejected-input` drop: a peer must not be able to stop an actor with garbage.
+ */
 export function defaultToEvent(input: ActorInput): EventObject {
   if (input.type === 'timer') return hasType(input.payload) ? input.payload : { type: input.name };
   const body = input.envelope.body;

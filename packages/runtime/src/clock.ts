@@ -8,10 +8,15 @@
 
 import { HopEvent, hopTrace } from './hop-trace.js';
 
+/** Names a pending timer of one `Clock`, for `clearTimer`; ids are never reused by that clock. */
 export interface TimerHandle {
   readonly timerId: number;
 }
 
+/**
+ * The only source of time and timers in Steadfast (house style rule 2): nodes, supervisors and the
+ * replication layer take one, so the simulator can drive them all with a `SimulatedClock`.
+ */
 export interface Clock {
   /** Milliseconds. Real: since the epoch. Simulated: virtual time since the run began. */
   now(): number;
@@ -21,6 +26,10 @@ export interface Clock {
   clearTimer(handle: TimerHandle): void;
 }
 
+/**
+ * Wall-clock time (epoch ms) and Node timers, for real nodes. Hosts call `clearAll()` when they shut
+ * down, so no pending timer keeps the process alive.
+ */
 export class RealClock implements Clock {
   private nextTimerId = 1;
   private readonly pending = new Map<
@@ -72,7 +81,7 @@ interface ScheduledTimer {
 }
 
 /**
- * Virtual time. Nothing happens until the host calls `step()`, `runUntil()` or `runUntilIdle()`.
+ * Virtual time. Nothing happens until the host calls `step()`, `runUntil()` or `advance()`.
  * Timers due at the same instant fire in the order they were set (FIFO), which keeps runs
  * deterministic without any tie-breaking randomness.
  */

@@ -13,6 +13,11 @@ export type OutgoingEnvelope = Envelope extends infer E
     : never
   : never;
 
+/**
+ * The host side of an `ActorContext`: what `createActorContext` wires the actor's calls to. `emit`
+ * takes an envelope without an id and returns the id the host gave it; `current` returns the
+ * envelope being handled. Holding a step's sends until it ends, and persisting, are the host's job.
+ */
 export interface ContextParts {
   readonly self: Address;
   readonly actor: ActorId;
@@ -29,6 +34,11 @@ function withHeader<T extends object>(envelope: T, header: EnvelopeHeader | unde
   return header === undefined ? envelope : { ...envelope, header };
 }
 
+/**
+ * Builds an `ActorContext` on `parts`: clock, randomness, ids and `call` go to the supervisor, sends
+ * become envelopes for `emit`. Throws (programmer errors) on a `reply` with no request to answer
+ * and on a timer delay that is negative or not finite.
+ */
 export function createActorContext(parts: ContextParts): ActorContext {
   const { self, supervisor } = parts;
   return {

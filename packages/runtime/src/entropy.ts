@@ -5,6 +5,10 @@
 import { randomBytes } from 'node:crypto';
 import { customRandom, nanoid, urlAlphabet } from 'nanoid';
 
+/**
+ * A source of randomness and ids, behind an actor's supervisor: `realEntropy` on real nodes,
+ * `entropyFrom(seeded PRNG)` in the simulator and tests.
+ */
 export interface Entropy {
   /** A float in [0, 1). */
   random(): number;

@@ -37,6 +37,7 @@ export const HopEvent = {
   /** A node finished draining its mailboxes. */
   drained: 7,
 } as const;
+/** One of the `HopEvent` numbers. */
 export type HopEventKind = (typeof HopEvent)[keyof typeof HopEvent];
 
 /** Events a process keeps, at most (4 numbers each: 32 MB of numbers). */

@@ -19,11 +19,16 @@ import type {
 /** The largest UDP payload over IPv4, so frames that fit here also fit the UDP transport by default. */
 export const memoryDatagramBytesMaxDefault = 65_507;
 
+/** Options of `MemoryNetwork.attach`; `maxDatagramBytes` defaults to `memoryDatagramBytesMaxDefault`. */
 export interface MemoryAttachOptions {
   /** Frames longer than this are dropped and counted `oversize`, on send and on receipt. */
   readonly maxDatagramBytes?: number;
 }
 
+/**
+ * The in-process network of the module comment: transports attached to one `MemoryNetwork` reach
+ * each other by endpoint name. It has no faults and no clock; delivery is on microtasks.
+ */
 export class MemoryNetwork {
   readonly #transports = new Map<Endpoint, MemoryTransport>();
 

@@ -36,6 +36,17 @@ import { Supervisor, type SupervisorMode } from './supervisor.js';
 import type { TraceSink } from './trace.js';
 import type { Endpoint, Transport, TransportCounters } from './transport.js';
 
+/**
+ * Why a node dropped an envelope or frame, counted in `NodeCounters.dropped` and traced as a `drop`
+ * event. Decoding a frame gives `malformed`, `bad-version`, `unknown-key`, `bad-mac`, `oversize` and
+ * `unknown-tag` (the codec's reasons); `unknown-peer` is a frame from an endpoint not in `peers`
+ * under `strictPeers`; `wrong-node` an envelope for another node; `no-route` a send to a node with
+ * no known endpoint; `encode-failed` (or `oversize`) a send the codec refused; `mailbox-full` and
+ * `unknown-actor` come from the router (or a non-reply sent to the node's client); `late-reply` is
+ * a second reply to a client request already answered; `persist-failed` a step whose save failed
+ * (its sends are withheld and the actor stops); `rejected-input` an input the actor refused with
+ * `RejectedInputError`.
+ */
 export type NodeDropReason =
   | 'malformed'
   | 'bad-version'
@@ -53,6 +64,7 @@ export type NodeDropReason =
   | 'persist-failed'
   | 'rejected-input';
 
+/** A snapshot of a node's counters, with its router's and transport's (`node.counters()`). */
 export interface NodeCounters {
   /** Envelopes sent to other nodes (frames handed to the transport). */
   readonly sentRemote: number;
@@ -72,6 +84,12 @@ export interface NodeCounters {
  */
 export const DRAIN_BATCH_MAX = 1_000;
 
+/**
+ * Options of `new Node`. `id`, `incarnation` and `clock` are required; a `transport` needs a `codec`
+ * (the constructor throws otherwise). Omitted: real entropy, no transport (local actors only),
+ * peers learned from authenticated frames, mailboxes of `DEFAULT_MAILBOX_CAPACITY`, no trace,
+ * drains on a microtask, supervisors in `live` mode and no `actorStore`.
+ */
 export interface NodeOptions {
   readonly id: NodeId | string;
   /** Grows on every start of the same node id, so message ids stay unique across restarts. */
@@ -120,6 +138,7 @@ interface HostedActor {
   current: Envelope | undefined;
 }
 
+/** `node.request` got no reply after `attemptsMax` sends, `retryAfterMs` apart. */
 export class RequestTimeoutError extends Error {
   override readonly name = 'RequestTimeoutError';
 }
@@ -132,6 +151,7 @@ interface PendingRequest {
   attemptsLeft: number;
 }
 
+/** Options of `node.request`, the built-in client's request with retries. */
 export interface ClientRequestOptions {
   /** Time to wait for the reply before resending the same envelope (same id). Default 200 ms. */
   readonly retryAfterMs?: number;
@@ -163,6 +183,16 @@ function emptyDrops(): Record<NodeDropReason, number> {
   };
 }
 
+/**
+ * A node: hosts actors (`spawn`, `stopActor`), routes their envelopes (local ones to a mailbox,
+ * remote ones encoded and signed onto the transport), runs their timers on its clock, and checks
+ * every frame it receives, dropping bad ones with a counted `NodeDropReason` rather than throwing.
+ * Host contract for each step: persist, then send; the step's sends leave only once the state it
+ * asked to `persist()` is durable. Outside actors, `tell` and `request` send from the node's
+ * built-in client. Mailboxes drain when `scheduleDrain` runs its callback (the simulator makes each
+ * drain an event on its clock), at most `DRAIN_BATCH_MAX` inputs at a time. docs/actors.md shows how
+ * to run actors on a node.
+ */
 export class Node {
   readonly id: NodeId;
   readonly incarnation: number;
@@ -374,7 +404,10 @@ export class Node {
     return this.pendingRequests.size;
   }
 
-  /** Handles queued inputs; returns how many. Hosts call it when `scheduleDrain` fires. */
+  /**
+   * Handles up to `limit` queued inputs; returns how many. The node drains itself whenever the
+   * callback it hands to `scheduleDrain` runs; a test calls this to drain at a point of its choosing.
+   */
   drain(limit?: number): number {
     this.drainScheduled = false;
     return this.router.drain(limit);

@@ -29,9 +29,15 @@ import { entropyFrom } from './entropy.js';
 import { Supervisor, type SupervisedValue } from './supervisor.js';
 import type { TraceEvent } from './trace.js';
 
+/**
+ * What differed: a sent message (`send`), one recorded but not sent (`missing-send`) or sent but not
+ * recorded (`extra-send`), the state hash, the supervised values consumed, a step that threw
+ * (`failure`), or a spawn whose kind the registry lacks (`unknown-kind`).
+ */
 export type DivergenceKind =
   'send' | 'missing-send' | 'extra-send' | 'state' | 'supervised' | 'failure' | 'unknown-kind';
 
+/** One place where the replay and the recording part, with both sides described as text. */
 export interface Divergence {
   /** Index (0-based) of the recorded event where replay and recording part. */
   readonly eventIndex: number;
@@ -42,6 +48,7 @@ export interface Divergence {
   readonly actual: string;
 }
 
+/** What `replayTrace` found: zero `divergences` means the actors replayed as recorded. */
 export interface ReplayReport {
   /** Recorded events checked (steps, sends, supervised values and states of replayed actors). */
   readonly events: number;
@@ -53,6 +60,7 @@ export interface ReplayReport {
   readonly divergenceList: readonly Divergence[];
 }
 
+/** Options of `replayTrace`; `registry` must hold a behavior for every actor kind to replay. */
 export interface ReplayOptions {
   readonly registry: ActorRegistry;
   /** Replay only this node's actors (default: every node in the trace). */
@@ -143,6 +151,13 @@ function sameSend(expected: Envelope, actual: OutgoingEnvelope): boolean {
   );
 }
 
+/**
+ * Replays the actors of a trace and reports where they diverge (see the module comment); it sends
+ * nothing and reads no real clock or randomness. An actor whose step throws, or whose kind the
+ * registry lacks, is replayed no further; after any other divergence its replay goes on. Actors
+ * spawned before the trace began are skipped. Every divergence is counted, the first
+ * `divergencesMax` listed.
+ */
 export function replayTrace(events: readonly TraceEvent[], options: ReplayOptions): ReplayReport {
   const divergencesMax = options.divergencesMax ?? 100;
   const divergences: Divergence[] = [];

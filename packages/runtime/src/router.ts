@@ -10,14 +10,25 @@
 import type { ActorId } from '@steadfast/wire';
 import type { ActorInput } from './actor.js';
 
+/** Inputs a mailbox holds at most when `RouterOptions.mailboxCapacity` (or the node's) is not given. */
 export const DEFAULT_MAILBOX_CAPACITY = 1024;
 
+/**
+ * Why `enqueue` refused an input: the actor's mailbox is full, or no actor of that id is
+ * registered. The router has counted it; the node also counts it as a drop of the same reason.
+ */
 export type EnqueueError =
   | { readonly reason: 'mailbox-full'; readonly actor: ActorId; readonly capacity: number }
   | { readonly reason: 'unknown-actor'; readonly actor: ActorId };
 
+/** The outcome of `enqueue`: a full mailbox is a typed error, never silent growth (rule 8). */
 export type EnqueueResult = { readonly ok: true } | { readonly ok: false; readonly error: EnqueueError };
 
+/**
+ * A snapshot of the router's counts: inputs enqueued and handled, handlers that threw (`failed`),
+ * and inputs refused for a full mailbox or an unknown actor, or dropped when their actor was
+ * unregistered.
+ */
 export interface RouterCounters {
   readonly enqueued: number;
   readonly handled: number;
@@ -27,6 +38,7 @@ export interface RouterCounters {
   readonly droppedOnUnregister: number;
 }
 
+/** Handles one input of a registered actor: in a node, runs one actor step. */
 export type InputHandler = (input: ActorInput) => void;
 
 interface Mailbox {
@@ -39,6 +51,10 @@ interface Mailbox {
   ready: boolean;
 }
 
+/**
+ * Options of `new Router`. `mailboxCapacity` (default `DEFAULT_MAILBOX_CAPACITY`) must be an integer
+ * >= 1, or the constructor throws a `RangeError`.
+ */
 export interface RouterOptions {
   readonly mailboxCapacity?: number;
   /** Called when a mailbox becomes non-empty: the host schedules `drain()` (once, however often called). */
@@ -49,6 +65,12 @@ export interface RouterOptions {
 
 const ok: EnqueueResult = { ok: true };
 
+/**
+ * The mailbox router (see the invariants above). It never calls a handler from inside `enqueue`:
+ * it tells the host through `onReady`, and the host calls `drain()`. A handler that throws is
+ * counted as `failed` and reported to `onHandlerError`, or rethrown from `drain()` without one.
+ * Each `Node` has one.
+ */
 export class Router {
   readonly mailboxCapacity: number;
   private readonly mailboxes = new Map<ActorId, Mailbox>();

@@ -13,6 +13,7 @@
 import type { Clock } from './clock.js';
 import type { Entropy } from './entropy.js';
 
+/** Which `ActorContext` call took a supervised value: `now`, `random`, `id` or `call`. */
 export type SupervisedKind = 'now' | 'random' | 'id' | 'call';
 
 /** One nondeterministic result, as taken on the primary (or in the recorded run). */
@@ -23,8 +24,17 @@ export interface SupervisedValue {
   readonly value: unknown;
 }
 
+/**
+ * Where a supervisor takes values from: the real sources (`live`), the real sources while logging
+ * them (`record`), or its log (`replay`).
+ */
 export type SupervisorMode = 'live' | 'record' | 'replay';
 
+/**
+ * A divergence in replay mode: the actor asked for a value of another kind (or another `call`
+ * name) than the log holds next, or for more values than it holds. `expected` is the logged value
+ * (undefined past the end), `requested` what the actor asked for.
+ */
 export class SupervisorReplayError extends Error {
   override readonly name = 'SupervisorReplayError';
   constructor(
@@ -39,6 +49,7 @@ export class SupervisorReplayError extends Error {
   }
 }
 
+/** The real sources a supervisor reads in `live` and `record` mode; `replay` mode never reads them. */
 export interface SupervisorSources {
   readonly clock: Clock;
   readonly entropy: Entropy;
@@ -47,6 +58,12 @@ export interface SupervisorSources {
 /** Bound on values kept while recording and not yet drained: a recording nobody drains is a bug. */
 export const SUPERVISOR_LOG_MAX = 100_000;
 
+/**
+ * An actor's supervisor (see the modes above). Each real value it takes goes to `onTake` (the node's
+ * trace); in `record` mode it is also logged until `drainRecorded()`, at most `SUPERVISOR_LOG_MAX`
+ * values (past that it throws: nobody is draining). Values `feed`-ed for replay are served first in
+ * any mode, so a backup promoted with `setMode('record')` still consumes its old primary's values.
+ */
 export class Supervisor {
   private mode: SupervisorMode;
   private recorded: SupervisedValue[] = [];

@@ -17,11 +17,17 @@ import { crc32 } from 'node:zlib';
 import { Packr } from 'msgpackr';
 import type { TraceEvent, TraceSink } from './trace.js';
 
+/** The 8 ASCII bytes every trace file starts with. */
 export const TRACE_MAGIC = 'STFTRACE';
+/**
+ * The format version this build writes and reads (a u16 after the magic). It changes only when an
+ * old reader would misread new files (docs/trace-format.md, "Compatibility").
+ */
 export const TRACE_FORMAT_VERSION = 1;
 /** Bound on one record, so a corrupt length field cannot make the reader allocate gigabytes. */
 export const TRACE_RECORD_BYTES_MAX = 16 * 1024 * 1024;
 
+/** The first record of a trace file; `decodeTrace` rejects a file as `corrupt` without one. */
 export interface TraceHeader {
   readonly format: 'steadfast-trace';
   readonly version: number;
@@ -29,14 +35,24 @@ export interface TraceHeader {
   readonly meta: Readonly<Record<string, unknown>>;
 }
 
+/** A decoded trace file: its header and every event, in the order recorded. */
 export interface TraceFile {
   readonly header: TraceHeader;
   readonly events: TraceEvent[];
 }
 
+/**
+ * What is wrong with a trace file: no magic (`not-a-trace`), another format version, ending early
+ * (`truncated`: a writer killed before `close()`), a bad CRC, body, length or footer (`corrupt`), or
+ * a file that cannot be read at all.
+ */
 export type TraceFileErrorCode =
   'not-a-trace' | 'unsupported-version' | 'truncated' | 'corrupt' | 'unreadable';
 
+/**
+ * Thrown by `decodeTrace` and `readTraceFile` for a file they cannot read; the message says what is
+ * wrong and where (record index, byte offset). The CLI prints it and exits with status 2.
+ */
 export class TraceFileError extends Error {
   override readonly name = 'TraceFileError';
   constructor(
@@ -78,6 +94,7 @@ function concat(chunks: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** The header record of a trace of this format version, carrying `meta` (seed, nodes, app, ...). */
 export function traceHeader(meta: Readonly<Record<string, unknown>>): TraceHeader {
   return { format: 'steadfast-trace', version: TRACE_FORMAT_VERSION, meta };
 }
@@ -186,6 +203,7 @@ export function decodeTrace(bytes: Uint8Array): TraceFile {
   }
 }
 
+/** Reads and decodes a trace file; throws `TraceFileError`, with code `unreadable` if reading fails. */
 export function readTraceFile(path: string): TraceFile {
   let bytes: Uint8Array;
   try {

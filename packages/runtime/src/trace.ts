@@ -10,6 +10,11 @@
 import type { ActorId, Envelope, NodeId } from '@steadfast/wire';
 import type { SupervisedKind } from './supervisor.js';
 
+/**
+ * One event of the trace stream (docs/trace-format.md, "Events", says what each type means). `at`
+ * is the node's clock in ms; `supervised`, `send` and `state` events follow the step (`spawn`,
+ * `deliver` or `timer`) that produced them, which replay relies on.
+ */
 export type TraceEvent =
   | {
       readonly type: 'spawn';
@@ -83,8 +88,13 @@ export type TraceEvent =
     }
   | { readonly type: 'note'; readonly at: number; readonly node?: NodeId; readonly text: string };
 
+/** The `type` of a trace event: `spawn`, `stop`, `send`, `deliver`, `timer`, and so on. */
 export type TraceEventType = TraceEvent['type'];
 
+/**
+ * Where a node records its trace events: in memory (`MemoryTrace`), to a file (`TraceFileWriter`),
+ * to several (`FanOutTrace`). `record` is called synchronously, as things happen, in their order.
+ */
 export interface TraceSink {
   record(event: TraceEvent): void;
 }

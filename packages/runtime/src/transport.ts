@@ -15,16 +15,33 @@
 /** A transport-level location: `host:port` for UDP, a plain name for the memory transport. */
 export type Endpoint = string;
 
+/**
+ * Why a transport dropped a frame (docs/transport.md, "Counters"): over `maxDatagramBytes` on send
+ * or receipt; a target not attached (memory) or a sender not allowed (UDP); a target the transport
+ * cannot parse or the OS refused; a send after `close()`.
+ */
 export type TransportDropReason = 'oversize' | 'unknown-peer' | 'send-failed' | 'closed';
 
+/**
+ * A snapshot of a transport's counts. Once `close()` has resolved, each `send` is counted exactly
+ * once, as `sent` or as one drop reason; each datagram reaching an open transport is counted once,
+ * as `received` or a drop. Frames that fail to decode count as `received`: decoding is not the
+ * transport's business, the node counts those.
+ */
 export interface TransportCounters {
   readonly sent: number;
   readonly received: number;
   readonly dropped: Readonly<Record<TransportDropReason, number>>;
 }
 
+/** Called once per datagram received, with the sender's endpoint; never from inside `send`. */
 export type ReceiveHandler = (frame: Uint8Array, source: Endpoint) => void;
 
+/**
+ * Moves frames between endpoints with the guarantees above. The memory, UDP and delaying transports
+ * and the simulator's network implement it, and each passes `transportComplianceSuite`. `send`
+ * copies the frame, so the caller may reuse its buffer as soon as `send` returns.
+ */
 export interface Transport {
   /** The endpoint this transport receives on; peers send to it. */
   readonly endpoint: Endpoint;
@@ -36,6 +53,7 @@ export interface Transport {
   close(): Promise<void>;
 }
 
+/** Zeroed, mutable counters for a transport implementation to count into and copy out of `counters()`. */
 export function emptyTransportCounters(): {
   sent: number;
   received: number;

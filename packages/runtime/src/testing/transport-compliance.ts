@@ -13,6 +13,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Endpoint, Transport, TransportCounters } from '../transport.js';
 
+/** What the suite's factory returns for each case: two fresh, connected transports. */
 export interface TransportPair {
   /** Two open transports that can reach each other and themselves by their `endpoint`. */
   readonly a: Transport;
@@ -21,6 +22,10 @@ export interface TransportPair {
   cleanup(): Promise<void>;
 }
 
+/**
+ * How strict the suite is: `lossless` demands every frame once and in order; the waits and the
+ * delivered fraction bound what a lossy transport may get away with.
+ */
 export interface TransportComplianceOptions {
   /** True when every frame to an open peer arrives exactly once and in order. Default false. */
   readonly lossless?: boolean;
@@ -45,6 +50,11 @@ const bulkFramesCount = 200;
 const bulkPauseEveryFrames = 10;
 const pollIntervalMs = 2;
 
+/**
+ * Registers the compliance cases (a vitest `describe`) for the transport `name`. `makePair` is
+ * called before every case and `cleanup` after it, so each case gets transports of its own. See the
+ * module comment for lossy transports.
+ */
 export function transportComplianceSuite(
   name: string,
   makePair: () => Promise<TransportPair>,
