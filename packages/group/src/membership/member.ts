@@ -107,6 +107,11 @@ export interface GroupApplication<AppState = unknown> {
   apply(state: AppState, op: unknown, meta: DeliveryMeta): AppState;
 }
 
+/**
+ * Where a committed op sits in the group's order, passed to `GroupApplication.apply` with the op and
+ * reported in the observer's `deliver` event: its op number (the same at every member; membership
+ * changes take op numbers too, so the application may see gaps) and the client request it came from.
+ */
 export interface DeliveryMeta {
   readonly opNumber: number;
   readonly clientId: string;
@@ -151,6 +156,11 @@ export type MemberEvent =
     }
   | { readonly type: 'restored'; readonly node: NodeId; readonly commitNumber: number };
 
+/**
+ * Options of `groupMember` (and `groupMemberCore`): the same on every node of the group, spares
+ * included. Building the behavior throws on a programmer error: a `RangeError` for bad settings or an
+ * empty or repeating `members` list, an `InvalidIdError` for a malformed node id.
+ */
 export interface GroupMemberOptions<AppState = unknown> {
   /** The group's name; the member actor is spawned as `group.<group>` on each member node. */
   readonly group: string;
@@ -159,18 +169,23 @@ export interface GroupMemberOptions<AppState = unknown> {
    * not in it starts `outside` (a spare) and takes part once a committed `join` adds it.
    */
   readonly members: readonly string[];
+  /** The reducer every member applies committed ops to, in op-number order. */
   readonly application: GroupApplication<AppState>;
+  /** Overrides of `GROUP_DEFAULTS`, validated by `groupSettings`. */
   readonly settings?: Partial<GroupSettings>;
+  /** Watches what the member does (see `MemberEvent`); nothing by default. */
   readonly observer?: (event: MemberEvent) => void;
   /**
    * A local actor name: each time the member installs a view it sends that actor, on its own node,
    * `{ type: 'group-view', group, view: { epoch, members, primary } }` (a `GroupViewNotice`), and
    * when it finds itself outside the newest configuration, `{ type: 'group-outside', group,
-   * version }` (a `GroupOutsideNotice`).
+   * version }` (a `GroupOutsideNotice`); as primary, it also says when it stops and starts again
+   * hearing from a majority (a `GroupQuorumNotice`).
    */
   readonly notify?: string;
 }
 
+/** The `kind` of the group member behavior, recorded in traces so `trace replay` can rebuild it. */
 export const GROUP_MEMBER_KIND = 'group-member';
 
 /** The actor name of a group's member on every node. */
@@ -178,6 +193,7 @@ export function memberActorName(group: string): string {
   return `group.${group}`;
 }
 
+/** The address of a group's member on `node`: clients send it broadcasts, operators joins and leaves. */
 export function memberAddress(group: string, node: string): Address {
   return address(node, memberActorName(group));
 }

@@ -64,12 +64,20 @@ export interface GroupSnapshot {
   readonly configuration: Configuration;
 }
 
+/**
+ * Primary to backups: append `entry` (the next op number) to this epoch's log. It also carries the
+ * commit point. A backup answers with a cumulative `PrepareOk`, or asks for the gap with `GetState`.
+ */
 export interface Prepare {
   readonly type: 'prepare';
   readonly epoch: number;
   readonly entry: LogEntry;
   readonly commitNumber: number;
 }
+/**
+ * Backup to primary, after persisting: it holds this epoch's log up to `opNumber`. Sent for every
+ * prepare, duplicate and heartbeat, so a lost one is repaired by the next.
+ */
 export interface PrepareOk {
   readonly type: 'prepare-ok';
   readonly epoch: number;
@@ -83,6 +91,10 @@ export interface Commit {
   readonly commitNumber: number;
   readonly opNumber: number;
 }
+/**
+ * Step 1 of a view change, to all members: the sender moved to `epoch` and votes in
+ * `configuration`. With these from a majority, a member sends its `DoViewChange`.
+ */
 export interface StartViewChange {
   readonly type: 'start-view-change';
   readonly epoch: number;
@@ -104,6 +116,11 @@ export interface PreViewChangeOk {
   readonly type: 'pre-view-change-ok';
   readonly epoch: number;
 }
+/**
+ * Step 2 of a view change, to the new primary of `epoch`: the sender's log state (latest normal
+ * epoch, op and commit numbers, uncommitted suffix) so the primary can pick the best log. A member
+ * votes once per epoch (resending the same vote); only votes in the primary's configuration count.
+ */
 export interface DoViewChange {
   readonly type: 'do-view-change';
   readonly epoch: number;
@@ -114,6 +131,12 @@ export interface DoViewChange {
   /** The sender's entries after `commitNumber` (its uncommitted suffix). */
   readonly entries: readonly LogEntry[];
 }
+/**
+ * Step 3 of a view change, from the new primary to all members once a majority's do-view-changes
+ * arrived: the view of `epoch` is installed, with this log past the commit point. A backup that this
+ * message cannot bring up to date (its commit point is behind) fetches the view's log by state
+ * transfer instead.
+ */
 export interface StartView {
   readonly type: 'start-view';
   readonly epoch: number;
@@ -124,10 +147,19 @@ export interface StartView {
   /** The new primary's entries after `commitNumber`. */
   readonly entries: readonly LogEntry[];
 }
+/**
+ * A restarted member asks the others for the current epoch; `nonce` (fresh from `ctx.id()`) matches
+ * the answers to this recovery, so no answer to an older one is counted.
+ */
 export interface Recovery {
   readonly type: 'recovery';
   readonly nonce: string;
 }
+/**
+ * A member in normal status answers a `Recovery`: its epoch, log position, whether it is that
+ * epoch's primary, and the epoch's configuration (which decides the majority the recovering member
+ * waits for).
+ */
 export interface RecoveryResponse {
   readonly type: 'recovery-response';
   readonly nonce: string;
@@ -144,6 +176,11 @@ export interface GetState {
   readonly epoch: number;
   readonly fromOp: number;
 }
+/**
+ * State transfer: the answer to `GetState`, at most `entriesPerMessageMax` consecutive entries after
+ * `fromOp`, preceded by a snapshot when the sender's log no longer reaches back that far. The asker
+ * sends another `GetState` for the next chunk.
+ */
 export interface NewState {
   readonly type: 'new-state';
   readonly epoch: number;
@@ -221,8 +258,15 @@ export interface StepDown {
   readonly reason: string;
 }
 
+/** Every body a member accepts (from peers, clients, local actors): what `parseMemberMessage` returns. */
 export type MemberMessage = PeerMessage | Broadcast | MembershipRequest | RemoveMember | StepDown;
 
+/**
+ * The answer to a `join` or `leave` request. Only `membership-committed` means the change is
+ * committed (or already was in effect); the others are operating errors to retry: `not-primary` (ask
+ * the hinted primary, or wait when the hint is null), `busy`, `no-quorum`. `invalid-membership` (a
+ * bad node id, removing the last member) will fail again.
+ */
 export type MembershipReply =
   | {
       /** Committed at `opNumber` (or already in effect: then the version of the configuration that shows it). */
@@ -287,6 +331,10 @@ export interface GroupQuorumNotice {
   readonly heardFromMajority: boolean;
 }
 
+/**
+ * The answer to a client's `Broadcast`. `broadcast-committed` gives the op's place in the order (also
+ * for a retry of a request already committed); every other reply is a `BroadcastError`.
+ */
 export type BroadcastReply =
   | {
       readonly type: 'broadcast-committed';
@@ -316,6 +364,12 @@ export type BroadcastReply =
     }
   | { readonly type: 'invalid-broadcast'; readonly detail: string };
 
+/**
+ * A broadcast the member did not order: `not-primary`, `no-quorum` and `busy` are worth a retry
+ * with the same `clientId` and `requestNumber` (the client table answers a retry of a request that
+ * did commit with its op number instead of ordering it again); `invalid-broadcast` (bad shape, op
+ * over `opBytesMax`, a request number older than the last committed) is not.
+ */
 export type BroadcastError = Exclude<BroadcastReply, { type: 'broadcast-committed' }>;
 
 type Shape = Record<
@@ -391,6 +445,10 @@ export function isConfiguration(value: unknown): value is Configuration {
   return members.length > 0 && members.every(isNodeId) && new Set(members).size === members.length;
 }
 
+/**
+ * Whether a value from the network has the shape of a `LogEntry` (op number from 1, a client id, a
+ * request number, an op, a well-formed change if any); `parseMemberMessage` uses it.
+ */
 export function isLogEntry(value: unknown): value is LogEntry {
   return (
     isRecord(value) &&

@@ -50,6 +50,11 @@ export interface GroupSettings {
   readonly rejoinRetryMs: number;
 }
 
+/**
+ * The default settings (docs/group-membership.md, Settings), what `groupSettings()` returns with no
+ * overrides. Its `evictAfterMs` is twice the default suspicion timeout; `groupSettings` recomputes it
+ * from an overridden `suspicionTimeoutMs` unless `evictAfterMs` is given too.
+ */
 export const GROUP_DEFAULTS: GroupSettings = {
   heartbeatIntervalMs: 30,
   suspicionTimeoutMs: 150,

@@ -84,10 +84,20 @@ export interface PendingRequest {
   readonly ticks: number;
 }
 
+/**
+ * What a member counted, kept in its state (`MemberState.counters`) for tests, the simulator and
+ * tools. Operating errors are counted here rather than thrown: dropped messages in `fenced`, `stale`
+ * and `invalid`, refused requests in `notPrimary`, `noQuorum` and `busy`. The counters are saved with
+ * the rest of the state, so a restart goes on counting from what was last persisted.
+ */
 export interface MemberCounters {
+  /** Messages dropped because they came from an older incarnation of their sender than one seen. */
   readonly fenced: number;
+  /** Messages dropped as out of date: an older epoch, the wrong status, an answer nobody waits for. */
   readonly stale: number;
+  /** Messages dropped as malformed or not allowed (say, a `remove-member` from another node). */
   readonly invalid: number;
+  /** `commit` heartbeats the primary sent on a tick with nothing else sent to the backups. */
   readonly heartbeats: number;
   readonly viewChangesStarted: number;
   readonly viewsInstalled: number;
@@ -95,12 +105,14 @@ export interface MemberCounters {
   readonly fetches: number;
   readonly snapshotsSent: number;
   readonly snapshotsInstalled: number;
+  /** Snapshots not sent because they exceed `snapshotBytesMax` (no chunked transfer yet). */
   readonly snapshotsTooLarge: number;
   readonly notPrimary: number;
   readonly noQuorum: number;
   readonly busy: number;
   readonly committed: number;
   readonly reconfigurations: number;
+  /** `new-configuration` notices sent to nodes that did not know the newest configuration. */
   readonly notices: number;
   /** autoMembership: leaves the primary proposed for silent members. */
   readonly evictions: number;
@@ -119,6 +131,12 @@ export interface MemberCounters {
   readonly preVotesRefused: number;
 }
 
+/**
+ * The state of the group member actor (what `groupMember` keeps and `ctx.persist()` saves): plain
+ * data, updated only by the member's handlers. Exported for tests and tools that inspect a member
+ * (`actorState('group.<name>')`); nothing outside the member may change it. Fields marked durable
+ * are what a restart resumes from; the volatile ones are reset on restore.
+ */
 export interface MemberState {
   readonly group: string;
   readonly self: NodeId;
@@ -184,6 +202,7 @@ export interface MemberState {
   readonly counters: MemberCounters;
 }
 
+/** Every counter at 0: a new member's counters. */
 export const zeroCounters: MemberCounters = {
   fenced: 0,
   stale: 0,
@@ -218,6 +237,11 @@ export function count(state: MemberState, name: keyof MemberCounters, by = 1): M
   return { ...state, counters: { ...state.counters, [name]: state.counters[name] + by } };
 }
 
+/**
+ * The primary of `epoch` in a configuration (members in rank order): `configuration[epoch mod n]`, so
+ * each epoch has exactly one primary by construction and a failed primary's successor is the next by
+ * rank. The configuration must not be empty.
+ */
 export function primaryOf(configuration: readonly NodeId[], epoch: number): NodeId {
   return configuration[epoch % configuration.length]!;
 }
@@ -229,6 +253,7 @@ export function viewOf(configuration: readonly NodeId[], epoch: number): View {
   return { epoch, members, primary: members[0]! };
 }
 
+/** The number of members that make a majority of a configuration (more than half: 2 of 3, 3 of 4). */
 export function majorityOf(configuration: readonly NodeId[]): number {
   return Math.floor(configuration.length / 2) + 1;
 }

@@ -40,6 +40,11 @@ export interface DeliveredNotice {
   readonly message: DeliveredMessage;
 }
 
+/**
+ * Options of `multicastActor`: the actor's name (the same on every node, since peers are addressed by
+ * it) and the hooks that receive delivered messages, multicast outcomes and malformed packets. Every
+ * hook is optional: with neither `onDeliver` nor `deliverTo`, delivered messages reach no one.
+ */
 export interface MulticastActorOptions {
   /** The endpoint actor's name, the same on every node of both groups. */
   readonly actorName: string;

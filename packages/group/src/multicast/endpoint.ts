@@ -96,6 +96,13 @@ export interface PeerState {
   epochs: Record<string, number>;
 }
 
+/**
+ * The whole state of one replica's endpoint on one connection: plain data, updated in place by the
+ * functions of this module (see the module comment for why). The host keeps it (an actor's state, say)
+ * and hands it to `step` or the functions it dispatches to; the layer above reads it through the
+ * queries (`missingFrom`, `knownView`, `isAdmitted`, ...) and `counters`, never its tables. Volatile:
+ * a restarted replica is a new incarnation with a new endpoint.
+ */
 export interface EndpointState {
   readonly settings: ConnectionSettings;
   readonly connection: string;
@@ -152,6 +159,7 @@ export interface EndpointState {
   readonly emptyMessageBytes: number;
 }
 
+/** What `step` returns: the effects to carry out, in order, and the outcome of a command input. */
 export interface StepResult {
   readonly effects: EndpointEffect[];
   /** Set for a `multicast` input. */
@@ -168,6 +176,11 @@ const multicastKinds: ReadonlySet<string> = new Set<MulticastKind>([
   'one-way',
 ]);
 
+/**
+ * Whether a value is one of the five envelope kinds a message may be multicast as (`'null'` is not:
+ * only the endpoint sends null messages). `multicast` throws a `TypeError` for any other kind, and
+ * `packetFromEnvelope` refuses a packet holding a data message of any other kind.
+ */
 export function isMulticastKind(value: unknown): value is MulticastKind {
   return typeof value === 'string' && multicastKinds.has(value);
 }
@@ -234,6 +247,14 @@ export function connectionSettings(config: Partial<ConnectionSettings>): Connect
   return settings;
 }
 
+/**
+ * A new endpoint for one replica on one connection, knowing no view yet: `multicast` answers
+ * `not-member` until a view of its own group that includes it is installed, and until the other
+ * group's view is known it sends to `contacts`. Throws on a programmer error: a `RangeError` for a
+ * bad setting (`connectionSettings`), an incarnation that is not a positive integer, an empty
+ * connection name, a `group` not among `groups`, or a `messageBytesMax` that this node's and group's
+ * names leave no room under; an `InvalidIdError` for a malformed node id.
+ */
 export function createEndpoint(config: ConnectionConfig): EndpointState {
   const settings = connectionSettings(config);
   positiveInteger('incarnation', config.incarnation);
@@ -543,6 +564,13 @@ export function installView(state: EndpointState, view: GroupView): void {
   settle(state);
 }
 
+/**
+ * Takes a packet from a peer (`packetFromEnvelope` has checked its shape): adopts the views and
+ * control data it carries, delivers what is now in order, and answers its NACKs and sync request.
+ * A packet for another connection or from this endpoint itself (`misrouted`), or from an incarnation
+ * older than one seen from its node (`fenced`), is counted and dropped. Effects wait in the outbox
+ * for `takeEffects`.
+ */
 export function receivePacket(state: EndpointState, packet: Packet): void {
   if (packet.connection !== state.connection) {
     state.counters.misrouted++;
@@ -605,6 +633,10 @@ export function receivePacket(state: EndpointState, packet: Packet): void {
   settle(state);
 }
 
+/**
+ * A timer that a `set-timer` effect asked for has fired: does that timer's work (see
+ * `EndpointTimer`), then arms whatever is still needed. Effects wait in the outbox for `takeEffects`.
+ */
 export function fireTimer(state: EndpointState, name: EndpointTimer): void {
   state.timers[name] = false;
   switch (name) {

@@ -17,6 +17,10 @@ import { utf8Bytes } from '@steadfast/wire';
 /** Nesting deeper than this is reported as unencodable: it also stops the walk on a cyclic value. */
 export const ENCODED_DEPTH_MAX = 512;
 
+/**
+ * What `encodedBytes` says: an upper bound of a value's bytes on the wire, or why the value cannot
+ * travel (a symbol, a cycle or nesting deeper than `ENCODED_DEPTH_MAX`, a throwing getter).
+ */
 export type EncodedSize =
   { readonly ok: true; readonly bytes: number } | { readonly ok: false; readonly detail: string };
 

@@ -23,6 +23,7 @@ export interface GroupView {
 
 /** The five message kinds of the order-announcement protocol (claim 38), plus null messages. */
 export type MulticastKind = EnvelopeKind;
+/** A message's kind: a `MulticastKind`, or `'null'` for a null message, which only carries piggyback data. */
 export type MessageKind = MulticastKind | 'null';
 
 /** Data that the layer above piggybacks on the next message (claims 58-62), by key. */
@@ -36,8 +37,15 @@ export type Piggyback = Readonly<Record<string, unknown>>;
  */
 export type ForOtherGroups = { readonly data: unknown } | null;
 
+/**
+ * The tuning of one connection endpoint: flow control, how long acknowledgements, syncs, null messages
+ * and own-group data wait, and the size bounds (docs/group-multicast.md). Defaults are
+ * `CONNECTION_DEFAULTS`; `connectionSettings` fills and checks them, and a value out of range is a
+ * `RangeError` naming it: counts and `syncIntervalMs` are positive integers, the other delays finite
+ * numbers ≥ 0, `messageBytesMax` an integer in [`MESSAGE_BYTES_MIN`, `MESSAGE_BYTES_MAX`].
+ */
 export interface ConnectionSettings {
-  /** Unsent messages of this sender that are not yet stable, at most. Past it `multicast` says `window-full`. */
+  /** Messages of this sender not yet stable (sent or not), at most. Past it `multicast` says `window-full`. */
   readonly windowMax: number;
   /** How long owed acknowledgements and NACKs wait for an outgoing data packet to ride on. */
   readonly ackDelayMs: number;
@@ -69,6 +77,12 @@ export interface ConnectionSettings {
   readonly messageBytesMax: number;
 }
 
+/**
+ * The settings an endpoint uses where its `ConnectionConfig` gives none: a window of 128 messages,
+ * acknowledgements and null messages after 5 ms, a sync every 50 ms, retransmissions of up to 16
+ * messages, no own-group delay, 256 retired streams, and data messages of at most 12 KiB (a default
+ * 16 KiB frame keeps 4 KiB for everything else).
+ */
 export const CONNECTION_DEFAULTS: ConnectionSettings = {
   windowMax: 128,
   ackDelayMs: 5,
@@ -82,8 +96,14 @@ export const CONNECTION_DEFAULTS: ConnectionSettings = {
 
 /** Bounds of `messageBytesMax`: room for a message's own fields, and no more than a UDP datagram. */
 export const MESSAGE_BYTES_MIN = 256;
+/** The largest `messageBytesMax`: the most a UDP datagram over IPv4 can carry. */
 export const MESSAGE_BYTES_MAX = 65_507;
 
+/**
+ * What `createEndpoint` takes (and `multicastActor` as its spawn input): which connection, this
+ * replica's place in it, and any `ConnectionSettings` to override. A bad value is a programmer error
+ * and throws (see `createEndpoint`).
+ */
 export interface ConnectionConfig extends Partial<ConnectionSettings> {
   /** The connection's name, the same at every endpoint of it (for example `'A<->B'`). */
   readonly connection: string;
@@ -91,6 +111,7 @@ export interface ConnectionConfig extends Partial<ConnectionSettings> {
   readonly groups: readonly [string, string];
   /** This replica's group: one of `groups`. */
   readonly group: string;
+  /** This replica's node. */
   readonly self: NodeId;
   /** This replica's incarnation: ids stay unique across restarts because it grows. */
   readonly incarnation: number;
@@ -164,14 +185,31 @@ export interface DeliveredMessage {
   readonly piggyback: Piggyback | null;
 }
 
+/**
+ * The timers an endpoint asks its host for, by name, at most one of each armed at a time: `flush`
+ * sends owed control data alone after `ackDelayMs`, `sync` runs a sync round after `syncIntervalMs`,
+ * `null-message` sends attached data in a null message after `nullMessageDelayMs`, and `own-group`
+ * sends the data deferred for the own group's members after `ownGroupDelayMs`.
+ */
 export type EndpointTimer = 'flush' | 'sync' | 'null-message' | 'own-group';
 
+/**
+ * What the endpoint asks its host to do, to be carried out in the order given: send a packet to a node
+ * (the same actor on it), deliver a message to the layer above, or set or cancel a named timer, which
+ * the host feeds back to `fireTimer` (or `step`) when it fires. The role does no I/O itself.
+ */
 export type EndpointEffect =
   | { readonly type: 'send'; readonly target: NodeId; readonly packet: Packet }
   | { readonly type: 'deliver'; readonly message: DeliveredMessage }
   | { readonly type: 'set-timer'; readonly name: EndpointTimer; readonly delayMs: number }
   | { readonly type: 'cancel-timer'; readonly name: EndpointTimer };
 
+/**
+ * One input to `step`: a multicast from the layer above, data to attach to the next message, a view
+ * of either group, a packet from a peer, or a timer that fired (docs/group-multicast.md, the table of
+ * inputs). Each is also a function of its own (`multicast`, `attachPiggyback`, `installView`,
+ * `receivePacket`, `fireTimer`).
+ */
 export type EndpointInput =
   | {
       readonly type: 'multicast';
@@ -219,9 +257,18 @@ export interface UnencodableError {
 export type PiggybackResult =
   { readonly ok: true } | { readonly ok: false; readonly error: TooLargeError | UnencodableError };
 
+/**
+ * What `multicast` says: the new message's id (it is delivered here at once and is on its way to every
+ * other member), or the operating error that refused it, in which case it took no sequence number.
+ */
 export type MulticastResult =
   { readonly ok: true; readonly id: MessageId } | { readonly ok: false; readonly error: MulticastError };
 
+/**
+ * What an endpoint counted since `createEndpoint` (`EndpointState.counters`, updated in place), for
+ * tests, the simulator, benchmarks and replication's `connectionCounters()`. Drops and refusals are
+ * counted here, not thrown.
+ */
 export interface EndpointCounters {
   /** Application messages this endpoint multicast. */
   dataMessages: number;
@@ -235,11 +282,13 @@ export interface EndpointCounters {
   deferredSends: number;
   /** Data messages re-sent in answer to a NACK (by the origin or by a peer). */
   retransmissions: number;
+  /** Messages delivered to the layer above here, own and null messages included. */
   delivered: number;
   /** Data messages received again (by id) and dropped. */
   duplicates: number;
   /** Data messages too far ahead of the delivered point to buffer: dropped, fetched again later. */
   beyondWindow: number;
+  /** NACKs sent: requests to a peer to retransmit part of a stream. */
   nacksSent: number;
   /** Packets from an incarnation older than one already seen from the same node. */
   fenced: number;
@@ -247,6 +296,7 @@ export interface EndpointCounters {
   misrouted: number;
   /** Views installed (locally or learned from peers). */
   views: number;
+  /** Messages refused because the window was full: multicasts (`window-full`) and null messages. */
   windowFull: number;
   /** Multicasts and piggyback data refused because they would exceed `messageBytesMax`. */
   tooLarge: number;
@@ -268,11 +318,13 @@ export interface EndpointCounters {
   unadmitted: number;
   /** Out-of-order messages of departed senders dropped because no member has what precedes them. */
   abandoned: number;
+  /** Streams of fenced incarnations retired (dropped, keeping only their final sequence). */
   retiredStreams: number;
   /** Retired streams brought back because a peer had more of them. */
   revivedStreams: number;
 }
 
+/** A new set of endpoint counters, all 0 (a fresh object each call: the endpoint updates it in place). */
 export function zeroCounters(): EndpointCounters {
   return {
     dataMessages: 0,

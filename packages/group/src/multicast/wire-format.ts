@@ -61,6 +61,10 @@ export interface PayloadWireForm {
   piggybackFromWire?(wire: Piggyback): Piggyback | typeof MALFORMED_PAYLOAD;
 }
 
+/**
+ * What `PayloadWireForm.fromWire` (or `piggybackFromWire`) returns for a wire form it did not write:
+ * `packetFromEnvelope` then returns undefined, and the host drops the packet (and counts it).
+ */
 export const MALFORMED_PAYLOAD: unique symbol = Symbol('malformed payload');
 
 const PAYLOADS_AS_THEY_ARE: PayloadWireForm = {
@@ -68,6 +72,12 @@ const PAYLOADS_AS_THEY_ARE: PayloadWireForm = {
   fromWire: (wire) => wire,
 };
 
+/**
+ * A packet as an envelope's body (the data messages, positional) and header (the control data under
+ * `MULTICAST_HEADER_KEY`), with payloads in the layer above's wire form if it gives one (`payloads`).
+ * `packetFromEnvelope` with the same `payloads` reverses it. A body made recently for the same data
+ * array is returned again, so the codec packs that data once for all the packet's targets.
+ */
 export function packetToEnvelope(
   packet: Packet,
   payloads: PayloadWireForm = PAYLOADS_AS_THEY_ARE,

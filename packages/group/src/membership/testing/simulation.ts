@@ -364,6 +364,7 @@ function clientLiveness(node: Node, id: string): string[] {
 // The workload: a client per member node submitting ops one at a time, retrying with the same
 // request number (so the member's client table keeps each op to one delivery).
 
+/** The simulated client's actor name; `groupCluster` spawns it on every node unless `clients: false`. */
 export const CLIENT_ACTOR_NAME = 'group-client';
 
 export interface ClientInput {
@@ -449,33 +450,48 @@ export function groupClient(recorder: GroupRecorder): ActorBehavior {
 // The operator: asks for joins and leaves, one at a time, keeping between `membersMin` and all
 // nodes in the group; retries with the same request until it is answered.
 
+/** The simulated operator's actor name (`groupOperator`), spawned on the first node if it has changes. */
 export const OPERATOR_ACTOR_NAME = 'group-operator';
 
+/**
+ * The spawn input of `groupOperator`: which group, which nodes it may add or remove, how many changes
+ * to ask for (a script, or random ones that keep the group between `membersMin` members and every
+ * node), and its pacing in milliseconds of virtual time.
+ */
 export interface OperatorInput {
   readonly group: string;
   /** Every node of the simulation (members and spares), in the order clients try them. */
   readonly nodes: readonly string[];
   /** The configuration the group was spawned with (the operator's first guess). */
   readonly members: readonly string[];
+  /** Changes to ask for in all; the operator stops after this many answers. */
   readonly changesTotal: number;
   /** Changes to ask for in this order (scenario tests); when absent, drawn at random. */
   readonly script?: readonly MembershipChangeRequest[];
+  /** Wait between one answered change and the next request. */
   readonly everyMs: number;
+  /** An unanswered request is sent again, to the next node, after this long. */
   readonly retryMs: number;
+  /** Random changes never take the group below this many members. */
   readonly membersMin: number;
 }
 
+/** One change an operator asks for: the `join` or `leave` request body, as a scenario scripts it. */
 export interface MembershipChangeRequest {
   readonly type: 'join' | 'leave';
   readonly node: string;
 }
 
+/** The state of the simulated operator actor: its input, its progress and the request in flight. */
 export interface OperatorState {
   readonly input: OperatorInput;
   /** The configuration as the last answer described it. */
   readonly members: readonly string[];
+  /** Changes answered so far (committed, or refused as invalid). */
   readonly done: number;
+  /** The change asked for and not yet answered, if any. */
   readonly request: { readonly type: 'join' | 'leave'; readonly node: string } | null;
+  /** Index into `input.nodes` of the node the request goes to. */
   readonly target: number;
 }
 
@@ -559,6 +575,12 @@ export const digestApplication: GroupApplication<{ readonly count: number; reado
   },
 };
 
+/**
+ * Options of `groupCluster`: the group's members and spares, the workload (a client per node, ops
+ * per client, pacing in virtual milliseconds), the operator's changes, and the members' settings.
+ * Unset values default to group `g`, 40 ops per client, 15 ms think time, 100 ms retries, changes
+ * every 200 ms.
+ */
 export interface GroupClusterOptions {
   readonly group?: string;
   /** The initial configuration. */
@@ -581,6 +603,11 @@ export interface GroupClusterOptions {
   readonly keepDeliveries?: boolean;
 }
 
+/**
+ * A simulated group ready for a `Simulation`: the `setup` that spawns the member, a client and
+ * maybe the operator on each node, the recorder that watches them, and its invariants and liveness
+ * checks. Call `bind` once the simulation exists, so the recorder stamps events with its clock.
+ */
 export interface GroupCluster {
   readonly group: string;
   readonly recorder: GroupRecorder;
@@ -652,6 +679,10 @@ export function groupCluster(options: GroupClusterOptions): GroupCluster {
 // -----------------------------------------------------------------------------------------------
 // One seed.
 
+/**
+ * Options of `runGroupSimulation`, one seed. Unset values: all fault kinds, 3 members, no spares or
+ * membership changes, 2 s safety and 2 s liveness phases (virtual time), the default settings.
+ */
 export interface GroupSimulationOptions {
   readonly seed: number;
   /** Fault kinds for the nemesis. Default: all of them. */
@@ -674,6 +705,7 @@ export interface GroupSimulationOptions {
   readonly wallClock?: () => number;
 }
 
+/** An invariant or liveness check that failed in one seed, with the command that replays that seed. */
 export interface GroupViolation {
   readonly seed: number;
   readonly atMs: number;
@@ -682,6 +714,10 @@ export interface GroupViolation {
   readonly replayCommand: string;
 }
 
+/**
+ * The outcome of one seed of `runGroupSimulation`: whether every check passed, the violations, the
+ * totals the CLI sums over seeds, the replay command and the simulator's own result.
+ */
 export interface GroupSimulationResult {
   readonly seed: number;
   readonly ok: boolean;

@@ -8,17 +8,30 @@
 import { ALL_FAULTS, formatFaults, Simulation, type FaultKind } from '@steadfast/sim';
 import { MulticastHarness } from './harness.js';
 
+/**
+ * The outcome of one seed of `runMulticastSimulation`: whether it passed, its violations (each
+ * already prefixed `multicast:`), totals for the CLI's summary, and the command that replays it.
+ */
 export interface MulticastSimulationResult {
   readonly ok: boolean;
   readonly violations: readonly { readonly atMs: number; readonly message: string }[];
+  /** Multicasts accepted by the endpoints (null messages not counted). */
   readonly multicasts: number;
+  /** Messages delivered, summed over every replica (null messages included). */
   readonly deliveries: number;
+  /** Views the scripted membership installed, both groups together. */
   readonly viewChanges: number;
   readonly replayCommand: string;
 }
 
+/** The node ids of the simulated connection's two groups: `A` with 3 replicas, `B` with 2. */
 export const MULTICAST_GROUPS = { A: ['a1', 'a2', 'a3'], B: ['b1', 'b2'] } as const;
 
+/**
+ * Runs one seed of the multicast workload (see the module comment) under the nemesis with `faults`
+ * (default: all kinds): a 2 s safety phase, the heal, a 3 s liveness phase, with a window of 32. The
+ * same seed and faults give the same run; `replayCommand` replays it.
+ */
 export async function runMulticastSimulation(options: {
   readonly seed: number;
   readonly faults?: readonly FaultKind[];
