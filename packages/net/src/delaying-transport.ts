@@ -12,6 +12,11 @@
  */
 import type { Endpoint, ReceiveHandler, Transport, TransportCounters } from '@steadfast/runtime';
 
+/**
+ * Options of `DelayingTransport`: each frame's delay is drawn uniformly from `minDelayMs` to
+ * `maxDelayMs`. Delays that are negative, not finite, reversed or over `DELAY_MS_MAX` make the
+ * constructor throw a `RangeError` naming the option.
+ */
 export interface DelayingTransportOptions {
   /** Shortest delay of a frame, ms (≥ 0). */
   readonly minDelayMs: number;
@@ -32,6 +37,16 @@ export interface DelayingTransportCounters extends TransportCounters {
 /** Longest delay accepted: a frame held longer is a lost one, which the loss rules already make. */
 export const DELAY_MS_MAX = 10_000;
 
+/**
+ * Wraps a transport and holds every frame given to `send` for a random delay
+ * (`DelayingTransportOptions`) before handing it to the wrapped one, so frames arrive late and two
+ * sent to one endpoint within the delay's span may arrive in the other order. A test tool for real
+ * processes on real sockets (`steadfast chaos replication`, `steadfast demo --delay-ms`), not for
+ * production. Receiving, `endpoint` and `maxDatagramBytes` are the wrapped transport's; the frame is
+ * copied, so the caller may reuse its buffer at once; oversize frames and sends after `close` go
+ * straight through to be counted as the wrapped transport counts them. `counters()` adds `delayed`
+ * and `reordered`. docs/transport.md, "A delaying wrapper, for tests on real networks".
+ */
 export class DelayingTransport implements Transport {
   readonly #inner: Transport;
   readonly #minDelayMs: number;

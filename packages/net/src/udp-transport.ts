@@ -27,8 +27,14 @@ export const udpDatagramBytesMax = 65_507;
  * what we ask for (`net.core.rmem_max`, `net.core.wmem_max`), so these are requests, not promises.
  */
 export const udpReceiveBufferBytesDefault = 4 * 1024 * 1024;
+/** The send buffer `bind` requests unless told otherwise (see `udpReceiveBufferBytesDefault`). */
 export const udpSendBufferBytesDefault = 1024 * 1024;
 
+/**
+ * Options of `UdpTransport.bind`, all optional. A `port` or `maxDatagramBytes` that is not an integer
+ * in range makes `bind` throw a `RangeError` (a programmer error); buffer sizes are requests the OS
+ * may cap or refuse, which leaves a working socket either way.
+ */
 export interface UdpTransportOptions {
   /** The address to bind and to announce in `endpoint`. Default `127.0.0.1`. */
   readonly host?: string;
@@ -76,10 +82,25 @@ function literalLookup(
 /** Parsed endpoints a transport keeps (see `UdpTransport.#addressOf`). */
 const ADDRESSES_CACHED_MAX = 1_024;
 
+/**
+ * Writes `host` and `port` as an endpoint, `host:port`: the form `parseEndpoint` reads and the UDP
+ * transport announces as its own. It checks nothing; a port out of range gives an endpoint that
+ * `parseEndpoint` refuses, so a send to it is counted `send-failed`.
+ */
 export function formatEndpoint(host: string, port: number): Endpoint {
   return `${host}:${port}`;
 }
 
+/**
+ * A `Transport` over one IPv4 UDP socket: each `send` is one datagram, each datagram received is one
+ * frame handed to the receive handler with its sender's `host:port`. Made by `UdpTransport.bind`,
+ * which also requests larger socket buffers (`receiveBufferBytes` and `sendBufferBytes` are what the
+ * OS granted). Best effort, as every transport: `send` never throws for a network failure and
+ * returns no promise; oversize frames, unparsable targets, refused peers (`allowPeer`), failed sends
+ * and sends cut short by `close` are counted once each in `counters()`. The frame is copied, so the
+ * caller may reuse its buffer at once. `close` stops handler calls at once and resolves when the
+ * socket has closed. docs/transport.md, "The UDP transport".
+ */
 export class UdpTransport implements Transport {
   readonly #socket: SocketAsPromised;
   readonly #allowPeer: ((endpoint: Endpoint) => boolean) | undefined;

@@ -40,7 +40,12 @@ import { applicationPayloadWireForm } from './wire-form.js';
 /** The actor name of every replica, on every node. */
 export const REPLICA_ACTOR_NAME = 'replica';
 
+/**
+ * Options of `group(behavior, options)`, which checks them and throws a `RangeError` or `TypeError`
+ * naming what is wrong. docs/replication.md, "Deploying an actor".
+ */
 export interface GroupOptions {
+  /** How many replicas the deployment is meant for: a positive integer. */
   readonly replicas: number;
   readonly style: ReplicationStyle;
   /** The primary's ordering policy; default reception order. */
@@ -143,6 +148,7 @@ export type ReplicaNotice = Extract<
   { type: 'diverged' } | { type: 'promoted' } | { type: 'refused-promotion' }
 >;
 
+/** The `type` of every `ReplicaNotice`, for a `reportTo` receiver that tells notices from other bodies. */
 export const REPLICA_NOTICE_TYPES: readonly ReplicaNotice['type'][] = [
   'diverged',
   'promoted',

@@ -48,6 +48,10 @@ export type LifecycleAction =
   | 'refusePromotion'
   | 'forgetOrder';
 
+/**
+ * Every `LifecycleAction`: `initialLifecycle` and `stepLifecycle` pass on only the actions of a
+ * transition whose names are in this list, so the role gets its own actions and nothing else.
+ */
 export const LIFECYCLE_ACTIONS: readonly LifecycleAction[] = [
   'becomePrimary',
   'startFlush',
@@ -60,6 +64,13 @@ export const LIFECYCLE_ACTIONS: readonly LifecycleAction[] = [
 
 const noop = () => {};
 
+/**
+ * The xstate v5 machine of a replica's role: `starting`, `joining`, `backup`, `recovering`,
+ * `primary`, `diverged`, `removed`, moved by `LifecycleEvent`s. It has no context, and its actions
+ * do nothing when run: they are names (`LifecycleAction`) that `ReplicaRole` carries out. The role
+ * never runs it as an actor; it steps it through the pure `initialLifecycle` and `stepLifecycle`.
+ * docs/replication.md, "The lifecycle, an xstate machine".
+ */
 export const replicaLifecycle = setup({
   types: {
     context: {} as Record<string, never>,
@@ -180,7 +191,9 @@ export const replicaLifecycle = setup({
   },
 });
 
+/** A snapshot of `replicaLifecycle`: what `ReplicaRole` holds as its role and steps with `stepLifecycle`. */
 export type LifecycleSnapshot = SnapshotFrom<typeof replicaLifecycle>;
+/** The states of `replicaLifecycle`, by the same names as `ReplicaRoleName`. */
 export type LifecycleState =
   'starting' | 'joining' | 'backup' | 'recovering' | 'primary' | 'diverged' | 'removed';
 
@@ -205,6 +218,7 @@ export function stepLifecycle(
   return { snapshot: next, actions: actionNames(actions) };
 }
 
+/** The state `snapshot` is in, typed: the machine has no nested states, so its value is one name. */
 export function lifecycleState(snapshot: LifecycleSnapshot): LifecycleState {
   return snapshot.value as LifecycleState;
 }

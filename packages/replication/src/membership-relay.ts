@@ -39,6 +39,10 @@ import {
 /** The relay's actor name, the same on every node. */
 export const VIEW_RELAY_ACTOR = 'view-relay';
 
+/**
+ * The relay actor's state: counts of what it passed on, each way (views, outside and quorum notices
+ * to the replica; removals and step-downs to membership), and of what it ignored. It keeps no views.
+ */
 export interface MembershipRelayState {
   readonly views: number;
   readonly outside: number;
@@ -50,6 +54,7 @@ export interface MembershipRelayState {
   readonly ignored: number;
 }
 
+/** Options of `membershipRelay`: the actor kind, and a hook that sees each view relayed. */
 export interface MembershipRelayOptions {
   /** Default `replication-view-relay`; a registry hosts it by kind. */
   readonly kind?: string;
@@ -61,6 +66,13 @@ function typeOf(body: unknown): unknown {
   return typeof body === 'object' && body !== null ? (body as { type?: unknown }).type : undefined;
 }
 
+/**
+ * The membership relay, to host as `VIEW_RELAY_ACTOR` on every node of a replicated group beside its
+ * membership member (which notifies it) and its replica (started with `reportToLocal:
+ * VIEW_RELAY_ACTOR`); this file's opening comment lists what it turns into what. A body from
+ * another node, or of another type or shape, is ignored and counted (`ignored`).
+ * docs/replication.md, "The membership relay".
+ */
 export function membershipRelay(options: MembershipRelayOptions = {}): ActorBehavior {
   return defineActor<MembershipRelayState>({
     kind: options.kind ?? 'replication-view-relay',

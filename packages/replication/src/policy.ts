@@ -16,7 +16,14 @@ export interface QueuedInput {
   readonly body: unknown;
 }
 
+/**
+ * How a group's primary chooses which waiting input to process next (claims 5, 39). Only the primary
+ * consults it, and backups follow the order it announces, so `pick` may read anything it is given;
+ * it should be a pure function of its arguments, as the built-ins are. An index out of range stops
+ * the replica with a `RangeError` naming the policy. docs/replication.md, "Ordering policies".
+ */
 export interface OrderingPolicy {
+  /** Names the policy in errors; a built-in's is its `PolicyName`. */
   readonly name: string;
   /**
    * Returns the index in `queue` (never empty) of the input to process next. `served` counts the
@@ -88,8 +95,10 @@ export const fairnessPolicy: OrderingPolicy = {
     }),
 };
 
+/** The names of the built-in policies, as configuration and the CLI's `--policy` give them. */
 export type PolicyName = 'sequence' | 'reception' | 'priority' | 'deadline' | 'fairness';
 
+/** Every `PolicyName`, in the order `policyForSeed` takes them; the CLI offers them as `--policy`. */
 export const POLICY_NAMES: readonly PolicyName[] = [
   'sequence',
   'reception',
@@ -106,6 +115,11 @@ export function policyForSeed(seed: number): PolicyName {
   return POLICY_NAMES[Math.abs(Math.trunc(seed)) % POLICY_NAMES.length]!;
 }
 
+/**
+ * The built-in policy named `name` (`priority` and `deadline` read their default fields,
+ * `priority` and `deadlineMs`). A name that is none, from configuration or untyped code, is a
+ * `RangeError`.
+ */
 export function policyByName(name: PolicyName): OrderingPolicy {
   switch (name) {
     case 'sequence':

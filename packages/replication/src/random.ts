@@ -21,6 +21,12 @@ function hashLabel(label: string): number {
   return hash >>> 0;
 }
 
+/**
+ * A seeded generator (sfc32, seeded through splitmix32): the same seed gives the same numbers on
+ * every platform, so the pure-role simulation is a function of its seed, and the values a
+ * synchronous reply derives (`derived.seed`) are the same at every replica that processes it. Not
+ * for cryptography. A seed that is not a non-negative safe integer is a `RangeError`.
+ */
 export class SeededRandom {
   private a: number;
   private b: number;
@@ -43,6 +49,7 @@ export class SeededRandom {
     return new SeededRandom((this.seed * 31 + hashLabel(label)) % 2 ** 48);
   }
 
+  /** The next number of the sequence, an integer in [0, 2^32). */
   nextUint32(): number {
     const t = (((this.a + this.b) >>> 0) + this.d) >>> 0;
     this.d = (this.d + 1) >>> 0;
@@ -63,10 +70,12 @@ export class SeededRandom {
     return min + Math.floor(this.next() * (max - min + 1));
   }
 
+  /** True with probability `probability` (0: never; 1: always). */
   chance(probability: number): boolean {
     return this.next() < probability;
   }
 
+  /** One of `items`, each as likely; a `RangeError` for an empty list. */
   pick<T>(items: readonly T[]): T {
     if (items.length === 0) throw new RangeError('pick from an empty list');
     return items[this.integer(0, items.length - 1)]!;

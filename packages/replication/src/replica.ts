@@ -167,12 +167,22 @@ export function connectionName(a: string, b: string): string {
   return a < b ? `${a}<->${b}` : `${b}<->${a}`;
 }
 
+/**
+ * A group that a replica's group talks to: the replica opens one multicast connection to it
+ * (`connectionName`). Part of `ReplicaConfig` and of the replica actor's input
+ * (`ReplicaActorInput.peers`); a group cannot be its own peer.
+ */
 export interface PeerGroupConfig {
   readonly group: string;
   /** Nodes believed to be in that group, used until its view is learned (claim 37). */
   readonly contacts: readonly NodeId[];
 }
 
+/**
+ * What a `ReplicaRole` is made from: its group, node and incarnation, the user's actor with its start
+ * input, the deployment's style and ordering policy, its peer groups, and settings over
+ * `REPLICATION_DEFAULTS`. `replicaActor` builds it from the deployment and a `ReplicaActorInput`.
+ */
 export interface ReplicaConfig {
   readonly group: string;
   readonly self: NodeId;
@@ -540,6 +550,22 @@ function checkSettings(given: Partial<ReplicationSettings>, settings: Replicatio
   connectionSettings(settings.connection);
 }
 
+/**
+ * One replica of a replicated actor, as a pure role (the opening comment of this file describes the
+ * protocol). Host contract: feed each input with `step(input, nowMs)` and carry out the effects it
+ * returns, in order: send the packets and control messages, set and cancel the named timers and
+ * feed them back as `timer` inputs, report the notices to membership. The role reads no clock and
+ * does no I/O of its own; the primary's supervisor takes real values from the `sources` given to the
+ * constructor, and backups replay them. `replicaActor` hosts it on a runtime node, and
+ * `ReplicationCluster` in the pure-role simulation.
+ *
+ * The constructor throws for a style or policy that is not one, a setting out of range or unknown,
+ * a group or node name that is no node id, or a group named as its own peer. Operating errors
+ * afterwards (malformed packets, control messages or checkpoints; inputs past a bound) are counted
+ * in `counters`, not thrown. `step` throws for a policy that picks an index out of range, and passes
+ * on an error of the user actor at the primary other than `RejectedInputError` (an input refused
+ * alike at every replica); at a backup, an actor that fails in replay has diverged.
+ */
 export class ReplicaRole {
   readonly group: string;
   /** The group's name as the origin of the ids of its outputs. */
@@ -795,6 +821,7 @@ export class ReplicaRole {
   // -------------------------------------------------------------------------------------------
   // Queries
 
+  /** The role this replica plays now: its lifecycle machine's state. */
   get role(): ReplicaRoleName {
     return lifecycleState(this.lifecycle);
   }
@@ -804,6 +831,10 @@ export class ReplicaRole {
     return this.lifecycle;
   }
 
+  /**
+   * The last position whose state this replica holds: processed here, or restored from a checkpoint
+   * (state transfer, passive takeover). A passive backup's lags its log: see `coverage()`.
+   */
   get position(): number {
     return this.positionLast;
   }
@@ -813,6 +844,7 @@ export class ReplicaRole {
     return this.view?.epoch ?? 0;
   }
 
+  /** The view of its own group this replica installed last, if any. */
   get currentView(): GroupView | undefined {
     return this.view;
   }
@@ -872,6 +904,7 @@ export class ReplicaRole {
     }
   }
 
+  /** The multicast endpoint of the connection to `peerGroup` (for inspection); undefined for a non-peer. */
   endpoint(peerGroup: string): EndpointState | undefined {
     const connection = this.connections.get(peerGroup);
     return connection === undefined ? undefined : this.endpoints.get(connection);

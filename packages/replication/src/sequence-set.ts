@@ -5,10 +5,16 @@
  */
 import type { SequenceSetData } from './types.js';
 
+/**
+ * A set of positive sequence numbers, kept as a floor and the few numbers above it: a replica's
+ * record, per source group, of the channel sequences it processed, so it drops a duplicate input
+ * however long the group runs. `data()` and `SequenceSet.from` carry it in a checkpoint's bookkeeping.
+ */
 export class SequenceSet {
   private floor = 0;
   private readonly above = new Set<number>();
 
+  /** The set `data` describes (from a checkpoint or a state transfer). */
   static from(data: SequenceSetData): SequenceSet {
     const set = new SequenceSet();
     set.floor = data.floor;
@@ -41,6 +47,7 @@ export class SequenceSet {
     return this.above.size;
   }
 
+  /** The set as plain data: the floor, and the numbers above it in ascending order. */
   data(): SequenceSetData {
     return { floor: this.floor, above: [...this.above].sort((a, b) => a - b) };
   }

@@ -90,6 +90,15 @@ function carriesOrder(packet: Packet): boolean {
 
 const NETWORK_DEFAULTS: NetworkSettings = { latencyMs: [1, 3], loss: 0, duplicate: 0, reorder: 0 };
 
+/**
+ * The pure-role harness: the `ReplicaRole`s of several groups hosted directly (no runtime `Node`) on
+ * one `SimulatedClock`, over a network that delays, loses, duplicates and reorders packets by one
+ * seeded generator, with a `ScriptedViewSource` for membership. `hook` sees each step's effects
+ * before they are carried out and may crash the replica there (`StepVerdict`), which real nodes
+ * cannot offer; `afterEvent` runs after every event (the invariant checks); `trace: true` records a
+ * readable line per multicast and replica event (the golden scenarios). `start()` installs the first
+ * views; `runUntil` runs events. A run is a function of its seed and what the test does.
+ */
 export class ReplicationCluster {
   readonly clock = new SimulatedClock();
   readonly views: ScriptedViewSource;
@@ -359,7 +368,15 @@ export class ReplicationCluster {
 // ---------------------------------------------------------------------------------------------
 // The standard scenario: clients → (front →) ledger, with one primary crash
 
+/**
+ * Where a `CrashPlan` crashes a primary, around its planned position: `before-processing`, after a
+ * step that leaves it one short of the position with inputs waiting (that step's effects went out);
+ * `after-processing`, on processing it, before any effect of that step leaves; `after-announcing`,
+ * on processing it, once only the sends to its own group that carry announcements have left;
+ * `mid-call`, at or past it, on a step that sent while it waits for a synchronous reply.
+ */
 export type CrashPoint = 'before-processing' | 'after-processing' | 'after-announcing' | 'mid-call';
+/** Every `CrashPoint`; a seed draws one (`mid-call` only in the chain topology, whose front calls). */
 export const CRASH_POINTS: readonly CrashPoint[] = [
   'before-processing',
   'after-processing',
@@ -370,6 +387,11 @@ export const CRASH_POINTS: readonly CrashPoint[] = [
 export type ReplicationFault = 'crash' | 'duplicate' | 'reorder' | 'loss';
 export const REPLICATION_FAULTS: readonly ReplicationFault[] = ['crash', 'duplicate', 'reorder', 'loss'];
 
+/**
+ * One crash in a run of the pure harness: the primary of `group` at the time crashes at `point`.
+ * Drawn from the seed unless the run gives one (`crash`); only the first moment that fits crashes,
+ * and a plan whose moment never comes leaves the run without a crash (`crashed: false`).
+ */
 export interface CrashPlan {
   readonly group: string;
   readonly point: CrashPoint;

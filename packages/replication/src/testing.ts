@@ -66,6 +66,10 @@ export {
   type CrashPoint,
 } from './simulation.js';
 
+/**
+ * The shape of the simulated workload: `chain`, client groups → a replicated front that calls the
+ * ledger synchronously → the replicated ledger; `direct`, client groups → the ledger.
+ */
 export type Topology = 'chain' | 'direct';
 
 /**
@@ -74,11 +78,20 @@ export type Topology = 'chain' | 'direct';
  * view changes, eviction and rejoin with `autoMembership`), relayed as on real nodes.
  */
 export type ViewOrigin = 'scripted' | 'membership';
+/** Every `ViewOrigin`: the CLI's `--views` choices, and the property test's. */
 export const VIEW_ORIGINS: readonly ViewOrigin[] = ['scripted', 'membership'];
 
+/**
+ * Options of `runReplicationSimulation`: the seed, which draws whatever is not given (the topology,
+ * the nemesis's schedule, when clients issue), the style of the server groups, and the rest below.
+ * A run is a function of these (`wallClock` and `debug` aside); its `replayCommand` repeats the ones
+ * that change it.
+ */
 export interface ReplicationSimOptions {
   readonly seed: number;
+  /** The style of the server groups (front and ledger); client groups are always semi-active. */
   readonly style: ReplicationStyle;
+  /** Every group's ordering policy. Default `reception`. */
   readonly policy?: PolicyName;
   /** Fault kinds of the nemesis. Default: all of them. */
   readonly faults?: readonly FaultKind[];
@@ -104,7 +117,9 @@ export interface ReplicationSimOptions {
   readonly expectDivergenceAt?: readonly string[];
   /** Replicas of the ledger (and front) group. Default 3; client groups have 2. */
   readonly replicas?: number;
+  /** Virtual ms of the safety phase, in which faults strike and clients issue requests. Default 3,000. */
   readonly safetyMs?: number;
+  /** Virtual ms of the liveness phase after the heal, at whose end the end checks run. Default 3,000. */
   readonly livenessMs?: number;
   /**
    * Replication settings of every replica. Unless set here, `digestIntervalMs` is 0: the harness
@@ -124,6 +139,11 @@ export interface ReplicationSimOptions {
   readonly debug?: boolean;
 }
 
+/**
+ * A check that a run of `runReplicationSimulation` failed: the seed, when (virtual ms and event
+ * number), what was wrong, and the command that replays the run. An invariant violation stops the
+ * run at once.
+ */
 export interface ReplicationSimViolation {
   readonly seed: number;
   readonly atMs: number;
@@ -137,6 +157,12 @@ export interface ReplicationSimViolation {
   readonly replayCommand: string;
 }
 
+/**
+ * What one run of `runReplicationSimulation` found: `ok` and its `violations`, the requests issued
+ * and replies received, counts of what the protocol did (most summed from the replicas'
+ * `ReplicaCounters`), the faults injected, and the command that replays the run. The CLI's `sim
+ * replication` prints it (`--json` too).
+ */
 export interface ReplicationSimResult {
   readonly seed: number;
   readonly style: ReplicationStyle;

@@ -8,7 +8,14 @@ import type { SupervisedValue } from '@steadfast/runtime';
 import type { ConnectionSettings, GroupView, MulticastKind, Packet } from '@steadfast/group';
 import type { Envelope, MessageId, NodeId } from '@steadfast/wire';
 
+/**
+ * How a group's backups follow its primary: `semi-active` backups process every input in the
+ * announced order and keep their outputs for a failover; `passive` backups log the inputs and
+ * announcements and apply the primary's checkpoints, replaying the log after the last one when they
+ * take over. docs/replication.md, "Deploying an actor".
+ */
 export type ReplicationStyle = 'semi-active' | 'passive';
+/** Every `ReplicationStyle`: what `checkStyleAndPolicy` accepts and the CLI offers as `--style`. */
 export const REPLICATION_STYLES: readonly ReplicationStyle[] = ['semi-active', 'passive'];
 
 /**
@@ -17,8 +24,17 @@ export const REPLICATION_STYLES: readonly ReplicationStyle[] = ['semi-active', '
  * `majority`, once a majority of its view (itself included) holds that position.
  */
 export type OutputCommit = 'at-once' | 'majority';
+/** Every `OutputCommit`: what the settings check accepts and the CLI offers as `--output-commit`. */
 export const OUTPUT_COMMITS: readonly OutputCommit[] = ['at-once', 'majority'];
 
+/**
+ * The tuning of a replica: its delays, batch sizes, the bounds of what it keeps, when its outputs
+ * leave, and its multicast connections' settings. A deployment (`group(…, { settings })`) and a host
+ * (`ReplicaActorInput.settings`) give a `Partial` over `REPLICATION_DEFAULTS`, which
+ * `replicationSettings` checks: a value out of its range or a name it does not know is a `RangeError`
+ * naming it. Every replica of a group should run with the same. docs/replication.md, "Settings
+ * (`ReplicationSettings`)", gives each one's range.
+ */
 export interface ReplicationSettings {
   /**
    * How long processed-but-unannounced positions wait for an outgoing application message to ride
@@ -124,6 +140,12 @@ export interface ReplicationSettings {
   readonly connection: Partial<ConnectionSettings>;
 }
 
+/**
+ * The settings a replica runs with where neither the deployment nor the host set one. `connection`
+ * holds replication's defaults over the group layer's own (why, in the comments below);
+ * `replicationSettings` also makes `ownGroupDelayMs` 0 under `outputCommit: 'majority'`. The settings
+ * table of docs/replication.md lists every field with this default (`docs.test.ts` checks it).
+ */
 export const REPLICATION_DEFAULTS: ReplicationSettings = {
   announceDelayMs: 2,
   processDelayMs: 0,
@@ -265,6 +287,13 @@ export interface MessageInput {
   readonly sentAt?: number;
 }
 
+/**
+ * One position of a group's order as its primary announces it (claims 40-47): the input processed
+ * there, the supervised values its processing took, and now and then a digest of the state after
+ * it. Backups process (semi-active) or log (passive) the entries in position order, and a new
+ * primary's flush gathers them. Entries ride piggybacked (`ReplicationPiggyback`: `order`, `relay`)
+ * in the compact form of wire-form.ts, and in flush and peer-order replies.
+ */
 export interface OrderEntry {
   /** From 1; the primary's processing order. */
   readonly position: number;
@@ -294,11 +323,23 @@ export interface ReplicaBookkeeping {
   readonly syncWaitAt?: number;
 }
 
+/**
+ * A `SequenceSet` as plain data, as a checkpoint's bookkeeping carries it (`SequenceSet.data`,
+ * `SequenceSet.from`): every number up to `floor`, and the numbers above it, ascending.
+ */
 export interface SequenceSetData {
   readonly floor: number;
   readonly above: readonly number[];
 }
 
+/**
+ * A replica's state at `position`: the actor's persisted state and the bookkeeping a replica needs to
+ * go on from there. A passive primary piggybacks one on its own group's messages every
+ * `checkpointEvery` positions, paced by `checkpointIntervalMs` (in `CheckpointPart`s when larger than
+ * `piggybackCharsMax`), and its backups take over from the latest; a state transfer (`rep-state`)
+ * carries one to a joining replica of either style. A malformed one is dropped unapplied and
+ * counted (`checkpointsDropped`).
+ */
 export interface Checkpoint {
   readonly position: number;
   /** The actor's persisted state (`ActorInstance.persisted()`), plain data. */
@@ -320,6 +361,12 @@ export interface CheckpointPart {
   readonly text: string;
 }
 
+/**
+ * An output held for a failover: the connection it goes out on, its multicast kind and its payload.
+ * A replica keeps the outputs it produced until it sees its group send them, and resends the rest
+ * if it becomes primary; checkpoints and state transfers carry them to replicas that did not
+ * produce them. Receivers drop a resend they already have by its group-level id.
+ */
 export interface KeptOutput {
   readonly connection: string;
   readonly kind: MulticastKind;
@@ -350,6 +397,10 @@ export interface ReplicationPiggyback {
   readonly flush?: { readonly group: string; readonly epoch: number };
 }
 
+/**
+ * The key under which replication's data (`ReplicationPiggyback`) rides in a multicast message's
+ * piggyback; the group layer carries it for this layer, which alone reads it.
+ */
 export const REPLICATION_PIGGYBACK_KEY = 'rep';
 
 /** Messages between replicas of one group, sent directly (not multicast) by the replica actors. */
@@ -491,6 +542,11 @@ export type ReplicaControl =
 /** Every control message's type starts with this; a body of another type is no control message. */
 export const REPLICA_CONTROL_PREFIX = 'rep-';
 
+/**
+ * Every `ReplicaControl` type this version knows. A control message put back together from parts is
+ * handled only if its type is one of these other than `rep-part` (parts never nest); otherwise it
+ * is dropped and counted (`controlPartsDropped`).
+ */
 export const REPLICA_CONTROL_TYPES: readonly ReplicaControl['type'][] = [
   'rep-part',
   'rep-flush-request',
@@ -505,9 +561,19 @@ export const REPLICA_CONTROL_TYPES: readonly ReplicaControl['type'][] = [
   'rep-state',
 ];
 
+/**
+ * The role a replica plays: the state of its lifecycle machine (`replicaLifecycle`, whose
+ * `LifecycleState` has the same names), as `ReplicaRole.role` and the replica actor's inspected
+ * state report it. docs/replication.md, "The lifecycle, an xstate machine".
+ */
 export type ReplicaRoleName =
   'starting' | 'joining' | 'backup' | 'recovering' | 'primary' | 'diverged' | 'removed';
 
+/**
+ * What a host feeds `ReplicaRole.step`: a packet of one of its connections (one of an unknown
+ * connection is ignored), a view of its own group or of a peer group installed by membership, a
+ * timer the role set (by the name it gave) that fired, and the inputs below.
+ */
 export type ReplicaInput =
   | { readonly type: 'packet'; readonly packet: Packet }
   | { readonly type: 'view-installed'; readonly view: GroupView }
@@ -528,6 +594,13 @@ export type ReplicaInput =
    */
   | { readonly type: 'quorum'; readonly heardFromMajority: boolean };
 
+/**
+ * What `ReplicaRole.step` returns for its host to carry out, in order: a packet to send to the
+ * replica actor on `target`, a control message, a named timer to set (replacing one of that name) or
+ * cancel, a message to an address outside every group, and the notices for membership (`diverged`,
+ * `promoted`, `refused-promotion`: `ReplicaNotice`). replica.ts's opening comment states the host
+ * contract.
+ */
 export type ReplicaEffect =
   | { readonly type: 'send'; readonly target: NodeId; readonly packet: Packet }
   /** A message to another replica of this group (the replica actor on `target`). */
@@ -556,7 +629,15 @@ export type ReplicaEffect =
       readonly epoch: number;
     };
 
+/**
+ * What one replica did, and what it dropped, since it started: counts that only grow, read from
+ * `ReplicaRole.counters`, the replica actor's inspected state, the simulations' results and the
+ * benchmarks. Every operating error the role absorbs (a malformed packet, control message or
+ * checkpoint, an input past `inputsMax`) is counted here instead of thrown. `zeroReplicaCounters`
+ * makes a fresh set; `sumReplicaCounters` adds several up.
+ */
 export interface ReplicaCounters {
+  /** Positions this replica processed, as primary or backup. */
   processed: number;
   /** Outputs multicast (by a primary), resends after failover included. */
   outputsSent: number;
@@ -680,6 +761,7 @@ export interface ReplicaCounters {
   packetsDropped: number;
 }
 
+/** A new `ReplicaCounters`, every counter at 0: a new replica's, or the start of a sum. */
 export function zeroReplicaCounters(): ReplicaCounters {
   return {
     processed: 0,

@@ -23,6 +23,11 @@ export interface ViewSource {
   report(event: ViewReport): void;
 }
 
+/**
+ * What replication tells its view source (`ViewSource.report`): a replica that crashed (the scripted
+ * source's stand-in for a failure detector) or diverged, which the group's next view must leave out;
+ * or one named primary of `epoch` that refused for want of state, so that a next view names another.
+ */
 export type ViewReport =
   | { readonly type: 'crashed' | 'diverged'; readonly group: string; readonly replica: NodeId }
   | {
@@ -32,6 +37,14 @@ export type ViewReport =
       readonly epoch: number;
     };
 
+/**
+ * A `ViewSource` for simulations that run without the membership layer. Each group starts at epoch
+ * 1 with its members in the order given, which is their rank; the first by rank is primary. A
+ * replica reported crashed or diverged leaves the next view `suspicionDelayMs` later (on the given
+ * clock); a restarted one comes back last by rank (`join`); a primary that refused moves to the last
+ * rank. A group's last member is never removed. Views go to every subscriber at once, in epoch
+ * order; `installInitial` sends the first ones. A group without members is a `RangeError`.
+ */
 export class ScriptedViewSource implements ViewSource {
   private readonly views = new Map<string, GroupView>();
   private readonly ranks = new Map<string, readonly NodeId[]>();

@@ -142,6 +142,14 @@ function withEntries<T extends { readonly entries: readonly unknown[] }>(
   return { ...announcement, entries };
 }
 
+/**
+ * The `PayloadWireForm` the replica actor hands the group layer (`packetToEnvelope`,
+ * `packetFromEnvelope`): application payloads as positional arrays, and the entries of `order` and
+ * `relay` under `rep` as arrays too, as this file's opening comment lays out. Anything else passes
+ * unchanged. A payload marked with `APPLICATION_PAYLOAD_WIRE_TAG`, or an `order` or `relay`, that
+ * does not decode gives `MALFORMED_PAYLOAD`: the packet is dropped, and the replica counts it in
+ * `packetsDropped`.
+ */
 export const applicationPayloadWireForm: PayloadWireForm = {
   piggybackToWire(piggyback: Piggyback): Piggyback {
     const rep = piggyback[REPLICATION_PIGGYBACK_KEY] as ReplicationPiggyback | undefined;

@@ -16,6 +16,11 @@ import { messageKey, type Envelope } from '@steadfast/wire';
 import { assign, setup } from 'xstate';
 import { groupAddress } from './replica.js';
 
+/**
+ * The request the workload's clients send to the ledger (through the front in the chain topology):
+ * add `amount` to the total under the request's unique `key`, which the ledger counts so the checks
+ * see a request applied twice. `priority` and `deadlineMs` are there for those ordering policies.
+ */
 export interface AddRequest {
   readonly type: 'add';
   readonly key: string;
@@ -24,6 +29,11 @@ export interface AddRequest {
   readonly deadlineMs?: number;
 }
 
+/**
+ * The answer to an `AddRequest`, from the ledger and from the front to its caller: the request's
+ * `key` and the ledger's running `total` after it. Clients record every reply by key: exactly one
+ * per request is an invariant of the simulations.
+ */
 export interface AddedReply {
   readonly type: 'added';
   readonly key: string;
@@ -86,8 +96,11 @@ function takeReplyStamp(ctx: ActorContext): string {
   return `${String(ctx.node)}#${count}`;
 }
 
+/** Options of `front`. */
 export interface FrontOptions {
+  /** The replicated group it forwards each `add` to. */
   readonly ledgerGroup: string;
+  /** Call the ledger synchronously (claim 48): the front's replicas wait for each reply. */
   readonly sync: boolean;
   /**
    * Handle each ledger reply with a nondeterministic `ctx.call` whose result lands in the state: a
@@ -150,6 +163,11 @@ interface LooseBody {
   readonly deadlineMs?: number;
 }
 
+/**
+ * The external command (`replicaExternalCommand`) that makes a workload `client` send an
+ * `AddRequest` for `key` to group `target`, with this `priority` and `deadlineMs`. A command for a
+ * key already issued does nothing, so a host may offer it again until a primary takes it.
+ */
 export interface IssueCommand {
   readonly type: 'issue';
   readonly key: string;
