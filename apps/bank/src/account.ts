@@ -30,11 +30,17 @@ import {
   type WithdrawRequest,
 } from './messages.js';
 
+/** The kind of the `account` behavior, as recorded in traces and looked up in `bankRegistry`. */
 export const ACCOUNT_KIND = 'account';
+/** How many operation ids an account remembers when `AccountInput.appliedOperationsMax` is not given. */
 export const APPLIED_OPERATIONS_MAX_DEFAULT = 10_000;
 /** Ids per sealed generation of the idempotence table (fewer when the bound itself is smaller). */
 export const APPLIED_GENERATION_SIZE_MAX = 64;
 
+/**
+ * What an account is opened with: the `input` of `node.spawn(name, account, input)`, checked by
+ * `initialAccount` (which throws on a bad one).
+ */
 export interface AccountInput {
   readonly owner: string;
   /** Opening balance; default 0. */
@@ -51,6 +57,10 @@ export interface AccountInput {
 /** The reply an operation got, kept so that the same operation id gets the same reply again. */
 export type OperationReply = DepositedReply | WithdrawnReply | InsufficientFundsReply | BalanceLimitReply;
 
+/**
+ * What an account remembers of an operation it decided: its kind and amount, to tell a retry from a
+ * reused id (`operation-conflict`), and the reply, to give a retry the same answer.
+ */
 export interface AppliedOperation {
   readonly type: 'deposit' | 'withdraw';
   readonly amountCents: number;
@@ -92,11 +102,18 @@ export interface AccountContext {
 /** What the machine receives: the requests, plus `invalid` for any body that is not one. */
 export type AccountEvent = DepositRequest | WithdrawRequest | { readonly type: 'balance' } | InvalidEvent;
 
+/** What `accountEvent` makes of a body that is not an account request; answered with `invalid-request`. */
 export interface InvalidEvent {
   readonly type: 'invalid';
   readonly detail: string;
 }
 
+/**
+ * A freshly opened account: the machine's initial context, also handy for testing `applyOperation`
+ * directly. Throws (`TypeError`, `RangeError`) on an empty owner, a negative or non-integer opening
+ * balance, or a non-positive `appliedOperationsMax`: accounts are opened from code or configuration,
+ * so a bad input is a programmer error, not a message to refuse.
+ */
 export function initialAccount(input: AccountInput): AccountContext {
   const balanceCents = input.balanceCents ?? 0;
   const appliedOperationsMax = input.appliedOperationsMax ?? APPLIED_OPERATIONS_MAX_DEFAULT;
@@ -122,6 +139,10 @@ export function initialAccount(input: AccountInput): AccountContext {
   };
 }
 
+/**
+ * What `applyOperation` decided: the account after the operation (the same object when nothing
+ * changed) and the reply to send.
+ */
 export interface OperationResult {
   readonly account: AccountContext;
   readonly reply: AccountReply;
@@ -276,6 +297,7 @@ function remember(account: AccountContext, balanceCents: number, applied: Applie
   };
 }
 
+/** The `balance` reply for an account as it stands: a query takes no operation id and changes nothing. */
 export function balanceOf(account: AccountContext): AccountReply {
   return { ok: true, type: 'balance', owner: account.owner, balanceCents: account.balanceCents };
 }
@@ -336,6 +358,12 @@ function operationReplyParams({ context, event }: { context: AccountContext; eve
   return { body: operationReply(context, event) };
 }
 
+/**
+ * The account as an xstate v5 machine, context `AccountContext`, input `AccountInput`. It reaches
+ * the runtime only through `actorContext()`, and its reply is an action with the body as params, so
+ * `transition()` (inside `withActorContext`) steps it as a pure function and returns the reply as
+ * data. Run it on a node through the `account` behavior, which filters its events with `accountEvent`.
+ */
 export const accountMachine = setup({
   types: {
     context: {} as AccountContext,

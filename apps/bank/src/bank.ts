@@ -78,23 +78,36 @@ export function bankAccountAddresses(nodeIds: readonly string[], accounts: numbe
 /** The name of the coordinator on each node. */
 export const COORDINATOR_NAME = 'transfer-coordinator';
 
+/** The actor name of account `index` (`account-0`, `account-1`, …), the same on whichever node hosts it. */
 export function accountName(index: number): string {
   return `account-${index}`;
 }
 
+/**
+ * The shape of a bank, for `deployBank` and `bankActorSpecs`: how many accounts, how much each
+ * holds at opening, and what is passed on to every account and coordinator.
+ */
 export interface BankOptions {
   /** Number of accounts, spread round-robin over the nodes. */
   readonly accounts: number;
   /** Opening balance of each account. */
   readonly initialCents: number;
+  /** Input of every coordinator; `durable: true` below overrides its own `durable`. */
   readonly coordinator?: CoordinatorInput;
+  /** Each account's idempotence bound (`AccountInput.appliedOperationsMax`); default 10 000. */
   readonly appliedOperationsMax?: number;
   /** Accounts and coordinators persist their state after each change (the nodes need an `actorStore`). */
   readonly durable?: boolean;
 }
 
+/**
+ * Where `deployBank` put the bank: the account and coordinator addresses a client sends to, and the
+ * total the invariants check against. Pass it to `bankWorkload` and `collectBankStates`.
+ */
 export interface BankDeployment {
+  /** Account `i` at index `i`. */
   readonly accounts: readonly Address[];
+  /** One per node, in the order of the nodes given. */
   readonly coordinators: readonly Address[];
   /** Money in the bank: what the balances must add up to once no transfer is in flight. */
   readonly totalCents: number;
@@ -142,12 +155,17 @@ export function deployBank(nodes: readonly Node[], options: BankOptions): BankDe
 // ---------------------------------------------------------------------------------------------
 // Workload
 
+/**
+ * One request of a `bankWorkload`: send `body` to `target` as a request (`node.request`); `kind`
+ * says which reply to expect (a transfer outcome, a balance, or `invalid-request`).
+ */
 export type BankWorkItem =
   | { readonly kind: 'transfer'; readonly target: Address; readonly body: TransferRequest }
   | { readonly kind: 'balance'; readonly target: Address; readonly body: BalanceRequest }
   /** A request the bank must refuse with an `invalid-request` reply (and survive). */
   | { readonly kind: 'bad'; readonly target: Address; readonly body: unknown };
 
+/** Options of `bankWorkload`: only the size of its transfers; the mix of requests is fixed. */
 export interface BankWorkloadOptions {
   /** Largest transfer; default half an account's opening balance, so some transfers find short funds. */
   readonly transferCentsMax?: number;
@@ -233,12 +251,18 @@ export function* bankWorkload(
 // ---------------------------------------------------------------------------------------------
 // Invariants
 
+/** One actor's state as read from its node, with the address it was read at. */
 export interface ActorStateAt<State = unknown> {
   readonly address: Address;
   /** What `node.actorState(name)` returned: undefined when the actor is not running. */
   readonly state: State;
 }
 
+/**
+ * A snapshot of the whole bank for the invariants: every account's and coordinator's state and the
+ * money the bank was given. `collectBankStates` reads one from live nodes; the simulator builds its
+ * own from live nodes and crashed nodes' disks.
+ */
 export interface BankStates {
   readonly totalCents: number;
   readonly accounts: readonly ActorStateAt[];
@@ -272,6 +296,12 @@ function coordinatorStateOf(state: unknown): CoordinatorState | string {
   return state as CoordinatorState;
 }
 
+/**
+ * The bank's safety invariants, pure functions over a `BankStates` snapshot, each returning one
+ * message per violation (empty when all is well). Check them after every step of a test or a
+ * simulation, not only at the end: an account that is not running, or a state that is not the
+ * expected shape, is reported as a violation too.
+ */
 export const bankInvariants = {
   /**
    * Money is neither created nor lost. Each unfinished transfer has taken at most its amount out

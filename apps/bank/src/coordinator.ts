@@ -31,8 +31,13 @@ import {
   type TransferRequest,
 } from './messages.js';
 
+/** The kind of the `transferCoordinator` behavior, as recorded in traces and looked up in `bankRegistry`. */
 export const COORDINATOR_KIND = 'transfer-coordinator';
 
+/**
+ * What a coordinator is spawned with: its bounds and retry pacing, each optional (`COORDINATOR_DEFAULTS`
+ * fills the rest). `initialCoordinator` throws a `RangeError` for a number that is not a positive integer.
+ */
 export interface CoordinatorInput {
   /** Wait for an account's reply this long before resending the step; default 100 ms. */
   readonly retryAfterMs?: number;
@@ -51,8 +56,10 @@ export interface CoordinatorInput {
   readonly durable?: boolean;
 }
 
+/** A coordinator's settings with every default filled in and checked, as kept in its state. */
 export type CoordinatorSettings = Required<CoordinatorInput>;
 
+/** The settings of a coordinator spawned without input (see `CoordinatorInput` for what each bounds). */
 export const COORDINATOR_DEFAULTS: CoordinatorSettings = {
   retryAfterMs: 100,
   attemptsMax: 5,
@@ -69,6 +76,12 @@ export interface TransferTerms {
   readonly amountCents: number;
 }
 
+/**
+ * A transfer the coordinator has not finished: in flight (a step sent, its retry timer armed) or
+ * in doubt (retries used up, waiting for a late reply or for a client to resend it). Its `phase`
+ * is the transfer's finite machine; the step it sends is derived from it, with the same operation
+ * id on every attempt.
+ */
 export interface ActiveTransfer extends TransferTerms {
   readonly transferId: string;
   readonly phase: TransferPhase;
@@ -86,29 +99,56 @@ export interface ActiveTransfer extends TransferTerms {
   readonly clientKey?: string;
 }
 
+/**
+ * What the coordinator remembers of a finished transfer, to answer a duplicate request with the
+ * same `outcome` (or a `transfer-conflict` if its terms differ). At most `outcomesMax` are kept.
+ */
 export interface FinishedTransfer extends TransferTerms {
   readonly outcome: TransferOutcome;
+  /** As in `ActiveTransfer`: the `clientRequests` entry to forget along with this outcome. */
   readonly clientKey?: string;
 }
 
+/**
+ * What a coordinator has done, counted in its state so that tests and inspectors can see it. Counts
+ * only grow; refusals and dropped inputs are counted here rather than thrown.
+ */
 export interface CoordinatorCounters {
+  /** Transfers started (a new transfer id entered the table). */
   readonly started: number;
+  /** Transfers finished with `transferred`. */
   readonly transferred: number;
+  /** Transfers finished with any other outcome: insufficient funds, withdrawal refused, refunded. */
   readonly failed: number;
+  /** Times a transfer was declared in doubt (again after each resume that runs out of retries). */
   readonly inDoubt: number;
+  /** Steps resent because their retry timer fired unanswered. */
   readonly resends: number;
+  /** Client requests for a transfer already known with the same terms. */
   readonly duplicates: number;
+  /** Requests refused with `busy`. */
   readonly busy: number;
+  /**
+   * Inputs refused or dropped: invalid requests, `transfer-conflict`s, one-way messages, and
+   * replies from the wrong account, not shaped like an account reply, or of a kind the step
+   * cannot get (a `balance` reply to a withdrawal, say).
+   */
   readonly invalid: number;
   /** Replies to requests no longer awaited (an earlier attempt answered late): harmless. */
   readonly lateReplies: number;
 }
 
+/**
+ * A coordinator's whole state: plain data, so it can be persisted, hashed, replayed and read with
+ * `node.actorState(name)` (as `bankInvariants` does). Every table is bounded by a setting.
+ */
 export interface CoordinatorState {
   readonly settings: CoordinatorSettings;
+  /** Unfinished transfers (in flight or in doubt) by transfer id; at most `transfersInFlightMax`. */
   readonly active: Readonly<Record<string, ActiveTransfer>>;
   /** Request `messageKey` → the transfer and phase it belongs to. */
   readonly awaiting: Readonly<Record<string, { readonly transferId: string; readonly phase: TransferPhase }>>;
+  /** Remembered outcomes by transfer id; at most `outcomesMax`, the oldest forgotten first. */
   readonly finished: Readonly<Record<string, FinishedTransfer>>;
   /** Keys of `finished`, oldest first. */
   readonly finishedOrder: readonly string[];
@@ -144,6 +184,11 @@ function positiveInteger(name: string, value: number): number {
   return value;
 }
 
+/**
+ * An idle coordinator with `input` merged over `COORDINATOR_DEFAULTS`. Throws a `RangeError` for a
+ * setting that is not a positive safe integer: coordinators are spawned from code or configuration,
+ * so that is a programmer error.
+ */
 export function initialCoordinator(input: CoordinatorInput = {}): CoordinatorState {
   const merged = { ...COORDINATOR_DEFAULTS, ...input };
   const settings: CoordinatorSettings = {
@@ -183,6 +228,13 @@ export function inTransitCents(state: CoordinatorState): number {
   return total;
 }
 
+/**
+ * The coordinator's reducer: one input (a client request, an account's reply, a retry timer) to
+ * the next state, with every effect (replies, requests to accounts, timers, drawn ids) through
+ * `ctx`. It does not persist: `transferCoordinator` does that after a change when durable. Bad
+ * input is answered or counted, never thrown; only a timer with a payload the coordinator did not
+ * set throws (a programmer error).
+ */
 export function handleCoordinatorInput(
   state: CoordinatorState,
   input: ActorInput,

@@ -13,6 +13,10 @@ export const OPERATION_ID_CHARS_MAX = 128;
 // ---------------------------------------------------------------------------------------------
 // Account
 
+/**
+ * Adds `amountCents` to an account. Answered with `deposited`, or refused with `balance-limit`,
+ * `operation-conflict` or `invalid-request`; a retry with the same `operationId` gets the first answer.
+ */
 export interface DepositRequest {
   readonly type: 'deposit';
   /** Chosen by the client; applying the same id twice applies it once (see `account.ts`). */
@@ -20,18 +24,26 @@ export interface DepositRequest {
   readonly amountCents: number;
 }
 
+/**
+ * Takes `amountCents` out of an account. Answered with `withdrawn`, or refused with
+ * `insufficient-funds` (nothing taken), `operation-conflict` or `invalid-request`; a retry with the
+ * same `operationId` gets the first answer, even if the balance has changed since.
+ */
 export interface WithdrawRequest {
   readonly type: 'withdraw';
   readonly operationId: string;
   readonly amountCents: number;
 }
 
+/** Asks an account for its owner and balance; answered with a `BalanceReply`. Reads only, so needs no id. */
 export interface BalanceRequest {
   readonly type: 'balance';
 }
 
+/** Every request an `account` actor answers: switch on `type`. */
 export type AccountRequest = DepositRequest | WithdrawRequest | BalanceRequest;
 
+/** A deposit was applied: `balanceCents` is the balance just after it. */
 export interface DepositedReply {
   readonly ok: true;
   readonly type: 'deposited';
@@ -42,6 +54,7 @@ export interface DepositedReply {
   readonly atMs: number;
 }
 
+/** A withdrawal was applied: `balanceCents` is the balance just after it; `atMs` as in `DepositedReply`. */
 export interface WithdrawnReply {
   readonly ok: true;
   readonly type: 'withdrawn';
@@ -51,6 +64,7 @@ export interface WithdrawnReply {
   readonly atMs: number;
 }
 
+/** The answer to a `BalanceRequest`: the account's owner and current balance. */
 export interface BalanceReply {
   readonly ok: true;
   readonly type: 'balance';
@@ -58,6 +72,11 @@ export interface BalanceReply {
   readonly balanceCents: number;
 }
 
+/**
+ * A withdrawal larger than the balance (`balanceCents`, at that moment): nothing was taken. The
+ * account remembers this refusal like any outcome, so a retry of the same operation gets it again
+ * even after a deposit, and every client sees one outcome per operation.
+ */
 export interface InsufficientFundsReply {
   readonly ok: false;
   readonly type: 'insufficient-funds';
@@ -84,19 +103,33 @@ export interface OperationConflictReply {
   readonly operationId: string;
 }
 
+/**
+ * The body was not a valid request (wrong or missing field, unknown `type`, not an object);
+ * `detail` says why. Nothing changed, and the actor goes on running. Accounts and the coordinator
+ * both answer it.
+ */
 export interface InvalidRequestReply {
   readonly ok: false;
   readonly type: 'invalid-request';
   readonly detail: string;
 }
 
+/** Every refusal an account can answer; the coordinator passes its `type` on as a transfer's `reason`. */
 export type AccountFailure =
   InsufficientFundsReply | BalanceLimitReply | OperationConflictReply | InvalidRequestReply;
+/** Every reply of an `account` actor: switch on `type` (or first on `ok`). */
 export type AccountReply = DepositedReply | WithdrawnReply | BalanceReply | AccountFailure;
 
 // ---------------------------------------------------------------------------------------------
 // Transfer coordinator
 
+/**
+ * Asks a transfer coordinator to move `amountCents` from the account at `from` to the account at
+ * `to` (addresses `node/actor`, distinct). Answered with a `TransferReply`: an outcome once the
+ * transfer has one, or at once a refusal of the request. Resending the same request (same
+ * `transferId`, or the same envelope when the coordinator drew the id) is safe: it waits for,
+ * resumes or re-answers the same transfer.
+ */
 export interface TransferRequest {
   readonly type: 'transfer';
   /** Optional: the coordinator draws one with `ctx.id()` when absent. Must be unique per transfer. */
@@ -106,8 +139,13 @@ export interface TransferRequest {
   readonly amountCents: number;
 }
 
+/**
+ * The step an unfinished transfer is at: withdrawing from `from`, depositing to `to`, or refunding
+ * `from` after `to` refused (see the phase diagram in docs/example-bank.md).
+ */
 export type TransferPhase = 'withdrawing' | 'depositing' | 'refunding';
 
+/** The transfer is done: `amountCents` left `from` and reached `to`, each exactly once. */
 export interface TransferredReply {
   readonly ok: true;
   readonly type: 'transferred';
@@ -165,14 +203,20 @@ export interface TransferConflictReply {
   readonly transferId: string;
 }
 
+/**
+ * What a transfer came to, as the coordinator tells every client waiting on it. All but `in-doubt`
+ * are final and remembered for duplicates; an `in-doubt` transfer stays unfinished until resumed.
+ */
 export type TransferOutcome =
   TransferredReply | TransferInsufficientFundsReply | WithdrawRefusedReply | RefundedReply | InDoubtReply;
 
+/** Every reply of a transfer coordinator: an outcome, or a refusal of the request itself. */
 export type TransferReply = TransferOutcome | BusyReply | TransferConflictReply | InvalidRequestReply;
 
 // ---------------------------------------------------------------------------------------------
 // Validation: each returns the typed request, or a reason it is not one.
 
+/** The result of a validation: the typed value, or a `detail` fit for an `invalid-request` reply. */
 export type Checked<T> =
   { readonly ok: true; readonly value: T } | { readonly ok: false; readonly detail: string };
 
@@ -189,6 +233,10 @@ export function checkAmountCents(value: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * Why `value` is not a valid operation or transfer id (a string of 1 to `OPERATION_ID_CHARS_MAX`
+ * characters), or undefined if it is. `field` names it in the message.
+ */
 export function checkOperationId(value: unknown, field = 'operationId'): string | undefined {
   if (typeof value !== 'string' || value.length === 0 || value.length > OPERATION_ID_CHARS_MAX) {
     return `${field} must be a string of 1 to ${OPERATION_ID_CHARS_MAX} characters, got ${describeValue(value)}`;
@@ -206,6 +254,10 @@ export function operationProblem(body: {
   return problem === undefined ? undefined : `${body.type}: ${problem}`;
 }
 
+/**
+ * Validates a deposit or withdrawal body whose `type` the caller has already read: a valid
+ * operation id and amount give a copy holding just the request's fields; anything else a `detail`.
+ */
 export function checkOperation(body: {
   readonly type: 'deposit' | 'withdraw';
   readonly operationId?: unknown;
@@ -223,6 +275,11 @@ export function checkOperation(body: {
   };
 }
 
+/**
+ * Validates a transfer body as received from the network: an object with an optional valid
+ * `transferId`, two distinct addresses and a valid amount. Gives a copy holding just the request's
+ * fields, or a `detail` for the `invalid-request` reply. It does not read `type`: the caller has.
+ */
 export function checkTransfer(body: unknown): Checked<TransferRequest> {
   if (typeof body !== 'object' || body === null)
     return fail(`transfer: body must be an object, got ${describeValue(body)}`);

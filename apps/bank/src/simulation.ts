@@ -31,23 +31,39 @@ import {
 import { bankClientFinished, type BankClientState } from './client.js';
 import { address } from '@steadfast/wire';
 
+/**
+ * Options of `createBankSimulation`: the seed, the bank's size and the run's length. Unset sizes
+ * take `BANK_SIMULATION_DEFAULTS`; the rest is passed on to the simulator (see `SimulationOptions`
+ * in @steadfast/sim), whose defaults apply.
+ */
 export interface BankSimulationOptions {
+  /** A non-negative safe integer: the whole run is a function of it and of these options. */
   readonly seed: number;
+  /** Node count; nodes get the simulator's default ids. Default 3. */
   readonly nodes?: number;
+  /** Fault kinds the nemesis may inject during the safety phase; default none. */
   readonly faults?: readonly FaultKind[];
   /** Stop after this many events (clock steps). */
   readonly eventsMax?: number;
+  /** Accounts, spread round-robin over the nodes. Default 6. */
   readonly accounts?: number;
+  /** Opening balance of each account. Default 10 000 cents. */
   readonly initialCents?: number;
-  /** Transfers each node's client issues. */
+  /** Transfers each node's client issues. Default 40. */
   readonly transfersPerClient?: number;
+  /** Virtual time of the safety phase, when faults are injected. Default 10 000 ms. */
   readonly safetyMs?: number;
+  /** Virtual time after the heal for every client to finish. Default 20 000 ms. */
   readonly livenessMs?: number;
+  /** Record the run's trace (the simulator's default: on). */
   readonly trace?: boolean;
+  /** Hash each actor's state into the trace after every step (the simulator's default: on when tracing). */
   readonly hashStates?: boolean;
+  /** Wall clock for the result's `wallMs`; the simulator itself never reads real time. */
   readonly wallClock?: () => number;
 }
 
+/** The bank's size and phase lengths where `BankSimulationOptions` leaves them out. */
 export const BANK_SIMULATION_DEFAULTS = {
   nodes: 3,
   accounts: 6,
@@ -125,6 +141,11 @@ function exactlyOnce(simulation: Simulation, layout: Layout): string[] {
   return violations;
 }
 
+/**
+ * Builds the bank scenario (see this module's comment) without running it: every node gets its
+ * accounts, a coordinator and a client, all durable, and is set up again from its disk after a
+ * crash. Call `run()` for the whole run, or step it yourself (`runUntil`) to look inside.
+ */
 export function createBankSimulation(options: BankSimulationOptions): Simulation {
   const nodeIds = defaultNodeIds(options.nodes ?? BANK_SIMULATION_DEFAULTS.nodes);
   const accountCount = options.accounts ?? BANK_SIMULATION_DEFAULTS.accounts;
@@ -165,6 +186,10 @@ export function createBankSimulation(options: BankSimulationOptions): Simulation
   });
 }
 
+/**
+ * Builds and runs the bank scenario: safety phase, heal, liveness phase. The result's `ok` is false
+ * on any violation, and its `replayCommand` reruns the same seed.
+ */
 export async function runBankSimulation(options: BankSimulationOptions): Promise<SimulationResult> {
   return createBankSimulation(options).run();
 }
