@@ -142,6 +142,7 @@ function isSequenceSetData(value: unknown): boolean {
 /** A checkpoint whole: its position, the replica's bookkeeping and its kept outputs. */
 export function isCheckpoint(value: unknown): value is Checkpoint {
   if (!isRecord(value) || !isCount(value.position) || !isArrayOf(value.outputs, isKeptOutput)) return false;
+  if (value.epoch !== undefined && !isCount(value.epoch)) return false;
   const book = value.bookkeeping;
   return (
     isRecord(book) &&

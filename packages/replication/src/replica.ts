@@ -705,6 +705,13 @@ export class ReplicaRole {
   private syncWaitAt = 0;
 
   private checkpoint: Checkpoint | undefined;
+  /**
+   * The checkpoint this replica's state was last rebuilt from (a state transfer, a passive
+   * takeover), by its taker's epoch and its position: a later basis that cuts below that position
+   * disowns the state (`checkProcessedAgainstBases`). Undefined when the state was built by
+   * processing, or came from a sender of an older version.
+   */
+  private stateOrigin: { readonly epoch: number; readonly position: number } | undefined;
   private pendingCheckpoint: OutgoingCheckpoint | undefined;
   /** Parts received of a checkpoint too large for one message (passive backups). */
   private checkpointParts: { position: number; texts: (string | undefined)[]; received: number } | undefined;
@@ -1045,7 +1052,14 @@ export class ReplicaRole {
     const continuous = this.view === undefined || view.epoch === this.view.epoch + 1;
     this.view = view;
     this.heldBy.clear();
-    const fresh = this.positionLast === 0 && this.announced.size === 0 && this.heldOrders.length === 0;
+    // A passive replica processes nothing, so its position stays 0 while it holds the group's state
+    // as a checkpoint: only one with no checkpoint either is a new group's (found by review: a passive
+    // backup whose first installed view named it primary started the group over from position 1).
+    const fresh =
+      this.positionLast === 0 &&
+      this.announced.size === 0 &&
+      this.heldOrders.length === 0 &&
+      this.checkpoint === undefined;
     this.lifecycleEvent({
       type: 'view',
       member: view.members.includes(this.self),
@@ -1641,7 +1655,20 @@ export class ReplicaRole {
       this.counters.stateTransfersStale++;
       return;
     }
+    // An answer from the primary of an older view, delayed: that primary may have been deposed
+    // since, its state past the next epoch's cut. The joiner asks the current primary again
+    // (found by review: a joiner took a deposed primary's transfer after the new primary's flush,
+    // and later took over with an input the group never decided in its state).
+    if (this.view !== undefined && message.epoch < this.view.epoch) {
+      this.counters.stateTransfersStale++;
+      return;
+    }
     const checkpoint = message.checkpoint;
+    // Its position is past the cut of a later epoch than its taker's: a deposed primary's state.
+    if (this.disowns([...this.bases, ...message.bases], checkpoint)) {
+      this.counters.checkpointsCut++;
+      return;
+    }
     this.restoreFrom(checkpoint);
     this.historyKeys.length = 0;
     this.historyEpochList.length = 0;
@@ -1674,9 +1701,22 @@ export class ReplicaRole {
     this.releaseHeld();
   }
 
+  /**
+   * Whether `bases` disown `checkpoint`: a basis of an epoch after its taker's cuts below its
+   * position. False while that cannot be told (no such basis known yet), or for a checkpoint with
+   * no epoch (an older sender's).
+   */
+  private disowns(bases: readonly EpochBasis[], checkpoint: Checkpoint): boolean {
+    return (
+      checkpoint.epoch !== undefined && judgeByBases(bases, checkpoint.epoch, checkpoint.position) === false
+    );
+  }
+
   /** Rebuilds the actor and the bookkeeping from a checkpoint (state transfer, passive takeover). */
   private restoreFrom(checkpoint: Checkpoint): void {
     this.current = undefined;
+    this.stateOrigin =
+      checkpoint.epoch === undefined ? undefined : { epoch: checkpoint.epoch, position: checkpoint.position };
     this.supervisor.setMode('replay');
     this.supervisor.discardReplay();
     this.instance = this.behavior.start(this.context, this.startInput, structuredClone(checkpoint.state));
@@ -1840,7 +1880,13 @@ export class ReplicaRole {
         entry.epoch !== undefined &&
         judgeByBases(this.bases, entry.epoch, entry.position) === false,
     );
-    if (undecided === undefined) return;
+    // The same holds of a state rebuilt from a checkpoint (its positions are in no `recent`), and
+    // of a passive backup's checkpoint, the state it would take over from.
+    const origin = this.stateOrigin;
+    const originUndecided =
+      origin !== undefined && judgeByBases(this.bases, origin.epoch, origin.position) === false;
+    const checkpointUndecided = this.checkpoint !== undefined && this.disowns(this.bases, this.checkpoint);
+    if (undecided === undefined && !originUndecided && !checkpointUndecided) return;
     this.counters.discardedStates++;
     this.lifecycleEvent({ type: 'discarded' });
     if (this.view?.primary === this.self) this.runLifecycleActions(['refusePromotion']);
@@ -3209,6 +3255,7 @@ export class ReplicaRole {
   private snapshotCheckpoint(outputs: readonly KeptOutput[]): Checkpoint {
     return {
       position: this.positionLast,
+      epoch: this.view?.epoch ?? 0,
       state: structuredClone(this.instance?.persisted() ?? null),
       bookkeeping: this.bookkeeping(),
       outputs,
@@ -3233,6 +3280,12 @@ export class ReplicaRole {
     if (this.style !== 'passive' || this.role === 'primary' || this.role === 'joining') return;
     if (this.checkpoint !== undefined && checkpoint.position <= this.checkpoint.position) return;
     if (checkpoint.position <= this.positionLast) return;
+    // A deposed primary's, delivered after the flush that cut below it (found by review: applied,
+    // it replaced the decided log and a later takeover ran an input the group never decided).
+    if (this.disowns(this.bases, checkpoint)) {
+      this.counters.checkpointsCut++;
+      return;
+    }
     this.checkpoint = checkpoint;
     this.counters.checkpointsApplied++;
     for (const position of [...this.announced.keys()])

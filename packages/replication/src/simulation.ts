@@ -233,17 +233,39 @@ export class ReplicationCluster {
     if (this.options.trace === true) this.trace.push(`${this.clock.now()}ms ${line}`);
   }
 
+  /**
+   * A crashed replica comes back as its next incarnation, empty and joining, as a restarted node's
+   * replica does; `views.join` then adds it to its group's next view.
+   */
+  restart(node: NodeId): void {
+    const hosted = this.hosted.get(node);
+    if (hosted === undefined || hosted.alive) throw new RangeError(`${node} is not a crashed replica`);
+    const group = this.groupOf.get(hosted.group)!;
+    hosted.role = this.makeRole(node, group, hosted.role.incarnation + 1, true);
+    hosted.alive = true;
+    this.note(`restart ${node}`);
+  }
+
   private host(node: NodeId, group: ClusterGroup): void {
+    const role = this.makeRole(node, group, 1, false);
+    this.hosted.set(node, { node, group: group.group, role, alive: true, timers: new Map() });
+  }
+
+  private makeRole(node: NodeId, group: ClusterGroup, incarnation: number, joining: boolean): ReplicaRole {
     const peers: PeerGroupConfig[] = group.peers.map((peer) => ({
       group: peer,
       contacts: (this.groupOf.get(peer)?.members ?? []).map((member) => nodeId(member)),
     }));
-    const entropy = this.random.fork(`entropy:${node}`);
-    const role = new ReplicaRole(
+    // The first incarnation's fork keeps the name it always had, so every recorded run stays the same.
+    const entropy = this.random.fork(
+      incarnation === 1 ? `entropy:${node}` : `entropy:${node}#${incarnation}`,
+    );
+    return new ReplicaRole(
       {
         group: group.group,
         self: node,
-        incarnation: 1,
+        incarnation,
+        ...(joining ? { joining: true } : {}),
         behavior: group.behavior,
         style: group.style,
         policy: group.policy,
@@ -253,7 +275,6 @@ export class ReplicationCluster {
       },
       { clock: this.clock, entropy: entropyFrom(() => entropy.next()) },
     );
-    this.hosted.set(node, { node, group: group.group, role, alive: true, timers: new Map() });
   }
 
   private installView(view: GroupView): void {

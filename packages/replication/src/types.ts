@@ -342,6 +342,14 @@ export interface SequenceSetData {
  */
 export interface Checkpoint {
   readonly position: number;
+  /**
+   * The view epoch of the primary that took it. A checkpoint past the cut of a later epoch's basis
+   * holds a position its group never decided (a deposed primary's, delivered late): a passive
+   * backup refuses it, a joiner ignores a transfer of it, and a replica whose state came from one
+   * starts over once it learns that basis (docs/replication.md, "A checkpoint is judged by its
+   * epoch"). Absent from a sender of an older version; such a checkpoint is taken as before.
+   */
+  readonly epoch?: number;
   /** The actor's persisted state (`ActorInstance.persisted()`), plain data. */
   readonly state: unknown;
   readonly bookkeeping: ReplicaBookkeeping;
@@ -734,6 +742,11 @@ export interface ReplicaCounters {
    * missed for good.
    */
   stateTransfersStale: number;
+  /**
+   * Checkpoints refused, whole or as a state transfer, because a later epoch's basis of this group
+   * cuts below their position: a deposed primary took them (`Checkpoint.epoch`).
+   */
+  checkpointsCut: number;
   /** Views that made this replica primary while it had no state yet (membership must pick another). */
   refusedPromotions: number;
   /** Times this replica was added back after membership took it out, and started over as joining. */
@@ -801,6 +814,7 @@ export function zeroReplicaCounters(): ReplicaCounters {
     stateTransfersSent: 0,
     stateTransfersApplied: 0,
     stateTransfersStale: 0,
+    checkpointsCut: 0,
     refusedPromotions: 0,
     rejoins: 0,
     discardedStates: 0,
