@@ -26,18 +26,32 @@ export class InvalidIdError extends Error {
   override readonly name = 'InvalidIdError';
 }
 
+/**
+ * The one name the pattern allows that no node may have: node ids key records that travel in
+ * msgpack, and msgpackr's decoder renames a `__proto__` key (to `__proto_`, so that decoding cannot
+ * set an object's prototype), so such a node's acknowledgements, votes and client entries would
+ * arrive under another name.
+ */
+const RESERVED_NODE_ID = '__proto__';
+
 /** Whether `value` is a node id as `nodeId` accepts it (for checking input without a throw). */
 export function isNodeId(value: unknown): value is NodeId {
-  return typeof value === 'string' && nodeIdPattern.test(value);
+  return typeof value === 'string' && nodeIdPattern.test(value) && value !== RESERVED_NODE_ID;
 }
 
 /**
- * Checks and brands a node id: 1-64 of `[A-Za-z0-9._-]`. Throws `InvalidIdError` otherwise, since
- * node ids come from configuration and code; use `isNodeId` to check untrusted input.
+ * Checks and brands a node id: 1-64 of `[A-Za-z0-9._-]`, and not `__proto__`. Throws
+ * `InvalidIdError` otherwise, since node ids come from configuration and code; use `isNodeId` to
+ * check untrusted input.
  */
 export function nodeId(value: string): NodeId {
   if (!nodeIdPattern.test(value)) {
     throw new InvalidIdError(`invalid node id ${JSON.stringify(value)}: use 1-64 of [A-Za-z0-9._-]`);
+  }
+  if (value === RESERVED_NODE_ID) {
+    throw new InvalidIdError(
+      `invalid node id "__proto__": reserved, because msgpack decoders rename that key (pick another name)`,
+    );
   }
   return value as NodeId;
 }
