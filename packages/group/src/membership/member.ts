@@ -92,6 +92,7 @@ import {
   peersOf,
   pendingKey,
   primaryOf,
+  setEntry,
   truncateToCommit,
   transferEnd,
   viewOf,
@@ -528,7 +529,8 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
   function onTick(state: MemberState, ctx: ActorContext): MemberState {
     ctx.setTimer(TICK, settings.heartbeatIntervalMs);
     const silentTicks: Record<string, number> = {};
-    for (const peer of peersOf(state)) silentTicks[peer] = (lookup(state.silentTicks, peer) ?? 0) + 1;
+    for (const peer of peersOf(state))
+      setEntry(silentTicks, peer, (lookup(state.silentTicks, peer) ?? 0) + 1);
     let next: MemberState = { ...state, silentTicks, statusTicks: state.statusTicks + 1 };
     next = tellQuorum(next, ctx);
     next = retryFetch(next, ctx);
@@ -558,7 +560,8 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
       return count(startViewChange(state, state.epoch + 1, ctx), 'stepDowns');
     }
     const unackedTicks: Record<string, number> = {};
-    for (const peer of peersOf(state)) unackedTicks[peer] = (lookup(state.unackedTicks, peer) ?? 0) + 1;
+    for (const peer of peersOf(state))
+      setEntry(unackedTicks, peer, (lookup(state.unackedTicks, peer) ?? 0) + 1);
     let next: MemberState = { ...state, unackedTicks };
     if (!state.sentSinceTick && state.configuration.length > 1) {
       broadcastToPeers(state, commitMessage(state), ctx);
@@ -571,7 +574,7 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
     let noQuorum = 0;
     for (const [key, request] of Object.entries(next.pending)) {
       if (request.ticks + 1 < env.suspicionTicks) {
-        pending[key] = { ...request, ticks: request.ticks + 1 };
+        setEntry(pending, key, { ...request, ticks: request.ticks + 1 });
         continue;
       }
       noQuorum++;
@@ -747,7 +750,9 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
   ): MemberState {
     if (envelope.kind !== 'async-request' && envelope.kind !== 'sync-request') return count(state, 'invalid');
     const { clientId, requestNumber } = message;
-    if (clientId === MEMBERSHIP_CLIENT_ID) {
+    // `__proto__` too: the client table travels in msgpack (a state transfer, the store), whose
+    // decoder renames that key, so such a client's retries would miss its entry and be ordered twice.
+    if (clientId === MEMBERSHIP_CLIENT_ID || clientId === '__proto__') {
       reply(envelope, { type: 'invalid-broadcast', detail: `client id ${clientId} is reserved` }, ctx);
       return count(state, 'invalid');
     }
@@ -1049,7 +1054,7 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
     const known = lookup(clients, entry.clientId);
     const next: Record<string, ClientRecord> = { ...clients };
     if (known === undefined || entry.requestNumber > known.requestNumber)
-      next[entry.clientId] = { requestNumber: entry.requestNumber, opNumber: entry.opNumber };
+      setEntry(next, entry.clientId, { requestNumber: entry.requestNumber, opNumber: entry.opNumber });
     const ids = Object.keys(next);
     if (ids.length <= settings.clientsMax) return next;
     let oldest = ids[0]!;

@@ -229,9 +229,12 @@ export const zeroCounters: MemberCounters = {
   preVotesRefused: 0,
 };
 
-export function lookup<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
-  return Object.hasOwn(record, key) ? record[key] : undefined;
-}
+/**
+ * The member's tables are keyed by node ids and client ids, which may be `toString` or `__proto__`:
+ * read them with `lookup`, write them with spreads of computed keys (`{ ...table, [id]: value }`
+ * defines an own entry) or `setEntry`, never `table[id] = value` (records.ts says why).
+ */
+export { lookup, setEntry } from '../records.js';
 
 export function count(state: MemberState, name: keyof MemberCounters, by = 1): MemberState {
   return { ...state, counters: { ...state.counters, [name]: state.counters[name] + by } };

@@ -59,6 +59,10 @@ import {
   MESSAGE_BYTES_MIN,
 } from './types.js';
 import { encodedBytes } from './size.js';
+// The state's records are keyed by node ids, stream keys and group names, which may be `toString`
+// or `__proto__`: they are read only through `lookup` and written only through `setEntry` (records.ts
+// says why), never `record[key]` or `record[key] = value`.
+import { lookup, setEntry } from '../records.js';
 
 /** What this endpoint holds of one sender incarnation's stream. */
 export interface StreamState {
@@ -296,7 +300,7 @@ export function createEndpoint(config: ConnectionConfig): EndpointState {
     deferred: {},
     emptyMessageBytes: emptyMessageBytesOf(self, config.incarnation, config.group),
   };
-  state.streams[ownKey(state)] = newStream(self, config.incarnation, 0);
+  setEntry(state.streams, ownKey(state), newStream(self, config.incarnation, 0));
   // Long names could leave no room for any payload: a configuration no running system should have.
   if (state.emptyMessageBytes > settings.messageBytesMax)
     throw new RangeError(
@@ -397,9 +401,9 @@ export function attachPiggyback(
     };
   }
   state.piggyback = { ...state.piggyback, [key]: data };
-  state.piggybackBytes[key] = size.bytes;
+  setEntry(state.piggybackBytes, key, size.bytes);
   if (forOtherGroups === undefined) delete state.piggybackForOthers[key];
-  else state.piggybackForOthers[key] = forOtherGroups;
+  else setEntry(state.piggybackForOthers, key, forOtherGroups);
   settle(state);
   return { ok: true };
 }
@@ -415,7 +419,7 @@ export function detachPiggyback(state: EndpointState, key: string): unknown {
   if (attached === null || !Object.hasOwn(attached, key)) return undefined;
   const data = attached[key];
   const rest: Record<string, unknown> = {};
-  for (const [other, value] of Object.entries(attached)) if (other !== key) rest[other] = value;
+  for (const [other, value] of Object.entries(attached)) if (other !== key) setEntry(rest, other, value);
   state.piggyback = hasEntries(rest) ? rest : null;
   delete state.piggybackBytes[key];
   delete state.piggybackForOthers[key];
@@ -475,7 +479,8 @@ function sendData(state: EndpointState, messages: DataMessage[], bytes: number[]
       continue;
     }
     if (followers?.has(target) === true) {
-      const waiting = (state.deferred[target] ??= { messages: [], bytes: [] });
+      const waiting =
+        lookup(state.deferred, target) ?? setEntry(state.deferred, target, { messages: [], bytes: [] });
       for (let index = 0; index < messages.length; index++) {
         waiting.messages.push(messages[index]!);
         waiting.bytes.push(bytes[index]!);
@@ -519,14 +524,14 @@ function packetsOf(
  * is unknown: the contacts stand in for the other group, and who is who is not known yet.
  */
 function ownGroupFollowers(state: EndpointState): Set<NodeId> | undefined {
-  const own = state.views[state.group];
+  const own = groupView(state, state.group);
   if (own === undefined) return undefined;
   const followers = new Set<NodeId>(own.members);
   followers.delete(state.self);
   followers.delete(own.primary);
   for (const group of state.groups) {
     if (group === state.group) continue;
-    const other = state.views[group];
+    const other = groupView(state, group);
     if (other === undefined) return undefined;
     for (const member of other.members) followers.delete(member);
   }
@@ -541,7 +546,7 @@ function ownGroupFollowers(state: EndpointState): Set<NodeId> | undefined {
 function sendDeferred(state: EndpointState): void {
   const members = new Set<NodeId>();
   for (const group of state.groups)
-    for (const member of state.views[group]?.members ?? []) members.add(member);
+    for (const member of groupView(state, group)?.members ?? []) members.add(member);
   let shared: { messages: DataMessage[]; packets: DataMessage[][] } | undefined;
   for (const [target, waiting] of Object.entries(state.deferred)) {
     delete state.deferred[target];
@@ -592,25 +597,25 @@ export function receivePacket(state: EndpointState, packet: Packet): void {
   for (const group in control.epochs) {
     if (!Object.hasOwn(control.epochs, group)) continue;
     const epoch = control.epochs[group]!;
-    if (epoch > (peer.epochs[group] ?? 0)) peer.epochs[group] = epoch;
+    if (epoch > (lookup(peer.epochs, group) ?? 0)) setEntry(peer.epochs, group, epoch);
   }
   for (const group of state.groups) {
-    const view = state.views[group];
-    if (view !== undefined && (peer.epochs[group] ?? 0) < view.epoch) owe(state, packet.from);
+    const view = groupView(state, group);
+    if (view !== undefined && peerEpoch(state, packet.from, group) < view.epoch) owe(state, packet.from);
   }
   // Only a member that counts this incarnation may move its start or stable points past what it
   // delivered: another may still count a predecessor's acknowledgements.
   const counted = control.counted === state.incarnation;
-  if (counted && control.answer) state.countedBy[packet.from] = true;
+  if (counted && control.answer) setEntry(state.countedBy, packet.from, true);
   for (const key in control.stable) {
     if (!Object.hasOwn(control.stable, key)) continue;
     const stable = control.stable[key]!;
     if (retiredAt(state, packet.from, key, stable)) continue;
     if (counted && !state.admitted) {
-      state.admissionStable[key] = Math.max(state.admissionStable[key] ?? 0, stable);
+      setEntry(state.admissionStable, key, Math.max(lookup(state.admissionStable, key) ?? 0, stable));
       continue;
     }
-    const stream = state.streams[key] ?? (counted ? ensureStream(state, key, stable) : undefined);
+    const stream = lookup(state.streams, key) ?? (counted ? ensureStream(state, key, stable) : undefined);
     if (stream !== undefined) raiseStable(state, stream, stable, counted);
   }
   for (const message of packet.data) acceptData(state, message, packet.from, counted);
@@ -618,9 +623,9 @@ export function receivePacket(state: EndpointState, packet: Packet): void {
     if (!Object.hasOwn(control.acks, key)) continue;
     const ack = control.acks[key]!;
     if (retiredAt(state, packet.from, key, ack) || !(ack > 0)) continue;
-    if (ack > (peer.acks[key] ?? 0)) peer.acks[key] = ack;
+    if (ack > (lookup(peer.acks, key) ?? 0)) setEntry(peer.acks, key, ack);
     const stream =
-      state.streams[key] ?? (counted && state.admitted ? ensureStream(state, key, 0) : undefined);
+      lookup(state.streams, key) ?? (counted && state.admitted ? ensureStream(state, key, 0) : undefined);
     if (stream !== undefined && ack > stream.delivered && !originSending(state, stream))
       requestMissing(state, key, stream, packet.from);
   }
@@ -628,7 +633,7 @@ export function receivePacket(state: EndpointState, packet: Packet): void {
     if (Object.hasOwn(control.nacks, key)) retransmit(state, packet.from, key, control.nacks[key]!);
   if (control.syncRequest) {
     owe(state, packet.from);
-    state.answersOwed[packet.from] = true;
+    setEntry(state.answersOwed, packet.from, true);
   }
   settle(state);
 }
@@ -663,7 +668,7 @@ export function fireTimer(state: EndpointState, name: EndpointTimer): void {
 
 /** The view of `group` this endpoint knows, if any. */
 export function knownView(state: EndpointState, group: string): GroupView | undefined {
-  return state.views[group];
+  return groupView(state, group);
 }
 
 /**
@@ -676,9 +681,9 @@ export function deliveredEverywhere(
   id: { readonly origin: NodeId; readonly incarnation: number; readonly sequence: number },
 ): boolean {
   const key = streamKey(id);
-  const stream = state.streams[key];
+  const stream = lookup(state.streams, key);
   if (stream !== undefined) return stream.stable >= id.sequence;
-  const final = state.retired[key];
+  const final = lookup(state.retired, key);
   return final !== undefined && final >= id.sequence;
 }
 
@@ -736,9 +741,7 @@ export function missingFrom(state: EndpointState): MissingStream[] {
 export function membersBehindEpoch(state: EndpointState, group: string, epoch: number): NodeId[] {
   const members = stabilityMembers(state);
   if (members === undefined) return [...state.contacts];
-  return members.filter(
-    (member) => member !== state.self && (state.peers[member]?.epochs[group] ?? 0) < epoch,
-  );
+  return members.filter((member) => member !== state.self && peerEpoch(state, member, group) < epoch);
 }
 
 /** Whether every member of both views counts this incarnation, so streams start and deliver here. */
@@ -783,7 +786,7 @@ function ownKey(state: EndpointState): string {
 }
 
 function multicastMessage(state: EndpointState, kind: MessageKind, payload: unknown): MulticastResult {
-  const own = state.views[state.group];
+  const own = groupView(state, state.group);
   if (own === undefined || !own.members.includes(state.self))
     return { ok: false, error: { type: 'not-member', group: state.group } };
   const bytesMax = state.settings.messageBytesMax;
@@ -819,7 +822,7 @@ function sendMessage(
   keys: readonly string[],
   messageBytes: number,
 ): MulticastResult {
-  const stream = state.streams[ownKey(state)];
+  const stream = lookup(state.streams, ownKey(state));
   if (stream === undefined) throw new Error('the endpoint lost its own stream');
   const unstable = stream.delivered - stream.stable;
   if (unstable >= state.settings.windowMax) {
@@ -829,7 +832,7 @@ function sendMessage(
   let bytes = messageBytes;
   if (keys.length > 0) {
     let entriesBytes = 0;
-    for (const key of keys) entriesBytes += state.piggybackBytes[key] ?? 0;
+    for (const key of keys) entriesBytes += lookup(state.piggybackBytes, key) ?? 0;
     bytes = withPiggybackBytes(messageBytes, entriesBytes);
   }
   const id: MessageId = { origin: state.self, incarnation: state.incarnation, sequence: ++state.sequence };
@@ -859,7 +862,7 @@ function takePiggyback(state: EndpointState, keys: readonly string[]): Piggyback
   if (attached === null || keys.length === 0) return null;
   const taken: Record<string, unknown> = {};
   for (const key of keys) {
-    taken[key] = attached[key];
+    setEntry(taken, key, lookup(attached, key));
     delete attached[key];
     delete state.piggybackBytes[key];
     delete state.piggybackForOthers[key];
@@ -884,8 +887,10 @@ function otherGroupsPiggyback(state: EndpointState, keys: readonly string[]): Pi
   if (!keys.some((key) => Object.hasOwn(forOthers, key))) return undefined;
   const result: Record<string, unknown> = {};
   for (const key of keys) {
-    if (!Object.hasOwn(forOthers, key)) result[key] = state.piggyback?.[key];
-    else if (forOthers[key] !== null) result[key] = forOthers[key]!.data;
+    const other = lookup(forOthers, key);
+    if (other === undefined)
+      setEntry(result, key, state.piggyback === null ? undefined : lookup(state.piggyback, key));
+    else if (other !== null) setEntry(result, key, other.data);
   }
   return hasEntries(result) ? result : null;
 }
@@ -899,7 +904,7 @@ const otherGroupsCopies = new WeakMap<DataMessage, DataMessage>();
 
 /** A target known to be outside this endpoint's own group (its own view known and without it). */
 function outsideOwnGroup(state: EndpointState, target: NodeId): boolean {
-  const own = state.views[state.group];
+  const own = groupView(state, state.group);
   return own !== undefined && !own.members.includes(target);
 }
 
@@ -909,7 +914,7 @@ function keysFitting(state: EndpointState): string[] {
   const keys: string[] = [];
   let bytes = 0;
   for (const key of Object.keys(state.piggyback ?? {})) {
-    const entry = state.piggybackBytes[key] ?? 0;
+    const entry = lookup(state.piggybackBytes, key) ?? 0;
     if (withPiggybackBytes(empty, bytes + entry) > state.settings.messageBytesMax) {
       if (keys.length === 0) throw new Error(`attached data '${key}' does not fit a message of its own`);
       break;
@@ -996,7 +1001,7 @@ function membersMemo(state: EndpointState): MembersMemo {
   const memo = membersMemos.get(state);
   if (memo !== undefined && memoHolds(state, memo)) return memo;
   const fresh: MembersMemo = {
-    views: state.groups.map((group) => state.views[group]),
+    views: state.groups.map((group) => groupView(state, group)),
     targets: computeTargets(state),
     stability: computeStabilityMembers(state),
   };
@@ -1008,7 +1013,7 @@ function memoHolds(state: EndpointState, memo: MembersMemo): boolean {
   const groups = state.groups;
   if (memo.views.length !== groups.length) return false;
   for (let index = 0; index < groups.length; index++)
-    if (memo.views[index] !== state.views[groups[index]!]) return false;
+    if (memo.views[index] !== groupView(state, groups[index]!)) return false;
   return true;
 }
 
@@ -1017,11 +1022,11 @@ function computeTargets(state: EndpointState): NodeId[] {
   let unknown = false;
   const others = state.groups.filter((group) => group !== state.group);
   for (const group of others) {
-    const view = state.views[group];
+    const view = groupView(state, group);
     if (view !== undefined && view.members.includes(view.primary)) result.add(view.primary);
   }
   for (const group of [...others, ...state.groups.filter((group) => group === state.group)]) {
-    const view = state.views[group];
+    const view = groupView(state, group);
     if (view === undefined) unknown = true;
     else for (const member of view.members) result.add(member);
   }
@@ -1033,7 +1038,7 @@ function computeTargets(state: EndpointState): NodeId[] {
 function computeStabilityMembers(state: EndpointState): NodeId[] | undefined {
   const result = new Set<NodeId>();
   for (const group of state.groups) {
-    const view = state.views[group];
+    const view = groupView(state, group);
     if (view === undefined) return undefined;
     for (const member of view.members) result.add(member);
   }
@@ -1046,7 +1051,7 @@ function computeStabilityMembers(state: EndpointState): NodeId[] | undefined {
  * own and the waiting data fits, in packets of its own ahead of it otherwise.
  */
 function sendPacket(state: EndpointState, target: NodeId, data: DataMessage[], syncRequest: boolean): void {
-  const waiting = state.deferred[target];
+  const waiting = lookup(state.deferred, target);
   if (waiting !== undefined) {
     delete state.deferred[target];
     const packets = packetsOf(state, waiting.messages, waiting.bytes);
@@ -1079,33 +1084,33 @@ function controlFor(state: EndpointState, target: NodeId, syncRequest: boolean):
   for (const key in state.streams) {
     if (!Object.hasOwn(state.streams, key)) continue;
     const stream = state.streams[key]!;
-    if (stream.delivered > 0) acks[key] = stream.delivered;
-    if (stream.stable > 0) stable[key] = stream.stable;
+    if (stream.delivered > 0) setEntry(acks, key, stream.delivered);
+    if (stream.stable > 0) setEntry(stable, key, stream.stable);
   }
-  const answer = state.answersOwed[target] === true;
+  const answer = lookup(state.answersOwed, target) === true;
   if (answer) {
     for (const [key, final] of Object.entries(state.retired)) {
-      acks[key] = final;
-      stable[key] = final;
+      setEntry(acks, key, final);
+      setEntry(stable, key, final);
     }
   }
-  const mentions = state.mentionsOwed[target];
+  const mentions = lookup(state.mentionsOwed, target);
   if (mentions !== undefined) {
     for (const [key, final] of Object.entries(mentions)) {
-      acks[key] = final;
-      stable[key] = final;
+      setEntry(acks, key, final);
+      setEntry(stable, key, final);
     }
   }
   const epochs: Record<string, number> = {};
   const views: GroupView[] = [];
-  const peer = state.peers[target];
+  const peer = lookup(state.peers, target);
   for (const group of state.groups) {
-    const view = state.views[group];
+    const view = groupView(state, group);
     if (view === undefined) continue;
-    epochs[group] = view.epoch;
-    if ((peer?.epochs[group] ?? 0) < view.epoch) views.push(view);
+    setEntry(epochs, group, view.epoch);
+    if (peerEpoch(state, target, group) < view.epoch) views.push(view);
   }
-  const nacks = state.nacksOwed[target] ?? {};
+  const nacks = lookup(state.nacksOwed, target) ?? {};
   const counted =
     peer !== undefined && stabilityMembers(state)?.includes(target) === true ? peer.incarnation : 0;
   delete state.owed[target];
@@ -1116,7 +1121,7 @@ function controlFor(state: EndpointState, target: NodeId, syncRequest: boolean):
 }
 
 function owe(state: EndpointState, target: NodeId): void {
-  if (target !== state.self) state.owed[target] = true;
+  if (target !== state.self) setEntry(state.owed, target, true);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1125,12 +1130,12 @@ function owe(state: EndpointState, target: NodeId): void {
 /** The peer record for a packet's sender, or undefined if its incarnation is fenced. */
 function peerOf(state: EndpointState, from: NodeId, incarnation: number): PeerState | undefined {
   if (from === state.self) return undefined;
-  const peer = state.peers[from];
+  const peer = lookup(state.peers, from);
   if (peer !== undefined && incarnation < peer.incarnation) return undefined;
   if (peer !== undefined && incarnation === peer.incarnation) return peer;
   // A new incarnation is a new member: what its predecessor acknowledged no longer counts.
   const fresh: PeerState = { incarnation, acks: {}, epochs: {} };
-  state.peers[from] = fresh;
+  setEntry(state.peers, from, fresh);
   return fresh;
 }
 
@@ -1153,14 +1158,14 @@ function viewProblem(state: EndpointState, view: GroupView): string | undefined 
 }
 
 function adoptView(state: EndpointState, view: GroupView): void {
-  const current = state.views[view.group];
+  const current = groupView(state, view.group);
   if (current !== undefined && current.epoch >= view.epoch) return;
-  state.views[view.group] = {
+  setEntry(state.views, view.group, {
     group: view.group,
     epoch: view.epoch,
     members: [...view.members],
     primary: view.primary,
-  };
+  });
   state.counters.views++;
 }
 
@@ -1185,7 +1190,7 @@ function newStream(origin: NodeId, incarnation: number, startAt: number): Stream
  * joined after those messages were stable, and a new member starts from the stable point.
  */
 function ensureStream(state: EndpointState, key: string, startAt: number): StreamState | undefined {
-  const existing = state.streams[key];
+  const existing = lookup(state.streams, key);
   if (existing !== undefined) return existing;
   const parsed = parseStreamKey(key);
   if (parsed === undefined || !Number.isSafeInteger(startAt) || startAt < 0) return undefined;
@@ -1193,7 +1198,7 @@ function ensureStream(state: EndpointState, key: string, startAt: number): Strea
   if (parsed.origin === state.self && parsed.incarnation >= state.incarnation) return undefined;
   const stream = newStream(parsed.origin, parsed.incarnation, startAt);
   if (startAt > 0) state.counters.skippedToStable += startAt;
-  state.streams[key] = stream;
+  setEntry(state.streams, key, stream);
   return stream;
 }
 
@@ -1203,7 +1208,7 @@ function ensureStream(state: EndpointState, key: string, startAt: number): Strea
  * peer ahead of us would otherwise wait for us forever.
  */
 function retiredAt(state: EndpointState, from: NodeId, key: string, sequence: number): boolean {
-  const final = state.retired[key];
+  const final = lookup(state.retired, key);
   if (final === undefined) return false;
   if (sequence <= final) return mentionRetired(state, from, key);
   const parsed = parseStreamKey(key);
@@ -1213,7 +1218,7 @@ function retiredAt(state: EndpointState, from: NodeId, key: string, sequence: nu
   const stream = newStream(parsed.origin, parsed.incarnation, final);
   // It delivered up to `final` before: a later skip past a stable point would be a hole.
   stream.firstDelivered = final;
-  state.streams[key] = stream;
+  setEntry(state.streams, key, stream);
   state.counters.revivedStreams++;
   return false;
 }
@@ -1224,9 +1229,10 @@ function retiredAt(state: EndpointState, from: NodeId, key: string, sequence: nu
  * answering every mention would let two endpoints echo one retired stream back and forth forever.
  */
 function mentionRetired(state: EndpointState, from: NodeId, key: string): boolean {
-  const final = state.retired[key];
+  const final = lookup(state.retired, key);
   if (final === undefined) return false;
-  (state.mentionsOwed[from] ??= {})[key] = final;
+  const mentions = lookup(state.mentionsOwed, from) ?? setEntry(state.mentionsOwed, from, {});
+  setEntry(mentions, key, final);
   return true;
 }
 
@@ -1242,7 +1248,8 @@ function acceptData(state: EndpointState, message: DataMessage, from: NodeId, co
     state.counters.duplicates++;
     return;
   }
-  const stream = state.streams[key] ?? (counted && state.admitted ? ensureStream(state, key, 0) : undefined);
+  const stream =
+    lookup(state.streams, key) ?? (counted && state.admitted ? ensureStream(state, key, 0) : undefined);
   if (stream === undefined) {
     // Where this stream starts here is not known yet: the message will be fetched again.
     state.counters.unadmitted++;
@@ -1265,7 +1272,10 @@ function acceptData(state: EndpointState, message: DataMessage, from: NodeId, co
     deliverMessage(state, stream, message);
     drainPending(state, stream);
     // The origin needs acknowledgements for its window; everyone else learns them by sync.
-    if (stream.origin !== state.self && stream.incarnation === state.peers[stream.origin]?.incarnation)
+    if (
+      stream.origin !== state.self &&
+      stream.incarnation === lookup(state.peers, stream.origin)?.incarnation
+    )
       owe(state, stream.origin);
     return;
   }
@@ -1382,8 +1392,9 @@ function dropUpTo(messages: Record<string, DataMessage>, sequenceMax: number): v
  * stream is fetched from peers as soon as they show more (claim 65).
  */
 function originSending(state: EndpointState, stream: StreamState): boolean {
-  if ((state.peers[stream.origin]?.incarnation ?? stream.incarnation) > stream.incarnation) return false;
-  return state.groups.some((group) => state.views[group]?.members.includes(stream.origin) === true);
+  if ((lookup(state.peers, stream.origin)?.incarnation ?? stream.incarnation) > stream.incarnation)
+    return false;
+  return state.groups.some((group) => groupView(state, group)?.members.includes(stream.origin) === true);
 }
 
 /** Asks `holder` for the messages after this stream's delivered point, once per sync round or progress. */
@@ -1392,7 +1403,8 @@ function requestMissing(state: EndpointState, key: string, stream: StreamState, 
   if (stream.nackRound === state.syncRound && stream.nackDelivered === stream.delivered) return;
   stream.nackRound = state.syncRound;
   stream.nackDelivered = stream.delivered;
-  (state.nacksOwed[holder] ??= {})[key] = [stream.delivered + 1, stream.delivered + state.settings.windowMax];
+  const nacks = lookup(state.nacksOwed, holder) ?? setEntry(state.nacksOwed, holder, {});
+  setEntry(nacks, key, [stream.delivered + 1, stream.delivered + state.settings.windowMax]);
   owe(state, holder);
   state.counters.nacksSent++;
 }
@@ -1404,7 +1416,7 @@ function retransmit(
   key: string,
   range: readonly [number, number],
 ): void {
-  const stream = state.streams[key];
+  const stream = lookup(state.streams, key);
   if (stream === undefined) {
     if (mentionRetired(state, requester, key)) owe(state, requester);
     return;
@@ -1489,9 +1501,21 @@ function onNullMessageDue(state: EndpointState): void {
   }
 }
 
+/** The view of `group` held here, if any: an own entry only (a group may be named `constructor`). */
+function groupView(state: EndpointState, group: string): GroupView | undefined {
+  return lookup(state.views, group);
+}
+
+/** The epoch of `group`'s view that `member` said it knows (0: none, or nothing heard from it). */
+function peerEpoch(state: EndpointState, member: NodeId, group: string): number {
+  const peer = lookup(state.peers, member);
+  return peer === undefined ? 0 : (lookup(peer.epochs, group) ?? 0);
+}
+
 function ackOf(state: EndpointState, member: NodeId, key: string): number {
-  if (member === state.self) return state.streams[key]?.delivered ?? 0;
-  return state.peers[member]?.acks[key] ?? 0;
+  if (member === state.self) return lookup(state.streams, key)?.delivered ?? 0;
+  const peer = lookup(state.peers, member);
+  return peer === undefined ? 0 : (lookup(peer.acks, key) ?? 0);
 }
 
 function hasEntries(record: Record<string, unknown>): boolean {
@@ -1518,7 +1542,7 @@ function settle(state: EndpointState): void {
 
 /** Admission: once every member counts this incarnation, streams start at the stable points they reported. */
 function admitIfCounted(state: EndpointState, members: readonly NodeId[]): void {
-  if (!members.every((member) => member === state.self || state.countedBy[member] === true)) return;
+  if (!members.every((member) => member === state.self || lookup(state.countedBy, member) === true)) return;
   state.admitted = true;
   for (const [key, stable] of Object.entries(state.admissionStable)) {
     const stream = ensureStream(state, key, stable);
@@ -1542,7 +1566,7 @@ function tidyDeparted(
   const fenced =
     stream.origin === state.self
       ? stream.incarnation < state.incarnation
-      : (state.peers[stream.origin]?.incarnation ?? 0) > stream.incarnation;
+      : (lookup(state.peers, stream.origin)?.incarnation ?? 0) > stream.incarnation;
   const departed = fenced || !members.includes(stream.origin);
   if (!departed || stream.stable !== stream.delivered) return;
   if (!allAcknowledged(state, members, key, stream.delivered)) return;
@@ -1553,7 +1577,7 @@ function tidyDeparted(
   if (!fenced) return;
   delete state.streams[key];
   for (const peer of Object.values(state.peers)) delete peer.acks[key];
-  state.retired[key] = stream.delivered;
+  setEntry(state.retired, key, stream.delivered);
   state.retiredOrder.push(key);
   if (state.retiredOrder.length > state.settings.retiredStreamsMax) {
     const oldest = state.retiredOrder.shift()!;
