@@ -7,7 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readApi, renderPage, undocumented, workspacePackages } from './api-reference.js';
+import {
+  readApi,
+  renderPage,
+  undocumented,
+  withoutImportQualifiers,
+  workspacePackages,
+} from './api-reference.js';
 import { apiPages } from './pages.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -56,6 +62,16 @@ describe('the API reference', () => {
     expect(page).toContain('function increment(value: number): number');
     expect(page).toContain('/** Its side, in metres. */');
     expect(page).toContain('Adds one.');
+  });
+
+  it('writes no path of the checkout into a page (they must read the same on every machine)', async () => {
+    expect(
+      withoutImportQualifiers(
+        `const a: import("/work/x/node_modules/xstate/dist/xstate.cjs").StateMachine<T>;`,
+      ),
+    ).toBe('const a: StateMachine<T>;');
+    const { pages } = await apiPages(root);
+    for (const [name, text] of pages) expect(text.includes(root), name).toBe(false);
   });
 
   it('leaves no exported name of the workspace without a doc comment', () => {

@@ -165,7 +165,19 @@ function declarationText(checker: ts.TypeChecker, symbol: ts.Symbol, declaration
     }
     return withoutExport(declaration.getText());
   })();
-  return text.length > DECLARATION_CHARS_MAX ? `${text.slice(0, DECLARATION_CHARS_MAX)}\n// … (cut)` : text;
+  const portable = withoutImportQualifiers(text);
+  return portable.length > DECLARATION_CHARS_MAX
+    ? `${portable.slice(0, DECLARATION_CHARS_MAX)}\n// … (cut)`
+    : portable;
+}
+
+/**
+ * The checker writes a type it infers from another module as `import("/abs/path/module").Name`:
+ * the checkout's own path, which differs on every machine (and would make the pages differ with
+ * it). The reference shows the bare name.
+ */
+export function withoutImportQualifiers(text: string): string {
+  return text.replace(/import\((["'])[^"']*\1\)\./g, '');
 }
 
 function signatureText(checker: ts.TypeChecker, signature: ts.Signature): string {
