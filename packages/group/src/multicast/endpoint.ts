@@ -55,6 +55,8 @@ import {
   type MulticastResult,
   type Packet,
   type PiggybackResult,
+  type TooLargeError,
+  type UnencodableError,
   MESSAGE_BYTES_MAX,
   MESSAGE_BYTES_MIN,
 } from './types.js';
@@ -363,6 +365,53 @@ export function multicast(
   const result = multicastMessage(state, options.kind, payload);
   settle(state);
   return result;
+}
+
+/**
+ * Whether `multicast` could refuse `payload` for its size at any member of `group`, whatever its
+ * node id and incarnation: the `too-large` or `unencodable` error it would return, or undefined
+ * when no member of `group` is ever refused that payload on a connection whose `messageBytesMax`
+ * is `messageBytesMax`. A pure function of its arguments, so every member that asks about the same
+ * payload gets the same answer: a layer above whose members all make the same message (the
+ * replicas of one actor) decides the refusal with it where the message is made, alike at every
+ * member, instead of learning it from the one member that sends it. It sizes the message as the
+ * largest sender needs it (a node id of 64 characters, the longest `nodeId` takes, and the
+ * largest incarnation), so a payload it accepts is never refused by `multicast` for its size on
+ * such a connection; one within ~70 bytes of the bound may be refused here although a member with
+ * a short name would have sent it.
+ */
+export function sizeRefusal(
+  group: string,
+  payload: unknown,
+  messageBytesMax: number,
+): TooLargeError | UnencodableError | undefined {
+  const size = encodedBytes(payload);
+  if (!size.ok) return { type: 'unencodable', detail: size.detail };
+  // The payload replaces the 1-byte nil of an empty message, as in `multicastMessage`.
+  const bytes = largestEmptyMessageBytes(group) - 1 + size.bytes;
+  return bytes > messageBytesMax ? { type: 'too-large', bytes, bytesMax: messageBytesMax } : undefined;
+}
+
+/** The longest node id `nodeId` accepts (`@steadfast/wire`: 1-64 of `[A-Za-z0-9._-]`). */
+const NODE_ID_CHARS_MAX = 64;
+
+/** `emptyMessageBytesOf` for the largest sender of each group: the same few names, asked per message. */
+const largestEmptyBytes = new Map<string, number>();
+const LARGEST_EMPTY_BYTES_GROUPS_MAX = 1_024;
+
+/**
+ * Estimated bytes of the largest empty message any member of `group` can send: its node id as
+ * long as a node id can be, its incarnation a number of the most bytes (`emptyMessageBytesOf`).
+ */
+function largestEmptyMessageBytes(group: string): number {
+  let bytes = largestEmptyBytes.get(group);
+  if (bytes === undefined) {
+    bytes = emptyMessageBytesOf(nodeId('x'.repeat(NODE_ID_CHARS_MAX)), Number.MAX_SAFE_INTEGER, group);
+    // Bounded: group names come from configuration, few; a flood of new ones only empties it.
+    if (largestEmptyBytes.size >= LARGEST_EMPTY_BYTES_GROUPS_MAX) largestEmptyBytes.clear();
+    largestEmptyBytes.set(group, bytes);
+  }
+  return bytes;
 }
 
 /**

@@ -24,6 +24,7 @@ export {
   needsSync,
   receivePacket,
   releaseSends,
+  sizeRefusal,
   step,
   streamKey,
   takeEffects,

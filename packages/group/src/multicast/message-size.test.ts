@@ -6,7 +6,7 @@
 import { address, createCodec, DEFAULT_MAX_FRAME_BYTES, nodeId, type NodeId } from '@steadfast/wire';
 import { Prng } from '@steadfast/sim';
 import { describe, expect, it } from 'vitest';
-import { createEndpoint } from './endpoint.js';
+import { createEndpoint, installView, multicast, sizeRefusal } from './endpoint.js';
 import { encodedBytes } from './size.js';
 import { A1_ENDPOINT_CONFIG, PureCluster, type InFlight } from './pure-cluster.test-support.js';
 import { CONNECTION_DEFAULTS, type ConnectionSettings } from './types.js';
@@ -236,5 +236,63 @@ describe('multicast endpoint: message size bound (messageBytesMax)', () => {
     expect(() => createEndpoint({ ...config, messageBytesMax: 70_000 })).toThrow(RangeError);
     expect(() => createEndpoint({ ...config, messageBytesMax: 1_000.5 })).toThrow(RangeError);
     expect(createEndpoint({ ...config, messageBytesMax: 4_096 }).settings.messageBytesMax).toBe(4_096);
+  });
+});
+
+// `sizeRefusal` is how a layer whose members all make the same message (the replicas of one actor)
+// decides a refusal alike at every member. Invariant: a payload it accepts is never refused by
+// `multicast` for its size at any member of the group, whatever the member's node id (up to 64
+// characters) and incarnation; for the largest sender it says exactly what `multicast` says.
+describe('sizeRefusal: the size check of the largest sender of a group', () => {
+  const bytesMax = 1_024;
+  const senders = [
+    { self: 'a', incarnation: 1 },
+    { self: 'a1', incarnation: 1_000 },
+    { self: 'x'.repeat(64), incarnation: Number.MAX_SAFE_INTEGER },
+  ];
+
+  function memberOfA(self: string, incarnation: number) {
+    const state = createEndpoint({
+      ...A1_ENDPOINT_CONFIG,
+      self: n(self),
+      incarnation,
+      messageBytesMax: bytesMax,
+      windowMax: 1_024,
+    });
+    installView(state, { group: 'A', epoch: 1, members: [n(self)], primary: n(self) });
+    return state;
+  }
+
+  it('accepts only what multicast accepts at every member, and exactly that for the largest sender', () => {
+    for (const { self, incarnation } of senders) {
+      const state = memberOfA(self, incarnation);
+      let accepted = 0;
+      let refused = 0;
+      for (let length = 700; length <= 900; length++) {
+        const payload = { text: 'x'.repeat(length), at: length };
+        const refusal = sizeRefusal('A', payload, bytesMax);
+        const sent = multicast(state, payload, { kind: 'async-request' });
+        if (refusal === undefined) expect(sent.ok).toBe(true);
+        if (self.length === 64) expect(refusal === undefined).toBe(sent.ok);
+        if (refusal === undefined) accepted++;
+        else {
+          expect(refusal).toMatchObject({ type: 'too-large', bytesMax });
+          refused++;
+        }
+      }
+      // The range straddles the bound: both answers occur.
+      expect(accepted).toBeGreaterThan(0);
+      expect(refused).toBeGreaterThan(0);
+    }
+  });
+
+  it('refuses an unencodable payload as multicast does, and is the same for every call', () => {
+    const payload = { handle: Symbol('not data') };
+    expect(sizeRefusal('A', payload, bytesMax)).toMatchObject({ type: 'unencodable' });
+    const sent = multicast(memberOfA('a1', 1), payload, { kind: 'one-way' });
+    expect(sent).toMatchObject({ ok: false, error: { type: 'unencodable' } });
+    expect(sizeRefusal('A', { text: 'x'.repeat(2_000) }, bytesMax)).toEqual(
+      sizeRefusal('A', { text: 'x'.repeat(2_000) }, bytesMax),
+    );
   });
 });
