@@ -63,6 +63,7 @@ import {
   membersBehindEpoch,
   missingFrom,
   releaseSends,
+  sizeRefusal,
   step as endpointStep,
   type DeliveredMessage,
   type EndpointCounters,
@@ -2265,16 +2266,26 @@ export class ReplicaRole {
     }
   }
 
+  /**
+   * An output of the actor: its id, and for a peer group, the next channel number of that
+   * connection. Runs alike at every replica that processes the position (a backup replays the same
+   * actor on the same input with the primary's values), so everything it decides is the group's.
+   *
+   * An output to a peer group that no member of this group could ever send on the connection (too
+   * large for `messageBytesMax`, or unencodable: `sizeRefusal`, the group layer's own check for
+   * the largest sender) is refused here, at every replica alike, and counted in `outputsRefused`:
+   * it takes no channel number (the peer's duplicate suppression sees no gap), goes in no pending
+   * or kept list (no failover resends it), and a synchronous request sets no `syncWait` (its reply
+   * can never come: the actor goes on, as after any message that is lost). Its id is still used up,
+   * so the actor's ids stay unique.
+   */
   private emit(envelope: OutgoingEnvelope): MessageId {
     const id: MessageId = { origin: this.groupOrigin, incarnation: 0, sequence: ++this.outputSequence };
     const target = envelope.target;
     const targetGroup = addressActor(target) === GROUP_ACTOR ? addressNode(target) : undefined;
     const connection = targetGroup === undefined ? undefined : this.connections.get(targetGroup);
-    if (envelope.kind === 'sync-request') {
-      this.syncWait = messageKey(id);
-      this.syncWaitAt = this.positionProcessing;
-    }
     if (targetGroup === undefined || connection === undefined) {
+      if (envelope.kind === 'sync-request') this.awaitReply(id);
       // Not a replicated group this one is connected to: only the primary reaches it.
       if (this.role === 'primary') {
         const external = { ...envelope, id } as Envelope;
@@ -2285,7 +2296,6 @@ export class ReplicaRole {
       return id;
     }
     const channel = (this.channels[targetGroup] ?? 0) + 1;
-    this.channels[targetGroup] = channel;
     // A synchronous reply carries the values its handling will take at the caller (claim 48).
     // They come through this replica's supervisor, so this group's backups produce the same reply.
     const derived =
@@ -2303,6 +2313,16 @@ export class ReplicaRole {
       'inReplyTo' in envelope ? envelope.inReplyTo : undefined,
       derived,
     );
+    // Sized with the largest epoch it may be stamped with when it leaves (`stampedWithEpoch`), by
+    // this group's name and the connection's bound only: the same answer at every replica.
+    const messageBytesMax = this.endpoints.get(connection)!.settings.messageBytesMax;
+    const stamped = stampedWithEpoch(payload, Number.MAX_SAFE_INTEGER);
+    if (sizeRefusal(this.group, stamped, messageBytesMax) !== undefined) {
+      this.counters.outputsRefused++;
+      return id;
+    }
+    this.channels[targetGroup] = channel;
+    if (envelope.kind === 'sync-request') this.awaitReply(id);
     const output: KeptOutput = { connection, kind: envelope.kind, payload };
     if (this.style === 'passive') this.outputsSinceCheckpoint.push(output);
     if (this.role === 'primary') this.pendingOutputs.push(output);
@@ -2311,6 +2331,12 @@ export class ReplicaRole {
       if (!this.observed.delete(key)) this.kept.set(key, output);
     }
     return id;
+  }
+
+  /** The actor made a synchronous request: nothing else is processed until its reply (claim 48). */
+  private awaitReply(id: MessageId): void {
+    this.syncWait = messageKey(id);
+    this.syncWaitAt = this.positionProcessing;
   }
 
   private setUserTimer(name: string, delayMs: number, payload: unknown): void {
@@ -2740,10 +2766,20 @@ export class ReplicaRole {
         !result.ok &&
         (result.error.type === 'too-large' || result.error.type === 'unencodable')
       ) {
-        // Permanent: no retry can ever send it, and retrying would block every output behind it.
-        // Every replica that produces this output refuses it the same way, so the order holds.
+        // A safety net that should never catch anything: `emit` refused every output `sizeRefusal`
+        // refuses, with the same bound and a larger sender than this one, at every replica. It
+        // would take a payload that grew after `emit` (a kept output that came back through a
+        // checkpoint or state transfer, in a form the estimate sizes larger) or a bound that
+        // differs between replicas (a deployment error). Permanent: no retry can ever send it, and
+        // retrying would block every output behind it, so it is dropped and counted. Its channel
+        // number stays used (the peer's duplicate suppression keeps a gap), and a synchronous
+        // request no reply will ever answer stops waiting, so the group goes on.
         this.counters.outputsRefused++;
         this.pendingOutputs.shift();
+        if (output.kind === 'sync-request' && this.syncWait === messageKey(output.payload.id)) {
+          this.syncWait = null;
+          this.scheduleProcessing();
+        }
         continue;
       }
       if (result?.ok !== true) {

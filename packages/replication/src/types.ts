@@ -759,7 +759,13 @@ export interface ReplicaCounters {
   discardedStates: number;
   /** Outputs that waited because the connection's window was full; sent later. */
   outputsDeferred: number;
-  /** Outputs the connection refused for good (too large, unencodable): dropped and counted, never retried. */
+  /**
+   * Outputs to a peer group no frame can carry (too large, unencodable: `sizeRefusal`), dropped and
+   * counted where the actor made them, at every replica that processed that position (the same at
+   * a semi-active primary and its backups); they take no channel number and are never sent, kept
+   * or retried. Also the rare output the primary's connection still refuses when it sends it
+   * (docs/replication.md, "Outputs too large for a frame"), counted there only.
+   */
   outputsRefused: number;
   /** `outputCommit: 'majority'`: times a primary's outputs waited for a majority to hold their position. */
   outputsAwaitingMajority: number;
