@@ -261,6 +261,9 @@ const CONTROL_TRANSFERS_PER_SENDER = 3;
 const CONTROL_TRANSFERS_MAX = 64;
 
 /** An output's payload as it leaves, stamped with the view's epoch (every output of the primary). */
+/** Bytes a payload grows by when `stampedWithEpoch` replaces its epoch 0 (msgpack: 1 byte) with any epoch (at most 9). */
+const EPOCH_STAMP_BYTES_EXTRA = 8;
+
 function stampedWithEpoch(payload: ApplicationPayload, epoch: number): ApplicationPayload {
   const { id, source, target, channel, body, position, inReplyTo, derived } = payload;
   return applicationPayload(id, source, target, channel, body, epoch, position, inReplyTo, derived);
@@ -2313,11 +2316,11 @@ export class ReplicaRole {
       'inReplyTo' in envelope ? envelope.inReplyTo : undefined,
       derived,
     );
-    // Sized with the largest epoch it may be stamped with when it leaves (`stampedWithEpoch`), by
-    // this group's name and the connection's bound only: the same answer at every replica.
+    // Sized as it leaves with the largest epoch it may be stamped with (`stampedWithEpoch`; its
+    // epoch is 0 here, one byte, and an epoch takes at most nine), by this group's name and the
+    // connection's bound only: the same answer at every replica, without a stamped copy per output.
     const messageBytesMax = this.endpoints.get(connection)!.settings.messageBytesMax;
-    const stamped = stampedWithEpoch(payload, Number.MAX_SAFE_INTEGER);
-    if (sizeRefusal(this.group, stamped, messageBytesMax) !== undefined) {
+    if (sizeRefusal(this.group, payload, messageBytesMax - EPOCH_STAMP_BYTES_EXTRA) !== undefined) {
       this.counters.outputsRefused++;
       return id;
     }
