@@ -145,7 +145,7 @@ function isReplicaControl(body: unknown): body is ReplicaControl {
 /** What the replica actor sends to `reportTo`. */
 export type ReplicaNotice = Extract<
   ReplicaEffect,
-  { type: 'diverged' } | { type: 'promoted' } | { type: 'refused-promotion' }
+  { type: 'diverged' } | { type: 'promoted' } | { type: 'refused-promotion' } | { type: 'input-failed' }
 >;
 
 /** The `type` of every `ReplicaNotice`, for a `reportTo` receiver that tells notices from other bodies. */
@@ -153,6 +153,7 @@ export const REPLICA_NOTICE_TYPES: readonly ReplicaNotice['type'][] = [
   'diverged',
   'promoted',
   'refused-promotion',
+  'input-failed',
 ];
 
 /**
@@ -398,6 +399,7 @@ function applyEffect(ctx: ActorContext, config: ReplicaActorInput, effect: Repli
     case 'diverged':
     case 'promoted':
     case 'refused-promotion':
+    case 'input-failed':
       if (config.reportTo !== undefined) ctx.send(config.reportTo, effect satisfies ReplicaNotice);
       if (config.reportToLocal !== undefined)
         ctx.send(address(ctx.node, config.reportToLocal), effect satisfies ReplicaNotice);

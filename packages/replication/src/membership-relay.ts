@@ -130,7 +130,9 @@ export function membershipRelay(options: MembershipRelayOptions = {}): ActorBeha
           ctx.send(address(ctx.node, memberActorName(notice.group)), request);
           return { ...state, stepDowns: state.stepDowns + 1 };
         }
+        // Nothing for membership to do: every replica refused the input alike.
         case 'promoted':
+        case 'input-failed':
           return state;
         default:
           return ignored;

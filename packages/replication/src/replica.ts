@@ -261,6 +261,25 @@ const CONTROL_TRANSFERS_PER_SENDER = 3;
 const CONTROL_TRANSFERS_MAX = 64;
 
 /** An output's payload as it leaves, stamped with the view's epoch (every output of the primary). */
+/**
+ * What processing one input changed that a failure of the actor must undo (`refuseFailedInput`):
+ * the lengths and values before the actor ran, and the outputs and timer changes it made. One
+ * object, reused from input to input, so the common path allocates nothing for it.
+ */
+interface InputUndo {
+  outputSequence: number;
+  pendingOutputs: number;
+  outputsSinceCheckpoint: number;
+  externalAwaitingMajority: number;
+  effects: number;
+  syncWait: string | null;
+  syncWaitAt: number;
+  /** Outputs to peer groups the input made, each with its channel number taken. */
+  readonly outputs: KeptOutput[];
+  /** User timers the input set or cancelled, each with its value before (undefined: none). */
+  readonly timers: [string, { delayMs: number; payload: unknown } | undefined][];
+}
+
 /** Bytes a payload grows by when `stampedWithEpoch` replaces its epoch 0 (msgpack: 1 byte) with any epoch (at most 9). */
 const EPOCH_STAMP_BYTES_EXTRA = 8;
 
@@ -709,6 +728,18 @@ export class ReplicaRole {
   private syncWaitAt = 0;
 
   private checkpoint: Checkpoint | undefined;
+  /** The current input's marks, for `refuseFailedInput`. */
+  private readonly inputUndo: InputUndo = {
+    outputSequence: 0,
+    pendingOutputs: 0,
+    outputsSinceCheckpoint: 0,
+    externalAwaitingMajority: 0,
+    effects: 0,
+    syncWait: null,
+    syncWaitAt: 0,
+    outputs: [],
+    timers: [],
+  };
   /**
    * The checkpoint this replica's state was last rebuilt from (a state transfer, a passive
    * takeover), by its taker's epoch and its position: a later basis that cuts below that position
@@ -2327,6 +2358,7 @@ export class ReplicaRole {
     this.channels[targetGroup] = channel;
     if (envelope.kind === 'sync-request') this.awaitReply(id);
     const output: KeptOutput = { connection, kind: envelope.kind, payload };
+    this.inputUndo.outputs.push(output);
     if (this.style === 'passive') this.outputsSinceCheckpoint.push(output);
     if (this.role === 'primary') this.pendingOutputs.push(output);
     else {
@@ -2343,11 +2375,19 @@ export class ReplicaRole {
   }
 
   private setUserTimer(name: string, delayMs: number, payload: unknown): void {
+    this.inputUndo.timers.push([
+      name,
+      Object.hasOwn(this.userTimers, name) ? this.userTimers[name] : undefined,
+    ]);
     this.userTimers[name] = { delayMs, payload };
     if (this.role === 'primary') this.setTimer(`${USER_TIMER_PREFIX}${name}`, delayMs);
   }
 
   private cancelUserTimer(name: string): void {
+    this.inputUndo.timers.push([
+      name,
+      Object.hasOwn(this.userTimers, name) ? this.userTimers[name] : undefined,
+    ]);
     delete this.userTimers[name];
     if (this.role === 'primary')
       this.effects.push({ type: 'cancel-timer', name: `${USER_TIMER_PREFIX}${name}` });
@@ -2384,13 +2424,79 @@ export class ReplicaRole {
               name: input.type === 'timer' ? input.name : 'external',
               payload: input.type === 'timer' ? input.payload : undefined,
             };
+      this.markInput();
       this.instance.handle(actorInput);
     } catch (error) {
       // An input the actor refuses is refused alike at every replica: the state did not change.
-      if (!(error instanceof RejectedInputError)) throw error;
+      if (error instanceof RejectedInputError) return;
+      // A backup asking past the primary's values has diverged (`replayEntry`): not the input's fault.
+      if (error instanceof SupervisorReplayError || !this.refuseFailedInput(position, error)) throw error;
     } finally {
       this.current = undefined;
     }
+  }
+
+  /** Takes the marks `refuseFailedInput` undoes to, before the actor runs on an input. */
+  private markInput(): void {
+    const undo = this.inputUndo;
+    undo.outputSequence = this.outputSequence;
+    undo.pendingOutputs = this.pendingOutputs.length;
+    undo.outputsSinceCheckpoint = this.outputsSinceCheckpoint.length;
+    undo.externalAwaitingMajority = this.externalAwaitingMajority.length;
+    undo.effects = this.effects.length;
+    undo.syncWait = this.syncWait;
+    undo.syncWaitAt = this.syncWaitAt;
+    undo.outputs.length = 0;
+    undo.timers.length = 0;
+  }
+
+  /**
+   * The actor failed on the input at `position` (an error other than `RejectedInputError`: an
+   * xstate action that threw, a reducer that threw). The failure is the input's, so it happens alike
+   * at every replica that processes the position (a backup replays it with the primary's values):
+   * each refuses the input the same way, undoing what its processing changed (outputs and their
+   * channel numbers and ids, external sends, timers, a synchronous wait) and putting the actor back
+   * as it was before it (`ActorInstance.recover`). The position stays taken, by an input that
+   * changed nothing. Counted in `inputsFailed` and reported (`input-failed`). False when the actor
+   * cannot be put back (a behavior without `recover`): the error then stops the replica as before.
+   * Without this, the primary's step threw (its replica actor stopped while membership still
+   * counted it in) and each backup reported itself diverged (found by review).
+   */
+  private refuseFailedInput(position: number, error: unknown): boolean {
+    const instance = this.instance;
+    if (instance?.recover === undefined) return false;
+    const undo = this.inputUndo;
+    for (const output of undo.outputs) {
+      const group = output.payload.target;
+      this.channels[group] = (this.channels[group] ?? 1) - 1;
+      this.kept.delete(messageKey(output.payload.id));
+    }
+    this.pendingOutputs.length = Math.min(this.pendingOutputs.length, undo.pendingOutputs);
+    this.outputsSinceCheckpoint.length = Math.min(
+      this.outputsSinceCheckpoint.length,
+      undo.outputsSinceCheckpoint,
+    );
+    this.externalAwaitingMajority.length = Math.min(
+      this.externalAwaitingMajority.length,
+      undo.externalAwaitingMajority,
+    );
+    // What the actor's step pushed: external sends, and timers set or cancelled at a primary.
+    this.effects.length = Math.min(this.effects.length, undo.effects);
+    for (let index = undo.timers.length - 1; index >= 0; index--) {
+      const [name, before] = undo.timers[index]!;
+      if (before === undefined) delete this.userTimers[name];
+      else this.userTimers[name] = before;
+    }
+    this.outputSequence = undo.outputSequence;
+    this.syncWait = undo.syncWait;
+    this.syncWaitAt = undo.syncWaitAt;
+    undo.outputs.length = 0;
+    undo.timers.length = 0;
+    instance.recover();
+    this.counters.inputsFailed++;
+    const reason = error instanceof Error ? error.message : String(error);
+    this.effects.push({ type: 'input-failed', replica: this.self, group: this.group, position, reason });
+    return true;
   }
 
   private envelopeOf(input: OrderedInput, position: number): Envelope | undefined {

@@ -332,6 +332,9 @@ export class ReplicationCluster {
         case 'external-send':
           this.note(`external-send from ${hosted.node}`);
           break;
+        case 'input-failed':
+          this.note(`input-failed at ${hosted.node}, position ${effect.position}: ${effect.reason}`);
+          break;
         case 'control-send': {
           const [low, high] = this.network.latencyMs;
           const message = structuredClone(effect.message);

@@ -627,6 +627,18 @@ export type ReplicaEffect =
     }
   | { readonly type: 'promoted'; readonly replica: NodeId; readonly group: string; readonly epoch: number }
   /**
+   * The actor failed on the input at `position` (an error other than `RejectedInputError`), and this
+   * replica refused the input: its state, outputs and timers are as before it. Every replica of the
+   * group refuses it alike; `reason` is the error's message (docs/replication.md, "A failed input").
+   */
+  | {
+      readonly type: 'input-failed';
+      readonly replica: NodeId;
+      readonly group: string;
+      readonly position: number;
+      readonly reason: string;
+    }
+  /**
    * The view of `epoch` names this replica primary, but it has no state yet (it is joining):
    * membership should move to the next epoch (its primary is the next member by rank).
    */
@@ -690,6 +702,11 @@ export interface ReplicaCounters {
    */
   stuckInputsAsked: number;
   inputsDropped: number;
+  /**
+   * Inputs the actor failed on (an error other than `RejectedInputError`), refused with everything
+   * their processing changed undone (`input-failed` notices).
+   */
+  inputsFailed: number;
   /**
    * Copies a backup held (of an older epoch of their sender's group than it knew, waiting for a
    * later basis) and took into its pool because its primary's entry named them.
@@ -799,6 +816,7 @@ export function zeroReplicaCounters(): ReplicaCounters {
     heldCopiesFollowed: 0,
     inputsFetched: 0,
     inputsDropped: 0,
+    inputsFailed: 0,
     checkpointsSent: 0,
     checkpointsApplied: 0,
     checkpointParts: 0,

@@ -80,6 +80,14 @@ export interface ActorInstance {
   /** What `persist()` saves and `start(ctx, input, restored)` takes back. */
   persisted(): unknown;
   stop(): void;
+  /**
+   * After `handle` threw (anything but `RejectedInputError`), puts the actor back as it was before
+   * that input, so that a host refusing the failed input can go on with it. What the input's step
+   * sent or set meanwhile is the host's to undo. A node never calls it (it stops a failed actor);
+   * a replica group does, alike at every replica (docs/replication.md, "A failed input"). Optional:
+   * without it, a failure stops the actor as before.
+   */
+  recover?(): void;
 }
 
 /**
@@ -169,6 +177,8 @@ export function defineActor<State, Body = unknown>(
         state: () => state,
         persisted: () => state,
         stop() {},
+        // A reducer that throws never returned its next state: the state is still the one before.
+        recover() {},
       };
     },
   };
@@ -259,17 +269,21 @@ export function fromMachine(
           ctx.cancelTimer(name);
         },
       };
-      const actor = createActor(machine, {
-        input,
-        ...(restored === undefined ? {} : { snapshot: restored as Snapshot<unknown> }),
-        clock: xstateClock,
-      });
-      actor.subscribe({
-        error: (error) => {
-          failure = error;
-        },
-      });
-      withActorContext(ctx, () => actor.start());
+      const startMachine = (snapshot: unknown) => {
+        const started = createActor(machine, {
+          input,
+          ...(snapshot === undefined ? {} : { snapshot: snapshot as Snapshot<unknown> }),
+          clock: xstateClock,
+        });
+        started.subscribe({
+          error: (error) => {
+            failure = error;
+          },
+        });
+        withActorContext(ctx, () => started.start());
+        return started;
+      };
+      let actor = startMachine(restored);
       const check = () => {
         if (failure !== undefined) {
           const message = failure instanceof Error ? failure.message : String(failure);
@@ -298,6 +312,14 @@ export function fromMachine(
         persisted: () => actor.getPersistedSnapshot(),
         stop() {
           actor.stop();
+        },
+        recover() {
+          if (failure === undefined) return;
+          // xstate keeps the snapshot from before the event whose action threw, marked `error`: the
+          // machine restarts from it as it was (a restored machine runs no entry actions again).
+          const { error: _error, ...before } = actor.getPersistedSnapshot() as Record<string, unknown>;
+          failure = undefined;
+          actor = startMachine({ ...before, status: 'active' });
         },
       };
     },
