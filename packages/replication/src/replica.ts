@@ -274,8 +274,13 @@ interface InputUndo {
   effects: number;
   syncWait: string | null;
   syncWaitAt: number;
-  /** Outputs to peer groups the input made, each with its channel number taken. */
+  /**
+   * Outputs to peer groups the input made, each with its channel number taken: the first
+   * `outputCount` slots. A count, not `length = 0`, because emptying an array by its length gives
+   * its backing store up, and the next input would allocate a new one.
+   */
   readonly outputs: KeptOutput[];
+  outputCount: number;
   /** User timers the input set or cancelled, each with its value before (undefined: none). */
   readonly timers: [string, { delayMs: number; payload: unknown } | undefined][];
 }
@@ -738,6 +743,7 @@ export class ReplicaRole {
     syncWait: null,
     syncWaitAt: 0,
     outputs: [],
+    outputCount: 0,
     timers: [],
   };
   /**
@@ -2358,7 +2364,7 @@ export class ReplicaRole {
     this.channels[targetGroup] = channel;
     if (envelope.kind === 'sync-request') this.awaitReply(id);
     const output: KeptOutput = { connection, kind: envelope.kind, payload };
-    this.inputUndo.outputs.push(output);
+    this.inputUndo.outputs[this.inputUndo.outputCount++] = output;
     if (this.style === 'passive') this.outputsSinceCheckpoint.push(output);
     if (this.role === 'primary') this.pendingOutputs.push(output);
     else {
@@ -2446,8 +2452,9 @@ export class ReplicaRole {
     undo.effects = this.effects.length;
     undo.syncWait = this.syncWait;
     undo.syncWaitAt = this.syncWaitAt;
-    undo.outputs.length = 0;
-    undo.timers.length = 0;
+    undo.outputCount = 0;
+    // Timers change on few inputs: an empty list stays empty, and allocates nothing.
+    if (undo.timers.length > 0) undo.timers.length = 0;
   }
 
   /**
@@ -2466,7 +2473,8 @@ export class ReplicaRole {
     const instance = this.instance;
     if (instance?.recover === undefined) return false;
     const undo = this.inputUndo;
-    for (const output of undo.outputs) {
+    for (let index = 0; index < undo.outputCount; index++) {
+      const output = undo.outputs[index]!;
       const group = output.payload.target;
       this.channels[group] = (this.channels[group] ?? 1) - 1;
       this.kept.delete(messageKey(output.payload.id));
@@ -2491,6 +2499,7 @@ export class ReplicaRole {
     this.syncWait = undo.syncWait;
     this.syncWaitAt = undo.syncWaitAt;
     undo.outputs.length = 0;
+    undo.outputCount = 0;
     undo.timers.length = 0;
     instance.recover();
     this.counters.inputsFailed++;

@@ -60,7 +60,7 @@ import {
   MESSAGE_BYTES_MAX,
   MESSAGE_BYTES_MIN,
 } from './types.js';
-import { encodedBytes } from './size.js';
+import { encodedBytes, encodedBytesBound } from './size.js';
 // The state's records are keyed by node ids, stream keys and group names, which may be `toString`
 // or `__proto__`: they are read only through `lookup` and written only through `setEntry` (records.ts
 // says why), never `record[key]` or `record[key] = value`.
@@ -385,10 +385,14 @@ export function sizeRefusal(
   payload: unknown,
   messageBytesMax: number,
 ): TooLargeError | UnencodableError | undefined {
+  // The payload replaces the 1-byte nil of an empty message, as in `multicastMessage`.
+  const overhead = largestEmptyMessageBytes(group) - 1;
+  // Nearly every payload is far below the bound: a quick bound that reads no string's characters
+  // settles it, and the exact walk runs only for the rest.
+  if (overhead + encodedBytesBound(payload) <= messageBytesMax) return undefined;
   const size = encodedBytes(payload);
   if (!size.ok) return { type: 'unencodable', detail: size.detail };
-  // The payload replaces the 1-byte nil of an empty message, as in `multicastMessage`.
-  const bytes = largestEmptyMessageBytes(group) - 1 + size.bytes;
+  const bytes = overhead + size.bytes;
   return bytes > messageBytesMax ? { type: 'too-large', bytes, bytesMax: messageBytesMax } : undefined;
 }
 

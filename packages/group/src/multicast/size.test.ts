@@ -4,7 +4,7 @@
 import { address, createCodec, MAX_DATAGRAM_BYTES, nodeId, type Envelope } from '@steadfast/wire';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodedBytes, utf8Bytes } from './size.js';
+import { encodedBytes, encodedBytesBound, utf8Bytes } from './size.js';
 
 const codec = createCodec({
   keys: new Map([[1, new Uint8Array(32).fill(7)]]),
@@ -86,6 +86,25 @@ describe('encodedBytes: a safe, cheap bound of the wire bytes', () => {
         expect(estimate(value)).toBeGreaterThanOrEqual(wireBytes(value));
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it('has a quick bound that is never below it (sizeRefusal accepts by the bound only what the walk accepts)', () => {
+    fc.assert(
+      fc.property(anyValue, (value) => {
+        const exact = encodedBytes(value);
+        if (exact.ok) expect(encodedBytesBound(value)).toBeGreaterThanOrEqual(exact.bytes);
+      }),
+      { numRuns: 500 },
+    );
+    // Strings of any code points: the bound reads only their length (3 bytes per UTF-16 unit).
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 100 }), (text) => {
+        expect(encodedBytesBound({ text })).toBeGreaterThanOrEqual(
+          (encodedBytes({ text }) as { bytes: number }).bytes,
+        );
+      }),
+      { numRuns: 300 },
     );
   });
 

@@ -34,6 +34,49 @@ export function encodedBytes(value: unknown): EncodedSize {
   }
 }
 
+/**
+ * A quick upper bound of `encodedBytes(value).bytes` for the plain data payloads are made of (null,
+ * booleans, numbers, strings, arrays, plain objects), or `Infinity` for anything else (the caller
+ * then asks `encodedBytes`). Strings are bounded by their length, 3 bytes per UTF-16 unit (a
+ * surrogate pair is 4 bytes for 2 units), so it never reads their characters: reading them would
+ * flatten a string built by concatenation, an allocation the encoder would make only if the value
+ * is ever sent. For a check that most values pass far below the bound (`sizeRefusal`).
+ */
+export function encodedBytesBound(value: unknown, depth = 0): number {
+  switch (typeof value) {
+    case 'string': {
+      const bytes = value.length * 3;
+      return stringHeaderBytes(bytes) + bytes;
+    }
+    case 'number':
+      return numberBytes(value);
+    case 'boolean':
+      return 1;
+    case 'undefined':
+      return 3;
+    case 'object': {
+      if (value === null) return 1;
+      if (depth >= ENCODED_DEPTH_MAX) return Infinity;
+      if (Array.isArray(value)) {
+        let bytes = containerHeaderBytes(value.length);
+        for (const item of value as unknown[]) bytes += encodedBytesBound(item, depth + 1);
+        return bytes;
+      }
+      if (Object.getPrototypeOf(value) !== Object.prototype) return Infinity;
+      let bytes = 5;
+      for (const key in value)
+        if (Object.hasOwn(value, key))
+          bytes +=
+            stringHeaderBytes(key.length * 3) +
+            key.length * 3 +
+            encodedBytesBound((value as Record<string, unknown>)[key], depth + 1);
+      return bytes;
+    }
+    default:
+      return Infinity;
+  }
+}
+
 /** Bytes of a msgpack header for a string or binary of `length` bytes (fixstr/str8/str16/str32). */
 function stringHeaderBytes(length: number): number {
   if (length < 0x20) return 1;
