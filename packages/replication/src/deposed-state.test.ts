@@ -101,53 +101,63 @@ describe("a passive backup refuses a deposed primary's checkpoint", () => {
     });
 });
 
+/**
+ * b3 restarts and joins (epoch 3); when it asks b1 for the state, b1 processes an input only it
+ * receives at position 3 first, and from then on b1's sends reach nobody: its answer (the state at
+ * position 3) is kept, to arrive late. Then b1 fails. Returns the run and that answer.
+ */
+function lateAnswerOfDeposedPrimary(style: ReplicationStyle): {
+  sim: ReplicationCluster;
+  late: ReplicaControl;
+} {
+  const sim = new ReplicationCluster({
+    seed: 1,
+    network: { latencyMs: [1, 1] },
+    groups: directGroups({ style, behavior: oneWayLedger }),
+  });
+  sim.start();
+  sim.runUntil(300);
+  issue(sim, 'r1');
+  sim.runUntil(400);
+  sim.crash(nodeId('b3'));
+  sim.runUntil(500); // b3 out (epoch 2)
+  sim.restart(nodeId('b3'));
+  let late: ReplicaControl | undefined;
+  let cutOff = false;
+  sim.hook = (node, _role, _input, effects) => {
+    for (const effect of effects) {
+      if (
+        !cutOff &&
+        String(node) === 'b3' &&
+        effect.type === 'control-send' &&
+        effect.message.type === 'rep-state-request'
+      ) {
+        cutOff = true;
+        for (const other of ['b2', 'b3', 'c1']) sim.block('b1', other);
+        outsideInput(sim, 'b1');
+      }
+      if (String(node) === 'b1' && effect.type === 'control-send' && effect.message.type === 'rep-state')
+        late ??= effect.message;
+    }
+    return { type: 'continue' };
+  };
+  sim.views.join('B', nodeId('b3')); // epoch 3: b1, b2, b3
+  sim.runUntil(sim.clock.now() + 500, () => late !== undefined);
+  expect(late).toMatchObject({ type: 'rep-state', checkpoint: { position: 3 } });
+  sim.hook = undefined;
+  sim.crash(nodeId('b1'));
+  return { sim, late: late! };
+}
+
 describe("a joiner ignores a deposed primary's state transfer", () => {
   for (const style of ['semi-active', 'passive'] as const satisfies readonly ReplicationStyle[])
     it(`${style}: b3 ignores b1's late answer (past epoch 4's cut) and takes b2's state`, () => {
-      const sim = new ReplicationCluster({
-        seed: 1,
-        network: { latencyMs: [1, 1] },
-        groups: directGroups({ style, behavior: oneWayLedger }),
-      });
-      sim.start();
-      sim.runUntil(300);
-      issue(sim, 'r1');
-      sim.runUntil(400);
-
-      sim.crash(nodeId('b3'));
-      sim.runUntil(500); // b3 out (epoch 2)
-      sim.restart(nodeId('b3'));
-      // When b3 asks b1 for the state, b1 gets an input only it receives and processes it at
-      // position 3 first; from then on b1's sends reach nobody, and its answer is kept, to arrive late.
-      let late: ReplicaControl | undefined;
-      let cutOff = false;
-      sim.hook = (node, _role, _input, effects) => {
-        for (const effect of effects) {
-          if (
-            !cutOff &&
-            String(node) === 'b3' &&
-            effect.type === 'control-send' &&
-            effect.message.type === 'rep-state-request'
-          ) {
-            cutOff = true;
-            for (const other of ['b2', 'b3', 'c1']) sim.block('b1', other);
-            outsideInput(sim, 'b1');
-          }
-          if (String(node) === 'b1' && effect.type === 'control-send' && effect.message.type === 'rep-state')
-            late ??= effect.message;
-        }
-        return { type: 'continue' };
-      };
-      sim.views.join('B', nodeId('b3')); // epoch 3: b1, b2, b3
-      sim.runUntil(sim.clock.now() + 500, () => late !== undefined);
-      expect(late).toMatchObject({ type: 'rep-state', checkpoint: { position: 3 } });
-      sim.hook = undefined;
-      sim.crash(nodeId('b1'));
+      const { sim, late } = lateAnswerOfDeposedPrimary(style);
       sim.runUntil(sim.clock.now() + 500, () => sim.role('b2').role === 'primary');
       expect(sim.role('b2').epochBases().at(-1)).toEqual({ epoch: 4, cut: 2 });
       expect(sim.role('b3').role).toBe('joining');
 
-      sim.input(nodeId('b3'), { type: 'control', from: nodeId('b1'), message: late! });
+      sim.input(nodeId('b3'), { type: 'control', from: nodeId('b1'), message: late });
       expect(sim.role('b3').role).toBe('joining');
       expect(sim.role('b3').counters.stateTransfersStale).toBe(1);
 
@@ -166,43 +176,9 @@ describe("a joiner ignores a deposed primary's state transfer", () => {
 describe("a replica whose state came from a deposed primary's transfer starts over", () => {
   for (const style of ['semi-active', 'passive'] as const satisfies readonly ReplicationStyle[])
     it(`${style}: b3 takes b1's answer before the next view, then discards it on learning epoch 4's cut`, () => {
-      const sim = new ReplicationCluster({
-        seed: 1,
-        network: { latencyMs: [1, 1] },
-        groups: directGroups({ style, behavior: oneWayLedger }),
-      });
-      sim.start();
-      sim.runUntil(300);
-      issue(sim, 'r1');
-      sim.runUntil(400);
-      sim.crash(nodeId('b3'));
-      sim.runUntil(500);
-      sim.restart(nodeId('b3'));
-      let late: ReplicaControl | undefined;
-      let cutOff = false;
-      sim.hook = (node, _role, _input, effects) => {
-        for (const effect of effects) {
-          if (
-            !cutOff &&
-            String(node) === 'b3' &&
-            effect.type === 'control-send' &&
-            effect.message.type === 'rep-state-request'
-          ) {
-            cutOff = true;
-            for (const other of ['b2', 'b3', 'c1']) sim.block('b1', other);
-            outsideInput(sim, 'b1');
-          }
-          if (String(node) === 'b1' && effect.type === 'control-send' && effect.message.type === 'rep-state')
-            late ??= effect.message;
-        }
-        return { type: 'continue' };
-      };
-      sim.views.join('B', nodeId('b3')); // epoch 3: b1, b2, b3
-      sim.runUntil(sim.clock.now() + 500, () => late !== undefined);
-      sim.hook = undefined;
-      sim.crash(nodeId('b1'));
+      const { sim, late } = lateAnswerOfDeposedPrimary(style);
       // The answer arrives while b3 is still in epoch 3 and knows no later basis: it is taken.
-      sim.input(nodeId('b3'), { type: 'control', from: nodeId('b1'), message: late! });
+      sim.input(nodeId('b3'), { type: 'control', from: nodeId('b1'), message: late });
       expect(sim.role('b3').role).toBe('backup');
       expect(applied(sim, 'b3')).toMatchObject({ E: 1 });
 

@@ -9,31 +9,13 @@ import { defineActor, type ActorBehavior } from '@steadfast/runtime';
 import { address, encodeBody } from '@steadfast/wire';
 import { describe, expect, it } from 'vitest';
 import { REPLICA_ACTOR_NAME, group } from './group.js';
+import { bloatedLedger } from './oversize.test-support.js';
 import { clientAndLedgers, runtimeReplicas } from './runtime-nodes.test-support.js';
 import { client, ledger } from './workload.js';
 
-/** Answers `add` like the ledger, but with a ~40 KB reply for the key 'huge'. */
-const bloated: ActorBehavior = defineActor<{ total: number }>({
-  kind: 'test-bloated-ledger',
-  initial: () => ({ total: 0 }),
-  handle(state, input, ctx) {
-    if (input.type !== 'message') return state;
-    const body = input.envelope.body as { type?: string; key?: string };
-    if (body.type !== 'add' || typeof body.key !== 'string') return state;
-    const total = state.total + 1;
-    ctx.reply({
-      type: 'added',
-      key: body.key,
-      total,
-      padding: body.key === 'huge' ? 'x'.repeat(40_000) : '',
-    });
-    return { total };
-  },
-});
-
 describe('an output too large for any frame', () => {
   it('is refused and counted once, and the outputs after it still reach the client', async () => {
-    const ledgerGroup = group(bloated, { replicas: 3, style: 'semi-active' });
+    const ledgerGroup = group(bloatedLedger, { replicas: 3, style: 'semi-active' });
     const clientGroup = group(client, { replicas: 1, style: 'semi-active' });
     const { tell, view, run, state } = runtimeReplicas(
       clientAndLedgers(ledgerGroup.replicaBehavior, clientGroup.replicaBehavior),
@@ -76,7 +58,7 @@ async function groupOfTwo(behavior: ActorBehavior) {
 
 describe('parts of a split control message (state transfers, flush replies)', () => {
   it('bad parts from a peer are counted drops, never a crash; a forged whole message is handled only if it is a control message', async () => {
-    const { nodes, run, state } = await groupOfTwo(bloated);
+    const { nodes, run, state } = await groupOfTwo(bloatedLedger);
     const part = (fields: Record<string, unknown>) => ({
       type: 'rep-part',
       group: 'B',

@@ -11,78 +11,18 @@
  * backup kept the output for good, and a refused synchronous request stopped its group for good,
  * across failovers too (`syncWait` is in the bookkeeping).
  */
-import { defineActor, type ActorBehavior } from '@steadfast/runtime';
 import { nodeId } from '@steadfast/wire';
 import { describe, expect, it } from 'vitest';
 import { directGroups } from './direct-groups.test-support.js';
+import { bloatedLedger, paddedFront } from './oversize.test-support.js';
 import { receptionPolicy } from './policy.js';
-import { groupAddress, type ReplicaRole } from './replica.js';
+import type { ReplicaRole } from './replica.js';
 import { ReplicationCluster } from './simulation.js';
 import type { ReplicationStyle } from './types.js';
 import { client, ledger, type IssueCommand } from './workload.js';
 
-/** Far more than a frame: the connection's default `messageBytesMax` is 12 KiB. */
-const PADDING_CHARS = 40_000;
-
-/** Answers `add` like the ledger, but with a ~40 KB reply for the key 'huge' (as oversize.test.ts). */
-const bloated: ActorBehavior = defineActor<{ total: number }>({
-  kind: 'test-bloated-ledger',
-  initial: () => ({ total: 0 }),
-  handle(state, input, ctx) {
-    if (input.type !== 'message') return state;
-    const body = input.envelope.body as { type?: string; key?: string };
-    if (body.type !== 'add' || typeof body.key !== 'string') return state;
-    const total = state.total + 1;
-    ctx.reply({
-      type: 'added',
-      key: body.key,
-      total,
-      padding: body.key === 'huge' ? 'x'.repeat(PADDING_CHARS) : '',
-    });
-    return { total };
-  },
-});
-
-/** A front that calls the ledger synchronously for every request; the call for 'huge' is ~40 KB. */
-const paddedFront: ActorBehavior = defineActor<{ called: number; answered: number }>({
-  kind: 'test-padded-front',
-  initial: () => ({ called: 0, answered: 0 }),
-  handle(state, input, ctx) {
-    if (input.type !== 'message') return state;
-    const envelope = input.envelope;
-    const body = envelope.body as { type?: string; key?: string };
-    if (envelope.kind === 'async-request' && body.type === 'add' && typeof body.key === 'string') {
-      const padding = body.key === 'huge' ? 'x'.repeat(PADDING_CHARS) : '';
-      ctx.request(groupAddress('B'), { type: 'add', key: body.key, amount: 1, padding }, { sync: true });
-      return { ...state, called: state.called + 1 };
-    }
-    if (envelope.kind === 'sync-reply') return { ...state, answered: state.answered + 1 };
-    return state;
-  },
-});
-
-/**
- * `paddedFront`, but it pads the call for 'huge' only after making it: the output is small when
- * `emit` sizes it and too large when the primary sends it, which only the send's own check sees.
- * (An actor must not change what it sent; this one does, to reach the safety net.)
- */
-const lateGrowingFront: ActorBehavior = defineActor<{ called: number; answered: number }>({
-  kind: 'test-late-growing-front',
-  initial: () => ({ called: 0, answered: 0 }),
-  handle(state, input, ctx) {
-    if (input.type !== 'message') return state;
-    const envelope = input.envelope;
-    const body = envelope.body as { type?: string; key?: string };
-    if (envelope.kind === 'async-request' && body.type === 'add' && typeof body.key === 'string') {
-      const call = { type: 'add', key: body.key, amount: 1, padding: '' };
-      ctx.request(groupAddress('B'), call, { sync: true });
-      if (body.key === 'huge') call.padding = 'x'.repeat(PADDING_CHARS);
-      return { ...state, called: state.called + 1 };
-    }
-    if (envelope.kind === 'sync-reply') return { ...state, answered: state.answered + 1 };
-    return state;
-  },
-});
+const paddedCaller = paddedFront('test-padded-front');
+const lateGrowingFront = paddedFront('test-late-growing-front', true);
 
 function issue(sim: ReplicationCluster, clientNode: string, key: string, target: string): void {
   const body: IssueCommand = { type: 'issue', key, target, priority: 0, deadlineMs: 0 };
@@ -108,7 +48,7 @@ describe('a refused output to a peer group', () => {
   // set for the source stays a floor with nothing above it however much traffic follows, and no
   // backup keeps the refused output (so none resends it when promoted).
   it('leaves no gap in the receiver’s channels and no kept copy at any backup, before and after a failover', () => {
-    const sim = started(directGroups({ behavior: bloated }));
+    const sim = started(directGroups({ behavior: bloatedLedger }));
     issue(sim, 'c1', 'huge', 'B');
     sim.runUntil(sim.clock.now() + 20);
     for (let index = 0; index < 200; index++) {
@@ -143,7 +83,7 @@ describe('a refused output to a peer group', () => {
   // is the same at a semi-active primary and its backups (the old code counted it at the primary
   // only, where the connection refused it).
   it('is counted in outputsRefused alike at the primary and its semi-active backups', () => {
-    const sim = started(directGroups({ behavior: bloated }));
+    const sim = started(directGroups({ behavior: bloatedLedger }));
     for (const key of ['r1', 'huge', 'r2', 'huge2', 'r3']) issue(sim, 'c1', key, 'B');
     sim.runUntil(sim.clock.now() + 300);
     expect(sim.role('b1').role).toBe('primary');
@@ -157,7 +97,7 @@ describe('a refused output to a peer group', () => {
 });
 
 describe('a refused synchronous request', () => {
-  function frontAndLedger(style: ReplicationStyle, front = paddedFront): ReplicationCluster {
+  function frontAndLedger(style: ReplicationStyle, front = paddedCaller): ReplicationCluster {
     const policy = receptionPolicy;
     return started([
       { group: 'C', members: ['c1'], behavior: client, style: 'semi-active', policy, peers: ['A'] },
