@@ -1,27 +1,14 @@
 // Unit tests of the group member's handlers, driven as a pure function: feed one input, look at
 // the effects it asked for (sends, replies, timers, persist) and at the next state. References are
 // to Viewstamped Replication Revisited (Liskov and Cowling 2012), section numbers in the titles.
-import type { ActorContext, ActorInput } from '@steadfast/runtime';
-import { address, nodeId, type Address, type Envelope, type NodeId } from '@steadfast/wire';
+import { address, nodeId, type NodeId } from '@steadfast/wire';
 import { describe, expect, it } from 'vitest';
-import { groupMemberCore, type MemberEvent } from './member.js';
-import type { BroadcastReply, PeerMessage } from './messages.js';
+import { bodies, harness, members, type Effects } from './member-harness.test-support.js';
+import type { PeerMessage } from './messages.js';
 import { GROUP_DEFAULTS, groupSettings } from './settings.js';
-import type { MemberState } from './state.js';
 
-const members = ['n1', 'n2', 'n3'];
 /** The configuration the group was spawned with (version 0). */
 const initialConfiguration = { version: 0, members: members.map((member) => nodeId(member)) };
-
-interface Effects {
-  sends: { target: Address; body: unknown }[];
-  replies: { to: Envelope; body: BroadcastReply }[];
-  timers: string[];
-  persisted: number;
-}
-
-/** The bodies of the messages a step sent, in order. */
-const bodies = (effects: Effects) => effects.sends.map((send) => send.body as PeerMessage);
 
 /** The primary of epoch 0 handed over in that step: a view change to epoch 1, told to all, and why. */
 function expectSteppedDown(primary: ReturnType<typeof harness>, stepped: Effects, reason: string): void {
@@ -34,104 +21,6 @@ function expectSteppedDown(primary: ReturnType<typeof harness>, stepped: Effects
     configuration: initialConfiguration,
   });
   expect(primary.events).toContainEqual({ type: 'stepped-down', node: 'n1', epoch: 0, reason });
-}
-
-function harness(
-  self: string,
-  settings = {},
-  options: { readonly notify?: string; readonly members?: readonly string[] } = {},
-) {
-  const events: MemberEvent[] = [];
-  const core = groupMemberCore({
-    group: 'g',
-    members,
-    application: { initial: () => [] as unknown[], apply: (state, op) => [...state, op] },
-    settings,
-    observer: (event) => events.push(event),
-    ...options,
-  });
-  let effects: Effects = { sends: [], replies: [], timers: [], persisted: 0 };
-  let sequence = 0;
-  const ctx: ActorContext = {
-    self: address(self, 'group.g'),
-    actor: 'group.g' as ActorContext['actor'],
-    node: nodeId(self),
-    current: undefined,
-    now: () => 0,
-    random: () => 0.5,
-    id: () => `nonce-${++sequence}`,
-    call: (_name, fn) => fn(),
-    send(target, body) {
-      effects.sends.push({ target, body });
-      return { origin: nodeId(self), incarnation: 1, sequence: ++sequence };
-    },
-    request(target, body) {
-      effects.sends.push({ target, body });
-      return { origin: nodeId(self), incarnation: 1, sequence: ++sequence };
-    },
-    reply(body, options) {
-      effects.replies.push({ to: options!.to!, body: body as BroadcastReply });
-      return { origin: nodeId(self), incarnation: 1, sequence: ++sequence };
-    },
-    setTimer: (name) => void effects.timers.push(name),
-    cancelTimer: () => undefined,
-    persist: () => void effects.persisted++,
-  };
-  let state = core.initial(ctx);
-  const take = () => {
-    const taken = effects;
-    effects = { sends: [], replies: [], timers: [], persisted: 0 };
-    return taken;
-  };
-  take();
-  const step = (input: ActorInput) => {
-    state = core.handle(state, input, ctx);
-    return take();
-  };
-  return {
-    events,
-    get state(): MemberState {
-      return state;
-    },
-    set state(next: MemberState) {
-      state = next;
-    },
-    /** A message from member `from` (incarnation 1 unless said otherwise). */
-    peer(from: string, body: PeerMessage, incarnation = 1) {
-      return step({ type: 'message', envelope: envelope('one-way', from, 'group.g', incarnation, body) });
-    },
-    client(body: unknown) {
-      const request = envelope('async-request', 'c1', 'client', 1, body);
-      return { request, effects: step({ type: 'message', envelope: request }) };
-    },
-    /** A one-way message from a local actor on this member's node. */
-    local(body: unknown) {
-      return step({ type: 'message', envelope: envelope('one-way', self, 'replica', 1, body) });
-    },
-    /** A one-way message from another node's actor that is not a member. */
-    remote(from: string, body: unknown) {
-      return step({ type: 'message', envelope: envelope('one-way', from, 'replica', 1, body) });
-    },
-    tick() {
-      return step({ type: 'timer', name: 'tick', payload: undefined });
-    },
-  };
-
-  function envelope(
-    kind: 'one-way' | 'async-request',
-    from: string,
-    actor: string,
-    incarnation: number,
-    body: unknown,
-  ): Envelope {
-    return {
-      kind,
-      id: { origin: nodeId(from), incarnation, sequence: ++sequence },
-      source: address(from, actor),
-      target: address(self, 'group.g'),
-      body,
-    } as Envelope;
-  }
 }
 
 const to = (node: string) => address(node, 'group.g');

@@ -7,74 +7,29 @@
 // evicted when it stops acknowledging (autoMembership), and such a client's retry is answered from
 // the client table, never ordered twice (integrity, VR 4.1); a client id of `__proto__` is refused
 // with a reply that says so, never ordered.
-import type { ActorContext, ActorInput } from '@steadfast/runtime';
-import { address, nodeId, type Address, type Envelope } from '@steadfast/wire';
 import { describe, expect, it } from 'vitest';
-import { groupMemberCore } from './member.js';
-import type { BroadcastReply, PeerMessage } from './messages.js';
+import { bodies, harness, type Effects } from './member-harness.test-support.js';
+import type { PeerMessage } from './messages.js';
 import { GROUP_DEFAULTS, groupSettings } from './settings.js';
-import type { MemberState } from './state.js';
 
-/** One member of `members` driven as a pure function: feed an input, read what it sent and replied. */
+/** Member `self` of `members` (the shared harness), each step read as the bodies it sent and replied. */
 function unit(self: string, members: readonly string[], settings: Parameters<typeof groupSettings>[0] = {}) {
-  const core = groupMemberCore({
-    group: 'g',
-    members,
-    application: { initial: () => [] as unknown[], apply: (state, op) => [...state, op] },
-    settings,
+  const member = harness(self, settings, { members });
+  const outcome = (effects: Effects) => ({
+    sends: bodies(effects),
+    replies: effects.replies.map((reply) => reply.body),
   });
-  let sends: { target: Address; body: unknown }[] = [];
-  let replies: BroadcastReply[] = [];
-  let sequence = 0;
-  const messageId = () => ({ origin: nodeId(self), incarnation: 1, sequence: ++sequence });
-  const ctx: ActorContext = {
-    self: address(self, 'group.g'),
-    actor: 'group.g' as ActorContext['actor'],
-    node: nodeId(self),
-    current: undefined,
-    now: () => 0,
-    random: () => 0.5,
-    id: () => `id-${++sequence}`,
-    call: (_name, fn) => fn(),
-    send: (target, body) => (sends.push({ target, body }), messageId()),
-    request: (target, body) => (sends.push({ target, body }), messageId()),
-    reply: (body) => (replies.push(body as BroadcastReply), messageId()),
-    setTimer: () => undefined,
-    cancelTimer: () => undefined,
-    persist: () => undefined,
-  };
-  let state = core.initial(ctx);
-  const step = (input: ActorInput) => {
-    sends = [];
-    replies = [];
-    state = core.handle(state, input, ctx);
-    return { sends: sends.map((sent) => sent.body as PeerMessage), replies };
-  };
-  const envelope = (kind: Envelope['kind'], from: string, actor: string, body: unknown) =>
-    ({
-      kind,
-      id: { origin: nodeId(from), incarnation: 1, sequence: ++sequence },
-      source: address(from, actor),
-      target: address(self, 'group.g'),
-      body,
-    }) as Envelope;
   return {
-    get state(): MemberState {
-      return state;
+    get state() {
+      return member.state;
     },
-    tick: () => step({ type: 'timer', name: 'tick', payload: undefined }),
-    peer: (from: string, body: PeerMessage) =>
-      step({ type: 'message', envelope: envelope('one-way', from, 'group.g', body) }),
+    tick: () => outcome(member.tick()),
+    peer: (from: string, body: PeerMessage) => outcome(member.peer(from, body)),
     client: (clientId: string, requestNumber: number) =>
-      step({
-        type: 'message',
-        envelope: envelope('async-request', 'c1', 'client', {
-          type: 'broadcast',
-          op: { clientId, requestNumber },
-          clientId,
-          requestNumber,
-        }),
-      }),
+      outcome(
+        member.client({ type: 'broadcast', op: { clientId, requestNumber }, clientId, requestNumber })
+          .effects,
+      ),
   };
 }
 
