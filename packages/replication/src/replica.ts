@@ -1747,7 +1747,10 @@ export class ReplicaRole {
    * position. False while that cannot be told (no such basis known yet), or for a checkpoint with
    * no epoch (an older sender's).
    */
-  private disowns(bases: readonly EpochBasis[], checkpoint: Checkpoint): boolean {
+  private disowns(
+    bases: readonly EpochBasis[],
+    checkpoint: { readonly epoch?: number | undefined; readonly position: number },
+  ): boolean {
     return (
       checkpoint.epoch !== undefined && judgeByBases(bases, checkpoint.epoch, checkpoint.position) === false
     );
@@ -1924,8 +1927,7 @@ export class ReplicaRole {
     // The same holds of a state rebuilt from a checkpoint (its positions are in no `recent`), and
     // of a passive backup's checkpoint, the state it would take over from.
     const origin = this.stateOrigin;
-    const originUndecided =
-      origin !== undefined && judgeByBases(this.bases, origin.epoch, origin.position) === false;
+    const originUndecided = origin !== undefined && this.disowns(this.bases, origin);
     const checkpointUndecided = this.checkpoint !== undefined && this.disowns(this.bases, this.checkpoint);
     if (undecided === undefined && !originUndecided && !checkpointUndecided) return;
     this.counters.discardedStates++;
@@ -2380,20 +2382,22 @@ export class ReplicaRole {
     this.syncWaitAt = this.positionProcessing;
   }
 
-  private setUserTimer(name: string, delayMs: number, payload: unknown): void {
+  /** The value of user timer `name` before the current input changed it, for `refuseFailedInput`. */
+  private rememberTimer(name: string): void {
     this.inputUndo.timers.push([
       name,
       Object.hasOwn(this.userTimers, name) ? this.userTimers[name] : undefined,
     ]);
+  }
+
+  private setUserTimer(name: string, delayMs: number, payload: unknown): void {
+    this.rememberTimer(name);
     this.userTimers[name] = { delayMs, payload };
     if (this.role === 'primary') this.setTimer(`${USER_TIMER_PREFIX}${name}`, delayMs);
   }
 
   private cancelUserTimer(name: string): void {
-    this.inputUndo.timers.push([
-      name,
-      Object.hasOwn(this.userTimers, name) ? this.userTimers[name] : undefined,
-    ]);
+    this.rememberTimer(name);
     delete this.userTimers[name];
     if (this.role === 'primary')
       this.effects.push({ type: 'cancel-timer', name: `${USER_TIMER_PREFIX}${name}` });
@@ -2498,9 +2502,6 @@ export class ReplicaRole {
     this.outputSequence = undo.outputSequence;
     this.syncWait = undo.syncWait;
     this.syncWaitAt = undo.syncWaitAt;
-    undo.outputs.length = 0;
-    undo.outputCount = 0;
-    undo.timers.length = 0;
     instance.recover();
     this.counters.inputsFailed++;
     const reason = error instanceof Error ? error.message : String(error);
