@@ -8,27 +8,17 @@ import { nodeId, type NodeId } from '@steadfast/wire';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bufferedMessages, streamKey } from './endpoint.js';
-import { PureCluster } from './pure-cluster.test-support.js';
+import {
+  PureCluster,
+  applyScheduleCommand,
+  scheduleCommand,
+  type ScheduleCommand,
+} from './pure-cluster.test-support.js';
 
 const groups = { A: ['a1', 'a2', 'a3'], B: ['b1', 'b2'] };
 const allNodes = [...groups.A, ...groups.B].map((node) => nodeId(node));
 
-type Command =
-  | { readonly type: 'multicast'; readonly node: number }
-  | { readonly type: 'deliver'; readonly index: number }
-  | { readonly type: 'drop'; readonly index: number }
-  | { readonly type: 'duplicate'; readonly index: number }
-  | { readonly type: 'tick' }
-  | { readonly type: 'crash'; readonly node: number };
-
-const command: fc.Arbitrary<Command> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ type: fc.constant('multicast' as const), node: fc.nat(4) }) },
-  { weight: 8, arbitrary: fc.record({ type: fc.constant('deliver' as const), index: fc.nat(40) }) },
-  { weight: 2, arbitrary: fc.record({ type: fc.constant('drop' as const), index: fc.nat(40) }) },
-  { weight: 1, arbitrary: fc.record({ type: fc.constant('duplicate' as const), index: fc.nat(40) }) },
-  { weight: 1, arbitrary: fc.constant({ type: 'tick' as const }) },
-  { weight: 1, arbitrary: fc.record({ type: fc.constant('crash' as const), node: fc.nat(4) }) },
-);
+const command = scheduleCommand();
 
 /** The model: what each sender stream multicast, in order. The cluster records it in `sent`. */
 function checkPrefixes(cluster: PureCluster, crashed: ReadonlySet<NodeId>): void {
@@ -48,45 +38,13 @@ function checkPrefixes(cluster: PureCluster, crashed: ReadonlySet<NodeId>): void
   }
 }
 
-function run(commands: readonly Command[], ownGroupDelayMs = 0): void {
+function run(commands: readonly ScheduleCommand[], ownGroupDelayMs = 0): void {
   const cluster = new PureCluster({ groups, views: 'own', settings: { windowMax: 4, ownGroupDelayMs } });
   cluster.settle();
   const crashed = new Set<NodeId>();
   let counter = 0;
   for (const next of commands) {
-    const flights = cluster.inFlight.length;
-    switch (next.type) {
-      case 'multicast': {
-        const node = allNodes[next.node]!;
-        if (!crashed.has(node)) cluster.multicast(node, { from: node, n: ++counter });
-        break;
-      }
-      case 'deliver':
-        if (flights > 0) cluster.deliver(next.index % flights);
-        break;
-      case 'drop':
-        if (flights > 0) cluster.drop(next.index % flights);
-        break;
-      case 'duplicate':
-        if (flights > 0) cluster.duplicate(next.index % flights);
-        break;
-      case 'tick':
-        cluster.tick();
-        break;
-      case 'crash': {
-        // At most one crash, so both groups keep a member; the view change removes it.
-        const node = allNodes[next.node]!;
-        if (crashed.size > 0) break;
-        crashed.add(node);
-        cluster.crash(node);
-        const group = cluster.groupOf(node);
-        cluster.changeView(
-          group,
-          groups[group as 'A' | 'B'].filter((member) => member !== node),
-        );
-        break;
-      }
-    }
+    applyScheduleCommand(cluster, allNodes, groups, crashed, next, (node) => ({ from: node, n: ++counter }));
     checkPrefixes(cluster, crashed);
   }
   // Heal: a fair network until quiet.

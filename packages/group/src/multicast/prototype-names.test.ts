@@ -11,7 +11,13 @@ import { isNodeId, nodeId, type NodeId } from '@steadfast/wire';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bufferedMessages, fireTimer, receivePacket, streamKey, takeEffects } from './endpoint.js';
-import { PureCluster, type InFlight } from './pure-cluster.test-support.js';
+import {
+  PureCluster,
+  applyScheduleCommand,
+  scheduleCommand,
+  type InFlight,
+  type ScheduleCommand,
+} from './pure-cluster.test-support.js';
 import type { Packet } from './types.js';
 
 /** `nodeId`, except that `__proto__` (which it refuses) is let through for the records' sake. */
@@ -204,29 +210,16 @@ describe('multicast endpoint: node ids and group names that name Object.prototyp
 // fast-check: node ids drawn from a pool rich in prototype names, random schedules of multicasts,
 // deliveries, losses, duplicates, timers, clones and one crash with its view change: never a throw,
 // and every replica's delivered sequence from each sender is a prefix of what that sender sent.
-type Command =
-  | { readonly type: 'multicast'; readonly node: number }
-  | { readonly type: 'deliver'; readonly index: number }
-  | { readonly type: 'drop'; readonly index: number }
-  | { readonly type: 'duplicate'; readonly index: number }
-  | { readonly type: 'tick' }
-  | { readonly type: 'clone'; readonly node: number }
-  | { readonly type: 'crash'; readonly node: number };
-
-const command: fc.Arbitrary<Command> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ type: fc.constant('multicast' as const), node: fc.nat(4) }) },
-  { weight: 8, arbitrary: fc.record({ type: fc.constant('deliver' as const), index: fc.nat(40) }) },
-  { weight: 2, arbitrary: fc.record({ type: fc.constant('drop' as const), index: fc.nat(40) }) },
-  { weight: 1, arbitrary: fc.record({ type: fc.constant('duplicate' as const), index: fc.nat(40) }) },
-  { weight: 1, arbitrary: fc.constant({ type: 'tick' as const }) },
-  { weight: 1, arbitrary: fc.record({ type: fc.constant('clone' as const), node: fc.nat(4) }) },
-  { weight: 1, arbitrary: fc.record({ type: fc.constant('crash' as const), node: fc.nat(4) }) },
-);
+const command = scheduleCommand({ clone: true });
 
 // Node ids only: `nodeId` refuses `__proto__` (the control-data test above still sends it as a key).
 const namePool = [...PROTOTYPE_NAMES.filter((name) => name !== '__proto__'), 'a1', 'b1'];
 
-function runSchedule(names: readonly string[], commands: readonly Command[], ownGroupDelayMs: number): void {
+function runSchedule(
+  names: readonly string[],
+  commands: readonly ScheduleCommand[],
+  ownGroupDelayMs: number,
+): void {
   const groups = { A: names.slice(0, 3), B: names.slice(3, 5) };
   const nodes = names.map((name) => n(name));
   const cluster = new PureCluster({ groups, views: 'own', settings: { windowMax: 4, ownGroupDelayMs } });
@@ -234,45 +227,7 @@ function runSchedule(names: readonly string[], commands: readonly Command[], own
   const crashed = new Set<NodeId>();
   let counter = 0;
   for (const next of commands) {
-    const flights = cluster.inFlight.length;
-    switch (next.type) {
-      case 'multicast': {
-        const node = nodes[next.node]!;
-        if (!crashed.has(node)) cluster.multicast(node, `${node}#${++counter}`);
-        break;
-      }
-      case 'deliver':
-        if (flights > 0) cluster.deliver(next.index % flights);
-        break;
-      case 'drop':
-        if (flights > 0) cluster.drop(next.index % flights);
-        break;
-      case 'duplicate':
-        if (flights > 0) cluster.duplicate(next.index % flights);
-        break;
-      case 'tick':
-        cluster.tick();
-        break;
-      case 'clone': {
-        const node = nodes[next.node]!;
-        const state = cluster.endpoints.get(node);
-        if (state !== undefined) cluster.endpoints.set(node, structuredClone(state));
-        break;
-      }
-      case 'crash': {
-        // At most one crash, so both groups keep a member; the view change removes it.
-        const node = nodes[next.node]!;
-        if (crashed.size > 0) break;
-        crashed.add(node);
-        cluster.crash(node);
-        const group = cluster.groupOf(node) as 'A' | 'B';
-        cluster.changeView(
-          group,
-          groups[group].filter((member) => member !== node),
-        );
-        break;
-      }
-    }
+    applyScheduleCommand(cluster, nodes, groups, crashed, next, (node) => `${node}#${++counter}`);
   }
   cluster.settle();
   checkDelivery(cluster, [], []);

@@ -4,6 +4,7 @@
  * set until the test fires one. `settle()` plays a fault-free network to quiescence.
  */
 import { nodeId, type NodeId } from '@steadfast/wire';
+import fc from 'fast-check';
 import {
   attachPiggyback,
   createEndpoint,
@@ -273,6 +274,88 @@ export class PureCluster {
           timers.delete(effect.name);
           break;
       }
+    }
+  }
+}
+
+/** One step of a fault schedule over a `PureCluster`, as the property tests draw them. */
+export type ScheduleCommand =
+  | { readonly type: 'multicast'; readonly node: number }
+  | { readonly type: 'deliver'; readonly index: number }
+  | { readonly type: 'drop'; readonly index: number }
+  | { readonly type: 'duplicate'; readonly index: number }
+  | { readonly type: 'tick' }
+  | { readonly type: 'clone'; readonly node: number }
+  | { readonly type: 'crash'; readonly node: number };
+
+/**
+ * Schedule steps over five nodes (indexes 0 – 4): mostly multicasts and deliveries, some losses,
+ * duplicates, timers and crashes; with `clone`, also a node's endpoint state replaced by a
+ * `structuredClone` of it (the state must stay plain data).
+ */
+export function scheduleCommand(options: { readonly clone?: boolean } = {}): fc.Arbitrary<ScheduleCommand> {
+  return fc.oneof(
+    { weight: 4, arbitrary: fc.record({ type: fc.constant('multicast' as const), node: fc.nat(4) }) },
+    { weight: 8, arbitrary: fc.record({ type: fc.constant('deliver' as const), index: fc.nat(40) }) },
+    { weight: 2, arbitrary: fc.record({ type: fc.constant('drop' as const), index: fc.nat(40) }) },
+    { weight: 1, arbitrary: fc.record({ type: fc.constant('duplicate' as const), index: fc.nat(40) }) },
+    { weight: 1, arbitrary: fc.constant({ type: 'tick' as const }) },
+    ...(options.clone === true
+      ? [{ weight: 1, arbitrary: fc.record({ type: fc.constant('clone' as const), node: fc.nat(4) }) }]
+      : []),
+    { weight: 1, arbitrary: fc.record({ type: fc.constant('crash' as const), node: fc.nat(4) }) },
+  );
+}
+
+/**
+ * Carries out one schedule step on `cluster`, whose nodes are `nodes` (indexed by the step) in the
+ * groups `members`. A crashed node multicasts nothing; at most one node crashes, so both groups
+ * keep a member, and the view change removes it. `payload` makes each multicast's payload.
+ */
+export function applyScheduleCommand(
+  cluster: PureCluster,
+  nodes: readonly NodeId[],
+  members: Readonly<Record<string, readonly string[]>>,
+  crashed: Set<NodeId>,
+  next: ScheduleCommand,
+  payload: (node: NodeId) => unknown,
+): void {
+  const flights = cluster.inFlight.length;
+  switch (next.type) {
+    case 'multicast': {
+      const node = nodes[next.node]!;
+      if (!crashed.has(node)) cluster.multicast(node, payload(node));
+      return;
+    }
+    case 'deliver':
+      if (flights > 0) cluster.deliver(next.index % flights);
+      return;
+    case 'drop':
+      if (flights > 0) cluster.drop(next.index % flights);
+      return;
+    case 'duplicate':
+      if (flights > 0) cluster.duplicate(next.index % flights);
+      return;
+    case 'tick':
+      cluster.tick();
+      return;
+    case 'clone': {
+      const node = nodes[next.node]!;
+      const state = cluster.endpoints.get(node);
+      if (state !== undefined) cluster.endpoints.set(node, structuredClone(state));
+      return;
+    }
+    case 'crash': {
+      const node = nodes[next.node]!;
+      if (crashed.size > 0) return;
+      crashed.add(node);
+      cluster.crash(node);
+      const group = cluster.groupOf(node);
+      cluster.changeView(
+        group,
+        (members[group] ?? []).filter((member) => member !== node),
+      );
+      return;
     }
   }
 }
