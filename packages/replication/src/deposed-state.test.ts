@@ -11,7 +11,7 @@ import { defineActor } from '@steadfast/runtime';
 import { nodeId } from '@steadfast/wire';
 import { describe, expect, it } from 'vitest';
 import { directGroups } from './direct-groups.test-support.js';
-import { ReplicationCluster } from './simulation.js';
+import { ReplicationCluster, type ClusterGroup } from './simulation.js';
 import type { ReplicaControl, ReplicationStyle } from './types.js';
 import type { IssueCommand } from './workload.js';
 
@@ -51,18 +51,23 @@ function applied(sim: ReplicationCluster, node: string): Readonly<Record<string,
   return (sim.role(node).actorState() as LedgerState).applied;
 }
 
+/** Group B of `style` running `oneWayLedger`, with 1 ms links, seed 1. */
+function cluster(style: ReplicationStyle, ledgerSettings?: ClusterGroup['settings']): ReplicationCluster {
+  return new ReplicationCluster({
+    seed: 1,
+    network: { latencyMs: [1, 1] },
+    groups: directGroups({
+      style,
+      behavior: oneWayLedger,
+      ...(ledgerSettings === undefined ? {} : { ledgerSettings }),
+    }),
+  });
+}
+
 describe("a passive backup refuses a deposed primary's checkpoint", () => {
   for (const outputCommit of ['at-once', 'majority'] as const)
     it(`${outputCommit}: b1's checkpoint past epoch 2's cut, delivered late, is refused; b3 takes over with the decided state`, () => {
-      const sim = new ReplicationCluster({
-        seed: 1,
-        network: { latencyMs: [1, 1] },
-        groups: directGroups({
-          style: 'passive',
-          behavior: oneWayLedger,
-          ledgerSettings: { checkpointEvery: 1, checkpointIntervalMs: 0, outputCommit },
-        }),
-      });
+      const sim = cluster('passive', { checkpointEvery: 1, checkpointIntervalMs: 0, outputCommit });
       sim.start();
       sim.runUntil(300);
       issue(sim, 'r1');
@@ -110,11 +115,7 @@ function lateAnswerOfDeposedPrimary(style: ReplicationStyle): {
   sim: ReplicationCluster;
   late: ReplicaControl;
 } {
-  const sim = new ReplicationCluster({
-    seed: 1,
-    network: { latencyMs: [1, 1] },
-    groups: directGroups({ style, behavior: oneWayLedger }),
-  });
+  const sim = cluster(style);
   sim.start();
   sim.runUntil(300);
   issue(sim, 'r1');
@@ -197,15 +198,7 @@ describe("a replica whose state came from a deposed primary's transfer starts ov
 
 describe('a passive replica whose first view names it primary', () => {
   it('takes over from the checkpoint it holds, not as a new group', () => {
-    const sim = new ReplicationCluster({
-      seed: 1,
-      network: { latencyMs: [1, 1] },
-      groups: directGroups({
-        style: 'passive',
-        behavior: oneWayLedger,
-        ledgerSettings: { checkpointEvery: 1, checkpointIntervalMs: 0 },
-      }),
-    });
+    const sim = cluster('passive', { checkpointEvery: 1, checkpointIntervalMs: 0 });
     // b2's membership is late: the group's first view reaches every replica but b2, which still
     // gets the group's traffic (its endpoints learn views from packets) and b1's checkpoints.
     const b2 = sim.hosted.get(nodeId('b2'))!;
