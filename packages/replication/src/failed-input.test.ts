@@ -4,14 +4,17 @@
  * same way and undoes what the processing changed (the actor's state, its outputs with their
  * channel numbers and ids, its timers), and the group goes on. Invariants: the group answers every
  * later request once, at every replica the state is the same and holds no trace of the failed input,
- * no replica reports a divergence, and after a failover the next primary resends nothing of it.
+ * no replica reports a divergence, the request is answered once, with a refusal, and after a
+ * failover the next primary resends nothing of it.
  *
  * Found by review: the primary's step threw out of `ReplicaRole.step` (on a runtime node its
  * replica actor stopped while membership still counted it in, so the group ordered nothing more)
  * and each backup that replayed the position reported itself diverged. Both tests fail with
- * `refuseFailedInput` taken out.
+ * `refuseInput` taken out. The semi-active one also fails when undoing a backup's output does not
+ * give back the match with its primary's sent output that the output took (`observed`).
  */
-import { defineActor, type ActorBehavior } from '@steadfast/runtime';
+import { actorContext, defineActor, fromMachine, type ActorBehavior } from '@steadfast/runtime';
+import { assign, setup } from 'xstate';
 import { address, nodeId } from '@steadfast/wire';
 import { describe, expect, it } from 'vitest';
 import { directGroups } from './direct-groups.test-support.js';
@@ -60,6 +63,10 @@ function replies(sim: ReplicationCluster): Readonly<Record<string, readonly numb
   return (sim.role('c1').actorState() as { replies: Record<string, number[]> }).replies;
 }
 
+function refused(sim: ReplicationCluster): Readonly<Record<string, number>> {
+  return (sim.role('c1').actorState() as { refused: Record<string, number> }).refused;
+}
+
 /** Channel numbers of B's messages the client processed above its floor: 0 when there is no gap. */
 function sparse(sim: ReplicationCluster): number {
   const processedBy = (sim.role('c1') as unknown as { processedBy: Map<string, { sparseCount: number }> })
@@ -86,6 +93,8 @@ describe('an input the actor fails on', () => {
       sim.runUntil(600);
 
       expect(replies(sim)).toEqual({ r1: [1], r2: [2], r3: [3] });
+      // Its own reply was undone; the group answered the request with a refusal instead.
+      expect(refused(sim)).toEqual({ poison: 1 });
       expect(sparse(sim)).toBe(0);
       expect(sim.diverged).toEqual([]);
       expect(sim.trace.filter((line) => line.includes('external-send'))).toEqual([]);
@@ -110,6 +119,7 @@ describe('an input the actor fails on', () => {
       // them is the failed input's (no 'poison' reply, no gap in the channel numbers).
       if (style === 'semi-active') expect(primary.counters.outputsResent).toBe(0);
       expect(replies(sim)).toEqual({ r1: [1], r2: [2], r3: [3], r4: [4] });
+      expect(refused(sim)).toEqual({ poison: 1 });
       expect(primary.actorState()).toEqual({ total: 4, keys: ['r1', 'r2', 'r3', 'r4'], timersFired: 0 });
       expect(sparse(sim)).toBe(0);
       expect(sim.diverged).toEqual([]);
@@ -147,5 +157,55 @@ describe('an input the actor fails on', () => {
       ).toHaveLength(1);
     const context = (sim.role('b1').actorState() as { context: { applied: Record<string, number> } }).context;
     expect(Object.keys(context.applied).sort()).toEqual(['r1', 'r2']);
+  });
+
+  // An `after` delay the machine had pending when an input failed: xstate stopped the failed machine
+  // and cancelled the delay; the replica undid that cancel (the timer runs on), and the restarted
+  // machine took the delay back, so it fires at every replica. Before, the machine stayed armed for
+  // good (the gap docs/replication.md named until 2026-11-24).
+  it('an xstate `after` delay pending at a failed input still fires, alike at every replica', () => {
+    const armable = fromMachine(
+      'test-armable',
+      setup({
+        types: { context: {} as { expired: number }, events: {} as { type: 'add'; key: string } },
+        actions: {
+          answer: ({ event }) => actorContext().reply({ type: 'added', key: event.key, total: 0 }),
+          boom: () => {
+            throw new Error('the poison key');
+          },
+        },
+        guards: { arming: ({ event }) => event.key === 'arm', poison: ({ event }) => event.key === 'poison' },
+      }).createMachine({
+        context: { expired: 0 },
+        initial: 'idle',
+        on: { add: [{ guard: 'poison', actions: ['answer', 'boom'] }, { actions: 'answer' }] },
+        states: {
+          idle: { on: { add: [{ guard: 'arming', target: 'armed', actions: 'answer' }] } },
+          armed: {
+            after: {
+              100: { target: 'idle', actions: assign({ expired: ({ context }) => context.expired + 1 }) },
+            },
+          },
+        },
+      }),
+    );
+    const sim = new ReplicationCluster({
+      seed: 1,
+      network: { latencyMs: [1, 1] },
+      groups: directGroups({ behavior: armable }),
+      trace: true,
+    });
+    sim.start();
+    sim.runUntil(300);
+    issue(sim, 'arm');
+    sim.runUntil(320);
+    issue(sim, 'poison');
+    sim.runUntil(600);
+    for (const node of ['b1', 'b2', 'b3']) {
+      expect(sim.role(node).counters.inputsFailed, node).toBe(1);
+      expect(sim.role(node).actorState(), node).toEqual({ value: 'idle', context: { expired: 1 } });
+    }
+    expect(refused(sim)).toEqual({ poison: 1 });
+    expect(sim.diverged).toEqual([]);
   });
 });

@@ -330,6 +330,8 @@ describe('golden scenarios', () => {
     expect(sim.role('c1').actorState()).toEqual({
       issued: ['first', 'second'],
       replies: { first: [1], second: [2] },
+      asked: expect.any(Object),
+      refused: {},
     });
   });
 
@@ -351,7 +353,12 @@ describe('golden scenarios', () => {
     expect(sim.role('a2').history()).toEqual(['start', 'C#1', 'B#1']);
     expect(calls).toEqual(['a1']);
     expect((sim.role('a2').actorState() as { stamps: string[] }).stamps).toEqual(stamps);
-    expect(sim.role('c1').actorState()).toEqual({ issued: ['first'], replies: { first: [1] } });
+    expect(sim.role('c1').actorState()).toEqual({
+      issued: ['first'],
+      replies: { first: [1] },
+      asked: expect.any(Object),
+      refused: {},
+    });
   });
 
   it('multi-tier relay (claims 66, 67): the caller relays the announcements of the callee to its backups', () => {
@@ -407,7 +414,12 @@ describe('golden scenarios', () => {
     sim.block('b1', 'b3');
     issue(sim, 'c1', 'r1', 'B');
     sim.runUntil(WARM_UP_MS + 10);
-    expect(sim.role('c1').actorState()).toEqual({ issued: ['r1'], replies: { r1: [1] } });
+    expect(sim.role('c1').actorState()).toEqual({
+      issued: ['r1'],
+      replies: { r1: [1] },
+      asked: expect.any(Object),
+      refused: {},
+    });
     expect(sim.role('b2').history()).toEqual(['start']);
     sim.crash(nodeId('b1'));
     sim.runUntil(WARM_UP_MS + 600);
@@ -415,7 +427,12 @@ describe('golden scenarios', () => {
     expect(sim.role('b2').history()).toEqual(['start', 'C#1']);
     expect(sim.role('b3').history()).toEqual(['start', 'C#1']);
     // The client kept the one reply: the new primary's copy of B#1 was dropped as a duplicate.
-    expect(sim.role('c1').actorState()).toEqual({ issued: ['r1'], replies: { r1: [1] } });
+    expect(sim.role('c1').actorState()).toEqual({
+      issued: ['r1'],
+      replies: { r1: [1] },
+      asked: expect.any(Object),
+      refused: {},
+    });
     expect(sim.role('c1').endpoint('B')!.counters.retransmissions).toBeGreaterThan(0);
   });
 

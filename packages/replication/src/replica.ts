@@ -118,6 +118,8 @@ import {
   REPLICATION_DEFAULTS,
   REPLICATION_STYLES,
   REPLICATION_PIGGYBACK_KEY,
+  REFUSED_REPLY_DETAIL_CHARS_MAX,
+  REFUSED_REPLY_TYPE,
   applicationPayload,
   zeroReplicaCounters,
   type ApplicationPayload,
@@ -138,6 +140,7 @@ import {
   type ReplicationPiggyback,
   type ReplicationSettings,
   type ReplicationStyle,
+  type RefusedReply,
 } from './types.js';
 
 /** The actor name under which a replicated group is addressed: `group/replicated`. */
@@ -260,9 +263,8 @@ const CONTROL_PARTS_MAX = 4_096;
 const CONTROL_TRANSFERS_PER_SENDER = 3;
 const CONTROL_TRANSFERS_MAX = 64;
 
-/** An output's payload as it leaves, stamped with the view's epoch (every output of the primary). */
 /**
- * What processing one input changed that a failure of the actor must undo (`refuseFailedInput`):
+ * What processing one input changed that its refusal or failure must undo (`refuseInput`):
  * the lengths and values before the actor ran, and the outputs and timer changes it made. One
  * object, reused from input to input, so the common path allocates nothing for it.
  */
@@ -288,6 +290,7 @@ interface InputUndo {
 /** Bytes a payload grows by when `stampedWithEpoch` replaces its epoch 0 (msgpack: 1 byte) with any epoch (at most 9). */
 const EPOCH_STAMP_BYTES_EXTRA = 8;
 
+/** An output's payload as it leaves, stamped with the view's epoch (every output of the primary). */
 function stampedWithEpoch(payload: ApplicationPayload, epoch: number): ApplicationPayload {
   const { id, source, target, channel, body, position, inReplyTo, derived } = payload;
   return applicationPayload(id, source, target, channel, body, epoch, position, inReplyTo, derived);
@@ -733,7 +736,7 @@ export class ReplicaRole {
   private syncWaitAt = 0;
 
   private checkpoint: Checkpoint | undefined;
-  /** The current input's marks, for `refuseFailedInput`. */
+  /** The current input's marks, for `refuseInput`. */
   private readonly inputUndo: InputUndo = {
     outputSequence: 0,
     pendingOutputs: 0,
@@ -2382,7 +2385,7 @@ export class ReplicaRole {
     this.syncWaitAt = this.positionProcessing;
   }
 
-  /** The value of user timer `name` before the current input changed it, for `refuseFailedInput`. */
+  /** The value of user timer `name` before the current input changed it, for `refuseInput`. */
   private rememberTimer(name: string): void {
     this.inputUndo.timers.push([
       name,
@@ -2437,16 +2440,21 @@ export class ReplicaRole {
       this.markInput();
       this.instance.handle(actorInput);
     } catch (error) {
-      // An input the actor refuses is refused alike at every replica: the state did not change.
-      if (error instanceof RejectedInputError) return;
       // A backup asking past the primary's values has diverged (`replayEntry`): not the input's fault.
-      if (error instanceof SupervisorReplayError || !this.refuseFailedInput(position, error)) throw error;
+      if (error instanceof SupervisorReplayError) throw error;
+      // `start` takes no marks: an actor that cannot start stops the replica (a rejection, as ever,
+      // leaves it without an instance).
+      if (input.type === 'start') {
+        if (error instanceof RejectedInputError) return;
+        throw error;
+      }
+      if (!this.refuseInput(position, envelope, error)) throw error;
     } finally {
       this.current = undefined;
     }
   }
 
-  /** Takes the marks `refuseFailedInput` undoes to, before the actor runs on an input. */
+  /** Takes the marks `refuseInput` undoes to, before the actor runs on an input. */
   private markInput(): void {
     const undo = this.inputUndo;
     undo.outputSequence = this.outputSequence;
@@ -2462,26 +2470,39 @@ export class ReplicaRole {
   }
 
   /**
-   * The actor failed on the input at `position` (an error other than `RejectedInputError`: an
-   * xstate action that threw, a reducer that threw). The failure is the input's, so it happens alike
-   * at every replica that processes the position (a backup replays it with the primary's values):
-   * each refuses the input the same way, undoing what its processing changed (outputs and their
-   * channel numbers and ids, external sends, timers, a synchronous wait) and putting the actor back
-   * as it was before it (`ActorInstance.recover`). The position stays taken, by an input that
-   * changed nothing. Counted in `inputsFailed` and reported (`input-failed`). False when the actor
-   * cannot be put back (a behavior without `recover`): the error then stops the replica as before.
-   * Without this, the primary's step threw (its replica actor stopped while membership still
-   * counted it in) and each backup reported itself diverged (found by review).
+   * The actor refused the input at `position` (`RejectedInputError`) or failed on it (any other
+   * error: an xstate action that threw, a reducer that threw). Either is the input's doing, so it
+   * happens alike at every replica that processes the position (a backup replays it with the
+   * primary's values), and each refuses the input the same way:
+   *
+   * - what the processing changed is undone (outputs and their channel numbers and ids, external
+   *   sends, timers, a synchronous wait), so a refused input changes nothing, as on a runtime node,
+   *   which withholds a rejected step's sends;
+   * - after a failure, the actor is put back as it was before the input (`ActorInstance.recover`),
+   *   counted in `inputsFailed` and reported (`input-failed`); a rejection left it as it was;
+   * - a request of a peer group is answered with a `RefusedReply`, so a caller waiting on a
+   *   synchronous request goes on (`replyRefused`).
+   *
+   * The position stays taken, by an input that changed nothing. False when a failed actor cannot be
+   * put back (a behavior without `recover`): the error then stops the replica as before. Without
+   * this, the primary's step threw on a failure (its replica actor stopped while membership still
+   * counted it in) and each backup that replayed the position reported itself diverged; and a
+   * caller of a refused synchronous request waited for good (both found by review).
    */
-  private refuseFailedInput(position: number, error: unknown): boolean {
+  private refuseInput(position: number, envelope: Envelope | undefined, error: unknown): boolean {
+    const rejected = error instanceof RejectedInputError;
     const instance = this.instance;
-    if (instance?.recover === undefined) return false;
+    if (!rejected && instance?.recover === undefined) return false;
     const undo = this.inputUndo;
     for (let index = 0; index < undo.outputCount; index++) {
       const output = undo.outputs[index]!;
       const group = output.payload.target;
       this.channels[group] = (this.channels[group] ?? 1) - 1;
-      this.kept.delete(messageKey(output.payload.id));
+      // A backup's output is kept, or matched an output it saw its primary send (`observed`): the
+      // match goes back, for the output that takes this id next (the primary's refusal reply, or
+      // the next input's first output), or that output would be kept and resent at a failover.
+      const key = messageKey(output.payload.id);
+      if (!this.kept.delete(key) && this.role !== 'primary') this.observed.add(key);
     }
     this.pendingOutputs.length = Math.min(this.pendingOutputs.length, undo.pendingOutputs);
     this.outputsSinceCheckpoint.length = Math.min(
@@ -2502,11 +2523,49 @@ export class ReplicaRole {
     this.outputSequence = undo.outputSequence;
     this.syncWait = undo.syncWait;
     this.syncWaitAt = undo.syncWaitAt;
-    instance.recover();
-    this.counters.inputsFailed++;
-    const reason = error instanceof Error ? error.message : String(error);
-    this.effects.push({ type: 'input-failed', replica: this.self, group: this.group, position, reason });
+    const detail = error instanceof Error ? error.message : String(error);
+    if (rejected) this.counters.inputsRejected++;
+    else {
+      instance!.recover!();
+      this.counters.inputsFailed++;
+      this.effects.push({
+        type: 'input-failed',
+        replica: this.self,
+        group: this.group,
+        position,
+        reason: detail,
+      });
+    }
+    if (envelope !== undefined) this.replyRefused(envelope, rejected ? 'rejected' : 'failed', detail);
     return true;
+  }
+
+  /**
+   * Answers a refused request of a peer group with a `RefusedReply`, made like the actor's own reply
+   * would have been (`emit`: an id, the connection's next channel number, kept and resent across a
+   * failover like any output), alike at every replica. Anything else (a one-way message, a reply,
+   * a sender outside every connected group) gets no answer: nobody waits for one.
+   */
+  private replyRefused(request: Envelope, reason: RefusedReply['reason'], detail: string): void {
+    if (request.kind !== 'sync-request' && request.kind !== 'async-request') return;
+    if (addressActor(request.source) !== GROUP_ACTOR || !this.connections.has(addressNode(request.source)))
+      return;
+    const body: RefusedReply = {
+      type: REFUSED_REPLY_TYPE,
+      reason,
+      detail:
+        detail.length > REFUSED_REPLY_DETAIL_CHARS_MAX
+          ? detail.slice(0, REFUSED_REPLY_DETAIL_CHARS_MAX)
+          : detail,
+    };
+    this.emit({
+      kind: request.kind === 'sync-request' ? 'sync-reply' : 'async-reply',
+      source: groupAddress(this.group),
+      target: request.source,
+      inReplyTo: request.id,
+      body,
+    });
+    this.counters.refusedReplies++;
   }
 
   private envelopeOf(input: OrderedInput, position: number): Envelope | undefined {

@@ -707,6 +707,13 @@ export interface ReplicaCounters {
    * their processing changed undone (`input-failed` notices).
    */
   inputsFailed: number;
+  /** Inputs the actor refused with `RejectedInputError`, with what their processing changed undone. */
+  inputsRejected: number;
+  /**
+   * Requests of a peer group answered with a `RefusedReply` because the actor refused or failed on
+   * them (every replica counts its own, alike; only the primary's leave).
+   */
+  refusedReplies: number;
   /**
    * Copies a backup held (of an older epoch of their sender's group than it knew, waiting for a
    * later basis) and took into its pool because its primary's entry named them.
@@ -817,6 +824,8 @@ export function zeroReplicaCounters(): ReplicaCounters {
     inputsFetched: 0,
     inputsDropped: 0,
     inputsFailed: 0,
+    inputsRejected: 0,
+    refusedReplies: 0,
     checkpointsSent: 0,
     checkpointsApplied: 0,
     checkpointParts: 0,
@@ -859,4 +868,36 @@ export function sumReplicaCounters(all: Iterable<ReplicaCounters>): ReplicaCount
   for (const counters of all)
     for (const name of Object.keys(total) as (keyof ReplicaCounters)[]) total[name] += counters[name];
   return total;
+}
+
+/** The body `type` of a `RefusedReply`. */
+export const REFUSED_REPLY_TYPE = 'steadfast.refused';
+
+/** The longest `detail` a `RefusedReply` carries, in UTF-16 units: a reply must always fit a frame. */
+export const REFUSED_REPLY_DETAIL_CHARS_MAX = 200;
+
+/**
+ * The reply a replica group sends, in place of its actor's, to a request of a peer group that its
+ * actor refused (`reason: 'rejected'`, `RejectedInputError`) or failed on (`'failed'`, any other
+ * error). It travels like any reply (a `sync-reply` to a synchronous request, an `async-reply` to
+ * an asynchronous one), decided alike at every replica, so the caller is answered once, also across
+ * a failover. Without it, a caller waiting on a synchronous request waited for good, and ordered
+ * nothing more (docs/replication.md, "A failed input"). `detail` is the error's message, cut to
+ * `REFUSED_REPLY_DETAIL_CHARS_MAX`.
+ */
+export interface RefusedReply {
+  readonly type: typeof REFUSED_REPLY_TYPE;
+  readonly reason: 'rejected' | 'failed';
+  readonly detail: string;
+}
+
+/** Whether a reply's body is a `RefusedReply`: the request it answers was refused, not handled. */
+export function isRefusedReply(body: unknown): body is RefusedReply {
+  if (typeof body !== 'object' || body === null) return false;
+  const candidate = body as Partial<RefusedReply>;
+  return (
+    candidate.type === REFUSED_REPLY_TYPE &&
+    (candidate.reason === 'rejected' || candidate.reason === 'failed') &&
+    typeof candidate.detail === 'string'
+  );
 }

@@ -6,15 +6,19 @@
  * for the invariants to see a request applied twice or a reply lost.
  */
 import {
+  RejectedInputError,
   actorContext,
+  defaultToEvent,
   defineActor,
   fromMachine,
   type ActorBehavior,
   type ActorContext,
+  type ActorInput,
 } from '@steadfast/runtime';
 import { messageKey, type Envelope } from '@steadfast/wire';
 import { assign, setup } from 'xstate';
 import { groupAddress } from './replica.js';
+import { isRefusedReply } from './types.js';
 
 /**
  * The request the workload's clients send to the ledger (through the front in the chain topology):
@@ -27,6 +31,20 @@ export interface AddRequest {
   readonly amount: number;
   readonly priority?: number;
   readonly deadlineMs?: number;
+  /** A request the ledger must not handle: the simulations' failing inputs (`FailingRequest`). */
+  readonly fail?: FailingRequest;
+}
+
+/**
+ * How the ledger turns down a failing request: `throw`, an action that throws once the machine has
+ * applied the request and answered it (a failure: every replica must undo both); `reject`, refused
+ * with `RejectedInputError` before the machine sees it. Either way the group answers the caller
+ * with a `RefusedReply` instead (docs/replication.md, "A failed input").
+ */
+export type FailingRequest = 'throw' | 'reject';
+
+function isFailingRequest(value: unknown): value is FailingRequest {
+  return value === 'throw' || value === 'reject';
 }
 
 /**
@@ -63,15 +81,36 @@ const ledgerMachine = setup({
     answer: ({ context, event }) => {
       actorContext().reply({ type: 'added', key: event.key, total: context.total } satisfies AddedReply);
     },
+    fail: ({ event }) => {
+      throw new Error(`the ledger fails on request ${event.key}, as asked`);
+    },
+  },
+  guards: {
+    failing: ({ event }) => event.fail === 'throw',
   },
 }).createMachine({
   id: 'ledger',
   context: { total: 0, applied: {}, lastAtMs: 0, nonce: 0 },
-  on: { add: { actions: ['apply', 'answer'] } },
+  on: { add: [{ guard: 'failing', actions: ['apply', 'answer', 'fail'] }, { actions: ['apply', 'answer'] }] },
 });
 
-/** The service at the end of every chain: adds and answers with the running total. */
-export const ledger: ActorBehavior = fromMachine('replication-ledger', ledgerMachine);
+/** A request marked `fail: 'reject'` is refused before the machine sees it. */
+function ledgerEvent(input: ActorInput): ReturnType<typeof defaultToEvent> {
+  const event = defaultToEvent(input);
+  if ((event as Partial<AddRequest>).fail === 'reject')
+    throw new RejectedInputError(
+      `the ledger rejects request ${String((event as Partial<AddRequest>).key)}, as asked`,
+    );
+  return event;
+}
+
+/**
+ * The service at the end of every chain: adds and answers with the running total. A request marked
+ * `fail` it turns down (`FailingRequest`), for the simulations' failing inputs.
+ */
+export const ledger: ActorBehavior = fromMachine('replication-ledger', ledgerMachine, {
+  toEvent: ledgerEvent,
+});
 
 interface FrontState {
   /** Request to the ledger (message key) → the request being served. */
@@ -125,11 +164,13 @@ export function front(options: FrontOptions): ActorBehavior {
       const body = envelope.body as LooseBody;
       if (envelope.kind === 'async-request' || envelope.kind === 'sync-request') {
         if (body.type !== 'add' || typeof body.key !== 'string') return state;
-        const id = ctx.request(
-          groupAddress(options.ledgerGroup),
-          { type: 'add', key: body.key, amount: body.amount ?? 1 },
-          { sync: options.sync },
-        );
+        const request: AddRequest = {
+          type: 'add',
+          key: body.key,
+          amount: body.amount ?? 1,
+          ...(isFailingRequest(body.fail) ? { fail: body.fail } : {}),
+        };
+        const id = ctx.request(groupAddress(options.ledgerGroup), request, { sync: options.sync });
         return {
           pending: { ...state.pending, [messageKey(id)]: { request: envelope, key: body.key } },
           forwarded: state.forwarded + 1,
@@ -139,9 +180,11 @@ export function front(options: FrontOptions): ActorBehavior {
       if (envelope.kind === 'async-reply' || envelope.kind === 'sync-reply') {
         const waiting = state.pending[messageKey(envelope.inReplyTo)];
         if (waiting === undefined) return state;
-        ctx.reply({ type: 'added', key: waiting.key, total: body.total ?? -1 } satisfies AddedReply, {
-          to: waiting.request,
-        });
+        // A request the ledger refused is refused to the caller too, with the ledger's reason.
+        const answer = isRefusedReply(envelope.body)
+          ? envelope.body
+          : ({ type: 'added', key: waiting.key, total: body.total ?? -1 } satisfies AddedReply);
+        ctx.reply(answer, { to: waiting.request });
         const pending = { ...state.pending };
         delete pending[messageKey(envelope.inReplyTo)];
         if (!callOnReply) return { ...state, pending };
@@ -161,6 +204,7 @@ interface LooseBody {
   readonly target?: string;
   readonly priority?: number;
   readonly deadlineMs?: number;
+  readonly fail?: unknown;
 }
 
 /**
@@ -174,32 +218,52 @@ export interface IssueCommand {
   readonly target: string;
   readonly priority: number;
   readonly deadlineMs: number;
+  /** Ask the ledger to turn the request down (`FailingRequest`). */
+  readonly fail?: FailingRequest;
 }
 
 interface ClientState {
   issued: string[];
   /** Request key → the totals received for it: exactly one each is the invariant. */
   replies: Record<string, number[]>;
+  /** Request (message key) → its request key: a `RefusedReply` names only the request it answers. */
+  asked: Record<string, string>;
+  /** Request key → the `RefusedReply`s received for it (a failing request's one reply). */
+  refused: Record<string, number>;
 }
 
 /** A client: issues `add` requests on external `issue` commands and records every reply. */
 export const client: ActorBehavior = defineActor<ClientState>({
   kind: 'replication-client',
-  initial: () => ({ issued: [], replies: {} }),
+  initial: () => ({ issued: [], replies: {}, asked: {}, refused: {} }),
   handle(state, input, ctx) {
     if (input.type !== 'message') return state;
-    const body = input.envelope.body as LooseBody;
+    const envelope = input.envelope;
+    const body = envelope.body as LooseBody;
     if (body.type === 'issue' && typeof body.key === 'string' && typeof body.target === 'string') {
       // The host may repeat an issue command it is not sure arrived (a client primary crashed).
       if (state.issued.includes(body.key)) return state;
-      ctx.request(groupAddress(body.target), {
+      const id = ctx.request(groupAddress(body.target), {
         type: 'add',
         key: body.key,
         amount: 1,
         priority: body.priority ?? 0,
         deadlineMs: body.deadlineMs ?? 0,
+        ...(isFailingRequest(body.fail) ? { fail: body.fail } : {}),
       } satisfies AddRequest);
-      return { ...state, issued: [...state.issued, body.key] };
+      return {
+        ...state,
+        issued: [...state.issued, body.key],
+        asked: { ...state.asked, [messageKey(id)]: body.key },
+      };
+    }
+    if (
+      (envelope.kind === 'async-reply' || envelope.kind === 'sync-reply') &&
+      isRefusedReply(envelope.body)
+    ) {
+      const key = state.asked[messageKey(envelope.inReplyTo)];
+      if (key === undefined) return state;
+      return { ...state, refused: { ...state.refused, [key]: (state.refused[key] ?? 0) + 1 } };
     }
     if (body.type === 'added' && typeof body.key === 'string') {
       return {
