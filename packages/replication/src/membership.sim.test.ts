@@ -31,6 +31,7 @@ import { ledger } from './workload.js';
 import type { ActorBehavior } from '@steadfast/runtime';
 
 const SEEDS = Number(process.env['REPLICATION_MEMBERSHIP_SIM_SEEDS'] ?? 40);
+const FAILING_SEEDS = 12;
 
 function describeViolations(results: readonly ReplicationSimResult[], check?: 'invariant' | 'end'): string[] {
   return results.flatMap((result) =>
@@ -96,6 +97,28 @@ describe('replica groups with views from the real membership layer', () => {
       expect(results.reduce((sum, result) => sum + result.rejoins, 0)).toBeGreaterThan(0);
     });
   }
+
+  // Every fourth request is one the ledger fails on or rejects (`failingRequests`): the end checks
+  // then want it applied nowhere and answered once, with a refusal, through crashes, partitions and
+  // view changes; in the chain topology the front's synchronous call must not stall on it.
+  for (const style of ['semi-active', 'passive'] as const)
+    it(`${style}: failing requests, seeds 1-${FAILING_SEEDS}: each refused once, the rest exactly-once`, async () => {
+      const results: ReplicationSimResult[] = [];
+      for (let seed = 1; seed <= FAILING_SEEDS; seed++)
+        results.push(
+          await runReplicationSimulation({
+            seed,
+            style,
+            views: 'membership',
+            policy: policyForSeed(seed),
+            failingRequests: true,
+          }),
+        );
+      expect(describeViolations(results)).toEqual([]);
+      expect(results.flatMap((result) => result.stateLosses)).toEqual([]);
+      expect(new Set(results.map((result) => result.topology)).size).toBe(2);
+      expect(results.reduce((sum, result) => sum + result.failovers, 0)).toBeGreaterThan(FAILING_SEEDS / 2);
+    });
 
   it('a group whose every state holder failed together (crashed, or evicted alive while partitioned) is reported as a state loss, with the safety checks holding after every event (seeds 417, 1302)', async () => {
     // Seed 207 was one too, until a primary cut off from its group stopped ordering (quorum notices).

@@ -55,7 +55,7 @@ import {
   spawnRelay,
   VIEW_RELAY_ACTOR,
 } from './testing/membership.js';
-import { client, front, ledger, type IssueCommand } from './workload.js';
+import { client, front, ledger, type FailingRequest, type IssueCommand } from './workload.js';
 
 // The pure-role harness (golden scenarios, crash at every protocol point), for tests and the CLI.
 export {
@@ -65,6 +65,13 @@ export {
   type CrashPlan,
   type CrashPoint,
 } from './simulation.js';
+
+/** What the end checks read of a workload `client`'s state. */
+interface ClientView {
+  readonly issued: readonly string[];
+  readonly replies: Readonly<Record<string, readonly number[]>>;
+  readonly refused: Readonly<Record<string, number>>;
+}
 
 /**
  * The shape of the simulated workload: `chain`, client groups → a replicated front that calls the
@@ -109,6 +116,13 @@ export interface ReplicationSimOptions {
    * primary's value would end in another state. `sim replication --front-calls`.
    */
   readonly frontCalls?: boolean;
+  /**
+   * Every fourth request is one the ledger turns down (`failingRequestOf`), by turns thrown in an
+   * action after the ledger applied and answered it, and rejected before it ran: each must take
+   * effect nowhere and get one `RefusedReply`, also across failovers (`sim replication
+   * --failing-requests`; docs/replication.md, "A failed input").
+   */
+  readonly failingRequests?: boolean;
   /**
    * Replicas (node ids) whose divergence the test provokes on purpose: their `diverged` role is not
    * a violation (every other check still holds, the end checks included: by the end they must have
@@ -251,6 +265,7 @@ export interface ReplicationReplayExtras extends Partial<
   readonly faults?: readonly FaultKind[];
   readonly replicas?: number;
   readonly frontCalls?: boolean;
+  readonly failingRequests?: boolean;
   /** A topology the run was given (not the seed's): `--topology`. */
   readonly topology?: Topology;
   /** Client requests, when not the default 12: `--requests`. */
@@ -280,6 +295,7 @@ export function replicationSimReplayCommand(
     piggybackCharsMax,
     outputCommit,
     frontCalls,
+    failingRequests,
     stuckAskMs,
     checkpointIntervalMs,
     topology,
@@ -294,6 +310,7 @@ export function replicationSimReplayCommand(
   if (outputCommit !== undefined && outputCommit !== REPLICATION_DEFAULTS.outputCommit)
     words.push('--output-commit', outputCommit);
   if (frontCalls === true) words.push('--front-calls');
+  if (failingRequests === true) words.push('--failing-requests');
   if (stuckAskMs !== undefined && stuckAskMs !== REPLICATION_DEFAULTS.stuckAskMs)
     words.push('--stuck-ask-ms', String(stuckAskMs));
   if (
@@ -318,6 +335,15 @@ function replayedSettings(
   const replayed: Record<string, unknown> = {};
   for (const key of REPLAYED_SETTINGS) if (settings?.[key] !== undefined) replayed[key] = settings[key];
   return replayed;
+}
+
+/**
+ * Whether (and how) the ledger turns down request `index` (0-based) of a run with
+ * `failingRequests`: every fourth, by turns `throw` and `reject`.
+ */
+export function failingRequestOf(index: number): FailingRequest | undefined {
+  if (index % 4 !== 3) return undefined;
+  return (index - 3) % 8 === 0 ? 'throw' : 'reject';
 }
 
 /** No client command is offered in the last this-many milliseconds of a run. */
@@ -446,6 +472,8 @@ export async function runReplicationSimulation(
   const livenessMs = options.livenessMs ?? 3_000;
   const faults = options.faults ?? ALL_FAULTS;
   const entry = topology === 'chain' ? 'A' : 'B';
+  const failingOf = (index: number) =>
+    options.failingRequests === true ? failingRequestOf(index) : undefined;
   const memberIds = replicationGroupMembers(topology, replicas);
   const groups: GroupPlan[] = [
     { group: 'C', members: memberIds['C']!, peers: [entry], behavior: client, style: 'semi-active' },
@@ -504,6 +532,7 @@ export async function runReplicationSimulation(
     replicas,
     ...replayedSettings(options.settings),
     ...(options.frontCalls === true ? { frontCalls: true } : {}),
+    ...(options.failingRequests === true ? { failingRequests: true } : {}),
     ...(options.topology === undefined ? {} : { topology: options.topology }),
     requests,
     ...(options.schedule === undefined ? {} : { schedule: options.schedule }),
@@ -560,12 +589,14 @@ export async function runReplicationSimulation(
       const random = sim.random('requests');
       for (let index = 0; index < requests; index++) {
         const clientGroup = index % 2 === 0 ? 'C' : 'D';
+        const fail = failingOf(index);
         const command: IssueCommand = {
           type: 'issue',
           key: `r${index + 1}`,
           target: entry,
           priority: random.between(0, 3),
           deadlineMs: random.between(0, 500),
+          ...(fail === undefined ? {} : { fail }),
         };
         issueUntilTaken(sim, clientGroup, command, 50 + random.between(0, Math.floor(safetyMs / 2)));
       }
@@ -595,8 +626,9 @@ export async function runReplicationSimulation(
       const role = primary === undefined ? undefined : hosted.get(primary)?.role;
       // Like a client that retries until answered: a primary that took the command may crash
       // before anyone else learnt of it, and the replicas' `issued` list drops repeats.
-      const state = role?.actorState() as { replies?: Record<string, number[]> } | undefined;
-      if (state?.replies?.[command.key] !== undefined && role?.role === 'primary') return;
+      const state = role?.actorState() as ClientView | undefined;
+      const answered = state?.replies[command.key] !== undefined || state?.refused[command.key] !== undefined;
+      if (answered && role?.role === 'primary') return;
       if (primary !== undefined)
         sim.node(primary)?.tell(address(primary, REPLICA_ACTOR_NAME), replicaExternalCommand(command));
       issueUntilTaken(sim, clientGroup, command, 100);
@@ -812,23 +844,32 @@ export async function runReplicationSimulation(
       { context?: { applied?: Record<string, number>; total?: number } } | undefined;
     const applied = ledgerState?.context?.applied ?? {};
     const totals: number[] = [];
+    let failing = 0;
     for (let index = 0; index < requests; index++) {
       const key = `r${index + 1}`;
-      if (applied[key] !== 1)
+      const fail = failingOf(index);
+      if (fail !== undefined) failing++;
+      // A failing request takes effect nowhere: its one answer is a refusal.
+      const effects = fail === undefined ? 1 : 0;
+      if ((applied[key] ?? 0) !== effects)
         messages.push(`request ${key} took effect ${applied[key] ?? 0} times at the ledger`);
       const clientGroup = index % 2 === 0 ? 'C' : 'D';
       const clientPrimary = hosted.get(currentViews.current(clientGroup)?.primary ?? nodeId('c1'));
-      const state = clientPrimary?.role.actorState() as
-        { issued: string[]; replies: Record<string, number[]> } | undefined;
+      const state = clientPrimary?.role.actorState() as ClientView | undefined;
       const received = state?.replies[key] ?? [];
-      if (received.length !== 1)
-        messages.push(`request ${key} got ${received.length} replies at ${clientGroup}`);
+      const refused = state?.refused[key] ?? 0;
+      if (received.length + refused !== 1)
+        messages.push(`request ${key} got ${received.length + refused} replies at ${clientGroup}`);
+      else if (fail === undefined && refused > 0)
+        messages.push(`request ${key} was refused at ${clientGroup}, but the ledger had no reason to`);
+      else if (fail !== undefined && refused === 0)
+        messages.push(`request ${key} (${fail}) got a total at ${clientGroup}, not a refusal`);
       totals.push(...received);
     }
     if (new Set(totals).size !== totals.length)
       messages.push('two requests got the same total: replies disagree with the ledger order');
-    if (ledgerState?.context?.total !== requests)
-      messages.push(`the ledger's total is ${ledgerState?.context?.total}, expected ${requests}`);
+    if (ledgerState?.context?.total !== requests - failing)
+      messages.push(`the ledger's total is ${ledgerState?.context?.total}, expected ${requests - failing}`);
     if (messages.length > 0 && options.debug === true)
       for (const record of hosted.values())
         messages.push(
@@ -851,8 +892,9 @@ export async function runReplicationSimulation(
   let replies = 0;
   for (const clientGroup of ['C', 'D']) {
     const primary = hosted.get(currentViews.current(clientGroup)?.primary ?? nodeId('c1'));
-    const state = primary?.role.actorState() as { replies?: Record<string, number[]> } | undefined;
+    const state = primary?.role.actorState() as ClientView | undefined;
     for (const totals of Object.values(state?.replies ?? {})) replies += totals.length;
+    for (const count of Object.values(state?.refused ?? {})) replies += count;
   }
   const total = sumReplicaCounters(allRoles.map((record) => record.role.counters));
   return {

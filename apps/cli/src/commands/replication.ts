@@ -78,7 +78,7 @@ export const simReplicationCommand: CommandSpec = {
   name: 'sim replication',
   summary: 'Run many seeds of replica groups (order announcements, failover) under the nemesis.',
   usage:
-    'steadfast sim replication --seeds N [--from S] [--style semi-active|passive] [--policy NAME] [--faults LIST] [--views scripted|membership] [--replicas N] [--piggyback-chars N] [--output-commit at-once|majority] [--front-calls] [--stuck-ask-ms N] [--checkpoint-interval-ms N] [--topology chain|direct] [--requests N] [--schedule JSON|FILE] [--json]',
+    'steadfast sim replication --seeds N [--from S] [--style semi-active|passive] [--policy NAME] [--faults LIST] [--views scripted|membership] [--replicas N] [--piggyback-chars N] [--output-commit at-once|majority] [--front-calls] [--failing-requests] [--stuck-ask-ms N] [--checkpoint-interval-ms N] [--topology chain|direct] [--requests N] [--schedule JSON|FILE] [--json]',
   details:
     `Seeds S … S+N−1 (default S = 1). Policies: ${POLICY_NAMES.join(', ')} (default: rotating with the seed).\n` +
     `Faults: ${ALL_FAULTS.join(', ')} (default all). Topology alternates with the seed between clients →\n` +
@@ -95,6 +95,9 @@ export const simReplicationCommand: CommandSpec = {
     'majority of its group holds its position (docs/replication.md, "Output commit"). --front-calls\n' +
     'makes the front handle each ledger reply with a nondeterministic ctx.call kept in its state, so a\n' +
     "backup that took its own value instead of replaying its primary's ends in another state.\n" +
+    '--failing-requests makes every fourth request one the ledger turns down (by turns thrown in an\n' +
+    'action after it applied and answered, and rejected): each must take effect nowhere and get one\n' +
+    'refusal (docs/replication.md, "A failed input").\n' +
     "--checkpoint-interval-ms sets a passive primary's checkpointIntervalMs (default 20): long values\n" +
     'make checkpoints rare, so a backup that takes over replays long logs.\n' +
     'A semi-active backup stopped at one position for --stuck-ask-ms (default 500; 0: never) asks its\n' +
@@ -123,6 +126,10 @@ export const simReplicationCommand: CommandSpec = {
     'front-calls': {
       type: 'boolean',
       description: "the front takes a ctx.call value on every ledger reply (chain topology's runs)",
+    },
+    'failing-requests': {
+      type: 'boolean',
+      description: 'every fourth request is one the ledger fails on or rejects; it must be refused once',
     },
     'stuck-ask-ms': {
       type: 'string',
@@ -218,6 +225,7 @@ export const simReplicationCommand: CommandSpec = {
           ...(piggybackCharsMax === undefined ? {} : { piggybackCharsMax }),
         },
         ...(args.values['front-calls'] === true ? { frontCalls: true } : {}),
+        ...(args.values['failing-requests'] === true ? { failingRequests: true } : {}),
         ...(topology === undefined ? {} : { topology }),
         requests: requestsPerRun,
         ...(schedule === undefined ? {} : { schedule }),
