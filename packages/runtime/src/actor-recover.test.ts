@@ -12,7 +12,8 @@ import { createActorContext } from './context.js';
 import { entropyFrom } from './entropy.js';
 import { Supervisor } from './supervisor.js';
 
-function started(behavior: ActorBehavior) {
+/** Timer calls the actor made, in order: `set name` and `cancel name`. */
+function started(behavior: ActorBehavior, timerCalls: string[] = []) {
   const clock = new SimulatedClock();
   const supervisor = new Supervisor({ clock, entropy: entropyFrom(() => 0.5) }, 'live');
   const ctx = createActorContext({
@@ -22,8 +23,8 @@ function started(behavior: ActorBehavior) {
     supervisor,
     current: () => undefined,
     emit: () => ({ origin: nodeId('n1'), incarnation: 1, sequence: 1 }),
-    setTimer: () => undefined,
-    cancelTimer: () => undefined,
+    setTimer: (name) => void timerCalls.push(`set ${name}`),
+    cancelTimer: (name) => void timerCalls.push(`cancel ${name}`),
     persist: () => undefined,
   });
   return behavior.start(ctx, undefined);
@@ -78,5 +79,59 @@ describe('ActorInstance.recover', () => {
     expect(instance.state()).toEqual({ n: 1 });
     instance.handle(timer('inc'));
     expect(instance.state()).toEqual({ n: 2 });
+  });
+
+  // An `after` delay pending when an input failed: xstate stopped the failed machine and cancelled
+  // it; the restarted machine takes it back under the same timer name (the host undid the failed
+  // input's cancel, so that timer still runs) and the delay fires. Found untested by review: before,
+  // the machine stayed in its state for good.
+  describe('a machine with an `after` delay', () => {
+    const machine = setup({
+      actions: {
+        boom: () => {
+          throw new Error('boom');
+        },
+      },
+    }).createMachine({
+      initial: 'idle',
+      states: {
+        idle: { on: { arm: 'armed' } },
+        armed: {
+          after: { 50: 'fired' },
+          on: { bad: { actions: 'boom' }, leave: 'idle' },
+        },
+        fired: {},
+      },
+    });
+    const byName = fromMachine('armed', machine, {
+      toEvent: (input) => ({ type: input.type === 'timer' ? input.name : 'none' }),
+    });
+
+    it('fires a delay pending before the failed input, under its timer name', () => {
+      const calls: string[] = [];
+      const instance = started(byName, calls);
+      instance.handle(timer('arm'));
+      expect(calls).toEqual(['set xstate.after#1']);
+      expect(() => instance.handle(timer('bad'))).toThrow(ActorFailedError);
+      instance.recover!();
+      // The failure cancelled it; the restart set no new timer, but took the name back.
+      expect(calls).toEqual(['set xstate.after#1', 'cancel xstate.after#1']);
+      instance.handle(timer('xstate.after#1'));
+      expect(instance.state()).toEqual({ value: 'fired', context: {} });
+    });
+
+    it('cancels the taken-back delay when the machine leaves its state', () => {
+      const calls: string[] = [];
+      const instance = started(byName, calls);
+      instance.handle(timer('arm'));
+      expect(() => instance.handle(timer('bad'))).toThrow(ActorFailedError);
+      instance.recover!();
+      instance.handle(timer('leave'));
+      // Cancelled by the failure, then again by the restarted machine, which holds it.
+      expect(calls).toEqual(['set xstate.after#1', 'cancel xstate.after#1', 'cancel xstate.after#1']);
+      // Its timer firing late anyway changes nothing.
+      instance.handle(timer('xstate.after#1'));
+      expect(instance.state()).toEqual({ value: 'idle', context: {} });
+    });
   });
 });

@@ -10,7 +10,7 @@
  *   bodies are its events; actions reach the context with `actorContext()`.
  */
 import type { ActorId, Address, Envelope, EnvelopeHeader, MessageId, NodeId } from '@steadfast/wire';
-import { createActor, type AnyStateMachine, type EventObject, type Snapshot } from 'xstate';
+import { createActor, type AnyActorRef, type AnyStateMachine, type EventObject, type Snapshot } from 'xstate';
 
 /**
  * What an actor handles in one step: a message taken from its mailbox, or one of its own named
@@ -83,7 +83,10 @@ export interface ActorInstance {
   /**
    * After `handle` threw (anything but `RejectedInputError`), puts the actor back as it was before
    * that input, so that a host refusing the failed input can go on with it. What the input's step
-   * sent or set meanwhile is the host's to undo. A node never calls it (it stops a failed actor);
+   * sent or set meanwhile is the host's to undo. A `fromMachine` actor restarts its machine from
+   * the snapshot from before the input and takes back the delays (`after`) it had pending then,
+   * under their timer names: xstate cancelled them when it stopped the failed machine, and the host
+   * undoes that cancel with the input's other timer changes. A node never calls it (it stops a failed actor);
    * a replica group does, alike at every replica (docs/replication.md, "A failed input"). Optional:
    * without it, a failure stops the actor as before.
    */
@@ -205,6 +208,37 @@ export class RejectedInputError extends Error {
 /** Timer names under which a machine actor's xstate `after` delays run. */
 export const DELAYED_TIMER_PREFIX = 'xstate.after#';
 
+/**
+ * A delay a machine scheduled for itself (`after`, a delayed `raise`), as xstate's scheduler holds
+ * it: what `recover` needs to schedule it again on the restarted machine, and the number of the
+ * input whose handling scheduled it (0: the machine's start).
+ */
+interface ScheduledDelay {
+  readonly event: EventObject;
+  readonly delay: number;
+  readonly id: string;
+  readonly input: number;
+}
+
+/**
+ * The delay xstate's scheduler has just added for `machine` itself (it adds the event, then asks the
+ * clock for a timer), found as the one no timer carries yet; undefined for a child actor's delay.
+ */
+function lastScheduledBy(
+  machine: AnyActorRef,
+  known: ReadonlyMap<string, ScheduledDelay>,
+  input: number,
+): ScheduledDelay | undefined {
+  const carried = new Set<string>();
+  for (const delay of known.values()) carried.add(delay.id);
+  let found: ScheduledDelay | undefined;
+  for (const scheduled of Object.values(machine.system.getSnapshot()._scheduledEvents)) {
+    if (scheduled.source !== machine || scheduled.target !== machine || carried.has(scheduled.id)) continue;
+    found = { event: scheduled.event, delay: scheduled.delay, id: scheduled.id, input };
+  }
+  return found;
+}
+
 /** Options of `fromMachine`: how an input becomes the machine's event (default `defaultToEvent`). */
 export interface MachineOptions {
   /** Turns an input into the machine's event. Default: a message's body (which must have a string
@@ -257,15 +291,39 @@ export function fromMachine(
       // them alike), traced and handled inside an actor step like any other input.
       let nextDelayNumber = 0;
       const delayedCallbacks = new Map<string, () => void>();
+      // For `recover`: what xstate scheduled under each delay's timer, the machine's own delays only
+      // (a child actor's are its own), and the delays the current input cancelled. A machine that
+      // fails is stopped by xstate, which cancels every delay it had pending; the restarted one must
+      // take those back, or an `after` pending at a failed input would never fire.
+      const delayedEvents = new Map<string, ScheduledDelay>();
+      let cancelledThisInput: Map<string, ScheduledDelay> | undefined;
+      let inputNumber = 0;
+      let running: AnyActorRef | undefined;
+      // Set by `recover` while it schedules a delay again: the timer it keeps running under its name.
+      let adopting: string | undefined;
       const xstateClock = {
         setTimeout: (callback: () => void, delayMs: number) => {
+          if (adopting !== undefined) {
+            const name = adopting;
+            adopting = undefined;
+            delayedCallbacks.set(name, callback);
+            return name;
+          }
           const name = `${DELAYED_TIMER_PREFIX}${++nextDelayNumber}`;
           delayedCallbacks.set(name, callback);
+          const scheduled =
+            running === undefined ? undefined : lastScheduledBy(running, delayedEvents, inputNumber);
+          if (scheduled !== undefined) delayedEvents.set(name, scheduled);
           ctx.setTimer(name, delayMs);
           return name;
         },
         clearTimeout: (name: unknown) => {
           if (typeof name !== 'string' || !delayedCallbacks.delete(name)) return;
+          const scheduled = delayedEvents.get(name);
+          if (scheduled !== undefined) {
+            delayedEvents.delete(name);
+            (cancelledThisInput ??= new Map()).set(name, scheduled);
+          }
           ctx.cancelTimer(name);
         },
       };
@@ -275,6 +333,7 @@ export function fromMachine(
           ...(snapshot === undefined ? {} : { snapshot: snapshot as Snapshot<unknown> }),
           clock: xstateClock,
         });
+        running = started;
         started.subscribe({
           error: (error) => {
             failure = error;
@@ -294,9 +353,12 @@ export function fromMachine(
       return {
         handle(actorInput) {
           check();
+          cancelledThisInput = undefined;
+          inputNumber++;
           const delayed = actorInput.type === 'timer' ? delayedCallbacks.get(actorInput.name) : undefined;
           if (delayed !== undefined && actorInput.type === 'timer') {
             delayedCallbacks.delete(actorInput.name);
+            delayedEvents.delete(actorInput.name);
             withActorContext(ctx, delayed);
             check();
             return;
@@ -316,10 +378,24 @@ export function fromMachine(
         recover() {
           if (failure === undefined) return;
           // xstate keeps the snapshot from before the event whose action threw, marked `error`: the
-          // machine restarts from it as it was (a restored machine runs no entry actions again).
+          // machine restarts from it as it was (a restored machine runs no entry actions again, and
+          // schedules no delay).
           const { error: _error, ...before } = actor.getPersistedSnapshot() as Record<string, unknown>;
           failure = undefined;
           actor = startMachine({ ...before, status: 'active' });
+          // The delays pending before the failed input take their timers back, under their names:
+          // the host undoes the failed input's timer changes (a replica does: docs/replication.md, "A
+          // failed input"), so each fires when it would have. One the failed input set is gone with
+          // the input's other effects.
+          const cancelled = cancelledThisInput;
+          cancelledThisInput = undefined;
+          for (const [name, scheduled] of cancelled ?? []) {
+            if (scheduled.input === inputNumber) continue;
+            adopting = name;
+            actor.system.scheduler.schedule(actor, actor, scheduled.event, scheduled.delay, scheduled.id);
+            adopting = undefined;
+            delayedEvents.set(name, scheduled);
+          }
         },
       };
     },
