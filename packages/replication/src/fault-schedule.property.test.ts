@@ -12,7 +12,9 @@
  *   one position, so every backup's order is a prefix of its primary's (claims 44-47, 65, 69), and
  *   no replica diverged;
  * - at the end, every live replica of a group stands at its primary's position with the same state,
- *   and every client request took effect exactly once and got exactly one reply.
+ *   and every client request took effect exactly once and got exactly one reply; with
+ *   `failingRequests`, a request the ledger fails on or rejects took effect nowhere and got exactly
+ *   one reply, a refusal.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -54,6 +56,8 @@ const runs = fc.constantFrom<Topology>('direct', 'chain').chain((topology) =>
     style: fc.constantFrom('semi-active' as const, 'passive' as const),
     policy: fc.constantFrom(...POLICY_NAMES),
     views: fc.constantFrom(...VIEW_ORIGINS),
+    // Every fourth request one the ledger fails on or rejects: it must be refused once, anywhere.
+    failingRequests: fc.boolean(),
   }),
 );
 
@@ -61,13 +65,14 @@ describe('replica groups under fast-check fault schedules (outputCommit majority
   it('keep order, state and exactly-once under any schedule that fails one replica of a group at a time, shrunk to its faults on a failure', async () => {
     const results: ReplicationSimResult[] = [];
     await fc.assert(
-      fc.asyncProperty(runs, async ({ topology, schedule, seed, style, policy, views }) => {
+      fc.asyncProperty(runs, async ({ topology, schedule, seed, style, policy, views, failingRequests }) => {
         const result = await runReplicationSimulation({
           seed,
           style,
           policy,
           topology,
           views,
+          failingRequests,
           requests: 10,
           faults: [],
           schedule,
