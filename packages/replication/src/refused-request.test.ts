@@ -10,7 +10,14 @@
  * group waited for its reply for good and ordered nothing more; `sync: a caller goes on` fails with
  * `replyRefused` taken out.
  */
-import { defineActor, RejectedInputError, type ActorBehavior } from '@steadfast/runtime';
+import {
+  actorContext,
+  defineActor,
+  fromMachine,
+  RejectedInputError,
+  type ActorBehavior,
+} from '@steadfast/runtime';
+import { setup } from 'xstate';
 import { address, nodeId } from '@steadfast/wire';
 import { describe, expect, it } from 'vitest';
 import { directGroups } from './direct-groups.test-support.js';
@@ -23,7 +30,7 @@ import { client, front, ledger, type FailingRequest, type IssueCommand } from '.
 const STYLES = ['semi-active', 'passive'] as const satisfies readonly ReplicationStyle[];
 
 /** C (`c1`) calls the front A (`a1`, `a2`), which calls the ledger B (`b1`–`b3`) synchronously. */
-function chainGroups(style: ReplicationStyle): ClusterGroup[] {
+function chainGroups(style: ReplicationStyle, ledgerBehavior: ActorBehavior = ledger): ClusterGroup[] {
   const policy = receptionPolicy;
   return [
     { group: 'C', members: ['c1'], behavior: client, style: 'semi-active', policy, peers: ['A'] },
@@ -35,7 +42,7 @@ function chainGroups(style: ReplicationStyle): ClusterGroup[] {
       policy,
       peers: ['C', 'B'],
     },
-    { group: 'B', members: ['b1', 'b2', 'b3'], behavior: ledger, style, policy, peers: ['A'] },
+    { group: 'B', members: ['b1', 'b2', 'b3'], behavior: ledgerBehavior, style, policy, peers: ['A'] },
   ];
 }
 
@@ -107,6 +114,33 @@ describe('a refused request', () => {
         expect(ledgerApplied(sim, sim.primaryOf('B')!.self)).toEqual({ r1: 1, r2: 1, r3: 1, r4: 1 });
         expect(sim.diverged).toEqual([]);
       });
+
+  // A machine that takes one `add` and then none: xstate drops an event no transition takes, and
+  // `fromMachine` now refuses it instead (`RejectedInputError`), so the synchronous caller gets a
+  // refusal where before it waited for good.
+  const takesOne: ActorBehavior = fromMachine(
+    'test-takes-one',
+    setup({
+      types: { events: {} as { type: 'add'; key: string } },
+      actions: { answer: ({ event }) => actorContext().reply({ type: 'added', key: event.key, total: 1 }) },
+    }).createMachine({
+      initial: 'open',
+      states: { open: { on: { add: { target: 'closed', actions: 'answer' } } }, closed: {} },
+    }),
+  );
+
+  for (const style of STYLES)
+    it(`${style}: a request the callee's machine has no transition for is refused, and its synchronous caller goes on`, () => {
+      const sim = started(chainGroups(style, takesOne));
+      issue(sim, 'A', 'r1');
+      issue(sim, 'A', 'r2');
+      issue(sim, 'A', 'r3');
+      sim.runUntil(sim.clock.now() + 200);
+      expect(clientState(sim).replies).toEqual({ r1: [1] });
+      expect(clientState(sim).refused).toEqual({ r2: 1, r3: 1 });
+      expect(sim.role('b1').counters.inputsRejected).toBe(2);
+      expect(sim.diverged).toEqual([]);
+    });
 
   it('asynchronous: the caller gets its refusal, and later requests their totals', () => {
     const sim = started(directGroups());

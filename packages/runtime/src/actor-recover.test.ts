@@ -6,7 +6,13 @@
 import { assign, setup } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { actorId, address, nodeId } from '@steadfast/wire';
-import { ActorFailedError, defineActor, fromMachine, type ActorBehavior } from './actor.js';
+import {
+  ActorFailedError,
+  RejectedInputError,
+  defineActor,
+  fromMachine,
+  type ActorBehavior,
+} from './actor.js';
 import { SimulatedClock } from './clock.js';
 import { createActorContext } from './context.js';
 import { entropyFrom } from './entropy.js';
@@ -129,8 +135,8 @@ describe('ActorInstance.recover', () => {
       instance.handle(timer('leave'));
       // Cancelled by the failure, then again by the restarted machine, which holds it.
       expect(calls).toEqual(['set xstate.after#1', 'cancel xstate.after#1', 'cancel xstate.after#1']);
-      // Its timer firing late anyway changes nothing.
-      instance.handle(timer('xstate.after#1'));
+      // Its timer firing late anyway is refused (no transition takes it) and changes nothing.
+      expect(() => instance.handle(timer('xstate.after#1'))).toThrow(RejectedInputError);
       expect(instance.state()).toEqual({ value: 'idle', context: {} });
     });
   });

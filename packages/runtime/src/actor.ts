@@ -10,7 +10,14 @@
  *   bodies are its events; actions reach the context with `actorContext()`.
  */
 import type { ActorId, Address, Envelope, EnvelopeHeader, MessageId, NodeId } from '@steadfast/wire';
-import { createActor, type AnyActorRef, type AnyStateMachine, type EventObject, type Snapshot } from 'xstate';
+import {
+  createActor,
+  type AnyActorRef,
+  type AnyMachineSnapshot,
+  type AnyStateMachine,
+  type EventObject,
+  type Snapshot,
+} from 'xstate';
 
 /**
  * What an actor handles in one step: a message taken from its mailbox, or one of its own named
@@ -275,6 +282,10 @@ export function defaultToEvent(input: ActorInput): EventObject {
  * An actor from an xstate v5 machine. The machine runs as an ordinary xstate actor; each input
  * is sent to it synchronously inside the actor context, so its actions can call `actorContext()`.
  * An action that throws stops the actor with an `ActorFailedError` instead of crashing the node.
+ * An event no transition of the machine's current state takes (which xstate would drop without a
+ * word) is refused with `RejectedInputError`: a node counts it as a `rejected-input` drop, and a
+ * replica group answers such a request with a `RefusedReply`, so no caller waits for a reply that
+ * cannot come. A transition that changes nothing (only actions, or none) is taken, not refused.
  */
 export function fromMachine(
   kind: string,
@@ -364,8 +375,17 @@ export function fromMachine(
             return;
           }
           const event = toEvent(actorInput);
+          const before = actor.getSnapshot() as AnyMachineSnapshot;
           withActorContext(ctx, () => actor.send(event));
           check();
+          // xstate drops an event no transition of the current state takes, silently: a caller
+          // waiting for the reply would never learn why none comes. An unchanged snapshot is the
+          // cheap sign (a transition that changed nothing leaves it too); `can` then tells the two
+          // apart, so the common path pays nothing. Nothing ran, so refusing it changes nothing.
+          if (actor.getSnapshot() === before && !withActorContext(ctx, () => before.can(event)))
+            throw new RejectedInputError(
+              `no transition of machine '${machine.id}' takes event '${event.type}' in state ${JSON.stringify(before.value)}`,
+            );
         },
         state() {
           const snapshot = actor.getSnapshot() as { value: unknown; context: unknown };

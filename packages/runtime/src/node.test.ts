@@ -1,10 +1,11 @@
 import { address, createCodec, nodeId } from '@steadfast/wire';
 import { describe, expect, it } from 'vitest';
+import { setup } from 'xstate';
 import { SimulatedClock } from './clock.js';
 import { entropyFrom } from './entropy.js';
 import { MemoryNetwork } from './memory-transport.js';
 import { DRAIN_BATCH_MAX, Node } from './node.js';
-import { defineActor } from './actor.js';
+import { actorContext, defineActor, fromMachine } from './actor.js';
 import { MemoryTrace } from './trace.js';
 import { counterActor, pingActor, relayActor } from './test-actors.test-support.js';
 
@@ -108,6 +109,32 @@ describe('Node', () => {
     expect(node.counters().dropped['rejected-input']).toBe(2);
     const reply = await node.request(ping, { type: 'ping', text: 'still here' });
     expect(reply.body).toMatchObject({ type: 'pong', text: 'still here' });
+  });
+
+  // An event no transition of the machine's state takes was dropped by xstate without a word: a
+  // caller waiting for its reply never learnt why none came. It is now a counted `rejected-input`
+  // drop, told apart from a transition that only replies (its snapshot is unchanged too).
+  it('refuses an event the machine has no transition for as a counted drop; an action-only transition is handled', async () => {
+    const node = new Node({ id: 'n1', incarnation: 1, clock: new SimulatedClock() });
+    const echoMachine = setup({
+      actions: { answer: ({ event }) => actorContext().reply({ type: 'echoed', event: event.type }) },
+    }).createMachine({
+      initial: 'open',
+      states: { open: { on: { echo: { actions: 'answer' }, close: 'closed' } }, closed: {} },
+    });
+    const echo = node.spawn('echo', fromMachine('echo', echoMachine));
+    node.tell(echo, { type: 'no-such-event' });
+    await Promise.resolve();
+    expect(node.counters().dropped['rejected-input']).toBe(1);
+    // `echo` only replies: its snapshot does not change, yet the event is taken.
+    const reply = await node.request(echo, { type: 'echo' });
+    expect(reply.body).toEqual({ type: 'echoed', event: 'echo' });
+    expect(node.counters().dropped['rejected-input']).toBe(1);
+    // Taken in one state, not in another.
+    node.tell(echo, { type: 'close' });
+    node.tell(echo, { type: 'echo' });
+    await Promise.resolve();
+    expect(node.counters().dropped['rejected-input']).toBe(2);
   });
 
   it('stops an actor whose handler throws, without crashing the node; later messages count as unknown-actor', async () => {
