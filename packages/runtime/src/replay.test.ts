@@ -44,6 +44,24 @@ describe('trace replay', () => {
     expect(report.steps).toBe(recordedSteps);
   });
 
+  // A refused input (`RejectedInputError`: a body that is no event, an event no transition takes)
+  // is what the node did too: a counted drop, its sends withheld. Replaying it is no divergence.
+  it('replays inputs the actor refused as the node did, with 0 divergences', async () => {
+    const trace = new MemoryTrace();
+    const clock = new SimulatedClock(1_000);
+    const node = new Node({ id: 'n1', incarnation: 1, clock, trace, entropy: seeded(7) });
+    const ping = node.spawn('ping', pingActor);
+    await node.request(ping, { type: 'ping', text: 'before' });
+    node.tell(ping, { type: 'no-such-event' });
+    node.tell(ping, { notAnEvent: true });
+    await node.request(ping, { type: 'ping', text: 'after' });
+    expect(node.counters().dropped['rejected-input']).toBe(2);
+    const file = decodeTrace(encodeTrace({ test: 'replay-refused' }, trace.events));
+    const report = replayTrace(file.events, { registry: actorRegistry([pingActor]) });
+    expect(report.firstDivergence).toBeNull();
+    expect(report.steps).toBe(5);
+  });
+
   it('detects a deliberately changed actor at the first event it gets wrong', async () => {
     const file = decodeTrace(await recordRun());
     const report = replayTrace(file.events, { registry: actorRegistry([changedCounterActor, pingActor]) });

@@ -22,7 +22,7 @@ import {
   type MessageId,
   type NodeId,
 } from '@steadfast/wire';
-import type { ActorInput, ActorInstance, ActorRegistry } from './actor.js';
+import { RejectedInputError, type ActorInput, type ActorInstance, type ActorRegistry } from './actor.js';
 import { SimulatedClock } from './clock.js';
 import { createActorContext, type OutgoingEnvelope } from './context.js';
 import { entropyFrom } from './entropy.js';
@@ -239,6 +239,11 @@ export function replayTrace(events: readonly TraceEvent[], options: ReplayOption
         actor.current = event.type === 'deliver' ? event.envelope : undefined;
         try {
           actor.instance.handle(input);
+        } catch (error) {
+          // A refused input is what the node recorded too: a counted drop, the step's sends
+          // withheld, the state as before. Any other error is a divergence (below).
+          if (!(error instanceof RejectedInputError)) throw error;
+          actor.captured = [];
         } finally {
           actor.current = undefined;
         }
