@@ -208,4 +208,58 @@ describe('an input the actor fails on', () => {
     expect(refused(sim)).toEqual({ poison: 1 });
     expect(sim.diverged).toEqual([]);
   });
+
+  // An actor written by hand against `ActorBehavior`, without `recover`: its failure stopped the
+  // replica (on a node, the replica actor, while membership still counted it in). It is now started
+  // again from a copy of what `persisted()` returned before the input, alike at every replica.
+  for (const style of ['semi-active', 'passive'] as const satisfies readonly ReplicationStyle[])
+    it(`${style}: an actor without recover is started again from its state before the failed input`, () => {
+      const starts: unknown[] = [];
+      const handWritten: ActorBehavior = {
+        kind: 'test-hand-written',
+        start(ctx, _input, restored) {
+          starts.push(restored);
+          const keys: string[] = [...((restored as { keys?: readonly string[] } | undefined)?.keys ?? [])];
+          return {
+            handle(input) {
+              if (input.type !== 'message') return;
+              const body = input.envelope.body as { type?: string; key?: string };
+              if (body.type !== 'add' || typeof body.key !== 'string') return;
+              // Changed in place before the throw: the copy taken before the input must not see it.
+              keys.push(body.key);
+              if (body.key === 'poison') throw new Error('the poison key');
+              ctx.reply({ type: 'added', key: body.key, total: keys.length });
+            },
+            state: () => ({ keys: [...keys] }),
+            persisted: () => ({ keys }),
+            stop: () => undefined,
+          };
+        },
+      };
+      const sim = new ReplicationCluster({
+        seed: 1,
+        network: { latencyMs: [1, 1] },
+        groups: directGroups({ style, behavior: handWritten }),
+      });
+      sim.start();
+      sim.runUntil(300);
+      issue(sim, 'r1');
+      sim.runUntil(350);
+      issue(sim, 'poison');
+      sim.runUntil(400);
+      issue(sim, 'r2');
+      sim.runUntil(600);
+      expect(replies(sim)).toEqual({ r1: [1], r2: [2] });
+      expect(refused(sim)).toEqual({ poison: 1 });
+      const replicas = style === 'semi-active' ? ['b1', 'b2', 'b3'] : ['b1'];
+      for (const node of replicas) {
+        expect(sim.role(node).counters.inputsFailed, node).toBe(1);
+        expect(sim.role(node).actorState(), node).toEqual({ keys: ['r1', 'r2'] });
+      }
+      // Each replica that ran it started it again from the state before the input.
+      expect(starts.filter((restored) => restored !== undefined)).toEqual(
+        replicas.map(() => ({ keys: ['r1'] })),
+      );
+      expect(sim.diverged).toEqual([]);
+    });
 });

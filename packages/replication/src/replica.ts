@@ -285,6 +285,11 @@ interface InputUndo {
   outputCount: number;
   /** User timers the input set or cancelled, each with its value before (undefined: none). */
   readonly timers: [string, { delayMs: number; payload: unknown } | undefined][];
+  /**
+   * For an actor without `recover` only (one written by hand against `ActorBehavior`): a copy of
+   * what `persisted()` returned before the input, to start it again from after a failure.
+   */
+  persistedBefore: unknown;
 }
 
 /** Bytes a payload grows by when `stampedWithEpoch` replaces its epoch 0 (msgpack: 1 byte) with any epoch (at most 9). */
@@ -748,6 +753,7 @@ export class ReplicaRole {
     outputs: [],
     outputCount: 0,
     timers: [],
+    persistedBefore: undefined,
   };
   /**
    * The checkpoint this replica's state was last rebuilt from (a state transfer, a passive
@@ -2467,6 +2473,13 @@ export class ReplicaRole {
     undo.outputCount = 0;
     // Timers change on few inputs: an empty list stays empty, and allocates nothing.
     if (undo.timers.length > 0) undo.timers.length = 0;
+    // `fromMachine` and `defineActor` put themselves back (`recover`); only an actor without it
+    // pays for a copy of its state before every input.
+    const instance = this.instance;
+    undo.persistedBefore =
+      instance !== undefined && instance.recover === undefined
+        ? structuredClone(instance.persisted())
+        : undefined;
   }
 
   /**
@@ -2478,21 +2491,23 @@ export class ReplicaRole {
    * - what the processing changed is undone (outputs and their channel numbers and ids, external
    *   sends, timers, a synchronous wait), so a refused input changes nothing, as on a runtime node,
    *   which withholds a rejected step's sends;
-   * - after a failure, the actor is put back as it was before the input (`ActorInstance.recover`),
-   *   counted in `inputsFailed` and reported (`input-failed`); a rejection left it as it was;
+   * - after a failure, the actor is put back as it was before the input (`ActorInstance.recover`, or
+   *   a start from its state before), counted in `inputsFailed` and reported (`input-failed`); a
+   *   rejection left it as it was;
    * - a request of a peer group is answered with a `RefusedReply`, so a caller waiting on a
    *   synchronous request goes on (`replyRefused`).
    *
-   * The position stays taken, by an input that changed nothing. False when a failed actor cannot be
-   * put back (a behavior without `recover`): the error then stops the replica as before. Without
-   * this, the primary's step threw on a failure (its replica actor stopped while membership still
+   * The position stays taken, by an input that changed nothing. An actor without `recover` (written
+   * by hand against `ActorBehavior`) is started again from a copy of what `persisted()` returned
+   * before the input (`markInput` keeps it), as a node restart would. False only without an actor
+   * instance. Without this, the primary's step threw on a failure (its replica actor stopped while membership still
    * counted it in) and each backup that replayed the position reported itself diverged; and a
    * caller of a refused synchronous request waited for good (both found by review).
    */
   private refuseInput(position: number, envelope: Envelope | undefined, error: unknown): boolean {
     const rejected = error instanceof RejectedInputError;
     const instance = this.instance;
-    if (!rejected && instance?.recover === undefined) return false;
+    if (instance === undefined) return false;
     const undo = this.inputUndo;
     for (let index = 0; index < undo.outputCount; index++) {
       const output = undo.outputs[index]!;
@@ -2526,7 +2541,13 @@ export class ReplicaRole {
     const detail = error instanceof Error ? error.message : String(error);
     if (rejected) this.counters.inputsRejected++;
     else {
-      instance!.recover!();
+      if (instance.recover !== undefined) instance.recover();
+      else {
+        // No `recover`: started again from its state before the input, as a node restart would
+        // (`start(ctx, input, restored)`), alike at every replica.
+        instance.stop();
+        this.instance = this.behavior.start(this.context, this.startInput, undo.persistedBefore);
+      }
       this.counters.inputsFailed++;
       this.effects.push({
         type: 'input-failed',

@@ -95,7 +95,8 @@ export interface ActorInstance {
    * under their timer names: xstate cancelled them when it stopped the failed machine, and the host
    * undoes that cancel with the input's other timer changes. A node never calls it (it stops a failed actor);
    * a replica group does, alike at every replica (docs/replication.md, "A failed input"). Optional:
-   * without it, a failure stops the actor as before.
+   * a replica group starts an actor without it again from what `persisted()` returned before the
+   * input.
    */
   recover?(): void;
 }
