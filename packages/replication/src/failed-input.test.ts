@@ -19,7 +19,7 @@ import { address, nodeId } from '@steadfast/wire';
 import { describe, expect, it } from 'vitest';
 import { directGroups } from './direct-groups.test-support.js';
 import { groupAddress } from './replica.js';
-import { ReplicationCluster } from './simulation.js';
+import { ReplicationCluster, type ClusterGroup } from './simulation.js';
 import type { ReplicationStyle } from './types.js';
 import type { IssueCommand } from './workload.js';
 
@@ -59,6 +59,20 @@ function issue(sim: ReplicationCluster, key: string): void {
   sim.input(nodeId('c1'), { type: 'external', body });
 }
 
+/** A started cluster of `groups` whose client has sent r1, then 'poison', then `after`, to B. */
+function runWithPoison(groups: ClusterGroup[], after: readonly string[]): ReplicationCluster {
+  const sim = new ReplicationCluster({ seed: 1, network: { latencyMs: [1, 1] }, groups, trace: true });
+  sim.start();
+  sim.runUntil(300);
+  issue(sim, 'r1');
+  sim.runUntil(350);
+  issue(sim, 'poison');
+  sim.runUntil(400);
+  for (const key of after) issue(sim, key);
+  sim.runUntil(600);
+  return sim;
+}
+
 function replies(sim: ReplicationCluster): Readonly<Record<string, readonly number[]>> {
   return (sim.role('c1').actorState() as { replies: Record<string, number[]> }).replies;
 }
@@ -77,20 +91,7 @@ function sparse(sim: ReplicationCluster): number {
 describe('an input the actor fails on', () => {
   for (const style of ['semi-active', 'passive'] as const satisfies readonly ReplicationStyle[])
     it(`${style}: is refused alike at every replica, with its outputs, ids, channel numbers and timers undone`, () => {
-      const sim = new ReplicationCluster({
-        seed: 1,
-        network: { latencyMs: [1, 1] },
-        groups: directGroups({ style, behavior: poisonable }),
-        trace: true,
-      });
-      sim.start();
-      sim.runUntil(300);
-      issue(sim, 'r1');
-      sim.runUntil(350);
-      issue(sim, 'poison');
-      sim.runUntil(400);
-      for (const key of ['r2', 'r3']) issue(sim, key);
-      sim.runUntil(600);
+      const sim = runWithPoison(directGroups({ style, behavior: poisonable }), ['r2', 'r3']);
 
       expect(replies(sim)).toEqual({ r1: [1], r2: [2], r3: [3] });
       // Its own reply was undone; the group answered the request with a refusal instead.
@@ -236,19 +237,7 @@ describe('an input the actor fails on', () => {
           };
         },
       };
-      const sim = new ReplicationCluster({
-        seed: 1,
-        network: { latencyMs: [1, 1] },
-        groups: directGroups({ style, behavior: handWritten }),
-      });
-      sim.start();
-      sim.runUntil(300);
-      issue(sim, 'r1');
-      sim.runUntil(350);
-      issue(sim, 'poison');
-      sim.runUntil(400);
-      issue(sim, 'r2');
-      sim.runUntil(600);
+      const sim = runWithPoison(directGroups({ style, behavior: handWritten }), ['r2']);
       expect(replies(sim)).toEqual({ r1: [1], r2: [2] });
       expect(refused(sim)).toEqual({ poison: 1 });
       const replicas = style === 'semi-active' ? ['b1', 'b2', 'b3'] : ['b1'];
