@@ -188,6 +188,25 @@ describe('a refused request', () => {
     },
   });
 
+  // A value thrown that has no text (a null-prototype object) made the refusal itself throw,
+  // stopping every replica at the position; its reply now says so (`errorText`).
+  it('a request whose actor throws a value with no text is refused with a detail that says so', () => {
+    const throwsNoText: ActorBehavior = defineActor<number>({
+      kind: 'test-throws-no-text',
+      initial: () => 0,
+      handle() {
+        throw Object.create(null) as unknown;
+      },
+    });
+    const sim = started(directGroups({ behavior: throwsNoText }));
+    issue(sim, 'B', 'r1');
+    sim.runUntil(sim.clock.now() + 200);
+    expect(clientState(sim).refused).toEqual({ r1: 1 });
+    for (const node of ['b1', 'b2', 'b3']) expect(sim.role(node).counters.inputsFailed, node).toBe(1);
+    const notices = sim.trace.filter((line) => line.includes('input-failed'));
+    expect(notices.some((line) => line.includes('a thrown object that has no text'))).toBe(true);
+  });
+
   for (const style of STYLES)
     it(`${style}: a rejected input's sends, timers and reply are withheld like a failed one's`, () => {
       const sim = started(directGroups({ style, behavior: refusingLate }));

@@ -40,6 +40,7 @@
 import {
   ActorFailedError,
   RejectedInputError,
+  errorText,
   Supervisor,
   SupervisorReplayError,
   createActorContext,
@@ -2538,7 +2539,7 @@ export class ReplicaRole {
     this.outputSequence = undo.outputSequence;
     this.syncWait = undo.syncWait;
     this.syncWaitAt = undo.syncWaitAt;
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = errorText(error);
     if (rejected) this.counters.inputsRejected++;
     else {
       if (instance.recover !== undefined) instance.recover();

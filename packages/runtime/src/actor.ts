@@ -213,6 +213,20 @@ export class RejectedInputError extends Error {
   override readonly name = 'RejectedInputError';
 }
 
+/**
+ * What an error an actor threw says, as text, whatever was thrown: an `Error`'s message, or the
+ * value as a string. Never throws itself: an actor may throw a value whose conversion throws (a
+ * null-prototype object, a throwing `toString` or `message` getter), and the host that reports the
+ * failure must not fail on it.
+ */
+export function errorText(error: unknown): string {
+  try {
+    return error instanceof Error ? String(error.message) : String(error);
+  } catch {
+    return `a thrown ${typeof error} that has no text`;
+  }
+}
+
 /** Timer names under which a machine actor's xstate `after` delays run. */
 export const DELAYED_TIMER_PREFIX = 'xstate.after#';
 
@@ -357,8 +371,7 @@ export function fromMachine(
       let actor = startMachine(restored);
       const check = () => {
         if (failure !== undefined) {
-          const message = failure instanceof Error ? failure.message : String(failure);
-          throw new ActorFailedError(`actor ${ctx.self} (${kind}) failed: ${message}`);
+          throw new ActorFailedError(`actor ${ctx.self} (${kind}) failed: ${errorText(failure)}`);
         }
       };
       check();

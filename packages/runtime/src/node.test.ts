@@ -149,6 +149,28 @@ describe('Node', () => {
     expect(node.counters().dropped['unknown-actor']).toBe(1);
   });
 
+  // An actor may throw anything, also a value that cannot become text (a null-prototype object):
+  // reporting its failure must not throw in turn (`errorText`).
+  it('stops an actor that throws a value with no text, and notes it, without crashing the node', async () => {
+    const trace = new MemoryTrace();
+    const node = new Node({ id: 'n1', incarnation: 1, clock: new SimulatedClock(), trace });
+    const thrower = node.spawn(
+      'thrower',
+      defineActor<number>({
+        kind: 'thrower',
+        initial: () => 0,
+        handle() {
+          throw Object.create(null) as unknown;
+        },
+      }),
+    );
+    node.tell(thrower, { type: 'anything' });
+    await Promise.resolve();
+    expect(node.hasActor('thrower')).toBe(false);
+    const notes = trace.events.filter((event) => event.type === 'note').map((event) => event.text);
+    expect(notes).toContain('actor thrower failed: a thrown object that has no text');
+  });
+
   it('routes between nodes over a transport, signed and checked, with a relay in the middle', async () => {
     const network = new MemoryNetwork();
     const peers = { a: 'a', b: 'b' };

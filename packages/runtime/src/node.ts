@@ -26,7 +26,13 @@ import {
   type MessageId,
   type NodeId,
 } from '@steadfast/wire';
-import { RejectedInputError, type ActorBehavior, type ActorInput, type ActorInstance } from './actor.js';
+import {
+  RejectedInputError,
+  errorText,
+  type ActorBehavior,
+  type ActorInput,
+  type ActorInstance,
+} from './actor.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { createActorContext, type OutgoingEnvelope } from './context.js';
 import { realEntropy, type Entropy } from './entropy.js';
@@ -696,7 +702,7 @@ export class Node {
   }
 
   private onActorFailed(actor: ActorId, error: unknown): void {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorText(error);
     this.trace?.record({
       type: 'note',
       at: this.clock.now(),

@@ -22,7 +22,13 @@ import {
   type MessageId,
   type NodeId,
 } from '@steadfast/wire';
-import { RejectedInputError, type ActorInput, type ActorInstance, type ActorRegistry } from './actor.js';
+import {
+  RejectedInputError,
+  errorText,
+  type ActorInput,
+  type ActorInstance,
+  type ActorRegistry,
+} from './actor.js';
 import { SimulatedClock } from './clock.js';
 import { createActorContext, type OutgoingEnvelope } from './context.js';
 import { entropyFrom } from './entropy.js';
@@ -254,7 +260,7 @@ export function replayTrace(events: readonly TraceEvent[], options: ReplayOption
         ...where,
         kind: error instanceof Error && error.name === 'SupervisorReplayError' ? 'supervised' : 'failure',
         expected: 'the step completes as recorded',
-        actual: error instanceof Error ? error.message : String(error),
+        actual: errorText(error),
       });
       actors.delete(key);
       continue;
