@@ -251,4 +251,39 @@ describe('an input the actor fails on', () => {
       );
       expect(sim.diverged).toEqual([]);
     });
+
+  // The copy is taken before every input of an actor without `recover`; a state no copy can be
+  // taken of (a function in it) must not turn every input into a failure.
+  it('an actor without recover whose state cannot be copied still handles its inputs', () => {
+    const uncopyable: ActorBehavior = {
+      kind: 'test-uncopyable',
+      start(ctx) {
+        let count = 0;
+        return {
+          handle(input) {
+            if (input.type !== 'message') return;
+            const body = input.envelope.body as { type?: string; key?: string };
+            if (body.type !== 'add' || typeof body.key !== 'string') return;
+            count++;
+            ctx.reply({ type: 'added', key: body.key, total: count });
+          },
+          state: () => ({ count }),
+          persisted: () => ({ count, describe: () => `count ${count}` }),
+          stop: () => undefined,
+        };
+      },
+    };
+    const sim = new ReplicationCluster({
+      seed: 1,
+      network: { latencyMs: [1, 1] },
+      groups: directGroups({ behavior: uncopyable }),
+    });
+    sim.start();
+    sim.runUntil(300);
+    issue(sim, 'r1');
+    issue(sim, 'r2');
+    sim.runUntil(500);
+    expect(replies(sim)).toEqual({ r1: [1], r2: [2] });
+    for (const node of ['b1', 'b2', 'b3']) expect(sim.role(node).counters.inputsFailed, node).toBe(0);
+  });
 });

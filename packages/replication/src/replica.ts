@@ -293,6 +293,9 @@ interface InputUndo {
   persistedBefore: unknown;
 }
 
+/** `InputUndo.persistedBefore` when no copy of the actor's state could be taken. */
+const NO_STATE_COPY: unique symbol = Symbol('no state copy');
+
 /** Bytes a payload grows by when `stampedWithEpoch` replaces its epoch 0 (msgpack: 1 byte) with any epoch (at most 9). */
 const EPOCH_STAMP_BYTES_EXTRA = 8;
 
@@ -2477,10 +2480,16 @@ export class ReplicaRole {
     // `fromMachine` and `defineActor` put themselves back (`recover`); only an actor without it
     // pays for a copy of its state before every input.
     const instance = this.instance;
-    undo.persistedBefore =
-      instance !== undefined && instance.recover === undefined
-        ? structuredClone(instance.persisted())
-        : undefined;
+    undo.persistedBefore = undefined;
+    if (instance !== undefined && instance.recover === undefined) {
+      try {
+        undo.persistedBefore = structuredClone(instance.persisted());
+      } catch {
+        // A state no copy can be taken of (functions in it, a throwing `persisted`): a failure
+        // then stops the replica as before, rather than start the actor from a wrong state.
+        undo.persistedBefore = NO_STATE_COPY;
+      }
+    }
   }
 
   /**
@@ -2500,8 +2509,8 @@ export class ReplicaRole {
    *
    * The position stays taken, by an input that changed nothing. An actor without `recover` (written
    * by hand against `ActorBehavior`) is started again from a copy of what `persisted()` returned
-   * before the input (`markInput` keeps it), as a node restart would. False only without an actor
-   * instance. Without this, the primary's step threw on a failure (its replica actor stopped while
+   * before the input (`markInput` keeps it), as a node restart would. False without an actor
+   * instance, or when no copy could be taken (`NO_STATE_COPY`): the error then stops the replica. Without this, the primary's step threw on a failure (its replica actor stopped while
    * membership still counted it in) and each backup that replayed the position reported itself
    * diverged; and a caller of a refused synchronous request waited for good (both found by review).
    */
@@ -2510,6 +2519,7 @@ export class ReplicaRole {
     const instance = this.instance;
     if (instance === undefined) return false;
     const undo = this.inputUndo;
+    if (!rejected && instance.recover === undefined && undo.persistedBefore === NO_STATE_COPY) return false;
     for (let index = 0; index < undo.outputCount; index++) {
       const output = undo.outputs[index]!;
       const group = output.payload.target;
