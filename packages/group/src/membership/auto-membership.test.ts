@@ -4,11 +4,11 @@
 // a node that comes back outside the group asks to join again. Golden scenario first (the exact
 // views and `group-view` notices), then a nemesis sweep: the safety invariants after every event,
 // and after the heal every running node back in the configuration.
-import { defineActor, type ActorBehavior, type ActorContext, type ActorInput } from '@steadfast/runtime';
+import { defineActor, type ActorBehavior } from '@steadfast/runtime';
 import { ALL_FAULTS, Simulation } from '@steadfast/sim';
-import { address, addressNode, nodeId, type Address, type Envelope } from '@steadfast/wire';
+import { addressNode, nodeId } from '@steadfast/wire';
 import { describe, expect, it } from 'vitest';
-import { groupMemberCore } from './member.js';
+import { harness, type Effects } from './member-harness.test-support.js';
 import type { GroupOutsideNotice, GroupQuorumNotice, GroupViewNotice, PeerMessage } from './messages.js';
 import { groupSettings } from './settings.js';
 import type { MemberState } from './state.js';
@@ -101,57 +101,25 @@ describe('autoMembership settings', () => {
   });
 });
 
-/** One member driven as a pure function: feed an input, read the messages it sent. */
+/** One member driven as a pure function (`harness`): feed an input, read the messages it sent. */
 function unit(self: string, settings: Parameters<typeof groupSettings>[0], notify?: string) {
-  const core = groupMemberCore({
-    group: 'g',
-    members: nodes,
-    ...(notify === undefined ? {} : { notify }),
-    application: { initial: () => 0, apply: (state: number) => state + 1 },
-    settings: { autoMembership: true, ...settings },
-  });
-  let sends: { target: Address; body: unknown }[] = [];
-  let sequence = 0;
-  const messageId = () => ({ origin: nodeId(self), incarnation: 1, sequence: ++sequence });
-  const ctx: ActorContext = {
-    self: address(self, 'group.g'),
-    actor: 'group.g' as ActorContext['actor'],
-    node: nodeId(self),
-    current: undefined,
-    now: () => 0,
-    random: () => 0.5,
-    id: () => `id-${++sequence}`,
-    call: (_name, fn) => fn(),
-    send: (target, body) => (sends.push({ target, body }), messageId()),
-    request: (target, body) => (sends.push({ target, body }), messageId()),
-    reply: () => messageId(),
-    setTimer: () => undefined,
-    cancelTimer: () => undefined,
-    persist: () => undefined,
-  };
-  let state = core.initial(ctx);
-  const step = (input: ActorInput) => {
-    sends = [];
-    state = core.handle(state, input, ctx);
-    return sends.map((sent) => ({ target: addressNode(sent.target), body: sent.body }));
-  };
-  const envelope = (kind: Envelope['kind'], from: string, body: unknown) =>
-    ({
-      kind,
-      id: { origin: nodeId(from), incarnation: 1, sequence: ++sequence },
-      source: address(from, 'group.g'),
-      target: address(self, 'group.g'),
-      body,
-    }) as Envelope;
+  const member = harness(
+    self,
+    { autoMembership: true, ...settings },
+    {
+      members: nodes,
+      ...(notify === undefined ? {} : { notify }),
+    },
+  );
+  const sent = (effects: Effects) =>
+    effects.sends.map((send) => ({ target: addressNode(send.target), body: send.body }));
   return {
     get state(): MemberState {
-      return state;
+      return member.state;
     },
-    tick: () => step({ type: 'timer', name: 'tick', payload: undefined }),
-    peer: (from: string, body: PeerMessage) =>
-      step({ type: 'message', envelope: envelope('one-way', from, body) }),
-    reply: (from: string, body: unknown) =>
-      step({ type: 'message', envelope: envelope('async-reply', from, body) }),
+    tick: () => sent(member.tick()),
+    peer: (from: string, body: PeerMessage) => sent(member.peer(from, body)),
+    reply: (from: string, body: unknown) => sent(member.reply(from, body)),
   };
 }
 

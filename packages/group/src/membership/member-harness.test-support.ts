@@ -99,13 +99,17 @@ export function harness(
     remote(from: string, body: unknown) {
       return step({ type: 'message', envelope: envelope('one-way', from, 'replica', 1, body) });
     },
+    /** A reply from member `from`'s group actor (to a request this member made). */
+    reply(from: string, body: unknown) {
+      return step({ type: 'message', envelope: envelope('async-reply', from, 'group.g', 1, body) });
+    },
     tick() {
       return step({ type: 'timer', name: 'tick', payload: undefined });
     },
   };
 
   function envelope(
-    kind: 'one-way' | 'async-request',
+    kind: 'one-way' | 'async-request' | 'async-reply',
     from: string,
     actor: string,
     incarnation: number,
