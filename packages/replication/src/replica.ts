@@ -2510,7 +2510,8 @@ export class ReplicaRole {
    * The position stays taken, by an input that changed nothing. An actor without `recover` (written
    * by hand against `ActorBehavior`) is started again from a copy of what `persisted()` returned
    * before the input (`markInput` keeps it), as a node restart would. False without an actor
-   * instance, or when no copy could be taken (`NO_STATE_COPY`): the error then stops the replica. Without this, the primary's step threw on a failure (its replica actor stopped while
+   * instance, or when no copy could be taken (`NO_STATE_COPY`): the error then stops the replica.
+   * Without this, the primary's step threw on a failure (its replica actor stopped while
    * membership still counted it in) and each backup that replayed the position reported itself
    * diverged; and a caller of a refused synchronous request waited for good (both found by review).
    */

@@ -93,10 +93,10 @@ export interface ActorInstance {
    * sent or set meanwhile is the host's to undo. A `fromMachine` actor restarts its machine from
    * the snapshot from before the input and takes back the delays (`after`) it had pending then,
    * under their timer names: xstate cancelled them when it stopped the failed machine, and the host
-   * undoes that cancel with the input's other timer changes. A node never calls it (it stops a failed actor);
-   * a replica group does, alike at every replica (docs/replication.md, "A failed input"). Optional:
-   * a replica group starts an actor without it again from what `persisted()` returned before the
-   * input.
+   * undoes that cancel with the input's other timer changes. A node never calls it (it stops a
+   * failed actor); a replica group does, alike at every replica (docs/replication.md, "A failed
+   * input"). Optional: a replica group starts an actor without it again from what `persisted()`
+   * returned before the input.
    */
   recover?(): void;
 }
