@@ -97,10 +97,8 @@ const ledgerMachine = setup({
 /** A request marked `fail: 'reject'` is refused before the machine sees it. */
 function ledgerEvent(input: ActorInput): ReturnType<typeof defaultToEvent> {
   const event = defaultToEvent(input);
-  if ((event as Partial<AddRequest>).fail === 'reject')
-    throw new RejectedInputError(
-      `the ledger rejects request ${String((event as Partial<AddRequest>).key)}, as asked`,
-    );
+  const { fail, key } = event as { readonly fail?: unknown; readonly key?: unknown };
+  if (fail === 'reject') throw new RejectedInputError(`the ledger rejects request ${String(key)}, as asked`);
   return event;
 }
 
