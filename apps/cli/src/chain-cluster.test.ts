@@ -9,7 +9,15 @@
 //   in the handling of every synchronous reply: backups replay the primary's reading.
 // Each style runs twice: as the network delivers, and with every datagram held 0 – 5 ms by its
 // sender (`DelayingTransport`), so datagrams to one peer arrive out of order.
-import { REPLICA_ACTOR_NAME } from '@steadfast/replication';
+//
+// The same chain with the simulations' ledger as its last tier, every other request one the ledger
+// turns down (thrown in an action, or rejected before it runs), through the same two SIGKILLs:
+// - each turned-down request is answered once, with a `RefusedReply` giving the reason, and the
+//   front's synchronous call returns, so the front goes on serving (before `082b3b2` no reply
+//   came and the front's group stopped for good);
+// - no turned-down request took effect anywhere (the ledger's final total is the sum of the others),
+//   and every other one took effect once.
+import { isRefusedReply, REPLICA_ACTOR_NAME, type FailingRequest } from '@steadfast/replication';
 import { describe, expect, it } from 'vitest';
 import { within } from './cli-kit.js';
 import { startChainCluster, waitFor, type ChainCluster } from './replication-cluster.js';
@@ -116,4 +124,86 @@ describe('a replicated front calling a replicated account, 6 real processes over
           await chain.close();
         }
       });
+});
+
+describe('a replicated front calling a replicated ledger that turns requests down, 6 real processes over UDP', () => {
+  // Requests 1, 5, 9 … throw in the ledger's action; 3, 7, 11 … are rejected before it runs.
+  const failOf = (index: number): FailingRequest | undefined =>
+    index % 4 === 1 ? 'throw' : index % 4 === 3 ? 'reject' : undefined;
+  const requests = 26;
+
+  for (const style of ['semi-active', 'passive'] as const)
+    it(`${style}: every turned-down request answered once with a refusal, applied nowhere, across SIGKILLs of both primaries`, async () => {
+      const chain = await startChainCluster(style, { ledgerService: 'workload-ledger' });
+      try {
+        const front = await waitFor(() => chain.primary(), 20_000, "the front's primary");
+        const ledger = await waitFor(() => chain.ledgerPrimary(), 20_000, "the ledger group's primary");
+        const add = async (index: number) => {
+          const fail = failOf(index);
+          chain.issue({
+            type: 'add',
+            operationId: `a${index}`,
+            amount: index + 1,
+            ...(fail ? { fail } : {}),
+          });
+          return within(chain.result(`a${index}`), 20_000);
+        };
+        for (let index = 0; index < 8; index++) expect(await add(index)).toBeDefined();
+
+        const frontInFlight = [8, 9, 10, 11].map(add);
+        chain.cluster.kill(front.node);
+        await Promise.all([...frontInFlight, ...[12, 13, 14, 15].map(add)]);
+        expect((await waitFor(() => chain.primary(), 20_000, "the front's next primary")).node).not.toBe(
+          front.node,
+        );
+
+        const ledgerInFlight = [16, 17, 18, 19].map(add);
+        chain.cluster.kill(ledger.node);
+        await Promise.all([...ledgerInFlight, ...[20, 21, 22, 23, 24, 25].map(add)]);
+        const nextLedger = await waitFor(
+          () => chain.ledgerPrimary(),
+          20_000,
+          "the ledger group's next primary",
+        );
+        expect(nextLedger.node).not.toBe(ledger.node);
+
+        const results = chain.results();
+        let appliedSum = 0;
+        for (let index = 0; index < requests; index++) {
+          const result = results[`a${index}`];
+          expect(result?.count, `answers to a${index}`).toBe(1);
+          const fail = failOf(index);
+          if (fail === undefined) {
+            expect(result?.reply, `a${index}`).toMatchObject({ type: 'added', key: `a${index}` });
+            appliedSum += index + 1;
+          } else {
+            expect(isRefusedReply(result?.reply), `a${index} refused`).toBe(true);
+            expect(result?.reply).toMatchObject({ reason: fail === 'throw' ? 'failed' : 'rejected' });
+          }
+        }
+        // An add of 0 reads the total: the turned-down requests added nothing, the others once each.
+        chain.issue({ type: 'add', operationId: 'total', amount: 0 });
+        expect((await within(chain.result('total'), 20_000))?.reply).toMatchObject({
+          type: 'added',
+          total: appliedSum,
+        });
+
+        const fronts = await agreeing(
+          chain,
+          chain.fronts.filter((node) => node !== front.node),
+          style,
+          "the front's survivors to agree",
+        );
+        expect(fronts.every((replica) => replica.counters.divergences === 0)).toBe(true);
+        const ledgers = await agreeing(
+          chain,
+          chain.ledgers.filter((node) => node !== ledger.node),
+          style,
+          "the ledger group's survivors to agree",
+        );
+        expect(ledgers.every((replica) => replica.counters.divergences === 0)).toBe(true);
+      } finally {
+        await chain.close();
+      }
+    });
 });

@@ -11,10 +11,14 @@ import { groupMember, memberActorName, type GroupSettings } from '@steadfast/gro
 import {
   group,
   groupAddress,
+  ledger as workloadLedger,
   membershipRelay,
   REPLICA_ACTOR_NAME,
   replicaViewCommand,
   VIEW_RELAY_ACTOR,
+  type AddedReply,
+  type FailingRequest,
+  type RefusedReply,
   type ReplicationSettings,
   type ReplicationStyle,
 } from '@steadfast/replication';
@@ -45,6 +49,20 @@ export const replicatedAccounts = {
   passive: group(account, { replicas: 3, style: 'passive' }),
 } as const;
 
+/**
+ * The simulations' ledger (`ledger` of `@steadfast/replication`) as the chain's last tier instead of
+ * the account (`startChainCluster`'s `ledgerService`): it turns down a request marked `fail`, thrown
+ * in an action or rejected before it runs, which the bank's account never does. It is how a refused
+ * synchronous request crosses real processes: its group answers the front with a `RefusedReply`.
+ */
+export const replicatedWorkloadLedgers = {
+  'semi-active': group(workloadLedger, { replicas: 3, style: 'semi-active' }),
+  passive: group(workloadLedger, { replicas: 3, style: 'passive' }),
+} as const;
+
+/** What the chain's last tier runs: the bank's account, or the simulations' ledger. */
+export type LedgerService = 'account' | 'workload-ledger';
+
 /** Membership's notices to the replica, and the replica's refusals and divergence back. */
 export const viewRelay: ActorBehavior = membershipRelay();
 
@@ -72,12 +90,25 @@ export const replicaGroupMember: ActorBehavior = {
 /** Client commands the parent sends (as `replica-external` bodies) to the client group. */
 export type ClientCommand =
   | { readonly type: 'deposit'; readonly operationId: string; readonly amountCents: number }
-  | { readonly type: 'balance'; readonly operationId: string };
+  | { readonly type: 'balance'; readonly operationId: string }
+  /** For the workload ledger (`LedgerService`): add `amount`, or be turned down as `fail` says. */
+  | {
+      readonly type: 'add';
+      readonly operationId: string;
+      readonly amount: number;
+      readonly fail?: FailingRequest;
+    };
+
+/**
+ * What a client request is answered with: the account's reply, the workload ledger's, or the
+ * refusal of a group whose actor turned the request down.
+ */
+export type ServiceReply = AccountReply | AddedReply | RefusedReply;
 
 export interface ClientResult {
   readonly type: 'result';
   readonly operationId: string;
-  readonly reply: AccountReply;
+  readonly reply: ServiceReply;
 }
 
 /**
@@ -106,20 +137,34 @@ function accountClientOf(target: string, kind: string): ActorBehavior {
         const result: ClientResult = {
           type: 'result',
           operationId: state.waiting[index]![1],
-          reply: envelope.body as AccountReply,
+          reply: envelope.body as ServiceReply,
         };
         ctx.send(address(ctx.node, COLLECTOR_ACTOR), result);
         return { waiting: withoutIndex(state.waiting, index) };
       }
       const command = envelope.body as ClientCommand;
-      const body =
-        command.type === 'deposit'
-          ? { type: 'deposit', operationId: command.operationId, amountCents: command.amountCents }
-          : { type: 'balance' };
+      const body = requestBody(command);
       const id = ctx.request(groupAddress(target), body);
       return { waiting: withEntry(state.waiting, [messageKey(id), command.operationId]) };
     },
   });
+}
+
+/** The request a client command becomes. */
+function requestBody(command: ClientCommand): object {
+  switch (command.type) {
+    case 'deposit':
+      return { type: 'deposit', operationId: command.operationId, amountCents: command.amountCents };
+    case 'balance':
+      return { type: 'balance' };
+    case 'add':
+      return {
+        type: 'add',
+        key: command.operationId,
+        amount: command.amount,
+        ...(command.fail === undefined ? {} : { fail: command.fail }),
+      };
+  }
 }
 
 // Copies of the waiting table at their final length: a spread or a filter grows its copy step by
@@ -188,7 +233,7 @@ export const replicatedFronts = {
 } as const;
 
 export interface CollectedResult {
-  readonly reply: AccountReply;
+  readonly reply: ServiceReply;
   readonly count: number;
 }
 
@@ -256,6 +301,8 @@ export const replicationAppRegistry = actorRegistry([
   replicatedAccounts.passive.replicaBehavior,
   replicatedFronts['semi-active'].replicaBehavior,
   replicatedFronts.passive.replicaBehavior,
+  replicatedWorkloadLedgers['semi-active'].replicaBehavior,
+  replicatedWorkloadLedgers.passive.replicaBehavior,
   replicaGroupMember,
   viewRelay,
 ]);
@@ -295,8 +342,9 @@ export function accountReplicaSpecs(
 
 /**
  * What each node of the chain hosts (`startChainCluster`): a front replica on each of `fronts`,
- * an account replica on each of `ledgers`, each with its group's membership member and view relay.
- * The front's peers are the clients and the accounts group; the accounts group's peer is the front.
+ * a replica of `ledgerService` (the account by default) on each of `ledgers`, each with its group's
+ * membership member and view relay. The front's peers are the clients and the accounts group; the
+ * accounts group's peer is the front.
  */
 export function chainReplicaSpecs(
   node: string,
@@ -304,6 +352,7 @@ export function chainReplicaSpecs(
   ledgers: readonly string[],
   style: ReplicationStyle,
   clientNode: string,
+  ledgerService: LedgerService = 'account',
 ): ActorSpec[] {
   const isFront = fronts.includes(node);
   const groupName = isFront ? FRONT_GROUP : ACCOUNTS_GROUP;
@@ -325,13 +374,22 @@ export function chainReplicaSpecs(
         group: ACCOUNTS_GROUP,
         peers: [{ group: FRONT_GROUP, contacts: fronts }],
         reportToLocal: VIEW_RELAY_ACTOR,
-        input: { owner: 'chained', balanceCents: 0, appliedOperationsMax: BENCH_APPLIED_OPERATIONS_MAX },
+        ...(ledgerService === 'account'
+          ? {
+              input: {
+                owner: 'chained',
+                balanceCents: 0,
+                appliedOperationsMax: BENCH_APPLIED_OPERATIONS_MAX,
+              },
+            }
+          : {}),
       };
+  const ledgerGroups = ledgerService === 'account' ? replicatedAccounts : replicatedWorkloadLedgers;
   return [
     { name: VIEW_RELAY_ACTOR, kind: viewRelay.kind },
     {
       name: REPLICA_ACTOR_NAME,
-      kind: (isFront ? replicatedFronts : replicatedAccounts)[style].replicaBehavior.kind,
+      kind: (isFront ? replicatedFronts : ledgerGroups)[style].replicaBehavior.kind,
       input: replicaInput,
       hostInput: true,
     },

@@ -32,6 +32,7 @@ import {
   hostClientGroup,
   type ClientCommand,
   type CollectedResult,
+  type LedgerService,
 } from './replication-app.js';
 
 export const CLIENT_NODE = 'client';
@@ -92,16 +93,18 @@ export interface ChainCluster extends ReplicationCluster {
  * `l3`) synchronously for every request of the client group of one in this process (claims 48,
  * 66, 67 over real UDP). Each group has its own membership; `primary()` is the front's. With
  * `delay`, every node and the client hold each datagram they send for a random delay in that range.
+ * `ledgerService` `workload-ledger` runs the simulations' ledger in the accounts group instead of
+ * the bank's account: it takes `add` commands, and turns down those marked `fail`.
  */
 export async function startChainCluster(
   style: ReplicationStyle,
-  options: { readonly delay?: DatagramDelay } = {},
+  options: { readonly delay?: DatagramDelay; readonly ledgerService?: LedgerService } = {},
 ): Promise<ChainCluster> {
   const fronts = ['f1', 'f2', 'f3'];
   const ledgers = ['l1', 'l2', 'l3'];
   const replicated = await startClientsAnd({
     nodeIds: [...fronts, ...ledgers],
-    actorsFor: (node) => chainReplicaSpecs(node, fronts, ledgers, style, CLIENT_NODE),
+    actorsFor: (node) => chainReplicaSpecs(node, fronts, ledgers, style, CLIENT_NODE, options.ledgerService),
     target: { group: FRONT_GROUP, members: fronts },
     clientBehavior: frontClientGroup.replicaBehavior,
     ...(options.delay === undefined ? {} : { delay: options.delay }),
