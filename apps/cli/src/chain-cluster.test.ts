@@ -65,6 +65,30 @@ async function agreeing(
   );
 }
 
+/** The survivors of each tier once they agree, after the SIGKILL of `killedFront` and `killedLedger`. */
+async function survivorsAgreeing(
+  chain: ChainCluster,
+  killedFront: string,
+  killedLedger: string,
+  style: 'semi-active' | 'passive',
+): Promise<{ fronts: ReplicaInspection[]; ledgers: ReplicaInspection[] }> {
+  const survivors = (nodes: readonly string[], killed: string) => nodes.filter((node) => node !== killed);
+  return {
+    fronts: await agreeing(
+      chain,
+      survivors(chain.fronts, killedFront),
+      style,
+      "the front's survivors to agree",
+    ),
+    ledgers: await agreeing(
+      chain,
+      survivors(chain.ledgers, killedLedger),
+      style,
+      "the last tier's survivors to agree",
+    ),
+  };
+}
+
 describe('a replicated front calling a replicated account, 6 real processes over UDP', () => {
   for (const style of ['semi-active', 'passive'] as const)
     for (const delayMaxMs of [0, 5])
@@ -105,20 +129,9 @@ describe('a replicated front calling a replicated account, 6 real processes over
           expect(balance?.reply).toMatchObject({ balanceCents: 26 * 10 });
           expect(Object.values(chain.results()).every((result) => result.count === 1)).toBe(true);
 
-          const fronts = await agreeing(
-            chain,
-            chain.fronts.filter((node) => node !== front.node),
-            style,
-            "the front's survivors to agree",
-          );
+          const { fronts, ledgers } = await survivorsAgreeing(chain, front.node, ledger.node, style);
           expect(fronts.map((replica) => replica.role).sort()).toEqual(['backup', 'primary']);
           expect(fronts.every((replica) => replica.counters.divergences === 0)).toBe(true);
-          const ledgers = await agreeing(
-            chain,
-            chain.ledgers.filter((node) => node !== ledger.node),
-            style,
-            "the accounts group's survivors to agree",
-          );
           expect(ledgers.map((replica) => replica.role).sort()).toEqual(['backup', 'primary']);
         } finally {
           await chain.close();
@@ -188,20 +201,8 @@ describe('a replicated front calling a replicated ledger that turns requests dow
           total: appliedSum,
         });
 
-        const fronts = await agreeing(
-          chain,
-          chain.fronts.filter((node) => node !== front.node),
-          style,
-          "the front's survivors to agree",
-        );
-        expect(fronts.every((replica) => replica.counters.divergences === 0)).toBe(true);
-        const ledgers = await agreeing(
-          chain,
-          chain.ledgers.filter((node) => node !== ledger.node),
-          style,
-          "the ledger group's survivors to agree",
-        );
-        expect(ledgers.every((replica) => replica.counters.divergences === 0)).toBe(true);
+        const { fronts, ledgers } = await survivorsAgreeing(chain, front.node, ledger.node, style);
+        expect([...fronts, ...ledgers].every((replica) => replica.counters.divergences === 0)).toBe(true);
       } finally {
         await chain.close();
       }
