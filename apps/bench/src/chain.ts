@@ -11,15 +11,29 @@
  * flight (ops/s). The ratios are the floor of `steadfast bench replication`'s: what its transport
  * pattern and process count cost on these cores, before any code of ours runs. A lost datagram is
  * resent after 200 ms (loopback drops some under load).
+ *
+ * Two batched groups tell what batching allows (the issue's way to its throughput target), in the
+ * same run: the client sends the requests issued in one turn as one datagram, and the primary
+ * answers each such datagram with one datagram of replies (which would carry the order):
+ * - `batchedGroup`: each replica applies a request as above (a map and a sum);
+ * - `batchedGroupWithAccount`: each replica runs the example bank's `account` actor, the xstate
+ *   machine `steadfast bench replication` replicates, on every request: the actor's own cost,
+ *   paid three times, and nothing of ours but its `fromMachine` wrapper.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';
+import { account } from '@steadfast/example-bank';
+import type { ActorContext, ActorInstance } from '@steadfast/runtime';
+import { address, type Envelope } from '@steadfast/wire';
 import { pack, unpack } from 'msgpackr';
 import { latencySummary } from './stats.js';
 
 const ROLE_FLAG = '--chain-role';
+/** Child flags: answer batches of requests with batches of replies; run the bank's account actor. */
+const BATCHED_FLAG = '--batched';
+const ACCOUNT_FLAG = '--account';
 const hmacKey = Buffer.alloc(32, 7);
 const RESEND_AFTER_MS = 200;
 
@@ -29,15 +43,18 @@ interface Request {
   readonly amountCents: number;
 }
 
+interface Reply {
+  readonly operationId: string;
+  readonly balanceCents: number;
+  readonly order: { readonly position: number; readonly operationId: string };
+}
+
 type Datagram =
   | { readonly kind: 'ports'; readonly client: number; readonly backups: readonly number[] }
   | { readonly kind: 'request'; readonly request: Request }
-  | {
-      readonly kind: 'reply';
-      readonly operationId: string;
-      readonly balanceCents: number;
-      readonly order: { readonly position: number; readonly operationId: string };
-    };
+  | ({ readonly kind: 'reply' } & Reply)
+  | { readonly kind: 'requests'; readonly requests: readonly Request[] }
+  | { readonly kind: 'replies'; readonly replies: readonly Reply[] };
 
 function seal(datagram: Datagram): Buffer {
   const body = pack(datagram);
@@ -52,14 +69,83 @@ function open(frame: Buffer): Datagram | undefined {
     : undefined;
 }
 
-/** A server, primary or backup process: applies requests once each (by operation id), in arrival order. */
-function runChild(role: string): void {
-  const socket = createSocket('udp4');
+/** Applies a deposit once per operation id and returns the balance after it. */
+type Apply = (request: Request) => number;
+
+/** A map and a sum: the least a replica can do per request. */
+function plainApply(): Apply {
   const applied = new Map<string, number>();
   let balanceCents = 0;
+  return ({ operationId, amountCents }) => {
+    let balance = applied.get(operationId);
+    if (balance === undefined) {
+      balanceCents += amountCents;
+      balance = balanceCents;
+      applied.set(operationId, balance);
+    }
+    return balance;
+  };
+}
+
+/**
+ * The example bank's `account` actor (its xstate machine through `fromMachine`), fed each request
+ * as a node would feed it, with a context that reads the real clock and keeps the reply.
+ */
+function accountApply(): Apply {
+  let replied: unknown;
+  let current: Envelope | undefined;
+  const self = address('chain', 'account');
+  const ctx = {
+    self,
+    actor: 'account',
+    node: 'chain',
+    get current() {
+      return current;
+    },
+    now: () => Date.now(),
+    random: Math.random,
+    reply: (body: unknown) => {
+      replied = body;
+      return { origin: 'chain', incarnation: 1, sequence: 0 };
+    },
+    persist: () => {},
+    setTimer: () => {},
+    cancelTimer: () => {},
+  } as unknown as ActorContext;
+  const instance: ActorInstance = account.start(ctx, {
+    owner: 'chain',
+    balanceCents: 0,
+    appliedOperationsMax: 256,
+  });
+  let sequence = 0;
+  return (request) => {
+    current = {
+      id: { origin: 'client', incarnation: 1, sequence: ++sequence },
+      kind: 'async-request',
+      source: address('client', 'client'),
+      target: self,
+      body: request,
+    } as Envelope;
+    replied = undefined;
+    instance.handle({ type: 'message', envelope: current });
+    return (replied as { balanceCents?: number } | undefined)?.balanceCents ?? -1;
+  };
+}
+
+/**
+ * A server, primary or backup process: applies requests once each (by operation id), in arrival
+ * order. Batched, the primary answers each datagram of requests with one datagram of replies.
+ */
+function runChild(role: string, batched: boolean, withAccount: boolean): void {
+  const socket = createSocket('udp4');
+  const apply = withAccount ? accountApply() : plainApply();
   let position = 0;
   let client: number | undefined;
   let backups: readonly number[] = [];
+  const answer = (frame: Buffer) => {
+    socket.send(frame, client!, '127.0.0.1');
+    for (const backup of backups) socket.send(frame, backup, '127.0.0.1');
+  };
   socket.on('message', (frame) => {
     const datagram = open(frame);
     if (datagram === undefined) return;
@@ -68,31 +154,42 @@ function runChild(role: string): void {
       backups = datagram.backups;
       return;
     }
-    if (datagram.kind !== 'request') return;
-    const { operationId, amountCents } = datagram.request;
-    let balance = applied.get(operationId);
-    if (balance === undefined) {
-      balanceCents += amountCents;
-      balance = balanceCents;
-      applied.set(operationId, balance);
+    const requests =
+      datagram.kind === 'request'
+        ? [datagram.request]
+        : datagram.kind === 'requests'
+          ? datagram.requests
+          : [];
+    if (requests.length === 0) return;
+    const replies: Reply[] = [];
+    for (const request of requests) {
+      const balanceCents = apply(request);
       position++;
+      replies.push({
+        operationId: request.operationId,
+        balanceCents,
+        order: { position, operationId: request.operationId },
+      });
     }
     if (role === 'backup' || client === undefined) return;
-    const reply = seal({
-      kind: 'reply',
-      operationId,
-      balanceCents: balance,
-      order: { position, operationId },
-    });
-    socket.send(reply, client, '127.0.0.1');
-    for (const backup of backups) socket.send(reply, backup, '127.0.0.1');
+    if (batched) answer(seal({ kind: 'replies', replies }));
+    else answer(seal({ kind: 'reply', ...replies[0]! }));
   });
   socket.bind(0, '127.0.0.1', () => process.send?.({ port: socket.address().port }));
   process.on('disconnect', () => process.exit(0));
 }
 
-function startChild(role: 'server' | 'backup'): Promise<{ child: ChildProcess; port: number }> {
-  const child = fork(fileURLToPath(import.meta.url), [ROLE_FLAG, role], {
+interface ChainOptions {
+  readonly batched: boolean;
+  readonly withAccount: boolean;
+}
+
+function startChild(
+  role: 'server' | 'backup',
+  options: ChainOptions,
+): Promise<{ child: ChildProcess; port: number }> {
+  const flags = [...(options.batched ? [BATCHED_FLAG] : []), ...(options.withAccount ? [ACCOUNT_FLAG] : [])];
+  const child = fork(fileURLToPath(import.meta.url), [ROLE_FLAG, role, ...flags], {
     execArgv: ['--import', import.meta.resolve('tsx')],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
@@ -112,34 +209,46 @@ interface Chain {
   close(): Promise<void>;
 }
 
-async function startChain(backupCount: number): Promise<Chain> {
-  const server = await startChild('server');
-  const backups = await Promise.all(Array.from({ length: backupCount }, () => startChild('backup')));
+async function startChain(backupCount: number, options: ChainOptions): Promise<Chain> {
+  const server = await startChild('server', options);
+  const backups = await Promise.all(Array.from({ length: backupCount }, () => startChild('backup', options)));
   const socket: Socket = createSocket('udp4');
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
   const ports = seal({ kind: 'ports', client: socket.address().port, backups: backups.map((b) => b.port) });
   socket.send(ports, server.port, '127.0.0.1');
   const waiting = new Map<string, () => void>();
+  const answered = (operationId: string) => {
+    const wake = waiting.get(operationId);
+    waiting.delete(operationId);
+    wake?.();
+  };
   socket.on('message', (frame) => {
     const datagram = open(frame);
-    if (datagram?.kind !== 'reply') return;
-    const wake = waiting.get(datagram.operationId);
-    waiting.delete(datagram.operationId);
-    wake?.();
+    if (datagram?.kind === 'reply') answered(datagram.operationId);
+    else if (datagram?.kind === 'replies') for (const reply of datagram.replies) answered(reply.operationId);
   });
   const send = (frame: Buffer) => {
     socket.send(frame, server.port, '127.0.0.1');
     for (const backup of backups) socket.send(frame, backup.port, '127.0.0.1');
   };
+  // Batched: the requests issued in one turn leave together, on the next one.
+  let batch: Request[] = [];
+  const flush = () => {
+    const requests = batch;
+    batch = [];
+    send(seal({ kind: 'requests', requests }));
+  };
   const operate = (operationId: string) =>
     new Promise<void>((resolve) => {
-      const frame = seal({ kind: 'request', request: { type: 'deposit', operationId, amountCents: 1 } });
+      const request: Request = { type: 'deposit', operationId, amountCents: 1 };
+      const frame = seal({ kind: 'request', request });
       const resend = setInterval(() => send(frame), RESEND_AFTER_MS);
       waiting.set(operationId, () => {
         clearInterval(resend);
         resolve();
       });
-      send(frame);
+      if (!options.batched) send(frame);
+      else if (batch.push(request) === 1) setImmediate(flush);
     });
   return {
     async run(prefix, requests, inFlight) {
@@ -165,8 +274,8 @@ async function startChain(backupCount: number): Promise<Chain> {
   };
 }
 
-async function measure(backupCount: number, requests: number) {
-  const chain = await startChain(backupCount);
+async function measure(backupCount: number, requests: number, options: ChainOptions) {
+  const chain = await startChain(backupCount, options);
   try {
     await chain.run('warm-', 3_000, 64);
     await chain.run('warm1-', 500, 1);
@@ -179,15 +288,25 @@ async function measure(backupCount: number, requests: number) {
 }
 
 export async function benchChain(requests = 3_000) {
-  const pair = await measure(0, requests);
-  const group = await measure(2, requests);
+  const unbatched = { batched: false, withAccount: false };
+  const pair = await measure(0, requests, unbatched);
+  const group = await measure(2, requests, unbatched);
+  const batchedGroup = await measure(2, requests, { batched: true, withAccount: false });
+  const batchedGroupWithAccount = await measure(2, requests, { batched: true, withAccount: true });
   return {
     pair,
     group,
     latencyRatioP50: Math.round((group.p50Us / pair.p50Us) * 1000) / 1000,
     throughputRatio: Math.round((group.opsPerSec / pair.opsPerSec) * 1000) / 1000,
+    batchedGroup,
+    batchedGroupWithAccount,
   };
 }
 
 const roleIndex = process.argv.indexOf(ROLE_FLAG);
-if (roleIndex >= 0) runChild(process.argv[roleIndex + 1] ?? 'server');
+if (roleIndex >= 0)
+  runChild(
+    process.argv[roleIndex + 1] ?? 'server',
+    process.argv.includes(BATCHED_FLAG),
+    process.argv.includes(ACCOUNT_FLAG),
+  );
