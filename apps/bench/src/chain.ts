@@ -25,8 +25,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';
 import { account } from '@steadfast/example-bank';
-import type { ActorContext, ActorInstance } from '@steadfast/runtime';
-import { address, type Envelope } from '@steadfast/wire';
+import { createActorContext, RealClock, realEntropy, Supervisor } from '@steadfast/runtime';
+import { actorId, address, nodeId, type Envelope } from '@steadfast/wire';
 import { pack, unpack } from 'msgpackr';
 import { latencySummary } from './stats.js';
 
@@ -89,43 +89,37 @@ function plainApply(): Apply {
 
 /**
  * The example bank's `account` actor (its xstate machine through `fromMachine`), fed each request
- * as a node would feed it, with a context that reads the real clock and keeps the reply.
+ * as a node would feed it: its context is the runtime's own (`createActorContext`), with a live
+ * supervisor on the real clock, and the host keeps the reply instead of sending it.
  */
 function accountApply(): Apply {
   let replied: unknown;
   let current: Envelope | undefined;
+  let sequence = 0;
   const self = address('chain', 'account');
-  const ctx = {
+  const ctx = createActorContext({
     self,
-    actor: 'account',
-    node: 'chain',
-    get current() {
-      return current;
+    actor: actorId('account'),
+    node: nodeId('chain'),
+    supervisor: new Supervisor({ clock: new RealClock(), entropy: realEntropy }),
+    current: () => current,
+    emit: (envelope) => {
+      if (envelope.kind === 'async-reply') replied = envelope.body;
+      return { origin: nodeId('chain'), incarnation: 1, sequence: ++sequence };
     },
-    now: () => Date.now(),
-    random: Math.random,
-    reply: (body: unknown) => {
-      replied = body;
-      return { origin: 'chain', incarnation: 1, sequence: 0 };
-    },
-    persist: () => {},
     setTimer: () => {},
     cancelTimer: () => {},
-  } as unknown as ActorContext;
-  const instance: ActorInstance = account.start(ctx, {
-    owner: 'chain',
-    balanceCents: 0,
-    appliedOperationsMax: 256,
+    persist: () => {},
   });
-  let sequence = 0;
+  const instance = account.start(ctx, { owner: 'chain', balanceCents: 0, appliedOperationsMax: 256 });
   return (request) => {
     current = {
-      id: { origin: 'client', incarnation: 1, sequence: ++sequence },
+      id: { origin: nodeId('client'), incarnation: 1, sequence: ++sequence },
       kind: 'async-request',
       source: address('client', 'client'),
       target: self,
       body: request,
-    } as Envelope;
+    };
     replied = undefined;
     instance.handle({ type: 'message', envelope: current });
     return (replied as { balanceCents?: number } | undefined)?.balanceCents ?? -1;
@@ -241,13 +235,14 @@ async function startChain(backupCount: number, options: ChainOptions): Promise<C
   const operate = (operationId: string) =>
     new Promise<void>((resolve) => {
       const request: Request = { type: 'deposit', operationId, amountCents: 1 };
-      const frame = seal({ kind: 'request', request });
-      const resend = setInterval(() => send(frame), RESEND_AFTER_MS);
+      // Batched, the single-request frame serves only a resend: sealed then, not for every request.
+      let frame = options.batched ? undefined : seal({ kind: 'request', request });
+      const resend = setInterval(() => send((frame ??= seal({ kind: 'request', request }))), RESEND_AFTER_MS);
       waiting.set(operationId, () => {
         clearInterval(resend);
         resolve();
       });
-      if (!options.batched) send(frame);
+      if (frame !== undefined) send(frame);
       else if (batch.push(request) === 1) setImmediate(flush);
     });
   return {
