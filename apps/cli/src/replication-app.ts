@@ -63,6 +63,17 @@ export const replicatedWorkloadLedgers = {
 /** What the chain's last tier runs: the bank's account, or the simulations' ledger. */
 export type LedgerService = 'account' | 'workload-ledger';
 
+/** Each last tier's replicated groups, and what its replicas' input adds (the account's opening). */
+const ledgerServices = {
+  account: {
+    groups: replicatedAccounts,
+    replicaInput: {
+      input: { owner: 'chained', balanceCents: 0, appliedOperationsMax: BENCH_APPLIED_OPERATIONS_MAX },
+    },
+  },
+  'workload-ledger': { groups: replicatedWorkloadLedgers, replicaInput: {} },
+} as const;
+
 /** Membership's notices to the replica, and the replica's refusals and divergence back. */
 export const viewRelay: ActorBehavior = membershipRelay();
 
@@ -374,22 +385,13 @@ export function chainReplicaSpecs(
         group: ACCOUNTS_GROUP,
         peers: [{ group: FRONT_GROUP, contacts: fronts }],
         reportToLocal: VIEW_RELAY_ACTOR,
-        ...(ledgerService === 'account'
-          ? {
-              input: {
-                owner: 'chained',
-                balanceCents: 0,
-                appliedOperationsMax: BENCH_APPLIED_OPERATIONS_MAX,
-              },
-            }
-          : {}),
+        ...ledgerServices[ledgerService].replicaInput,
       };
-  const ledgerGroups = ledgerService === 'account' ? replicatedAccounts : replicatedWorkloadLedgers;
   return [
     { name: VIEW_RELAY_ACTOR, kind: viewRelay.kind },
     {
       name: REPLICA_ACTOR_NAME,
-      kind: (isFront ? replicatedFronts : ledgerGroups)[style].replicaBehavior.kind,
+      kind: (isFront ? replicatedFronts : ledgerServices[ledgerService].groups)[style].replicaBehavior.kind,
       input: replicaInput,
       hostInput: true,
     },
