@@ -89,6 +89,38 @@ async function survivorsAgreeing(
   };
 }
 
+/** How many requests `throughBothKills` asks, indexes 0 to 25. */
+const REQUESTS_THROUGH_KILLS = 26;
+
+/**
+ * The load and faults both tests put the chain through, 26 requests by index: 10 one at a time, then
+ * 4 in flight when the front's primary is SIGKILLed and 4 more after, then the same at the last
+ * tier. Each tier must have a new primary after its kill. Returns the two killed nodes.
+ */
+async function throughBothKills(
+  chain: ChainCluster,
+  ask: (index: number) => Promise<unknown>,
+): Promise<{ front: string; ledger: string }> {
+  const front = await waitFor(() => chain.primary(), 20_000, "the front's primary");
+  const ledger = await waitFor(() => chain.ledgerPrimary(), 20_000, "the last tier's primary");
+  for (let index = 0; index < 10; index++) expect(await ask(index)).toBeDefined();
+
+  // Four requests in flight when the front's primary dies, four more after.
+  const frontInFlight = [10, 11, 12, 13].map(ask);
+  chain.cluster.kill(front.node);
+  await Promise.all([...frontInFlight, ...[14, 15, 16, 17].map(ask)]);
+  const nextFront = await waitFor(() => chain.primary(), 20_000, "the front's next primary");
+  expect(nextFront.node).not.toBe(front.node);
+
+  // The same at the last tier.
+  const ledgerInFlight = [18, 19, 20, 21].map(ask);
+  chain.cluster.kill(ledger.node);
+  await Promise.all([...ledgerInFlight, ...[22, 23, 24, 25].map(ask)]);
+  const nextLedger = await waitFor(() => chain.ledgerPrimary(), 20_000, "the last tier's next primary");
+  expect(nextLedger.node).not.toBe(ledger.node);
+  return { front: front.node, ledger: ledger.node };
+}
+
 describe('a replicated front calling a replicated account, 6 real processes over UDP', () => {
   for (const style of ['semi-active', 'passive'] as const)
     for (const delayMaxMs of [0, 5])
@@ -98,38 +130,18 @@ describe('a replicated front calling a replicated account, 6 real processes over
           delayMaxMs > 0 ? { delay: { minMs: 0, maxMs: delayMaxMs } } : {},
         );
         try {
-          const front = await waitFor(() => chain.primary(), 20_000, "the front's primary");
-          const ledger = await waitFor(() => chain.ledgerPrimary(), 20_000, "the accounts group's primary");
           const deposit = async (index: number) => {
             chain.issue({ type: 'deposit', operationId: `d${index}`, amountCents: 10 });
             return within(chain.result(`d${index}`), 20_000);
           };
-          for (let index = 0; index < 10; index++) expect(await deposit(index)).toBeDefined();
-
-          // Four deposits in flight when the front's primary dies, four more after.
-          const frontInFlight = [10, 11, 12, 13].map(deposit);
-          chain.cluster.kill(front.node);
-          await Promise.all([...frontInFlight, ...[14, 15, 16, 17].map(deposit)]);
-          const nextFront = await waitFor(() => chain.primary(), 20_000, "the front's next primary");
-          expect(nextFront.node).not.toBe(front.node);
-
-          // The same at the accounts group.
-          const ledgerInFlight = [18, 19, 20, 21].map(deposit);
-          chain.cluster.kill(ledger.node);
-          await Promise.all([...ledgerInFlight, ...[22, 23, 24, 25].map(deposit)]);
-          const nextLedger = await waitFor(
-            () => chain.ledgerPrimary(),
-            20_000,
-            "the accounts group's next primary",
-          );
-          expect(nextLedger.node).not.toBe(ledger.node);
+          const killed = await throughBothKills(chain, deposit);
 
           chain.issue({ type: 'balance', operationId: 'balance' });
           const balance = await within(chain.result('balance'), 20_000);
-          expect(balance?.reply).toMatchObject({ balanceCents: 26 * 10 });
+          expect(balance?.reply).toMatchObject({ balanceCents: REQUESTS_THROUGH_KILLS * 10 });
           expect(Object.values(chain.results()).every((result) => result.count === 1)).toBe(true);
 
-          const { fronts, ledgers } = await survivorsAgreeing(chain, front.node, ledger.node, style);
+          const { fronts, ledgers } = await survivorsAgreeing(chain, killed.front, killed.ledger, style);
           expect(fronts.map((replica) => replica.role).sort()).toEqual(['backup', 'primary']);
           expect(fronts.every((replica) => replica.counters.divergences === 0)).toBe(true);
           expect(ledgers.map((replica) => replica.role).sort()).toEqual(['backup', 'primary']);
@@ -143,14 +155,11 @@ describe('a replicated front calling a replicated ledger that turns requests dow
   // Requests 1, 5, 9 … throw in the ledger's action; 3, 7, 11 … are rejected before it runs.
   const failOf = (index: number): FailingRequest | undefined =>
     index % 4 === 1 ? 'throw' : index % 4 === 3 ? 'reject' : undefined;
-  const requests = 26;
 
   for (const style of ['semi-active', 'passive'] as const)
     it(`${style}: every turned-down request answered once with a refusal, applied nowhere, across SIGKILLs of both primaries`, async () => {
       const chain = await startChainCluster(style, { ledgerService: 'workload-ledger' });
       try {
-        const front = await waitFor(() => chain.primary(), 20_000, "the front's primary");
-        const ledger = await waitFor(() => chain.ledgerPrimary(), 20_000, "the ledger group's primary");
         const add = async (index: number) => {
           const fail = failOf(index);
           chain.issue({
@@ -161,28 +170,11 @@ describe('a replicated front calling a replicated ledger that turns requests dow
           });
           return within(chain.result(`a${index}`), 20_000);
         };
-        for (let index = 0; index < 8; index++) expect(await add(index)).toBeDefined();
-
-        const frontInFlight = [8, 9, 10, 11].map(add);
-        chain.cluster.kill(front.node);
-        await Promise.all([...frontInFlight, ...[12, 13, 14, 15].map(add)]);
-        expect((await waitFor(() => chain.primary(), 20_000, "the front's next primary")).node).not.toBe(
-          front.node,
-        );
-
-        const ledgerInFlight = [16, 17, 18, 19].map(add);
-        chain.cluster.kill(ledger.node);
-        await Promise.all([...ledgerInFlight, ...[20, 21, 22, 23, 24, 25].map(add)]);
-        const nextLedger = await waitFor(
-          () => chain.ledgerPrimary(),
-          20_000,
-          "the ledger group's next primary",
-        );
-        expect(nextLedger.node).not.toBe(ledger.node);
+        const killed = await throughBothKills(chain, add);
 
         const results = chain.results();
         let appliedSum = 0;
-        for (let index = 0; index < requests; index++) {
+        for (let index = 0; index < REQUESTS_THROUGH_KILLS; index++) {
           const result = results[`a${index}`];
           expect(result?.count, `answers to a${index}`).toBe(1);
           const fail = failOf(index);
@@ -201,7 +193,7 @@ describe('a replicated front calling a replicated ledger that turns requests dow
           total: appliedSum,
         });
 
-        const { fronts, ledgers } = await survivorsAgreeing(chain, front.node, ledger.node, style);
+        const { fronts, ledgers } = await survivorsAgreeing(chain, killed.front, killed.ledger, style);
         expect([...fronts, ...ledgers].every((replica) => replica.counters.divergences === 0)).toBe(true);
       } finally {
         await chain.close();
