@@ -10,7 +10,7 @@
  * that fails these checks is dropped whole and counted (`controlMessagesDropped`,
  * `checkpointsDropped`); one that passes cannot make a handler throw.
  */
-import { tagOfKind } from '@steadfast/wire';
+import { isAddress, isNodeId, tagOfKind } from '@steadfast/wire';
 import type {
   ApplicationPayload,
   Checkpoint,
@@ -78,7 +78,18 @@ function isSupervisedValue(value: unknown): boolean {
   );
 }
 
-function isOrderedInput(value: unknown): boolean {
+/** A message id as the wire carries it: a node id and two counts. */
+function isMessageIdShape(value: unknown): boolean {
+  return isRecord(value) && isNodeId(value.origin) && isCount(value.incarnation) && isCount(value.sequence);
+}
+
+/**
+ * An ordered input as an entry or a control message carries it. Exported for the entries' wire form
+ * (wire-form.ts), whose other inputs travel as these objects: an input of a type this version does
+ * not know (a newer replica's) makes its entry malformed, dropped and counted, rather than reach a
+ * handler that cannot process it.
+ */
+export function isOrderedInput(value: unknown): boolean {
   if (!isRecord(value)) return false;
   switch (value.type) {
     case 'start':
@@ -86,6 +97,8 @@ function isOrderedInput(value: unknown): boolean {
       return true;
     case 'timer':
       return typeof value.name === 'string';
+    case 'reply-timeout':
+      return isMessageIdShape(value.request) && isAddress(value.target) && isCount(value.afterMs);
     case 'message':
       return (
         typeof value.source === 'string' &&
@@ -151,7 +164,12 @@ export function isCheckpoint(value: unknown): value is Checkpoint {
     isRecordOf(book.processed, isSequenceSetData) &&
     isRecordOf(book.timers, (timer) => isRecord(timer) && typeof timer.delayMs === 'number') &&
     (book.syncWait === null || typeof book.syncWait === 'string') &&
-    (book.syncWaitAt === undefined || isCount(book.syncWaitAt))
+    (book.syncWaitAt === undefined || isCount(book.syncWaitAt)) &&
+    (book.syncWaitRequest === undefined ||
+      book.syncWaitRequest === null ||
+      (isRecord(book.syncWaitRequest) &&
+        isMessageIdShape(book.syncWaitRequest.id) &&
+        isAddress(book.syncWaitRequest.target)))
   );
 }
 

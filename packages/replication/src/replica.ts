@@ -121,6 +121,7 @@ import {
   REPLICATION_PIGGYBACK_KEY,
   REFUSED_REPLY_DETAIL_CHARS_MAX,
   REFUSED_REPLY_TYPE,
+  REPLY_TIMEOUT_TYPE,
   applicationPayload,
   zeroReplicaCounters,
   type ApplicationPayload,
@@ -248,6 +249,8 @@ const TIMER_STATE = 'rep:state';
 const TIMER_OUTPUTS = 'rep:outputs';
 const TIMER_MAJORITY = 'rep:majority';
 const TIMER_CHECKPOINT = 'rep:checkpoint';
+/** The primary's wait for the reply to its actor's synchronous request ran out (`syncReplyTimeoutMs`). */
+const TIMER_REPLY_TIMEOUT = 'rep:reply-timeout';
 const USER_TIMER_PREFIX = 'user:';
 const ENDPOINT_TIMER_PREFIX = 'mc:';
 /** Epoch bases kept per group: enough to judge a message delayed across a few failovers. */
@@ -269,6 +272,9 @@ const CONTROL_TRANSFERS_MAX = 64;
  * the lengths and values before the actor ran, and the outputs and timer changes it made. One
  * object, reused from input to input, so the common path allocates nothing for it.
  */
+/** The synchronous request a replica's actor waits on: what its `reply-timeout` names. */
+type SyncWaitRequest = { readonly id: MessageId; readonly target: Address };
+
 interface InputUndo {
   outputSequence: number;
   pendingOutputs: number;
@@ -277,6 +283,7 @@ interface InputUndo {
   effects: number;
   syncWait: string | null;
   syncWaitAt: number;
+  syncWaitRequest: SyncWaitRequest | null;
   /**
    * Outputs to peer groups the input made, each with its channel number taken: the first
    * `outputCount` slots. A count, not `length = 0`, because emptying an array by its length gives
@@ -350,6 +357,8 @@ function orderedKey(input: OrderedInput, position: number): string {
       return `timer:${input.name}`;
     case 'external':
       return `external:${position}`;
+    case 'reply-timeout':
+      return `reply-timeout:${position}`;
     default:
       return assertNever(input, 'ordered input');
   }
@@ -504,6 +513,7 @@ const SETTING_RANGES: Record<
   checkpointIntervalMs: 'delay',
   relayAfterMs: 'delay',
   stuckAskMs: 'delay',
+  syncReplyTimeoutMs: 'delay',
   recoveryWaitMs: 'period',
   recoveryMaxMs: 'period',
 };
@@ -612,6 +622,8 @@ export class ReplicaRole {
   private readonly groupOrigin: NodeId;
   /** The origin of the ids of inputs from outside every group (`replica-external`), once needed. */
   private externalOriginKnown: NodeId | undefined;
+  /** The origin of the ids of `reply-timeout` envelopes, made once. */
+  private timeoutOriginKnown: NodeId | undefined;
   readonly self: NodeId;
   readonly incarnation: number;
   readonly style: ReplicationStyle;
@@ -743,6 +755,13 @@ export class ReplicaRole {
   private syncWait: string | null = null;
   /** The position whose processing sent the synchronous request `syncWait` names. */
   private syncWaitAt = 0;
+  /** That request's id and target: what a `reply-timeout` for it names. */
+  private syncWaitRequest: SyncWaitRequest | null = null;
+  /**
+   * Primary only: the `syncWait` whose reply timer ran out (`syncReplyTimeoutMs`), to be given up on
+   * by the next scheduling pass unless its reply is processed first.
+   */
+  private replyTimeoutDue: string | null = null;
 
   private checkpoint: Checkpoint | undefined;
   /** The current input's marks, for `refuseInput`. */
@@ -754,6 +773,7 @@ export class ReplicaRole {
     effects: 0,
     syncWait: null,
     syncWaitAt: 0,
+    syncWaitRequest: null,
     outputs: [],
     outputCount: 0,
     timers: [],
@@ -1067,6 +1087,9 @@ export class ReplicaRole {
         return;
       case TIMER_RECOVERY:
         this.onFlushDue();
+        return;
+      case TIMER_REPLY_TIMEOUT:
+        this.onReplyTimeoutDue();
         return;
       case TIMER_STATE:
         this.requestState();
@@ -1784,6 +1807,8 @@ export class ReplicaRole {
     this.userTimers = structuredClone(book.timers) as typeof this.userTimers;
     this.syncWait = book.syncWait;
     this.syncWaitAt = book.syncWaitAt ?? 0;
+    this.syncWaitRequest = book.syncWait === null ? null : (book.syncWaitRequest ?? null);
+    this.replyTimeoutDue = null;
     this.processedBy = new Map(
       Object.entries(book.processed).map(([source, data]) => [source, SequenceSet.from(data)]),
     );
@@ -2340,7 +2365,7 @@ export class ReplicaRole {
     const targetGroup = addressActor(target) === GROUP_ACTOR ? addressNode(target) : undefined;
     const connection = targetGroup === undefined ? undefined : this.connections.get(targetGroup);
     if (targetGroup === undefined || connection === undefined) {
-      if (envelope.kind === 'sync-request') this.awaitReply(id);
+      if (envelope.kind === 'sync-request') this.awaitReply(id, target);
       // Not a replicated group this one is connected to: only the primary reaches it.
       if (this.role === 'primary') {
         const external = { ...envelope, id } as Envelope;
@@ -2377,7 +2402,7 @@ export class ReplicaRole {
       return id;
     }
     this.channels[targetGroup] = channel;
-    if (envelope.kind === 'sync-request') this.awaitReply(id);
+    if (envelope.kind === 'sync-request') this.awaitReply(id, target);
     const output: KeptOutput = { connection, kind: envelope.kind, payload };
     this.inputUndo.outputs[this.inputUndo.outputCount++] = output;
     if (this.style === 'passive') this.outputsSinceCheckpoint.push(output);
@@ -2389,10 +2414,59 @@ export class ReplicaRole {
     return id;
   }
 
-  /** The actor made a synchronous request: nothing else is processed until its reply (claim 48). */
-  private awaitReply(id: MessageId): void {
+  /**
+   * The actor made a synchronous request: nothing else is processed until its reply (claim 48), or
+   * until the primary gives up on it (`syncReplyTimeoutMs`). The timer is the primary's alone, as
+   * its other timers: a backup processes the `reply-timeout` where the primary's entry puts it. A
+   * refused input's timer is undone with its other effects; one left from an earlier wait finds
+   * that wait over (`onReplyTimeoutDue`).
+   */
+  private awaitReply(id: MessageId, target: Address): void {
     this.syncWait = messageKey(id);
     this.syncWaitAt = this.positionProcessing;
+    this.syncWaitRequest = { id, target };
+    this.armReplyTimeout();
+  }
+
+  /** Starts the primary's wait for the current synchronous request's reply, if waits are bounded. */
+  private armReplyTimeout(): void {
+    this.replyTimeoutDue = null;
+    if (this.role !== 'primary' || this.syncWait === null || this.settings.syncReplyTimeoutMs === 0) return;
+    this.setTimer(TIMER_REPLY_TIMEOUT, this.settings.syncReplyTimeoutMs);
+  }
+
+  /**
+   * The reply timer ran out at the primary: the next pass gives the wait up (`processReplyTimeout`)
+   * unless the reply is processed first. Nothing to do if the wait it was set for is over: the
+   * timer of a later wait replaces it, so a wait still on is the one it timed.
+   */
+  private onReplyTimeoutDue(): void {
+    if (this.role !== 'primary' || this.syncWait === null) return;
+    this.replyTimeoutDue = this.syncWait;
+    this.scheduleProcessing();
+  }
+
+  /**
+   * At the primary: orders the `reply-timeout` of the synchronous request whose reply timer ran out,
+   * at the position its reply would have taken (`syncWaitAt + 1`, claim 48). Returns true if
+   * processed.
+   */
+  private processReplyTimeout(): boolean {
+    if (this.role !== 'primary') return false;
+    const request = this.syncWaitRequest;
+    if (this.syncWait === null || this.replyTimeoutDue !== this.syncWait || request === null) return false;
+    if (this.positionLast !== this.syncWaitAt) return false;
+    this.replyTimeoutDue = null;
+    this.processAsPrimary(
+      {
+        type: 'reply-timeout',
+        request: request.id,
+        target: request.target,
+        afterMs: this.settings.syncReplyTimeoutMs,
+      },
+      false,
+    );
+    return true;
   }
 
   /** The value of user timer `name` before the current input changed it, for `refuseInput`. */
@@ -2439,6 +2513,17 @@ export class ReplicaRole {
       }
       if (this.instance === undefined)
         throw new Error(`replica ${this.self} processed position ${position} before start`);
+      // A synchronous reply the actor no longer waits for (its request was given up on,
+      // `syncReplyTimeoutMs`): the actor already had its answer, a `ReplyTimeout`. The position
+      // stays taken, alike at every replica (each had the same wait at this position).
+      if (
+        envelope?.kind === 'sync-reply' &&
+        input.type === 'message' &&
+        this.syncWait !== messageKey(envelope.inReplyTo)
+      ) {
+        this.counters.lateRepliesDropped++;
+        return;
+      }
       const actorInput: ActorInput =
         envelope !== undefined
           ? { type: 'message', envelope }
@@ -2474,6 +2559,7 @@ export class ReplicaRole {
     undo.effects = this.effects.length;
     undo.syncWait = this.syncWait;
     undo.syncWaitAt = this.syncWaitAt;
+    undo.syncWaitRequest = this.syncWaitRequest;
     undo.outputCount = 0;
     // Timers change on few inputs: an empty list stays empty, and allocates nothing.
     if (undo.timers.length > 0) undo.timers.length = 0;
@@ -2550,6 +2636,7 @@ export class ReplicaRole {
     this.outputSequence = undo.outputSequence;
     this.syncWait = undo.syncWait;
     this.syncWaitAt = undo.syncWaitAt;
+    this.syncWaitRequest = undo.syncWaitRequest;
     const detail = errorText(error);
     if (rejected) this.counters.inputsRejected++;
     else {
@@ -2606,6 +2693,23 @@ export class ReplicaRole {
       case 'start':
       case 'timer':
         return undefined;
+      case 'reply-timeout': {
+        // In the reply's place, from the callee's address as a reply would be; its id is the
+        // group's own (unique per position), as an outside client's input's is.
+        const origin = (this.timeoutOriginKnown ??= nodeId(`${this.group}.timeout`));
+        return {
+          kind: 'sync-reply',
+          id: { origin, incarnation: 0, sequence: position },
+          source: input.target,
+          target: groupAddress(this.group),
+          inReplyTo: input.request,
+          body: {
+            type: REPLY_TIMEOUT_TYPE,
+            afterMs: input.afterMs,
+            detail: `no reply within ${input.afterMs} ms`,
+          },
+        };
+      }
       case 'external': {
         const origin = (this.externalOriginKnown ??= nodeId(`${this.group}.external`));
         return {
@@ -2651,6 +2755,14 @@ export class ReplicaRole {
       this.historyBase += drop;
     }
     this.counters.processed++;
+    if (input.type === 'reply-timeout') {
+      this.counters.replyTimeouts++;
+      if (this.syncWait === messageKey(input.request)) {
+        this.syncWait = null;
+        this.syncWaitRequest = null;
+      }
+      return;
+    }
     if (input.type !== 'message') return;
     const pending = this.pool.get(key);
     this.poolDelete(key);
@@ -2671,8 +2783,10 @@ export class ReplicaRole {
       (pending.kind === 'sync-reply' || pending.kind === 'async-reply') &&
       pending.payload.inReplyTo !== undefined &&
       this.syncWait === messageKey(pending.payload.inReplyTo)
-    )
+    ) {
       this.syncWait = null;
+      this.syncWaitRequest = null;
+    }
   }
 
   /** Entries and inputs kept for re-announcement and flush replies. */
@@ -2865,7 +2979,7 @@ export class ReplicaRole {
     let snapshotVersion = -1;
     for (let count = 0; count < this.settings.processBatchMax; count++) {
       if (this.syncWait !== null) {
-        if (!this.processImpliedReply()) break;
+        if (!this.processImpliedReply() && !this.processReplyTimeout()) break;
         continue;
       }
       const local = this.localQueue.shift();
@@ -2914,7 +3028,10 @@ export class ReplicaRole {
 
   private hasWork(): boolean {
     if (this.syncWait !== null)
-      return this.positionLast === this.syncWaitAt && this.awaitedReplyKey() !== undefined;
+      return (
+        this.positionLast === this.syncWaitAt &&
+        (this.replyTimeoutDue === this.syncWait || this.awaitedReplyKey() !== undefined)
+      );
     return this.localQueue.length > 0 || this.pool.size > 0;
   }
 
@@ -2989,6 +3106,7 @@ export class ReplicaRole {
         this.pendingOutputs.shift();
         if (output.kind === 'sync-request' && this.syncWait === messageKey(output.payload.id)) {
           this.syncWait = null;
+          this.syncWaitRequest = null;
           this.scheduleProcessing();
         }
         continue;
@@ -3519,6 +3637,7 @@ export class ReplicaRole {
       timers: structuredClone(this.userTimers),
       syncWait: this.syncWait,
       syncWaitAt: this.syncWaitAt,
+      syncWaitRequest: this.syncWaitRequest,
     };
   }
 
@@ -3604,6 +3723,8 @@ export class ReplicaRole {
     this.announcedAnywhere = Math.min(this.announcedAnywhere, from);
     for (const [name, timer] of Object.entries(this.userTimers))
       this.setTimer(`${USER_TIMER_PREFIX}${name}`, timer.delayMs);
+    // A wait the old primary started: the delay starts again here (it times at least that long).
+    this.armReplyTimeout();
     const resend = [...this.kept.values()].sort((a, b) => a.payload.id.sequence - b.payload.id.sequence);
     this.kept.clear();
     this.uncommittedKept.clear();

@@ -6,7 +6,7 @@
  */
 import type { SupervisedValue } from '@steadfast/runtime';
 import type { ConnectionSettings, GroupView, MulticastKind, Packet } from '@steadfast/group';
-import type { Envelope, MessageId, NodeId } from '@steadfast/wire';
+import type { Address, Envelope, MessageId, NodeId } from '@steadfast/wire';
 
 /**
  * How a group's backups follow its primary: `semi-active` backups process every input in the
@@ -136,6 +136,19 @@ export interface ReplicationSettings {
    * run that needed the net from one in which the input would have come anyway.
    */
   readonly stuckAskMs: number;
+  /**
+   * How long the primary waits for the reply to a synchronous request of its actor before it gives
+   * up on it (0, the default: for ever). Claim 48 has the group process nothing else while it
+   * waits, so a callee that never answers (its actor never replies, or its group is gone) would
+   * hold the caller for good. Past this many milliseconds of the primary's clock the group orders
+   * a `reply-timeout` in the reply's place: its actor gets a `sync-reply` with a `ReplyTimeout`
+   * body and goes on, and a reply that comes later is dropped. The request may still take effect
+   * at the callee: a timeout says "no answer in time", not "not done". A new primary that takes
+   * over during a wait starts the delay again. Every replica of the group must know the
+   * `reply-timeout` input before any of them sets this (docs/replication.md, "A synchronous
+   * request that is never answered").
+   */
+  readonly syncReplyTimeoutMs: number;
   /** Settings of the multicast connections this replica takes part in. */
   readonly connection: Partial<ConnectionSettings>;
 }
@@ -164,6 +177,7 @@ export const REPLICATION_DEFAULTS: ReplicationSettings = {
   piggybackCharsMax: 6_000,
   outputCommit: 'at-once',
   stuckAskMs: 500,
+  syncReplyTimeoutMs: 0,
   // A retransmission answers a NACK with up to this many messages; the group layer splits them into
   // packets that each stay within `messageBytesMax`, so full-size messages still travel one per
   // packet. A pass's outputs leave batched (several per packet), so one lost packet can be dozens of
@@ -265,7 +279,24 @@ export type OrderedInput =
   /** A timer the actor set, fired at the primary. */
   | { readonly type: 'timer'; readonly name: string; readonly payload: unknown }
   /** An input from outside any replica group (a local client): the body travels in the entry. */
-  | { readonly type: 'external'; readonly body: unknown };
+  | { readonly type: 'external'; readonly body: unknown }
+  /** The primary gave up on the reply to a synchronous request: see `ReplyTimeoutInput`. */
+  | ReplyTimeoutInput;
+
+/**
+ * The primary's decision that the reply to the synchronous request `request` (sent to `target`)
+ * will not be waited for any longer: no reply came within `afterMs` (`syncReplyTimeoutMs`) of its
+ * clock. Processed at the position right after the request's, like the reply would have been
+ * (claim 48), by every replica alike: the actor gets a `sync-reply` whose body is a
+ * `ReplyTimeout`, and a reply to that request that comes later is dropped unprocessed by the actor
+ * (`lateRepliesDropped`). docs/replication.md, "A synchronous request that is never answered".
+ */
+export interface ReplyTimeoutInput {
+  readonly type: 'reply-timeout';
+  readonly request: MessageId;
+  readonly target: Address;
+  readonly afterMs: number;
+}
 
 /**
  * An application message from another group, named by its source group and channel sequence, and
@@ -321,6 +352,8 @@ export interface ReplicaBookkeeping {
   readonly syncWait: string | null;
   /** The position whose processing sent that synchronous request (claim 48). */
   readonly syncWaitAt?: number;
+  /** That request's id and target, for its `reply-timeout` (absent from a version before it). */
+  readonly syncWaitRequest?: { readonly id: MessageId; readonly target: Address } | null;
 }
 
 /**
@@ -715,6 +748,13 @@ export interface ReplicaCounters {
    */
   refusedReplies: number;
   /**
+   * Synchronous requests of this group's actor whose reply was given up on (`syncReplyTimeoutMs`):
+   * every replica counts the `reply-timeout` positions it processed.
+   */
+  replyTimeouts: number;
+  /** Replies to a synchronous request given up on that came later, dropped unprocessed by the actor. */
+  lateRepliesDropped: number;
+  /**
    * Copies a backup held (of an older epoch of their sender's group than it knew, waiting for a
    * later basis) and took into its pool because its primary's entry named them.
    */
@@ -826,6 +866,8 @@ export function zeroReplicaCounters(): ReplicaCounters {
     inputsFailed: 0,
     inputsRejected: 0,
     refusedReplies: 0,
+    replyTimeouts: 0,
+    lateRepliesDropped: 0,
     checkpointsSent: 0,
     checkpointsApplied: 0,
     checkpointParts: 0,
@@ -889,6 +931,32 @@ export interface RefusedReply {
   readonly type: typeof REFUSED_REPLY_TYPE;
   readonly reason: 'rejected' | 'failed';
   readonly detail: string;
+}
+
+/** The body `type` of a `ReplyTimeout`. */
+export const REPLY_TIMEOUT_TYPE = 'steadfast.reply-timeout';
+
+/**
+ * The body of the `sync-reply` a replica's actor gets in place of a reply that did not come within
+ * `syncReplyTimeoutMs` (`ReplyTimeoutInput`). Unlike a `RefusedReply` it says nothing of the
+ * request's fate: the callee may have taken it, or may yet.
+ */
+export interface ReplyTimeout {
+  readonly type: typeof REPLY_TIMEOUT_TYPE;
+  /** The delay that ran out, in milliseconds of the primary's clock. */
+  readonly afterMs: number;
+  readonly detail: string;
+}
+
+/** Whether a reply's body is a `ReplyTimeout`: no reply came in time (the request's fate unknown). */
+export function isReplyTimeout(body: unknown): body is ReplyTimeout {
+  if (typeof body !== 'object' || body === null) return false;
+  const candidate = body as Partial<ReplyTimeout>;
+  return (
+    candidate.type === REPLY_TIMEOUT_TYPE &&
+    typeof candidate.afterMs === 'number' &&
+    typeof candidate.detail === 'string'
+  );
 }
 
 /** Whether a reply's body is a `RefusedReply`: the request it answers was refused, not handled. */

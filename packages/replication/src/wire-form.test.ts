@@ -3,7 +3,7 @@
 // else travels untouched; a wire form this version did not write is refused (the packet is then a
 // counted drop), never turned into a wrong payload or order entry.
 import { MALFORMED_PAYLOAD } from '@steadfast/group';
-import { decodeBody, encodeBody, nodeId } from '@steadfast/wire';
+import { address, decodeBody, encodeBody, nodeId } from '@steadfast/wire';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { REPLICATION_PIGGYBACK_KEY, type ApplicationPayload, type OrderEntry } from './types.js';
@@ -68,6 +68,12 @@ const entry: fc.Arbitrary<OrderEntry> = fc
       fc.constant({ type: 'start' as const }),
       fc.record({ type: fc.constant('timer' as const), name: fc.string(), payload: json }),
       fc.record({ type: fc.constant('external' as const), body: json }),
+      fc.record({
+        type: fc.constant('reply-timeout' as const),
+        request: fc.record({ origin: group.map(nodeId), incarnation: fc.nat(), sequence: fc.nat() }),
+        target: group.map((name) => address(nodeId(name), 'replicated')),
+        afterMs: fc.nat(),
+      }),
     ),
     values: fc.array(
       fc.oneof(
@@ -185,6 +191,17 @@ describe('replication wire form', () => {
       [1, 1, 'message', [], null, 0],
       [1, 1, ['A', 1], [], null, 2],
       { position: 1, input: { type: 'message', source: 'A', channel: 1 }, values: [] },
+      // An input of a type this build does not know (a newer replica's), or one missing its fields.
+      [1, 1, { type: 'teleport' }, [], null, 0],
+      [1, 1, { type: 'timer' }, [], null, 0],
+      [
+        1,
+        1,
+        { type: 'reply-timeout', request: { origin: 'A' }, target: 'A/replicated', afterMs: 5 },
+        [],
+        null,
+        0,
+      ],
     ])
       expect(form.piggybackFromWire!(entries([badEntry]))).toBe(MALFORMED_PAYLOAD);
     expect(form.piggybackFromWire!({ [REPLICATION_PIGGYBACK_KEY]: { relay: 'x' } })).toBe(MALFORMED_PAYLOAD);

@@ -26,7 +26,7 @@ import { MALFORMED_PAYLOAD, type PayloadWireForm } from '@steadfast/group';
 import { isNodeId, type MessageId } from '@steadfast/wire';
 import type { Piggyback } from '@steadfast/group';
 import type { SupervisedValue } from '@steadfast/runtime';
-import { isCount, isRecord } from './control-form.js';
+import { isCount, isOrderedInput, isRecord } from './control-form.js';
 import {
   applicationPayload,
   REPLICATION_PIGGYBACK_KEY,
@@ -105,7 +105,7 @@ function entryFromWire(wire: unknown): OrderEntry | undefined {
     else if (inputWire.length === 4 && typeof sentEpoch === 'number' && typeof sentAt === 'number')
       input = { type: 'message', source, channel, sentEpoch, sentAt };
     else return undefined;
-  } else if (isRecord(inputWire) && typeof inputWire.type === 'string') {
+  } else if (isOrderedInput(inputWire)) {
     input = inputWire as unknown as OrderedInput;
   } else return undefined;
   const values: SupervisedValue[] = [];

@@ -18,7 +18,7 @@ import {
 import { messageKey, type Envelope } from '@steadfast/wire';
 import { assign, setup } from 'xstate';
 import { groupAddress } from './replica.js';
-import { isRefusedReply } from './types.js';
+import { isRefusedReply, isReplyTimeout } from './types.js';
 
 /**
  * The request the workload's clients send to the ledger (through the front in the chain topology):
@@ -178,10 +178,12 @@ export function front(options: FrontOptions): ActorBehavior {
       if (envelope.kind === 'async-reply' || envelope.kind === 'sync-reply') {
         const waiting = state.pending[messageKey(envelope.inReplyTo)];
         if (waiting === undefined) return state;
-        // A request the ledger refused is refused to the caller too, with the ledger's reason.
-        const answer = isRefusedReply(envelope.body)
-          ? envelope.body
-          : ({ type: 'added', key: waiting.key, total: body.total ?? -1 } satisfies AddedReply);
+        // A request the ledger refused is refused to the caller too, with the ledger's reason; one
+        // given up on (`syncReplyTimeoutMs`) is answered with the timeout, its fate unknown.
+        const answer =
+          isRefusedReply(envelope.body) || isReplyTimeout(envelope.body)
+            ? envelope.body
+            : ({ type: 'added', key: waiting.key, total: body.total ?? -1 } satisfies AddedReply);
         ctx.reply(answer, { to: waiting.request });
         const pending = { ...state.pending };
         delete pending[messageKey(envelope.inReplyTo)];
@@ -228,6 +230,8 @@ interface ClientState {
   asked: Record<string, string>;
   /** Request key → the `RefusedReply`s received for it (a failing request's one reply). */
   refused: Record<string, number>;
+  /** Request key → the `ReplyTimeout`s received for it (a front that gave up on the ledger). */
+  timedOut?: Record<string, number>;
 }
 
 /** A client: issues `add` requests on external `issue` commands and records every reply. */
@@ -262,6 +266,15 @@ export const client: ActorBehavior = defineActor<ClientState>({
       const key = state.asked[messageKey(envelope.inReplyTo)];
       if (key === undefined) return state;
       return { ...state, refused: { ...state.refused, [key]: (state.refused[key] ?? 0) + 1 } };
+    }
+    if (
+      (envelope.kind === 'async-reply' || envelope.kind === 'sync-reply') &&
+      isReplyTimeout(envelope.body)
+    ) {
+      const key = state.asked[messageKey(envelope.inReplyTo)];
+      if (key === undefined) return state;
+      const timedOut = state.timedOut ?? {};
+      return { ...state, timedOut: { ...timedOut, [key]: (timedOut[key] ?? 0) + 1 } };
     }
     if (body.type === 'added' && typeof body.key === 'string') {
       return {

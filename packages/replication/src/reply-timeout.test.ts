@@ -1,0 +1,213 @@
+/**
+ * A synchronous request that is never answered in time (`syncReplyTimeoutMs`). The chain C → A → B
+ * of the simulations, with the front A calling a ledger B that holds one request (`silent`) without
+ * answering it until the next request comes. Invariants:
+ * - the caller goes on: once the delay has run out, its replicas process a `reply-timeout` at the
+ *   position the reply would have taken, alike at every replica that processes (both styles), and
+ *   every later request is answered;
+ * - the request given up on is answered exactly once, with the `ReplyTimeout`, also when the
+ *   caller's primary fails during the wait (its next primary starts the delay again);
+ * - the ledger's late reply to it is dropped at every replica of the caller, so no second answer
+ *   reaches the client, and the replicas of each group agree (no divergence).
+ * With the setting at 0 (the default) the caller still waits for good: the known behaviour.
+ */
+import { defineActor, type ActorBehavior } from '@steadfast/runtime';
+import { messageKey, nodeId, type Envelope } from '@steadfast/wire';
+import { describe, expect, it } from 'vitest';
+import { receptionPolicy } from './policy.js';
+import { ReplicationCluster, type ClusterGroup } from './simulation.js';
+import { groupAddress } from './replica.js';
+import { isReplyTimeout, type ReplicationStyle } from './types.js';
+import { client, type AddRequest, type IssueCommand } from './workload.js';
+
+const STYLES = ['semi-active', 'passive'] as const satisfies readonly ReplicationStyle[];
+const TIMEOUT_MS = 150;
+
+interface SilentLedgerState {
+  readonly total: number;
+  readonly applied: Readonly<Record<string, number>>;
+  /** The `silent` request, held unanswered until the next request arrives. */
+  readonly held: Envelope | null;
+}
+
+/**
+ * A ledger that applies every `add` but answers `silent` only late: with the next request's
+ * handling. So its caller's wait for that reply runs out, and the reply still comes afterwards.
+ */
+const silentLedger: ActorBehavior = defineActor<SilentLedgerState>({
+  kind: 'silent-ledger',
+  initial: () => ({ total: 0, applied: {}, held: null }),
+  handle(state, input, ctx) {
+    if (input.type !== 'message') return state;
+    const envelope = input.envelope;
+    if (envelope.kind !== 'sync-request' && envelope.kind !== 'async-request') return state;
+    const body = envelope.body as AddRequest;
+    const total = state.total + body.amount;
+    const applied = { ...state.applied, [body.key]: (state.applied[body.key] ?? 0) + 1 };
+    if (body.key === 'silent') return { total, applied, held: envelope };
+    if (state.held !== null) ctx.reply({ type: 'added', key: 'silent', total }, { to: state.held });
+    ctx.reply({ type: 'added', key: body.key, total });
+    return { total, applied, held: null };
+  },
+});
+
+interface FrontState {
+  /** Ledger request (message key) → the client's request it serves, and its key. */
+  readonly pending: Readonly<Record<string, { readonly request: Envelope; readonly key: string }>>;
+  /** Every reply the actor was handed, in order: its request's key, and `timeout` or the total. */
+  readonly seen: readonly string[];
+}
+
+/**
+ * The workload's synchronous front, written out so that it also records every reply its actor is
+ * handed (`seen`): a reply the replica should have dropped would show there, even one the front
+ * then ignores.
+ */
+const recordingFront: ActorBehavior = defineActor<FrontState>({
+  kind: 'recording-front',
+  initial: () => ({ pending: {}, seen: [] }),
+  handle(state, input, ctx) {
+    if (input.type !== 'message') return state;
+    const envelope = input.envelope;
+    if (envelope.kind === 'async-request' || envelope.kind === 'sync-request') {
+      const body = envelope.body as AddRequest;
+      const id = ctx.request(groupAddress('B'), { type: 'add', key: body.key, amount: 1 }, { sync: true });
+      return {
+        ...state,
+        pending: { ...state.pending, [messageKey(id)]: { request: envelope, key: body.key } },
+      };
+    }
+    if (envelope.kind !== 'sync-reply') return state;
+    const waiting = state.pending[messageKey(envelope.inReplyTo)];
+    const outcome = isReplyTimeout(envelope.body)
+      ? 'timeout'
+      : String((envelope.body as { total?: number }).total);
+    const seen = [...state.seen, `${waiting?.key ?? 'unknown'}:${outcome}`];
+    if (waiting === undefined) return { ...state, seen };
+    ctx.reply(
+      isReplyTimeout(envelope.body)
+        ? envelope.body
+        : { type: 'added', key: waiting.key, total: Number(outcome) },
+      { to: waiting.request },
+    );
+    const pending = { ...state.pending };
+    delete pending[messageKey(envelope.inReplyTo)];
+    return { pending, seen };
+  },
+});
+
+function frontSeen(sim: ReplicationCluster, node: string): readonly string[] {
+  return (sim.role(node).actorState() as FrontState).seen;
+}
+
+function chainGroups(style: ReplicationStyle, syncReplyTimeoutMs: number): ClusterGroup[] {
+  const policy = receptionPolicy;
+  return [
+    { group: 'C', members: ['c1'], behavior: client, style: 'semi-active', policy, peers: ['A'] },
+    {
+      group: 'A',
+      members: ['a1', 'a2', 'a3'],
+      behavior: recordingFront,
+      style,
+      policy,
+      peers: ['C', 'B'],
+      settings: { syncReplyTimeoutMs },
+    },
+    { group: 'B', members: ['b1', 'b2', 'b3'], behavior: silentLedger, style, policy, peers: ['A'] },
+  ];
+}
+
+function started(groups: ClusterGroup[]): ReplicationCluster {
+  const sim = new ReplicationCluster({ seed: 7, network: { latencyMs: [1, 1] }, groups, trace: true });
+  sim.start();
+  sim.runUntil(300);
+  return sim;
+}
+
+/** Issues `key` from c1 to the front and runs `forMs`. */
+function issue(sim: ReplicationCluster, key: string, forMs = 50): void {
+  const body: IssueCommand = { type: 'issue', key, target: 'A', priority: 0, deadlineMs: 0 };
+  sim.input(nodeId('c1'), { type: 'external', body });
+  sim.runUntil(sim.clock.now() + forMs);
+}
+
+interface ClientState {
+  readonly replies: Record<string, number[]>;
+  readonly refused: Record<string, number>;
+  readonly timedOut?: Record<string, number>;
+}
+
+function clientState(sim: ReplicationCluster): ClientState {
+  return sim.role('c1').actorState() as ClientState;
+}
+
+/** The replicas of the front that process every position: all three semi-active, the primary passive. */
+function processingFronts(sim: ReplicationCluster, style: ReplicationStyle, alive: readonly string[]) {
+  return style === 'semi-active' ? alive : [sim.primaryOf('A')!.self];
+}
+
+describe('a synchronous request never answered in time (syncReplyTimeoutMs)', () => {
+  for (const style of STYLES) {
+    it(`${style}: the caller gives up after the delay, goes on, and drops the late reply`, () => {
+      const sim = started(chainGroups(style, TIMEOUT_MS));
+      issue(sim, 'r1');
+      issue(sim, 'silent', 40);
+      // Well within the delay: the front still waits, and r2 waits behind it (claim 48).
+      issue(sim, 'r2', 40);
+      expect(clientState(sim).replies).toEqual({ r1: [1] });
+      expect(sim.primaryOf('A')!.awaitingReply()).toBe(true);
+      sim.runUntil(sim.clock.now() + TIMEOUT_MS + 100);
+      // Given up on once, answered once with the timeout; r2 went on, and the ledger's late reply to
+      // `silent` (sent with r2's) reached the front and was dropped there.
+      expect(clientState(sim).timedOut).toEqual({ silent: 1 });
+      expect(clientState(sim).replies).toEqual({ r1: [1], r2: [3] });
+      expect(sim.primaryOf('A')!.awaitingReply()).toBe(false);
+      for (const node of processingFronts(sim, style, ['a1', 'a2', 'a3'])) {
+        expect(sim.role(node).counters.replyTimeouts, node).toBe(1);
+        expect(sim.role(node).counters.lateRepliesDropped, node).toBe(1);
+        expect(frontSeen(sim, node), node).toEqual(['r1:1', 'silent:timeout', 'r2:3']);
+      }
+      issue(sim, 'r3', 100);
+      expect(clientState(sim).replies).toEqual({ r1: [1], r2: [3], r3: [4] });
+      expect(clientState(sim).timedOut).toEqual({ silent: 1 });
+      expect(clientState(sim).refused).toEqual({});
+      // The request given up on still took effect at the ledger: a timeout says "no answer in time".
+      const ledger = sim.primaryOf('B')!.actorState() as SilentLedgerState;
+      expect(ledger.applied).toEqual({ r1: 1, silent: 1, r2: 1, r3: 1 });
+      expect(sim.diverged).toEqual([]);
+    });
+
+    it(`${style}: the caller's primary fails during the wait; its next primary gives up once`, () => {
+      const sim = started(chainGroups(style, TIMEOUT_MS));
+      issue(sim, 'r1');
+      issue(sim, 'silent', 40);
+      expect(sim.primaryOf('A')!.self).toBe('a1');
+      expect(sim.role('a1').awaitingReply()).toBe(true);
+      sim.crash(nodeId('a1'));
+      sim.runUntil(sim.clock.now() + 600);
+      expect(sim.primaryOf('A')!.self).not.toBe('a1');
+      expect(clientState(sim).timedOut).toEqual({ silent: 1 });
+      issue(sim, 'r2', 200);
+      expect(clientState(sim).replies).toEqual({ r1: [1], r2: [3] });
+      expect(clientState(sim).timedOut).toEqual({ silent: 1 });
+      for (const node of processingFronts(sim, style, ['a2', 'a3'])) {
+        expect(sim.role(node).counters.replyTimeouts, node).toBe(1);
+        expect(sim.role(node).counters.lateRepliesDropped, node).toBe(1);
+        expect(frontSeen(sim, node), node).toEqual(['r1:1', 'silent:timeout', 'r2:3']);
+      }
+      expect(sim.diverged).toEqual([]);
+    });
+  }
+
+  it('with the default (0) the caller waits for good: nothing times out', () => {
+    const sim = started(chainGroups('semi-active', 0));
+    issue(sim, 'r1');
+    issue(sim, 'silent', 40);
+    issue(sim, 'r2', 2_000);
+    // r2 reached the front but waits behind `silent`, whose reply the ledger sends only with r2's.
+    expect(clientState(sim).replies).toEqual({ r1: [1] });
+    expect(clientState(sim).timedOut).toBeUndefined();
+    expect(sim.primaryOf('A')!.awaitingReply()).toBe(true);
+    expect(sim.role('a1').counters.replyTimeouts).toBe(0);
+  });
+});
