@@ -148,6 +148,20 @@ import {
 /** The actor name under which a replicated group is addressed: `group/replicated`. */
 export const GROUP_ACTOR = 'replicated';
 
+/**
+ * The origin of the ids of envelopes a replica makes up for its own actor (an outside client's
+ * input, a `reply-timeout`): `group.kind`, its group's name cut so that the whole stays a node id
+ * (at most 64 characters). Such ids never leave the group, so only its actor needs to tell them
+ * apart from its peers' ids. Before the cut, a group named with 56 or more characters made the
+ * replica throw at its first outside input.
+ */
+function localOrigin(group: string, kind: 'external' | 'timeout'): NodeId {
+  return nodeId(`${group.slice(0, NODE_ID_CHARS_MAX - kind.length - 1)}.${kind}`);
+}
+
+/** The longest node id (`nodeId`'s pattern in @steadfast/wire). */
+const NODE_ID_CHARS_MAX = 64;
+
 /** The address the user's actors use to reach a replicated group. */
 export function groupAddress(group: string): Address {
   let known = groupAddresses.get(group);
@@ -267,14 +281,14 @@ const CONTROL_PARTS_MAX = 4_096;
 const CONTROL_TRANSFERS_PER_SENDER = 3;
 const CONTROL_TRANSFERS_MAX = 64;
 
+/** The synchronous request a replica's actor waits on: what its `reply-timeout` names. */
+type SyncWaitRequest = { readonly id: MessageId; readonly target: Address };
+
 /**
  * What processing one input changed that its refusal or failure must undo (`refuseInput`):
  * the lengths and values before the actor ran, and the outputs and timer changes it made. One
  * object, reused from input to input, so the common path allocates nothing for it.
  */
-/** The synchronous request a replica's actor waits on: what its `reply-timeout` names. */
-type SyncWaitRequest = { readonly id: MessageId; readonly target: Address };
-
 interface InputUndo {
   outputSequence: number;
   pendingOutputs: number;
@@ -2696,7 +2710,7 @@ export class ReplicaRole {
       case 'reply-timeout': {
         // In the reply's place, from the callee's address as a reply would be; its id is the
         // group's own (unique per position), as an outside client's input's is.
-        const origin = (this.timeoutOriginKnown ??= nodeId(`${this.group}.timeout`));
+        const origin = (this.timeoutOriginKnown ??= localOrigin(this.group, 'timeout'));
         return {
           kind: 'sync-reply',
           id: { origin, incarnation: 0, sequence: position },
@@ -2711,7 +2725,7 @@ export class ReplicaRole {
         };
       }
       case 'external': {
-        const origin = (this.externalOriginKnown ??= nodeId(`${this.group}.external`));
+        const origin = (this.externalOriginKnown ??= localOrigin(this.group, 'external'));
         return {
           kind: 'one-way',
           id: { origin, incarnation: 0, sequence: position },

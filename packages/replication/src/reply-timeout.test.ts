@@ -100,20 +100,38 @@ function frontSeen(sim: ReplicationCluster, node: string): readonly string[] {
   return (sim.role(node).actorState() as FrontState).seen;
 }
 
-function chainGroups(style: ReplicationStyle, syncReplyTimeoutMs: number): ClusterGroup[] {
+/** The client's and the front's group names: one letter, or as long as a node id allows. */
+interface ChainNames {
+  readonly client: string;
+  readonly front: string;
+}
+const SHORT_NAMES: ChainNames = { client: 'C', front: 'A' };
+
+function chainGroups(
+  style: ReplicationStyle,
+  syncReplyTimeoutMs: number,
+  names: ChainNames = SHORT_NAMES,
+): ClusterGroup[] {
   const policy = receptionPolicy;
   return [
-    { group: 'C', members: ['c1'], behavior: client, style: 'semi-active', policy, peers: ['A'] },
     {
-      group: 'A',
+      group: names.client,
+      members: ['c1'],
+      behavior: client,
+      style: 'semi-active',
+      policy,
+      peers: [names.front],
+    },
+    {
+      group: names.front,
       members: ['a1', 'a2', 'a3'],
       behavior: recordingFront,
       style,
       policy,
-      peers: ['C', 'B'],
+      peers: [names.client, 'B'],
       settings: { syncReplyTimeoutMs },
     },
-    { group: 'B', members: ['b1', 'b2', 'b3'], behavior: silentLedger, style, policy, peers: ['A'] },
+    { group: 'B', members: ['b1', 'b2', 'b3'], behavior: silentLedger, style, policy, peers: [names.front] },
   ];
 }
 
@@ -125,8 +143,8 @@ function started(groups: ClusterGroup[]): ReplicationCluster {
 }
 
 /** Issues `key` from c1 to the front and runs `forMs`. */
-function issue(sim: ReplicationCluster, key: string, forMs = 50): void {
-  const body: IssueCommand = { type: 'issue', key, target: 'A', priority: 0, deadlineMs: 0 };
+function issue(sim: ReplicationCluster, key: string, forMs = 50, front = SHORT_NAMES.front): void {
+  const body: IssueCommand = { type: 'issue', key, target: front, priority: 0, deadlineMs: 0 };
   sim.input(nodeId('c1'), { type: 'external', body });
   sim.runUntil(sim.clock.now() + forMs);
 }
@@ -198,6 +216,20 @@ describe('a synchronous request never answered in time (syncReplyTimeoutMs)', ()
       expect(sim.diverged).toEqual([]);
     });
   }
+
+  it('groups named with 64 characters: the ids a replica makes up for its actor stay node ids', () => {
+    // The client's group gets outside inputs (`group.external` ids) and the front's times out
+    // (`group.timeout` ids): with the names whole, both ids were past 64 characters, and making
+    // one threw out of the replica's step.
+    const names = { client: 'c'.repeat(64), front: 'a'.repeat(64) };
+    const sim = started(chainGroups('semi-active', TIMEOUT_MS, names));
+    issue(sim, 'r1', 50, names.front);
+    issue(sim, 'silent', 40, names.front);
+    issue(sim, 'r2', TIMEOUT_MS + 140, names.front);
+    expect(clientState(sim).replies).toEqual({ r1: [1], r2: [3] });
+    expect(clientState(sim).timedOut).toEqual({ silent: 1 });
+    expect(sim.diverged).toEqual([]);
+  });
 
   it('with the default (0) the caller waits for good: nothing times out', () => {
     const sim = started(chainGroups('semi-active', 0));
