@@ -13,6 +13,7 @@
  */
 import { defineActor, type ActorBehavior } from '@steadfast/runtime';
 import { messageKey, nodeId, type Envelope } from '@steadfast/wire';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { receptionPolicy } from './policy.js';
 import { ReplicationCluster, type ClusterGroup } from './simulation.js';
@@ -242,4 +243,70 @@ describe('a synchronous request never answered in time (syncReplyTimeoutMs)', ()
     expect(sim.primaryOf('A')!.awaitingReply()).toBe(true);
     expect(sim.role('a1').counters.replyTimeouts).toBe(0);
   });
+});
+
+/**
+ * Random schedules: the delay, when `silent` comes among six other requests, lossy or duplicating
+ * links until a heal, and a crash of the front's or the ledger's primary at a random time.
+ * Invariants at the end: every request is answered exactly once at the client, with its total or
+ * with the timeout (`silent`, last, can only time out); every request took effect exactly once at
+ * the ledger, timed out or not; the live replicas of each semi-active group processed the same
+ * order, and none diverged.
+ */
+describe('a synchronous request never answered in time, under random faults', () => {
+  it('answers every request once and applies it once, whatever the schedule', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          seed: fc.nat(1_000_000),
+          style: fc.constantFrom(...STYLES),
+          timeoutMs: fc.integer({ min: 20, max: 400 }),
+          silentAt: fc.integer({ min: 0, max: 6 }),
+          loss: fc.constantFrom(0, 0.05),
+          duplicate: fc.constantFrom(0, 0.05),
+          crash: fc.constantFrom(null, 'a1', 'b1'),
+          crashAtMs: fc.integer({ min: 0, max: 500 }),
+        }),
+        ({ seed, style, timeoutMs, silentAt, loss, duplicate, crash, crashAtMs }) => {
+          const sim = new ReplicationCluster({
+            seed,
+            network: { latencyMs: [1, 3], loss, duplicate },
+            groups: chainGroups(style, timeoutMs),
+          });
+          sim.start();
+          sim.runUntil(300);
+          const keys = ['r1', 'r2', 'r3', 'r4', 'r5', 'r6'];
+          keys.splice(silentAt, 0, 'silent');
+          keys.forEach((key, index) => {
+            const body: IssueCommand = { type: 'issue', key, target: 'A', priority: 0, deadlineMs: 0 };
+            sim.clock.setTimer(index * 40, () => sim.input(nodeId('c1'), { type: 'external', body }));
+          });
+          if (crash !== null) sim.clock.setTimer(crashAtMs, () => sim.crash(nodeId(crash)));
+          sim.runUntil(sim.clock.now() + 1_500);
+          sim.heal();
+          sim.runUntil(sim.clock.now() + 3_000);
+
+          const state = clientState(sim);
+          for (const key of keys) {
+            const answers = (state.replies[key]?.length ?? 0) + (state.timedOut?.[key] ?? 0);
+            expect(answers, `answers to ${key}`).toBe(1);
+          }
+          if (silentAt === keys.length - 1) expect(state.timedOut?.silent).toBe(1);
+          const ledger = sim.primaryOf('B')!.actorState() as SilentLedgerState;
+          for (const key of keys) expect(ledger.applied[key], `${key} at the ledger`).toBe(1);
+          expect(sim.diverged).toEqual([]);
+          if (style === 'semi-active')
+            for (const group of ['A', 'B']) {
+              const primary = sim.primaryOf(group)!;
+              for (const role of sim.replicas(group))
+                expect(role.history().join(), `${role.self} of ${group}`).toBe(primary.history().join());
+            }
+        },
+      ),
+      {
+        numRuns: Number(process.env.STEADFAST_TIMEOUT_RUNS ?? 60),
+        seed: Number(process.env.STEADFAST_TIMEOUT_SEED ?? 24112417),
+      },
+    );
+  }, 300_000);
 });
