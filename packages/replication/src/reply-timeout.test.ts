@@ -19,7 +19,7 @@ import { receptionPolicy } from './policy.js';
 import { ReplicationCluster, type ClusterGroup } from './simulation.js';
 import { groupAddress } from './replica.js';
 import { isReplyTimeout, type ReplicationStyle } from './types.js';
-import { client, type AddRequest, type IssueCommand } from './workload.js';
+import { client, front, type AddRequest, type IssueCommand } from './workload.js';
 
 const STYLES = ['semi-active', 'passive'] as const satisfies readonly ReplicationStyle[];
 const TIMEOUT_MS = 150;
@@ -112,6 +112,7 @@ function chainGroups(
   style: ReplicationStyle,
   syncReplyTimeoutMs: number,
   names: ChainNames = SHORT_NAMES,
+  frontBehavior: ActorBehavior = recordingFront,
 ): ClusterGroup[] {
   const policy = receptionPolicy;
   return [
@@ -126,7 +127,7 @@ function chainGroups(
     {
       group: names.front,
       members: ['a1', 'a2', 'a3'],
-      behavior: recordingFront,
+      behavior: frontBehavior,
       style,
       policy,
       peers: [names.client, 'B'],
@@ -271,7 +272,8 @@ describe('a synchronous request never answered in time, under random faults', ()
           const sim = new ReplicationCluster({
             seed,
             network: { latencyMs: [1, 3], loss, duplicate },
-            groups: chainGroups(style, timeoutMs),
+            // The workload's own front: it passes the timeout on to the client, which counts it.
+            groups: chainGroups(style, timeoutMs, SHORT_NAMES, front({ ledgerGroup: 'B', sync: true })),
           });
           sim.start();
           sim.runUntil(300);
