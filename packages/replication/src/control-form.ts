@@ -98,7 +98,14 @@ export function isOrderedInput(value: unknown): boolean {
     case 'timer':
       return typeof value.name === 'string';
     case 'reply-timeout':
-      return isMessageIdShape(value.request) && isAddress(value.target) && isCount(value.afterMs);
+      // Any delay the setting takes: a finite number of milliseconds, fractions too.
+      return (
+        isMessageIdShape(value.request) &&
+        isAddress(value.target) &&
+        typeof value.afterMs === 'number' &&
+        Number.isFinite(value.afterMs) &&
+        value.afterMs >= 0
+      );
     case 'message':
       return (
         typeof value.source === 'string' &&

@@ -252,7 +252,7 @@ describe('a synchronous request never answered in time (syncReplyTimeoutMs)', ()
  * Invariants at the end: every request is answered exactly once at the client, with its total or
  * with the timeout (`silent`, last, can only time out); every request took effect exactly once at
  * the ledger, timed out or not; the live replicas of each semi-active group processed the same
- * order, and none diverged.
+ * order, and none diverged; no replica dropped as malformed anything another one wrote.
  */
 describe('a synchronous request never answered in time, under random faults', () => {
   it('answers every request once and applies it once, whatever the schedule', () => {
@@ -261,7 +261,11 @@ describe('a synchronous request never answered in time, under random faults', ()
         fc.record({
           seed: fc.nat(1_000_000),
           style: fc.constantFrom(...STYLES),
-          timeoutMs: fc.integer({ min: 20, max: 400 }),
+          // A setting is any finite number of milliseconds: fractions too.
+          timeoutMs: fc.oneof(
+            fc.integer({ min: 20, max: 400 }),
+            fc.double({ min: 20, max: 400, noNaN: true, noDefaultInfinity: true }),
+          ),
           silentAt: fc.integer({ min: 0, max: 6 }),
           loss: fc.constantFrom(0, 0.05),
           duplicate: fc.constantFrom(0, 0.05),
@@ -297,6 +301,12 @@ describe('a synchronous request never answered in time, under random faults', ()
           const ledger = sim.primaryOf('B')!.actorState() as SilentLedgerState;
           for (const key of keys) expect(ledger.applied[key], `${key} at the ledger`).toBe(1);
           expect(sim.diverged).toEqual([]);
+          // Nothing here sends a malformed message: a drop means a replica refused what another wrote.
+          for (const group of ['C', 'A', 'B'])
+            for (const role of sim.replicas(group)) {
+              const { controlMessagesDropped, checkpointsDropped, piggybackFieldsDropped } = role.counters;
+              expect(controlMessagesDropped + checkpointsDropped + piggybackFieldsDropped, role.self).toBe(0);
+            }
           if (style === 'semi-active')
             for (const group of ['A', 'B']) {
               const primary = sim.primaryOf(group)!;

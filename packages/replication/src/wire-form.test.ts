@@ -72,7 +72,7 @@ const entry: fc.Arbitrary<OrderEntry> = fc
         type: fc.constant('reply-timeout' as const),
         request: fc.record({ origin: group.map(nodeId), incarnation: fc.nat(), sequence: fc.nat() }),
         target: group.map((name) => address(nodeId(name), 'replicated')),
-        afterMs: fc.nat(),
+        afterMs: fc.oneof(fc.nat(), fc.double({ min: 0, max: 1e9, noNaN: true, noDefaultInfinity: true })),
       }),
     ),
     values: fc.array(
