@@ -15,10 +15,12 @@ import { defineActor, type ActorBehavior } from '@steadfast/runtime';
 import { messageKey, nodeId, type Envelope } from '@steadfast/wire';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { replicaActor } from './group.js';
 import { receptionPolicy } from './policy.js';
+import { runtimeReplicas } from './runtime-nodes.test-support.js';
 import { ReplicationCluster, type ClusterGroup } from './simulation.js';
-import { groupAddress } from './replica.js';
-import { isReplyTimeout, type ReplicationStyle } from './types.js';
+import { groupAddress, type ReplicaRole } from './replica.js';
+import { isReplyTimeout, type ReplicationSettings, type ReplicationStyle } from './types.js';
 import { client, front, type AddRequest, type IssueCommand } from './workload.js';
 
 const STYLES = ['semi-active', 'passive'] as const satisfies readonly ReplicationStyle[];
@@ -321,4 +323,71 @@ describe('a synchronous request never answered in time, under random faults', ()
       },
     );
   }, 300_000);
+});
+
+/**
+ * The same chain on runtime nodes: signed frames, the real codec and the entries' wire form, which
+ * the pure-role simulation above skips (its packets travel as objects). Invariants: the timeout and
+ * the late reply's drop happen at every replica of the front, no receiver drops any entry as
+ * malformed (the delay is fractional on purpose: a setting may be), and the client gets the timeout
+ * once and every other reply.
+ */
+describe('a synchronous request never answered in time, on runtime nodes', () => {
+  it('every replica of the front gives up once and drops the late reply; nothing is malformed', async () => {
+    const fronts = ['a1', 'a2', 'a3'];
+    const ledgers = ['b1', 'b2', 'b3'];
+    const roles = new Map<string, ReplicaRole>();
+    const replicated = (behavior: ActorBehavior, settings: Partial<ReplicationSettings> = {}) =>
+      replicaActor(behavior, {
+        style: 'semi-active',
+        policy: receptionPolicy,
+        settings,
+        onRole: (role) => roles.set(role.self, role),
+      });
+    const { tell, view, run } = runtimeReplicas([
+      { node: 'c1', group: 'C', behavior: replicated(client), peers: { A: fronts } },
+      ...fronts.map((node) => ({
+        node,
+        group: 'A',
+        // Fractional on purpose: a setting may be, and the entry must still pass the receivers' checks.
+        behavior: replicated(recordingFront, { syncReplyTimeoutMs: 150.5 }),
+        peers: { C: ['c1'], B: ledgers },
+      })),
+      ...ledgers.map((node) => ({
+        node,
+        group: 'B',
+        behavior: replicated(silentLedger),
+        peers: { A: fronts },
+      })),
+    ]);
+    tell('c1', view('C', ['c1']));
+    for (const node of fronts) tell(node, view('A', fronts));
+    for (const node of ledgers) tell(node, view('B', ledgers));
+    await run(300);
+    const issueKey = (key: string) =>
+      tell('c1', {
+        type: 'replica-external',
+        body: { type: 'issue', key, target: 'A', priority: 0, deadlineMs: 0 },
+      });
+    issueKey('r1');
+    await run(50);
+    issueKey('silent');
+    await run(40);
+    issueKey('r2');
+    await run(600);
+
+    const clientNow = roles.get('c1')!.actorState() as ClientState;
+    expect(clientNow.replies).toEqual({ r1: [1], r2: [3] });
+    expect(clientNow.timedOut).toEqual({ silent: 1 });
+    for (const node of fronts) {
+      const role = roles.get(node)!;
+      expect(role.counters.replyTimeouts, node).toBe(1);
+      expect(role.counters.lateRepliesDropped, node).toBe(1);
+      expect((role.actorState() as FrontState).seen, node).toEqual(['r1:1', 'silent:timeout', 'r2:3']);
+    }
+    for (const [node, role] of roles) {
+      const { controlMessagesDropped, checkpointsDropped, piggybackFieldsDropped } = role.counters;
+      expect(controlMessagesDropped + checkpointsDropped + piggybackFieldsDropped, node).toBe(0);
+    }
+  });
 });
