@@ -127,6 +127,18 @@ describe('steadfast CLI', () => {
     expect(summary.requests as number).toBeGreaterThan(0);
     expect(summary).toHaveProperty('failovers');
     expect(summary).toHaveProperty('wallMs');
+    expect(summary.timedOut).toBe(0);
+  });
+
+  it('sim replication --sync-reply-timeout-ms: the front gives up on slow ledger replies, and the end checks take the timeout as the one reply', async () => {
+    const args = ['sim', 'replication', '--seeds', '2', '--from', '70003', '--topology', 'chain'];
+    const run = await steadfast([...args, '--sync-reply-timeout-ms', '30', '--json']);
+    expect(run.code).toBe(0);
+    const summary = lastJson(run);
+    expect(summary).toMatchObject({ runs: 2, violations: [] });
+    // Seed 70003 alone times out 6 of its 12 requests.
+    expect(summary.timedOut as number).toBeGreaterThanOrEqual(6);
+    expect(run.stderr).toMatch(/24 requests \(\d+ answered with the reply timeout\)/);
   });
 
   it('sim replication --schedule: a fault schedule in place of the nemesis, repeated by the replay command; a bad one is a usage error', async () => {
@@ -264,6 +276,7 @@ describe('steadfast CLI', () => {
       ['--piggyback-chars', '100', 'from 300 to 6000'],
       ['--stuck-ask-ms', '60001', 'from 0 to 60000'],
       ['--checkpoint-interval-ms', '60001', 'from 0 to 60000'],
+      ['--sync-reply-timeout-ms', '60001', 'from 0 to 60000'],
     ] as const) {
       const refused = await steadfast(['sim', 'replication', '--seeds', '1', flag, value]);
       expect(refused.code).toBe(2);

@@ -32,6 +32,7 @@ import type { ActorBehavior } from '@steadfast/runtime';
 
 const SEEDS = Number(process.env['REPLICATION_MEMBERSHIP_SIM_SEEDS'] ?? 40);
 const FAILING_SEEDS = 12;
+const TIMEOUT_SEEDS = 10;
 
 function describeViolations(results: readonly ReplicationSimResult[], check?: 'invariant' | 'end'): string[] {
   return results.flatMap((result) =>
@@ -118,6 +119,35 @@ describe('replica groups with views from the real membership layer', () => {
       expect(results.flatMap((result) => result.stateLosses)).toEqual([]);
       expect(new Set(results.map((result) => result.topology)).size).toBe(2);
       expect(results.reduce((sum, result) => sum + result.failovers, 0)).toBeGreaterThan(FAILING_SEEDS / 2);
+    });
+
+  // The front gives up on a ledger reply after 30 ms (`syncReplyTimeoutMs`), which crashes,
+  // partitions and view changes make common: the end checks then take the `ReplyTimeout` as the
+  // request's one reply at the client, and still want the request applied exactly once at the
+  // ledger, the late reply reaching no actor (the client would count a second reply) and every
+  // replica of the front in the same order and state (the timeout is an announced entry).
+  for (const style of ['semi-active', 'passive'] as const)
+    it(`${style}: synchronous calls that time out, chain, seeds 1-${TIMEOUT_SEEDS}: one reply each, exactly-once at the ledger`, async () => {
+      const results: ReplicationSimResult[] = [];
+      for (let seed = 1; seed <= TIMEOUT_SEEDS; seed++)
+        results.push(
+          await runReplicationSimulation({
+            seed,
+            style,
+            views: 'membership',
+            policy: policyForSeed(seed),
+            topology: 'chain',
+            settings: { syncReplyTimeoutMs: 30 },
+          }),
+        );
+      expect(describeViolations(results)).toEqual([]);
+      expect(results.flatMap((result) => result.stateLosses)).toEqual([]);
+      // The path was taken: fronts gave up, and replies that came after were dropped.
+      expect(results.reduce((sum, result) => sum + result.timedOut, 0)).toBeGreaterThan(TIMEOUT_SEEDS);
+      expect(results.reduce((sum, result) => sum + result.lateRepliesDropped, 0)).toBeGreaterThan(
+        TIMEOUT_SEEDS,
+      );
+      expect(results.reduce((sum, result) => sum + result.failovers, 0)).toBeGreaterThan(TIMEOUT_SEEDS / 2);
     });
 
   it('a group whose every state holder failed together (crashed, or evicted alive while partitioned) is reported as a state loss, with the safety checks holding after every event (seeds 417, 1302)', async () => {

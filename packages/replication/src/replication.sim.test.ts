@@ -155,6 +155,7 @@ describe('replica groups on the simulator, under every fault kind', () => {
         replicas: 3,
         stuckAskMs: 500,
         checkpointIntervalMs: 20,
+        syncReplyTimeoutMs: 0,
       }),
     ).toBe('pnpm steadfast sim replication --seeds 1 --from 9 --style passive');
     expect(
@@ -166,9 +167,10 @@ describe('replica groups on the simulator, under every fault kind', () => {
         frontCalls: true,
         stuckAskMs: 0,
         checkpointIntervalMs: 1000,
+        syncReplyTimeoutMs: 30,
       }),
     ).toBe(
-      'pnpm steadfast sim replication --seeds 1 --from 9 --style passive --policy fairness --views membership --faults crash,loss --replicas 5 --piggyback-chars 300 --output-commit majority --front-calls --stuck-ask-ms 0 --checkpoint-interval-ms 1000',
+      'pnpm steadfast sim replication --seeds 1 --from 9 --style passive --policy fairness --views membership --faults crash,loss --replicas 5 --piggyback-chars 300 --output-commit majority --front-calls --stuck-ask-ms 0 --checkpoint-interval-ms 1000 --sync-reply-timeout-ms 30',
     );
   });
 });

@@ -71,6 +71,8 @@ interface ClientView {
   readonly issued: readonly string[];
   readonly replies: Readonly<Record<string, readonly number[]>>;
   readonly refused: Readonly<Record<string, number>>;
+  /** Requests the front answered with a `ReplyTimeout` (it gave up on the ledger). */
+  readonly timedOut?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -185,7 +187,15 @@ export interface ReplicationSimResult {
   readonly ok: boolean;
   readonly violations: readonly ReplicationSimViolation[];
   readonly requests: number;
+  /** Replies the clients received: totals, refusals and timeouts (`timedOut` of them). */
   readonly replies: number;
+  /**
+   * Requests the front answered with a `ReplyTimeout` because it gave up waiting for the ledger
+   * (`settings.syncReplyTimeoutMs`, chain topology): each still takes effect at the ledger once.
+   */
+  readonly timedOut: number;
+  /** Synchronous replies that came after their caller gave up, dropped (`counters.lateRepliesDropped`). */
+  readonly lateRepliesDropped: number;
   /** Promotions after the first primaries: failovers. */
   readonly failovers: number;
   readonly stateTransfers: number;
@@ -256,6 +266,7 @@ const REPLAYED_SETTINGS = [
   'outputCommit',
   'stuckAskMs',
   'checkpointIntervalMs',
+  'syncReplyTimeoutMs',
 ] as const;
 
 /** What else a replay must repeat, each only when it differs from the default. */
@@ -298,6 +309,7 @@ export function replicationSimReplayCommand(
     failingRequests,
     stuckAskMs,
     checkpointIntervalMs,
+    syncReplyTimeoutMs,
     topology,
     requests,
     schedule,
@@ -318,6 +330,8 @@ export function replicationSimReplayCommand(
     checkpointIntervalMs !== REPLICATION_DEFAULTS.checkpointIntervalMs
   )
     words.push('--checkpoint-interval-ms', String(checkpointIntervalMs));
+  if (syncReplyTimeoutMs !== undefined && syncReplyTimeoutMs !== REPLICATION_DEFAULTS.syncReplyTimeoutMs)
+    words.push('--sync-reply-timeout-ms', String(syncReplyTimeoutMs));
   if (topology !== undefined) words.push('--topology', topology);
   if (requests !== undefined && requests !== REPLICATION_SIM_REQUESTS_DEFAULT)
     words.push('--requests', String(requests));
@@ -474,6 +488,8 @@ export async function runReplicationSimulation(
   const entry = topology === 'chain' ? 'A' : 'B';
   const failingOf = (index: number) =>
     options.failingRequests === true ? failingRequestOf(index) : undefined;
+  // A front that gives up on the ledger answers its client with the timeout instead of a total.
+  const timeoutsOn = (options.settings?.syncReplyTimeoutMs ?? REPLICATION_DEFAULTS.syncReplyTimeoutMs) > 0;
   const memberIds = replicationGroupMembers(topology, replicas);
   const groups: GroupPlan[] = [
     { group: 'C', members: memberIds['C']!, peers: [entry], behavior: client, style: 'semi-active' },
@@ -627,7 +643,10 @@ export async function runReplicationSimulation(
       // Like a client that retries until answered: a primary that took the command may crash
       // before anyone else learnt of it, and the replicas' `issued` list drops repeats.
       const state = role?.actorState() as ClientView | undefined;
-      const answered = state?.replies[command.key] !== undefined || state?.refused[command.key] !== undefined;
+      const answered =
+        state?.replies[command.key] !== undefined ||
+        state?.refused[command.key] !== undefined ||
+        state?.timedOut?.[command.key] !== undefined;
       if (answered && role?.role === 'primary') return;
       if (primary !== undefined)
         sim.node(primary)?.tell(address(primary, REPLICA_ACTOR_NAME), replicaExternalCommand(command));
@@ -858,9 +877,15 @@ export async function runReplicationSimulation(
       const state = clientPrimary?.role.actorState() as ClientView | undefined;
       const received = state?.replies[key] ?? [];
       const refused = state?.refused[key] ?? 0;
-      if (received.length + refused !== 1)
-        messages.push(`request ${key} got ${received.length + refused} replies at ${clientGroup}`);
-      else if (fail === undefined && refused > 0)
+      const timedOut = state?.timedOut?.[key] ?? 0;
+      const answers = received.length + refused + timedOut;
+      if (answers !== 1) messages.push(`request ${key} got ${answers} replies at ${clientGroup}`);
+      else if (timedOut > 0) {
+        // The front gave up on the ledger: the client is told nothing of the request's fate, so
+        // the ledger's count above is what says it took effect as it should (once, or nowhere).
+        if (!timeoutsOn)
+          messages.push(`request ${key} timed out at ${clientGroup}, but syncReplyTimeoutMs is 0`);
+      } else if (fail === undefined && refused > 0)
         messages.push(`request ${key} was refused at ${clientGroup}, but the ledger had no reason to`);
       else if (fail !== undefined && refused === 0)
         messages.push(`request ${key} (${fail}) got a total at ${clientGroup}, not a refusal`);
@@ -890,12 +915,15 @@ export async function runReplicationSimulation(
         replayCommand,
       });
   let replies = 0;
+  let timedOut = 0;
   for (const clientGroup of ['C', 'D']) {
     const primary = hosted.get(currentViews.current(clientGroup)?.primary ?? nodeId('c1'));
     const state = primary?.role.actorState() as ClientView | undefined;
     for (const totals of Object.values(state?.replies ?? {})) replies += totals.length;
     for (const count of Object.values(state?.refused ?? {})) replies += count;
+    for (const count of Object.values(state?.timedOut ?? {})) timedOut += count;
   }
+  replies += timedOut;
   const total = sumReplicaCounters(allRoles.map((record) => record.role.counters));
   return {
     seed,
@@ -906,6 +934,8 @@ export async function runReplicationSimulation(
     violations,
     requests,
     replies,
+    timedOut,
+    lateRepliesDropped: total.lateRepliesDropped,
     failovers: total.promotions - groups.length,
     stateTransfers: total.stateTransfersApplied,
     stateTransfersStale: total.stateTransfersStale,

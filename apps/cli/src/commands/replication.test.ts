@@ -10,11 +10,26 @@ import { sweepReplicationSeed, type ReplicationSweepRun, type ReplicationSweepTa
 const NET_MS = 500;
 
 function tally(): ReplicationSweepTally {
-  return { requests: 0, failovers: 0, stateLosses: 0, stuckInputRuns: 0, stuckInputNeededRuns: 0 };
+  return {
+    requests: 0,
+    timedOut: 0,
+    failovers: 0,
+    stateLosses: 0,
+    stuckInputRuns: 0,
+    stuckInputNeededRuns: 0,
+  };
 }
 
 function run(overrides: Partial<ReplicationSweepRun> = {}): ReplicationSweepRun {
-  return { requests: 12, failovers: 3, stateLosses: [], stuckInputsAsked: 0, violations: [], ...overrides };
+  return {
+    requests: 12,
+    timedOut: 0,
+    failovers: 3,
+    stateLosses: [],
+    stuckInputsAsked: 0,
+    violations: [],
+    ...overrides,
+  };
 }
 
 const violation = {

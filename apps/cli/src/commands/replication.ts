@@ -58,6 +58,9 @@ const STUCK_ASK_MS_MAX = 60_000;
 /** `sim replication --checkpoint-interval-ms` at most: a minute, longer than any run. */
 const CHECKPOINT_INTERVAL_MS_MAX = 60_000;
 
+/** `sim replication --sync-reply-timeout-ms` at most: a minute, longer than any run. */
+const SYNC_REPLY_TIMEOUT_MS_MAX = 60_000;
+
 /**
  * The most rounds `bench replication --rounds` runs: each round starts all three sides' processes
  * afresh and takes ~30 – 40 s here.
@@ -78,7 +81,7 @@ export const simReplicationCommand: CommandSpec = {
   name: 'sim replication',
   summary: 'Run many seeds of replica groups (order announcements, failover) under the nemesis.',
   usage:
-    'steadfast sim replication --seeds N [--from S] [--style semi-active|passive] [--policy NAME] [--faults LIST] [--views scripted|membership] [--replicas N] [--piggyback-chars N] [--output-commit at-once|majority] [--front-calls] [--failing-requests] [--stuck-ask-ms N] [--checkpoint-interval-ms N] [--topology chain|direct] [--requests N] [--schedule JSON|FILE] [--json]',
+    'steadfast sim replication --seeds N [--from S] [--style semi-active|passive] [--policy NAME] [--faults LIST] [--views scripted|membership] [--replicas N] [--piggyback-chars N] [--output-commit at-once|majority] [--front-calls] [--failing-requests] [--stuck-ask-ms N] [--checkpoint-interval-ms N] [--sync-reply-timeout-ms N] [--topology chain|direct] [--requests N] [--schedule JSON|FILE] [--json]',
   details:
     `Seeds S … S+N−1 (default S = 1). Policies: ${POLICY_NAMES.join(', ')} (default: rotating with the seed).\n` +
     `Faults: ${ALL_FAULTS.join(', ')} (default all). Topology alternates with the seed between clients →\n` +
@@ -100,6 +103,11 @@ export const simReplicationCommand: CommandSpec = {
     'refusal (docs/replication.md, "A failed input").\n' +
     "--checkpoint-interval-ms sets a passive primary's checkpointIntervalMs (default 20): long values\n" +
     'make checkpoints rare, so a backup that takes over replays long logs.\n' +
+    "--sync-reply-timeout-ms sets every replica's syncReplyTimeoutMs (default 0: wait for ever): the\n" +
+    'front gives up on a ledger reply that takes longer and answers its client with a ReplyTimeout,\n' +
+    'which the end checks take as that request’s one reply; the ledger must still apply the request\n' +
+    'once, and the late reply reach no actor (docs/replication.md, "A synchronous request that is never\n' +
+    'answered"). Runs of the chain topology only call synchronously.\n' +
     'A semi-active backup stopped at one position for --stuck-ask-ms (default 500; 0: never) asks its\n' +
     'primary for the input: a safety net under the rules that fetch inputs. A run in which it fired is\n' +
     'run again without it; one that then fails needed the net (a path no rule covers), counted in\n' +
@@ -139,6 +147,10 @@ export const simReplicationCommand: CommandSpec = {
       type: 'string',
       description: `passive style: checkpointIntervalMs, 0 (a checkpoint every pass) to ${CHECKPOINT_INTERVAL_MS_MAX} (default ${REPLICATION_DEFAULTS.checkpointIntervalMs})`,
     },
+    'sync-reply-timeout-ms': {
+      type: 'string',
+      description: `syncReplyTimeoutMs of every replica, 0 (wait for ever) to ${SYNC_REPLY_TIMEOUT_MS_MAX} (default ${REPLICATION_DEFAULTS.syncReplyTimeoutMs})`,
+    },
     topology: {
       type: 'string',
       description: 'chain (clients → front → ledger) or direct (clients → ledger); default: from the seed',
@@ -154,7 +166,7 @@ export const simReplicationCommand: CommandSpec = {
     json: {
       type: 'boolean',
       description:
-        'print {"runs","violations","requests","failovers","stateLosses","stuckInputRuns","stuckInputNeededRuns","wallMs"}',
+        'print {"runs","violations","requests","timedOut","failovers","stateLosses","stuckInputRuns","stuckInputNeededRuns","wallMs"}',
     },
   },
   async run(args) {
@@ -193,6 +205,13 @@ export const simReplicationCommand: CommandSpec = {
       0,
       CHECKPOINT_INTERVAL_MS_MAX,
     );
+    const syncReplyTimeoutMs = integerFlag(
+      args,
+      'sync-reply-timeout-ms',
+      REPLICATION_DEFAULTS.syncReplyTimeoutMs,
+      0,
+      SYNC_REPLY_TIMEOUT_MS_MAX,
+    );
     const topology = choiceFlag(args, 'topology', TOPOLOGIES, undefined);
     const requestsPerRun = integerFlag(
       args,
@@ -204,6 +223,7 @@ export const simReplicationCommand: CommandSpec = {
     const schedule = scheduleFlag(args.values.schedule, topology, replicas);
     const tally: ReplicationSweepTally = {
       requests: 0,
+      timedOut: 0,
       failovers: 0,
       stateLosses: 0,
       stuckInputRuns: 0,
@@ -222,6 +242,7 @@ export const simReplicationCommand: CommandSpec = {
           outputCommit,
           stuckAskMs: netMs,
           checkpointIntervalMs,
+          syncReplyTimeoutMs,
           ...(piggybackCharsMax === undefined ? {} : { piggybackCharsMax }),
         },
         ...(args.values['front-calls'] === true ? { frontCalls: true } : {}),
@@ -236,15 +257,17 @@ export const simReplicationCommand: CommandSpec = {
       (seed) => sweepReplicationSeed(seed, stuckAskMs, simulate, tally, say),
       () => `${tally.failovers} failovers`,
     );
-    const { requests, failovers, stateLosses, stuckInputRuns, stuckInputNeededRuns } = tally;
+    const { requests, timedOut, failovers, stateLosses, stuckInputRuns, stuckInputNeededRuns } = tally;
+    const timeouts = syncReplyTimeoutMs > 0 ? ` (${timedOut} answered with the reply timeout)` : '';
     say(
-      `${seeds} runs (${style}, ${views} views), ${requests} requests, ${failovers} failovers, ${stateLosses} runs with a group's state lost, ${stuckInputRuns} with the stuck-input safety net (${stuckInputNeededRuns} of them fail without it), ${violations.length} violations, ${wallMs} ms`,
+      `${seeds} runs (${style}, ${views} views), ${requests} requests${timeouts}, ${failovers} failovers, ${stateLosses} runs with a group's state lost, ${stuckInputRuns} with the stuck-input safety net (${stuckInputNeededRuns} of them fail without it), ${violations.length} violations, ${wallMs} ms`,
     );
     if (json)
       printJson({
         runs: seeds,
         violations,
         requests,
+        timedOut,
         failovers,
         stateLosses,
         stuckInputRuns,
@@ -302,6 +325,8 @@ function scheduleFlag(
 /** What `sim replication` counts over its seeds, besides their violations. */
 export interface ReplicationSweepTally {
   requests: number;
+  /** Requests answered with the reply timeout (`--sync-reply-timeout-ms`). */
+  timedOut: number;
   failovers: number;
   /** Runs in which a group lost its state (more failures than it tolerates; reported, not violations). */
   stateLosses: number;
@@ -314,7 +339,7 @@ export interface ReplicationSweepTally {
 /** What a sweep reads of one run. */
 export type ReplicationSweepRun = Pick<
   ReplicationSimResult,
-  'requests' | 'failovers' | 'stateLosses' | 'stuckInputsAsked' | 'violations'
+  'requests' | 'timedOut' | 'failovers' | 'stateLosses' | 'stuckInputsAsked' | 'violations'
 >;
 
 /**
@@ -332,6 +357,7 @@ export async function sweepReplicationSeed(
 ): Promise<{ message: string; replay: string }[]> {
   const result = await simulate(seed, stuckAskMs);
   tally.requests += result.requests;
+  tally.timedOut += result.timedOut;
   tally.failovers += result.failovers;
   if (result.stateLosses.length > 0) {
     tally.stateLosses++;
