@@ -14,7 +14,8 @@
  * - at the end, every live replica of a group stands at its primary's position with the same state,
  *   and every client request took effect exactly once and got exactly one reply; with
  *   `failingRequests`, a request the ledger fails on or rejects took effect nowhere and got exactly
- *   one reply, a refusal.
+ *   one reply, a refusal; with `syncReplyTimeoutMs`, a request whose front gave up on the ledger got
+ *   exactly one reply, the timeout, and still took effect exactly once (nowhere, for a failing one).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -58,6 +59,9 @@ const runs = fc.constantFrom<Topology>('direct', 'chain').chain((topology) =>
     views: fc.constantFrom(...VIEW_ORIGINS),
     // Every fourth request one the ledger fails on or rejects: it must be refused once, anywhere.
     failingRequests: fc.boolean(),
+    // Half the runs wait for ever for a synchronous reply; the rest give up after 10 - 300 ms, so
+    // the chain's front answers with a `ReplyTimeout` when the schedule holds the ledger's reply.
+    syncReplyTimeoutMs: fc.oneof(fc.constant(0), fc.integer({ min: 10, max: 300 })),
   }),
 );
 
@@ -65,7 +69,8 @@ describe('replica groups under fast-check fault schedules (outputCommit majority
   it('keep order, state and exactly-once under any schedule that fails one replica of a group at a time, shrunk to its faults on a failure', async () => {
     const results: ReplicationSimResult[] = [];
     await fc.assert(
-      fc.asyncProperty(runs, async ({ topology, schedule, seed, style, policy, views, failingRequests }) => {
+      fc.asyncProperty(runs, async (run) => {
+        const { topology, schedule, seed, style, policy, views, failingRequests, syncReplyTimeoutMs } = run;
         const result = await runReplicationSimulation({
           seed,
           style,
@@ -77,7 +82,7 @@ describe('replica groups under fast-check fault schedules (outputCommit majority
           faults: [],
           schedule,
           safetyMs: SAFETY_MS,
-          settings: { outputCommit: 'majority' },
+          settings: { outputCommit: 'majority', syncReplyTimeoutMs },
         });
         results.push(result);
         expect(result.violations).toEqual([]);
