@@ -17,7 +17,20 @@
 //   came and the front's group stopped for good);
 // - no turned-down request took effect anywhere (the ledger's final total is the sum of the others),
 //   and every other one took effect once.
-import { isRefusedReply, REPLICA_ACTOR_NAME, type FailingRequest } from '@steadfast/replication';
+//
+// The chain again, with the front giving up on a synchronous reply after 300 ms
+// (`syncReplyTimeoutMs`), and the accounts group's three processes SIGKILLed after three deposits:
+// - every later request is answered exactly once, with a `ReplyTimeout`, and the front goes on
+//   serving (without the setting it would wait for good for a group that is gone);
+// - the same across a SIGKILL of the front's primary while a call waits: its successor sets the
+//   delay again (without that, the waiting call and every later one go unanswered: the test fails);
+// - the front's survivors processed the same order, the timeouts included, and none diverged.
+import {
+  isRefusedReply,
+  isReplyTimeout,
+  REPLICA_ACTOR_NAME,
+  type FailingRequest,
+} from '@steadfast/replication';
 import { describe, expect, it } from 'vitest';
 import { within } from './cli-kit.js';
 import { startChainCluster, waitFor, type ChainCluster } from './replication-cluster.js';
@@ -28,7 +41,7 @@ interface ReplicaInspection {
   /** The last position a replica could take over at (a passive backup replays its log to it). */
   readonly coverage: number;
   readonly digest: string;
-  readonly counters: { readonly divergences: number };
+  readonly counters: { readonly divergences: number; readonly replyTimeouts: number };
 }
 
 async function inspectReplicas(chain: ChainCluster, nodes: readonly string[]): Promise<ReplicaInspection[]> {
@@ -200,3 +213,72 @@ describe('a replicated front calling a replicated ledger that turns requests dow
       }
     });
 });
+
+describe('a replicated front whose callee group is gone, 6 real processes over UDP', () => {
+  // The front gives up on the accounts group's reply after this long (`syncReplyTimeoutMs`).
+  const REPLY_TIMEOUT_MS = 300;
+
+  for (const style of ['semi-active', 'passive'] as const)
+    it(`${style}: with the accounts group's three processes SIGKILLed, the front answers each request once with a ReplyTimeout after ${REPLY_TIMEOUT_MS} ms, and goes on doing so across a SIGKILL of its own primary`, async () => {
+      const chain = await startChainCluster(style, {
+        frontSettings: { syncReplyTimeoutMs: REPLY_TIMEOUT_MS },
+      });
+      try {
+        const deposit = async (operationId: string) => {
+          chain.issue({ type: 'deposit', operationId, amountCents: 10 });
+          return within(chain.result(operationId), 20_000);
+        };
+        const front = await waitFor(() => chain.primary(), 20_000, "the front's primary");
+        await waitFor(() => chain.ledgerPrimary(), 20_000, "the accounts group's primary");
+        // While the accounts group serves, no wait runs out.
+        for (const operationId of ['d0', 'd1', 'd2'])
+          expect((await deposit(operationId))?.reply).toMatchObject({ type: 'deposited', ok: true });
+
+        for (const ledger of chain.ledgers) chain.cluster.kill(ledger);
+        // Each synchronous call now waits for a reply that never comes: the front gives up on it and
+        // answers the client with the timeout (one call at a time: claim 48).
+        const gone = await Promise.all(['g0', 'g1', 'g2'].map(deposit));
+        // The front's primary dies while a call waits: the new primary sets the delay again.
+        const waitingAtKill = ['k0', 'k1'].map(deposit);
+        await sleep(REPLY_TIMEOUT_MS / 3);
+        chain.cluster.kill(front.node);
+        const afterKill = await Promise.all([...waitingAtKill, ...['k2', 'k3'].map(deposit)]);
+        const nextFront = await waitFor(() => chain.primary(), 20_000, "the front's next primary");
+        expect(nextFront.node).not.toBe(front.node);
+
+        for (const result of [...gone, ...afterKill]) {
+          expect(isReplyTimeout(result?.reply), JSON.stringify(result?.reply)).toBe(true);
+          expect(result?.reply).toMatchObject({ afterMs: REPLY_TIMEOUT_MS });
+        }
+        // Every request answered exactly once, the timed-out ones included.
+        expect(Object.keys(chain.results()).sort()).toEqual(
+          ['d0', 'd1', 'd2', 'g0', 'g1', 'g2', 'k0', 'k1', 'k2', 'k3'].sort(),
+        );
+        expect(Object.values(chain.results()).every((result) => result.count === 1)).toBe(true);
+
+        // The front's survivors processed the same order (timeouts included) into the same state
+        // (passive: the backup's log reaches the primary's position).
+        const fronts = await agreeing(
+          chain,
+          chain.fronts.filter((node) => node !== front.node),
+          style,
+          "the front's survivors to agree",
+        );
+        expect(fronts.map((replica) => replica.role).sort()).toEqual(['backup', 'primary']);
+        for (const replica of fronts) {
+          expect(replica.counters.divergences).toBe(0);
+          // Each survivor that processes processed the timeouts of the calls made after the accounts
+          // group died (those before the front's failover too, from the old primary's entries); a
+          // passive backup only logs them.
+          if (style === 'semi-active' || replica.role === 'primary')
+            expect(replica.counters.replyTimeouts).toBeGreaterThanOrEqual(7);
+        }
+      } finally {
+        await chain.close();
+      }
+    });
+});
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

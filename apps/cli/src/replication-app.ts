@@ -355,7 +355,7 @@ export function accountReplicaSpecs(
  * What each node of the chain hosts (`startChainCluster`): a front replica on each of `fronts`,
  * a replica of `ledgerService` (the account by default) on each of `ledgers`, each with its group's
  * membership member and view relay. The front's peers are the clients and the accounts group; the
- * accounts group's peer is the front.
+ * accounts group's peer is the front. `frontSettings` go over the front replicas' settings.
  */
 export function chainReplicaSpecs(
   node: string,
@@ -364,6 +364,7 @@ export function chainReplicaSpecs(
   style: ReplicationStyle,
   clientNode: string,
   ledgerService: LedgerService = 'account',
+  frontSettings?: Partial<ReplicationSettings>,
 ): ActorSpec[] {
   const isFront = fronts.includes(node);
   const groupName = isFront ? FRONT_GROUP : ACCOUNTS_GROUP;
@@ -380,6 +381,7 @@ export function chainReplicaSpecs(
           { group: ACCOUNTS_GROUP, contacts: ledgers },
         ],
         reportToLocal: VIEW_RELAY_ACTOR,
+        ...(frontSettings === undefined ? {} : { settings: frontSettings }),
       }
     : {
         group: ACCOUNTS_GROUP,

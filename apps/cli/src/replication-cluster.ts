@@ -94,17 +94,23 @@ export interface ChainCluster extends ReplicationCluster {
  * 66, 67 over real UDP). Each group has its own membership; `primary()` is the front's. With
  * `delay`, every node and the client hold each datagram they send for a random delay in that range.
  * `ledgerService` `workload-ledger` runs the simulations' ledger in the accounts group instead of
- * the bank's account: it takes `add` commands, and turns down those marked `fail`.
+ * the bank's account: it takes `add` commands, and turns down those marked `fail`. `frontSettings`
+ * go over the front replicas' settings (`syncReplyTimeoutMs`, say).
  */
 export async function startChainCluster(
   style: ReplicationStyle,
-  options: { readonly delay?: DatagramDelay; readonly ledgerService?: LedgerService } = {},
+  options: {
+    readonly delay?: DatagramDelay;
+    readonly ledgerService?: LedgerService;
+    readonly frontSettings?: Partial<ReplicationSettings>;
+  } = {},
 ): Promise<ChainCluster> {
   const fronts = ['f1', 'f2', 'f3'];
   const ledgers = ['l1', 'l2', 'l3'];
   const replicated = await startClientsAnd({
     nodeIds: [...fronts, ...ledgers],
-    actorsFor: (node) => chainReplicaSpecs(node, fronts, ledgers, style, CLIENT_NODE, options.ledgerService),
+    actorsFor: (node) =>
+      chainReplicaSpecs(node, fronts, ledgers, style, CLIENT_NODE, options.ledgerService, options.frontSettings),
     target: { group: FRONT_GROUP, members: fronts },
     clientBehavior: frontClientGroup.replicaBehavior,
     ...(options.delay === undefined ? {} : { delay: options.delay }),
