@@ -21,7 +21,9 @@
  * reply), with a SIGKILL and restart of each group's primary and then a cut of each: every deposit
  * answered and applied exactly once, both groups whole again after every fault, no replica of the
  * front diverged (with the backups' processing of synchronous replies before 2026-11-23, 48
- * divergences in one run), and the faults happened.
+ * divergences in one run), and the faults happened. Once more with the front giving up on the
+ * account's reply after 100 ms (`--sync-reply-timeout-ms`): some deposits are answered with the
+ * timeout, and the balance still counts each deposit exactly once.
  *
  * `chaos demo` puts the example bank of `steadfast demo` in the same network (loss, duplication,
  * delay and reordering): every transfer answered, the money conserved, and the faults happened.
@@ -128,6 +130,22 @@ describe.skipIf(unavailable !== undefined && !mustRun)(
         expectFaultsHappened(summary);
         expect(run.code, run.stderr).toBe(0);
       }, 180_000);
+
+    it('semi-active, the front giving up on the account after 100 ms: every deposit answered once (some with the timeout) and applied exactly once', async () => {
+      const args = ['--requests', '400', '--sync-reply-timeout-ms', '100'];
+      const run = await chaos(args, process.env, 'chain');
+      const lines = run.stdout.trimEnd().split('\n');
+      const summary = JSON.parse(lines[lines.length - 1]!) as ChainChaosSummary;
+      // A timed-out deposit counts as answered and in the balance: the account still applies it.
+      expectExactlyOnce(summary, 400);
+      // The account's SIGKILL and cut each hold a synchronous call past 100 ms (a failover takes
+      // longer), so some deposits are answered with the timeout: the path this case is for.
+      expect(summary.timedOut).toBeGreaterThan(0);
+      expect(summary.timedOut).toBeLessThan(summary.replies);
+      expect(summary.frontDivergences).toBe(0);
+      expectFaultsHappened(summary);
+      expect(run.code, run.stderr).toBe(0);
+    }, 180_000);
   },
 );
 

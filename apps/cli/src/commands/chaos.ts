@@ -18,6 +18,7 @@ import {
   REPLICA_ACTOR_NAME,
   REPLICATION_STYLES as STYLES,
   type ReplicationStyle,
+  isReplyTimeout,
 } from '@steadfast/replication';
 import {
   choiceFlag,
@@ -172,6 +173,8 @@ interface GroupChaosRun {
   requests: number;
   cutMs: number;
   delayMaxMs: number;
+  /** `chaos chain --sync-reply-timeout-ms`: the front's `syncReplyTimeoutMs` (0: wait for ever). */
+  syncReplyTimeoutMs: number;
   json: boolean;
 }
 
@@ -187,9 +190,12 @@ async function runGroupChaos(
   const style = choiceFlag(args, 'style', STYLES, 'semi-active');
   const requests = integerFlag(args, 'requests', requestsFlag.requests, requestsFlag.requestsMin, 100_000);
   const cutMs = integerFlag(args, 'cut-ms', 1_000, 0, 60_000);
+  // Only `chaos chain` takes it (its options say so); for `chaos replication` it stays 0.
+  const syncReplyTimeoutMs = integerFlag(args, 'sync-reply-timeout-ms', 0, 0, 60_000);
   const { lossPerMille, duplicatePerMille, delayMaxMs } = networkFaultFlags(args);
   const json = args.values.json === true;
-  if (stringFlag(args, 'inside') !== undefined) return inside({ style, requests, cutMs, delayMaxMs, json });
+  if (stringFlag(args, 'inside') !== undefined)
+    return inside({ style, requests, cutMs, delayMaxMs, syncReplyTimeoutMs, json });
   const run = await runInPrivateNetwork({ lossPerMille, duplicatePerMille }, (name) => [
     ...process.argv.slice(2),
     '--inside',
@@ -503,6 +509,8 @@ function accountsTarget(replicated: ReplicationCluster): GroupTarget {
 class DepositLoad {
   issued = 0;
   answered = 0;
+  /** Of the answered, those answered with a `ReplyTimeout` (the front gave up on the account). */
+  timedOut = 0;
   lost = 0;
   readonly done: Promise<void>;
   readonly #answerTimes: number[] = [];
@@ -563,6 +571,7 @@ class DepositLoad {
       if (result === undefined) this.lost++;
       else {
         this.answered++;
+        if (isReplyTimeout(result.reply)) this.timedOut++;
         this.#answerTimes.push(performance.now());
       }
     }
@@ -590,7 +599,9 @@ async function recovered(
 /** What every chaos run reports of its deposits: the balance asked for once the load is over. */
 export interface DepositTally {
   readonly requests: number;
+  /** Deposits answered, `timedOut` of them with a `ReplyTimeout`: each still counts in the balance. */
   readonly replies: number;
+  readonly timedOut: number;
   readonly lost: number;
   readonly duplicated: number;
   readonly balanceCents: number | null;
@@ -600,14 +611,15 @@ export interface DepositTally {
 
 async function finalTally(replicated: ReplicationCluster, load: DepositLoad): Promise<DepositTally> {
   await load.done;
-  replicated.issue({ type: 'balance', operationId: 'final-balance' });
-  const balance = await within(replicated.result('final-balance'), ANSWER_DEADLINE_MS);
-  const balanceCents = (balance?.reply as { balanceCents?: number } | undefined)?.balanceCents ?? null;
+  const balanceCents = await finalBalance(replicated);
   const duplicated = Object.values(replicated.results()).filter((result) => result.count > 1).length;
+  // A deposit answered with a `ReplyTimeout` was still sent to the account, which applies it once:
+  // the front gave up waiting for the reply, not the request.
   const expectedBalanceCents = load.answered * 100;
   return {
     requests: load.issued,
     replies: load.answered,
+    timedOut: load.timedOut,
     lost: load.lost,
     duplicated,
     balanceCents,
@@ -616,8 +628,25 @@ async function finalTally(replicated: ReplicationCluster, load: DepositLoad): Pr
   };
 }
 
+/**
+ * The balance once the load is over, asked again (up to 5 times) while the front answers with a
+ * `ReplyTimeout`: a balance read after the deposits includes every one of them, but its own reply
+ * may come too late for a short `syncReplyTimeoutMs`. Null when no balance came.
+ */
+async function finalBalance(replicated: ReplicationCluster): Promise<number | null> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const operationId = attempt === 0 ? 'final-balance' : `final-balance-${attempt}`;
+    replicated.issue({ type: 'balance', operationId });
+    const balance = await within(replicated.result(operationId), ANSWER_DEADLINE_MS);
+    if (balance !== undefined && isReplyTimeout(balance.reply)) continue;
+    return (balance?.reply as { balanceCents?: number } | undefined)?.balanceCents ?? null;
+  }
+  return null;
+}
+
 function tallyLine(tally: DepositTally): string {
-  return `requests ${tally.requests}, replies ${tally.replies}, lost ${tally.lost}, duplicated ${tally.duplicated}; balance ${tally.balanceCents} cents, expected ${tally.expectedBalanceCents}: ${tally.exactlyOnce ? 'every deposit applied exactly once' : 'MISMATCH'}`;
+  const timedOut = tally.timedOut > 0 ? ` (${tally.timedOut} with the reply timeout)` : '';
+  return `requests ${tally.requests}, replies ${tally.replies}${timedOut}, lost ${tally.lost}, duplicated ${tally.duplicated}; balance ${tally.balanceCents} cents, expected ${tally.expectedBalanceCents}: ${tally.exactlyOnce ? 'every deposit applied exactly once' : 'MISMATCH'}`;
 }
 
 /** The delays' counters of the client and every live node of `nodes` (the members), summed. */
@@ -725,7 +754,7 @@ export const chaosChainCommand: CommandSpec = {
   summary:
     'A replicated front calling the replicated account, 6 processes in a private network that loses, duplicates and delays datagrams; SIGKILLs and cuts in both tiers.',
   usage:
-    'steadfast chaos chain [--style semi-active|passive] [--requests N] [--loss PERMILLE] [--duplicate PERMILLE] [--delay-ms MS] [--cut-ms MS] [--json]',
+    'steadfast chaos chain [--style semi-active|passive] [--requests N] [--loss PERMILLE] [--duplicate PERMILLE] [--delay-ms MS] [--cut-ms MS] [--sync-reply-timeout-ms MS] [--json]',
   details:
     'Two tiers of replica groups in a network namespace of their own (as `chaos replication`): a front\n' +
     'group of 3 node processes calls the replicated account (3 more) with a synchronous request for\n' +
@@ -737,23 +766,33 @@ export const chaosChainCommand: CommandSpec = {
     'again: it SIGKILLs the front’s primary and restarts it; the same for the account’s primary; it\n' +
     'cuts the front’s primary off for --cut-ms (default 1000); then the account’s primary. It exits 0\n' +
     'when every deposit was answered once and the balance is their sum, both groups recovered from\n' +
-    'every fault, and no replica of the front diverged.',
-  options: groupChaosOptions(400),
+    'every fault, and no replica of the front diverged. With --sync-reply-timeout-ms the front gives up\n' +
+    'on a reply of the account that takes longer and answers the deposit with a ReplyTimeout: it still\n' +
+    'counts as answered, and in the balance, since the account still applies it once.',
+  options: {
+    ...groupChaosOptions(400),
+    'sync-reply-timeout-ms': {
+      type: 'string',
+      description: "the front's syncReplyTimeoutMs, 0 (wait for ever, the default) to 60000",
+    },
+  },
   run: (args) => runGroupChaos(args, { requests: 400, requestsMin: 40 }, runChainInside),
 };
 
 async function runChainInside(options: GroupChaosRun): Promise<number> {
-  const { style, requests, cutMs, delayMaxMs, json } = options;
+  const { style, requests, cutMs, delayMaxMs, syncReplyTimeoutMs, json } = options;
   const say = humanOutput(json);
   const timed = timedSay(say);
   say(
     `a ${style} front group calling a ${style} account group, 3 node processes each, in a private network` +
       (delayMaxMs > 0 ? `, each datagram held 0 – ${delayMaxMs} ms by its sender` : ''),
   );
-  const chain = await startChainCluster(
-    style,
-    delayMaxMs > 0 ? { delay: { minMs: 0, maxMs: delayMaxMs } } : {},
-  );
+  if (syncReplyTimeoutMs > 0)
+    say(`the front gives up on a reply of the account after ${syncReplyTimeoutMs} ms`);
+  const chain = await startChainCluster(style, {
+    ...(delayMaxMs > 0 ? { delay: { minMs: 0, maxMs: delayMaxMs } } : {}),
+    ...(syncReplyTimeoutMs > 0 ? { frontSettings: { syncReplyTimeoutMs } } : {}),
+  });
   try {
     const front: GroupTarget = { group: FRONT_GROUP, members: chain.fronts, primary: () => chain.primary() };
     const accounts: GroupTarget = {
