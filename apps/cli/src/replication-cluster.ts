@@ -110,7 +110,15 @@ export async function startChainCluster(
   const replicated = await startClientsAnd({
     nodeIds: [...fronts, ...ledgers],
     actorsFor: (node) =>
-      chainReplicaSpecs(node, fronts, ledgers, style, CLIENT_NODE, options.ledgerService, options.frontSettings),
+      chainReplicaSpecs(
+        node,
+        fronts,
+        ledgers,
+        style,
+        CLIENT_NODE,
+        options.ledgerService,
+        options.frontSettings,
+      ),
     target: { group: FRONT_GROUP, members: fronts },
     clientBehavior: frontClientGroup.replicaBehavior,
     ...(options.delay === undefined ? {} : { delay: options.delay }),
