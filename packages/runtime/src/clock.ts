@@ -27,6 +27,13 @@ export interface Clock {
 }
 
 /**
+ * The longest delay one Node timer takes: 2^31 − 1 ms (~24.8 days). Node runs a timer set for
+ * longer after 1 ms (with a `TimeoutOverflowWarning`), so a setting meant as "about a month" would
+ * fire at once; `RealClock` waits out a longer delay in steps of at most this.
+ */
+const NODE_TIMER_DELAY_MAX_MS = 2 ** 31 - 1;
+
+/**
  * Wall-clock time (epoch ms) and Node timers, for real nodes. Hosts call `clearAll()` when they shut
  * down, so no pending timer keeps the process alive.
  */
@@ -56,8 +63,23 @@ export class RealClock implements Clock {
     };
     if (hopTrace.enabled) hopTrace.record(HopEvent.timerSet, 0, delayMs);
     if (delayMs <= 0) this.pending.set(timerId, { immediate: setImmediate(fire) });
-    else this.pending.set(timerId, { timeout: setTimeout(fire, delayMs) });
+    else this.arm(timerId, delayMs, fire);
     return { timerId };
+  }
+
+  /**
+   * A Node timer for `delayMs`, or, past what one takes (`NODE_TIMER_DELAY_MAX_MS`), one for that
+   * much that sets the next for the rest; the pending entry always holds the current step, so
+   * `clearTimer` cancels whichever is running.
+   */
+  private arm(timerId: number, delayMs: number, fire: () => void): void {
+    if (delayMs <= NODE_TIMER_DELAY_MAX_MS) {
+      this.pending.set(timerId, { timeout: setTimeout(fire, delayMs) });
+      return;
+    }
+    const rest = delayMs - NODE_TIMER_DELAY_MAX_MS;
+    const step = setTimeout(() => this.arm(timerId, rest, fire), NODE_TIMER_DELAY_MAX_MS);
+    this.pending.set(timerId, { timeout: step });
   }
 
   clearTimer(handle: TimerHandle): void {
