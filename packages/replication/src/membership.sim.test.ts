@@ -43,6 +43,26 @@ function describeViolations(results: readonly ReplicationSimResult[], check?: 'i
   );
 }
 
+/** Seeds 1 to `seeds` as `sim replication --views membership` runs them, with `options` added. */
+async function membershipRuns(
+  seeds: number,
+  style: 'semi-active' | 'passive',
+  options: Partial<Parameters<typeof runReplicationSimulation>[0]>,
+): Promise<ReplicationSimResult[]> {
+  const results: ReplicationSimResult[] = [];
+  for (let seed = 1; seed <= seeds; seed++)
+    results.push(
+      await runReplicationSimulation({
+        seed,
+        style,
+        views: 'membership',
+        policy: policyForSeed(seed),
+        ...options,
+      }),
+    );
+  return results;
+}
+
 /** One seed as `sim replication --views membership` runs it: the policy rotating with the seed. */
 function membershipRun(
   seed: number,
@@ -104,17 +124,7 @@ describe('replica groups with views from the real membership layer', () => {
   // view changes; in the chain topology the front's synchronous call must not stall on it.
   for (const style of ['semi-active', 'passive'] as const)
     it(`${style}: failing requests, seeds 1-${FAILING_SEEDS}: each refused once, the rest exactly-once`, async () => {
-      const results: ReplicationSimResult[] = [];
-      for (let seed = 1; seed <= FAILING_SEEDS; seed++)
-        results.push(
-          await runReplicationSimulation({
-            seed,
-            style,
-            views: 'membership',
-            policy: policyForSeed(seed),
-            failingRequests: true,
-          }),
-        );
+      const results = await membershipRuns(FAILING_SEEDS, style, { failingRequests: true });
       expect(describeViolations(results)).toEqual([]);
       expect(results.flatMap((result) => result.stateLosses)).toEqual([]);
       expect(new Set(results.map((result) => result.topology)).size).toBe(2);
@@ -128,18 +138,10 @@ describe('replica groups with views from the real membership layer', () => {
   // replica of the front in the same order and state (the timeout is an announced entry).
   for (const style of ['semi-active', 'passive'] as const)
     it(`${style}: synchronous calls that time out, chain, seeds 1-${TIMEOUT_SEEDS}: one reply each, exactly-once at the ledger`, async () => {
-      const results: ReplicationSimResult[] = [];
-      for (let seed = 1; seed <= TIMEOUT_SEEDS; seed++)
-        results.push(
-          await runReplicationSimulation({
-            seed,
-            style,
-            views: 'membership',
-            policy: policyForSeed(seed),
-            topology: 'chain',
-            settings: { syncReplyTimeoutMs: 30 },
-          }),
-        );
+      const results = await membershipRuns(TIMEOUT_SEEDS, style, {
+        topology: 'chain',
+        settings: { syncReplyTimeoutMs: 30 },
+      });
       expect(describeViolations(results)).toEqual([]);
       expect(results.flatMap((result) => result.stateLosses)).toEqual([]);
       // The path was taken: fronts gave up, and replies that came after were dropped.

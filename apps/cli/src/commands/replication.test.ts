@@ -5,19 +5,17 @@
  * drive it. The CLI test runs the real simulation through the passing branch (seed 5840).
  */
 import { describe, expect, it } from 'vitest';
-import { sweepReplicationSeed, type ReplicationSweepRun, type ReplicationSweepTally } from './replication.js';
+import {
+  emptyReplicationSweepTally,
+  sweepReplicationSeed,
+  type ReplicationSweepRun,
+  type ReplicationSweepTally,
+} from './replication.js';
 
 const NET_MS = 500;
 
 function tally(): ReplicationSweepTally {
-  return {
-    requests: 0,
-    timedOut: 0,
-    failovers: 0,
-    stateLosses: 0,
-    stuckInputRuns: 0,
-    stuckInputNeededRuns: 0,
-  };
+  return emptyReplicationSweepTally();
 }
 
 function run(overrides: Partial<ReplicationSweepRun> = {}): ReplicationSweepRun {

@@ -221,14 +221,7 @@ export const simReplicationCommand: CommandSpec = {
       SIM_REQUESTS_MAX,
     );
     const schedule = scheduleFlag(args.values.schedule, topology, replicas);
-    const tally: ReplicationSweepTally = {
-      requests: 0,
-      timedOut: 0,
-      failovers: 0,
-      stateLosses: 0,
-      stuckInputRuns: 0,
-      stuckInputNeededRuns: 0,
-    };
+    const tally = emptyReplicationSweepTally();
     const simulate = (seed: number, netMs: number) =>
       runReplicationSimulation({
         seed,
@@ -341,6 +334,18 @@ export type ReplicationSweepRun = Pick<
   ReplicationSimResult,
   'requests' | 'timedOut' | 'failovers' | 'stateLosses' | 'stuckInputsAsked' | 'violations'
 >;
+
+/** A tally before any seed ran. */
+export function emptyReplicationSweepTally(): ReplicationSweepTally {
+  return {
+    requests: 0,
+    timedOut: 0,
+    failovers: 0,
+    stateLosses: 0,
+    stuckInputRuns: 0,
+    stuckInputNeededRuns: 0,
+  };
+}
 
 /**
  * One seed of `sim replication`: `simulate(seed, stuckAskMs)` runs it with the stuck-input safety
