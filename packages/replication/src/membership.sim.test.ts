@@ -134,8 +134,10 @@ describe('replica groups with views from the real membership layer', () => {
   // The front gives up on a ledger reply after 30 ms (`syncReplyTimeoutMs`), which crashes,
   // partitions and view changes make common: the end checks then take the `ReplyTimeout` as the
   // request's one reply at the client, and still want the request applied exactly once at the
-  // ledger, the late reply reaching no actor (the client would count a second reply) and every
-  // replica of the front in the same order and state (the timeout is an announced entry).
+  // ledger and every replica of the front in the same order and state (the timeout is an announced
+  // entry). The late replies must have been dropped before the actor: only the count shows it here,
+  // since the workload's front ignores a reply it no longer waits for (reply-timeout.test.ts
+  // records what its actor is handed).
   for (const style of ['semi-active', 'passive'] as const)
     it(`${style}: synchronous calls that time out, chain, seeds 1-${TIMEOUT_SEEDS}: one reply each, exactly-once at the ledger`, async () => {
       const results = await membershipRuns(TIMEOUT_SEEDS, style, {

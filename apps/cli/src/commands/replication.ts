@@ -106,8 +106,8 @@ export const simReplicationCommand: CommandSpec = {
     "--sync-reply-timeout-ms sets every replica's syncReplyTimeoutMs (default 0: wait for ever): the\n" +
     'front gives up on a ledger reply that takes longer and answers its client with a ReplyTimeout,\n' +
     'which the end checks take as that request’s one reply; the ledger must still apply the request\n' +
-    'once, and the late reply reach no actor (docs/replication.md, "A synchronous request that is never\n' +
-    'answered"). Runs of the chain topology only call synchronously.\n' +
+    'once (docs/replication.md, "A synchronous request that is never answered"). Runs of the chain\n' +
+    'topology only call synchronously.\n' +
     'A semi-active backup stopped at one position for --stuck-ask-ms (default 500; 0: never) asks its\n' +
     'primary for the input: a safety net under the rules that fetch inputs. A run in which it fired is\n' +
     'run again without it; one that then fails needed the net (a path no rule covers), counted in\n' +
