@@ -834,6 +834,15 @@ export async function runReplicationSimulation(
         messages.push(`group ${group.group} has no serving primary at the end (${view?.primary}: ${state})`);
         continue;
       }
+      // The workload's front counts replies handed to it for no request it waits on: a late
+      // synchronous reply the replica should have dropped (every replica that processed it alike).
+      for (const record of liveRoles(group.group)) {
+        const stray = (record.role.actorState() as { strayReplies?: number } | undefined)?.strayReplies;
+        if (stray !== undefined)
+          messages.push(
+            `${record.node} of ${group.group}: its actor was handed ${stray} replies it did not wait for`,
+          );
+      }
       for (const record of liveRoles(group.group)) {
         if (record === primary) continue;
         const role = record.role;

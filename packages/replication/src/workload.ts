@@ -117,6 +117,12 @@ interface FrontState {
   lastAtMs: number;
   /** With `callOnReply`: what the last `ctx.call` on a ledger reply returned. */
   lastStamp?: string;
+  /**
+   * Replies handed to the front for no request it waits on: a late synchronous reply that reached
+   * the actor, which the replica must drop first (`lateRepliesDropped`). Absent while there is none,
+   * so the state (and its digest) is what it always was; the simulations' end checks want none.
+   */
+  strayReplies?: number;
 }
 
 /**
@@ -177,7 +183,7 @@ export function front(options: FrontOptions): ActorBehavior {
       }
       if (envelope.kind === 'async-reply' || envelope.kind === 'sync-reply') {
         const waiting = state.pending[messageKey(envelope.inReplyTo)];
-        if (waiting === undefined) return state;
+        if (waiting === undefined) return { ...state, strayReplies: (state.strayReplies ?? 0) + 1 };
         // A request the ledger refused is refused to the caller too, with the ledger's reason; one
         // given up on (`syncReplyTimeoutMs`) is answered with the timeout, its fate unknown.
         const answer =
