@@ -10,7 +10,7 @@
  * that fails these checks is dropped whole and counted (`controlMessagesDropped`,
  * `checkpointsDropped`); one that passes cannot make a handler throw.
  */
-import { isAddress, isNodeId, tagOfKind } from '@steadfast/wire';
+import { isAddress, isMessageId, tagOfKind } from '@steadfast/wire';
 import type {
   ApplicationPayload,
   Checkpoint,
@@ -78,11 +78,6 @@ function isSupervisedValue(value: unknown): boolean {
   );
 }
 
-/** A message id as the wire carries it: a node id and two counts. */
-function isMessageIdShape(value: unknown): boolean {
-  return isRecord(value) && isNodeId(value.origin) && isCount(value.incarnation) && isCount(value.sequence);
-}
-
 /**
  * An ordered input as an entry or a control message carries it. Exported for the entries' wire form
  * (wire-form.ts), whose other inputs travel as these objects: an input of a type this version does
@@ -100,7 +95,7 @@ export function isOrderedInput(value: unknown): boolean {
     case 'reply-timeout':
       // Any delay the setting takes: a finite number of milliseconds, fractions too.
       return (
-        isMessageIdShape(value.request) &&
+        isMessageId(value.request) &&
         isAddress(value.target) &&
         typeof value.afterMs === 'number' &&
         Number.isFinite(value.afterMs) &&
@@ -175,7 +170,7 @@ export function isCheckpoint(value: unknown): value is Checkpoint {
     (book.syncWaitRequest === undefined ||
       book.syncWaitRequest === null ||
       (isRecord(book.syncWaitRequest) &&
-        isMessageIdShape(book.syncWaitRequest.id) &&
+        isMessageId(book.syncWaitRequest.id) &&
         isAddress(book.syncWaitRequest.target)))
   );
 }

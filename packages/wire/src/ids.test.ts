@@ -4,7 +4,7 @@
 // decoder renames, and it is refused with an error that says so.
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { InvalidIdError, isNodeId, nodeId } from './ids.js';
+import { InvalidIdError, isMessageId, isNodeId, nodeId } from './ids.js';
 
 const packr = new Packr({ useRecords: false });
 
@@ -31,5 +31,23 @@ describe('nodeId', () => {
       expect(() => nodeId(bad)).toThrow(/use 1-64 of/);
       expect(isNodeId(bad)).toBe(false);
     }
+  });
+});
+
+describe('isMessageId', () => {
+  it('takes an id in its object form, and nothing else, without a throw', () => {
+    expect(isMessageId({ origin: 'n1', incarnation: 0, sequence: 7 })).toBe(true);
+    for (const bad of [
+      null,
+      'n1:0:7',
+      ['n1', 0, 7],
+      { origin: 'n1', incarnation: 0 },
+      { origin: '__proto__', incarnation: 0, sequence: 1 },
+      { origin: 'bad id', incarnation: 0, sequence: 1 },
+      { origin: 'n1', incarnation: -1, sequence: 1 },
+      { origin: 'n1', incarnation: 0, sequence: 1.5 },
+      { origin: 'n1', incarnation: 0, sequence: 2 ** 53 },
+    ])
+      expect(isMessageId(bad), JSON.stringify(bad)).toBe(false);
   });
 });

@@ -115,6 +115,21 @@ export function messageKey(id: MessageId): string {
   return `${id.origin}:${id.incarnation}:${id.sequence}`;
 }
 
+/**
+ * Whether `value` is a `MessageId` in its object form, without a throw: a node id as origin and
+ * non-negative safe integers as incarnation and sequence. For ids inside decoded control data
+ * (the codec checks envelopes' ids in their own wire form).
+ */
+export function isMessageId(value: unknown): value is MessageId {
+  if (typeof value !== 'object' || value === null) return false;
+  const { origin, incarnation, sequence } = value as Partial<Record<keyof MessageId, unknown>>;
+  return isNodeId(origin) && isCountValue(incarnation) && isCountValue(sequence);
+}
+
+function isCountValue(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
 /** Whether two ids name the same message: equal origin, incarnation and sequence. */
 export function sameMessageId(a: MessageId, b: MessageId): boolean {
   return a.origin === b.origin && a.incarnation === b.incarnation && a.sequence === b.sequence;
