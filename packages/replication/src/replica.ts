@@ -2442,6 +2442,16 @@ export class ReplicaRole {
     this.armReplyTimeout();
   }
 
+  /**
+   * The synchronous wait is over: its reply or its `reply-timeout` was processed, or its request
+   * can never leave (`sendPendingOutputs`). `syncWait` is `syncWaitRequest`'s id as a message key,
+   * kept apart because checkpoints from before the timeout carry only the key.
+   */
+  private endSyncWait(): void {
+    this.syncWait = null;
+    this.syncWaitRequest = null;
+  }
+
   /** Starts the primary's wait for the current synchronous request's reply, if waits are bounded. */
   private armReplyTimeout(): void {
     this.replyTimeoutDue = null;
@@ -2771,10 +2781,7 @@ export class ReplicaRole {
     this.counters.processed++;
     if (input.type === 'reply-timeout') {
       this.counters.replyTimeouts++;
-      if (this.syncWait === messageKey(input.request)) {
-        this.syncWait = null;
-        this.syncWaitRequest = null;
-      }
+      if (this.syncWait === messageKey(input.request)) this.endSyncWait();
       return;
     }
     if (input.type !== 'message') return;
@@ -2797,10 +2804,8 @@ export class ReplicaRole {
       (pending.kind === 'sync-reply' || pending.kind === 'async-reply') &&
       pending.payload.inReplyTo !== undefined &&
       this.syncWait === messageKey(pending.payload.inReplyTo)
-    ) {
-      this.syncWait = null;
-      this.syncWaitRequest = null;
-    }
+    )
+      this.endSyncWait();
   }
 
   /** Entries and inputs kept for re-announcement and flush replies. */
@@ -3119,8 +3124,7 @@ export class ReplicaRole {
         this.counters.outputsRefused++;
         this.pendingOutputs.shift();
         if (output.kind === 'sync-request' && this.syncWait === messageKey(output.payload.id)) {
-          this.syncWait = null;
-          this.syncWaitRequest = null;
+          this.endSyncWait();
           this.scheduleProcessing();
         }
         continue;
