@@ -11,7 +11,9 @@ import { defineConfig } from 'vitest/config';
 //   split: their protocols must survive any timing, but a test should not have to share the two
 //   cores with a simulation to show it.
 //
-// A new test file that touches real time, sockets, processes or the disk belongs in `realTests`.
+// A new test file that touches real time, sockets, processes or the disk belongs in `realTests`;
+// one of the `simulated` project that starts a process or opens a socket fails, saying so
+// (vitest.simulated-setup.ts).
 const realTests = [
   'apps/cli/src/**/*.test.ts',
   'packages/net/src/**/*.test.ts',
@@ -36,6 +38,7 @@ export default defineConfig({
           exclude: realTests,
           maxWorkers: 2,
           sequence: { groupOrder: 0 },
+          setupFiles: ['./vitest.simulated-setup.ts'],
         },
       },
       {
