@@ -11,9 +11,9 @@ import { defineConfig } from 'vitest/config';
 //   split: their protocols must survive any timing, but a test should not have to share the two
 //   cores with a simulation to show it.
 //
-// A new test file that touches real time, sockets, processes or the disk belongs in `realTests`;
-// one of the `simulated` project that starts a process or opens a socket fails, saying so
-// (vitest.simulated-setup.ts).
+// A new test file that starts processes, opens sockets, waits on the wall clock or needs a store
+// to survive a kill belongs in `realTests`; one of the `simulated` project that starts a process
+// or opens a socket fails, saying so (vitest.simulated-setup.ts).
 const realTests = [
   'apps/cli/src/**/*.test.ts',
   'packages/net/src/**/*.test.ts',
