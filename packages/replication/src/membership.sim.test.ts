@@ -43,41 +43,33 @@ function describeViolations(results: readonly ReplicationSimResult[], check?: 'i
   );
 }
 
-/** Seeds 1 to `seeds` as `sim replication --views membership` runs them, with `options` added. */
-async function membershipRuns(
-  seeds: number,
-  style: 'semi-active' | 'passive',
-  options: Partial<Parameters<typeof runReplicationSimulation>[0]>,
-): Promise<ReplicationSimResult[]> {
-  const results: ReplicationSimResult[] = [];
-  for (let seed = 1; seed <= seeds; seed++)
-    results.push(
-      await runReplicationSimulation({
-        seed,
-        style,
-        views: 'membership',
-        policy: policyForSeed(seed),
-        ...options,
-      }),
-    );
-  return results;
-}
+/** What a membership run adds to the seed's defaults (settings, topology, failing requests …). */
+type MembershipRunOptions = Partial<Parameters<typeof runReplicationSimulation>[0]>;
 
 /** One seed as `sim replication --views membership` runs it: the policy rotating with the seed. */
 function membershipRun(
   seed: number,
   style: 'semi-active' | 'passive',
-  settings?: Parameters<typeof runReplicationSimulation>[0]['settings'],
-  frontCalls = false,
+  options: MembershipRunOptions = {},
 ): Promise<ReplicationSimResult> {
   return runReplicationSimulation({
     seed,
     style,
     views: 'membership',
     policy: policyForSeed(seed),
-    ...(settings === undefined ? {} : { settings }),
-    ...(frontCalls ? { frontCalls } : {}),
+    ...options,
   });
+}
+
+/** Seeds 1 to `seeds`, each as `membershipRun` runs it. */
+async function membershipRuns(
+  seeds: number,
+  style: 'semi-active' | 'passive',
+  options: MembershipRunOptions = {},
+): Promise<ReplicationSimResult[]> {
+  const results: ReplicationSimResult[] = [];
+  for (let seed = 1; seed <= seeds; seed++) results.push(await membershipRun(seed, style, options));
+  return results;
 }
 
 /**
@@ -103,8 +95,7 @@ function shrunkScheduleRun(
 describe('replica groups with views from the real membership layer', () => {
   for (const style of ['semi-active', 'passive'] as const) {
     it(`${style}: seeds 1-${SEEDS}, all faults: safe after every event, live and exactly-once at the end`, async () => {
-      const results: ReplicationSimResult[] = [];
-      for (let seed = 1; seed <= SEEDS; seed++) results.push(await membershipRun(seed, style));
+      const results = await membershipRuns(SEEDS, style);
       expect(describeViolations(results)).toEqual([]);
       // A state loss excuses a run's end checks: none happens in these seeds, so none is excused.
       expect(results.flatMap((result) => result.stateLosses)).toEqual([]);
@@ -307,7 +298,7 @@ describe('replica groups with views from the real membership layer', () => {
     const results: ReplicationSimResult[] = [];
     for (const style of ['semi-active', 'passive'] as const)
       for (const seed of [1399, 12444, 18086, 18638, 19778, 21991, 1664, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
-        results.push(await membershipRun(seed, style, { outputCommit: 'majority' }));
+        results.push(await membershipRun(seed, style, { settings: { outputCommit: 'majority' } }));
     expect(describeViolations(results)).toEqual([]);
     expect(results.flatMap((result) => result.stateLosses)).toEqual([]);
     expect(results.reduce((sum, result) => sum + result.failovers, 0)).toBeGreaterThan(results.length / 2);
@@ -378,7 +369,7 @@ describe('replica groups with views from the real membership layer', () => {
   it('a ctx.call in the handling of a synchronous reply is replayed at every backup, through every fault (seeds 1-12, both styles)', async () => {
     const results: ReplicationSimResult[] = [];
     for (const style of ['semi-active', 'passive'] as const)
-      for (let seed = 1; seed <= 12; seed++) results.push(await membershipRun(seed, style, undefined, true));
+      results.push(...(await membershipRuns(12, style, { frontCalls: true })));
     expect(describeViolations(results)).toEqual([]);
     expect(results.filter((result) => result.topology === 'chain').length).toBeGreaterThanOrEqual(6);
     expect(results[0]?.replayCommand).toContain('--front-calls');

@@ -5,18 +5,9 @@
  * drive it. The CLI test runs the real simulation through the passing branch (seed 5840).
  */
 import { describe, expect, it } from 'vitest';
-import {
-  emptyReplicationSweepTally,
-  sweepReplicationSeed,
-  type ReplicationSweepRun,
-  type ReplicationSweepTally,
-} from './replication.js';
+import { emptyReplicationSweepTally, sweepReplicationSeed, type ReplicationSweepRun } from './replication.js';
 
 const NET_MS = 500;
-
-function tally(): ReplicationSweepTally {
-  return emptyReplicationSweepTally();
-}
 
 function run(overrides: Partial<ReplicationSweepRun> = {}): ReplicationSweepRun {
   return {
@@ -59,7 +50,7 @@ describe('sweepReplicationSeed', () => {
       [NET_MS]: run({ stuckInputsAsked: 2 }),
       0: run({ violations: [violation] }),
     });
-    const counts = tally();
+    const counts = emptyReplicationSweepTally();
     const lines: string[] = [];
     const violations = await sweepReplicationSeed(7, NET_MS, simulate, counts, (line) => lines.push(line));
     expect(violations).toEqual([]);
@@ -68,7 +59,7 @@ describe('sweepReplicationSeed', () => {
       [7, 0],
     ]);
     expect(counts).toEqual({
-      ...tally(),
+      ...emptyReplicationSweepTally(),
       requests: 12,
       failovers: 3,
       stuckInputRuns: 1,
@@ -84,14 +75,19 @@ describe('sweepReplicationSeed', () => {
   // own run adds nothing to the requests and failovers).
   it('counts a run that passes without the net too as not needing it', async () => {
     const { simulate, calls } = scripted({ [NET_MS]: run({ stuckInputsAsked: 1 }), 0: run() });
-    const counts = tally();
+    const counts = emptyReplicationSweepTally();
     const lines: string[] = [];
     expect(await sweepReplicationSeed(8, NET_MS, simulate, counts, (line) => lines.push(line))).toEqual([]);
     expect(calls).toEqual([
       [8, NET_MS],
       [8, 0],
     ]);
-    expect(counts).toEqual({ ...tally(), requests: 12, failovers: 3, stuckInputRuns: 1 });
+    expect(counts).toEqual({
+      ...emptyReplicationSweepTally(),
+      requests: 12,
+      failovers: 3,
+      stuckInputRuns: 1,
+    });
     expect(lines).toEqual([expect.stringContaining('; without the net the run passes too')]);
   });
 
@@ -99,7 +95,7 @@ describe('sweepReplicationSeed', () => {
   // whether a pass depended on the net); a run in which the net never fired is not rerun either.
   it('does not rerun a run that failed, nor one in which the net did not fire', async () => {
     const failed = scripted({ [NET_MS]: run({ stuckInputsAsked: 1, violations: [violation] }) });
-    const counts = tally();
+    const counts = emptyReplicationSweepTally();
     const lines: string[] = [];
     expect(
       await sweepReplicationSeed(9, NET_MS, failed.simulate, counts, (line) => lines.push(line)),
@@ -110,13 +106,18 @@ describe('sweepReplicationSeed', () => {
     expect(lines[0]).not.toContain('without the net');
 
     const quiet = scripted({ [NET_MS]: run({ stateLosses: [{ group: 'B', atMs: 1_800 }] }) });
-    const quietCounts = tally();
+    const quietCounts = emptyReplicationSweepTally();
     const quietLines: string[] = [];
     expect(
       await sweepReplicationSeed(10, NET_MS, quiet.simulate, quietCounts, (line) => quietLines.push(line)),
     ).toEqual([]);
     expect(quiet.calls).toEqual([[10, NET_MS]]);
-    expect(quietCounts).toEqual({ ...tally(), requests: 12, failovers: 3, stateLosses: 1 });
+    expect(quietCounts).toEqual({
+      ...emptyReplicationSweepTally(),
+      requests: 12,
+      failovers: 3,
+      stateLosses: 1,
+    });
     expect(quietLines).toEqual([
       '  seed 10: group B lost its state at 1800 ms (every replica holding it failed: beyond what the group tolerates)',
     ]);
