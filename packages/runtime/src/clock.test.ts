@@ -2,10 +2,11 @@
  * `RealClock` over Node's timers (faked by vitest, which keeps Node's limit: a `setTimeout` longer
  * than 2^31 − 1 ms runs after 1 ms). Invariants: a timer fires once, at its delay and not before,
  * however long the delay; a cleared one never fires, whichever step of a long delay it is in; a
- * zero delay runs on the next turn.
+ * zero delay runs on the next turn; a delay that is negative or not finite is refused with the same
+ * error by `RealClock` and `SimulatedClock`, and sets no timer.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { RealClock } from './clock.js';
+import { RealClock, SimulatedClock } from './clock.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** What one Node timer takes at most. */
@@ -78,4 +79,16 @@ describe('RealClock', () => {
     vi.runOnlyPendingTimers();
     expect(fired).toBe(1);
   });
+
+  for (const delayMs of [-1, -0.5, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY])
+    it(`refuses a delay of ${delayMs} as the simulated clock does, setting no timer`, () => {
+      const clock = new RealClock();
+      let fired = 0;
+      const message = `timer delay must be a finite number >= 0, got ${delayMs}`;
+      expect(() => clock.setTimer(delayMs, () => fired++)).toThrow(new RangeError(message));
+      expect(() => new SimulatedClock().setTimer(delayMs, () => fired++)).toThrow(new RangeError(message));
+      vi.runAllTimers();
+      expect(fired).toBe(0);
+      expect(vi.getTimerCount()).toBe(0);
+    });
 });

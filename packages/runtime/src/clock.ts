@@ -20,7 +20,7 @@ export interface TimerHandle {
 export interface Clock {
   /** Milliseconds. Real: since the epoch. Simulated: virtual time since the run began. */
   now(): number;
-  /** Calls `callback` once, `delayMs` (>= 0) from now. */
+  /** Calls `callback` once, `delayMs` from now; throws `RangeError` unless it is finite and >= 0. */
   setTimer(delayMs: number, callback: () => void): TimerHandle;
   /** Cancels a pending timer; a fired or unknown handle is ignored. */
   clearTimer(handle: TimerHandle): void;
@@ -32,6 +32,17 @@ export interface Clock {
  * fire at once; `RealClock` waits out a longer delay in steps of at most this.
  */
 const NODE_TIMER_DELAY_MAX_MS = 2 ** 31 - 1;
+
+/**
+ * Both clocks refuse the same delays, so a computed delay that goes wrong (NaN from a bad setting,
+ * a negative one from a deadline already past) throws in a real run as it does in the simulator,
+ * instead of the real clock firing it on some next turn and the simulator alone catching it.
+ */
+function assertTimerDelay(delayMs: number): void {
+  if (!(delayMs >= 0) || !Number.isFinite(delayMs)) {
+    throw new RangeError(`timer delay must be a finite number >= 0, got ${delayMs}`);
+  }
+}
 
 /**
  * Wall-clock time (epoch ms) and Node timers, for real nodes. Hosts call `clearAll()` when they shut
@@ -54,6 +65,7 @@ export class RealClock implements Clock {
    * hop (it was most of a replicated request's latency).
    */
   setTimer(delayMs: number, callback: () => void): TimerHandle {
+    assertTimerDelay(delayMs);
     const timerId = this.nextTimerId++;
     const fire = () => {
       this.pending.delete(timerId);
@@ -62,7 +74,7 @@ export class RealClock implements Clock {
       if (hopTrace.enabled) hopTrace.record(HopEvent.timerDone, 0, delayMs);
     };
     if (hopTrace.enabled) hopTrace.record(HopEvent.timerSet, 0, delayMs);
-    if (delayMs <= 0) this.pending.set(timerId, { immediate: setImmediate(fire) });
+    if (delayMs === 0) this.pending.set(timerId, { immediate: setImmediate(fire) });
     else this.arm(timerId, delayMs, fire);
     return { timerId };
   }
@@ -123,9 +135,7 @@ export class SimulatedClock implements Clock {
   }
 
   setTimer(delayMs: number, callback: () => void): TimerHandle {
-    if (!(delayMs >= 0) || !Number.isFinite(delayMs)) {
-      throw new RangeError(`timer delay must be a finite number >= 0, got ${delayMs}`);
-    }
+    assertTimerDelay(delayMs);
     const timer: ScheduledTimer = { timerId: this.nextTimerId++, dueAt: this.currentMs + delayMs, callback };
     this.push(timer);
     return { timerId: timer.timerId };

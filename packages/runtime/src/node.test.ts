@@ -248,6 +248,27 @@ describe('Node', () => {
     expect(types).toEqual(['spawn', 'state', 'send', 'deliver', 'supervised', 'supervised', 'send', 'state']);
   });
 
+  it('refuses request options out of range before sending anything', async () => {
+    const node = new Node({ id: 'n1', incarnation: 1, clock: new SimulatedClock(), entropy: seeded(4) });
+    const counter = node.spawn('counter', counterActor);
+    const bad = [
+      { retryAfterMs: Number.NaN },
+      { retryAfterMs: 0 },
+      { retryAfterMs: -5 },
+      { retryAfterMs: Number.POSITIVE_INFINITY },
+      { attemptsMax: Number.NaN },
+      { attemptsMax: 0 },
+      { attemptsMax: 1.5 },
+    ];
+    for (const options of bad)
+      expect(() => node.request(counter, { type: 'inc' }, options)).toThrow(
+        /request (retryAfterMs must be a finite number > 0|attemptsMax must be a positive integer)/,
+      );
+    // None of them reached the counter: the first good request is the first increment.
+    const reply = await node.request(counter, { type: 'inc' }, { retryAfterMs: 50, attemptsMax: 1 });
+    expect(reply.body).toEqual({ type: 'total', total: 1 });
+  });
+
   it('rejects bad configuration with clear errors', () => {
     expect(() => new Node({ id: 'bad/id', incarnation: 1, clock: new SimulatedClock() })).toThrow(
       /invalid node id/,

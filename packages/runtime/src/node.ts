@@ -159,9 +159,9 @@ interface PendingRequest {
 
 /** Options of `node.request`, the built-in client's request with retries. */
 export interface ClientRequestOptions {
-  /** Time to wait for the reply before resending the same envelope (same id). Default 200 ms. */
+  /** Time to wait for the reply before resending the same envelope (same id): > 0. Default 200 ms. */
   readonly retryAfterMs?: number;
-  /** Total attempts, the first included. Default 10. */
+  /** Total attempts, the first included: a positive integer. Default 10. */
   readonly attemptsMax?: number;
   readonly sync?: boolean;
 }
@@ -369,12 +369,21 @@ export class Node {
   /**
    * Sends a request from the node's built-in client and resolves with the reply. On no reply
    * within `retryAfterMs` it resends the same envelope (same id, so a deduplicating receiver
-   * applies it once) up to `attemptsMax` times, then rejects with `RequestTimeoutError`.
+   * applies it once) up to `attemptsMax` times, then rejects with `RequestTimeoutError`. Throws
+   * `RangeError`, sending nothing, on a `retryAfterMs` or `attemptsMax` out of range.
    */
   request(target: Address, body: unknown, options: ClientRequestOptions = {}): Promise<Envelope> {
     this.assertOpen();
     const retryAfterMs = options.retryAfterMs ?? 200;
     const attemptsMax = options.attemptsMax ?? 10;
+    // Checked before anything is sent: a NaN count never reached zero (the request was resent
+    // forever), and a bad delay threw from the clock after the first send, leaving it pending.
+    if (!(retryAfterMs > 0) || !Number.isFinite(retryAfterMs)) {
+      throw new RangeError(`request retryAfterMs must be a finite number > 0, got ${retryAfterMs}`);
+    }
+    if (!Number.isSafeInteger(attemptsMax) || attemptsMax < 1) {
+      throw new RangeError(`request attemptsMax must be a positive integer, got ${attemptsMax}`);
+    }
     const envelope: Envelope = {
       kind: options.sync === true ? 'sync-request' : 'async-request',
       id: this.nextMessageId(),
