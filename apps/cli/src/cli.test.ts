@@ -362,6 +362,7 @@ describe('steadfast CLI', () => {
       entriesAnnounced: number;
       requests: number;
       cpuUsPerRequest: Record<string, Record<string, Record<string, number>>>;
+      targets: Record<string, { target: number; measured: number; met: boolean }>;
       rounds: {
         replicated: { opsPerSec: number; p50Us: number };
         unreplicated: { opsPerSec: number; p50Us: number };
@@ -388,6 +389,11 @@ describe('steadfast CLI', () => {
     // Both phases of both rounds, each with its own count.
     expect(summary.requests).toBe(1_000);
     expect(summary.orderingOnlyMessagesPerRequest).toBe(0);
+    // The verdicts judge the summary's own figures (the timing ones are not asserted: no test
+    // asserts a timing).
+    expect(summary.targets.orderingOnlyMessagesPerRequest).toEqual({ target: 0, measured: 0, met: true });
+    expect(summary.targets.replicatedOpsPerSec!.measured).toBe(summary.replicated.opsPerSec);
+    expect(summary.targets.latencyRatioP50!.measured).toBe(summary.latencyRatioP50);
     expect(summary.checkpointsPerRequest).toBe(0);
     // Every measured request was ordered (and announced) once by the primary.
     expect(summary.entriesAnnounced).toBeGreaterThanOrEqual(1_000);

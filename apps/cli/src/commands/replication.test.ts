@@ -1,11 +1,18 @@
 /**
- * `sim replication`'s handling of one seed (`sweepReplicationSeed`), with the simulation replaced by
+ * `bench replication`'s verdicts on its targets (`replicationTargetVerdicts`), and `sim
+ * replication`'s handling of one seed (`sweepReplicationSeed`), with the simulation replaced by
  * scripted results: the branch in which a run passes with the stuck-input safety net and fails
  * without it has no seed known to reach it (that is what the sweeps found), so only a script can
  * drive it. The CLI test runs the real simulation through the passing branch (seed 5840).
  */
 import { describe, expect, it } from 'vitest';
-import { emptyReplicationSweepTally, sweepReplicationSeed, type ReplicationSweepRun } from './replication.js';
+import {
+  emptyReplicationSweepTally,
+  replicationTargetVerdicts,
+  sweepReplicationSeed,
+  targetVerdictsLine,
+  type ReplicationSweepRun,
+} from './replication.js';
 
 const NET_MS = 500;
 
@@ -41,6 +48,44 @@ function scripted(byNetMs: Record<number, ReplicationSweepRun>) {
   };
   return { simulate, calls };
 }
+
+describe('replicationTargetVerdicts', () => {
+  // Invariant: a figure on its bound meets the target, one a step past it does not, each in its
+  // own direction (at most for messages and the latency ratio, at least for the throughput).
+  it('meets each target on its bound and misses it just past', () => {
+    const onBounds = replicationTargetVerdicts({
+      orderingOnlyMessagesPerRequest: 0,
+      replicatedOpsPerSec: 20_000,
+      latencyRatioP50: 1.2,
+    });
+    expect(onBounds).toEqual({
+      orderingOnlyMessagesPerRequest: { target: 0, measured: 0, met: true },
+      replicatedOpsPerSec: { target: 20_000, measured: 20_000, met: true },
+      latencyRatioP50: { target: 1.2, measured: 1.2, met: true },
+    });
+    const past = replicationTargetVerdicts({
+      orderingOnlyMessagesPerRequest: 0.0001,
+      replicatedOpsPerSec: 19_999,
+      latencyRatioP50: 1.201,
+    });
+    expect(Object.values(past).map((verdict) => verdict.met)).toEqual([false, false, false]);
+  });
+
+  it('says which targets a run met, and when the run is not the setting they are for', () => {
+    const verdicts = replicationTargetVerdicts({
+      orderingOnlyMessagesPerRequest: 0,
+      replicatedOpsPerSec: 9_328,
+      latencyRatioP50: 3.418,
+    });
+    const line = targetVerdictsLine(verdicts, true);
+    expect(line).toBe(
+      'targets: ordering-only messages per request 0 (target 0): met; replicated 9328 ops/s with 64 in flight (target >= 20000): not met; latency ratio p50 3.418 (target <= 1.2): not met',
+    );
+    expect(targetVerdictsLine(verdicts, false)).toMatch(
+      /^targets \(the targets are set for semi-active with outputCommit at-once; this run is another setting\): /,
+    );
+  });
+});
 
 describe('sweepReplicationSeed', () => {
   // Invariant: a run the net carried to a pass, which fails without it, is counted as needing the

@@ -458,6 +458,66 @@ function sentDatagrams(counters: Record<string, unknown>): number {
   return sent;
 }
 
+/**
+ * The benchmark targets of replica groups (docs/benchmarks.md, "Replica groups"), set for a
+ * semi-active group of 3 with `outputCommit: 'at-once'`: no message sent only to carry order, at
+ * least 20,000 replicated requests a second with 64 in flight, and a p50 at concurrency 1 within
+ * 1.2× the unreplicated actor's in the same run.
+ */
+export const REPLICATION_TARGETS = {
+  orderingOnlyMessagesPerRequest: 0,
+  replicatedOpsPerSec: 20_000,
+  latencyRatioP50: 1.2,
+} as const;
+
+/** One target: its bound, the figure measured, and whether the figure is within the bound. */
+export interface TargetVerdict {
+  readonly target: number;
+  readonly measured: number;
+  readonly met: boolean;
+}
+
+/**
+ * How `bench replication`'s figures stand against `REPLICATION_TARGETS`: the ordering-only messages
+ * and the latency ratio must be at most their bound, the replicated throughput at least its own.
+ */
+export function replicationTargetVerdicts(figures: {
+  readonly orderingOnlyMessagesPerRequest: number;
+  readonly replicatedOpsPerSec: number;
+  readonly latencyRatioP50: number;
+}): Record<keyof typeof REPLICATION_TARGETS, TargetVerdict> {
+  const atMost = (target: number, measured: number) => ({ target, measured, met: measured <= target });
+  return {
+    orderingOnlyMessagesPerRequest: atMost(
+      REPLICATION_TARGETS.orderingOnlyMessagesPerRequest,
+      figures.orderingOnlyMessagesPerRequest,
+    ),
+    replicatedOpsPerSec: {
+      target: REPLICATION_TARGETS.replicatedOpsPerSec,
+      measured: figures.replicatedOpsPerSec,
+      met: figures.replicatedOpsPerSec >= REPLICATION_TARGETS.replicatedOpsPerSec,
+    },
+    latencyRatioP50: atMost(REPLICATION_TARGETS.latencyRatioP50, figures.latencyRatioP50),
+  };
+}
+
+/** The verdicts as one line of `bench replication`'s output. */
+export function targetVerdictsLine(
+  verdicts: ReturnType<typeof replicationTargetVerdicts>,
+  forTheirSetting: boolean,
+): string {
+  const mark = (verdict: TargetVerdict) => (verdict.met ? 'met' : 'not met');
+  const parts = [
+    `ordering-only messages per request ${verdicts.orderingOnlyMessagesPerRequest.measured} (target ${verdicts.orderingOnlyMessagesPerRequest.target}): ${mark(verdicts.orderingOnlyMessagesPerRequest)}`,
+    `replicated ${verdicts.replicatedOpsPerSec.measured} ops/s with 64 in flight (target >= ${verdicts.replicatedOpsPerSec.target}): ${mark(verdicts.replicatedOpsPerSec)}`,
+    `latency ratio p50 ${verdicts.latencyRatioP50.measured} (target <= ${verdicts.latencyRatioP50.target}): ${mark(verdicts.latencyRatioP50)}`,
+  ];
+  const caveat = forTheirSetting
+    ? ''
+    : ' (the targets are set for semi-active with outputCommit at-once; this run is another setting)';
+  return `targets${caveat}: ${parts.join('; ')}`;
+}
+
 export const benchReplicationCommand: CommandSpec = {
   name: 'bench replication',
   summary: 'A 3-replica semi-active group vs the same actor unreplicated, over UDP, at 1 and 64 in flight.',
@@ -568,6 +628,11 @@ export const benchReplicationCommand: CommandSpec = {
       },
       rounds: perRound,
     };
+    const targets = replicationTargetVerdicts({
+      orderingOnlyMessagesPerRequest: summary.orderingOnlyMessagesPerRequest,
+      replicatedOpsPerSec: summary.replicated.opsPerSec,
+      latencyRatioP50: summary.latencyRatioP50,
+    });
     if (roundCount > 1) {
       for (const [index, figures] of perRound.entries())
         say(
@@ -591,7 +656,8 @@ export const benchReplicationCommand: CommandSpec = {
       `latency ratio p50 ${summary.latencyRatioP50}, throughput ratio ${summary.throughputRatio}, ordering-only messages per request ${summary.orderingOnlyMessagesPerRequest}, datagrams per request ${summary.datagramsPerRequest}` +
         (style === 'passive' ? `, checkpoints per request ${summary.checkpointsPerRequest}` : ''),
     );
-    if (json) printJson(summary);
+    say(targetVerdictsLine(targets, style === 'semi-active' && outputCommit === 'at-once'));
+    if (json) printJson({ ...summary, targets });
     return 0;
   },
 };
