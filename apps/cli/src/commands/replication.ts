@@ -487,16 +487,13 @@ export function replicationTargetVerdicts(figures: {
   readonly latencyRatioP50: number;
 }): Record<keyof typeof REPLICATION_TARGETS, TargetVerdict> {
   const atMost = (target: number, measured: number) => ({ target, measured, met: measured <= target });
+  const atLeast = (target: number, measured: number) => ({ target, measured, met: measured >= target });
   return {
     orderingOnlyMessagesPerRequest: atMost(
       REPLICATION_TARGETS.orderingOnlyMessagesPerRequest,
       figures.orderingOnlyMessagesPerRequest,
     ),
-    replicatedOpsPerSec: {
-      target: REPLICATION_TARGETS.replicatedOpsPerSec,
-      measured: figures.replicatedOpsPerSec,
-      met: figures.replicatedOpsPerSec >= REPLICATION_TARGETS.replicatedOpsPerSec,
-    },
+    replicatedOpsPerSec: atLeast(REPLICATION_TARGETS.replicatedOpsPerSec, figures.replicatedOpsPerSec),
     latencyRatioP50: atMost(REPLICATION_TARGETS.latencyRatioP50, figures.latencyRatioP50),
   };
 }
