@@ -578,6 +578,103 @@ describe('a client group that changes its mind about a channel', () => {
   );
 });
 
+describe('a client group that changes its mind about a channel, the other way round', () => {
+  // Invariant: when a replica holds both messages a client group sent on one channel (the older one
+  // from a primary that was then cut off, the later one from the next primary, which never heard
+  // of it), the ledger group processes one of them, the same at every replica, and never the one
+  // the client group disowned: a backup takes the one its primary's entry names, and a backup
+  // promoted while it holds both orders the later one. The request the client group still knows
+  // of takes effect once and is answered once. No sweep seed reaches these paths (docs/replication.md,
+  // "Known limits"); this scenario builds them.
+
+  /**
+   * c1 (the client primary) reaches only b2 with r1, and b2 reaches nobody; c1 fails, and c2, the
+   * next primary, which never heard of r1, sends r2 on the same channel. b2 then holds both copies.
+   * `beforeR2` runs just before r2 is sent.
+   */
+  function holdingBoth(style: 'semi-active' | 'passive', beforeR2: (sim: ReplicationCluster) => void) {
+    const sim = cluster(
+      directGroups({
+        style,
+        clientMembers: ['c1', 'c2'],
+        // The new client primary waits this long for a peer member that does not answer.
+        clientSettings: { recoveryMaxMs: 200 },
+      }),
+    );
+    for (const target of ['c2', 'b1', 'b3']) {
+      sim.block('c1', target);
+      sim.block('b2', target);
+    }
+    issue(sim, 'c1', 'r1', 'B');
+    sim.runUntil(WARM_UP_MS + 50);
+    expect(sim.role('b2').backlog().inputs).toBe(1);
+    sim.crash(nodeId('c1'));
+    sim.runUntil(WARM_UP_MS + 1_000, () => sim.role('c2').role === 'primary');
+    expect(sim.role('c2').history()).toEqual(['start']);
+    beforeR2(sim);
+    issue(sim, 'c2', 'r2', 'B');
+    sim.runUntil(sim.clock.now() + 50);
+    // Another message on the channel of the one it holds, from a later epoch: b2 keeps both.
+    expect(sim.role('b2').counters.otherCopiesKept).toBe(1);
+    for (const target of ['c2', 'b1', 'b3']) sim.unblock('b2', target);
+    return sim;
+  }
+
+  /** The ledger applied r2 once and r1 never; the client got one reply, to r2. */
+  function expectR2Only(sim: ReplicationCluster, node: string): void {
+    const ledgerState = sim.role(node).actorState() as { context: { applied: Record<string, number> } };
+    expect(ledgerState.context.applied, node).toEqual({ r2: 1 });
+    const clientState = sim.role('c2').actorState() as { replies: Record<string, number[]> };
+    expect(clientState.replies).toEqual({ r2: [1] });
+  }
+
+  it.each(['semi-active', 'passive'] as const)(
+    '%s: a backup holding both takes the copy its primary processed, and replays that one once promoted',
+    (style) => {
+      // b2 does not hear b1 while r2 arrives: its entry for C#1 comes after b2 holds both copies.
+      const sim = holdingBoth(style, (started) => started.block('b1', 'b2'));
+      expect(sim.role('b1').history()).toEqual(['start', 'C#1']);
+      sim.unblock('b1', 'b2');
+      sim.runUntil(sim.clock.now() + 500);
+      const primary = sim.role('b1');
+      expectR2Only(sim, 'b1');
+      for (const node of ['b2', 'b3']) {
+        const backup = sim.role(node);
+        expect(backup.role, node).toBe('backup');
+        expect(backup.coverage(), node).toBe(primary.position);
+        if (style === 'passive') continue;
+        expect(backup.history(), node).toEqual(primary.history());
+        expect(backup.actorState(), node).toEqual(primary.actorState());
+      }
+      // A passive backup processed nothing yet: it replays its log when it takes over.
+      sim.crash(nodeId('b1'));
+      sim.runUntil(sim.clock.now() + 1_000, () => sim.role('b2').role === 'primary');
+      sim.runUntil(sim.clock.now() + 200);
+      expect(sim.role('b2').role).toBe('primary');
+      expectR2Only(sim, 'b2');
+    },
+  );
+
+  it.each(['semi-active', 'passive'] as const)(
+    '%s: a backup promoted while it holds both orders the later copy, and the older never',
+    (style) => {
+      // b1 hears neither request: nobody orders either copy before b2 takes over.
+      const sim = holdingBoth(style, (started) => started.block('c2', 'b1'));
+      expect(sim.role('b1').history()).toEqual(['start']);
+      sim.crash(nodeId('b1'));
+      sim.runUntil(sim.clock.now() + 1_000, () => sim.role('b2').role === 'primary');
+      sim.runUntil(sim.clock.now() + 500);
+      const primary = sim.role('b2');
+      expect(primary.role).toBe('primary');
+      expect(primary.history()).toEqual(['start', 'C#1']);
+      expectR2Only(sim, 'b2');
+      const backup = sim.role('b3');
+      expect(backup.coverage()).toBe(primary.position);
+      if (style === 'semi-active') expect(backup.actorState()).toEqual(primary.actorState());
+    },
+  );
+});
+
 describe('a backup that held the message its primary processed', () => {
   // Invariant: a backup follows its primary's order even for a message it holds back (of an older
   // epoch of the client group than it knows, waiting for that group's next basis): the entry names
