@@ -280,6 +280,14 @@ const CONTROL_PARTS_MAX = 4_096;
 /** Split control messages being gathered at once, at most: per sender, and in all. */
 const CONTROL_TRANSFERS_PER_SENDER = 3;
 const CONTROL_TRANSFERS_MAX = 64;
+/**
+ * Small records kept per input of `inputsMax`: keys of dropped inputs (`droppedInputs`), entries
+ * announced ahead of processing (`announced`) and inputs asked for (`inputsAskedAt`). Each is a few
+ * bytes where an input may be kilobytes. Bounded at `inputsMax` itself, a burst of more inputs than
+ * that at once left a backup behind for good: it trimmed the entries it had not reached and stopped
+ * asking for the inputs it had dropped (golden.test.ts, "bounds").
+ */
+const SMALL_RECORDS_PER_INPUT = 16;
 
 /** The synchronous request a replica's actor waits on: what its `reply-timeout` names. */
 type SyncWaitRequest = { readonly id: MessageId; readonly target: Address };
@@ -614,6 +622,16 @@ function checkSettings(given: Partial<ReplicationSettings>, settings: Replicatio
   connectionSettings(settings.connection);
 }
 
+/** Adds `key` to `set`, dropping the oldest keys past `max`. */
+function rememberBounded(set: Set<string>, key: string, max: number): void {
+  set.add(key);
+  while (set.size > max) {
+    const oldest = set.values().next().value;
+    if (oldest === undefined) break;
+    set.delete(oldest);
+  }
+}
+
 /**
  * One replica of a replicated actor, as a pure role (the opening comment of this file describes the
  * protocol). Host contract: feed each input with `step(input, nowMs)` and carry out the effects it
@@ -705,6 +723,14 @@ export class ReplicaRole {
    * flush does not wait for it.
    */
   private readonly fencedInputs = new Set<string>();
+  /**
+   * Inputs this replica dropped past `inputsMax` (`dropsPastBound`), by `source#channel`: the
+   * connection will not deliver them again, so an entry that names one is asked of the primary at
+   * once (`askIfNeverDelivered`). A key leaves when its input is processed or comes back; past
+   * `SMALL_RECORDS_PER_INPUT` × `inputsMax` keys the oldest go, and the stuck-input net
+   * (`stuckAskMs`) is left to ask for theirs.
+   */
+  private readonly droppedInputs = new Set<string>();
   /** Received inputs not yet processed, by `source#channel`. */
   private readonly pool = new Map<string, PendingInput>();
   /**
@@ -1664,11 +1690,17 @@ export class ReplicaRole {
   }
 
   private rememberFenced(key: string): void {
-    this.fencedInputs.add(key);
-    if (this.fencedInputs.size > this.settings.inputsMax) {
-      const oldest = this.fencedInputs.values().next().value;
-      if (oldest !== undefined) this.fencedInputs.delete(oldest);
-    }
+    rememberBounded(this.fencedInputs, key, this.settings.inputsMax);
+  }
+
+  /** Counts an input dropped past `inputsMax`, and remembers it, so an entry naming it asks for it. */
+  private dropPastBound(payload: ApplicationPayload): void {
+    this.counters.inputsDropped++;
+    rememberBounded(
+      this.droppedInputs,
+      inputKey(payload.source, payload.channel),
+      SMALL_RECORDS_PER_INPUT * this.settings.inputsMax,
+    );
   }
 
   /** Concludes the flush once every member answered, knows the epoch, and nothing is left to fetch. */
@@ -1772,7 +1804,7 @@ export class ReplicaRole {
     for (const copy of Array.isArray(message.held) ? message.held : []) {
       if (!isApplicationPayload(copy.payload)) continue;
       // The same bound as `onInput`'s (`inputsMax`), and counted the same way when reached.
-      if (this.held.length >= this.settings.inputsMax) this.counters.inputsDropped++;
+      if (this.held.length >= this.settings.inputsMax) this.dropPastBound(copy.payload);
       else this.held.push(copy);
     }
     for (const output of message.outputs) {
@@ -2105,12 +2137,27 @@ export class ReplicaRole {
       return;
     }
     this.peerEpochs.set(source, known);
-    if (this.held.length >= this.settings.inputsMax) {
-      this.counters.inputsDropped++;
+    if (this.held.length >= this.settings.inputsMax && !this.dropsPastBound())
+      this.counters.inputsOverBound++;
+    else if (this.held.length >= this.settings.inputsMax) {
+      this.dropPastBound(copy.payload);
       return;
     }
     this.held.push(copy);
     this.releaseHeld();
+  }
+
+  /**
+   * Whether an input past `inputsMax` is dropped here, or kept over the bound. A backup (or a
+   * joining replica, a backup to be) drops it: when its primary's entry names it, the backup fetches
+   * it from the primary (`rep-input-request`). A replica that orders keeps it: the primary, a new
+   * primary's flush, and a replica starting, which may be the first primary. Nobody could give it
+   * back: the connection delivered it once, and its sender keeps no copy once the connection has
+   * it. Dropping it there lost the request for good: with the bound at 2 and six requests at once,
+   * four were never answered (golden.test.ts, "bounds").
+   */
+  private dropsPastBound(): boolean {
+    return this.role !== 'primary' && this.role !== 'recovering' && this.role !== 'starting';
   }
 
   private insertInput(copy: InputCopy): void {
@@ -2125,8 +2172,9 @@ export class ReplicaRole {
       this.counters.duplicateInputs++;
       return;
     }
-    if (this.pool.size >= this.settings.inputsMax) {
-      this.counters.inputsDropped++;
+    if (this.pool.size >= this.settings.inputsMax && !this.dropsPastBound()) this.counters.inputsOverBound++;
+    else if (this.pool.size >= this.settings.inputsMax) {
+      this.dropPastBound(payload);
       return;
     }
     this.poolSet(key, { kind, payload, arrival: ++this.arrivals });
@@ -2201,8 +2249,11 @@ export class ReplicaRole {
       return;
     }
     if (kept === undefined && this.otherCopies.size >= this.settings.inputsMax) {
-      this.counters.inputsDropped++;
-      return;
+      if (this.dropsPastBound()) {
+        this.dropPastBound(later.payload);
+        return;
+      }
+      this.counters.inputsOverBound++;
     }
     this.counters.otherCopiesKept++;
     this.otherCopies.set(key, later);
@@ -2241,8 +2292,11 @@ export class ReplicaRole {
   private askIfNeverDelivered(entry: OrderEntry): void {
     if (entry.input.type !== 'message' || this.inputsAskedAt.has(entry.position)) return;
     const unstamped = entry.input.sentEpoch === 0;
-    if (!(unstamped || this.neverDecided(entry.input)) || this.canProcess(entry)) return;
-    if (this.inputsAskedAt.size >= this.settings.inputsMax) return;
+    const dropped =
+      this.droppedInputs.size > 0 &&
+      this.droppedInputs.has(inputKey(entry.input.source, entry.input.channel));
+    if (!(unstamped || dropped || this.neverDecided(entry.input)) || this.canProcess(entry)) return;
+    if (this.inputsAskedAt.size >= SMALL_RECORDS_PER_INPUT * this.settings.inputsMax) return;
     this.inputsAskedAt.set(entry.position, this.nowMs);
     this.askForInput(entry.position);
   }
@@ -2266,7 +2320,7 @@ export class ReplicaRole {
     if (this.nowMs - this.stuckSinceMs < stuckAskMs || this.inputsAskedAt.has(position)) return;
     const entry = this.announced.get(position);
     if (entry === undefined || entry.input.type !== 'message' || this.canProcess(entry)) return;
-    if (this.inputsAskedAt.size >= this.settings.inputsMax) return;
+    if (this.inputsAskedAt.size >= SMALL_RECORDS_PER_INPUT * this.settings.inputsMax) return;
     this.inputsAskedAt.set(position, this.nowMs);
     this.counters.stuckInputsAsked++;
     this.askForInput(position);
@@ -2344,6 +2398,7 @@ export class ReplicaRole {
     if (held !== undefined && this.sameMessage(entry.input, held.payload) === true) return;
     if (held !== undefined) this.otherCopies.set(key, held);
     this.poolSet(key, { kind: input.kind, payload, arrival: held?.arrival ?? ++this.arrivals });
+    if (this.droppedInputs.size > 0) this.droppedInputs.delete(key);
     this.inputsAskedAt.delete(position);
     this.flush?.inputsAskedAt.delete(position);
     this.counters.inputsFetched++;
@@ -2788,6 +2843,7 @@ export class ReplicaRole {
     const pending = this.pool.get(key);
     this.poolDelete(key);
     if (this.otherCopies.size > 0) this.otherCopies.delete(key);
+    if (this.droppedInputs.size > 0) this.droppedInputs.delete(key);
     this.processedSet(input.source).add(input.channel);
     this.served[input.source] = (this.served[input.source] ?? 0) + 1;
     if (pending === undefined) return;
@@ -3504,7 +3560,7 @@ export class ReplicaRole {
       // A passive backup processes nothing, so nothing else would notice an input it cannot get.
       if (this.style === 'passive' && role === 'backup') this.askIfNeverDelivered(entry);
     }
-    if (this.announced.size > this.settings.inputsMax) {
+    if (this.announced.size > SMALL_RECORDS_PER_INPUT * this.settings.inputsMax) {
       const highest = Math.max(...this.announced.keys());
       this.announced.delete(highest);
     }
@@ -3778,7 +3834,7 @@ export class ReplicaRole {
     for (const [key, copy] of this.recentInputsByKey()) {
       if (this.pool.has(key)) continue;
       // The pool's bound holds here too; a dropped input is fetched again like any other.
-      if (this.pool.size >= this.settings.inputsMax) this.counters.inputsDropped++;
+      if (this.pool.size >= this.settings.inputsMax) this.dropPastBound(copy.payload);
       else this.poolSet(key, { kind: copy.kind, payload: copy.payload, arrival: ++this.arrivals });
     }
     this.recentInputKeys.length = 0;

@@ -82,7 +82,11 @@ export interface ReplicationSettings {
    * `flushTimeouts`): only a member that stays silent and is never removed from its view causes it.
    */
   readonly recoveryMaxMs: number;
-  /** Received, not yet processed inputs, at most; past it inputs are dropped and counted (fetched again later). */
+  /**
+   * Received, not yet processed inputs, at most. Past it a backup drops them and counts them
+   * (`inputsDropped`), and fetches each from its primary when an entry names it. A primary, or a new
+   * primary's flush, keeps them and counts them (`inputsOverBound`): the input exists nowhere else.
+   */
   readonly inputsMax: number;
   /** Processed positions remembered for the invariant checks and `history()`. */
   readonly historyMax: number;
@@ -734,7 +738,13 @@ export interface ReplicaCounters {
    * for its input by the safety net, no other rule having asked (a sweep reads this as a hint).
    */
   stuckInputsAsked: number;
+  /** Inputs a backup dropped past `inputsMax`; it fetches each again when an entry names it. */
   inputsDropped: number;
+  /**
+   * Inputs a primary, or a new primary's flush, kept past `inputsMax` instead of dropping them:
+   * nobody could give them back (`inputsMax`). A count above 0 means the replica fell behind its load.
+   */
+  inputsOverBound: number;
   /**
    * Inputs the actor failed on (an error other than `RejectedInputError`), refused with everything
    * their processing changed undone (`input-failed` notices).
@@ -863,6 +873,7 @@ export function zeroReplicaCounters(): ReplicaCounters {
     heldCopiesFollowed: 0,
     inputsFetched: 0,
     inputsDropped: 0,
+    inputsOverBound: 0,
     inputsFailed: 0,
     inputsRejected: 0,
     refusedReplies: 0,
