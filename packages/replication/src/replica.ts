@@ -1696,11 +1696,13 @@ export class ReplicaRole {
   /** Counts an input dropped past `inputsMax`, and remembers it, so an entry naming it asks for it. */
   private dropPastBound(payload: ApplicationPayload): void {
     this.counters.inputsDropped++;
-    rememberBounded(
-      this.droppedInputs,
-      inputKey(payload.source, payload.channel),
-      SMALL_RECORDS_PER_INPUT * this.settings.inputsMax,
-    );
+    const key = inputKey(payload.source, payload.channel);
+    rememberBounded(this.droppedInputs, key, SMALL_RECORDS_PER_INPUT * this.settings.inputsMax);
+    // An entry that names it may have come first (a passive backup checks each entry only as it
+    // learns it): ask for it now. Drops are rare, so a walk over the entries ahead is cheap enough.
+    for (const entry of this.announced.values())
+      if (entry.input.type === 'message' && inputKey(entry.input.source, entry.input.channel) === key)
+        this.askIfNeverDelivered(entry);
   }
 
   /** Concludes the flush once every member answered, knows the epoch, and nothing is left to fetch. */
