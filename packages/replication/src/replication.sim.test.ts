@@ -120,6 +120,23 @@ describe('replica groups on the simulator, under every fault kind', () => {
     expect(results.reduce((sum, result) => sum + result.stateTransfers, 0)).toBeGreaterThan(10);
   });
 
+  it('a tiny inputsMax (4) under every fault: no input is lost and no backup is left behind', async () => {
+    // Seeds that failed before (semi-active, 30 requests): with every replica dropping inputs past
+    // the bound, requests were never applied nor answered (86015, 86018); with a backup's entries
+    // ahead and orders held bounded at inputsMax, backups stayed behind (86047, 86070, 86125).
+    const results: ReplicationSimResult[] = [];
+    for (const seed of [86015, 86018, 86047, 86070, 86125])
+      results.push(
+        await runReplicationSimulation({
+          seed,
+          style: 'semi-active',
+          requests: 30,
+          settings: { inputsMax: 4 },
+        }),
+      );
+    expect(failures(results)).toEqual([]);
+  });
+
   it('a run is a function of its seed', async () => {
     const first = await runReplicationSimulation({ seed: 7, style: 'semi-active', topology: 'chain' });
     const second = await runReplicationSimulation({ seed: 7, style: 'semi-active', topology: 'chain' });

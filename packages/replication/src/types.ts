@@ -83,9 +83,10 @@ export interface ReplicationSettings {
    */
   readonly recoveryMaxMs: number;
   /**
-   * Received, not yet processed inputs, at most. Past it a backup drops them and counts them
-   * (`inputsDropped`), and fetches each from its primary when an entry names it. A primary, or a new
-   * primary's flush, keeps them and counts them (`inputsOverBound`): the input exists nowhere else.
+   * Received, not yet processed inputs a replica holds before it counts the rest as over its bound
+   * (`inputsOverBound`). None is dropped: the connection delivers an input once, and no one else
+   * keeps it. Also the bound of the replica's small tables (orders and copies held, fenced inputs)
+   * and of a passive primary's checkpoint pace (`checkpointIntervalMs`).
    */
   readonly inputsMax: number;
   /** Processed positions remembered for the invariant checks and `history()`. */
@@ -738,11 +739,10 @@ export interface ReplicaCounters {
    * for its input by the safety net, no other rule having asked (a sweep reads this as a hint).
    */
   stuckInputsAsked: number;
-  /** Inputs a backup dropped past `inputsMax`; it fetches each again when an entry names it. */
-  inputsDropped: number;
   /**
-   * Inputs a primary, or a new primary's flush, kept past `inputsMax` instead of dropping them:
-   * nobody could give them back (`inputsMax`). A count above 0 means the replica fell behind its load.
+   * Inputs kept past `inputsMax` (in the pool, held for a basis, or as another copy of a channel):
+   * no replica drops a delivered input, since no one could give it back. Above 0, the replica fell
+   * behind its load.
    */
   inputsOverBound: number;
   /**
@@ -872,7 +872,6 @@ export function zeroReplicaCounters(): ReplicaCounters {
     stuckInputsAsked: 0,
     heldCopiesFollowed: 0,
     inputsFetched: 0,
-    inputsDropped: 0,
     inputsOverBound: 0,
     inputsFailed: 0,
     inputsRejected: 0,
