@@ -1792,7 +1792,7 @@ export class ReplicaRole {
     // the joiner, which then waited for them at their positions for good).
     for (const copy of Array.isArray(message.held) ? message.held : []) {
       if (!isApplicationPayload(copy.payload)) continue;
-      // The same bound as `onInput`'s (`inputsMax`), and counted the same way when reached.
+      // Past `inputsMax` kept and counted, as in `onInput`.
       this.countOverBound(this.held.length);
       this.held.push(copy);
     }
@@ -3790,7 +3790,7 @@ export class ReplicaRole {
     // drops those it covers.
     for (const [key, copy] of this.recentInputsByKey()) {
       if (this.pool.has(key)) continue;
-      // The pool's bound holds here too; a dropped input is fetched again like any other.
+      // Past the pool's bound kept and counted, as everywhere (`countOverBound`).
       this.countOverBound(this.pool.size);
       this.poolSet(key, { kind: copy.kind, payload: copy.payload, arrival: ++this.arrivals });
     }

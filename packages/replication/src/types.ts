@@ -85,8 +85,9 @@ export interface ReplicationSettings {
   /**
    * Received, not yet processed inputs a replica holds before it counts the rest as over its bound
    * (`inputsOverBound`). None is dropped: the connection delivers an input once, and no one else
-   * keeps it. Also the bound of the replica's small tables (orders and copies held, fenced inputs)
-   * and of a passive primary's checkpoint pace (`checkpointIntervalMs`).
+   * keeps it. Also the bound of the replica's small tables (fenced inputs, outputs seen; 16 times
+   * it for the entries and orders a backup holds ahead) and of a passive primary's checkpoint pace
+   * (`checkpointIntervalMs`).
    */
   readonly inputsMax: number;
   /** Processed positions remembered for the invariant checks and `history()`. */
