@@ -546,6 +546,32 @@ describe('a primary cut off from its group', () => {
   });
 });
 
+/**
+ * The client group changes its mind about a channel: its primary c1 sends r1 (on channel 1) to the
+ * ledger, reaching `reachedOnly` alone, which reaches nobody either; c1 then fails, and c2 becomes
+ * the client primary without ever hearing of r1. The blocks stay in place.
+ */
+function afterClientFailover(style: 'semi-active' | 'passive', reachedOnly: string): ReplicationCluster {
+  const sim = cluster(
+    directGroups({
+      style,
+      clientMembers: ['c1', 'c2'],
+      // The new client primary waits this long for a peer member that does not answer.
+      clientSettings: { recoveryMaxMs: 200 },
+    }),
+  );
+  for (const target of ['c2', 'b1', 'b2', 'b3'].filter((node) => node !== reachedOnly)) {
+    sim.block('c1', target);
+    sim.block(reachedOnly, target);
+  }
+  issue(sim, 'c1', 'r1', 'B');
+  sim.runUntil(WARM_UP_MS + 50);
+  sim.crash(nodeId('c1'));
+  sim.runUntil(WARM_UP_MS + 1_000, () => sim.role('c2').role === 'primary');
+  expect(sim.role('c2').history()).toEqual(['start']);
+  return sim;
+}
+
 describe('a client group that changes its mind about a channel', () => {
   // Invariant: a backup processes the very message its primary processed at each position, even
   // when the client group's next primary, never hearing of it, sent another message on the same
@@ -553,25 +579,9 @@ describe('a client group that changes its mind about a channel', () => {
   it.each(['semi-active', 'passive'] as const)(
     '%s backups take the message their primary processed, fetched from it (asking again while unanswered) when the client group disowned it',
     (style) => {
-      const sim = cluster(
-        directGroups({
-          style,
-          clientMembers: ['c1', 'c2'],
-          // The new client primary waits this long for a peer member that does not answer.
-          clientSettings: { recoveryMaxMs: 200 },
-        }),
-      );
-      // c1 reaches b1 alone, and b1 reaches nobody: nobody else hears of r1.
-      for (const target of ['c2', 'b2', 'b3']) {
-        sim.block('c1', target);
-        sim.block('b1', target);
-      }
-      issue(sim, 'c1', 'r1', 'B');
-      sim.runUntil(WARM_UP_MS + 50);
+      // c1 reaches b1 alone, and b1 reaches nobody: nobody else hears of r1, which b1 processed.
+      const sim = afterClientFailover(style, 'b1');
       expect(sim.role('b1').history()).toEqual(['start', 'C#1']);
-      sim.crash(nodeId('c1'));
-      sim.runUntil(WARM_UP_MS + 1_000, () => sim.role('c2').role === 'primary');
-      expect(sim.role('c2').history()).toEqual(['start']);
       // c2 uses channel 1 for another request: b2 and b3 hold it; b1 drops it (channel 1 is done).
       issue(sim, 'c2', 'r2', 'B');
       sim.runUntil(WARM_UP_MS + 1_100);
@@ -619,29 +629,13 @@ describe('a client group that changes its mind about a channel, the other way ro
   // "Known limits"); this scenario builds them.
 
   /**
-   * c1 (the client primary) reaches only b2 with r1, and b2 reaches nobody; c1 fails, and c2, the
-   * next primary, which never heard of r1, sends r2 on the same channel. b2 then holds both copies.
-   * `beforeR2` runs just before r2 is sent.
+   * `afterClientFailover` with r1 at b2 alone; then c2 sends r2 on the same channel, and b2 holds
+   * both copies. `beforeR2` runs just before r2 is sent.
    */
   function holdingBoth(style: 'semi-active' | 'passive', beforeR2: (sim: ReplicationCluster) => void) {
-    const sim = cluster(
-      directGroups({
-        style,
-        clientMembers: ['c1', 'c2'],
-        // The new client primary waits this long for a peer member that does not answer.
-        clientSettings: { recoveryMaxMs: 200 },
-      }),
-    );
-    for (const target of ['c2', 'b1', 'b3']) {
-      sim.block('c1', target);
-      sim.block('b2', target);
-    }
-    issue(sim, 'c1', 'r1', 'B');
-    sim.runUntil(WARM_UP_MS + 50);
+    // b2, a backup, holds r1 unprocessed: its primary never got it.
+    const sim = afterClientFailover(style, 'b2');
     expect(sim.role('b2').backlog().inputs).toBe(1);
-    sim.crash(nodeId('c1'));
-    sim.runUntil(WARM_UP_MS + 1_000, () => sim.role('c2').role === 'primary');
-    expect(sim.role('c2').history()).toEqual(['start']);
     beforeR2(sim);
     issue(sim, 'c2', 'r2', 'B');
     sim.runUntil(sim.clock.now() + 50);
