@@ -651,6 +651,8 @@ export class ReplicaRole {
   readonly incarnation: number;
   readonly style: ReplicationStyle;
   readonly settings: ReplicationSettings;
+  /** The bound of the small records a backup keeps ahead: `SMALL_RECORDS_PER_INPUT` × `inputsMax`. */
+  private readonly smallRecordsMax: number;
   readonly counters: ReplicaCounters = zeroReplicaCounters();
 
   private lifecycle: LifecycleSnapshot;
@@ -870,6 +872,7 @@ export class ReplicaRole {
     this.startInput = config.input;
     checkStyleAndPolicy(config.style, config.policy);
     this.settings = replicationSettings(config.settings);
+    this.smallRecordsMax = SMALL_RECORDS_PER_INPUT * this.settings.inputsMax;
     this.realSources = sources;
     this.activeSources = sources;
     // The supervisor reads whichever sources are active: the real ones, or those a synchronous
@@ -1946,8 +1949,7 @@ export class ReplicaRole {
     const learnable = this.role !== 'primary' && (this.role !== 'recovering' || this.flush !== undefined);
     if (!learnable && Number.isSafeInteger(epoch) && epoch > (this.view?.epoch ?? 0)) {
       this.laterOrders.push({ epoch, entries });
-      if (this.laterOrders.length > SMALL_RECORDS_PER_INPUT * this.settings.inputsMax)
-        this.laterOrders.shift();
+      if (this.laterOrders.length > this.smallRecordsMax) this.laterOrders.shift();
       return;
     }
     if (this.role === 'recovering' || epoch >= this.currentEpoch()) {
@@ -1957,7 +1959,7 @@ export class ReplicaRole {
     const verdict = judgeByBases(this.bases, epoch, 0);
     if (verdict === undefined) {
       this.heldOrders.push({ epoch, entries });
-      if (this.heldOrders.length > SMALL_RECORDS_PER_INPUT * this.settings.inputsMax) this.heldOrders.shift();
+      if (this.heldOrders.length > this.smallRecordsMax) this.heldOrders.shift();
       return;
     }
     this.learnEntries(
@@ -2255,7 +2257,7 @@ export class ReplicaRole {
     if (entry.input.type !== 'message' || this.inputsAskedAt.has(entry.position)) return;
     const unstamped = entry.input.sentEpoch === 0;
     if (!(unstamped || this.neverDecided(entry.input)) || this.canProcess(entry)) return;
-    if (this.inputsAskedAt.size >= SMALL_RECORDS_PER_INPUT * this.settings.inputsMax) return;
+    if (this.inputsAskedAt.size >= this.smallRecordsMax) return;
     this.inputsAskedAt.set(entry.position, this.nowMs);
     this.askForInput(entry.position);
   }
@@ -2279,7 +2281,7 @@ export class ReplicaRole {
     if (this.nowMs - this.stuckSinceMs < stuckAskMs || this.inputsAskedAt.has(position)) return;
     const entry = this.announced.get(position);
     if (entry === undefined || entry.input.type !== 'message' || this.canProcess(entry)) return;
-    if (this.inputsAskedAt.size >= SMALL_RECORDS_PER_INPUT * this.settings.inputsMax) return;
+    if (this.inputsAskedAt.size >= this.smallRecordsMax) return;
     this.inputsAskedAt.set(position, this.nowMs);
     this.counters.stuckInputsAsked++;
     this.askForInput(position);
@@ -3517,7 +3519,7 @@ export class ReplicaRole {
       // A passive backup processes nothing, so nothing else would notice an input it cannot get.
       if (this.style === 'passive' && role === 'backup') this.askIfNeverDelivered(entry);
     }
-    if (this.announced.size > SMALL_RECORDS_PER_INPUT * this.settings.inputsMax) {
+    if (this.announced.size > this.smallRecordsMax) {
       const highest = Math.max(...this.announced.keys());
       this.announced.delete(highest);
     }
