@@ -18,7 +18,6 @@ const realTests = [
   'apps/cli/src/**/*.test.ts',
   'packages/net/src/**/*.test.ts',
   'packages/store/src/**/*.test.ts',
-  'packages/runtime/src/clock.test.ts',
   'packages/*/src/**/*.process.test.ts',
 ];
 
