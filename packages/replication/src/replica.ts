@@ -3766,8 +3766,13 @@ export class ReplicaRole {
       this.pendingOutputs.push(output);
       this.counters.outputsResent++;
     }
-    this.flushOutputs();
+    // The bases first: attached now, they ride on the first message each connection sends, a
+    // resend among them, so no receiver gets a message of this epoch ahead of its basis (streams
+    // are FIFO per sender). Sent after the resends, they reached receivers later than those: a
+    // replica holding the old primary's copy of a resent output could not tell the resend for the
+    // same message, and kept both (the sweep, seed 321, docs/replication.md).
     this.announceBases();
+    this.flushOutputs();
     this.scheduleProcessing();
   }
 
