@@ -107,6 +107,9 @@ describe('replica groups with views from the real membership layer', () => {
       // And the two paths only real membership takes.
       expect(results.reduce((sum, result) => sum + result.refusedPromotions, 0)).toBeGreaterThan(0);
       expect(results.reduce((sum, result) => sum + result.rejoins, 0)).toBeGreaterThan(0);
+      // No replica got a message of a group's new epoch ahead of that epoch's basis: the new
+      // primary's bases ride on its first message of each connection (docs/replication.md).
+      expect(results.reduce((sum, result) => sum + result.copiesAheadOfBasis, 0)).toBe(0);
     });
   }
 
@@ -237,6 +240,7 @@ describe('replica groups with views from the real membership layer', () => {
     expect(describeViolations([result])).toEqual([]);
     expect(result.failovers).toBeGreaterThan(0);
     expect(result.otherCopiesKept).toBe(0);
+    expect(result.copiesAheadOfBasis).toBe(0);
   });
 
   it('divergence (issue point 9): a backup whose state escaped the supervisor is reported, removed by membership before it could be promoted, added back, and caught up by state transfer', async () => {

@@ -2123,6 +2123,8 @@ export class ReplicaRole {
     const endpoint = this.endpoints.get(connection);
     const viewEpoch = endpoint === undefined ? 0 : (knownView(endpoint, source)?.epoch ?? 0);
     const known = Math.max(this.peerEpochs.get(source) ?? 0, viewEpoch);
+    if (copy.payload.epoch > 0 && !this.knowsBasisOf(source, copy.payload.epoch))
+      this.counters.copiesAheadOfBasis++;
     if (copy.payload.epoch >= known) {
       this.peerEpochs.set(source, copy.payload.epoch);
       this.insertInput(copy);
@@ -2132,6 +2134,12 @@ export class ReplicaRole {
     this.countOverBound(this.held.length);
     this.held.push(copy);
     this.releaseHeld();
+  }
+
+  /** Whether a basis of `source`'s `epoch`, or of a later one, is known here. */
+  private knowsBasisOf(source: string, epoch: number): boolean {
+    const bases = this.peerBases.get(source);
+    return bases !== undefined && bases.length > 0 && bases[bases.length - 1]!.epoch >= epoch;
   }
 
   private insertInput(copy: InputCopy): void {

@@ -221,6 +221,11 @@ export interface ReplicationSimResult {
    * (`counters.otherCopiesKept`): a source group that changed its mind about a channel.
    */
   readonly otherCopiesKept: number;
+  /**
+   * Messages of a group's epoch that reached a replica before any basis of that epoch
+   * (`counters.copiesAheadOfBasis`): 0 unless a path sends a new epoch's message ahead of its basis.
+   */
+  readonly copiesAheadOfBasis: number;
   /** Inputs backups fetched from their primary: messages their source group disowned (`counters.inputsFetched`). */
   readonly inputsFetched: number;
   /**
@@ -955,6 +960,7 @@ export async function runReplicationSimulation(
     divergences: total.divergences,
     fencedMessages: total.fencedMessages,
     otherCopiesKept: total.otherCopiesKept,
+    copiesAheadOfBasis: total.copiesAheadOfBasis,
     inputsFetched: total.inputsFetched,
     stuckInputsAsked: total.stuckInputsAsked,
     stateLosses: [...stateLost].map(([group, atMs]) => ({ group, atMs })),

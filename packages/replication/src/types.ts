@@ -730,6 +730,13 @@ export interface ReplicaCounters {
    */
   otherCopiesKept: number;
   /**
+   * Messages of a peer group's epoch received before any basis of that epoch or a later one: this
+   * replica cannot judge them yet against copies of older epochs. A new primary's bases ride on its
+   * first message of each connection and the streams are FIFO, so this stays 0; a count means a
+   * path that sends a new epoch's message ahead of its basis (docs/replication.md, "Failover").
+   */
+  copiesAheadOfBasis: number;
+  /**
    * Inputs asked for (`rep-input-request`), each time asked, and those that came: a backup asks its
    * primary, a new primary's flush asks every member of its view by name.
    */
@@ -869,6 +876,7 @@ export function zeroReplicaCounters(): ReplicaCounters {
     relaysSkipped: 0,
     duplicateInputs: 0,
     otherCopiesKept: 0,
+    copiesAheadOfBasis: 0,
     inputsAsked: 0,
     stuckInputsAsked: 0,
     heldCopiesFollowed: 0,
