@@ -261,6 +261,7 @@ describe('steadfast CLI', () => {
       violations: [],
       stuckInputRuns: 1,
       stuckInputNeededRuns: 0,
+      copiesAheadOfBasis: 0,
     });
     expect(netted.stderr).toContain('seed 5840: a backup waited 500 ms at one position');
     expect(netted.stderr).toContain('without the net the run passes too');

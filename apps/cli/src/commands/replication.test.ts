@@ -23,7 +23,9 @@ function run(overrides: Partial<ReplicationSweepRun> = {}): ReplicationSweepRun 
     failovers: 3,
     stateLosses: [],
     stuckInputsAsked: 0,
+    copiesAheadOfBasis: 0,
     violations: [],
+    replayCommand: 'pnpm steadfast sim replication --seeds 1 --from 7 --style passive',
     ...overrides,
   };
 }
@@ -166,5 +168,37 @@ describe('sweepReplicationSeed', () => {
     expect(quietLines).toEqual([
       '  seed 10: group B lost its state at 1800 ms (every replica holding it failed: beyond what the group tolerates)',
     ]);
+  });
+
+  // Invariant: messages that reached a replica ahead of their epoch's basis are added up over the
+  // runs and each run with some is named with its replay command; the run is no violation and is
+  // not rerun. A run without any prints nothing about them.
+  it('adds up and names the runs with messages ahead of their basis', async () => {
+    const { simulate, calls } = scripted({ [NET_MS]: run({ copiesAheadOfBasis: 4 }) });
+    const counts = emptyReplicationSweepTally();
+    const lines: string[] = [];
+    expect(await sweepReplicationSeed(11, NET_MS, simulate, counts, (line) => lines.push(line))).toEqual([]);
+    expect(await sweepReplicationSeed(12, NET_MS, simulate, counts, (line) => lines.push(line))).toEqual([]);
+    expect(calls).toEqual([
+      [11, NET_MS],
+      [12, NET_MS],
+    ]);
+    expect(counts).toEqual({
+      ...emptyReplicationSweepTally(),
+      requests: 24,
+      failovers: 6,
+      copiesAheadOfBasis: 8,
+    });
+    expect(lines).toEqual([
+      "  seed 11: 4 messages of a group's new epoch reached a replica ahead of that epoch's basis (not a violation, but a path to find; replay: pnpm steadfast sim replication --seeds 1 --from 7 --style passive)",
+      "  seed 12: 4 messages of a group's new epoch reached a replica ahead of that epoch's basis (not a violation, but a path to find; replay: pnpm steadfast sim replication --seeds 1 --from 7 --style passive)",
+    ]);
+    const none = emptyReplicationSweepTally();
+    const quiet: string[] = [];
+    await sweepReplicationSeed(13, NET_MS, scripted({ [NET_MS]: run() }).simulate, none, (line) =>
+      quiet.push(line),
+    );
+    expect(none.copiesAheadOfBasis).toBe(0);
+    expect(quiet).toEqual([]);
   });
 });

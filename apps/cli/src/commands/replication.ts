@@ -166,7 +166,7 @@ export const simReplicationCommand: CommandSpec = {
     json: {
       type: 'boolean',
       description:
-        'print {"runs","violations","requests","timedOut","failovers","stateLosses","stuckInputRuns","stuckInputNeededRuns","wallMs"}',
+        'print {"runs","violations","requests","timedOut","failovers","stateLosses","stuckInputRuns","stuckInputNeededRuns","copiesAheadOfBasis","wallMs"}',
     },
   },
   async run(args) {
@@ -251,9 +251,10 @@ export const simReplicationCommand: CommandSpec = {
       () => `${tally.failovers} failovers`,
     );
     const { requests, timedOut, failovers, stateLosses, stuckInputRuns, stuckInputNeededRuns } = tally;
+    const { copiesAheadOfBasis } = tally;
     const timeouts = syncReplyTimeoutMs > 0 ? ` (${timedOut} answered with the reply timeout)` : '';
     say(
-      `${seeds} runs (${style}, ${views} views), ${requests} requests${timeouts}, ${failovers} failovers, ${stateLosses} runs with a group's state lost, ${stuckInputRuns} with the stuck-input safety net (${stuckInputNeededRuns} of them fail without it), ${violations.length} violations, ${wallMs} ms`,
+      `${seeds} runs (${style}, ${views} views), ${requests} requests${timeouts}, ${failovers} failovers, ${stateLosses} runs with a group's state lost, ${stuckInputRuns} with the stuck-input safety net (${stuckInputNeededRuns} of them fail without it), ${copiesAheadOfBasis} messages ahead of their epoch's basis, ${violations.length} violations, ${wallMs} ms`,
     );
     if (json)
       printJson({
@@ -265,6 +266,7 @@ export const simReplicationCommand: CommandSpec = {
         stateLosses,
         stuckInputRuns,
         stuckInputNeededRuns,
+        copiesAheadOfBasis,
         wallMs,
       });
     return violations.length === 0 ? 0 : 1;
@@ -327,12 +329,25 @@ export interface ReplicationSweepTally {
   stuckInputRuns: number;
   /** Of those, runs that pass with the net and fail without it: the net covered a path no rule covers. */
   stuckInputNeededRuns: number;
+  /**
+   * Messages of a group's new epoch that reached a replica ahead of that epoch's basis, over all
+   * runs (`ReplicationSimResult.copiesAheadOfBasis`). Not a violation, but expected 0: a count is a
+   * path that sends a new epoch's message before its basis (docs/replication.md, "Failover").
+   */
+  copiesAheadOfBasis: number;
 }
 
 /** What a sweep reads of one run. */
 export type ReplicationSweepRun = Pick<
   ReplicationSimResult,
-  'requests' | 'timedOut' | 'failovers' | 'stateLosses' | 'stuckInputsAsked' | 'violations'
+  | 'requests'
+  | 'timedOut'
+  | 'failovers'
+  | 'stateLosses'
+  | 'stuckInputsAsked'
+  | 'copiesAheadOfBasis'
+  | 'violations'
+  | 'replayCommand'
 >;
 
 /** A tally before any seed ran. */
@@ -344,6 +359,7 @@ export function emptyReplicationSweepTally(): ReplicationSweepTally {
     stateLosses: 0,
     stuckInputRuns: 0,
     stuckInputNeededRuns: 0,
+    copiesAheadOfBasis: 0,
   };
 }
 
@@ -364,6 +380,12 @@ export async function sweepReplicationSeed(
   tally.requests += result.requests;
   tally.timedOut += result.timedOut;
   tally.failovers += result.failovers;
+  if (result.copiesAheadOfBasis > 0) {
+    tally.copiesAheadOfBasis += result.copiesAheadOfBasis;
+    say(
+      `  seed ${seed}: ${result.copiesAheadOfBasis} messages of a group's new epoch reached a replica ahead of that epoch's basis (not a violation, but a path to find; replay: ${result.replayCommand})`,
+    );
+  }
   if (result.stateLosses.length > 0) {
     tally.stateLosses++;
     say(
