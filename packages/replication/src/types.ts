@@ -732,8 +732,8 @@ export interface ReplicaCounters {
   /**
    * Messages of a peer group's epoch received before any basis of that epoch or a later one: this
    * replica cannot judge them yet against copies of older epochs. A new primary's bases ride on its
-   * first message of each connection and the streams are FIFO, so this stays 0; a count means a
-   * path that sends a new epoch's message ahead of its basis (docs/replication.md, "Failover").
+   * first message of each connection and the streams are FIFO, so it is expected to stay 0; a count
+   * means a path that sends a new epoch's message ahead of its basis (docs/replication.md, "Failover").
    */
   copiesAheadOfBasis: number;
   /**

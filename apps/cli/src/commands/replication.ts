@@ -250,8 +250,15 @@ export const simReplicationCommand: CommandSpec = {
       (seed) => sweepReplicationSeed(seed, stuckAskMs, simulate, tally, say),
       () => `${tally.failovers} failovers`,
     );
-    const { requests, timedOut, failovers, stateLosses, stuckInputRuns, stuckInputNeededRuns } = tally;
-    const { copiesAheadOfBasis } = tally;
+    const {
+      requests,
+      timedOut,
+      failovers,
+      stateLosses,
+      stuckInputRuns,
+      stuckInputNeededRuns,
+      copiesAheadOfBasis,
+    } = tally;
     const timeouts = syncReplyTimeoutMs > 0 ? ` (${timedOut} answered with the reply timeout)` : '';
     say(
       `${seeds} runs (${style}, ${views} views), ${requests} requests${timeouts}, ${failovers} failovers, ${stateLosses} runs with a group's state lost, ${stuckInputRuns} with the stuck-input safety net (${stuckInputNeededRuns} of them fail without it), ${copiesAheadOfBasis} messages ahead of their epoch's basis, ${violations.length} violations, ${wallMs} ms`,
