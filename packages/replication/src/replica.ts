@@ -2123,7 +2123,7 @@ export class ReplicaRole {
     const endpoint = this.endpoints.get(connection);
     const viewEpoch = endpoint === undefined ? 0 : (knownView(endpoint, source)?.epoch ?? 0);
     const known = Math.max(this.peerEpochs.get(source) ?? 0, viewEpoch);
-    if (copy.payload.epoch > 0 && !this.knowsBasisOf(source, copy.payload.epoch))
+    if (this.inGroup() && copy.payload.epoch > 0 && !this.knowsBasisOf(source, copy.payload.epoch))
       this.counters.copiesAheadOfBasis++;
     if (copy.payload.epoch >= known) {
       this.peerEpochs.set(source, copy.payload.epoch);
@@ -2134,6 +2134,14 @@ export class ReplicaRole {
     this.countOverBound(this.held.length);
     this.held.push(copy);
     this.releaseHeld();
+  }
+
+  /**
+   * Whether this replica takes part in its group's order now: not starting, joining (a state
+   * transfer brings what it missed, the peers' bases among them), diverged or taken out.
+   */
+  private inGroup(): boolean {
+    return this.role === 'primary' || this.role === 'backup' || this.role === 'recovering';
   }
 
   /** Whether a basis of `source`'s `epoch`, or of a later one, is known here. */

@@ -730,10 +730,12 @@ export interface ReplicaCounters {
    */
   otherCopiesKept: number;
   /**
-   * Messages of a peer group's epoch received before any basis of that epoch or a later one: this
-   * replica cannot judge them yet against copies of older epochs. A new primary's bases ride on its
-   * first message of each connection and the streams are FIFO, so it is expected to stay 0; a count
-   * means a path that sends a new epoch's message ahead of its basis (docs/replication.md, "Failover").
+   * Messages of a peer group's epoch received, while this replica is primary, backup or recovering,
+   * before any basis of that epoch or a later one: it cannot judge them yet against copies of older
+   * epochs. (A joining replica is not counted: its state transfer brings the bases it missed.) A new
+   * primary's bases ride on its first message of each connection and the streams are FIFO, so it is
+   * expected to stay 0; a count means a path that sends a new epoch's message ahead of its basis
+   * (docs/replication.md, "Failover").
    */
   copiesAheadOfBasis: number;
   /**
