@@ -250,32 +250,13 @@ export const simReplicationCommand: CommandSpec = {
       (seed) => sweepReplicationSeed(seed, stuckAskMs, simulate, tally, say),
       () => `${tally.failovers} failovers`,
     );
-    const {
-      requests,
-      timedOut,
-      failovers,
-      stateLosses,
-      stuckInputRuns,
-      stuckInputNeededRuns,
-      copiesAheadOfBasis,
-    } = tally;
+    const { requests, timedOut, failovers, stateLosses, stuckInputRuns, stuckInputNeededRuns } = tally;
     const timeouts = syncReplyTimeoutMs > 0 ? ` (${timedOut} answered with the reply timeout)` : '';
     say(
-      `${seeds} runs (${style}, ${views} views), ${requests} requests${timeouts}, ${failovers} failovers, ${stateLosses} runs with a group's state lost, ${stuckInputRuns} with the stuck-input safety net (${stuckInputNeededRuns} of them fail without it), ${copiesAheadOfBasis} messages ahead of their epoch's basis, ${violations.length} violations, ${wallMs} ms`,
+      `${seeds} runs (${style}, ${views} views), ${requests} requests${timeouts}, ${failovers} failovers, ${stateLosses} runs with a group's state lost, ${stuckInputRuns} with the stuck-input safety net (${stuckInputNeededRuns} of them fail without it), ${tally.copiesAheadOfBasis} messages ahead of their epoch's basis, ${violations.length} violations, ${wallMs} ms`,
     );
-    if (json)
-      printJson({
-        runs: seeds,
-        violations,
-        requests,
-        timedOut,
-        failovers,
-        stateLosses,
-        stuckInputRuns,
-        stuckInputNeededRuns,
-        copiesAheadOfBasis,
-        wallMs,
-      });
+    // The tally's fields, in their order, are the JSON's between the violations and the time.
+    if (json) printJson({ runs: seeds, violations, ...tally, wallMs });
     return violations.length === 0 ? 0 : 1;
   },
 };
@@ -324,7 +305,7 @@ function scheduleFlag(
   return read.schedule;
 }
 
-/** What `sim replication` counts over its seeds, besides their violations. */
+/** What `sim replication` counts over its seeds, besides their violations; `--json` prints it as is. */
 export interface ReplicationSweepTally {
   requests: number;
   /** Requests answered with the reply timeout (`--sync-reply-timeout-ms`). */
