@@ -569,7 +569,10 @@ describe("a passive primary's checkpoints", () => {
   // it. A passive backup that takes over from that checkpoint resends its outputs the old primary
   // had not sent, and each request still gets exactly one reply. Without the hand-on, the output
   // of the replaced checkpoint's pass is in no checkpoint a backup holds and at no position it
-  // replays: its request is never answered.
+  // replays: its request is never answered. And the resends of the new epoch reach D behind that
+  // epoch's basis (`copiesAheadOfBasis` 0 at d1): the new primary attaches its bases before it
+  // resends, so they ride on the first message of the connection. With the two calls the other way
+  // round (the order before 2026-11-25), d1 counts 1: the first resend left bare.
   it('hand the outputs of a checkpoint replaced before it left on to the one that replaces it', () => {
     const cluster = new ReplicationCluster({
       seed: 7,
@@ -644,6 +647,7 @@ describe("a passive primary's checkpoints", () => {
     expect(promoted?.counters.outputsResent).toBe(2);
     const replies = (cluster.role('d1').actorState() as { replies: Record<string, number[]> }).replies;
     expect(replies).toEqual({ r1: [1], r2: [2], r3: [3] });
+    expect(cluster.role('d1').counters.copiesAheadOfBasis).toBe(0);
   });
 });
 
