@@ -827,46 +827,50 @@ describe('a copy its source group disowned, waiting in a pool', () => {
 });
 
 describe('two copies of one channel, the later one ahead of its basis', () => {
-  // Invariant: a backup holding two copies of one channel, from two epochs of the source group, that
-  // becomes primary before that group's basis for the later epoch arrives, orders the later copy:
-  // the source group's new primary sent it, so it is that group's word. Since 2026-11-25 a new
-  // primary's basis rides on its first message to every peer, so over FIFO streams a basis cannot
-  // come after its epoch's messages ("A later copy ahead of its basis" in docs/replication.md); this
-  // test strips it from the messages to the backup, to keep the defence for that case tested.
-  // Without the swap at promotion, the backup orders the old copy: a reply from a position the
-  // ledger's failover cut, and the client's state disagrees with the ledger's for good.
-  it('is the one a backup promoted before the basis came orders (the swap at promotion)', () => {
-    // A ledger whose reply carries a supervised random draw: the old and new primary's differ.
-    const drawingLedger = defineActor<{ draws: number[] }>({
-      kind: 'golden-drawing-ledger',
-      initial: () => ({ draws: [] }),
-      handle(state, input, ctx) {
-        if (input.type !== 'message') return state;
-        const body = input.envelope.body as { type?: string; key?: string };
-        if (body.type !== 'add') return state;
-        const total = Math.floor(ctx.random() * 1_000_000);
-        ctx.reply({ type: 'added', key: body.key, total });
-        return { draws: [...state.draws, total] };
-      },
-    });
-    const sim = cluster(
-      directGroups({
-        behavior: drawingLedger,
-        clientMembers: ['c1', 'c2'],
-        // b2's flush gives up on the client group (cut off from it below) after this long.
-        ledgerSettings: { recoveryMaxMs: 100 },
-      }),
-    );
-    const draws = (node: string) => (sim.role(node).actorState() as { draws: number[] }).draws;
-    const repliesAt = (node: string) =>
-      (sim.role(node).actorState() as { replies: Record<string, number[]> }).replies;
-    // b2's messages reach c2 without the ledger's bases, or the relayed order of the client group.
-    let stripping = true;
+  // Invariant: a replica that orders (a primary, a backup once promoted) and holds two copies of one
+  // channel from two epochs of the source group, with no basis of the later epoch yet, orders the
+  // later copy: the source group's new primary sent it, so it is that group's word. Since
+  // 2026-11-25 a new primary's basis rides on its first message to every peer, so over FIFO streams
+  // a basis cannot come after its epoch's messages ("A later copy ahead of its basis" in
+  // docs/replication.md); these tests strip it from the ledger's messages to the client group, to
+  // keep the defence for that case tested. Without the swap, the client orders the old copy: a reply
+  // from a position the ledger's failover cut, and the client's state disagrees with the ledger's.
+
+  /** A ledger whose reply carries a supervised random draw: the old and new primary's differ. */
+  const drawingLedger = defineActor<{ draws: number[] }>({
+    kind: 'golden-drawing-ledger',
+    initial: () => ({ draws: [] }),
+    handle(state, input, ctx) {
+      if (input.type !== 'message') return state;
+      const body = input.envelope.body as { type?: string; key?: string };
+      if (body.type !== 'add') return state;
+      const total = Math.floor(ctx.random() * 1_000_000);
+      ctx.reply({ type: 'added', key: body.key, total });
+      return { draws: [...state.draws, total] };
+    },
+  });
+  const draws = (sim: ReplicationCluster, node: string) =>
+    (sim.role(node).actorState() as { draws: number[] }).draws;
+  const repliesAt = (sim: ReplicationCluster, node: string) =>
+    (sim.role(node).actorState() as { replies: Record<string, number[]> }).replies;
+
+  /**
+   * c1 sends r1 to the ledger, whose primary b1 answers it to the client group only; b1 then
+   * fails, and its successor b2, hearing nothing from the client group, processes r1 anew and
+   * answers it on the same channel. Before `failLedger`, `beforeFailover` runs. `strip` decides
+   * while it is true: b2's messages to the client group reach it without the ledger's bases, or
+   * the relayed order of the client group. Returns the old and the new primary's draws.
+   */
+  function answeredTwice(
+    sim: ReplicationCluster,
+    strip: () => boolean,
+    beforeFailover: () => void,
+  ): { oldDraw: number; newDraw: number } {
     sim.hook = (node, _role, _input, effects) => {
-      if (node !== nodeId('b2') || !stripping) return { type: 'continue' };
+      if (node !== nodeId('b2') || !strip()) return { type: 'continue' };
       const sends = effects as ReplicaEffect[];
       sends.forEach((effect, index) => {
-        if (effect.type !== 'send' || effect.target !== nodeId('c2')) return;
+        if (effect.type !== 'send' || !['c1', 'c2'].includes(String(effect.target))) return;
         const data = effect.packet.data.map((message) => {
           const rep = message.piggyback?.[REPLICATION_PIGGYBACK_KEY] as ReplicationPiggyback | undefined;
           if (rep === undefined) return message;
@@ -877,24 +881,44 @@ describe('two copies of one channel, the later one ahead of its basis', () => {
       });
       return { type: 'continue' };
     };
-    // c2 hears nothing from its primary c1, and b1's messages reach the client group only.
-    sim.block('c1', 'c2');
     silence(sim, 'b1', ['b2', 'b3']);
     issue(sim, 'c1', 'r1', 'B');
     sim.runUntil(WARM_UP_MS + 10, () => ['b2', 'b3'].every((node) => sim.role(node).backlog().inputs > 0));
-    // The ledger's backups hold the request; nothing c1 does next reaches them.
+    // The ledger's backups hold the request; nothing the client group does next reaches them.
     silence(sim, 'c1', ['b2', 'b3']);
-    sim.runUntil(sim.clock.now() + 10);
-    const [oldDraw] = draws('b1');
-    expect(repliesAt('c1')).toEqual({ r1: [oldDraw] });
-    expect(sim.role('c2').backlog().inputs).toBe(1);
-    // b1 fails; b2's flush hears nothing from the client group, so b2 processes r1 anew.
     silence(sim, 'c2', ['b2', 'b3']);
+    beforeFailover();
+    sim.runUntil(sim.clock.now() + 10);
+    const [oldDraw] = draws(sim, 'b1');
     sim.crash(nodeId('b1'));
     sim.runUntil(sim.clock.now() + 1_000, () => sim.role('b2').role === 'primary');
     sim.runUntil(sim.clock.now() + 50);
-    const [newDraw] = draws('b2');
+    const [newDraw] = draws(sim, 'b2');
     expect(newDraw).not.toBe(oldDraw);
+    return { oldDraw: oldDraw!, newDraw: newDraw! };
+  }
+
+  const twoCopyCluster = () =>
+    cluster(
+      directGroups({
+        behavior: drawingLedger,
+        clientMembers: ['c1', 'c2'],
+        // b2's flush gives up on the client group (cut off from it) after this long.
+        ledgerSettings: { recoveryMaxMs: 100 },
+      }),
+    );
+
+  it('is the one a backup promoted before the basis came orders (the swap at promotion)', () => {
+    const sim = twoCopyCluster();
+    let stripping = true;
+    // c2 hears nothing from its primary c1, which processes b1's reply at once.
+    sim.block('c1', 'c2');
+    const { oldDraw, newDraw } = answeredTwice(
+      sim,
+      () => stripping,
+      () => undefined,
+    );
+    expect(repliesAt(sim, 'c1')).toEqual({ r1: [oldDraw] });
     const backup = sim.role('c2');
     expect(backup.counters.otherCopiesKept).toBe(1);
     expect(backup.counters.copiesAheadOfBasis).toBeGreaterThan(0);
@@ -906,11 +930,35 @@ describe('two copies of one channel, the later one ahead of its basis', () => {
     sim.runUntil(sim.clock.now() + 20);
     // No basis disowned the old copy: the swap alone chose the new one.
     expect(backup.counters.fencedMessages).toBe(0);
-    expect(repliesAt('c2')).toEqual({ r1: [newDraw] });
+    expect(repliesAt(sim, 'c2')).toEqual({ r1: [newDraw] });
     stripping = false;
     sim.runUntil(sim.clock.now() + 500);
-    expect(repliesAt('c2')).toEqual({ r1: [newDraw] });
-    expect(draws('b3')).toEqual([newDraw]);
+    expect(repliesAt(sim, 'c2')).toEqual({ r1: [newDraw] });
+    expect(draws(sim, 'b3')).toEqual([newDraw]);
+  });
+
+  it('is the one a primary holding the older copy unprocessed orders (the swap on arrival)', () => {
+    const sim = twoCopyCluster();
+    let stripping = true;
+    // The client primary's ordering stops before b1's reply comes, so the reply waits in its pool.
+    const { newDraw } = answeredTwice(
+      sim,
+      () => stripping,
+      () => sim.input(nodeId('c1'), { type: 'quorum', heardFromMajority: false }),
+    );
+    const primary = sim.role('c1');
+    expect(repliesAt(sim, 'c1')).toEqual({});
+    expect(primary.counters.otherCopiesKept).toBe(1);
+    expect(primary.counters.copiesAheadOfBasis).toBeGreaterThan(0);
+    sim.input(nodeId('c1'), { type: 'quorum', heardFromMajority: true });
+    sim.runUntil(sim.clock.now() + 20);
+    expect(primary.counters.fencedMessages).toBe(0);
+    expect(repliesAt(sim, 'c1')).toEqual({ r1: [newDraw] });
+    stripping = false;
+    for (const client of ['c1', 'c2']) for (const node of ['b2', 'b3']) sim.unblock(client, node);
+    sim.runUntil(sim.clock.now() + 500);
+    for (const client of ['c1', 'c2']) expect(repliesAt(sim, client), client).toEqual({ r1: [newDraw] });
+    expect(draws(sim, 'b3')).toEqual([newDraw]);
   });
 });
 
