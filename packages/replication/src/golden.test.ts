@@ -857,9 +857,9 @@ describe('two copies of one channel, the later one ahead of its basis', () => {
   /**
    * c1 sends r1 to the ledger, whose primary b1 answers it to the client group only; b1 then
    * fails, and its successor b2, hearing nothing from the client group, processes r1 anew and
-   * answers it on the same channel. Before `failLedger`, `beforeFailover` runs. `strip` decides
-   * while it is true: b2's messages to the client group reach it without the ledger's bases, or
-   * the relayed order of the client group. Returns the old and the new primary's draws.
+   * answers it on the same channel. `beforeFailover` runs before b1's answer arrives. While
+   * `strip` says so, b2's messages to the client group reach it without the ledger's bases, or the
+   * relayed order of the client group. Returns the old and the new primary's draws.
    */
   function answeredTwice(
     sim: ReplicationCluster,
