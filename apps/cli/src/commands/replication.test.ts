@@ -51,6 +51,15 @@ function scripted(byNetMs: Record<number, ReplicationSweepRun>) {
   return { simulate, calls };
 }
 
+/** A sweep's tally and printed lines, fresh, and `seed`, which sweeps one seed into them. */
+function sweep(simulate: ReturnType<typeof scripted>['simulate']) {
+  const counts = emptyReplicationSweepTally();
+  const lines: string[] = [];
+  const seed = (value: number) =>
+    sweepReplicationSeed(value, NET_MS, simulate, counts, (line) => lines.push(line));
+  return { counts, lines, seed };
+}
+
 describe('replicationTargetVerdicts', () => {
   // Invariant: a figure on its bound meets the target, one a step past it does not, each in its
   // own direction (at most for messages and the latency ratio, at least for the throughput).
@@ -97,9 +106,8 @@ describe('sweepReplicationSeed', () => {
       [NET_MS]: run({ stuckInputsAsked: 2 }),
       0: run({ violations: [violation] }),
     });
-    const counts = emptyReplicationSweepTally();
-    const lines: string[] = [];
-    const violations = await sweepReplicationSeed(7, NET_MS, simulate, counts, (line) => lines.push(line));
+    const { counts, lines, seed } = sweep(simulate);
+    const violations = await seed(7);
     expect(violations).toEqual([]);
     expect(calls).toEqual([
       [7, NET_MS],
@@ -122,9 +130,8 @@ describe('sweepReplicationSeed', () => {
   // own run adds nothing to the requests and failovers).
   it('counts a run that passes without the net too as not needing it', async () => {
     const { simulate, calls } = scripted({ [NET_MS]: run({ stuckInputsAsked: 1 }), 0: run() });
-    const counts = emptyReplicationSweepTally();
-    const lines: string[] = [];
-    expect(await sweepReplicationSeed(8, NET_MS, simulate, counts, (line) => lines.push(line))).toEqual([]);
+    const { counts, lines, seed } = sweep(simulate);
+    expect(await seed(8)).toEqual([]);
     expect(calls).toEqual([
       [8, NET_MS],
       [8, 0],
@@ -142,22 +149,16 @@ describe('sweepReplicationSeed', () => {
   // whether a pass depended on the net); a run in which the net never fired is not rerun either.
   it('does not rerun a run that failed, nor one in which the net did not fire', async () => {
     const failed = scripted({ [NET_MS]: run({ stuckInputsAsked: 1, violations: [violation] }) });
-    const counts = emptyReplicationSweepTally();
-    const lines: string[] = [];
-    expect(
-      await sweepReplicationSeed(9, NET_MS, failed.simulate, counts, (line) => lines.push(line)),
-    ).toEqual([{ message: violation.message, replay: violation.replayCommand }]);
+    const { counts, lines, seed } = sweep(failed.simulate);
+    expect(await seed(9)).toEqual([{ message: violation.message, replay: violation.replayCommand }]);
     expect(failed.calls).toEqual([[9, NET_MS]]);
     expect(counts.stuckInputRuns).toBe(1);
     expect(counts.stuckInputNeededRuns).toBe(0);
     expect(lines[0]).not.toContain('without the net');
 
     const quiet = scripted({ [NET_MS]: run({ stateLosses: [{ group: 'B', atMs: 1_800 }] }) });
-    const quietCounts = emptyReplicationSweepTally();
-    const quietLines: string[] = [];
-    expect(
-      await sweepReplicationSeed(10, NET_MS, quiet.simulate, quietCounts, (line) => quietLines.push(line)),
-    ).toEqual([]);
+    const { counts: quietCounts, lines: quietLines, seed: quietSeed } = sweep(quiet.simulate);
+    expect(await quietSeed(10)).toEqual([]);
     expect(quiet.calls).toEqual([[10, NET_MS]]);
     expect(quietCounts).toEqual({
       ...emptyReplicationSweepTally(),
@@ -175,10 +176,9 @@ describe('sweepReplicationSeed', () => {
   // not rerun. A run without any prints nothing about them.
   it('adds up and names the runs with messages ahead of their basis', async () => {
     const { simulate, calls } = scripted({ [NET_MS]: run({ copiesAheadOfBasis: 4 }) });
-    const counts = emptyReplicationSweepTally();
-    const lines: string[] = [];
-    expect(await sweepReplicationSeed(11, NET_MS, simulate, counts, (line) => lines.push(line))).toEqual([]);
-    expect(await sweepReplicationSeed(12, NET_MS, simulate, counts, (line) => lines.push(line))).toEqual([]);
+    const { counts, lines, seed } = sweep(simulate);
+    expect(await seed(11)).toEqual([]);
+    expect(await seed(12)).toEqual([]);
     expect(calls).toEqual([
       [11, NET_MS],
       [12, NET_MS],
@@ -193,11 +193,8 @@ describe('sweepReplicationSeed', () => {
       "  seed 11: 4 messages of a group's new epoch reached a replica ahead of that epoch's basis (not a violation, but a path to find; replay: pnpm steadfast sim replication --seeds 1 --from 7 --style passive)",
       "  seed 12: 4 messages of a group's new epoch reached a replica ahead of that epoch's basis (not a violation, but a path to find; replay: pnpm steadfast sim replication --seeds 1 --from 7 --style passive)",
     ]);
-    const none = emptyReplicationSweepTally();
-    const quiet: string[] = [];
-    await sweepReplicationSeed(13, NET_MS, scripted({ [NET_MS]: run() }).simulate, none, (line) =>
-      quiet.push(line),
-    );
+    const { counts: none, lines: quiet, seed: quietSeed } = sweep(scripted({ [NET_MS]: run() }).simulate);
+    await quietSeed(13);
     expect(none.copiesAheadOfBasis).toBe(0);
     expect(quiet).toEqual([]);
   });
