@@ -2144,7 +2144,10 @@ export class ReplicaRole {
     return this.role === 'primary' || this.role === 'backup' || this.role === 'recovering';
   }
 
-  /** Whether a basis of `source`'s `epoch`, or of a later one, is known here. */
+  /**
+   * Whether a basis of `source`'s `epoch`, or of a later one, is known here. Reads the last basis
+   * only: `addPeerBasis`, the one writer of `peerBases`, keeps each list sorted by epoch.
+   */
   private knowsBasisOf(source: string, epoch: number): boolean {
     const bases = this.peerBases.get(source);
     return bases !== undefined && bases.length > 0 && bases[bases.length - 1]!.epoch >= epoch;
