@@ -334,7 +334,7 @@ describe('steadfast CLI', () => {
     expect(summary.primaryAfter).not.toBe(summary.primaryBefore);
   });
 
-  it('bench replication: measures all three sides in each of two rounds and accounts for every process, with no ordering-only message', async () => {
+  it('bench replication: measures all four sides in each of two rounds and accounts for every process, with no ordering-only message', async () => {
     // Figures, not timings: every side answered its requests in both rounds, each process's CPU was
     // read, the summary is the rounds' medians, and the group sent no null message only to carry an
     // announcement under load.
@@ -357,7 +357,9 @@ describe('steadfast CLI', () => {
       replicated: { opsPerSec: number; p50Us: number };
       unreplicated: { opsPerSec: number; p50Us: number };
       groupOfOne: { opsPerSec: number; p50Us: number };
+      handWrittenGroup: { opsPerSec: number; p50Us: number };
       latencyRatioP50: number;
+      throughputVsHandWrittenGroup: number;
       orderingOnlyMessagesPerRequest: number;
       checkpointsPerRequest: number;
       entriesAnnounced: number;
@@ -368,24 +370,40 @@ describe('steadfast CLI', () => {
         replicated: { opsPerSec: number; p50Us: number };
         unreplicated: { opsPerSec: number; p50Us: number };
         groupOfOne: { opsPerSec: number; p50Us: number };
+        handWrittenGroup: { opsPerSec: number; p50Us: number };
         latencyRatioP50: number;
         throughputRatio: number;
+        throughputVsHandWrittenGroup: number;
       }[];
     };
     expect(summary.rounds).toHaveLength(2);
     for (const figures of summary.rounds)
-      for (const side of [figures.replicated, figures.unreplicated, figures.groupOfOne]) {
+      for (const side of [
+        figures.replicated,
+        figures.unreplicated,
+        figures.groupOfOne,
+        figures.handWrittenGroup,
+      ]) {
         expect(side.opsPerSec).toBeGreaterThan(0);
         expect(side.p50Us).toBeGreaterThan(0);
       }
     // Each summary figure is the median of the rounds' (the upper one of two).
-    for (const side of ['replicated', 'unreplicated', 'groupOfOne'] as const)
+    for (const side of ['replicated', 'unreplicated', 'groupOfOne', 'handWrittenGroup'] as const)
       for (const figure of ['opsPerSec', 'p50Us'] as const)
         expect(summary[side][figure]).toBe(
           Math.max(...summary.rounds.map((figures) => figures[side][figure])),
         );
     expect(summary.latencyRatioP50).toBe(
       Math.max(...summary.rounds.map((figures) => figures.latencyRatioP50)),
+    );
+    // The ratio to the hand-written group is taken within each round, then the median.
+    for (const figures of summary.rounds)
+      expect(figures.throughputVsHandWrittenGroup).toBeCloseTo(
+        figures.replicated.opsPerSec / figures.handWrittenGroup.opsPerSec,
+        2,
+      );
+    expect(summary.throughputVsHandWrittenGroup).toBe(
+      Math.max(...summary.rounds.map((figures) => figures.throughputVsHandWrittenGroup)),
     );
     // Both phases of both rounds, each with its own count.
     expect(summary.requests).toBe(1_000);
