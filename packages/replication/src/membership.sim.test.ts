@@ -224,6 +224,21 @@ describe('replica groups with views from the real membership layer', () => {
     expect(results.reduce((sum, result) => sum + result.rejoins, 0)).toBeGreaterThan(0);
   });
 
+  it('a primary with hundreds of inputs queued announces every position before it leaves its memory: no backup stops for good (seeds 97054, 97106, 100 requests)', async () => {
+    // A client group's primary, cut off, queued ~375 of its actor's timer inputs. Back in its group,
+    // it ran passes of 64 without outputs back to back, leaving their announcements to the
+    // announce timer, and `recent` (256 entries) dropped 32 of them before any went out: its backup
+    // stopped at position 267 while the primary went on to 650 (seed 97054; in 97106 another client
+    // group's backup, at 326). The end check wants every backup at its primary's position. The
+    // primary now sends what it owes once it is `recentMax()` positions ahead of its announcements.
+    const results: ReplicationSimResult[] = [];
+    for (const style of ['semi-active', 'passive'] as const)
+      for (const seed of [97054, 97106])
+        results.push(await membershipRun(seed, style, { requests: 100, failingRequests: true }));
+    expect(describeViolations(results)).toEqual([]);
+    expect(results.every((result) => result.failovers > 0)).toBe(true);
+  });
+
   it("a new primary's resent outputs carry its epoch's basis: no replica keeps two copies of one message", async () => {
     // Seed 321 (passive, 5 replicas): a front group's next primary resent outputs its old primary
     // may not have sent, and sent its epoch's basis after them. Replicas holding the old primary's

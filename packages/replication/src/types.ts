@@ -839,6 +839,12 @@ export interface ReplicaCounters {
   deposedPasses: number;
   /** Scheduling passes a primary skipped because its membership did not hear from a majority. */
   cutOffPasses: number;
+  /**
+   * Scheduling passes a primary stopped because its order was `4 × announceBatchMax` positions
+   * ahead of its announcements (the entries it keeps to announce) and the connection could not take
+   * the null message that carries the oldest owed: it goes on once that message is out.
+   */
+  announcementWaitPasses: number;
   /** Times a basis showed that a position this replica processed was never decided: it rejoined. */
   discardedStates: number;
   /** Outputs that waited because the connection's window was full; sent later. */
@@ -916,6 +922,7 @@ export function zeroReplicaCounters(): ReplicaCounters {
     discardedStates: 0,
     deposedPasses: 0,
     cutOffPasses: 0,
+    announcementWaitPasses: 0,
     outputsDeferred: 0,
     outputsRefused: 0,
     outputsAwaitingMajority: 0,
