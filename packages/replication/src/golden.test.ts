@@ -169,6 +169,55 @@ describe('golden scenarios', () => {
     expect(sim.role('s2').actorState()).toEqual(sim.role('s1').actorState());
   });
 
+  it('a primary never runs further ahead of its announcements than it keeps entries: passes without outputs announce before the oldest would go', () => {
+    // Invariant: every position the primary processed reaches its backup, which ends at the
+    // primary's position with its state. A sink sends nothing, so only null messages carry its
+    // order, after `announceDelayMs`; its primary keeps the entries of 4 × announceBatchMax = 8
+    // positions, and 30 notes in one burst are processed in passes of 4 back to back, long before
+    // that delay. Before the rule the passes dropped 22 entries unannounced and the backup stopped
+    // at position 1 for good (the sweep's seeds 97054 and 97106 did this through a client group).
+    const sink = defineActor<{ seen: number }>({
+      kind: 'sink',
+      initial: () => ({ seen: 0 }),
+      handle: (state) => ({ seen: state.seen + 1 }),
+    });
+    const burst = defineActor<null>({
+      kind: 'burst',
+      initial: () => null,
+      handle: (state, input, ctx) => {
+        if (input.type === 'message')
+          for (let note = 0; note < 30; note++) ctx.send(groupAddress('S'), { type: 'note', note });
+        return state;
+      },
+    });
+    const sim = cluster([
+      {
+        group: 'C',
+        members: ['c1'],
+        behavior: burst,
+        style: 'semi-active',
+        policy: receptionPolicy,
+        peers: ['S'],
+      },
+      {
+        group: 'S',
+        members: ['s1', 's2'],
+        behavior: sink,
+        style: 'semi-active',
+        policy: receptionPolicy,
+        peers: ['C'],
+        settings: { announceBatchMax: 2, processBatchMax: 4 },
+      },
+    ]);
+    sim.input(nodeId('c1'), { type: 'external', body: { type: 'go' } });
+    sim.runUntil(WARM_UP_MS + 500);
+    expect(sim.role('s1').actorState()).toEqual({ seen: 30 });
+    expect(sim.role('s2').position).toBe(sim.role('s1').position);
+    expect(sim.role('s2').actorState()).toEqual({ seen: 30 });
+    // The owed entries went in null messages as the passes reached the bound, not all at the end.
+    expect(sim.role('s1').counters.nullMessages).toBeGreaterThan(2);
+  });
+
   it('a replica alone in its group owes nobody its order: what it relays rides on its request, no null message ahead', () => {
     // Relays at once (`relayAfterMs: 0`) what the peer may lack: b2 receives everything, but its
     // acknowledgements are lost, so nobody learns that it holds B's replies.

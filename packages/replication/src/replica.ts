@@ -2101,7 +2101,8 @@ export class ReplicaRole {
     this.announcedAnywhere = Math.max(this.announcedAnywhere, highest);
     this.counters.announcementsPiggybacked++;
     if (viaNull) this.counters.nullMessages++;
-    if (this.awaitingAnnouncements && !this.orderOutrunsAnnouncements()) {
+    // A pass that stopped for its announcements goes on (or sends the next that are owed).
+    if (this.awaitingAnnouncements) {
       this.awaitingAnnouncements = false;
       this.scheduleProcessing();
     }
@@ -3038,13 +3039,10 @@ export class ReplicaRole {
     let snapshotVersion = -1;
     this.awaitingAnnouncements = false;
     for (let count = 0; count < this.settings.processBatchMax; count++) {
-      if (this.orderOutrunsAnnouncements()) {
-        this.announceOwedNow();
-        if (this.orderOutrunsAnnouncements()) {
-          this.counters.announcementWaitPasses++;
-          this.awaitingAnnouncements = true;
-          break;
-        }
+      if (this.orderOutrunsAnnouncements() && !this.announceOwed()) {
+        this.counters.announcementWaitPasses++;
+        this.awaitingAnnouncements = true;
+        break;
       }
       if (this.syncWait !== null) {
         if (!this.processImpliedReply() && !this.processReplyTimeout()) break;
@@ -3082,7 +3080,9 @@ export class ReplicaRole {
     }
     this.endPass();
     this.flushOutputs();
-    if (this.hasWork()) this.scheduleProcessing();
+    // A pass that stopped for its announcements waits for them (`confirmAnnounced`): scheduling the
+    // next now would spin, pass after pass, until the connection takes them.
+    if (this.hasWork() && !this.awaitingAnnouncements) this.scheduleProcessing();
   }
 
   private poolSet(key: string, pending: PendingInput): void {
@@ -3328,23 +3328,55 @@ export class ReplicaRole {
 
   /**
    * Whether processing one more position would push out of `recent` (which keeps `recentMax()`
-   * entries) an entry that is out on no connection yet: that entry would never be announced, and
-   * every backup would stop before its position for good. Passes without outputs leave their
-   * announcements to the `announceDelayMs` timer, and a primary with hundreds of inputs queued (a
-   * client group's timers that fired while it was cut off) ran five such passes back to back and
-   * dropped 32 entries unannounced (the replication sweep, seed 97054 with `--requests 100`: the
-   * client group's backup stopped at position 267 while its primary went on to 650). A replica
-   * alone in its view owes nobody its order.
+   * entries, the oldest going first) an entry that is out on no connection yet: that entry would
+   * never be announced, and every backup would stop before its position for good. Passes without
+   * outputs leave their announcements to the `announceDelayMs` timer, and a primary with hundreds
+   * of inputs queued (a client group's timers that fired while it was cut off) ran five such passes
+   * back to back and dropped 32 entries unannounced (the replication sweep, seed 97054 with
+   * `--requests 100`: the client group's backup stopped at position 267 while its primary went on
+   * to 650). The oldest entry kept is the one asked about, not a count of positions: a passive
+   * replica promoted from a checkpoint keeps the entries of its own earlier positions only (a
+   * checkpoint carries none), and counting positions since its last announcement stopped such a
+   * primary for good (`chaos replication --style passive`). A replica alone in its view owes nobody
+   * its order.
    */
   private orderOutrunsAnnouncements(): boolean {
-    return !this.alone() && this.positionLast - this.announcedAnywhere >= this.recentMax();
+    if (this.alone() || this.recent.length < this.recentMax()) return false;
+    return this.recent[0]!.position > this.announcedThrough();
+  }
+
+  /**
+   * The last position out on some connection, or taken as out there: a new primary re-announces
+   * only the positions after `recentMax()` before its own (`becomePrimary` sets each connection's
+   * `confirmedOn` there), and a piggyback never carries an entry at or before its connection's
+   * `confirmedOn`, so nothing would send one.
+   */
+  private announcedThrough(): number {
+    let through = this.announcedAnywhere;
+    for (const confirmed of this.confirmedOn.values()) if (confirmed > through) through = confirmed;
+    return through;
+  }
+
+  /**
+   * Sends announcements owed, a null message at a time, until the order is back within what
+   * `recent` keeps: true once it is. A null message carries what fits the piggyback budget (a
+   * passive primary's checkpoint part goes first, and may leave room for one entry). False when the
+   * connection could not take one (its window is full): the pass waits (`awaitingAnnouncements`)
+   * until a message carrying them is out, and `confirmAnnounced` schedules the next pass.
+   */
+  private announceOwed(): boolean {
+    for (;;) {
+      const before = this.announcedThrough();
+      this.announceOwedNow();
+      if (!this.orderOutrunsAnnouncements()) return true;
+      if (this.announcedThrough() <= before) return false;
+    }
   }
 
   /**
    * Sends the oldest announcements owed now, in a null message, on the connection that carried the
    * most (its next entries are the first owed anywhere). Where the connection's window is full the
-   * piggyback stays attached and goes on the first message that can leave; the pass waits for it
-   * (`awaitingAnnouncements`), and `confirmAnnounced` schedules the next.
+   * piggyback stays attached and goes on the first message that can leave.
    */
   private announceOwedNow(): void {
     let connection: string | undefined;

@@ -840,9 +840,9 @@ export interface ReplicaCounters {
   /** Scheduling passes a primary skipped because its membership did not hear from a majority. */
   cutOffPasses: number;
   /**
-   * Scheduling passes a primary stopped because its order was `4 × announceBatchMax` positions
-   * ahead of its announcements (the entries it keeps to announce) and the connection could not take
-   * the null message that carries the oldest owed: it goes on once that message is out.
+   * Scheduling passes a primary stopped because the next position would push out of the entries
+   * it keeps to announce (the last `4 × announceBatchMax`) one not yet out on any connection, and
+   * the connection could not take the null message that carries it: it goes on once that is out.
    */
   announcementWaitPasses: number;
   /** Times a basis showed that a position this replica processed was never decided: it rejoined. */
