@@ -304,7 +304,10 @@ export function hostClientGroup(
 
 /** The collector's results on `client`: operation id → the reply and how many times it came. */
 export function collectedResults(client: Node): Readonly<Record<string, CollectedResult>> {
-  return (client.actorState(COLLECTOR_ACTOR) as { results: Record<string, CollectedResult> }).results;
+  const state = client.actorState(COLLECTOR_ACTOR) as
+    { results: Record<string, CollectedResult> } | undefined;
+  if (state === undefined) throw new Error(`the collector on ${client.id} is not running (its node closed?)`);
+  return state.results;
 }
 
 export const replicationAppRegistry = actorRegistry([

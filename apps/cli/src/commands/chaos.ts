@@ -447,6 +447,11 @@ async function runInside(options: GroupChaosRun): Promise<number> {
     };
     try {
       await faultPhases();
+    } catch (error) {
+      // A fault phase that gave up (answers stopped coming): the load stops before the cluster
+      // closes, so the error says what went wrong, not a worker reading a closed client.
+      load.stop();
+      throw error;
     } finally {
       load.faultsAreOver();
     }
@@ -838,6 +843,9 @@ async function runChainInside(options: GroupChaosRun): Promise<number> {
       if (!load.stopped) accountsCrash = await crashOf(accounts);
       if (!load.stopped) frontCut = await cutOf(front);
       if (!load.stopped) accountsCut = await cutOf(accounts);
+    } catch (error) {
+      load.stop(); // as in `chaos replication`: the error, not a worker reading a closed client
+      throw error;
     } finally {
       load.faultsAreOver();
     }
