@@ -49,6 +49,36 @@ function issueEach(
   }
 }
 
+/**
+ * A group of one, C (`c1`, running `sender`), sending to a group of two, S (`s1`, `s2`, running
+ * `sink`, with `sinkSettings`), both semi-active in reception order.
+ */
+function senderSinkCluster(
+  sender: ActorBehavior,
+  sink: ActorBehavior,
+  sinkSettings?: ClusterGroup['settings'],
+): ReplicationCluster {
+  return cluster([
+    {
+      group: 'C',
+      members: ['c1'],
+      behavior: sender,
+      style: 'semi-active',
+      policy: receptionPolicy,
+      peers: ['S'],
+    },
+    {
+      group: 'S',
+      members: ['s1', 's2'],
+      behavior: sink,
+      style: 'semi-active',
+      policy: receptionPolicy,
+      peers: ['C'],
+      ...(sinkSettings === undefined ? {} : { settings: sinkSettings }),
+    },
+  ]);
+}
+
 /** A client C calling a front A (two replicas) that calls the ledger B synchronously, by priority. */
 function syncCallCluster(): ReplicationCluster {
   const policy = priorityPolicy();
@@ -144,24 +174,7 @@ describe('golden scenarios', () => {
         return state;
       },
     });
-    const sim = cluster([
-      {
-        group: 'C',
-        members: ['c1'],
-        behavior: sender,
-        style: 'semi-active',
-        policy: receptionPolicy,
-        peers: ['S'],
-      },
-      {
-        group: 'S',
-        members: ['s1', 's2'],
-        behavior: sink,
-        style: 'semi-active',
-        policy: receptionPolicy,
-        peers: ['C'],
-      },
-    ]);
+    const sim = senderSinkCluster(sender, sink);
     sim.input(nodeId('c1'), { type: 'external', body: { type: 'go' } });
     sim.runUntil(WARM_UP_MS + 50);
     expect(link(sim.trace, 's1->s2')).toEqual(['s1->s2 null order[2]']);
@@ -190,25 +203,7 @@ describe('golden scenarios', () => {
         return state;
       },
     });
-    const sim = cluster([
-      {
-        group: 'C',
-        members: ['c1'],
-        behavior: burst,
-        style: 'semi-active',
-        policy: receptionPolicy,
-        peers: ['S'],
-      },
-      {
-        group: 'S',
-        members: ['s1', 's2'],
-        behavior: sink,
-        style: 'semi-active',
-        policy: receptionPolicy,
-        peers: ['C'],
-        settings: { announceBatchMax: 2, processBatchMax: 4 },
-      },
-    ]);
+    const sim = senderSinkCluster(burst, sink, { announceBatchMax: 2, processBatchMax: 4 });
     sim.input(nodeId('c1'), { type: 'external', body: { type: 'go' } });
     sim.runUntil(WARM_UP_MS + 500);
     expect(sim.role('s1').actorState()).toEqual({ seen: 30 });
