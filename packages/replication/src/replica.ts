@@ -707,7 +707,7 @@ export class ReplicaRole {
   /** Highest position seen on one of this replica's own messages, per connection and overall. */
   private readonly confirmedOn = new Map<string, number>();
   private announcedAnywhere = 0;
-  /** A pass stopped because its order had run `recentMax()` positions ahead of its announcements. */
+  /** A pass stopped because its next position would drop an entry not yet out (`orderOutrunsAnnouncements`). */
   private awaitingAnnouncements = false;
   /** This group's epoch bases (where each epoch's order starts). */
   private bases: EpochBasis[] = [];
@@ -3338,10 +3338,10 @@ export class ReplicaRole {
    * replica promoted from a checkpoint keeps the entries of its own earlier positions only (a
    * checkpoint carries none), and counting positions since its last announcement stopped such a
    * primary for good (`chaos replication --style passive`). A replica alone in its view owes nobody
-   * its order.
+   * its order, and one with no connection has nothing to send it on: stopping would not help.
    */
   private orderOutrunsAnnouncements(): boolean {
-    if (this.alone() || this.recent.length < this.recentMax()) return false;
+    if (this.alone() || this.endpoints.size === 0 || this.recent.length < this.recentMax()) return false;
     return this.recent[0]!.position > this.announcedThrough();
   }
 
