@@ -50,13 +50,16 @@ function issueEach(
 }
 
 /**
- * A group of one, C (`c1`, running `sender`), sending to a group of two, S (`s1`, `s2`, running
- * `sink`, with `sinkSettings`), both semi-active in reception order.
+ * A group of one, C (`c1`, running `sender`, semi-active), sending to a group S (`sinkMembers`,
+ * `s1` and `s2` by default, running `sink` with `sinkSettings`, semi-active by default), both in
+ * reception order.
  */
 function senderSinkCluster(
   sender: ActorBehavior,
   sink: ActorBehavior,
   sinkSettings?: ClusterGroup['settings'],
+  sinkMembers: readonly string[] = ['s1', 's2'],
+  sinkStyle: ClusterGroup['style'] = 'semi-active',
 ): ReplicationCluster {
   return cluster([
     {
@@ -69,9 +72,9 @@ function senderSinkCluster(
     },
     {
       group: 'S',
-      members: ['s1', 's2'],
+      members: sinkMembers,
       behavior: sink,
-      style: 'semi-active',
+      style: sinkStyle,
       policy: receptionPolicy,
       peers: ['C'],
       ...(sinkSettings === undefined ? {} : { settings: sinkSettings }),
@@ -182,35 +185,63 @@ describe('golden scenarios', () => {
     expect(sim.role('s2').actorState()).toEqual(sim.role('s1').actorState());
   });
 
-  it('a primary never runs further ahead of its announcements than it keeps entries: passes without outputs announce before the oldest would go', () => {
-    // Invariant: every position the primary processed reaches its backup, which ends at the
-    // primary's position with its state. A sink sends nothing, so only null messages carry its
-    // order, after `announceDelayMs`; its primary keeps the entries of 4 × announceBatchMax = 8
-    // positions, and 30 notes in one burst are processed in passes of 4 back to back, long before
-    // that delay. Before the rule the passes dropped 22 entries unannounced and the backup stopped
-    // at position 1 for good (the sweep's seeds 97054 and 97106 did this through a client group).
+  describe('a primary never runs further ahead of its announcements than it keeps entries', () => {
+    // A sink sends nothing, so only null messages carry its order, after `announceDelayMs`. Its
+    // primary keeps the entries of 4 × announceBatchMax = 8 positions, and a burst of notes is
+    // processed in passes of 4, back to back, long before that delay.
     const sink = defineActor<{ seen: number }>({
       kind: 'sink',
       initial: () => ({ seen: 0 }),
       handle: (state) => ({ seen: state.seen + 1 }),
     });
+    /** Sends `count` notes to S, in one step, for each message it gets. */
     const burst = defineActor<null>({
       kind: 'burst',
       initial: () => null,
       handle: (state, input, ctx) => {
-        if (input.type === 'message')
-          for (let note = 0; note < 30; note++) ctx.send(groupAddress('S'), { type: 'note', note });
+        if (input.type !== 'message') return state;
+        const count = (input.envelope.body as { count?: number }).count ?? 30;
+        for (let note = 0; note < count; note++) ctx.send(groupAddress('S'), { type: 'note', note });
         return state;
       },
     });
-    const sim = senderSinkCluster(burst, sink, { announceBatchMax: 2, processBatchMax: 4 });
-    sim.input(nodeId('c1'), { type: 'external', body: { type: 'go' } });
-    sim.runUntil(WARM_UP_MS + 500);
-    expect(sim.role('s1').actorState()).toEqual({ seen: 30 });
-    expect(sim.role('s2').position).toBe(sim.role('s1').position);
-    expect(sim.role('s2').actorState()).toEqual({ seen: 30 });
-    // The owed entries went in null messages as the passes reached the bound, not all at the end.
-    expect(sim.role('s1').counters.nullMessages).toBeGreaterThan(2);
+    const settings = { announceBatchMax: 2, processBatchMax: 4 };
+    const go = (sim: ReplicationCluster, count: number) =>
+      sim.input(nodeId('c1'), { type: 'external', body: { type: 'go', count } });
+
+    it('passes without outputs announce before the oldest entry would go', () => {
+      // Invariant: every position the primary processed reaches its backup, which ends at the
+      // primary's position with its state. Before the rule the passes dropped 22 entries
+      // unannounced and the backup stopped at position 1 for good (the sweep's seeds 97054 and
+      // 97106 did this through a client group).
+      const sim = senderSinkCluster(burst, sink, settings);
+      go(sim, 30);
+      sim.runUntil(WARM_UP_MS + 500);
+      expect(sim.role('s1').actorState()).toEqual({ seen: 30 });
+      expect(sim.role('s2').position).toBe(sim.role('s1').position);
+      expect(sim.role('s2').actorState()).toEqual({ seen: 30 });
+      // The owed entries went in null messages as the passes reached the bound, not all at the end.
+      expect(sim.role('s1').counters.nullMessages).toBeGreaterThan(2);
+    });
+
+    it('passive: a backup promoted from its checkpoint, with no entries of its own kept, goes on ordering', () => {
+      // Invariant: after the failover the new primary processes every later note, and the backup
+      // left covers its position. The rule asks about the oldest entry kept: a first version that
+      // counted positions since the last announcement found a promoted passive backup (which never
+      // announced anything, and whose checkpoint carries no entries) far behind, had nothing to
+      // send, and stopped ordering for good (`chaos replication --style passive`).
+      const sim = senderSinkCluster(burst, sink, settings, ['s1', 's2', 's3'], 'passive');
+      go(sim, 30);
+      sim.runUntil(WARM_UP_MS + 500);
+      expect(sim.role('s2').coverage()).toBe(sim.role('s1').position);
+      sim.crash(nodeId('s1'));
+      sim.runUntil(sim.clock.now() + 1_000, () => sim.role('s2').role === 'primary');
+      expect(sim.role('s2').role).toBe('primary');
+      go(sim, 30);
+      sim.runUntil(sim.clock.now() + 1_000);
+      expect(sim.role('s2').actorState()).toEqual({ seen: 60 });
+      expect(sim.role('s3').coverage()).toBe(sim.role('s2').position);
+    });
   });
 
   it('a replica alone in its group owes nobody its order: what it relays rides on its request, no null message ahead', () => {
