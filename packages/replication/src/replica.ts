@@ -3295,7 +3295,6 @@ export class ReplicaRole {
    * connection cannot send now (its window is full): the output waits.
    */
   private announceThrough(connection: string, position: number): boolean {
-    const endpoint = this.endpoints.get(connection)!;
     for (;;) {
       const piggyback = this.piggybackFor(connection);
       if (piggyback === undefined) return true;
@@ -3315,8 +3314,7 @@ export class ReplicaRole {
           entry.position > (this.confirmedOn.get(connection) ?? 0),
       );
       if (!owed) return true;
-      const result = sendAttachedNow(endpoint);
-      this.applyEndpointEffects(connection, endpointTake(endpoint));
+      const result = this.sendAttachedNow(connection);
       if (result === undefined || !result.ok) return false;
       this.counters.announcementsAhead++;
     }
@@ -3392,9 +3390,18 @@ export class ReplicaRole {
     const piggyback = this.piggybackFor(connection);
     if (piggyback === undefined) return;
     this.runEndpoint(connection, attachInput(piggyback));
+    this.sendAttachedNow(connection);
+  }
+
+  /**
+   * Sends what is attached to `connection` now, in a null message of its own, and carries out what
+   * that did (its own delivery confirms the announcements it carried). Undefined: nothing attached.
+   */
+  private sendAttachedNow(connection: string): ReturnType<typeof sendAttachedNow> {
     const endpoint = this.endpoints.get(connection)!;
-    sendAttachedNow(endpoint);
+    const result = sendAttachedNow(endpoint);
     this.applyEndpointEffects(connection, endpointTake(endpoint));
+    return result;
   }
 
   private announcementDue(): boolean {
