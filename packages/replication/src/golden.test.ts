@@ -224,6 +224,28 @@ describe('golden scenarios', () => {
       expect(sim.role('s1').counters.nullMessages).toBeGreaterThan(2);
     });
 
+    it('a pass waits while the connection cannot take the null message, and goes on once it can', () => {
+      // Invariant: while no message can carry the owed entries (the connection's window is full),
+      // the primary processes no position that would drop one, and once a message can leave it
+      // goes on by itself; in the end the backup holds every position, in the primary's state.
+      // s2's acknowledgements are lost (to s1, and to c1, which would pass them on to s1), so none of
+      // s1's messages becomes stable and a window of 2 fills with its first two null messages.
+      const sim = senderSinkCluster(burst, sink, { ...settings, connection: { windowMax: 2 } });
+      silence(sim, 's2', ['s1', 'c1']);
+      go(sim, 30);
+      sim.runUntil(WARM_UP_MS + 500);
+      const primary = sim.role('s1');
+      expect(primary.counters.announcementWaitPasses).toBeGreaterThan(0);
+      expect(primary.actorState()).not.toEqual({ seen: 30 });
+      // Stopped within what it keeps: the backup got every entry the two messages carried.
+      expect(primary.position - sim.role('s2').position).toBeLessThanOrEqual(4 * settings.announceBatchMax);
+      for (const other of ['s1', 'c1']) sim.unblock('s2', other);
+      sim.runUntil(sim.clock.now() + 1_000);
+      expect(primary.actorState()).toEqual({ seen: 30 });
+      expect(sim.role('s2').position).toBe(primary.position);
+      expect(sim.role('s2').actorState()).toEqual({ seen: 30 });
+    });
+
     it('passive: a backup promoted from its checkpoint, with no entries of its own kept, goes on ordering', () => {
       // Invariant: after the failover the new primary processes every later note, and the backup
       // left covers its position. The rule asks about the oldest entry kept: a first version that
