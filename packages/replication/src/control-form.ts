@@ -220,6 +220,14 @@ export function controlMessageProblem(message: unknown): string | undefined {
       );
     case 'rep-input-reply':
       return integers('position') ?? (isInputCopy(message.input) ? undefined : `${type}: a malformed input`);
+    case 'rep-entries-request':
+      return integers('epoch', 'after');
+    case 'rep-entries':
+      return (
+        integers('epoch', 'after') ??
+        (typeof message.kept === 'boolean' ? undefined : `${type}: kept is not a boolean`) ??
+        (isArrayOf(message.entries, isOrderEntry) ? undefined : `${type}: a malformed entry`)
+      );
     case 'rep-held':
       return integers('epoch', 'position');
     case 'rep-held-request':

@@ -171,6 +171,22 @@ describe('the shape checks of control messages', () => {
       expect(controlMessageProblem({ type: 'rep-input-request', group: 'B', position: 2, input })).toBe(
         'rep-input-request: the input is not a message named with its epoch and position',
       );
+    expect(controlMessageProblem({ type: 'rep-entries', group: 'B', epoch: 1, after: 2, entries: [] })).toBe(
+      'rep-entries: kept is not a boolean',
+    );
+    expect(
+      controlMessageProblem({
+        type: 'rep-entries',
+        group: 'B',
+        epoch: 1,
+        after: 2,
+        kept: true,
+        entries: [3],
+      }),
+    ).toBe('rep-entries: a malformed entry');
+    expect(controlMessageProblem({ type: 'rep-entries-request', group: 'B', epoch: 1 })).toBe(
+      'rep-entries-request: after is not an integer',
+    );
     expect(controlMessageProblem(null)).toBe('not a record');
   });
 });
@@ -766,6 +782,7 @@ const anyControl = fc.record({
   from: fc.oneof(fc.constantFrom('B', 'C'), small),
   about: fc.oneof(fc.constantFrom('B', 'C'), small),
   after: small,
+  kept: fc.oneof(fc.boolean(), fc.anything()),
   entries: list(loose),
   inputs: list(loose),
   held: list(loose),

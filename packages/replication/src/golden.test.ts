@@ -12,7 +12,12 @@ import { priorityPolicy, receptionPolicy, type OrderingPolicy } from './policy.j
 import { groupAddress } from './replica.js';
 import { directGroups } from './direct-groups.test-support.js';
 import { ReplicationCluster, type ClusterGroup } from './simulation.js';
-import { REPLICATION_PIGGYBACK_KEY, type ReplicaEffect, type ReplicationPiggyback } from './types.js';
+import {
+  REPLICATION_PIGGYBACK_KEY,
+  type ReplicaEffect,
+  type ReplicationPiggyback,
+  type ReplicationSettings,
+} from './types.js';
 import { client, front, ledger, type IssueCommand } from './workload.js';
 
 const WARM_UP_MS = 300;
@@ -622,6 +627,63 @@ describe('bounds', () => {
       }
     },
   );
+});
+
+/**
+ * b2 is cut off from everything but b1's messages: it gets the primary's announcements (on b1's
+ * replies) but neither the client's requests nor a way to ask for them, and keeps at most 32
+ * announcements (`inputsMax` 2). After 60 requests the cut ends: b2 gets the requests, and holds
+ * announcements of the first 32 or so positions only, the rest dropped at its bound.
+ */
+function backupPastItsBound(ledgerSettings: Partial<ReplicationSettings>): ReplicationCluster {
+  const sim = cluster(directGroups({ ledgerSettings: { inputsMax: 2, ...ledgerSettings } }));
+  const cut = [...['c1', 'b1', 'b3'].map((other) => ['b2', other]), ['c1', 'b2'], ['b3', 'b2']] as const;
+  for (const [source, target] of cut) sim.block(source, target);
+  for (let index = 1; index <= 60; index++) {
+    issue(sim, 'c1', `r${index}`, 'B');
+    sim.runUntil(sim.clock.now() + 5);
+  }
+  sim.runUntil(sim.clock.now() + 100);
+  expect(sim.role('b2').position).toBe(1);
+  expect(sim.role('b2').backlog().announced).toBeLessThan(60);
+  for (const [source, target] of cut) sim.unblock(source, target);
+  sim.runUntil(sim.clock.now() + 3_000);
+  return sim;
+}
+
+// Invariant: a semi-active backup that lacks the announcement of its next position while it holds
+// inputs that wait for it asks its primary for the order (`stuckAskMs`, the safety net), and ends
+// at the primary's position with its state. Before the net, the backup of `backupPastItsBound`
+// processed the positions it held announcements of and waited at the next for good, since no
+// message would announce it again.
+describe('a backup missing an announcement', () => {
+  it('gets the entries its primary still keeps', () => {
+    const sim = backupPastItsBound({});
+    const [primary, backup] = [sim.role('b1'), sim.role('b2')];
+    expect(backup.counters.missingEntriesAsked).toBeGreaterThan(0);
+    expect(primary.counters.missingEntriesSent).toBeGreaterThan(0);
+    expect(backup.counters.fellBehind).toBe(0);
+    expect(backup.position).toBe(primary.position);
+    expect(backup.history()).toEqual(primary.history());
+    expect(backup.actorState()).toEqual(primary.actorState());
+  });
+
+  it('starts over by state transfer when its primary no longer keeps them', () => {
+    // The primary keeps the entries of its last 8 positions (4 × announceBatchMax).
+    const sim = backupPastItsBound({ announceBatchMax: 2 });
+    const [primary, backup] = [sim.role('b1'), sim.role('b2')];
+    expect(backup.counters.fellBehind).toBe(1);
+    expect(backup.counters.stateTransfersApplied).toBe(1);
+    expect(backup.role).toBe('backup');
+    expect(backup.position).toBe(primary.position);
+    expect(backup.actorState()).toEqual(primary.actorState());
+  });
+
+  it('waits for good without the net (stuckAskMs 0), as before it', () => {
+    const sim = backupPastItsBound({ stuckAskMs: 0 });
+    expect(sim.role('b2').counters.missingEntriesAsked).toBe(0);
+    expect(sim.role('b2').position).toBeLessThan(sim.role('b1').position);
+  });
 });
 
 // Invariant: a primary whose membership hears from no majority of its group (`quorum` input, from

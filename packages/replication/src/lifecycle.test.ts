@@ -132,4 +132,15 @@ describe('replica lifecycle (xstate transition)', () => {
       ['abandonFlush', 'forgetOrder', 'requestState'],
     ]);
   });
+
+  it('a backup whose primary no longer keeps the announcement it lacks starts over by state transfer; no other role does', () => {
+    expect(run(false, [view(false), { type: 'fell-behind' }])).toEqual({
+      states: ['backup', 'joining'],
+      actions: [[], ['forgetOrder', 'requestState']],
+    });
+    // Only a backup asks for the order (`rep-entries-request`): an answer reaching another role is
+    // ignored there, and the machine changes nothing either.
+    expect(run(false, [view(true, true), { type: 'fell-behind' }]).states).toEqual(['primary', 'primary']);
+    expect(run(true, [view(false), { type: 'fell-behind' }]).states).toEqual(['joining', 'joining']);
+  });
 });

@@ -36,7 +36,13 @@ export type LifecycleEvent =
    * A basis this replica learnt cuts before a position it processed in an older epoch: that
    * position was never decided, so its state is not the group's; it starts over by state transfer.
    */
-  | { readonly type: 'discarded' };
+  | { readonly type: 'discarded' }
+  /**
+   * A backup lacks the announcement of its next position, and its primary no longer keeps it:
+   * nobody will announce it again, so it starts over by state transfer (its state is the group's,
+   * only behind).
+   */
+  | { readonly type: 'fell-behind' };
 
 /** Effects the role carries out, by name, in the order the transition lists them. */
 export type LifecycleAction =
@@ -134,6 +140,7 @@ export const replicaLifecycle = setup({
         diverged: { target: 'diverged' },
         outside: { target: 'removed' },
         discarded: { target: 'joining', actions: 'forgetOrder' },
+        'fell-behind': { target: 'joining', actions: 'forgetOrder' },
       },
     },
     /** The new primary of a view: it flushes the old primary's epoch before it orders anything. */

@@ -263,6 +263,8 @@ const TIMER_STATE = 'rep:state';
 const TIMER_OUTPUTS = 'rep:outputs';
 const TIMER_MAJORITY = 'rep:majority';
 const TIMER_CHECKPOINT = 'rep:checkpoint';
+/** A semi-active backup's next look at a gap in the announcements it holds (`askIfGap`). */
+const TIMER_GAP = 'rep:gap';
 /** The primary's wait for the reply to its actor's synchronous request ran out (`syncReplyTimeoutMs`). */
 const TIMER_REPLY_TIMEOUT = 'rep:reply-timeout';
 const USER_TIMER_PREFIX = 'user:';
@@ -734,6 +736,16 @@ export class ReplicaRole {
    */
   private stuckPosition = 0;
   private stuckSinceMs = 0;
+  /**
+   * The position a semi-active backup holds no announcement of while it holds later ones (0:
+   * none), since when, and when it last asked its primary for the order after it
+   * (`rep-entries-request`).
+   */
+  private gapPosition = 0;
+  private gapSinceMs = 0;
+  private entriesAskedAtMs = Number.NEGATIVE_INFINITY;
+  /** `TIMER_GAP` is set: a group gone quiet delivers nothing after which to look at the gap. */
+  private gapTimerSet = false;
   /** Inputs of an older epoch of their group, held until that epoch's basis is known. */
   private held: InputCopy[] = [];
   /** This node's membership, as primary, hears from no majority of the group (`quorum` input). */
@@ -1125,6 +1137,12 @@ export class ReplicaRole {
       case TIMER_OUTPUTS:
         if (this.role === 'primary') this.flushOutputs();
         return;
+      case TIMER_GAP:
+        this.gapTimerSet = false;
+        if (this.gapPosition === 0) return;
+        this.askIfGap();
+        if (this.gapPosition !== 0) this.setGapTimer();
+        return;
       case TIMER_MAJORITY:
         this.onMajorityDue();
         return;
@@ -1281,6 +1299,12 @@ export class ReplicaRole {
       case 'rep-input-reply':
         this.onInputReply(message.position, message.input);
         break;
+      case 'rep-entries-request':
+        this.onEntriesRequest(from, message.after);
+        break;
+      case 'rep-entries':
+        this.onEntries(from, message);
+        break;
       case 'rep-held':
         this.onHeld(from, message.epoch, message.position);
         break;
@@ -1313,7 +1337,8 @@ export class ReplicaRole {
       message.type !== 'rep-flush-reply' &&
       message.type !== 'rep-state' &&
       message.type !== 'rep-peer-order-reply' &&
-      message.type !== 'rep-input-reply'
+      message.type !== 'rep-input-reply' &&
+      message.type !== 'rep-entries'
     ) {
       this.effects.push({ type: 'control-send', target, message });
       return;
@@ -2311,6 +2336,90 @@ export class ReplicaRole {
     this.inputsAskedAt.set(position, this.nowMs);
     this.counters.stuckInputsAsked++;
     this.askForInput(position);
+  }
+
+  /**
+   * The safety net for a missing entry: a semi-active backup that holds inputs or announcements of
+   * later positions but no announcement of its next position for `stuckAskMs` asks its primary for
+   * the order after its position, and again every `stuckAskMs` while that lasts (control messages
+   * may be lost; a primary with nothing after the position does not answer). A primary announces
+   * every position before it drops its entry (`orderOutrunsAnnouncements`), and the connections
+   * deliver every message to every member; but a backup drops the highest announcements it holds
+   * past its bound (`learnEntries`), and nothing announces them again. Without the net such a
+   * backup waited for good (golden.test.ts, "a backup missing an announcement"). `stuckAskMs` 0:
+   * no net.
+   */
+  private askIfGap(): void {
+    const position = this.gapPosition;
+    if (this.role !== 'backup' || this.positionLast >= position || this.announced.has(position)) {
+      this.gapPosition = 0;
+      return;
+    }
+    const stuckAskMs = this.settings.stuckAskMs;
+    if (stuckAskMs === 0 || this.nowMs - this.gapSinceMs < stuckAskMs) return;
+    if (this.nowMs - this.entriesAskedAtMs < stuckAskMs) return;
+    const view = this.view;
+    if (view === undefined || view.primary === this.self) return;
+    this.entriesAskedAtMs = this.nowMs;
+    this.counters.missingEntriesAsked++;
+    this.sendControl(view.primary, {
+      type: 'rep-entries-request',
+      group: this.group,
+      epoch: view.epoch,
+      after: this.positionLast,
+    });
+  }
+
+  private setGapTimer(): void {
+    const stuckAskMs = this.settings.stuckAskMs;
+    if (stuckAskMs === 0) return;
+    this.gapTimerSet = true;
+    this.setTimer(TIMER_GAP, stuckAskMs);
+  }
+
+  /**
+   * The primary answers a backup's `rep-entries-request` with the entries after `after` it keeps
+   * (`recent`), in its view's epoch, as a piggyback would carry them; or, when it no longer keeps
+   * the entry at `after + 1`, says so (`kept: false`).
+   */
+  private onEntriesRequest(from: NodeId, after: number): void {
+    const view = this.view;
+    if (this.role !== 'primary' || view?.members.includes(from) !== true) return;
+    if (!Number.isSafeInteger(after) || after < 0 || after >= this.positionLast) return;
+    const entries = this.recent.filter((entry) => entry.position > after);
+    const kept = entries[0]?.position === after + 1;
+    if (kept) this.counters.missingEntriesSent += entries.length;
+    this.sendControl(from, {
+      type: 'rep-entries',
+      group: this.group,
+      epoch: view.epoch,
+      after,
+      kept,
+      entries: kept ? entries : [],
+    });
+  }
+
+  /**
+   * The primary's answer to `rep-entries-request`: its entries are learnt as an announcement of
+   * its epoch would be (`onOrder`). If it no longer keeps the entry this backup lacks, and this
+   * backup still lacks it, nobody will announce it again: the backup starts over by state
+   * transfer (`fell-behind`).
+   */
+  private onEntries(from: NodeId, message: Extract<ReplicaControl, { type: 'rep-entries' }>): void {
+    const view = this.view;
+    if (this.role !== 'backup' || view === undefined || from !== view.primary) return;
+    if (message.kept) {
+      this.onOrder(message.epoch, message.entries);
+      return;
+    }
+    const stillLacking =
+      message.epoch === view.epoch &&
+      message.after === this.positionLast &&
+      !this.announced.has(this.positionLast + 1);
+    if (!stillLacking) return;
+    this.counters.fellBehind++;
+    this.gapPosition = 0;
+    this.lifecycleEvent({ type: 'fell-behind' });
   }
 
   private askForInput(position: number): void {
@@ -3695,7 +3804,17 @@ export class ReplicaRole {
     if (this.style !== 'semi-active') return;
     for (;;) {
       const entry = this.announced.get(this.positionLast + 1);
-      if (entry === undefined) return;
+      if (entry === undefined) {
+        // Inputs or later positions' announcements wait here (a processed entry leaves `announced`,
+        // and none at or before the position gets in), but not the next announcement: for a moment
+        // under load, for good if it was lost (`askIfGap`).
+        if ((this.announced.size > 0 || this.pool.size > 0) && this.gapPosition !== this.positionLast + 1) {
+          this.gapPosition = this.positionLast + 1;
+          this.gapSinceMs = this.nowMs;
+          if (!this.gapTimerSet) this.setGapTimer();
+        }
+        return;
+      }
       if (!this.canProcess(entry)) {
         this.askIfNeverDelivered(entry);
         if (this.stuckPosition !== entry.position) {
@@ -3972,6 +4091,7 @@ export class ReplicaRole {
     if (role === 'backup' || role === 'starting') this.followAnnouncements();
     if (this.role === 'backup' && this.settings.outputCommit === 'majority') this.tellHeld(false);
     if (this.stuckPosition !== 0) this.askIfStuck();
+    if (this.gapPosition !== 0) this.askIfGap();
     if (this.inputsAskedAt.size > 0) this.askAgain();
     if (role === 'recovering') this.tryConcludeFlush();
     if (this.role === 'primary') this.flushOutputs();

@@ -235,6 +235,15 @@ export interface ReplicationSimResult {
    */
   readonly stuckInputsAsked: number;
   /**
+   * Times semi-active backups asked their primary for the order after their position by the
+   * missing-entry safety net (`counters.missingEntriesAsked`): inputs waited `stuckAskMs` for an
+   * announcement that had not come. Not a violation (a long partition from the primary does it
+   * too), but a hint worth a look, like `stuckInputsAsked`.
+   */
+  readonly missingEntriesAsked: number;
+  /** Backups that started over by state transfer when their primary no longer kept the entry they lacked. */
+  readonly fellBehind: number;
+  /**
    * Groups whose every replica holding the state failed together (the last holder crashed while the
    * others were joining or had been taken out alive): more failures than the group tolerates. The
    * end checks skip what depended on that state; the safety checks ran after every event.
@@ -963,6 +972,8 @@ export async function runReplicationSimulation(
     copiesAheadOfBasis: total.copiesAheadOfBasis,
     inputsFetched: total.inputsFetched,
     stuckInputsAsked: total.stuckInputsAsked,
+    missingEntriesAsked: total.missingEntriesAsked,
+    fellBehind: total.fellBehind,
     stateLosses: [...stateLost].map(([group, atMs]) => ({ group, atMs })),
     nullMessages: total.nullMessages,
     entriesRelayed: total.entriesRelayed,

@@ -538,6 +538,32 @@ export type ReplicaControl =
       readonly input: InputCopy;
     }
   /**
+   * A semi-active backup asks its primary for the order after its position `after`: it holds
+   * announcements of later positions, but the next one has not come for `stuckAskMs` (the safety
+   * net for a missing entry, as `rep-input-request` is for a missing input). `epoch` is the
+   * backup's view's.
+   */
+  | {
+      readonly type: 'rep-entries-request';
+      readonly group: string;
+      readonly epoch: number;
+      readonly after: number;
+    }
+  /**
+   * The primary's answer, in its view of `epoch`: the entries after `after` it still keeps
+   * (`kept: true`, the first of them at `after + 1`). `kept: false` (no entries): it no longer
+   * keeps the entry at `after + 1`, nobody will announce it again, and the backup starts over by
+   * state transfer.
+   */
+  | {
+      readonly type: 'rep-entries';
+      readonly group: string;
+      readonly epoch: number;
+      readonly after: number;
+      readonly kept: boolean;
+      readonly entries: readonly OrderEntry[];
+    }
+  /**
    * A backup tells its primary that it holds every position of the order through `position`
    * (processed, semi-active; inputs and entries logged, passive), in the view of `epoch` whose
    * basis it knows. Sent with `outputCommit: 'majority'`, whenever that grows, and on request.
@@ -602,6 +628,8 @@ export const REPLICA_CONTROL_TYPES: readonly ReplicaControl['type'][] = [
   'rep-peer-order-reply',
   'rep-input-request',
   'rep-input-reply',
+  'rep-entries-request',
+  'rep-entries',
   'rep-held',
   'rep-held-request',
   'rep-state-request',
@@ -750,6 +778,16 @@ export interface ReplicaCounters {
    */
   stuckInputsAsked: number;
   /**
+   * The safety net for a missing entry: a semi-active backup holding announcements of later
+   * positions but not of the next one for `stuckAskMs` asked its primary for the order after its
+   * position (`rep-entries-request`, each time asked); the entries a primary sent in its answers;
+   * and the times a backup started over by state transfer because its primary no longer kept the
+   * entry (`fell-behind`). A sweep reads the first as a hint, like `stuckInputsAsked`.
+   */
+  missingEntriesAsked: number;
+  missingEntriesSent: number;
+  fellBehind: number;
+  /**
    * Inputs kept past `inputsMax` (in the pool, held for a basis, or as another copy of a channel):
    * no replica drops a delivered input, since no one could give it back. Above 0, the replica fell
    * behind its load.
@@ -887,6 +925,9 @@ export function zeroReplicaCounters(): ReplicaCounters {
     copiesAheadOfBasis: 0,
     inputsAsked: 0,
     stuckInputsAsked: 0,
+    missingEntriesAsked: 0,
+    missingEntriesSent: 0,
+    fellBehind: 0,
     heldCopiesFollowed: 0,
     inputsFetched: 0,
     inputsOverBound: 0,
