@@ -23,6 +23,7 @@ function run(overrides: Partial<ReplicationSweepRun> = {}): ReplicationSweepRun 
     failovers: 3,
     stateLosses: [],
     stuckInputsAsked: 0,
+    missingEntriesAsked: 0,
     copiesAheadOfBasis: 0,
     violations: [],
     replayCommand: 'pnpm steadfast sim replication --seeds 1 --from 7 --style passive',
@@ -124,6 +125,30 @@ describe('sweepReplicationSeed', () => {
     expect(lines[0]).toContain('asked its primary for the input (2 times');
     expect(lines[0]).toContain(`WITHOUT THE NET THE RUN FAILS: ${violation.message}`);
     expect(lines[0]).toContain(`(replay: ${violation.replayCommand})`);
+  });
+
+  // Invariant: the missing-entry net is told apart from the stuck-input net: a run in which it
+  // fired is rerun without the nets and, failing there, counted as needing it (and not the other).
+  it('counts and prints a run that needed the missing-entry net apart from the stuck-input one', async () => {
+    const { simulate, calls } = scripted({
+      [NET_MS]: run({ missingEntriesAsked: 3 }),
+      0: run({ violations: [violation] }),
+    });
+    const { counts, lines, seed } = sweep(simulate);
+    expect(await seed(7)).toEqual([]);
+    expect(calls).toEqual([
+      [7, NET_MS],
+      [7, 0],
+    ]);
+    expect(counts).toEqual({
+      ...emptyReplicationSweepTally(),
+      requests: 12,
+      failovers: 3,
+      missingEntryRuns: 1,
+      missingEntryNeededRuns: 1,
+    });
+    expect(lines).toEqual([expect.stringContaining('for the order after its position (3 times)')]);
+    expect(lines[0]).toContain('WITHOUT THE NET THE RUN FAILS');
   });
 
   // Invariant: a run that passes either way counts as a net run, not a needed one (the recheck's

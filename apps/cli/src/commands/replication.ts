@@ -110,10 +110,11 @@ export const simReplicationCommand: CommandSpec = {
     'once (docs/replication.md, "A synchronous request that is never answered"). Runs of the chain\n' +
     'topology only call synchronously.\n' +
     'A semi-active backup stopped at one position for --stuck-ask-ms (default 500; 0: never) asks its\n' +
-    'primary for the input: a safety net under the rules that fetch inputs. A run in which it fired is\n' +
-    'run again without it; one that then fails needed the net (a path no rule covers), counted in\n' +
-    'stuckInputNeededRuns with the failure and its replay command. A violation prints the command\n' +
-    'that replays its seed.\n' +
+    'primary for the input, or for the order after its position when it lacks the next announcement:\n' +
+    'safety nets under the rules that fetch inputs and announce. A run in which one fired is run again\n' +
+    'without them; one that then fails needed the net (a path no rule covers), counted in\n' +
+    'stuckInputNeededRuns or missingEntryNeededRuns with the failure and its replay command. A\n' +
+    'violation prints the command that replays its seed.\n' +
     `--topology fixes the topology instead of the seed, --requests the client requests (default ${REPLICATION_SIM_REQUESTS_DEFAULT}),\n` +
     '--schedule an explicit fault schedule in place of the nemesis: a JSON array of\n' +
     '{ atMs, fault, nodes, durationMs?, intensity? }, inline or in a file (the shrunk counterexample\n' +
@@ -167,7 +168,7 @@ export const simReplicationCommand: CommandSpec = {
     json: {
       type: 'boolean',
       description:
-        'print {"runs","violations","requests","timedOut","failovers","stateLosses","stuckInputRuns","stuckInputNeededRuns","copiesAheadOfBasis","wallMs"}',
+        'print {"runs","violations","requests","timedOut","failovers","stateLosses","stuckInputRuns","stuckInputNeededRuns","missingEntryRuns","missingEntryNeededRuns","copiesAheadOfBasis","wallMs"}',
     },
   },
   async run(args) {
@@ -252,9 +253,10 @@ export const simReplicationCommand: CommandSpec = {
       () => `${tally.failovers} failovers`,
     );
     const { requests, timedOut, failovers, stateLosses, stuckInputRuns, stuckInputNeededRuns } = tally;
+    const { missingEntryRuns, missingEntryNeededRuns } = tally;
     const timeouts = syncReplyTimeoutMs > 0 ? ` (${timedOut} answered with the reply timeout)` : '';
     say(
-      `${seeds} runs (${style}, ${views} views), ${requests} requests${timeouts}, ${failovers} failovers, ${stateLosses} runs with a group's state lost, ${stuckInputRuns} with the stuck-input safety net (${stuckInputNeededRuns} of them fail without it), ${tally.copiesAheadOfBasis} messages ahead of their epoch's basis, ${violations.length} violations, ${wallMs} ms`,
+      `${seeds} runs (${style}, ${views} views), ${requests} requests${timeouts}, ${failovers} failovers, ${stateLosses} runs with a group's state lost, ${stuckInputRuns} with the stuck-input safety net (${stuckInputNeededRuns} of them fail without it), ${missingEntryRuns} with the missing-entry net (${missingEntryNeededRuns}), ${tally.copiesAheadOfBasis} messages ahead of their epoch's basis, ${violations.length} violations, ${wallMs} ms`,
     );
     // The tally's fields, in their order, are the JSON's between the violations and the time.
     if (json) printJson({ runs: seeds, violations, ...tally, wallMs });
@@ -319,6 +321,12 @@ export interface ReplicationSweepTally {
   /** Of those, runs that pass with the net and fail without it: the net covered a path no rule covers. */
   stuckInputNeededRuns: number;
   /**
+   * Runs in which the missing-entry safety net fired (`ReplicationSimResult.missingEntriesAsked`:
+   * a backup asked its primary for the order), and of those, runs that fail without the nets.
+   */
+  missingEntryRuns: number;
+  missingEntryNeededRuns: number;
+  /**
    * Messages of a group's new epoch that reached a replica ahead of that epoch's basis, over all
    * runs (`ReplicationSimResult.copiesAheadOfBasis`). Not a violation, but expected 0: a count is a
    * path that sends a new epoch's message before its basis (docs/replication.md, "Failover").
@@ -334,6 +342,7 @@ export type ReplicationSweepRun = Pick<
   | 'failovers'
   | 'stateLosses'
   | 'stuckInputsAsked'
+  | 'missingEntriesAsked'
   | 'copiesAheadOfBasis'
   | 'violations'
   | 'replayCommand'
@@ -348,6 +357,8 @@ export function emptyReplicationSweepTally(): ReplicationSweepTally {
     stateLosses: 0,
     stuckInputRuns: 0,
     stuckInputNeededRuns: 0,
+    missingEntryRuns: 0,
+    missingEntryNeededRuns: 0,
     copiesAheadOfBasis: 0,
   };
 }
@@ -381,16 +392,27 @@ export async function sweepReplicationSeed(
       `  seed ${seed}: ${result.stateLosses.map((loss) => `group ${loss.group}`).join(', ')} lost its state at ${result.stateLosses.map((loss) => `${loss.atMs} ms`).join(', ')} (every replica holding it failed: beyond what the group tolerates)`,
     );
   }
-  if (result.stuckInputsAsked > 0) {
-    tally.stuckInputRuns++;
-    // Did the run need the net? The same seed without it: a failure there is a path by which a
-    // backup lacks an input that no rule fetches (the net covered it here; the sweeps found
-    // three such paths before, each fixed at its cause).
+  const inputs = result.stuckInputsAsked;
+  const entries = result.missingEntriesAsked;
+  if (inputs > 0 || entries > 0) {
+    if (inputs > 0) tally.stuckInputRuns++;
+    if (entries > 0) tally.missingEntryRuns++;
+    // Did the run need the nets? The same seed without them (`stuckAskMs` 0 turns both off): a
+    // failure there is a path by which a backup lacks an input or an entry that no rule fetches
+    // (the net covered it here; the sweeps found three such paths for inputs, each fixed at its
+    // cause).
     const withoutNet = result.violations.length === 0 ? await simulate(seed, 0) : undefined;
     const failure = withoutNet?.violations[0];
-    if (failure !== undefined) tally.stuckInputNeededRuns++;
+    if (failure !== undefined) {
+      if (inputs > 0) tally.stuckInputNeededRuns++;
+      if (entries > 0) tally.missingEntryNeededRuns++;
+    }
+    const asked = [
+      ...(inputs > 0 ? [`for the input (${inputs} times)`] : []),
+      ...(entries > 0 ? [`for the order after its position (${entries} times)`] : []),
+    ].join(' and ');
     say(
-      `  seed ${seed}: a backup waited ${stuckAskMs} ms at one position and asked its primary for the input (${result.stuckInputsAsked} times; the safety net, not a violation)` +
+      `  seed ${seed}: a backup waited ${stuckAskMs} ms at one position and asked its primary ${asked}; the safety net, not a violation` +
         (withoutNet === undefined
           ? ''
           : failure === undefined
