@@ -737,9 +737,9 @@ export class ReplicaRole {
   private stuckPosition = 0;
   private stuckSinceMs = 0;
   /**
-   * The position a semi-active backup holds no announcement of while it holds later ones (0:
-   * none), since when, and when it last asked its primary for the order after it
-   * (`rep-entries-request`).
+   * The next position of a semi-active backup that holds no announcement of it while inputs or
+   * later positions' announcements wait (0: none), since when, and when it last asked its primary
+   * for the order after its position (`rep-entries-request`, `askIfGap`).
    */
   private gapPosition = 0;
   private gapSinceMs = 0;
