@@ -662,6 +662,7 @@ describe('a backup missing an announcement', () => {
     const [primary, backup] = [sim.role('b1'), sim.role('b2')];
     expect(backup.counters.missingEntriesAsked).toBeGreaterThan(0);
     expect(primary.counters.missingEntriesSent).toBeGreaterThan(0);
+    expect(backup.counters.missingEntriesFetched).toBeGreaterThan(0);
     expect(backup.counters.fellBehind).toBe(0);
     expect(backup.position).toBe(primary.position);
     expect(backup.history()).toEqual(primary.history());

@@ -2409,7 +2409,9 @@ export class ReplicaRole {
     const view = this.view;
     if (this.role !== 'backup' || view === undefined || from !== view.primary) return;
     if (message.kept) {
+      const lacking = !this.announced.has(this.positionLast + 1);
       this.onOrder(message.epoch, message.entries);
+      if (lacking && this.announced.has(this.positionLast + 1)) this.counters.missingEntriesFetched++;
       return;
     }
     const stillLacking =

@@ -235,13 +235,14 @@ export interface ReplicationSimResult {
    */
   readonly stuckInputsAsked: number;
   /**
-   * Times semi-active backups asked their primary for the order after their position by the
-   * missing-entry safety net (`counters.missingEntriesAsked`): inputs waited `stuckAskMs` for an
-   * announcement that had not come. Not a violation (a long partition from the primary does it
-   * too), but a hint worth a look, like `stuckInputsAsked`.
+   * Times the missing-entry safety net changed what a semi-active backup did: its primary's answer
+   * brought the announcement it lacked (`counters.missingEntriesFetched`), or said it was no
+   * longer kept and the backup started over by state transfer (`counters.fellBehind`). Not a
+   * violation (an announcement late for `stuckAskMs` is fetched too), but a hint worth a look,
+   * like `stuckInputsAsked`. The asks themselves (`counters.missingEntriesAsked`) are far more: a
+   * primary cut off from its group orders nothing, and its backups ask meanwhile.
    */
-  readonly missingEntriesAsked: number;
-  /** Backups that started over by state transfer when their primary no longer kept the entry they lacked. */
+  readonly missingEntriesFetched: number;
   readonly fellBehind: number;
   /**
    * Groups whose every replica holding the state failed together (the last holder crashed while the
@@ -972,7 +973,7 @@ export async function runReplicationSimulation(
     copiesAheadOfBasis: total.copiesAheadOfBasis,
     inputsFetched: total.inputsFetched,
     stuckInputsAsked: total.stuckInputsAsked,
-    missingEntriesAsked: total.missingEntriesAsked,
+    missingEntriesFetched: total.missingEntriesFetched,
     fellBehind: total.fellBehind,
     stateLosses: [...stateLost].map(([group, atMs]) => ({ group, atMs })),
     nullMessages: total.nullMessages,

@@ -778,14 +778,17 @@ export interface ReplicaCounters {
    */
   stuckInputsAsked: number;
   /**
-   * The safety net for a missing entry: a semi-active backup holding announcements of later
-   * positions but not of the next one for `stuckAskMs` asked its primary for the order after its
-   * position (`rep-entries-request`, each time asked); the entries a primary sent in its answers;
-   * and the times a backup started over by state transfer because its primary no longer kept the
-   * entry (`fell-behind`). A sweep reads the first as a hint, like `stuckInputsAsked`.
+   * The safety net for a missing entry: a semi-active backup holding inputs or announcements of
+   * later positions, but none of its next position, for `stuckAskMs` asked its primary for the
+   * order after its position (`rep-entries-request`, each time asked: a primary cut off from its
+   * group, which orders nothing, makes its backups ask too); the entries a primary sent in its
+   * answers; the answers that brought a backup the entry it lacked; and the times a backup started
+   * over by state transfer because its primary no longer kept that entry (`fell-behind`). A sweep
+   * reads the last two as a hint, like `stuckInputsAsked`: the net changed what the backup did.
    */
   missingEntriesAsked: number;
   missingEntriesSent: number;
+  missingEntriesFetched: number;
   fellBehind: number;
   /**
    * Inputs kept past `inputsMax` (in the pool, held for a basis, or as another copy of a channel):
@@ -927,6 +930,7 @@ export function zeroReplicaCounters(): ReplicaCounters {
     stuckInputsAsked: 0,
     missingEntriesAsked: 0,
     missingEntriesSent: 0,
+    missingEntriesFetched: 0,
     fellBehind: 0,
     heldCopiesFollowed: 0,
     inputsFetched: 0,

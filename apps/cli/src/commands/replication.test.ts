@@ -23,7 +23,8 @@ function run(overrides: Partial<ReplicationSweepRun> = {}): ReplicationSweepRun 
     failovers: 3,
     stateLosses: [],
     stuckInputsAsked: 0,
-    missingEntriesAsked: 0,
+    missingEntriesFetched: 0,
+    fellBehind: 0,
     copiesAheadOfBasis: 0,
     violations: [],
     replayCommand: 'pnpm steadfast sim replication --seeds 1 --from 7 --style passive',
@@ -131,7 +132,7 @@ describe('sweepReplicationSeed', () => {
   // fired is rerun without the nets and, failing there, counted as needing it (and not the other).
   it('counts and prints a run that needed the missing-entry net apart from the stuck-input one', async () => {
     const { simulate, calls } = scripted({
-      [NET_MS]: run({ missingEntriesAsked: 3 }),
+      [NET_MS]: run({ missingEntriesFetched: 3 }),
       0: run({ violations: [violation] }),
     });
     const { counts, lines, seed } = sweep(simulate);
@@ -147,7 +148,11 @@ describe('sweepReplicationSeed', () => {
       missingEntryRuns: 1,
       missingEntryNeededRuns: 1,
     });
-    expect(lines).toEqual([expect.stringContaining('for the order after its position (3 times)')]);
+    expect(lines).toEqual([
+      expect.stringContaining(
+        'for the order after its position (3 answers brought a missing announcement, 0 times',
+      ),
+    ]);
     expect(lines[0]).toContain('WITHOUT THE NET THE RUN FAILS');
   });
 

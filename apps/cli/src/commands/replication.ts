@@ -321,8 +321,8 @@ export interface ReplicationSweepTally {
   /** Of those, runs that pass with the net and fail without it: the net covered a path no rule covers. */
   stuckInputNeededRuns: number;
   /**
-   * Runs in which the missing-entry safety net fired (`ReplicationSimResult.missingEntriesAsked`:
-   * a backup asked its primary for the order), and of those, runs that fail without the nets.
+   * Runs in which the missing-entry safety net changed what a backup did (`missingEntriesFetched`
+   * or `fellBehind` of `ReplicationSimResult`), and of those, runs that fail without the nets.
    */
   missingEntryRuns: number;
   missingEntryNeededRuns: number;
@@ -342,7 +342,8 @@ export type ReplicationSweepRun = Pick<
   | 'failovers'
   | 'stateLosses'
   | 'stuckInputsAsked'
-  | 'missingEntriesAsked'
+  | 'missingEntriesFetched'
+  | 'fellBehind'
   | 'copiesAheadOfBasis'
   | 'violations'
   | 'replayCommand'
@@ -393,7 +394,7 @@ export async function sweepReplicationSeed(
     );
   }
   const inputs = result.stuckInputsAsked;
-  const entries = result.missingEntriesAsked;
+  const entries = result.missingEntriesFetched + result.fellBehind;
   if (inputs > 0 || entries > 0) {
     if (inputs > 0) tally.stuckInputRuns++;
     if (entries > 0) tally.missingEntryRuns++;
@@ -409,7 +410,11 @@ export async function sweepReplicationSeed(
     }
     const asked = [
       ...(inputs > 0 ? [`for the input (${inputs} times)`] : []),
-      ...(entries > 0 ? [`for the order after its position (${entries} times)`] : []),
+      ...(entries > 0
+        ? [
+            `for the order after its position (${result.missingEntriesFetched} answers brought a missing announcement, ${result.fellBehind} times it started over by state transfer)`,
+          ]
+        : []),
     ].join(' and ');
     say(
       `  seed ${seed}: a backup waited ${stuckAskMs} ms at one position and asked its primary ${asked}; the safety net, not a violation` +
