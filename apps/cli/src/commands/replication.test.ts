@@ -101,11 +101,25 @@ describe('replicationTargetVerdicts', () => {
 });
 
 describe('sweepReplicationSeed', () => {
-  // Invariant: a run the net carried to a pass, which fails without it, is counted as needing the
-  // net and printed with the failing run's replay command; the seed itself is no violation.
-  it('counts and prints a run that passes with the stuck-input net and fails without it', async () => {
+  // Invariant: a run a net carried to a pass, which fails without the nets, is counted as needing
+  // that net (the two nets apart) and printed with the failing run's replay command; the seed
+  // itself is no violation.
+  it.each([
+    {
+      net: 'stuck-input',
+      fired: { stuckInputsAsked: 2 },
+      counted: { stuckInputRuns: 1, stuckInputNeededRuns: 1 },
+      said: 'asked its primary for the input (2 times)',
+    },
+    {
+      net: 'missing-entry',
+      fired: { missingEntriesFetched: 3 },
+      counted: { missingEntryRuns: 1, missingEntryNeededRuns: 1 },
+      said: 'for the order after its position (3 answers brought a missing announcement, 0 times',
+    },
+  ])('counts and prints a run that passes with the $net net and fails without it', async (net) => {
     const { simulate, calls } = scripted({
-      [NET_MS]: run({ stuckInputsAsked: 2 }),
+      [NET_MS]: run(net.fired),
       0: run({ violations: [violation] }),
     });
     const { counts, lines, seed } = sweep(simulate);
@@ -119,41 +133,12 @@ describe('sweepReplicationSeed', () => {
       ...emptyReplicationSweepTally(),
       requests: 12,
       failovers: 3,
-      stuckInputRuns: 1,
-      stuckInputNeededRuns: 1,
+      ...net.counted,
     });
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toContain('asked its primary for the input (2 times');
+    expect(lines[0]).toContain(net.said);
     expect(lines[0]).toContain(`WITHOUT THE NET THE RUN FAILS: ${violation.message}`);
     expect(lines[0]).toContain(`(replay: ${violation.replayCommand})`);
-  });
-
-  // Invariant: the missing-entry net is told apart from the stuck-input net: a run in which it
-  // fired is rerun without the nets and, failing there, counted as needing it (and not the other).
-  it('counts and prints a run that needed the missing-entry net apart from the stuck-input one', async () => {
-    const { simulate, calls } = scripted({
-      [NET_MS]: run({ missingEntriesFetched: 3 }),
-      0: run({ violations: [violation] }),
-    });
-    const { counts, lines, seed } = sweep(simulate);
-    expect(await seed(7)).toEqual([]);
-    expect(calls).toEqual([
-      [7, NET_MS],
-      [7, 0],
-    ]);
-    expect(counts).toEqual({
-      ...emptyReplicationSweepTally(),
-      requests: 12,
-      failovers: 3,
-      missingEntryRuns: 1,
-      missingEntryNeededRuns: 1,
-    });
-    expect(lines).toEqual([
-      expect.stringContaining(
-        'for the order after its position (3 answers brought a missing announcement, 0 times',
-      ),
-    ]);
-    expect(lines[0]).toContain('WITHOUT THE NET THE RUN FAILS');
   });
 
   // Invariant: a run that passes either way counts as a net run, not a needed one (the recheck's
