@@ -137,7 +137,7 @@ export interface ReplicationSimOptions {
   readonly safetyMs?: number;
   /**
    * Virtual ms of the liveness phase after the heal, at whose end the end checks run. Default
-   * 3,000, or `LIVENESS_MS_PER_REQUEST` per request where that is longer (more than 300 requests).
+   * 3,000, or 10 ms per request where that is longer (more than 300 requests).
    */
   readonly livenessMs?: number;
   /**
