@@ -278,6 +278,33 @@ function starvedBackupCluster(
   return { cluster, renamed: () => renamed };
 }
 
+describe("a primary's answer to a backup's request for the order", () => {
+  // Invariant: only a backup that noted a gap in its announcements and asked starts over when its
+  // primary says it no longer keeps the entry (`fell-behind`); the same answer reaching a backup
+  // that follows its primary changes nothing, in either style.
+  it.each(['semi-active', 'passive'] as const)('changes nothing at a %s backup that did not ask', (style) => {
+    const cluster = ledgerCluster(style);
+    issue(cluster, 'r1');
+    cluster.runUntil(400);
+    const backup = cluster.role('b2');
+    const position = backup.position;
+    const message: ReplicaControl = {
+      type: 'rep-entries',
+      group: 'B',
+      epoch: 1,
+      after: position,
+      kept: false,
+      entries: [],
+    };
+    cluster.input(nodeId('b2'), { type: 'control', from: nodeId('b1'), message });
+    cluster.runUntil(600);
+    expect(backup.role).toBe('backup');
+    expect(backup.counters.fellBehind).toBe(0);
+    expect(backup.counters.rejoins).toBe(0);
+    expect(backup.counters.controlMessagesDropped).toBe(0);
+  });
+});
+
 describe('an entry naming an unstamped copy', () => {
   // Invariant: a backup that cannot process an entry naming an unstamped copy (epoch 0: its primary
   // got the message from a peer member's flush answer, not from the connection) asks its primary

@@ -2414,9 +2414,11 @@ export class ReplicaRole {
       if (lacking && this.announced.has(this.positionLast + 1)) this.counters.missingEntriesFetched++;
       return;
     }
+    // Only a backup that noted the gap asked: an answer to no question of its own changes nothing.
     const stillLacking =
       message.epoch === view.epoch &&
       message.after === this.positionLast &&
+      this.gapPosition === this.positionLast + 1 &&
       !this.announced.has(this.positionLast + 1);
     if (!stillLacking) return;
     this.counters.fellBehind++;
