@@ -137,13 +137,29 @@ describe('replica groups on the simulator, under every fault kind', () => {
     expect(failures(results)).toEqual([]);
   });
 
-  it('a run of many requests gets a liveness phase long enough to finish them (600 requests, seed 98203, passive)', async () => {
-    // With the fixed 3 s phase the groups were still catching up when the end checks ran: requests
-    // unanswered. The phase grows with the requests (10 ms each past 300).
-    const result = await runReplicationSimulation({ seed: 98203, style: 'passive', requests: 600 });
-    expect(failures([result])).toEqual([]);
-    expect(result.replies).toBe(600);
-  });
+  // With the fixed 3 s phase the groups were still catching up when the end checks ran: requests
+  // unanswered. The phase grows with the requests (3 s plus 10 ms each).
+  it.each([
+    { seed: 98203, requests: 600, options: { style: 'passive' } },
+    {
+      seed: 99654,
+      requests: 100,
+      options: {
+        style: 'semi-active',
+        policy: 'fairness',
+        views: 'membership',
+        failingRequests: true,
+        settings: { outputCommit: 'majority' },
+      },
+    },
+  ] as const)(
+    'a run of many requests gets a liveness phase long enough to finish them (seed $seed, $requests requests)',
+    async ({ seed, requests, options }) => {
+      const result = await runReplicationSimulation({ seed, requests, ...options });
+      expect(failures([result])).toEqual([]);
+      expect(result.replies).toBe(requests);
+    },
+  );
 
   it('a run is a function of its seed', async () => {
     const first = await runReplicationSimulation({ seed: 7, style: 'semi-active', topology: 'chain' });

@@ -137,7 +137,7 @@ export interface ReplicationSimOptions {
   readonly safetyMs?: number;
   /**
    * Virtual ms of the liveness phase after the heal, at whose end the end checks run. Default
-   * 3,000, or 10 ms per request where that is longer (more than 300 requests).
+   * 3,000 plus 10 ms per request (3,120 for the default 12 requests).
    */
   readonly livenessMs?: number;
   /**
@@ -382,11 +382,12 @@ export function failingRequestOf(index: number): FailingRequest | undefined {
 const QUIET_END_MS = 500;
 
 /**
- * The default liveness phase per request, for runs of many requests: the work a run leaves at the
- * heal grows with its requests (and with the client groups' timers that fired meanwhile), and a
- * fixed 3 s ended runs of 600 requests while the groups were still catching up (seed 98203,
- * passive: its client group at position 8,484, requests unanswered, and every request answered
- * once with a phase of 6 s). Runs of up to 300 requests keep the 3 s, and so their seeds' runs.
+ * The default liveness phase: 3 s to recover from the faults, plus this much per request, since the
+ * work a run leaves at the heal grows with its requests (and with the client groups' timers that
+ * fired meanwhile). A fixed 3 s ended runs while the groups were still catching up, requests
+ * unanswered: seed 98203 with 600 requests (passive; its client group at position 8,484, every
+ * request answered once with 6 s), and seeds 99616 and 99654 with 100 (`majority`, failing
+ * requests, membership views; each passes with 3.5 s). A run of the default 12 requests gets 3.12 s.
  */
 const LIVENESS_MS_PER_REQUEST = 10;
 
@@ -510,7 +511,7 @@ export async function runReplicationSimulation(
   const requests = options.requests ?? REPLICATION_SIM_REQUESTS_DEFAULT;
   const replicas = options.replicas ?? DEFAULT_SERVER_REPLICAS;
   const safetyMs = options.safetyMs ?? 3_000;
-  const livenessMs = options.livenessMs ?? Math.max(3_000, requests * LIVENESS_MS_PER_REQUEST);
+  const livenessMs = options.livenessMs ?? 3_000 + requests * LIVENESS_MS_PER_REQUEST;
   const faults = options.faults ?? ALL_FAULTS;
   const entry = topology === 'chain' ? 'A' : 'B';
   const failingOf = (index: number) =>
