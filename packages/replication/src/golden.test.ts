@@ -635,7 +635,10 @@ describe('bounds', () => {
  * announcements (`inputsMax` 2). After 60 requests the cut ends: b2 gets the requests, and holds
  * announcements of the first 32 or so positions only, the rest dropped at its bound.
  */
-function backupPastItsBound(ledgerSettings: Partial<ReplicationSettings>): ReplicationCluster {
+function backupPastItsBound(
+  ledgerSettings: Partial<ReplicationSettings>,
+  afterCut: (sim: ReplicationCluster) => void = () => {},
+): ReplicationCluster {
   const sim = cluster(directGroups({ ledgerSettings: { inputsMax: 2, ...ledgerSettings } }));
   const cut = [...['c1', 'b1', 'b3'].map((other) => ['b2', other]), ['c1', 'b2'], ['b3', 'b2']] as const;
   for (const [source, target] of cut) sim.block(source, target);
@@ -647,6 +650,7 @@ function backupPastItsBound(ledgerSettings: Partial<ReplicationSettings>): Repli
   expect(sim.role('b2').position).toBe(1);
   expect(sim.role('b2').backlog().announced).toBeLessThan(60);
   for (const [source, target] of cut) sim.unblock(source, target);
+  afterCut(sim);
   sim.runUntil(sim.clock.now() + 3_000);
   return sim;
 }
@@ -676,6 +680,25 @@ describe('a backup missing an announcement', () => {
     expect(backup.counters.fellBehind).toBe(1);
     expect(backup.counters.stateTransfersApplied).toBe(1);
     expect(backup.role).toBe('backup');
+    expect(backup.position).toBe(primary.position);
+    expect(backup.actorState()).toEqual(primary.actorState());
+  });
+
+  it('asks again when the first answer is lost', () => {
+    // b1 reaches b2 again only after it answered b2's first ask into the void; b2 asks again,
+    // `stuckAskMs` later, and gets the entries then.
+    const sim = backupPastItsBound({}, (cut) => {
+      cut.block('b1', 'b2');
+      const asked = () => cut.role('b2').counters.missingEntriesAsked > 0;
+      cut.runUntil(cut.clock.now() + 2_000, asked);
+      cut.runUntil(cut.clock.now() + 50);
+      expect(cut.role('b2').counters.missingEntriesAsked).toBe(1);
+      expect(cut.role('b2').position).toBeLessThan(cut.role('b1').position);
+      cut.unblock('b1', 'b2');
+    });
+    const [primary, backup] = [sim.role('b1'), sim.role('b2')];
+    expect(backup.counters.missingEntriesAsked).toBeGreaterThanOrEqual(2);
+    expect(backup.counters.missingEntriesFetched).toBeGreaterThan(0);
     expect(backup.position).toBe(primary.position);
     expect(backup.actorState()).toEqual(primary.actorState());
   });
