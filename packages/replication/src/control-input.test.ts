@@ -329,7 +329,8 @@ describe('an entry naming an unstamped copy', () => {
 describe('a backup stopped at one position', () => {
   // Invariant (the safety net under every rule above): a semi-active backup that waits 500 ms at
   // one position for an input no rule asked for asks its primary, and follows; before that it
-  // waits for the connection, as a message normally comes within tens of milliseconds.
+  // waits for the connection, as a message normally comes within tens of milliseconds. An answer
+  // that is lost is asked for again, in a group that sends nothing more too.
   it('asks its primary for the input after 500 ms, whatever the reason it lacks it', () => {
     const { cluster } = starvedBackupCluster(false);
     issue(cluster, 'r1');
@@ -343,6 +344,27 @@ describe('a backup stopped at one position', () => {
     expect(backup.counters.stuckInputsAsked).toBe(1);
     expect(backup.history()).toEqual(primary.history());
     expect(backup.digest()).toBe(primary.digest());
+  });
+
+  it('asks again when the answer is lost, with no request after the one it lacks', () => {
+    // b1's answer to the first ask goes into the void. No request follows r1, so only the ask
+    // again brings the input: c1's copy never reaches b2, and b1 keeps its retransmissions from it.
+    const { cluster } = starvedBackupCluster(false);
+    issue(cluster, 'r1');
+    const backup = cluster.role('b2');
+    cluster.runUntil(450);
+    cluster.block('b1', 'b2');
+    cluster.runUntil(2_000, () => backup.counters.stuckInputsAsked > 0);
+    expect(backup.counters.inputsAsked).toBe(1);
+    cluster.runUntil(cluster.clock.now() + 50);
+    expect(backup.history()).toEqual(['start']);
+    cluster.unblock('b1', 'b2');
+    cluster.runUntil(cluster.clock.now() + 1_000);
+    expect(backup.counters.stuckInputsAsked).toBe(1);
+    expect(backup.counters.inputsAsked).toBeGreaterThanOrEqual(2);
+    expect(backup.counters.inputsFetched).toBe(1);
+    expect(backup.history()).toEqual(cluster.role('b1').history());
+    expect(backup.digest()).toBe(cluster.role('b1').digest());
   });
 
   it('asks after stuckAskMs, as set, and never with stuckAskMs 0 (the sweeps turn the net off so)', () => {
