@@ -330,7 +330,8 @@ describe('a backup stopped at one position', () => {
   // Invariant (the safety net under every rule above): a semi-active backup that waits 500 ms at
   // one position for an input no rule asked for asks its primary, and follows; before that it
   // waits for the connection, as a message normally comes within tens of milliseconds. An answer
-  // that is lost is asked for again, in a group that sends nothing more too.
+  // that is lost is asked for again, in a group that sends nothing more too: the backup looks on a
+  // timer of its own, not only after its inputs.
   it('asks its primary for the input after 500 ms, whatever the reason it lacks it', () => {
     const { cluster } = starvedBackupCluster(false);
     issue(cluster, 'r1');
@@ -366,6 +367,70 @@ describe('a backup stopped at one position', () => {
     expect(backup.history()).toEqual(cluster.role('b1').history());
     expect(backup.digest()).toBe(cluster.role('b1').digest());
   });
+
+  it.each([500, 0])(
+    'looks on its own timer when no input comes, and asks again on it (stuckAskMs %i)',
+    (stuckAskMs) => {
+      // A backup alone with its primary's entry for position 2, whose input it never gets: after
+      // the entry, only the backup's timers reach it. With the net off it sets none and asks nothing.
+      const clock = new SimulatedClock();
+      const backup = new ReplicaRole(
+        {
+          group: 'B',
+          self: nodeId('b2'),
+          incarnation: 1,
+          behavior: ledger,
+          style: 'semi-active',
+          policy: receptionPolicy,
+          peers: [{ group: 'C', contacts: [nodeId('c1')] }],
+          joining: false,
+          settings: { stuckAskMs },
+        },
+        { clock, entropy: entropyFrom(() => 0.5) },
+      );
+      const members = [nodeId('b1'), nodeId('b2')];
+      backup.step({ type: 'view-installed', view: { group: 'B', epoch: 1, members, primary: members[0]! } });
+      const input: MessageInput = { type: 'message', source: 'C', channel: 1, sentEpoch: 1, sentAt: 2 };
+      const stuckTimers: number[] = [];
+      const asked: number[] = [];
+      const note = (effects: readonly ReplicaEffect[]) => {
+        for (const effect of effects) {
+          if (effect.type === 'set-timer' && effect.name === 'rep:stuck') stuckTimers.push(effect.delayMs);
+          if (effect.type === 'control-send' && effect.message.type === 'rep-input-request')
+            asked.push(clock.now());
+        }
+      };
+      note(
+        backup.step({
+          type: 'control',
+          from: nodeId('b1'),
+          message: {
+            type: 'rep-entries',
+            group: 'B',
+            epoch: 1,
+            after: backup.position,
+            kept: true,
+            entries: [{ position: backup.position + 1, input, values: [] }],
+          },
+        }),
+      );
+      expect(backup.backlog().announced).toBe(1);
+      // The host's part: each timer the backup sets fires as its input when due, with the time.
+      while (stuckTimers.length > 0) {
+        const dueMs = clock.now() + stuckTimers.shift()!;
+        if (dueMs > 1_600) break;
+        clock.runUntil(dueMs);
+        note(backup.step({ type: 'timer', name: 'rep:stuck' }, clock.now()));
+      }
+      if (stuckAskMs === 0) {
+        expect(asked).toEqual([]);
+        return;
+      }
+      expect(asked).toEqual([500, 1_000, 1_500]);
+      expect(backup.counters.stuckInputsAsked).toBe(1);
+      expect(backup.counters.inputsAsked).toBe(3);
+    },
+  );
 
   it('asks after stuckAskMs, as set, and never with stuckAskMs 0 (the sweeps turn the net off so)', () => {
     const early = starvedBackupCluster(false, { stuckAskMs: 200 }).cluster;

@@ -265,6 +265,12 @@ const TIMER_MAJORITY = 'rep:majority';
 const TIMER_CHECKPOINT = 'rep:checkpoint';
 /** A semi-active backup's next look at a gap in the announcements it holds (`askIfGap`). */
 const TIMER_GAP = 'rep:gap';
+/**
+ * A semi-active backup's next look at the input it waits for at its next position, and at those it
+ * asked its primary for (`askIfStuck`, `askAgain`): both are checked after each input, and this
+ * timer looks when none comes.
+ */
+const TIMER_STUCK = 'rep:stuck';
 /** The primary's wait for the reply to its actor's synchronous request ran out (`syncReplyTimeoutMs`). */
 const TIMER_REPLY_TIMEOUT = 'rep:reply-timeout';
 const USER_TIMER_PREFIX = 'user:';
@@ -736,6 +742,8 @@ export class ReplicaRole {
    */
   private stuckPosition = 0;
   private stuckSinceMs = 0;
+  /** `TIMER_STUCK` is set: a group gone quiet delivers nothing after which to look again. */
+  private stuckTimerSet = false;
   /**
    * The next position of a semi-active backup that holds no announcement of it while inputs or
    * later positions' announcements wait (0: none), since when, and when it last asked its primary
@@ -1142,6 +1150,12 @@ export class ReplicaRole {
         if (this.gapPosition === 0) return;
         this.askIfGap();
         if (this.gapPosition !== 0) this.setGapTimer();
+        return;
+      case TIMER_STUCK:
+        this.stuckTimerSet = false;
+        if (this.stuckPosition !== 0) this.askIfStuck();
+        if (this.inputsAskedAt.size > 0) this.askAgain();
+        if (this.stillWaitingForInput()) this.setStuckTimer();
         return;
       case TIMER_MAJORITY:
         this.onMajorityDue();
@@ -2318,8 +2332,9 @@ export class ReplicaRole {
    * its primary for that position's input, whatever the reason it lacks it. Safe whatever the
    * reason: the primary answers with the very copy it processed there (`onInputRequest`), and the
    * backup follows its primary's order. Counted apart (`stuckInputsAsked`), so a sweep can tell
-   * when a run needed it. Checked after each input: a backup whose group goes on gets inputs.
-   * `stuckAskMs` 0: no net (the sweeps' check of whether a run needed it).
+   * when a run needed it. Checked after each input, and on `TIMER_STUCK` when none comes (a backup
+   * that holds the message but cannot take it has acknowledged it, so no connection retransmits
+   * anything to it). `stuckAskMs` 0: no net (the sweeps' check of whether a run needed it).
    */
   private askIfStuck(): void {
     const stuckAskMs = this.settings.stuckAskMs;
@@ -2368,6 +2383,23 @@ export class ReplicaRole {
       epoch: view.epoch,
       after: this.positionLast,
     });
+  }
+
+  /** A backup still stopped for an input, or still asking its primary for one (`TIMER_STUCK`). */
+  private stillWaitingForInput(): boolean {
+    return this.role === 'backup' && (this.stuckPosition !== 0 || this.inputsAskedAt.size > 0);
+  }
+
+  /**
+   * Arms `TIMER_STUCK` for `stuckAskMs`: the stuck-input net asks once the backup has waited that
+   * long, and asking again every `stuckAskMs` at least is its bound when no input comes. None with
+   * the net off (`stuckAskMs` 0): a backup then looks after inputs only, as before the timer.
+   */
+  private setStuckTimer(): void {
+    const stuckAskMs = this.settings.stuckAskMs;
+    if (stuckAskMs === 0) return;
+    this.stuckTimerSet = true;
+    this.setTimer(TIMER_STUCK, stuckAskMs);
   }
 
   private setGapTimer(): void {
@@ -3824,6 +3856,7 @@ export class ReplicaRole {
         if (this.stuckPosition !== entry.position) {
           this.stuckPosition = entry.position;
           this.stuckSinceMs = this.nowMs;
+          if (!this.stuckTimerSet) this.setStuckTimer();
         }
         return;
       }
