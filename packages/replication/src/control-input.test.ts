@@ -395,7 +395,7 @@ describe('a backup stopped at one position', () => {
       const asked: number[] = [];
       const note = (effects: readonly ReplicaEffect[]) => {
         for (const effect of effects) {
-          if (effect.type === 'set-timer' && effect.name === 'rep:stuck') stuckTimers.push(effect.delayMs);
+          if (effect.type === 'set-timer' && effect.name === 'rep:nets') stuckTimers.push(effect.delayMs);
           if (effect.type === 'control-send' && effect.message.type === 'rep-input-request')
             asked.push(clock.now());
         }
@@ -420,7 +420,7 @@ describe('a backup stopped at one position', () => {
         const dueMs = clock.now() + stuckTimers.shift()!;
         if (dueMs > 1_600) break;
         clock.runUntil(dueMs);
-        note(backup.step({ type: 'timer', name: 'rep:stuck' }, clock.now()));
+        note(backup.step({ type: 'timer', name: 'rep:nets' }, clock.now()));
       }
       if (stuckAskMs === 0) {
         expect(asked).toEqual([]);

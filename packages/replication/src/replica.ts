@@ -263,14 +263,12 @@ const TIMER_STATE = 'rep:state';
 const TIMER_OUTPUTS = 'rep:outputs';
 const TIMER_MAJORITY = 'rep:majority';
 const TIMER_CHECKPOINT = 'rep:checkpoint';
-/** A semi-active backup's next look at a gap in the announcements it holds (`askIfGap`). */
-const TIMER_GAP = 'rep:gap';
 /**
- * A semi-active backup's next look at the input it waits for at its next position, and at those it
- * asked its primary for (`askIfStuck`, `askAgain`): both are checked after each input, and this
- * timer looks when none comes.
+ * A semi-active backup's next look at what it waits for: the input of its next position, the
+ * inputs it asked its primary for, the announcement of its next position (`askIfStuck`,
+ * `askAgain`, `askIfGap`). All are checked after each input too; this timer looks when none comes.
  */
-const TIMER_STUCK = 'rep:stuck';
+const TIMER_NETS = 'rep:nets';
 /** The primary's wait for the reply to its actor's synchronous request ran out (`syncReplyTimeoutMs`). */
 const TIMER_REPLY_TIMEOUT = 'rep:reply-timeout';
 const USER_TIMER_PREFIX = 'user:';
@@ -742,8 +740,6 @@ export class ReplicaRole {
    */
   private stuckPosition = 0;
   private stuckSinceMs = 0;
-  /** `TIMER_STUCK` is set: a group gone quiet delivers nothing after which to look again. */
-  private stuckTimerSet = false;
   /**
    * The next position of a semi-active backup that holds no announcement of it while inputs or
    * later positions' announcements wait (0: none), since when, and when it last asked its primary
@@ -752,8 +748,8 @@ export class ReplicaRole {
   private gapPosition = 0;
   private gapSinceMs = 0;
   private entriesAskedAtMs = Number.NEGATIVE_INFINITY;
-  /** `TIMER_GAP` is set: a group gone quiet delivers nothing after which to look at the gap. */
-  private gapTimerSet = false;
+  /** `TIMER_NETS` is set: a group gone quiet delivers nothing after which to look again. */
+  private netsTimerSet = false;
   /** Inputs of an older epoch of their group, held until that epoch's basis is known. */
   private held: InputCopy[] = [];
   /** This node's membership, as primary, hears from no majority of the group (`quorum` input). */
@@ -1145,17 +1141,12 @@ export class ReplicaRole {
       case TIMER_OUTPUTS:
         if (this.role === 'primary') this.flushOutputs();
         return;
-      case TIMER_GAP:
-        this.gapTimerSet = false;
-        if (this.gapPosition === 0) return;
-        this.askIfGap();
-        if (this.gapPosition !== 0) this.setGapTimer();
-        return;
-      case TIMER_STUCK:
-        this.stuckTimerSet = false;
+      case TIMER_NETS:
+        this.netsTimerSet = false;
         if (this.stuckPosition !== 0) this.askIfStuck();
+        if (this.gapPosition !== 0) this.askIfGap();
         if (this.inputsAskedAt.size > 0) this.askAgain();
-        if (this.stillWaitingForInput()) this.setStuckTimer();
+        if (this.stillWaiting()) this.armNetsTimer();
         return;
       case TIMER_MAJORITY:
         this.onMajorityDue();
@@ -2332,7 +2323,7 @@ export class ReplicaRole {
    * its primary for that position's input, whatever the reason it lacks it. Safe whatever the
    * reason: the primary answers with the very copy it processed there (`onInputRequest`), and the
    * backup follows its primary's order. Counted apart (`stuckInputsAsked`), so a sweep can tell
-   * when a run needed it. Checked after each input, and on `TIMER_STUCK` when none comes (a backup
+   * when a run needed it. Checked after each input, and on `TIMER_NETS` when none comes (a backup
    * that holds the message but cannot take it has acknowledged it, so no connection retransmits
    * anything to it). `stuckAskMs` 0: no net (the sweeps' check of whether a run needed it).
    */
@@ -2385,28 +2376,25 @@ export class ReplicaRole {
     });
   }
 
-  /** A backup still stopped for an input, or still asking its primary for one (`TIMER_STUCK`). */
-  private stillWaitingForInput(): boolean {
-    return this.role === 'backup' && (this.stuckPosition !== 0 || this.inputsAskedAt.size > 0);
+  /** A backup still stopped for an input or an announcement, or asking for an input (`TIMER_NETS`). */
+  private stillWaiting(): boolean {
+    return (
+      this.role === 'backup' &&
+      (this.stuckPosition !== 0 || this.gapPosition !== 0 || this.inputsAskedAt.size > 0)
+    );
   }
 
   /**
-   * Arms `TIMER_STUCK` for `stuckAskMs`: the stuck-input net asks once the backup has waited that
-   * long, and asking again every `stuckAskMs` at least is its bound when no input comes. None with
-   * the net off (`stuckAskMs` 0): a backup then looks after inputs only, as before the timer.
+   * Arms `TIMER_NETS` for `stuckAskMs`, unless it is set: the nets ask once the backup has waited
+   * that long, so a look every `stuckAskMs` asks at most 2 × `stuckAskMs` after a wait began, and
+   * again every `stuckAskMs` at least when no input comes. None with the nets off (`stuckAskMs`
+   * 0): a backup then looks after inputs only, as the sweeps' rerun without the nets needs.
    */
-  private setStuckTimer(): void {
+  private armNetsTimer(): void {
     const stuckAskMs = this.settings.stuckAskMs;
-    if (stuckAskMs === 0) return;
-    this.stuckTimerSet = true;
-    this.setTimer(TIMER_STUCK, stuckAskMs);
-  }
-
-  private setGapTimer(): void {
-    const stuckAskMs = this.settings.stuckAskMs;
-    if (stuckAskMs === 0) return;
-    this.gapTimerSet = true;
-    this.setTimer(TIMER_GAP, stuckAskMs);
+    if (stuckAskMs === 0 || this.netsTimerSet) return;
+    this.netsTimerSet = true;
+    this.setTimer(TIMER_NETS, stuckAskMs);
   }
 
   /**
@@ -3847,7 +3835,7 @@ export class ReplicaRole {
         if ((this.announced.size > 0 || this.pool.size > 0) && this.gapPosition !== this.positionLast + 1) {
           this.gapPosition = this.positionLast + 1;
           this.gapSinceMs = this.nowMs;
-          if (!this.gapTimerSet) this.setGapTimer();
+          this.armNetsTimer();
         }
         return;
       }
@@ -3856,7 +3844,7 @@ export class ReplicaRole {
         if (this.stuckPosition !== entry.position) {
           this.stuckPosition = entry.position;
           this.stuckSinceMs = this.nowMs;
-          if (!this.stuckTimerSet) this.setStuckTimer();
+          this.armNetsTimer();
         }
         return;
       }
