@@ -432,6 +432,27 @@ describe('a backup stopped at one position', () => {
     },
   );
 
+  it('starts over by state transfer when its primary no longer keeps the input', () => {
+    // The primary keeps the entries of its last 8 positions (4 × announceBatchMax): by the time b2
+    // asks for r1's input, 500 ms on, the primary is 11 positions further. Before it said so, it
+    // did not answer, and b2 asked ten times a second for good.
+    const { cluster } = starvedBackupCluster(false, { announceBatchMax: 2 });
+    for (let index = 1; index <= 12; index++) {
+      issue(cluster, `r${index}`);
+      cluster.runUntil(cluster.clock.now() + 5);
+    }
+    cluster.runUntil(cluster.clock.now() + 1_500);
+    const primary = cluster.role('b1');
+    const backup = cluster.role('b2');
+    expect(primary.position).toBeGreaterThan(10);
+    expect(backup.counters.stuckInputsAsked).toBe(1);
+    expect(backup.counters.fellBehind).toBe(1);
+    expect(backup.counters.stateTransfersApplied).toBe(1);
+    expect(backup.role).toBe('backup');
+    expect(backup.position).toBe(primary.position);
+    expect(backup.digest()).toBe(primary.digest());
+  });
+
   it('asks after stuckAskMs, as set, and never with stuckAskMs 0 (the sweeps turn the net off so)', () => {
     const early = starvedBackupCluster(false, { stuckAskMs: 200 }).cluster;
     issue(early, 'r1');

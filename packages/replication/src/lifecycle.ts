@@ -38,9 +38,9 @@ export type LifecycleEvent =
    */
   | { readonly type: 'discarded' }
   /**
-   * A backup lacks the announcement of its next position, and its primary no longer keeps it:
-   * nobody will announce it again, so it starts over by state transfer (its state is the group's,
-   * only behind).
+   * A backup lacks the announcement of its next position, or the input it names, and its primary
+   * no longer keeps it: nobody will give it again, so the backup starts over by state transfer (its
+   * state is the group's, only behind).
    */
   | { readonly type: 'fell-behind' };
 

@@ -2421,9 +2421,9 @@ export class ReplicaRole {
 
   /**
    * The primary's answer to `rep-entries-request`: its entries are learnt as an announcement of
-   * its epoch would be (`onOrder`). If it no longer keeps the entry this backup lacks, and this
-   * backup still lacks it, nobody will announce it again: the backup starts over by state
-   * transfer (`fell-behind`).
+   * its epoch would be (`onOrder`). If it no longer keeps the entry this backup lacks, or the input
+   * of the entry (its answer to `rep-input-request`, `sayNoLongerKept`), and this backup still
+   * lacks it, nobody will give it again: the backup starts over by state transfer (`fell-behind`).
    */
   private onEntries(from: NodeId, message: Extract<ReplicaControl, { type: 'rep-entries' }>): void {
     const view = this.view;
@@ -2434,13 +2434,15 @@ export class ReplicaRole {
       if (lacking && this.announced.has(this.positionLast + 1)) this.counters.missingEntriesFetched++;
       return;
     }
-    // Only a backup that noted the gap asked: an answer to no question of its own changes nothing.
-    const stillLacking =
-      message.epoch === view.epoch &&
-      message.after === this.positionLast &&
-      this.gapPosition === this.positionLast + 1 &&
-      !this.announced.has(this.positionLast + 1);
-    if (!stillLacking) return;
+    // Only a backup that asked for what it lacks at its next position (the entry, or the input the
+    // entry names) starts over: an answer to no question of its own changes nothing.
+    const next = this.positionLast + 1;
+    const entry = this.announced.get(next);
+    const asked =
+      entry === undefined
+        ? this.gapPosition === next
+        : this.inputsAskedAt.has(next) && !this.canProcess(entry);
+    if (message.epoch !== view.epoch || message.after !== this.positionLast || !asked) return;
     this.counters.fellBehind++;
     this.gapPosition = 0;
     this.lifecycleEvent({ type: 'fell-behind' });
@@ -2471,10 +2473,37 @@ export class ReplicaRole {
   private onInputRequest(from: NodeId, position: number): void {
     if (this.role !== 'primary' || !Number.isSafeInteger(position)) return;
     const entry = this.recent.find((candidate) => candidate.position === position);
-    if (entry === undefined || entry.input.type !== 'message') return;
+    if (entry === undefined) {
+      this.sayNoLongerKept(from, position);
+      return;
+    }
+    if (entry.input.type !== 'message') return;
     const copy = this.recentInputsByKey().get(inputKey(entry.input.source, entry.input.channel));
     if (copy === undefined || this.sameMessage(entry.input, copy.payload) !== true) return;
     this.sendControl(from, { type: 'rep-input-reply', group: this.group, position, input: copy });
+  }
+
+  /**
+   * A backup asked for the input of a position this primary processed but no longer keeps (its
+   * entries go past `recent`'s bound): nobody will give that input again, so the primary says so
+   * as it does for a missing entry (`rep-entries`, `kept: false`), and the backup, if it still waits
+   * there, starts over by state transfer. Before, the primary did not answer and the backup asked
+   * ten times a second for good (sweep seed 100982 of the chain with a reply timeout: a client
+   * group's backup waited at position 229 for a reply its peer group had disowned, while its
+   * primary went on past 1,200).
+   */
+  private sayNoLongerKept(from: NodeId, position: number): void {
+    const view = this.view;
+    const oldestKept = this.recent[0]?.position ?? this.positionLast + 1;
+    if (view?.members.includes(from) !== true || position < 1 || position >= oldestKept) return;
+    this.sendControl(from, {
+      type: 'rep-entries',
+      group: this.group,
+      epoch: view.epoch,
+      after: position - 1,
+      kept: false,
+      entries: [],
+    });
   }
 
   /**

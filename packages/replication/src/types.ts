@@ -553,7 +553,8 @@ export type ReplicaControl =
    * The primary's answer, in its view of `epoch`: the entries after `after` it still keeps
    * (`kept: true`, the first of them at `after + 1`). `kept: false` (no entries): it no longer
    * keeps the entry at `after + 1`, nobody will announce it again, and the backup starts over by
-   * state transfer.
+   * state transfer. The primary answers a `rep-input-request` for a position it no longer keeps
+   * with `kept: false` too: nobody will give that input again.
    */
   | {
       readonly type: 'rep-entries';
