@@ -138,7 +138,7 @@ describe('replica groups on the simulator, under every fault kind', () => {
   });
 
   // With the fixed 3 s phase the groups were still catching up when the end checks ran: requests
-  // unanswered. The phase grows with the requests (3 s plus 10 ms each).
+  // unanswered. The phase grows with the requests (3 s plus 15 ms each).
   it.each([
     { seed: 98203, requests: 600, options: { style: 'passive' } },
     {
@@ -152,10 +152,49 @@ describe('replica groups on the simulator, under every fault kind', () => {
         settings: { outputCommit: 'majority' },
       },
     },
+    {
+      seed: 100982,
+      requests: 200,
+      options: {
+        style: 'semi-active',
+        policy: 'priority',
+        topology: 'chain',
+        frontCalls: true,
+        settings: { outputCommit: 'majority', syncReplyTimeoutMs: 80 },
+      },
+    },
   ] as const)(
     'a run of many requests gets a liveness phase long enough to finish them (seed $seed, $requests requests)',
     async ({ seed, requests, options }) => {
       const result = await runReplicationSimulation({ seed, requests, ...options });
+      expect(failures([result])).toEqual([]);
+      expect(result.replies).toBe(requests);
+    },
+  );
+
+  // Seed 100982 of the chain with an 80 ms reply timeout partitions the primaries of the client
+  // group D and the front from their groups, then crashes both. D's primary timed its own call out,
+  // and the harness took that answer, which only the primary held, as final: the backup that took
+  // over never issued the request, and nobody offered it again (requests lost). With 200 requests,
+  // the client group C's backup then waited for good for a reply of the front's old epoch that its
+  // primary no longer kept; its primary now says so, and the backup starts over by state transfer.
+  it.each([
+    { requests: 100, style: 'semi-active', frontCalls: false },
+    { requests: 100, style: 'passive', frontCalls: false },
+    { requests: 200, style: 'semi-active', frontCalls: true },
+    { requests: 200, style: 'passive', frontCalls: true },
+  ] as const)(
+    'seed 100982 ($style, $requests requests): every request once, every backup at its primary',
+    async ({ requests, style, frontCalls }) => {
+      const result = await runReplicationSimulation({
+        seed: 100982,
+        requests,
+        style,
+        policy: 'priority',
+        topology: 'chain',
+        frontCalls,
+        settings: { syncReplyTimeoutMs: 80 },
+      });
       expect(failures([result])).toEqual([]);
       expect(result.replies).toBe(requests);
     },

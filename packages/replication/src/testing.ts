@@ -137,7 +137,7 @@ export interface ReplicationSimOptions {
   readonly safetyMs?: number;
   /**
    * Virtual ms of the liveness phase after the heal, at whose end the end checks run. Default
-   * 3,000 plus 10 ms per request (3,120 for the default 12 requests).
+   * 3,000 plus 15 ms per request (3,180 for the default 12 requests).
    */
   readonly livenessMs?: number;
   /**
@@ -387,9 +387,11 @@ const QUIET_END_MS = 500;
  * fired meanwhile). A fixed 3 s ended runs while the groups were still catching up, requests
  * unanswered: seed 98203 with 600 requests (passive; its client group at position 8,484, every
  * request answered once with 6 s), and seeds 99616 and 99654 with 100 (`majority`, failing
- * requests, membership views; each passes with 3.5 s). A run of the default 12 requests gets 3.12 s.
+ * requests, membership views; each passes with 3.5 s). 10 ms per request then ended seed 100982
+ * of the chain too early with 200 requests (`majority`, the front's `ctx.call`s, an 80 ms reply
+ * timeout: 5 s, where it passes with 6). A run of the default 12 requests gets 3.18 s.
  */
-const LIVENESS_MS_PER_REQUEST = 10;
+const LIVENESS_MS_PER_REQUEST = 15;
 
 /** A time after which a restarted replica is assumed to have its state transfer. */
 const JOIN_GRACE_MS = 600;
@@ -660,26 +662,47 @@ export async function runReplicationSimulation(
     ],
   });
 
-  /** The harness keeps offering an issue command to the client group's primary until it is answered. */
+  /**
+   * The harness keeps offering an issue command to the client group's primary until it is
+   * answered, and looks until another member of the group's view holds the answer too: an answer
+   * only the primary holds may be lost with it (seed 100982 of the chain with a reply timeout: the
+   * client group's primary, cut off from its backup, timed its own call out, and crashed; the
+   * backup that took over had never issued the request, and the harness had stopped offering).
+   */
   function issueUntilTaken(sim: Simulation, clientGroup: string, command: IssueCommand, atMs: number): void {
     sim.clock.setTimer(atMs, () => {
       // The last half second is quiet, so the end checks look at a settled group: an offer at the
       // very end would be a position the primary processed and the backups could not hear of yet.
       if (sim.clock.now() >= safetyMs + livenessMs - QUIET_END_MS) return;
-      const primary = currentViews.current(clientGroup)?.primary;
+      const view = currentViews.current(clientGroup);
+      const primary = view?.primary;
       const role = primary === undefined ? undefined : hosted.get(primary)?.role;
       // Like a client that retries until answered: a primary that took the command may crash
       // before anyone else learnt of it, and the replicas' `issued` list drops repeats.
-      const state = role?.actorState() as ClientView | undefined;
-      const answered =
-        state?.replies[command.key] !== undefined ||
-        state?.refused[command.key] !== undefined ||
-        state?.timedOut?.[command.key] !== undefined;
-      if (answered && role?.role === 'primary') return;
+      if (role?.role === 'primary' && holdsAnswer(role, command.key)) {
+        const others = view!.members.filter((member) => member !== primary);
+        const heldElsewhere = others.some((member) => {
+          const other = hosted.get(member)?.role;
+          return !sim.isCrashed(member) && other?.role === 'backup' && holdsAnswer(other, command.key);
+        });
+        // Only looks again, without an offer: an offer is a position of the client group.
+        if (others.length > 0 && !heldElsewhere) issueUntilTaken(sim, clientGroup, command, 100);
+        return;
+      }
       if (primary !== undefined)
         sim.node(primary)?.tell(address(primary, REPLICA_ACTOR_NAME), replicaExternalCommand(command));
       issueUntilTaken(sim, clientGroup, command, 100);
     });
+  }
+
+  /** Whether the client replica `role` holds an answer to the request `key`. */
+  function holdsAnswer(role: ReplicaRole, key: string): boolean {
+    const state = role.actorState() as ClientView | undefined;
+    return (
+      state?.replies[key] !== undefined ||
+      state?.refused[key] !== undefined ||
+      state?.timedOut?.[key] !== undefined
+    );
   }
 
   /**

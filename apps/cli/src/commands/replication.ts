@@ -159,7 +159,7 @@ export const simReplicationCommand: CommandSpec = {
     },
     requests: {
       type: 'string',
-      description: `client requests per run, 1 to ${SIM_REQUESTS_MAX} (default ${REPLICATION_SIM_REQUESTS_DEFAULT}; the liveness phase is 3 s plus 10 ms each)`,
+      description: `client requests per run, 1 to ${SIM_REQUESTS_MAX} (default ${REPLICATION_SIM_REQUESTS_DEFAULT}; the liveness phase is 3 s plus 15 ms each)`,
     },
     schedule: {
       type: 'string',
