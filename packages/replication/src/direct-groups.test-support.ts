@@ -4,7 +4,9 @@
  * tests build on it.
  */
 import type { ActorBehavior } from '@steadfast/runtime';
+import { expect } from 'vitest';
 import { receptionPolicy, type OrderingPolicy } from './policy.js';
+import type { ReplicaRole } from './replica.js';
 import type { ClusterGroup } from './simulation.js';
 import type { ReplicationStyle } from './types.js';
 import { client, ledger } from './workload.js';
@@ -45,4 +47,16 @@ export function directGroups(options: DirectGroupsOptions = {}): ClusterGroup[] 
       ...(ledgerSettings === undefined ? {} : { settings: ledgerSettings }),
     },
   ];
+}
+
+/**
+ * `backup` fell behind once (`fell-behind`: its primary no longer kept what it lacked), started over
+ * by one state transfer, and is a backup again at its primary's position, in its primary's state.
+ */
+export function expectCaughtUpByStateTransfer(primary: ReplicaRole, backup: ReplicaRole): void {
+  expect(backup.counters.fellBehind).toBe(1);
+  expect(backup.counters.stateTransfersApplied).toBe(1);
+  expect(backup.role).toBe('backup');
+  expect(backup.position).toBe(primary.position);
+  expect(backup.actorState()).toEqual(primary.actorState());
 }

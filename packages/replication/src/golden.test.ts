@@ -10,7 +10,7 @@ import { address, nodeId } from '@steadfast/wire';
 import { describe, expect, it } from 'vitest';
 import { priorityPolicy, receptionPolicy, type OrderingPolicy } from './policy.js';
 import { groupAddress } from './replica.js';
-import { directGroups } from './direct-groups.test-support.js';
+import { directGroups, expectCaughtUpByStateTransfer } from './direct-groups.test-support.js';
 import { ReplicationCluster, type ClusterGroup } from './simulation.js';
 import {
   REPLICATION_PIGGYBACK_KEY,
@@ -676,12 +676,7 @@ describe('a backup missing an announcement', () => {
   it('starts over by state transfer when its primary no longer keeps them', () => {
     // The primary keeps the entries of its last 8 positions (4 × announceBatchMax).
     const sim = backupPastItsBound({ announceBatchMax: 2 });
-    const [primary, backup] = [sim.role('b1'), sim.role('b2')];
-    expect(backup.counters.fellBehind).toBe(1);
-    expect(backup.counters.stateTransfersApplied).toBe(1);
-    expect(backup.role).toBe('backup');
-    expect(backup.position).toBe(primary.position);
-    expect(backup.actorState()).toEqual(primary.actorState());
+    expectCaughtUpByStateTransfer(sim.role('b1'), sim.role('b2'));
   });
 
   it('asks again when the first answer is lost', () => {
