@@ -113,6 +113,7 @@ import { jsonLength } from './json-length.js';
 import { SeededRandom } from './random.js';
 import { SequenceSet } from './sequence-set.js';
 import { withoutLowestPositions } from './position-table.js';
+import { applicationPayloadWireBytes } from './wire-form.js';
 import {
   REPLICA_CONTROL_TYPES,
   OUTPUT_COMMITS,
@@ -3318,7 +3319,14 @@ export class ReplicaRole {
         break;
       }
       const payload = stampedWithEpoch(output.payload, this.view?.epoch ?? 0);
-      const result = this.runEndpoint(output.connection, { type: 'multicast', kind: output.kind, payload });
+      // Sized here, where the payload's shape is known, rather than walked whole by the endpoint.
+      const bytes = applicationPayloadWireBytes(payload);
+      const result = this.runEndpoint(
+        output.connection,
+        bytes === undefined
+          ? { type: 'multicast', kind: output.kind, payload }
+          : { type: 'multicast', kind: output.kind, payload, bytes },
+      );
       if (
         result !== undefined &&
         !result.ok &&

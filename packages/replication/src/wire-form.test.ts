@@ -2,12 +2,16 @@
 // and every piggyback this layer attaches comes back from msgpack equal to what was sent; anything
 // else travels untouched; a wire form this version did not write is refused (the packet is then a
 // counted drop), never turned into a wrong payload or order entry.
-import { MALFORMED_PAYLOAD } from '@steadfast/group';
+import { encodedBytes, MALFORMED_PAYLOAD } from '@steadfast/group';
 import { address, decodeBody, encodeBody, nodeId } from '@steadfast/wire';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { REPLICATION_PIGGYBACK_KEY, type ApplicationPayload, type OrderEntry } from './types.js';
-import { APPLICATION_PAYLOAD_WIRE_TAG, applicationPayloadWireForm as form } from './wire-form.js';
+import {
+  APPLICATION_PAYLOAD_WIRE_TAG,
+  applicationPayloadWireBytes,
+  applicationPayloadWireForm as form,
+} from './wire-form.js';
 
 /** Through msgpack, as the codec carries it. */
 function overTheWire(value: unknown): unknown {
@@ -205,5 +209,41 @@ describe('replication wire form', () => {
     ])
       expect(form.piggybackFromWire!(entries([badEntry]))).toBe(MALFORMED_PAYLOAD);
     expect(form.piggybackFromWire!({ [REPLICATION_PIGGYBACK_KEY]: { relay: 'x' } })).toBe(MALFORMED_PAYLOAD);
+  });
+});
+
+describe('applicationPayloadWireBytes', () => {
+  // Invariant: what the primary tells the endpoint a payload takes is never less than the codec
+  // writes for its wire form (else a packet could exceed `messageBytesMax`), and never more than the
+  // endpoint's own walk of the payload would say (so packets are at least as full as before).
+  it('is at least what the codec writes for the wire form and at most the walk of the payload', () => {
+    const anyNumber = fc.oneof(fc.integer({ min: -(2 ** 52), max: 2 ** 52 }), fc.double({ noNaN: true }));
+    const varied = fc
+      .tuple(payload, anyNumber, anyNumber, fc.string({ unit: 'grapheme', maxLength: 40 }))
+      .map(([sent, channel, epoch, text]) => ({ ...sent, channel, epoch, body: { text, body: sent.body } }));
+    fc.assert(
+      fc.property(fc.oneof(payload, varied), (sent) => {
+        const bytes = applicationPayloadWireBytes(sent);
+        const walked = encodedBytes(sent);
+        if (bytes === undefined || !walked.ok) throw new Error('an encodable payload was not sized');
+        expect(bytes).toBeGreaterThanOrEqual(encodeBody(form.toWire(sent)).length);
+        expect(bytes).toBeLessThanOrEqual(walked.bytes);
+      }),
+      { numRuns: 1_000 },
+    );
+  });
+
+  it('says nothing for a body that cannot be encoded, so the endpoint finds out and refuses it', () => {
+    const sent: ApplicationPayload = {
+      type: 'rep-app',
+      id: { origin: nodeId('clients'), incarnation: 0, sequence: 1 },
+      source: 'clients',
+      target: 'accounts',
+      channel: 1,
+      body: { oops: Symbol('not data') },
+      epoch: 0,
+      position: 1,
+    };
+    expect(applicationPayloadWireBytes(sent)).toBeUndefined();
   });
 });

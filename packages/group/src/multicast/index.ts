@@ -34,6 +34,6 @@ export {
   type StepResult,
   type StreamState,
 } from './endpoint.js';
-export { encodedBytes, ENCODED_DEPTH_MAX, type EncodedSize } from './size.js';
+export { encodedBytes, ENCODED_DEPTH_MAX, numberBytes, stringBytes, type EncodedSize } from './size.js';
 export * from './wire-format.js';
 export * from './actor.js';

@@ -59,6 +59,12 @@ function payloadOf(index: number, bytes: number) {
   return { index, text: 'x'.repeat(bytes - 20) };
 }
 
+function encodedBytesOf(value: unknown): number {
+  const size = encodedBytes(value);
+  if (!size.ok) throw new Error(size.detail);
+  return size.bytes;
+}
+
 /** The simulator's seeded PRNG: the loss pattern is the same on every run. */
 function prng(seed: number): () => number {
   const source = new Prng(seed);
@@ -98,6 +104,32 @@ describe('multicast endpoint: message size bound (messageBytesMax)', () => {
     expect(c.multicast(n('b1'), 'fine')).toMatchObject({ ok: true, id: { sequence: 1 } });
     c.settle();
     for (const node of everyone) expect(c.deliveredFrom(node, 'b1:1'), node).toEqual(['fine']);
+  });
+
+  // Invariant: a layer that knows its payload's bytes (`bytes`, replication's primary with every
+  // output) has the message sized by them, not by a walk of the payload: the bound and the refusal
+  // use them, and a bad value is refused as a programmer error before anything is sent.
+  it('sizes a message by the bytes its sender gives for the payload, and refuses bad ones', () => {
+    const { cluster: c, frames } = cluster();
+    const a1 = c.endpoints.get(n('a1'))!;
+    const bytesMax = CONNECTION_DEFAULTS.messageBytesMax;
+    const refused = multicast(a1, payloadOf(1, 100), { kind: 'one-way', bytes: bytesMax });
+    expect(refused).toMatchObject({ ok: false, error: { type: 'too-large', bytesMax } });
+    if (refused.ok || refused.error.type !== 'too-large') throw new Error('expected too-large');
+    // The given bytes and the message's own fields: more than the bound although the walk says ~100.
+    expect(refused.error.bytes).toBeGreaterThan(bytesMax);
+    expect(a1.counters.tooLarge).toBe(1);
+    for (const bad of [-1, 1.5, Number.NaN, 2 ** 53])
+      expect(() => multicast(a1, payloadOf(2, 100), { kind: 'one-way', bytes: bad })).toThrow(TypeError);
+    const sent = c.multicast(n('a1'), payloadOf(3, 100), 'one-way', encodedBytesOf(payloadOf(3, 100)));
+    expect(sent).toMatchObject({ ok: true, id: { sequence: 1 } });
+    c.settle();
+    for (const node of everyone)
+      expect(
+        c.deliveredFrom(node, 'a1:1').map((payload) => (payload as { index: number }).index),
+        node,
+      ).toEqual([3]);
+    expect(frames.refused).toEqual([]);
   });
 
   it('accepts a message right under the bound and delivers it in one frame', () => {

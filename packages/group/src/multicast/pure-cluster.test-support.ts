@@ -145,10 +145,15 @@ export class PureCluster {
       if (this.inFlight[index]!.target === node) this.inFlight.splice(index, 1);
   }
 
-  multicast(node: NodeId, payload: unknown, kind: MulticastKind = 'one-way'): MulticastResult {
+  multicast(
+    node: NodeId,
+    payload: unknown,
+    kind: MulticastKind = 'one-way',
+    bytes?: number,
+  ): MulticastResult {
     const state = this.endpoints.get(node);
     if (state === undefined) throw new Error(`node ${node} is down`);
-    const result = multicast(state, payload, { kind });
+    const result = multicast(state, payload, bytes === undefined ? { kind } : { kind, bytes });
     if (result.ok) {
       const key = streamKey(result.id);
       const list = this.sent.get(key) ?? [];

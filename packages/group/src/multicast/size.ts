@@ -95,13 +95,21 @@ function containerHeaderBytes(count: number): number {
 /** UTF-8 length of a string, as the encoder writes it (a lone surrogate takes 3 bytes). */
 export { utf8Bytes };
 
-function stringBytes(text: string): number {
+/**
+ * The bytes the encoder writes for a string: its header and its UTF-8. Exact; `encodedBytes` of a
+ * string without the result object, for a layer above that sizes a wire form of its own field by
+ * field (`PayloadWireForm`, and the `bytes` a `multicast` may be given).
+ */
+export function stringBytes(text: string): number {
   const length = utf8Bytes(text);
   return stringHeaderBytes(length) + length;
 }
 
-/** The encoder's integer forms: 1 byte for small ones, then 2, 3 or 5; anything else is a float64. */
-function numberBytes(value: number): number {
+/**
+ * The bytes the encoder writes for a number: 1 for small integers, then 2, 3 or 5; anything else is
+ * a float64 (9). Exact; see `stringBytes`.
+ */
+export function numberBytes(value: number): number {
   if (value >>> 0 === value) {
     if (value < 0x80) return 1;
     if (value < 0x100) return 2;

@@ -215,6 +215,8 @@ export type EndpointInput =
       readonly type: 'multicast';
       readonly kind: MulticastKind;
       readonly payload: unknown;
+      /** The payload's bytes on the wire, when the caller knows them (`multicast`'s `bytes`). */
+      readonly bytes?: number;
     }
   | {
       readonly type: 'attach-piggyback';
