@@ -113,7 +113,11 @@ import { jsonLength } from './json-length.js';
 import { SeededRandom } from './random.js';
 import { SequenceSet } from './sequence-set.js';
 import { withoutLowestPositions } from './position-table.js';
-import { applicationPayloadWireBytes } from './wire-form.js';
+import {
+  applicationPayloadBytesBound,
+  applicationPayloadWireBytes,
+  replicationPiggybackWireBytes,
+} from './wire-form.js';
 import {
   REPLICA_CONTROL_TYPES,
   OUTPUT_COMMITS,
@@ -402,7 +406,14 @@ function orderedKey(input: OrderedInput, position: number): string {
  * hold them for nothing.
  */
 function attachInput(piggyback: ReplicationPiggyback): EndpointInput {
-  const input = { type: 'attach-piggyback', key: REPLICATION_PIGGYBACK_KEY, data: piggyback } as const;
+  // Sized here, in its wire form, rather than walked whole by the endpoint.
+  const bytes = replicationPiggybackWireBytes(piggyback);
+  const input = {
+    type: 'attach-piggyback',
+    key: REPLICATION_PIGGYBACK_KEY,
+    data: piggyback,
+    ...(bytes === undefined ? {} : { bytes }),
+  } as const;
   if (piggyback.checkpoint === undefined && piggyback.checkpointPart === undefined) return input;
   const { checkpoint: _checkpoint, checkpointPart: _part, ...forPeers } = piggyback;
   return { ...input, forOtherGroups: Object.keys(forPeers).length > 0 ? { data: forPeers } : null };
@@ -2615,7 +2626,8 @@ export class ReplicaRole {
     // epoch is 0 here, one byte, and an epoch takes at most nine), by this group's name and the
     // connection's bound only: the same answer at every replica, without a stamped copy per output.
     const messageBytesMax = this.endpoints.get(connection)!.settings.messageBytesMax;
-    if (sizeRefusal(this.group, payload, messageBytesMax - EPOCH_STAMP_BYTES_EXTRA) !== undefined) {
+    const bound = applicationPayloadBytesBound(payload);
+    if (sizeRefusal(this.group, payload, messageBytesMax - EPOCH_STAMP_BYTES_EXTRA, bound) !== undefined) {
       this.counters.outputsRefused++;
       return id;
     }

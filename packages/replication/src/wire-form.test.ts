@@ -2,15 +2,17 @@
 // and every piggyback this layer attaches comes back from msgpack equal to what was sent; anything
 // else travels untouched; a wire form this version did not write is refused (the packet is then a
 // counted drop), never turned into a wrong payload or order entry.
-import { encodedBytes, MALFORMED_PAYLOAD } from '@steadfast/group';
+import { encodedBytes, encodedBytesBound, MALFORMED_PAYLOAD } from '@steadfast/group';
 import { address, decodeBody, encodeBody, nodeId } from '@steadfast/wire';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { REPLICATION_PIGGYBACK_KEY, type ApplicationPayload, type OrderEntry } from './types.js';
 import {
   APPLICATION_PAYLOAD_WIRE_TAG,
+  applicationPayloadBytesBound,
   applicationPayloadWireBytes,
   applicationPayloadWireForm as form,
+  replicationPiggybackWireBytes,
 } from './wire-form.js';
 
 /** Through msgpack, as the codec carries it. */
@@ -231,6 +233,73 @@ describe('applicationPayloadWireBytes', () => {
       }),
       { numRuns: 1_000 },
     );
+  });
+
+  // Invariant: every replica decides an output's refusal with this number (`sizeRefusal`); it is
+  // the group layer's own quick bound of the payload, so replicas of older versions, which walk the
+  // payload, decide alike.
+  it('applicationPayloadBytesBound is the quick bound of a walk of the payload', () => {
+    const bodies = fc.oneof(
+      json,
+      fc.constant(new Map([['a', 1]])),
+      fc.string({ unit: 'grapheme', maxLength: 40 }).map((text) => ({ text, at: new Date(0) })),
+    );
+    fc.assert(
+      fc.property(payload, bodies, fc.nat(), (made, body, epoch) => {
+        // Its id a plain object, as `emit` makes it (fast-check also makes null-prototype ones).
+        const { origin, incarnation, sequence } = made.id;
+        const sent = { ...made, id: { origin, incarnation, sequence }, body, epoch };
+        expect(applicationPayloadBytesBound(sent)).toBe(encodedBytesBound(sent));
+        // Whatever the id: never below the exact size, so `sizeRefusal` decides as with its own walk.
+        const exact = encodedBytes({ ...made, body, epoch });
+        if (exact.ok)
+          expect(applicationPayloadBytesBound({ ...made, body, epoch })).toBeGreaterThanOrEqual(exact.bytes);
+      }),
+      { numRuns: 1_000 },
+    );
+  });
+
+  // Invariant: what the primary tells the endpoint its attached announcements take is never less
+  // than the codec writes for their wire form, nor more than the endpoint's own walk would say.
+  it('replicationPiggybackWireBytes is at least what the codec writes and at most the walk', () => {
+    // Entries with no objects in them (message inputs, scalar values): their count must be exact.
+    const plainEntry = entry.map((made) => ({
+      ...made,
+      input: { type: 'message' as const, source: 'clients', channel: made.position % 1000 },
+      values: made.values.map((value) => ({ ...value, value: made.position })),
+    }));
+    fc.assert(
+      // Many entries too: an undercount of one byte per entry must show past the generous map headers.
+      fc.property(
+        fc.oneof(
+          piggyback,
+          fc.record({
+            order: fc.record({
+              group,
+              epoch: fc.nat(),
+              entries: fc.array(plainEntry, { minLength: 12, maxLength: 24 }),
+            }),
+          }),
+        ),
+        (rep) => {
+          const bytes = replicationPiggybackWireBytes(rep);
+          const walked = encodedBytes(rep);
+          if (bytes === undefined || !walked.ok) throw new Error('encodable announcements were not sized');
+          const wire = form.piggybackToWire!({ [REPLICATION_PIGGYBACK_KEY]: rep })[REPLICATION_PIGGYBACK_KEY];
+          expect(bytes).toBeGreaterThanOrEqual(encodeBody(wire).length);
+          expect(bytes).toBeLessThanOrEqual(walked.bytes);
+        },
+      ),
+      { numRuns: 1_000 },
+    );
+    const unencodable = {
+      order: {
+        group: 'A',
+        epoch: 1,
+        entries: [{ position: 1, input: { type: 'start' }, values: [{ kind: 'call', value: Symbol('x') }] }],
+      },
+    };
+    expect(replicationPiggybackWireBytes(unencodable as never)).toBeUndefined();
   });
 
   it('says nothing for a body that cannot be encoded, so the endpoint finds out and refuses it', () => {

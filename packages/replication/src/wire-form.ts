@@ -23,7 +23,9 @@
  * supervised values as `[kind, value]` or `[kind, value, name]`.
  */
 import {
+  containerHeaderBytes,
   encodedBytes,
+  encodedBytesBound,
   MALFORMED_PAYLOAD,
   numberBytes,
   stringBytes,
@@ -182,6 +184,123 @@ export function applicationPayloadWireBytes(payload: ApplicationPayload): number
         numberBytes(inReplyTo.incarnation) +
         numberBytes(inReplyTo.sequence)) +
     (derived === undefined ? 1 : 1 + numberBytes(derived.nowMs) + numberBytes(derived.seed))
+  );
+}
+
+/** Bytes of one entry's wire form (`entryToWire`), or undefined if a value in it cannot be encoded. */
+function entryWireBytes(entry: OrderEntry): number | undefined {
+  const { input } = entry;
+  // An array of six: its header, then the position and the epoch (nil when absent).
+  let bytes = 1 + numberBytes(entry.position) + (entry.epoch === undefined ? 1 : numberBytes(entry.epoch));
+  if (input.type === 'message') {
+    bytes += 1 + stringBytes(input.source) + numberBytes(input.channel);
+    if (input.sentEpoch !== undefined && input.sentAt !== undefined)
+      bytes += numberBytes(input.sentEpoch) + numberBytes(input.sentAt);
+  } else {
+    const size = encodedBytes(input);
+    if (!size.ok) return undefined;
+    bytes += size.bytes;
+  }
+  bytes += containerHeaderBytes(entry.values.length);
+  for (const value of entry.values) {
+    const size = encodedBytes(value.value);
+    if (!size.ok) return undefined;
+    bytes +=
+      1 + stringBytes(value.kind) + size.bytes + (value.name === undefined ? 0 : stringBytes(value.name));
+  }
+  // The digest (nil when absent), and `implied` as 0 or 1.
+  return bytes + (entry.digest === undefined ? 1 : stringBytes(entry.digest)) + 1;
+}
+
+/** An `order` or `relay` as `withEntries(…, entryToWire)` makes it: its fields, entries as arrays. */
+function announcementWireBytes(announcement: {
+  readonly entries: readonly OrderEntry[];
+}): number | undefined {
+  let bytes = MAP_HEADER_BOUND;
+  for (const key in announcement) {
+    if (!Object.hasOwn(announcement, key)) continue;
+    bytes += stringBytes(key);
+    if (key === 'entries') {
+      bytes += containerHeaderBytes(announcement.entries.length);
+      for (const entry of announcement.entries) {
+        const entryBytes = entryWireBytes(entry);
+        if (entryBytes === undefined) return undefined;
+        bytes += entryBytes;
+      }
+    } else {
+      const size = encodedBytes((announcement as unknown as Record<string, unknown>)[key]);
+      if (!size.ok) return undefined;
+      bytes += size.bytes;
+    }
+  }
+  return bytes;
+}
+
+/**
+ * The bytes of what replication attaches under `rep` (`ReplicationPiggyback`) in its wire form
+ * (`piggybackToWire`: the entries of `order` and `relay` as arrays), at least, and never more than
+ * `encodedBytes` gives for the object: counted field by field for the entries, walked for the rest.
+ * Undefined when a value in it cannot be encoded. The primary hands it to `attachPiggyback` as
+ * `bytes` (every pass's announcements are sized once, where the endpoint walked them).
+ */
+export function replicationPiggybackWireBytes(piggyback: ReplicationPiggyback): number | undefined {
+  let bytes = MAP_HEADER_BOUND;
+  for (const key in piggyback) {
+    if (!Object.hasOwn(piggyback, key)) continue;
+    const value = (piggyback as Record<string, unknown>)[key];
+    bytes += stringBytes(key);
+    if ((key === 'order' || key === 'relay') && isRecord(value) && Array.isArray(value.entries)) {
+      const announcement = announcementWireBytes(value as { readonly entries: readonly OrderEntry[] });
+      if (announcement === undefined) return undefined;
+      bytes += announcement;
+    } else {
+      const size = encodedBytes(value);
+      if (!size.ok) return undefined;
+      bytes += size.bytes;
+    }
+  }
+  return bytes;
+}
+
+/** `encodedBytesBound` of an object's map header and of each of these keys. */
+const MAP_HEADER_BOUND = 5;
+const keyBound = (key: string): number => encodedBytesBound(key);
+const PAYLOAD_KEYS_BOUND = ['type', 'id', 'source', 'target', 'channel', 'body', 'epoch', 'position']
+  .map(keyBound)
+  .reduce((sum, bytes) => sum + bytes, 0);
+const ID_KEYS_BOUND = ['origin', 'incarnation', 'sequence']
+  .map(keyBound)
+  .reduce((sum, bytes) => sum + bytes, 0);
+const IN_REPLY_TO_KEY_BOUND = keyBound('inReplyTo');
+const DERIVED_KEY_BOUND = keyBound('derived');
+const TYPE_VALUE_BOUND = encodedBytesBound('rep-app');
+
+/**
+ * `encodedBytesBound(payload)` for an output a replica makes (`applicationPayload`, its id a plain
+ * `{ origin, incarnation, sequence }`), counted field by field: the payload's own keys and its id
+ * are not walked, only the body, `inReplyTo` and `derived`. Every replica sizes every output it
+ * makes with it (`sizeRefusal`), and the walk of the payload object was the largest single cost of
+ * a backup's `emit` under load. `wire-form.test.ts` checks that it is the walk's number.
+ */
+export function applicationPayloadBytesBound(payload: ApplicationPayload): number {
+  const { id, inReplyTo, derived } = payload;
+  return (
+    MAP_HEADER_BOUND +
+    PAYLOAD_KEYS_BOUND +
+    TYPE_VALUE_BOUND +
+    (MAP_HEADER_BOUND +
+      ID_KEYS_BOUND +
+      encodedBytesBound(id.origin) +
+      numberBytes(id.incarnation) +
+      numberBytes(id.sequence)) +
+    encodedBytesBound(payload.source) +
+    encodedBytesBound(payload.target) +
+    numberBytes(payload.channel) +
+    encodedBytesBound(payload.body) +
+    numberBytes(payload.epoch) +
+    numberBytes(payload.position) +
+    (inReplyTo === undefined ? 0 : IN_REPLY_TO_KEY_BOUND + encodedBytesBound(inReplyTo)) +
+    (derived === undefined ? 0 : DERIVED_KEY_BOUND + encodedBytesBound(derived))
   );
 }
 

@@ -60,7 +60,7 @@ import {
   MESSAGE_BYTES_MAX,
   MESSAGE_BYTES_MIN,
 } from './types.js';
-import { encodedBytes, encodedBytesBound } from './size.js';
+import { encodedBytes, encodedBytesBound, stringBytes } from './size.js';
 // The state's records are keyed by node ids, stream keys and group names, which may be `toString`
 // or `__proto__`: they are read only through `lookup` and written only through `setEntry` (records.ts
 // says why), never `record[key]` or `record[key] = value`.
@@ -323,7 +323,7 @@ export function step(state: EndpointState, input: EndpointInput): StepResult {
       return { effects: takeEffects(state), result };
     }
     case 'attach-piggyback': {
-      const attached = attachPiggyback(state, input.key, input.data, input.forOtherGroups);
+      const attached = attachPiggyback(state, input.key, input.data, input.forOtherGroups, input.bytes);
       return { effects: takeEffects(state), attached };
     }
     case 'view-installed':
@@ -374,8 +374,7 @@ export function multicast(
 ): MulticastResult {
   if (!isMulticastKind(options.kind)) throw new TypeError(`unknown message kind '${String(options.kind)}'`);
   const { bytes } = options;
-  if (bytes !== undefined && (!Number.isSafeInteger(bytes) || bytes < 0))
-    throw new TypeError(`a payload's bytes must be a non-negative safe integer, got ${String(bytes)}`);
+  if (bytes !== undefined) checkGivenBytes(bytes);
   const result = multicastMessage(state, options.kind, payload, bytes);
   settle(state);
   return result;
@@ -393,21 +392,33 @@ export function multicast(
  * largest incarnation), so a payload it accepts is never refused by `multicast` for its size on
  * such a connection; one within ~70 bytes of the bound may be refused here although a member with
  * a short name would have sent it.
+ *
+ * `payloadBytesBound`, when given, stands for the quick bound it would take of the payload
+ * (`encodedBytesBound`): any number at least `encodedBytes(payload)` gives the same answer, since
+ * the payload is walked exactly whenever the bound does not settle it. For a layer that gets it
+ * cheaper from what it knows of the payload's shape.
  */
 export function sizeRefusal(
   group: string,
   payload: unknown,
   messageBytesMax: number,
+  payloadBytesBound?: number,
 ): TooLargeError | UnencodableError | undefined {
   // The payload replaces the 1-byte nil of an empty message, as in `multicastMessage`.
   const overhead = largestEmptyMessageBytes(group) - 1;
   // Nearly every payload is far below the bound: a quick bound that reads no string's characters
   // settles it, and the exact walk runs only for the rest.
-  if (overhead + encodedBytesBound(payload) <= messageBytesMax) return undefined;
+  if (overhead + (payloadBytesBound ?? encodedBytesBound(payload)) <= messageBytesMax) return undefined;
   const size = encodedBytes(payload);
   if (!size.ok) return { type: 'unencodable', detail: size.detail };
   const bytes = overhead + size.bytes;
   return bytes > messageBytesMax ? { type: 'too-large', bytes, bytesMax: messageBytesMax } : undefined;
+}
+
+/** Bytes a caller gives for a payload or attached data: a count, or a programmer error. */
+function checkGivenBytes(bytes: number): void {
+  if (!Number.isSafeInteger(bytes) || bytes < 0)
+    throw new TypeError(`given bytes must be a non-negative safe integer, got ${String(bytes)}`);
 }
 
 /** The longest node id `nodeId` accepts (`@steadfast/wire`: 1-64 of `[A-Za-z0-9._-]`). */
@@ -447,14 +458,21 @@ function largestEmptyMessageBytes(group: string): number {
  * instead, or nothing under it for `null`; its own group's members get `data`. Sizes are
  * estimated with `data`, the larger form in use. A copy retransmitted by another member is the
  * form that member holds.
+ *
+ * `bytes`, when given, is what `data` takes on the wire, as for `multicast`: the endpoint sizes it
+ * with them instead of walking it, and the same rules hold (at least the bytes the codec writes,
+ * in the host's wire form; a non-negative safe integer, or `TypeError`).
  */
 export function attachPiggyback(
   state: EndpointState,
   key: string,
   data: unknown,
   forOtherGroups?: ForOtherGroups,
+  bytes?: number,
 ): PiggybackResult {
-  const size = entryBytes(key, data);
+  if (bytes !== undefined) checkGivenBytes(bytes);
+  const size =
+    bytes === undefined ? entryBytes(key, data) : { ok: true as const, bytes: stringBytes(key) + bytes };
   if (!size.ok) {
     state.counters.unencodable++;
     return { ok: false, error: { type: 'unencodable', detail: size.detail } };

@@ -34,6 +34,14 @@ export {
   type StepResult,
   type StreamState,
 } from './endpoint.js';
-export { encodedBytes, ENCODED_DEPTH_MAX, numberBytes, stringBytes, type EncodedSize } from './size.js';
+export {
+  containerHeaderBytes,
+  encodedBytes,
+  encodedBytesBound,
+  ENCODED_DEPTH_MAX,
+  numberBytes,
+  stringBytes,
+  type EncodedSize,
+} from './size.js';
 export * from './wire-format.js';
 export * from './actor.js';

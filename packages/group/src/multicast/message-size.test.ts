@@ -132,6 +132,27 @@ describe('multicast endpoint: message size bound (messageBytesMax)', () => {
     expect(frames.refused).toEqual([]);
   });
 
+  it('sizes attached data by the bytes its sender gives, and refuses bad ones', () => {
+    const { cluster: c } = cluster();
+    const a1 = c.endpoints.get(n('a1'))!;
+    const bytesMax = CONNECTION_DEFAULTS.messageBytesMax;
+    expect(c.attachPiggyback(n('a1'), 'rep', { order: [1] }, undefined, bytesMax)).toMatchObject({
+      ok: false,
+      error: { type: 'too-large', bytesMax },
+    });
+    expect(a1.counters.tooLarge).toBe(1);
+    for (const bad of [-1, 0.5, Number.POSITIVE_INFINITY])
+      expect(() => c.attachPiggyback(n('a1'), 'rep', { order: [1] }, undefined, bad)).toThrow(TypeError);
+    expect(
+      c.attachPiggyback(n('a1'), 'rep', { order: [2] }, undefined, encodedBytesOf({ order: [2] })),
+    ).toEqual({
+      ok: true,
+    });
+    expect(c.multicast(n('a1'), payloadOf(1, 100)).ok).toBe(true);
+    c.settle();
+    expect(c.delivered.get(n('b1'))!.map((message) => message.piggyback)).toEqual([{ rep: { order: [2] } }]);
+  });
+
   it('accepts a message right under the bound and delivers it in one frame', () => {
     const { cluster: c, frames } = cluster();
     expect(c.multicast(n('a2'), payloadOf(1, CONNECTION_DEFAULTS.messageBytesMax - 200)).ok).toBe(true);

@@ -184,10 +184,11 @@ export class PureCluster {
     key: string,
     data: unknown,
     forOtherGroups?: ForOtherGroups,
+    bytes?: number,
   ): PiggybackResult {
     const state = this.endpoints.get(node);
     if (state === undefined) throw new Error(`node ${node} is down`);
-    const result = attachPiggyback(state, key, data, forOtherGroups);
+    const result = attachPiggyback(state, key, data, forOtherGroups, bytes);
     this.collect(node);
     return result;
   }

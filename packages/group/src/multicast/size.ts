@@ -86,7 +86,7 @@ function stringHeaderBytes(length: number): number {
 }
 
 /** Bytes of an array or map header for `count` items (fixarray/array16/array32). */
-function containerHeaderBytes(count: number): number {
+export function containerHeaderBytes(count: number): number {
   if (count < 0x10) return 1;
   if (count < 0x10000) return 3;
   return 5;

@@ -224,6 +224,8 @@ export type EndpointInput =
       readonly data: unknown;
       /** What members outside the sender's group get under `key` instead (`attachPiggyback`). */
       readonly forOtherGroups?: ForOtherGroups;
+      /** The data's bytes on the wire, when the caller knows them (`attachPiggyback`'s `bytes`). */
+      readonly bytes?: number;
     }
   | { readonly type: 'view-installed'; readonly view: GroupView }
   | { readonly type: 'packet'; readonly packet: Packet }
