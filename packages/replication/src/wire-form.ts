@@ -212,28 +212,48 @@ function entryWireBytes(entry: OrderEntry): number | undefined {
   return bytes + (entry.digest === undefined ? 1 : stringBytes(entry.digest)) + 1;
 }
 
-/** An `order` or `relay` as `withEntries(…, entryToWire)` makes it: its fields, entries as arrays. */
-function announcementWireBytes(announcement: {
-  readonly entries: readonly OrderEntry[];
-}): number | undefined {
+/**
+ * A record's bytes as `encodedBytes` counts a map (`MAP_HEADER_BOUND`, then each key and value):
+ * the values `counted` gives a number for are taken from it (undefined: cannot be encoded), the
+ * others (null) walked.
+ */
+function recordWireBytes(
+  record: object,
+  counted: (key: string, value: unknown) => number | undefined | null,
+): number | undefined {
   let bytes = MAP_HEADER_BOUND;
-  for (const key in announcement) {
-    if (!Object.hasOwn(announcement, key)) continue;
-    bytes += stringBytes(key);
-    if (key === 'entries') {
-      bytes += containerHeaderBytes(announcement.entries.length);
-      for (const entry of announcement.entries) {
-        const entryBytes = entryWireBytes(entry);
-        if (entryBytes === undefined) return undefined;
-        bytes += entryBytes;
-      }
-    } else {
-      const size = encodedBytes((announcement as unknown as Record<string, unknown>)[key]);
+  for (const key in record) {
+    if (!Object.hasOwn(record, key)) continue;
+    const value = (record as Record<string, unknown>)[key];
+    const own = counted(key, value);
+    if (own === undefined) return undefined;
+    let valueBytes = own;
+    if (valueBytes === null) {
+      const size = encodedBytes(value);
       if (!size.ok) return undefined;
-      bytes += size.bytes;
+      valueBytes = size.bytes;
     }
+    bytes += stringBytes(key) + valueBytes;
   }
   return bytes;
+}
+
+/** An `order` or `relay` as `withEntries(…, entryToWire)` makes it: its entries as arrays. */
+function announcementField(key: string, value: unknown): number | undefined | null {
+  if (key !== 'entries' || !Array.isArray(value)) return null;
+  let bytes = containerHeaderBytes(value.length);
+  for (const entry of value as readonly OrderEntry[]) {
+    const entryBytes = entryWireBytes(entry);
+    if (entryBytes === undefined) return undefined;
+    bytes += entryBytes;
+  }
+  return bytes;
+}
+
+/** `order` and `relay` under `rep` in their wire form; anything else is walked. */
+function piggybackField(key: string, value: unknown): number | undefined | null {
+  if ((key !== 'order' && key !== 'relay') || !isRecord(value)) return null;
+  return recordWireBytes(value, announcementField);
 }
 
 /**
@@ -244,22 +264,7 @@ function announcementWireBytes(announcement: {
  * `bytes` (every pass's announcements are sized once, where the endpoint walked them).
  */
 export function replicationPiggybackWireBytes(piggyback: ReplicationPiggyback): number | undefined {
-  let bytes = MAP_HEADER_BOUND;
-  for (const key in piggyback) {
-    if (!Object.hasOwn(piggyback, key)) continue;
-    const value = (piggyback as Record<string, unknown>)[key];
-    bytes += stringBytes(key);
-    if ((key === 'order' || key === 'relay') && isRecord(value) && Array.isArray(value.entries)) {
-      const announcement = announcementWireBytes(value as { readonly entries: readonly OrderEntry[] });
-      if (announcement === undefined) return undefined;
-      bytes += announcement;
-    } else {
-      const size = encodedBytes(value);
-      if (!size.ok) return undefined;
-      bytes += size.bytes;
-    }
-  }
-  return bytes;
+  return recordWireBytes(piggyback, piggybackField);
 }
 
 /** `encodedBytesBound` of an object's map header and of each of these keys. */
