@@ -310,6 +310,19 @@ describe('autoMembership under the nemesis (every fault kind)', () => {
     // runs did evict members and bring them back (about 1.5 changes per seed).
     expect(changes).toBeGreaterThan(100);
   });
+
+  it('seed 116103 of sim group --auto-membership: every op delivered once per incarnation', async () => {
+    // n3, alone in the configuration that evicted n1, completed the view change in the step that
+    // joined it, and the step returned its state from before: it delivered ops 97 – 100 twice
+    // (the unit test "a member that alone is a majority of its configuration keeps the view it
+    // installs on joining a view change" builds the case by hand).
+    const result = await runGroupSimulation({
+      seed: 116103,
+      faults: ALL_FAULTS,
+      settings: { autoMembership: true },
+    });
+    expect(result.violations, describeFailures(result.violations)).toEqual([]);
+  });
 });
 
 // A replication primary cut off from its group must stop ordering before the group replaces it

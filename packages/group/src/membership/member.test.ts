@@ -338,6 +338,56 @@ describe('view change (VR 4.2)', () => {
     backup.peer('n1', { type: 'start-view-change', epoch: 0, configuration: initialConfiguration });
     expect(backup.state.epoch).toBe(1);
   });
+
+  it('a member that alone is a majority of its configuration keeps the view it installs on joining a view change', () => {
+    // Invariant: the state a step returns holds every view the step reported installed, and every
+    // op it delivered. n1, the primary of the pair n1 – n2, ordered an op and then its own leave,
+    // and starts the view change in the new configuration, n2 alone. n2 completes that view change
+    // inside the very step that joins it. The step used to return n2's state from before: n2 stayed
+    // in epoch 0 having reported epoch 1 and delivered the op, and installed epoch 1 again later,
+    // delivering the op a second time (the group sweep, seed 116103 with --auto-membership: n3
+    // delivered ops 97 – 100 twice).
+    const pair = ['n1', 'n2'];
+    const newConfiguration = { version: 2, members: [nodeId('n2')] };
+    const op = { opNumber: 1, clientId: 'c1', requestNumber: 1, op: 'kept' };
+    const leaveOfN1 = {
+      opNumber: 2,
+      clientId: '#membership',
+      requestNumber: 0,
+      op: null,
+      change: { type: 'leave', node: nodeId('n1') },
+    } as const;
+    const joins: PeerMessage[] = [
+      { type: 'start-view-change', epoch: 1, configuration: newConfiguration },
+      {
+        type: 'do-view-change',
+        epoch: 1,
+        lastNormalEpoch: 0,
+        opNumber: 2,
+        commitNumber: 0,
+        configuration: newConfiguration,
+        entries: [op, leaveOfN1],
+      },
+    ];
+    for (const join of joins) {
+      const member = harness('n2', {}, { members: pair });
+      member.peer('n1', { type: 'prepare', epoch: 0, entry: op, commitNumber: 0 });
+      member.peer('n1', { type: 'prepare', epoch: 0, entry: leaveOfN1, commitNumber: 0 });
+      member.peer('n1', join);
+      const installs = member.events.filter((event) => event.type === 'view-installed' && event.epoch === 1);
+      expect(installs, join.type).toHaveLength(1);
+      expect(member.state.status, join.type).toBe('normal');
+      expect(member.state.epoch, join.type).toBe(1);
+      expect(member.state.configuration, join.type).toEqual(['n2']);
+      expect(member.state.commitNumber, join.type).toBe(2);
+      for (let tick = 0; tick < 10; tick++) member.tick();
+      expect(member.state.epoch, join.type).toBe(1);
+      expect(
+        member.events.filter((event) => event.type === 'deliver').map((event) => event.opNumber),
+        join.type,
+      ).toEqual([1]);
+    }
+  });
 });
 
 describe('reconfiguration: joins and leaves through the log', () => {

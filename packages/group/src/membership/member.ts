@@ -1363,7 +1363,10 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
   /**
    * A start-view-change (or do-view-change) for `epoch` in `configuration` from `from`: join, then
    * count the vote if it is for the same configuration as ours. Before our own do-view-change went
-   * out we may still switch to a newer configuration (learned from this very message).
+   * out we may still switch to a newer configuration (learned from this very message). Undefined:
+   * the message changes nothing here. A state without a view change in progress: joining completed
+   * the view change at once (this member alone is a majority of its configuration), and the caller
+   * must keep that state, since the new view was reported and its ops delivered.
    */
   function joinViewChange(
     state: MemberState,
@@ -1382,6 +1385,12 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
       state.known.version > state.configurationVersion
     )
       next = startViewChange(state, epoch, ctx);
+    // `startViewChange` told the peers and may have installed the new view already: what it
+    // returns is kept whatever follows. Returning undefined here once made the caller keep the
+    // state from before, so a member alone in its new configuration reported a view it was not in,
+    // installed it again later and delivered its ops twice (the group sweep, seed 116103).
+    if (next !== state && (next.status !== 'view-change' || epoch !== next.epoch || next.viewChange === null))
+      return next;
     if (next.status !== 'view-change' || epoch !== next.epoch || next.viewChange === null) return undefined;
     if (configuration.version !== next.configurationVersion || !next.configuration.includes(from)) {
       if (configuration.version < next.known.version) {
@@ -1442,7 +1451,9 @@ export function groupMemberCore<AppState>(options: GroupMemberOptions<AppState>)
     ctx: ActorContext,
   ): MemberState {
     const joined = joinViewChange(state, message.epoch, message.configuration, from, ctx);
-    if (joined === undefined || joined.viewChange === null) return count(state, 'stale');
+    if (joined === undefined) return count(state, 'stale');
+    // Joining completed the view change (this member alone is a majority): the message is late.
+    if (joined.viewChange === null) return count(joined, 'stale');
     const voted = sendDoViewChangeIfAgreed(joined, ctx);
     if (voted.viewChange === null || primaryOf(voted.configuration, voted.epoch) !== voted.self) return voted;
     // Only votes for our configuration count toward the majority.
