@@ -709,12 +709,8 @@ export function receivePacket(state: EndpointState, packet: Packet): void {
     const ack = control.acks[key]!;
     if (retiredAt(state, packet.from, key, ack) || !(ack > 0)) continue;
     if (ack > (lookup(peer.acks, key) ?? 0)) setEntry(peer.acks, key, ack);
-    if (counted && !state.admitted) {
-      // The stream starts at admission, as it would with this ack after it (`noteForAdmission`).
-      noteForAdmission(state, key);
-      continue;
-    }
-    const stream = lookup(state.streams, key) ?? (counted ? ensureStream(state, key, 0) : undefined);
+    const stream =
+      lookup(state.streams, key) ?? (counted && state.admitted ? ensureStream(state, key, 0) : undefined);
     if (stream !== undefined && ack > stream.delivered && !originSending(state, stream))
       requestMissing(state, key, stream, packet.from);
   }
@@ -1350,10 +1346,8 @@ function acceptData(state: EndpointState, message: DataMessage, from: NodeId, co
   const stream =
     lookup(state.streams, key) ?? (counted && state.admitted ? ensureStream(state, key, 0) : undefined);
   if (stream === undefined) {
-    // Where this stream starts here is not known yet: the message will be fetched again, by the
-    // first sync round after admission if the sender counts this replica already.
+    // Where this stream starts here is not known yet: the message will be fetched again.
     state.counters.unadmitted++;
-    if (counted && !state.admitted) noteForAdmission(state, key);
     owe(state, from);
     return;
   }
@@ -1639,18 +1633,6 @@ function settle(state: EndpointState): void {
     }
   }
   armTimers(state);
-}
-
-/**
- * A stream that a member counting this incarnation acknowledged or sent before admission: it starts
- * at admission, at the highest stable point reported (0 if none was), as it would have with the
- * member's next packet. So what this replica dropped before admission is asked for by its own next
- * sync round, instead of after the next packet from a member that has it: one more round trip to
- * the origin, which over a slow link kept a replication backup without its primary's first
- * announcement for 500 ms (docs/group-multicast.md, "Admission").
- */
-function noteForAdmission(state: EndpointState, key: string): void {
-  if (lookup(state.admissionStable, key) === undefined) setEntry(state.admissionStable, key, 0);
 }
 
 /** Admission: once every member counts this incarnation, streams start at the stable points they reported. */
