@@ -319,6 +319,7 @@ function isCheckpointPart(value: Record<string, unknown>): boolean {
     isCount(value.index) &&
     isInteger(value.count) &&
     typeof value.text === 'string' &&
-    value.index < value.count
+    value.index < value.count &&
+    (value.textHash === undefined || typeof value.textHash === 'string')
   );
 }

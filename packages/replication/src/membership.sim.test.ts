@@ -224,6 +224,23 @@ describe('replica groups with views from the real membership layer', () => {
     expect(results.reduce((sum, result) => sum + result.rejoins, 0)).toBeGreaterThan(0);
   });
 
+  it('a passive backup joins the parts of one checkpoint text only, when two primaries cut one position (seed 117196)', async () => {
+    // Invariant: no replica drops as malformed a checkpoint its primary sent, and every request
+    // takes effect once. In this run two primaries of B, in two epochs, each cut a checkpoint of
+    // position 101 into five parts; b1 joined parts of both, and the text it parsed had "source"
+    // as "soururce". A part now names its text (`textHash`), and a backup joins one text's parts.
+    const result = await runReplicationSimulation({
+      seed: 117196,
+      style: 'passive',
+      policy: 'reception',
+      views: 'membership',
+      settings: { outputCommit: 'majority' },
+      failingRequests: true,
+      requests: 100,
+    });
+    expect(describeViolations([result])).toEqual([]);
+  });
+
   it('a primary with hundreds of inputs queued announces every position before it leaves its memory: no backup stops for good (seeds 97054, 97106, 100 requests)', async () => {
     // A client group's primary, cut off, queued ~375 of its actor's timer inputs. Back in its group,
     // it ran passes of 64 without outputs back to back, leaving their announcements to the

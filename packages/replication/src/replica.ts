@@ -363,7 +363,17 @@ function charsOf(value: unknown): number {
 interface OutgoingCheckpoint {
   readonly checkpoint: Checkpoint;
   readonly parts: readonly string[] | undefined;
+  /** `stableHash` of the text the parts were cut from (`CheckpointPart.textHash`). */
+  readonly textHash: string | undefined;
   partsOut: number;
+}
+
+/** The parts of one cut checkpoint a passive backup has received so far. */
+interface GatheredCheckpoint {
+  readonly position: number;
+  readonly textHash: string | undefined;
+  readonly texts: (string | undefined)[];
+  received: number;
 }
 
 function inputKey(source: string, channel: number): string {
@@ -843,7 +853,7 @@ export class ReplicaRole {
   private stateOrigin: { readonly epoch: number; readonly position: number } | undefined;
   private pendingCheckpoint: OutgoingCheckpoint | undefined;
   /** Parts received of a checkpoint too large for one message (passive backups). */
-  private checkpointParts: { position: number; texts: (string | undefined)[]; received: number } | undefined;
+  private checkpointParts: GatheredCheckpoint | undefined;
   private readonly peerEntries = new Map<string, Map<number, OrderEntry>>();
   /** By peer group, the entries of `peerEntries` not yet relayed or passed, in arrival order. */
   private readonly relayQueues = new Map<string, PendingRelay[]>();
@@ -3716,6 +3726,7 @@ export class ReplicaRole {
         index: pending.partsOut,
         count: pending.parts.length,
         text,
+        ...(pending.textHash === undefined ? {} : { textHash: pending.textHash }),
       },
     };
   }
@@ -3727,12 +3738,12 @@ export class ReplicaRole {
   private outgoingCheckpoint(checkpoint: Checkpoint): OutgoingCheckpoint {
     const partChars = Math.max(1, Math.floor(this.settings.piggybackCharsMax / 2));
     const text = JSON.stringify(checkpoint);
-    if (text.length <= partChars) return { checkpoint, parts: undefined, partsOut: 0 };
+    if (text.length <= partChars) return { checkpoint, parts: undefined, textHash: undefined, partsOut: 0 };
     const parts: string[] = [];
     for (let start = 0; start < text.length; start += partChars)
       parts.push(text.slice(start, start + partChars));
     this.counters.checkpointParts += parts.length;
-    return { checkpoint, parts, partsOut: 0 };
+    return { checkpoint, parts, textHash: stableHash(text), partsOut: 0 };
   }
 
   /** One of this primary's own messages carried a checkpoint part: it is out. */
@@ -3750,12 +3761,21 @@ export class ReplicaRole {
     if (part.count > this.settings.inputsMax) return;
     let gathering = this.checkpointParts;
     if (gathering !== undefined && part.position < gathering.position) return;
+    // Parts of another text of the same position (another primary's cut, in another epoch) start
+    // the gathering over: joined with this one's, they made a text that was no checkpoint, or worse
+    // one with some fields of each (the sweep, seed 117196: "source" joined as "soururce").
     if (
       gathering === undefined ||
       part.position > gathering.position ||
-      gathering.texts.length !== part.count
+      gathering.texts.length !== part.count ||
+      gathering.textHash !== part.textHash
     ) {
-      gathering = { position: part.position, texts: new Array<string | undefined>(part.count), received: 0 };
+      gathering = {
+        position: part.position,
+        textHash: part.textHash,
+        texts: new Array<string | undefined>(part.count),
+        received: 0,
+      };
       this.checkpointParts = gathering;
     }
     if (gathering.texts[part.index] !== undefined) return;
@@ -3763,9 +3783,15 @@ export class ReplicaRole {
     gathering.received++;
     if (gathering.received < part.count) return;
     this.checkpointParts = undefined;
+    const text = gathering.texts.join('');
+    if (gathering.textHash !== undefined && stableHash(text) !== gathering.textHash) {
+      // Parts that claim one text and join into another: no primary of this version sends them.
+      this.counters.checkpointsDropped++;
+      return;
+    }
     let checkpoint: unknown;
     try {
-      checkpoint = JSON.parse(gathering.texts.join(''));
+      checkpoint = JSON.parse(text);
     } catch {
       return; // Parts of one checkpoint from one primary always join up; anything else is dropped.
     }

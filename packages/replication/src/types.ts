@@ -399,13 +399,20 @@ export interface Checkpoint {
 /**
  * A checkpoint larger than `piggybackCharsMax` travels as its JSON text cut into `count` parts, one
  * per message (the connection is reliable and delivers all of them to every member); a backup
- * applies it once it holds every part of the same position.
+ * applies it once it holds every part of the same text.
  */
 export interface CheckpointPart {
   readonly position: number;
   readonly index: number;
   readonly count: number;
   readonly text: string;
+  /**
+   * `stableHash` of the whole text: which cut this part belongs to. Two primaries of a group (one
+   * per epoch) may each cut a checkpoint of the same position, and their texts differ; a backup
+   * joins only parts of one text, and checks the joined text against it. Absent from a replica
+   * of a version before 2026-11-25, whose parts are joined by position and count alone, as then.
+   */
+  readonly textHash?: string;
 }
 
 /**
