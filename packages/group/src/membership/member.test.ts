@@ -24,14 +24,18 @@ function expectSteppedDown(primary: ReturnType<typeof harness>, stepped: Effects
 }
 
 const to = (node: string) => address(node, 'group.g');
+/** The log entry, at `opNumber`, of the membership change that takes `node` out of the configuration. */
+function leaveEntry(node: string, opNumber: number) {
+  return {
+    opNumber,
+    clientId: '#membership',
+    requestNumber: 0,
+    op: null,
+    change: { type: 'leave', node: nodeId(node) },
+  } as const;
+}
 /** The committed-to-be log entry that takes n3 out of the configuration (op 1). */
-const leaveOfN3 = {
-  opNumber: 1,
-  clientId: '#membership',
-  requestNumber: 0,
-  op: null,
-  change: { type: 'leave', node: nodeId('n3') },
-} as const;
+const leaveOfN3 = leaveEntry('n3', 1);
 const broadcast = (requestNumber: number, op: unknown = { n: requestNumber }) => ({
   type: 'broadcast',
   op,
@@ -350,13 +354,7 @@ describe('view change (VR 4.2)', () => {
     const pair = ['n1', 'n2'];
     const newConfiguration = { version: 2, members: [nodeId('n2')] };
     const op = { opNumber: 1, clientId: 'c1', requestNumber: 1, op: 'kept' };
-    const leaveOfN1 = {
-      opNumber: 2,
-      clientId: '#membership',
-      requestNumber: 0,
-      op: null,
-      change: { type: 'leave', node: nodeId('n1') },
-    } as const;
+    const leaveOfN1 = leaveEntry('n1', 2);
     const joins: PeerMessage[] = [
       { type: 'start-view-change', epoch: 1, configuration: newConfiguration },
       {
