@@ -18,6 +18,17 @@ function replyWith(body: unknown): Envelope {
 const inDoubt = { ok: false, type: 'in-doubt', transferId: 't1', phase: 'depositing' };
 const transferred = { ok: true, type: 'transferred', transferId: 't1' };
 
+/** Runs `transferUntilSettled` against a coordinator whose n-th answer (from 0) is `answer(n)`. */
+async function settle(answer: (send: number) => unknown) {
+  let sends = 0;
+  let resumes = 0;
+  const reply = await transferUntilSettled(
+    async () => replyWith(answer(sends++)),
+    () => resumes++,
+  );
+  return { body: reply.body, sends, resumes };
+}
+
 describe('demo: transferUntilSettled', () => {
   // Invariant: the demo counts a transfer answered only with a final outcome while resumes are
   // left, sending the very same request again for each in-doubt answer; a final answer at once
@@ -25,40 +36,18 @@ describe('demo: transferUntilSettled', () => {
   // after the workload was short by what those transfers still held.
   it('sends the same transfer again while it is in doubt, and returns the final outcome', async () => {
     const answers = [inDoubt, inDoubt, transferred];
-    let sends = 0;
-    let resumes = 0;
-    const reply = await transferUntilSettled(
-      async () => replyWith(answers[sends++]),
-      () => resumes++,
-    );
-    expect(reply.body).toEqual(transferred);
-    expect(sends).toBe(3);
-    expect(resumes).toBe(2);
+    expect(await settle((send) => answers[send])).toEqual({ body: transferred, sends: 3, resumes: 2 });
   });
 
   it('sends once when the first answer is final', async () => {
-    let sends = 0;
-    const reply = await transferUntilSettled(
-      async () => {
-        sends++;
-        return replyWith(transferred);
-      },
-      () => undefined,
-    );
-    expect(reply.body).toEqual(transferred);
-    expect(sends).toBe(1);
+    expect(await settle(() => transferred)).toEqual({ body: transferred, sends: 1, resumes: 0 });
   });
 
   it(`gives up after ${IN_DOUBT_RESUMES_MAX} resumes and returns the in-doubt answer`, async () => {
-    let sends = 0;
-    const reply = await transferUntilSettled(
-      async () => {
-        sends++;
-        return replyWith(inDoubt);
-      },
-      () => undefined,
-    );
-    expect(reply.body).toEqual(inDoubt);
-    expect(sends).toBe(1 + IN_DOUBT_RESUMES_MAX);
+    expect(await settle(() => inDoubt)).toEqual({
+      body: inDoubt,
+      sends: 1 + IN_DOUBT_RESUMES_MAX,
+      resumes: IN_DOUBT_RESUMES_MAX,
+    });
   });
 });
